@@ -1,0 +1,83 @@
+//! The command line as typed: clap definitions only. `main` resolves these
+//! into library calls.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "koubei",
+    version,
+    about = "Customer-growth analytics for online shops: sales, funnels, retention, CLV and word of mouth.",
+    after_help = "Start with `koubei demo`, then `koubei tables` and `koubei sql \"SELECT ...\"`."
+)]
+pub struct Cli {
+    /// The workspace folder holding the tables.
+    #[arg(long, short = 'w', global = true, env = "KOUBEI_WORKSPACE", default_value = "koubei-data")]
+    pub workspace: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a demo shop into the workspace and import it.
+    Demo {
+        /// Customers to generate.
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        /// Random seed: the same seed gives the same shop.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Delete the workspace's tables first, when it already holds data.
+        #[arg(long)]
+        replace: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Import a CSV, JSON Lines or Parquet file (optionally .gz) into a table.
+    Import {
+        /// customers, orders, events, reviews or referrals.
+        table: String,
+        file: PathBuf,
+        /// The file's format: csv, tsv, jsonl or parquet. Taken from the extension by default.
+        #[arg(long = "format")]
+        input_format: Option<String>,
+        /// The field separator of a CSV file, one character.
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// TARGET=SOURCE: read the table's column TARGET from the file's column SOURCE.
+        #[arg(long = "map", value_name = "TARGET=SOURCE")]
+        map: Vec<String>,
+        /// Time zone of timestamps without one: an IANA name (Asia/Shanghai) or an offset (+08:00).
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Commit nothing when more than this share of rows is rejected.
+        #[arg(long, default_value_t = 0.01)]
+        max_reject_ratio: f64,
+        /// How to print the import's summary (--format names the file's format here).
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// List the tables with their rows, Delta versions and last import.
+    Tables {
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Run a DataFusion SQL query over all the tables.
+    Sql {
+        query: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}

@@ -1,0 +1,281 @@
+//! One function per subcommand: resolve the arguments, call the library, render.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use koubei_demo::DemoConfig;
+use koubei_engine::Engine;
+use koubei_schema::TableKind;
+use koubei_store::{Format, ImportOptions, ImportReport, ImportTz, Workspace};
+
+use crate::args::{Cli, Command, OutputFormat};
+use crate::output::{self, Table};
+use crate::progress::Bar;
+
+pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let path = cli.workspace;
+    match cli.command {
+        Command::Demo {
+            customers,
+            seed,
+            replace,
+            format,
+        } => demo(&path, customers, seed, replace, format, out).await,
+        Command::Import {
+            table,
+            file,
+            input_format,
+            delimiter,
+            map,
+            timezone,
+            max_reject_ratio,
+            output,
+        } => {
+            let table: TableKind = table.parse()?;
+            let opts = ImportOptions {
+                format: input_format
+                    .map(|f| f.parse::<Format>())
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                delimiter: delimiter.map(|d| parse_delimiter(&d)).transpose()?,
+                mapping: map
+                    .iter()
+                    .map(|m| parse_mapping(m))
+                    .collect::<Result<_>>()?,
+                timezone: timezone
+                    .parse::<ImportTz>()
+                    .map_err(|e| anyhow::anyhow!("--timezone: {e}"))?,
+                max_reject_ratio: check_ratio(max_reject_ratio)?,
+            };
+            let ws = Workspace::create(&path)?;
+            let bar = Bar::new(table.name());
+            let result = ws.import_file(table, &file, &opts, &bar).await;
+            bar.finish();
+            match result {
+                Ok(report) => print_import(out, &report, output),
+                Err(koubei_store::Error::TooManyRejects {
+                    rejected,
+                    read,
+                    max,
+                    samples,
+                }) => {
+                    for r in &samples {
+                        eprintln!("{}", describe_reject(&file.display().to_string(), r));
+                    }
+                    bail!(koubei_store::Error::TooManyRejects {
+                        rejected,
+                        read,
+                        max,
+                        samples: Vec::new(),
+                    })
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Tables { format } => {
+            let ws = Workspace::open(&path)?;
+            let infos = ws.tables().await?;
+            match format {
+                OutputFormat::Json => output::json(out, &serde_json::json!({ "tables": infos })),
+                f => {
+                    let mut t = Table::new(&["table", "rows", "version", "last_import", "source"]);
+                    for i in infos {
+                        let dash = || "-".to_string();
+                        t.row(vec![
+                            i.name,
+                            i.rows.map_or_else(dash, |r| r.to_string()),
+                            i.version.map_or_else(dash, |v| v.to_string()),
+                            i.last_import.unwrap_or_else(dash),
+                            i.last_source.unwrap_or_else(dash),
+                        ]);
+                    }
+                    t.write(out, f)
+                }
+            }
+        }
+        Command::Sql { query, format } => {
+            let ws = Workspace::open(&path)?;
+            let engine = Engine::open(&ws).await?;
+            let (schema, batches) = engine.sql(&query).await?;
+            output::batches(out, format, &schema, &batches)
+        }
+    }
+}
+
+fn parse_delimiter(d: &str) -> Result<u8> {
+    match d {
+        "\\t" | "tab" => Ok(b'\t'),
+        d if d.len() == 1 && d.is_ascii() => Ok(d.as_bytes()[0]),
+        _ => bail!("--delimiter must be one ASCII character (or \\t), not \"{d}\""),
+    }
+}
+
+fn parse_mapping(m: &str) -> Result<(String, String)> {
+    match m.split_once('=') {
+        Some((t, s)) if !t.trim().is_empty() && !s.trim().is_empty() => {
+            Ok((t.trim().to_string(), s.trim().to_string()))
+        }
+        _ => bail!("--map must be TARGET=SOURCE, such as --map customer_id=buyer_nick; got \"{m}\""),
+    }
+}
+
+fn check_ratio(r: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&r) {
+        Ok(r)
+    } else {
+        bail!("--max-reject-ratio must be between 0 and 1, not {r}")
+    }
+}
+
+fn describe_reject(source: &str, r: &koubei_store::Reject) -> String {
+    let col = r
+        .column
+        .as_deref()
+        .map(|c| format!(", column {c}"))
+        .unwrap_or_default();
+    format!("rejected: {source}, line {}{col}: {}", r.line, r.reason)
+}
+
+fn print_import(out: &mut dyn Write, r: &ImportReport, format: OutputFormat) -> Result<()> {
+    if format == OutputFormat::Json {
+        return output::json(out, r);
+    }
+    let mut t = Table::new(&["table", "read", "loaded", "already_present", "rejected", "version"]);
+    t.row(vec![
+        r.table.to_string(),
+        r.rows_read.to_string(),
+        r.loaded.to_string(),
+        r.already_present.to_string(),
+        r.rejected.to_string(),
+        r.version.map_or("-".into(), |v| v.to_string()),
+    ]);
+    t.write(out, format)?;
+    if format == OutputFormat::Table {
+        for x in r.first_rejects.iter().take(5) {
+            writeln!(out, "{}", describe_reject(&r.source, x))?;
+        }
+        if r.rejected > 0 {
+            writeln!(
+                out,
+                "hint: all rejects are in the rejects table: koubei sql \"SELECT line, column_name, reason FROM rejects WHERE import_id = '{}'\"",
+                r.import_id
+            )?;
+        }
+        if !r.extra_columns.is_empty() {
+            writeln!(out, "kept extra columns: {}", r.extra_columns.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+const DEMO_FILE: &str = "demo.json";
+
+async fn demo(
+    path: &Path,
+    customers: usize,
+    seed: u64,
+    replace: bool,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let ws = Workspace::create(path)?;
+    let cfg = DemoConfig::new(customers, seed);
+    let recorded: Option<DemoConfig> = ws
+        .read_file(DEMO_FILE)?
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let has_data = ws.tables().await?.iter().any(|t| t.rows.is_some());
+    if has_data && recorded.as_ref() != Some(&cfg) {
+        if !replace {
+            bail!(
+                "{} already holds other data; use --replace to delete its tables, or choose another --workspace",
+                ws.root().display()
+            );
+        }
+        let tables = ws.root().join("tables");
+        std::fs::remove_dir_all(&tables)
+            .with_context(|| format!("removing {}", tables.display()))?;
+    }
+    ws.write_file(DEMO_FILE, &serde_json::to_vec_pretty(&cfg)?)?;
+
+    let bar = Bar::new("demo");
+    bar.counting(customers as u64, "customers");
+    bar.message("generating");
+    let data = koubei_demo::generate(&cfg, &mut |n| bar.set(n)).map_err(anyhow::Error::msg)?;
+    bar.finish();
+    let opts = ImportOptions::default();
+    for t in TableKind::ALL {
+        let bar = Bar::new(t.name());
+        let r = ws
+            .import_batches(t, &format!("demo:{}", t.name()), data.table(t).to_vec(), &opts, &bar)
+            .await;
+        bar.finish();
+        let r = r?;
+        if r.rejected > 0 {
+            bail!("the demo generator made {} invalid {} rows: {:?}", r.rejected, t, r.first_rejects.first());
+        }
+    }
+    drop(data);
+
+    let engine = Engine::open(&ws).await?;
+    let (_, b) = engine
+        .sql(
+            "SELECT
+               (SELECT count(*) FROM customers) AS customers,
+               (SELECT count(DISTINCT order_id) FROM orders WHERE status = 'paid') AS paid_orders,
+               (SELECT round(sum(amount), 2) FROM orders WHERE status = 'paid') AS revenue,
+               (SELECT count(*) FROM events) AS events,
+               (SELECT count(*) FROM reviews) AS reviews,
+               (SELECT count(*) FROM referrals) AS referrals,
+               (SELECT count(DISTINCT country) FROM customers) AS countries,
+               (SELECT CAST(min(ts) AS DATE) FROM orders) AS first_order,
+               (SELECT CAST(max(ts) AS DATE) FROM orders) AS last_order",
+        )
+        .await?;
+    let batch = b.first().context("the summary query returned nothing")?;
+    let mut summary = serde_json::Map::new();
+    for (i, f) in batch.schema().fields().iter().enumerate() {
+        let col = arrow::compute::cast(batch.column(i), &DataType::Utf8)?;
+        let v = col.as_string::<i32>();
+        let text = if v.is_null(0) { String::new() } else { v.value(0).to_string() };
+        let value = match (text.parse::<i64>(), text.parse::<f64>()) {
+            (Ok(n), _) if f.data_type().is_numeric() => serde_json::json!(n),
+            (_, Ok(x)) if f.data_type().is_numeric() => serde_json::json!(x),
+            _ => serde_json::json!(text),
+        };
+        summary.insert(f.name().clone(), value);
+    }
+    let next = [
+        "koubei tables",
+        "koubei sql \"SELECT country, count(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC LIMIT 10\"",
+        "koubei sql \"SELECT date_trunc('month', ts) AS month, round(sum(amount)) AS revenue FROM orders WHERE status = 'paid' GROUP BY 1 ORDER BY 1\"",
+    ];
+    let ws_shown = ws.root().display().to_string();
+    match format {
+        OutputFormat::Json => output::json(
+            out,
+            &serde_json::json!({
+                "workspace": ws_shown,
+                "seed": seed,
+                "summary": summary,
+                "try_next": next,
+            }),
+        ),
+        f => {
+            let mut t = Table::new(&["measure", "value"]);
+            for (k, v) in &summary {
+                t.row(vec![k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)]);
+            }
+            t.write(out, f)?;
+            if f == OutputFormat::Table {
+                writeln!(out, "\nThe demo shop is in {ws_shown} (seed {seed}). Try next:")?;
+                for n in next {
+                    writeln!(out, "  {n}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+}

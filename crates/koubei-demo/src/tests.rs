@@ -1,0 +1,122 @@
+//! The generated data follows the recorded parameters.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, Int64Type};
+
+use super::*;
+
+fn demo(n: usize, seed: u64) -> DemoData {
+    generate(&DemoConfig::new(n, seed), &mut |_| {}).unwrap()
+}
+
+fn rows(b: &[arrow::array::RecordBatch]) -> usize {
+    b.iter().map(|b| b.num_rows()).sum()
+}
+
+fn strings<'a>(b: &'a [arrow::array::RecordBatch], col: &str) -> Vec<Option<&'a str>> {
+    b.iter()
+        .flat_map(|b| b.column_by_name(col).unwrap().as_string::<i32>().iter())
+        .collect()
+}
+
+#[test]
+fn same_seed_same_data_other_seed_other_data() {
+    let a = demo(300, 7);
+    let b = demo(300, 7);
+    let c = demo(300, 8);
+    for t in koubei_schema::TableKind::ALL {
+        assert_eq!(a.table(t), b.table(t), "{t}");
+    }
+    assert_ne!(a.orders, c.orders);
+    assert_eq!(rows(&a.customers), 300);
+}
+
+#[test]
+fn batches_have_the_canonical_types() {
+    let d = demo(200, 1);
+    for t in koubei_schema::TableKind::ALL {
+        let canonical = t.schema();
+        for f in d.table(t)[0].schema().fields() {
+            let c = canonical.field_with_name(f.name()).unwrap();
+            assert_eq!(c.data_type(), f.data_type(), "{t}.{}", f.name());
+        }
+    }
+}
+
+/// Rates that the generator draws directly come back within a few standard errors.
+#[test]
+fn recorded_rates_are_recovered() {
+    let cfg = DemoConfig::new(20_000, 42);
+    let d = generate(&cfg, &mut |_| {}).unwrap();
+    let near = |what: &str, got: f64, want: f64, n: usize| {
+        let se = (want * (1.0 - want) / n as f64).sqrt();
+        assert!((got - want).abs() < 4.0 * se, "{what}: {got:.4} vs {want} (n={n}, se={se:.4})");
+    };
+
+    // Ratings.
+    let ratings: Vec<i64> = d.reviews.iter().flat_map(|b| b.column_by_name("rating").unwrap().as_primitive::<Int64Type>().values().to_vec()).collect();
+    for (stars, p) in cfg.rating_distribution.iter().enumerate() {
+        let got = ratings.iter().filter(|r| **r == stars as i64 + 1).count() as f64 / ratings.len() as f64;
+        near(&format!("{} stars", stars + 1), got, *p, ratings.len());
+    }
+
+    // Clicks among shares' recipients.
+    let clicked: Vec<bool> = d.referrals.iter().flat_map(|b| b.column_by_name("clicked").unwrap().as_boolean().iter().map(|v| v.unwrap())).collect();
+    let n = clicked.len();
+    near("click", clicked.iter().filter(|c| **c).count() as f64 / n as f64, cfg.referrals.click, n);
+
+    // Referred customers are those whose share was ordered, and all have a referrer.
+    let referred = strings(&d.customers, "referred_by").iter().filter(|r| r.is_some()).count();
+    let ordered = d.referrals.iter().flat_map(|b| b.column_by_name("ordered").unwrap().as_boolean().iter()).filter(|v| *v == Some(true)).count();
+    assert_eq!(referred, ordered);
+    assert!(referred > 1000, "{referred} referred customers");
+
+    // Share of overseas customers, among organic ones.
+    let countries = strings(&d.customers, "country");
+    let chans = strings(&d.customers, "acquisition_channel");
+    let organic: Vec<_> = countries.iter().zip(&chans).filter(|(_, c)| **c != Some("referral")).collect();
+    let abroad = organic.iter().filter(|(c, _)| **c != Some("CN")).count();
+    near("overseas", abroad as f64 / organic.len() as f64, cfg.overseas_share, organic.len());
+}
+
+/// Mean order value over customers' first orders matches Gamma–Gamma's
+/// E[z] = p v / (q - 1).
+#[test]
+fn order_values_follow_gamma_gamma() {
+    let cfg = DemoConfig::new(20_000, 3);
+    let d = generate(&cfg, &mut |_| {}).unwrap();
+    let mut totals = std::collections::HashMap::<String, f64>::new();
+    for b in &d.orders {
+        let ids = b.column_by_name("order_id").unwrap().as_string::<i32>();
+        let amt = b.column_by_name("amount").unwrap().as_primitive::<Float64Type>();
+        let status = b.column_by_name("status").unwrap().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if status.value(i) == "paid" {
+                *totals.entry(ids.value(i).to_string()).or_default() += amt.value(i);
+            }
+        }
+    }
+    let mean = totals.values().sum::<f64>() / totals.len() as f64;
+    let want = cfg.spend.p * cfg.spend.v / (cfg.spend.q - 1.0);
+    // Orders weight frequent buyers more, but spend is independent of frequency.
+    assert!((mean / want - 1.0).abs() < 0.05, "mean order {mean:.2} vs {want:.2}");
+}
+
+/// Every paid order has a purchase event at the same instant.
+#[test]
+fn purchases_match_paid_orders() {
+    let d = demo(2000, 5);
+    let purchases = strings(&d.events, "event").iter().filter(|e| **e == Some("purchase")).count();
+    let mut paid = std::collections::HashSet::new();
+    for b in &d.orders {
+        let ids = b.column_by_name("order_id").unwrap().as_string::<i32>();
+        let status = b.column_by_name("status").unwrap().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if status.value(i) == "paid" {
+                paid.insert(ids.value(i));
+            }
+        }
+    }
+    assert_eq!(purchases, paid.len());
+    assert!(d.events.iter().all(|b| b.column_by_name("ts").unwrap().null_count() == 0));
+}

@@ -1,0 +1,465 @@
+//! From a file's own columns to the canonical, typed columns of a table.
+//!
+//! The converter finds each canonical column in the file (by `--map`, by its
+//! exact name, or by a loose match of case, spaces and dashes), parses every
+//! cell to the column's type, and records the first reason each bad row is
+//! rejected. Columns the table does not know are kept as they are.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit};
+use koubei_schema::{ColumnType, Presence, TableKind};
+
+use crate::timestamp::{ImportTz, parse_timestamp};
+
+/// Where each canonical column comes from in a file.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnPlan {
+    /// For each canonical column, in table order, the file's column index.
+    pub canonical: Vec<Option<usize>>,
+    /// The file's other columns, kept under their own names.
+    pub extras: Vec<(String, usize)>,
+}
+
+fn loose(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' | '.' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Matches a file's column names to the table. `mapping` is `(target, source)`.
+pub(crate) fn plan(
+    table: TableKind,
+    names: &[String],
+    mapping: &[(String, String)],
+) -> Result<ColumnPlan, String> {
+    let find = |wanted: &str| {
+        names
+            .iter()
+            .position(|n| n == wanted)
+            .or_else(|| names.iter().position(|n| loose(n) == loose(wanted)))
+    };
+    let mut used = vec![false; names.len()];
+    let mut canonical = Vec::new();
+    for spec in table.columns() {
+        let idx = match mapping.iter().find(|(t, _)| t == spec.name) {
+            Some((_, source)) => Some(find(source).ok_or_else(|| {
+                format!(
+                    "--map {}={source}: the file has no column \"{source}\"; its columns are: {}",
+                    spec.name,
+                    names.join(", ")
+                )
+            })?),
+            // A column that was mapped to another target is not matched by name too.
+            None => find(spec.name).filter(|i| {
+                !mapping.iter().any(|(_, s)| find(s) == Some(*i))
+            }),
+        };
+        if let Some(i) = idx {
+            used[i] = true;
+        }
+        canonical.push(idx);
+    }
+    for (target, _) in mapping {
+        if table.column(target).is_none() {
+            return Err(format!(
+                "--map {target}=...: {table} has no column \"{target}\"; its columns are: {}",
+                table
+                    .columns()
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let extras = names
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| !used[*i] && !n.is_empty())
+        .map(|(i, n)| (n.clone(), i))
+        .collect();
+    Ok(ColumnPlan { canonical, extras })
+}
+
+/// Checks that a file with these columns can fill the table, before reading its rows.
+pub(crate) fn check_required(
+    table: TableKind,
+    plan: &ColumnPlan,
+    names: &[String],
+) -> Result<(), String> {
+    let has = |name: &str| {
+        table
+            .columns()
+            .iter()
+            .zip(&plan.canonical)
+            .any(|(c, i)| c.name == name && i.is_some())
+    };
+    let mut missing: Vec<&str> = table
+        .columns()
+        .iter()
+        .filter(|c| c.presence == Presence::Required && !has(c.name))
+        .map(|c| c.name)
+        .filter(|n| !(table == TableKind::Orders && *n == "amount" && has("unit_price")))
+        .collect();
+    if table == TableKind::Events && !has("customer_id") && !has("anonymous_id") {
+        missing.push("customer_id (or anonymous_id)");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut reason = format!(
+        "missing required column{} {}; the file's columns are: {}",
+        if missing.len() > 1 { "s" } else { "" },
+        missing.join(", "),
+        names.join(", ")
+    );
+    if names.len() == 1 {
+        if let Some(d) = [';', '\t', '|'].into_iter().find(|d| names[0].contains(*d)) {
+            let shown = if d == '\t' { "\\t".to_string() } else { d.to_string() };
+            reason.push_str(&format!(
+                "\nhint: the header looks separated by '{shown}': try --delimiter '{shown}'"
+            ));
+        }
+    } else {
+        reason.push_str(&format!(
+            "\nhint: name the source column with --map, e.g. --map {}=YOUR_COLUMN",
+            missing[0].split(' ').next().unwrap_or_default()
+        ));
+    }
+    Err(reason)
+}
+
+/// Why one row is rejected: the first bad cell.
+#[derive(Debug, Clone)]
+pub(crate) struct RowError {
+    pub column: String,
+    pub reason: String,
+}
+
+pub(crate) type RowErrors = Vec<Option<RowError>>;
+
+fn fail(errors: &mut RowErrors, row: usize, column: &str, reason: impl Into<String>) {
+    if errors[row].is_none() {
+        errors[row] = Some(RowError {
+            column: column.to_string(),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// Any array as UTF-8 text, so that one parser serves every source type.
+pub(crate) fn as_text(array: &ArrayRef) -> Result<StringArray, String> {
+    let text = if array.data_type() == &DataType::Utf8 {
+        array.clone()
+    } else {
+        cast(array, &DataType::Utf8)
+            .map_err(|e| format!("cannot read a {} column as text: {e}", array.data_type()))?
+    };
+    Ok(text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .unwrap_or_else(|| StringArray::new_null(array.len())))
+}
+
+fn cell(values: &StringArray, row: usize) -> Option<&str> {
+    if values.is_null(row) {
+        return None;
+    }
+    let v = values.value(row).trim();
+    (!v.is_empty()).then_some(v)
+}
+
+/// Converts one source column to a canonical column.
+pub(crate) fn convert_column(
+    table: TableKind,
+    name: &'static str,
+    ty: ColumnType,
+    source: Option<&ArrayRef>,
+    rows: usize,
+    tz: ImportTz,
+    errors: &mut RowErrors,
+) -> Result<ArrayRef, String> {
+    let Some(source) = source else {
+        return Ok(arrow::array::new_null_array(&ty.arrow(), rows));
+    };
+    // Typed fast paths for Parquet and in-memory sources.
+    match (ty, source.data_type()) {
+        (ColumnType::Timestamp, DataType::Timestamp(_, Some(_))) => {
+            return cast(source, &ty.arrow()).map_err(|e| e.to_string());
+        }
+        (ColumnType::Integer, t) if t.is_integer() && name != "rating" => {
+            return cast(source, &DataType::Int64).map_err(|e| e.to_string());
+        }
+        (ColumnType::Decimal, t) if t.is_numeric() => {
+            return cast(source, &DataType::Float64).map_err(|e| e.to_string());
+        }
+        (ColumnType::Boolean, DataType::Boolean) => return Ok(source.clone()),
+        _ => {}
+    }
+    let values = as_text(source)?;
+    Ok(match ty {
+        ColumnType::Text => {
+            let mut b = StringBuilder::with_capacity(rows, rows * 8);
+            for row in 0..rows {
+                match cell(&values, row) {
+                    None => b.append_null(),
+                    Some(v) => match normalize_text(table, name, v) {
+                        Ok(v) => b.append_value(v),
+                        Err(reason) => {
+                            fail(errors, row, name, reason);
+                            b.append_null();
+                        }
+                    },
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Integer => {
+            let mut b = Int64Builder::with_capacity(rows);
+            for row in 0..rows {
+                match cell(&values, row).map(|v| parse_integer(name, v)) {
+                    None => b.append_null(),
+                    Some(Ok(v)) => b.append_value(v),
+                    Some(Err(reason)) => {
+                        fail(errors, row, name, reason);
+                        b.append_null();
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Decimal => {
+            let mut b = Float64Builder::with_capacity(rows);
+            for row in 0..rows {
+                match cell(&values, row).map(parse_decimal) {
+                    None => b.append_null(),
+                    Some(Ok(v)) => b.append_value(v),
+                    Some(Err(reason)) => {
+                        fail(errors, row, name, reason);
+                        b.append_null();
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Boolean => {
+            let mut b = BooleanBuilder::with_capacity(rows);
+            for row in 0..rows {
+                match cell(&values, row).map(parse_bool) {
+                    None => b.append_null(),
+                    Some(Ok(v)) => b.append_value(v),
+                    Some(Err(reason)) => {
+                        fail(errors, row, name, reason);
+                        b.append_null();
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Timestamp => {
+            let mut b = TimestampMicrosecondBuilder::with_capacity(rows)
+                .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+            for row in 0..rows {
+                match cell(&values, row).map(|v| parse_timestamp(v, tz)) {
+                    None => b.append_null(),
+                    Some(Ok(v)) => b.append_value(v),
+                    Some(Err(reason)) => {
+                        fail(errors, row, name, reason);
+                        b.append_null();
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+    })
+}
+
+fn normalize_text<'a>(
+    table: TableKind,
+    name: &str,
+    v: &'a str,
+) -> Result<std::borrow::Cow<'a, str>, String> {
+    use std::borrow::Cow;
+    match name {
+        "country" => {
+            if v.len() == 2 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
+                Ok(Cow::Owned(v.to_ascii_uppercase()))
+            } else {
+                Err(format!(
+                    "\"{v}\" is not an ISO 3166-1 alpha-2 country code such as CN or US"
+                ))
+            }
+        }
+        "currency" => {
+            if v.len() == 3 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
+                Ok(Cow::Owned(v.to_ascii_uppercase()))
+            } else {
+                Err(format!(
+                    "\"{v}\" is not an ISO 4217 currency code such as CNY or USD"
+                ))
+            }
+        }
+        "language" => Ok(Cow::Owned(v.to_ascii_lowercase())),
+        "status" if table == TableKind::Orders => normalize_status(v).map(Cow::Borrowed),
+        _ => Ok(Cow::Borrowed(v)),
+    }
+}
+
+/// Maps the order statuses of common shop exports onto paid, refunded and cancelled.
+pub(crate) fn normalize_status(v: &str) -> Result<&'static str, String> {
+    let l = v.to_lowercase();
+    Ok(match l.as_str() {
+        "paid" | "completed" | "complete" | "success" | "succeeded" | "fulfilled" | "shipped"
+        | "delivered" | "processing" | "closed" | "交易成功" | "已付款" | "已发货"
+        | "已完成" | "已签收" => "paid",
+        "refunded" | "refund" | "returned" | "partially_refunded" | "退款" | "已退款"
+        | "退款成功" => "refunded",
+        "cancelled" | "canceled" | "voided" | "void" | "failed" | "交易关闭" | "已取消" => {
+            "cancelled"
+        }
+        _ => {
+            return Err(format!(
+                "unknown order status \"{v}\": expected paid, refunded or cancelled (or a common synonym such as completed, refund, canceled)"
+            ));
+        }
+    })
+}
+
+fn parse_integer(name: &str, v: &str) -> Result<i64, String> {
+    let n = v
+        .parse::<i64>()
+        .ok()
+        .or_else(|| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.fract() == 0.0 && x.abs() < 9e15)
+                .map(|x| x as i64)
+        })
+        .ok_or_else(|| format!("\"{v}\" is not a whole number"))?;
+    match name {
+        "rating" if !(1..=5).contains(&n) => Err(format!("rating {n} is outside 1 to 5")),
+        "quantity" if n < 0 => Err(format!("quantity {n} is negative")),
+        "line" if n < 1 => Err(format!("line {n}: lines are numbered from 1")),
+        _ => Ok(n),
+    }
+}
+
+/// Numbers as shops export them: `1234.5`, `1,234.50`, `¥29.90`, `$12`.
+pub(crate) fn parse_decimal(v: &str) -> Result<f64, String> {
+    let t = v
+        .trim_start_matches(['¥', '￥', '$', '€', '£'])
+        .trim_start_matches("US$")
+        .trim_start_matches("RMB")
+        .trim();
+    let parsed = t.parse::<f64>().ok().or_else(|| {
+        // Thousands separators only in their proper places.
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        let int = int.strip_prefix('-').unwrap_or(int);
+        let groups: Vec<&str> = int.split(',').collect();
+        let ok = groups.len() > 1
+            && (1..=3).contains(&groups[0].len())
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && groups.iter().all(|g| g.bytes().all(|c| c.is_ascii_digit()));
+        ok.then(|| t.replace(',', "").parse::<f64>().ok())
+            .flatten()
+            .filter(|_| frac.bytes().all(|c| c.is_ascii_digit()))
+    });
+    match parsed {
+        Some(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("\"{v}\" is not a number")),
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" | "是" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" | "否" => Ok(false),
+        _ => Err(format!("\"{v}\" is not a boolean: expected true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn plan_matches_exact_loose_and_mapped_names() {
+        let n = names(&["Order ID", "buyer", "Created-At", "amount", "gift_wrap"]);
+        let map = vec![
+            ("customer_id".to_string(), "buyer".to_string()),
+            ("ts".to_string(), "Created-At".to_string()),
+        ];
+        let p = plan(TableKind::Orders, &n, &map).unwrap();
+        let idx = |c: &str| {
+            let i = TableKind::Orders.columns().iter().position(|s| s.name == c).unwrap();
+            p.canonical[i]
+        };
+        assert_eq!(idx("order_id"), Some(0));
+        assert_eq!(idx("customer_id"), Some(1));
+        assert_eq!(idx("ts"), Some(2));
+        assert_eq!(idx("amount"), Some(3));
+        assert_eq!(idx("status"), None);
+        assert_eq!(p.extras, vec![("gift_wrap".to_string(), 4)]);
+        check_required(TableKind::Orders, &p, &n).unwrap();
+    }
+
+    #[test]
+    fn mapping_errors_name_the_columns() {
+        let n = names(&["a", "b"]);
+        let e = plan(TableKind::Orders, &n, &[("customer_id".into(), "buyer".into())]).unwrap_err();
+        assert!(e.contains("no column \"buyer\"") && e.contains("a, b"), "{e}");
+        let e = plan(TableKind::Orders, &n, &[("buyer".into(), "a".into())]).unwrap_err();
+        assert!(e.contains("orders has no column \"buyer\""), "{e}");
+    }
+
+    #[test]
+    fn missing_columns_hint_at_the_delimiter() {
+        let n = names(&["customer_id;ts;amount"]);
+        let p = plan(TableKind::Orders, &n, &[]).unwrap();
+        let e = check_required(TableKind::Orders, &p, &n).unwrap_err();
+        assert!(e.contains("customer_id, ts, amount") || e.contains("missing required columns"), "{e}");
+        assert!(e.contains("--delimiter ';'"), "{e}");
+        let n = names(&["customer_id", "ts", "unit_price"]);
+        let p = plan(TableKind::Orders, &n, &[]).unwrap();
+        check_required(TableKind::Orders, &p, &n).unwrap();
+    }
+
+    #[test]
+    fn decimals_as_shops_write_them() {
+        assert_eq!(parse_decimal("29.9").unwrap(), 29.9);
+        assert_eq!(parse_decimal("¥29.90").unwrap(), 29.9);
+        assert_eq!(parse_decimal("1,234.50").unwrap(), 1234.5);
+        assert_eq!(parse_decimal("-1,234").unwrap(), -1234.0);
+        assert!(parse_decimal("1,23.4").is_err());
+        assert!(parse_decimal("NaN").is_err());
+        assert!(parse_decimal("inf").is_err());
+        assert!(parse_decimal("twelve").is_err());
+    }
+
+    #[test]
+    fn statuses_and_integers() {
+        assert_eq!(normalize_status("Completed").unwrap(), "paid");
+        assert_eq!(normalize_status("canceled").unwrap(), "cancelled");
+        assert_eq!(normalize_status("交易关闭").unwrap(), "cancelled");
+        assert!(normalize_status("pending-ish").unwrap_err().contains("paid, refunded or cancelled"));
+        assert_eq!(parse_integer("quantity", "3.0").unwrap(), 3);
+        assert!(parse_integer("rating", "6").unwrap_err().contains("outside 1 to 5"));
+        assert!(parse_integer("rating", "4.5").is_err());
+        assert!(parse_integer("quantity", "-1").is_err());
+    }
+}

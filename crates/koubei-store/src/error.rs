@@ -1,0 +1,73 @@
+use std::path::PathBuf;
+
+/// Errors from the workspace, import and storage.
+///
+/// Each variant names the input at fault so that the message alone tells the
+/// user what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file as a whole cannot be read: wrong format, truncated, binary.
+    #[error("{}: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+
+    /// The file breaks off or goes wrong at a known place.
+    #[error("{}, line {line}: {reason}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+
+    /// The file's columns do not fit the table.
+    #[error("{}: {reason}", path.display())]
+    Columns { path: PathBuf, reason: String },
+
+    #[error("invalid option: {0}")]
+    Option(String),
+
+    #[error(
+        "{rejected} of {read} rows rejected ({:.2}%), over --max-reject-ratio {max}; nothing was imported",
+        100.0 * *rejected as f64 / (*read).max(1) as f64
+    )]
+    TooManyRejects {
+        rejected: u64,
+        read: u64,
+        max: f64,
+        /// The first rejects, so that the caller can show why.
+        samples: Vec<crate::Reject>,
+    },
+
+    #[error("{} is not a koubei workspace: {reason}", path.display())]
+    Workspace { path: PathBuf, reason: String },
+
+    #[error("Delta table {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

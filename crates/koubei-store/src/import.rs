@@ -1,0 +1,802 @@
+//! Importing a file into one canonical table as a single Delta commit.
+//!
+//! The steps, in order:
+//! 1. read the file in chunks (`reader`), and match its columns to the table
+//!    (`convert::plan`); a missing required column stops the import here;
+//! 2. parse every cell to its type, rejecting each bad row with its line,
+//!    column and reason;
+//! 3. derive what the file lacks: ids hashed from the row's content (so the
+//!    same file always yields the same ids), order lines, defaults;
+//! 4. drop rows whose primary key is already stored (re-imports add nothing)
+//!    and reject rows whose key repeats within the file;
+//! 5. if the rejected share is over the limit, stop and commit nothing;
+//! 6. commit all rows in one Delta transaction, then the rejects in another.
+//!
+//! A kill at any point leaves each table at its previous version or its new
+//! one. If it lands between the two commits, re-running the import adds the
+//! missing rejects and no rows.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondArray,
+};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::prelude::SessionContext;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::operations::write::SchemaMode;
+use futures::StreamExt;
+use koubei_schema::{Presence, REJECTS, TableKind, rejects_schema};
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::convert::{self, ColumnPlan, RowErrors};
+use crate::error::{Error, Result};
+use crate::reader::{self, ByteCounter, ChunkIter, Format};
+use crate::timestamp::ImportTz;
+use crate::workspace::{Workspace, table_provider};
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reject {
+    /// The line in the file (CSV, JSON Lines) or the row number (Parquet), from 1.
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+    /// The row as read, for the user to inspect.
+    pub record: Option<String>,
+}
+
+impl Reject {
+    pub(crate) fn new(
+        line: u64,
+        column: Option<String>,
+        reason: String,
+        record: Option<String>,
+    ) -> Self {
+        Reject {
+            line,
+            column,
+            reason,
+            record,
+        }
+    }
+}
+
+/// How to read a file. The defaults suit a CSV export in UTC.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Taken from the file's extension when None.
+    pub format: Option<Format>,
+    pub delimiter: Option<u8>,
+    /// `(target, source)`: the table's column `target` is the file's `source`.
+    pub mapping: Vec<(String, String)>,
+    pub timezone: ImportTz,
+    /// The share of rejected rows above which nothing is committed.
+    pub max_reject_ratio: f64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            format: None,
+            delimiter: None,
+            mapping: Vec::new(),
+            timezone: ImportTz::Utc,
+            max_reject_ratio: 0.01,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub import_id: String,
+    pub table: TableKind,
+    pub source: String,
+    pub rows_read: u64,
+    pub loaded: u64,
+    /// Rows whose primary key was already stored: an earlier import of the same data.
+    pub already_present: u64,
+    pub rejected: u64,
+    /// The first rejects; all of them are in the `rejects` table.
+    pub first_rejects: Vec<Reject>,
+    /// Columns that are not in the table's schema, kept under their own names.
+    pub extra_columns: Vec<String>,
+    /// The table's Delta version after the import; None if nothing was committed.
+    pub version: Option<u64>,
+}
+
+/// Reports the progress of long imports; the CLI draws it as a bar.
+pub trait Progress: Send + Sync {
+    /// A new stage; `total` is in bytes when known.
+    fn stage(&self, _name: &str, _total: Option<u64>) {}
+    fn position(&self, _pos: u64) {}
+}
+
+/// No progress reporting.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+const SHOWN_REJECTS: usize = 20;
+
+impl Workspace {
+    /// Imports one file into `table`.
+    pub async fn import_file(
+        &self,
+        table: TableKind,
+        path: &Path,
+        opts: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
+        let format = match opts.format {
+            Some(f) => f,
+            None => Format::from_path(path).ok_or_else(|| Error::Unreadable {
+                path: path.into(),
+                reason: "cannot tell the format from the file name: use --format csv|tsv|jsonl|parquet".into(),
+            })?,
+        };
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        let counter = ByteCounter::default();
+        let chunks = reader::open(path, format, opts.delimiter, &counter)?;
+        let source = path
+            .canonicalize()
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string();
+        progress.stage("reading", Some(size));
+        self.import_chunks(
+            table,
+            source,
+            chunks,
+            format != Format::Jsonl,
+            opts,
+            progress,
+            Some(&counter),
+        )
+        .await
+    }
+
+    /// Imports record batches that are already in memory, such as the demo's,
+    /// through the same checks as a file.
+    pub async fn import_batches(
+        &self,
+        table: TableKind,
+        source: &str,
+        batches: Vec<RecordBatch>,
+        opts: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        progress.stage("checking", Some(rows as u64));
+        self.import_chunks(
+            table,
+            source.to_string(),
+            reader::batch_chunks(batches),
+            true,
+            opts,
+            progress,
+            None,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn import_chunks(
+        &self,
+        table: TableKind,
+        source: String,
+        chunks: ChunkIter,
+        fixed_columns: bool,
+        opts: &ImportOptions,
+        progress: &dyn Progress,
+        counter: Option<&ByteCounter>,
+    ) -> Result<ImportReport> {
+        let _lock = self.lock()?;
+        let existing = self.load_table(table.name()).await?;
+        let stored_keys = match &existing {
+            Some(t) => stored_key_hashes(t, table).await?,
+            None => HashSet::new(),
+        };
+        let mut state = DeriveState::new(table, stored_keys);
+        let mut kept: Vec<RecordBatch> = Vec::new();
+        let mut rejects: Vec<Reject> = Vec::new();
+        let mut rows_read = 0u64;
+        let mut rows_done = 0u64;
+        let mut column_plan: Option<ColumnPlan> = None;
+        let path = Path::new(&source).to_path_buf();
+
+        for chunk in chunks {
+            let chunk = chunk?;
+            rows_read += chunk.rows_read;
+            rejects.extend(chunk.rejects.iter().cloned());
+            let plan = match &column_plan {
+                Some(p) if fixed_columns => p.clone(),
+                _ => {
+                    let p = convert::plan(table, &chunk.names, &opts.mapping).map_err(|reason| {
+                        Error::Columns {
+                            path: path.clone(),
+                            reason,
+                        }
+                    })?;
+                    if fixed_columns {
+                        convert::check_required(table, &p, &chunk.names).map_err(|reason| {
+                            Error::Columns {
+                                path: path.clone(),
+                                reason,
+                            }
+                        })?;
+                        column_plan = Some(p.clone());
+                    }
+                    p
+                }
+            };
+            let rows = chunk.lines.len();
+            let mut errors: RowErrors = vec![None; rows];
+            let mut columns = Vec::with_capacity(table.columns().len() + plan.extras.len());
+            for (spec, idx) in table.columns().iter().zip(&plan.canonical) {
+                let src = idx.map(|i| &chunk.columns[i]);
+                let array = convert::convert_column(
+                    table,
+                    spec.name,
+                    spec.ty,
+                    src,
+                    rows,
+                    opts.timezone,
+                    &mut errors,
+                )
+                .map_err(|reason| Error::Columns {
+                    path: path.clone(),
+                    reason: format!("column {}: {reason}", spec.name),
+                })?;
+                columns.push(array);
+            }
+            let derived = state.derive(&mut columns, &chunk.lines, &mut errors, &plan);
+            let mut mask = Vec::with_capacity(rows);
+            for (row, err) in errors.iter().enumerate() {
+                match err {
+                    Some(e) => {
+                        mask.push(false);
+                        rejects.push(Reject::new(
+                            chunk.lines[row],
+                            Some(e.column.clone()),
+                            e.reason.clone(),
+                            Some(record_text(&chunk.names, &chunk.columns, row)),
+                        ));
+                    }
+                    None => mask.push(derived[row] == Keep::Yes),
+                }
+            }
+            let mut fields: Vec<Field> = table.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            for (name, i) in &plan.extras {
+                let col = &chunk.columns[*i];
+                let col = match col.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => cast(col, &DataType::Utf8)?,
+                    _ => col.clone(),
+                };
+                fields.push(Field::new(name, col.data_type().clone(), true));
+                columns.push(col);
+            }
+            // Nullability of the canonical schema is checked only on kept rows.
+            let loose_schema = Arc::new(Schema::new(
+                fields.iter().map(|f| f.clone().with_nullable(true)).collect::<Vec<_>>(),
+            ));
+            let batch = RecordBatch::try_new(loose_schema, columns)?;
+            let batch = filter_record_batch(&batch, &BooleanArray::from(mask))?;
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?;
+            if batch.num_rows() > 0 {
+                kept.push(batch);
+            }
+            rows_done += rows as u64;
+            match counter {
+                Some(c) => progress.position(c.get()),
+                None => progress.position(rows_done),
+            }
+        }
+
+        let rejected = rejects.len() as u64;
+        rejects.sort_by_key(|r| r.line);
+        if rows_read > 0 && rejected as f64 / rows_read as f64 > opts.max_reject_ratio {
+            return Err(Error::TooManyRejects {
+                rejected,
+                read: rows_read,
+                max: opts.max_reject_ratio,
+                samples: rejects.into_iter().take(SHOWN_REJECTS).collect(),
+            });
+        }
+
+        let existing_schema = match &existing {
+            Some(t) => Some(table_provider(t).await?.schema()),
+            None => None,
+        };
+        let (batches, extra_columns) = unify(table, kept, existing_schema.as_ref())?;
+        let loaded: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let import_id = import_id(&source);
+        let mut version = existing.as_ref().and_then(|t| t.version());
+        if loaded > 0 {
+            progress.stage("committing", None);
+            let info = serde_json::json!({
+                "rows": loaded,
+                "rows_read": rows_read,
+                "rejected": rejected,
+            });
+            let props = CommitProperties::default().with_metadata(vec![
+                ("koubei.import_id".to_string(), serde_json::Value::from(import_id.clone())),
+                ("koubei.source".to_string(), serde_json::Value::from(source.clone())),
+                ("koubei.counts".to_string(), info),
+            ]);
+            let written = self
+                .table_for_write(table.name())
+                .await?
+                .write(batches)
+                .with_save_mode(SaveMode::Append)
+                .with_schema_mode(SchemaMode::Merge)
+                .with_table_name(table.name())
+                .with_commit_properties(props)
+                .await
+                .map_err(|source| Error::Delta {
+                    table: table.name().into(),
+                    source,
+                })?;
+            version = written.version();
+        }
+        if !rejects.is_empty() {
+            self.store_rejects(table, &source, &import_id, &rejects).await?;
+        }
+        Ok(ImportReport {
+            import_id,
+            table,
+            source,
+            rows_read,
+            loaded,
+            already_present: state.already_present,
+            rejected,
+            first_rejects: rejects.into_iter().take(SHOWN_REJECTS).collect(),
+            extra_columns,
+            version,
+        })
+    }
+
+    /// Appends rejects to the `rejects` table, skipping any already kept from
+    /// an earlier run of the same import.
+    async fn store_rejects(
+        &self,
+        table: TableKind,
+        source: &str,
+        import_id: &str,
+        rejects: &[Reject],
+    ) -> Result<()> {
+        let key = |line: u64, column: Option<&str>, reason: &str| {
+            let mut h = Xxh3::new();
+            for part in [table.name(), source, &line.to_string(), column.unwrap_or(""), reason] {
+                h.update(part.as_bytes());
+                h.update(&[0]);
+            }
+            h.digest128()
+        };
+        let mut seen = HashSet::new();
+        if let Some(t) = self.load_table(REJECTS).await? {
+            let ctx = SessionContext::new();
+            let df = ctx.read_table(table_provider(&t).await?)?.select_columns(&[
+                "table_name",
+                "source",
+                "line",
+                "column_name",
+                "reason",
+            ])?;
+            let mut stream = df.execute_stream().await?;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                let text = |i: usize| -> Result<StringArray> {
+                    Ok(cast(b.column(i), &DataType::Utf8)?.as_string::<i32>().clone())
+                };
+                let (tn, src, col, reason) = (text(0)?, text(1)?, text(3)?, text(4)?);
+                let line = b.column(2).as_primitive::<Int64Type>();
+                for r in 0..b.num_rows() {
+                    if tn.value(r) == table.name() && src.value(r) == source {
+                        let column = (!col.is_null(r)).then(|| col.value(r));
+                        seen.insert(key(line.value(r) as u64, column, reason.value(r)));
+                    }
+                }
+            }
+        }
+        let fresh: Vec<&Reject> = rejects
+            .iter()
+            .filter(|r| !seen.contains(&key(r.line, r.column.as_deref(), &r.reason)))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let n = fresh.len();
+        let now = chrono::Utc::now().timestamp_micros();
+        let batch = RecordBatch::try_new(
+            rejects_schema(),
+            vec![
+                Arc::new(StringArray::from(vec![import_id; n])),
+                Arc::new(StringArray::from(vec![table.name(); n])),
+                Arc::new(StringArray::from(vec![source; n])),
+                Arc::new(Int64Array::from_iter_values(fresh.iter().map(|r| r.line as i64))),
+                Arc::new(StringArray::from_iter(fresh.iter().map(|r| r.column.as_deref()))),
+                Arc::new(StringArray::from_iter_values(fresh.iter().map(|r| r.reason.as_str()))),
+                Arc::new(StringArray::from_iter(fresh.iter().map(|r| r.record.as_deref()))),
+                Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
+            ],
+        )?;
+        self.table_for_write(REJECTS)
+            .await?
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(REJECTS)
+            .await
+            .map_err(|source| Error::Delta {
+                table: REJECTS.into(),
+                source,
+            })?;
+        Ok(())
+    }
+}
+
+fn import_id(source: &str) -> String {
+    let now = chrono::Utc::now();
+    let mut h = Xxh3::new();
+    h.update(source.as_bytes());
+    h.update(&now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    format!("{}-{:08x}", now.format("%Y%m%dT%H%M%SZ"), h.digest() as u32)
+}
+
+/// The row as the file had it, for the rejects table: a JSON object.
+fn record_text(names: &[String], columns: &[ArrayRef], row: usize) -> String {
+    let mut obj = serde_json::Map::new();
+    for (name, col) in names.iter().zip(columns) {
+        let value = if col.is_null(row) {
+            serde_json::Value::Null
+        } else {
+            match convert::as_text(&col.slice(row, 1)) {
+                Ok(s) if !s.is_null(0) => serde_json::Value::from(s.value(0)),
+                _ => serde_json::Value::Null,
+            }
+        };
+        obj.insert(name.clone(), value);
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Yes,
+    AlreadyStored,
+    Duplicate,
+}
+
+/// File-wide state for deriving ids and finding repeated keys.
+struct DeriveState {
+    table: TableKind,
+    stored: HashSet<u128>,
+    /// Key hash → the line where it first appeared in this file.
+    in_file: HashMap<u128, u64>,
+    /// How often each content hash has occurred, so identical rows get distinct ids.
+    occurrences: HashMap<u128, u32>,
+    /// Lines numbered so far per order, when the file has order ids but no lines.
+    order_lines: HashMap<String, i64>,
+    already_present: u64,
+}
+
+fn col_index(table: TableKind, name: &str) -> usize {
+    table
+        .columns()
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{table} has no column {name}"))
+}
+
+impl DeriveState {
+    fn new(table: TableKind, stored: HashSet<u128>) -> Self {
+        DeriveState {
+            table,
+            stored,
+            in_file: HashMap::new(),
+            occurrences: HashMap::new(),
+            order_lines: HashMap::new(),
+            already_present: 0,
+        }
+    }
+
+    /// Fills derived columns and defaults, checks required values and keys.
+    fn derive(
+        &mut self,
+        columns: &mut [ArrayRef],
+        lines: &[u64],
+        errors: &mut RowErrors,
+        plan: &ColumnPlan,
+    ) -> Vec<Keep> {
+        let table = self.table;
+        let rows = lines.len();
+        let fail = |errors: &mut RowErrors, row: usize, column: &str, reason: String| {
+            if errors[row].is_none() {
+                errors[row] = Some(convert::RowError {
+                    column: column.into(),
+                    reason,
+                });
+            }
+        };
+        if table == TableKind::Orders {
+            let q = col_index(table, "quantity");
+            let quantity: Int64Array = columns[q]
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| Some(v.unwrap_or(1)))
+                .collect();
+            let a = col_index(table, "amount");
+            let unit = columns[col_index(table, "unit_price")].as_primitive::<arrow::datatypes::Float64Type>().clone();
+            let amount: Float64Array = columns[a]
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.or_else(|| (!unit.is_null(i)).then(|| unit.value(i) * quantity.value(i) as f64))
+                })
+                .collect();
+            let s = col_index(table, "status");
+            let status: StringArray = columns[s]
+                .as_string::<i32>()
+                .iter()
+                .map(|v| Some(v.unwrap_or("paid")))
+                .collect();
+            columns[q] = Arc::new(quantity);
+            columns[a] = Arc::new(amount);
+            columns[s] = Arc::new(status);
+        }
+        for (i, spec) in table.columns().iter().enumerate() {
+            if spec.presence == Presence::Required {
+                for row in 0..rows {
+                    if columns[i].is_null(row) {
+                        let reason = if plan.canonical[i].is_none() && spec.name == "amount" {
+                            "missing value for required column amount (nor unit_price to derive it)".to_string()
+                        } else {
+                            format!("missing value for required column {}", spec.name)
+                        };
+                        fail(errors, row, spec.name, reason);
+                    }
+                }
+            }
+        }
+        if table == TableKind::Events {
+            let c = &columns[col_index(table, "customer_id")];
+            let a = &columns[col_index(table, "anonymous_id")];
+            for row in 0..rows {
+                if c.is_null(row) && a.is_null(row) {
+                    fail(errors, row, "customer_id", "a row needs customer_id or anonymous_id".into());
+                }
+            }
+        }
+
+        // Ids: keep the file's, or hash the row's content.
+        let id_col = col_index(table, table.primary_key()[0]);
+        let ids = columns[id_col].as_string::<i32>().clone();
+        let mut id_builder = StringBuilder::with_capacity(rows, rows * 24);
+        let mut derived_id = vec![false; rows];
+        for row in 0..rows {
+            if !ids.is_null(row) {
+                id_builder.append_value(ids.value(row));
+                continue;
+            }
+            if errors[row].is_some() {
+                id_builder.append_value("");
+                continue;
+            }
+            let mut h = Xxh3::new();
+            for (i, spec) in table.columns().iter().enumerate() {
+                if spec.presence != Presence::Derived {
+                    hash_cell(&mut h, &columns[i], row);
+                }
+            }
+            let content = h.digest128();
+            let n = self.occurrences.entry(content).or_insert(0);
+            let mut h = Xxh3::new();
+            h.update(&content.to_le_bytes());
+            h.update(&n.to_le_bytes());
+            *n += 1;
+            id_builder.append_value(format!("h{:024x}", h.digest128() >> 32));
+            derived_id[row] = true;
+        }
+        columns[id_col] = Arc::new(id_builder.finish());
+        if table == TableKind::Orders {
+            let l = col_index(table, "line");
+            let ids = columns[id_col].as_string::<i32>().clone();
+            let given = columns[l].as_primitive::<Int64Type>().clone();
+            let line: Int64Array = (0..rows)
+                .map(|row| {
+                    Some(if !given.is_null(row) {
+                        given.value(row)
+                    } else if derived_id[row] {
+                        1
+                    } else {
+                        let n = self.order_lines.entry(ids.value(row).to_string()).or_insert(0);
+                        *n += 1;
+                        *n
+                    })
+                })
+                .collect();
+            columns[l] = Arc::new(line);
+        }
+
+        // Keys: repeated within the file is an error, already stored is skipped.
+        let key_cols: Vec<ArrayRef> = table
+            .primary_key()
+            .iter()
+            .map(|k| columns[col_index(table, k)].clone())
+            .collect();
+        let mut keep = vec![Keep::Yes; rows];
+        for row in 0..rows {
+            if errors[row].is_some() {
+                continue;
+            }
+            let key = key_hash(&key_cols, row);
+            if self.stored.contains(&key) {
+                keep[row] = Keep::AlreadyStored;
+                self.already_present += 1;
+            } else if let Some(first) = self.in_file.get(&key) {
+                keep[row] = Keep::Duplicate;
+                let shown: Vec<String> = table
+                    .primary_key()
+                    .iter()
+                    .zip(&key_cols)
+                    .map(|(k, c)| format!("{k}={}", display_cell(c, row)))
+                    .collect();
+                fail(
+                    errors,
+                    row,
+                    table.primary_key()[0],
+                    format!(
+                        "duplicate primary key ({}), first at line {first}",
+                        shown.join(", ")
+                    ),
+                );
+            } else {
+                self.in_file.insert(key, lines[row]);
+            }
+        }
+        keep
+    }
+}
+
+fn display_cell(c: &ArrayRef, row: usize) -> String {
+    convert::as_text(&c.slice(row, 1))
+        .ok()
+        .filter(|s| !s.is_null(0))
+        .map(|s| s.value(0).to_string())
+        .unwrap_or_default()
+}
+
+/// Feeds one typed cell to a hasher; the types are the canonical ones.
+fn hash_cell(h: &mut Xxh3, c: &ArrayRef, row: usize) {
+    if c.is_null(row) {
+        h.update(&[0xff, 0]);
+        return;
+    }
+    match c.data_type() {
+        DataType::Utf8 => h.update(c.as_string::<i32>().value(row).as_bytes()),
+        DataType::Int64 => h.update(&c.as_primitive::<Int64Type>().value(row).to_le_bytes()),
+        DataType::Float64 => h.update(
+            &c.as_primitive::<arrow::datatypes::Float64Type>()
+                .value(row)
+                .to_bits()
+                .to_le_bytes(),
+        ),
+        DataType::Boolean => h.update(&[c.as_boolean().value(row) as u8]),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => h.update(
+            &c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(row)
+                .to_le_bytes(),
+        ),
+        _ => h.update(display_cell(c, row).as_bytes()),
+    }
+    h.update(&[0]);
+}
+
+fn key_hash(cols: &[ArrayRef], row: usize) -> u128 {
+    let mut h = Xxh3::new();
+    for c in cols {
+        hash_cell(&mut h, c, row);
+    }
+    h.digest128()
+}
+
+/// The key hashes of every stored row.
+async fn stored_key_hashes(t: &deltalake::DeltaTable, table: TableKind) -> Result<HashSet<u128>> {
+    let ctx = SessionContext::new();
+    let df = ctx
+        .read_table(table_provider(t).await?)?
+        .select_columns(table.primary_key())?;
+    let mut stream = df.execute_stream().await?;
+    let mut keys = HashSet::new();
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let cols: Vec<ArrayRef> = table
+            .primary_key()
+            .iter()
+            .zip(b.columns())
+            .map(|(k, c)| {
+                let want = table.column(k).map(|s| s.ty.arrow()).unwrap_or(DataType::Utf8);
+                cast(c, &want)
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        for row in 0..b.num_rows() {
+            keys.insert(key_hash(&cols, row));
+        }
+    }
+    Ok(keys)
+}
+
+/// Gives every batch the same schema: the canonical columns, then the extra
+/// columns of all batches (and of the stored table) in order of appearance.
+fn unify(
+    table: TableKind,
+    batches: Vec<RecordBatch>,
+    stored: Option<&SchemaRef>,
+) -> Result<(Vec<RecordBatch>, Vec<String>)> {
+    let canonical = table.schema();
+    let mut extras: Vec<Field> = Vec::new();
+    for b in &batches {
+        for f in b.schema().fields().iter().skip(canonical.fields().len()) {
+            if extras.iter().any(|e| e.name() == f.name()) {
+                continue;
+            }
+            // A column the table already has keeps the table's type.
+            let ty = stored
+                .and_then(|s| s.field_with_name(f.name()).ok())
+                .map(|sf| sf.data_type().clone())
+                .unwrap_or_else(|| f.data_type().clone());
+            let ty = match ty {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                t => t,
+            };
+            extras.push(Field::new(f.name(), ty, true));
+        }
+    }
+    let names = extras.iter().map(|f| f.name().clone()).collect();
+    let mut fields: Vec<Field> = canonical.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(extras.iter().cloned());
+    let schema = Arc::new(Schema::new(fields));
+    let out = batches
+        .into_iter()
+        .map(|b| {
+            let mut cols: Vec<ArrayRef> = b.columns()[..canonical.fields().len()].to_vec();
+            for f in &extras {
+                let col = match b.schema().index_of(f.name()) {
+                    Ok(i) => {
+                        let c = b.column(i);
+                        if c.data_type() == f.data_type() {
+                            c.clone()
+                        } else {
+                            arrow::compute::cast_with_options(
+                                c,
+                                f.data_type(),
+                                &arrow::compute::CastOptions { safe: false, ..Default::default() },
+                            )
+                            .map_err(|e| {
+                                arrow::error::ArrowError::CastError(format!(
+                                    "column {} is {} in the table but the file's values do not convert: {e}",
+                                    f.name(),
+                                    f.data_type()
+                                ))
+                            })?
+                        }
+                    }
+                    Err(_) => arrow::array::new_null_array(f.data_type(), b.num_rows()),
+                };
+                cols.push(col);
+            }
+            RecordBatch::try_new(schema.clone(), cols)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((out, names))
+}

@@ -1,0 +1,21 @@
+//! koubei's storage: the workspace folder, its Delta Lake tables, and import.
+//!
+//! Everything a front end needs to get a shop's files into the canonical
+//! tables goes through [`Workspace::import_file`]: readers for CSV, JSON Lines
+//! and Parquet, column mapping, timestamp parsing, rejects, de-duplication and
+//! a single atomic commit.
+
+mod convert;
+mod error;
+mod import;
+mod reader;
+pub mod timestamp;
+mod workspace;
+
+pub use error::{Error, Result};
+pub use import::{ImportOptions, ImportReport, Progress, Quiet, Reject};
+pub use reader::Format;
+pub use timestamp::ImportTz;
+pub use workspace::{TableInfo, Workspace, atomic_write, table_provider};
+
+pub use deltalake;

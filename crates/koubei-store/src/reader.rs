@@ -1,0 +1,585 @@
+//! Reading CSV, JSON Lines and Parquet files, gzip-compressed or not, into
+//! chunks of source columns.
+//!
+//! A reader knows nothing of the canonical tables: it hands over the file's
+//! own column names, its values (as text for CSV and JSON, typed for Parquet),
+//! the line each row came from, and the rows it could not read at all.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{Error, Result};
+use crate::import::Reject;
+
+/// Rows per chunk handed to the converter.
+pub(crate) const CHUNK_ROWS: usize = 64 * 1024;
+
+/// No line may be longer than this; a file without newlines is not a table.
+pub(crate) const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Tsv,
+    Jsonl,
+    Parquet,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "tsv" | "tab" => Ok(Format::Tsv),
+            "jsonl" | "ndjson" | "json" => Ok(Format::Jsonl),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            _ => Err(format!(
+                "unknown format \"{s}\": expected csv, tsv, jsonl or parquet"
+            )),
+        }
+    }
+}
+
+impl Format {
+    /// The format named by a file's extension, after any `.gz`.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name
+            .strip_suffix(".gz")
+            .or_else(|| name.strip_suffix(".gzip"))
+            .unwrap_or(&name);
+        let ext = name.rsplit_once('.')?.1;
+        ext.parse().ok()
+    }
+}
+
+/// A slice of the file: its columns under the file's own names.
+pub(crate) struct Chunk {
+    pub names: Vec<String>,
+    pub columns: Vec<ArrayRef>,
+    /// The line (CSV, JSON) or row number (Parquet) of each row, from 1.
+    pub lines: Vec<u64>,
+    /// Rows the reader could not split into values.
+    pub rejects: Vec<Reject>,
+    /// Rows read, including the ones rejected here.
+    pub rows_read: u64,
+}
+
+/// Bytes of the underlying file consumed so far, for progress bars.
+#[derive(Debug, Default, Clone)]
+pub struct ByteCounter(Arc<AtomicU64>);
+
+impl ByteCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    counter: ByteCounter,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.0.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Fails a read once a line grows past [`MAX_LINE_BYTES`], so that a file
+/// with no newlines cannot make the parser buffer gigabytes.
+struct LineLimit<R> {
+    inner: R,
+    line: u64,
+    current: u64,
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = &buf[..n];
+        let mut last = None;
+        for i in memchr::memchr_iter(b'\n', data) {
+            self.line += 1;
+            last = Some(i);
+        }
+        self.current = match last {
+            Some(i) => (n - i - 1) as u64,
+            None => self.current + n as u64,
+        };
+        if self.current > MAX_LINE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than {} MiB; is this a text table?",
+                    self.line + 1,
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Opens a file, undoing gzip when its first bytes say so.
+fn open_text(path: &Path, counter: &ByteCounter) -> Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
+    let counted = Counting {
+        inner: io::Cursor::new(magic[..n].to_vec()).chain(file),
+        counter: counter.clone(),
+    };
+    let raw: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 20,
+            counted,
+        )))
+    } else {
+        Box::new(counted)
+    };
+    Ok(Box::new(LineLimit {
+        inner: raw,
+        line: 0,
+        current: 0,
+    }))
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Turns a read error into one that says where in the file it happened.
+fn read_error(path: &Path, line: u64, e: io::Error) -> Error {
+    let reason = match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            "the file ends in the middle of its compressed data (truncated gzip?)".to_string()
+        }
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+            if e.to_string().contains("deflate") || e.to_string().contains("header") =>
+        {
+            format!("corrupt gzip data: {e}")
+        }
+        _ => e.to_string(),
+    };
+    Error::Malformed {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    }
+}
+
+pub(crate) type ChunkIter = Box<dyn Iterator<Item = Result<Chunk>> + Send>;
+
+/// Opens `path` as `format` and returns its chunks.
+pub(crate) fn open(
+    path: &Path,
+    format: Format,
+    delimiter: Option<u8>,
+    counter: &ByteCounter,
+) -> Result<ChunkIter> {
+    match format {
+        Format::Csv | Format::Tsv => {
+            let d = delimiter.unwrap_or(if format == Format::Tsv { b'\t' } else { b',' });
+            Ok(Box::new(CsvChunks::new(path, d, counter)?))
+        }
+        Format::Jsonl => Ok(Box::new(JsonChunks::new(path, counter)?)),
+        Format::Parquet => parquet_chunks(path, counter),
+    }
+}
+
+struct CsvChunks {
+    path: PathBuf,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    names: Vec<String>,
+    delimiter: u8,
+    done: bool,
+}
+
+impl CsvChunks {
+    fn new(path: &Path, delimiter: u8, counter: &ByteCounter) -> Result<Self> {
+        let input = open_text(path, counter)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(input);
+        let mut header = csv::ByteRecord::new();
+        let got = reader
+            .read_byte_record(&mut header)
+            .map_err(|e| csv_error(path, 1, e))?;
+        if !got {
+            return Err(Error::Unreadable {
+                path: path.into(),
+                reason: "the file is empty: expected a header line".into(),
+            });
+        }
+        let mut names = Vec::with_capacity(header.len());
+        for (i, field) in header.iter().enumerate() {
+            let field = if i == 0 {
+                field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+            } else {
+                field
+            };
+            let text = std::str::from_utf8(field)
+                .ok()
+                .filter(|s| !s.contains('\0'))
+                .ok_or_else(|| Error::Unreadable {
+                    path: path.into(),
+                    reason: "the header is not UTF-8 text: is this a binary file, or one in another encoding (GBK?)".into(),
+                })?;
+            names.push(text.trim().to_string());
+        }
+        let mut seen = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            if let Some(j) = seen.insert(n.as_str(), i) {
+                return Err(Error::Columns {
+                    path: path.into(),
+                    reason: format!(
+                        "the header names column \"{n}\" twice (fields {} and {})",
+                        j + 1,
+                        i + 1
+                    ),
+                });
+            }
+        }
+        Ok(CsvChunks {
+            path: path.into(),
+            reader,
+            names,
+            delimiter,
+            done: false,
+        })
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let width = self.names.len();
+        let mut builders: Vec<StringBuilder> = (0..width)
+            .map(|_| StringBuilder::with_capacity(CHUNK_ROWS, CHUNK_ROWS * 8))
+            .collect();
+        let mut lines = Vec::with_capacity(CHUNK_ROWS);
+        let mut rejects = Vec::new();
+        let mut rows_read = 0u64;
+        let mut record = csv::ByteRecord::new();
+        while lines.len() < CHUNK_ROWS {
+            let line = self.reader.position().line();
+            let got = self
+                .reader
+                .read_byte_record(&mut record)
+                .map_err(|e| csv_error(&self.path, line, e))?;
+            if !got {
+                self.done = true;
+                break;
+            }
+            let line = record.position().map_or(line, |p| p.line());
+            if record.len() == 1 && record[0].is_empty() {
+                continue; // a blank line
+            }
+            rows_read += 1;
+            if record.len() != width {
+                rejects.push(Reject::new(
+                    line,
+                    None,
+                    format!(
+                        "expected {width} fields as in the header, found {}",
+                        record.len()
+                    ),
+                    Some(self.raw(&record)),
+                ));
+                continue;
+            }
+            let bad = record.iter().position(|f| std::str::from_utf8(f).is_err());
+            if let Some(col) = bad {
+                rejects.push(Reject::new(
+                    line,
+                    Some(self.names[col].clone()),
+                    "invalid UTF-8".into(),
+                    Some(self.raw(&record)),
+                ));
+                continue;
+            }
+            for (b, field) in builders.iter_mut().zip(record.iter()) {
+                if field.is_empty() {
+                    b.append_null();
+                } else {
+                    // Checked just above.
+                    b.append_value(std::str::from_utf8(field).unwrap_or_default());
+                }
+            }
+            lines.push(line);
+        }
+        if rows_read == 0 && self.done {
+            return Ok(None);
+        }
+        Ok(Some(Chunk {
+            names: self.names.clone(),
+            columns: builders
+                .into_iter()
+                .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+                .collect(),
+            lines,
+            rejects,
+            rows_read,
+        }))
+    }
+
+    fn raw(&self, record: &csv::ByteRecord) -> String {
+        let sep = [self.delimiter];
+        let parts: Vec<_> = record.iter().map(String::from_utf8_lossy).collect();
+        parts.join(std::str::from_utf8(&sep).unwrap_or(","))
+    }
+}
+
+fn csv_error(path: &Path, line: u64, e: csv::Error) -> Error {
+    let line = e.position().map_or(line, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => read_error(path, line, io),
+        other => Error::Malformed {
+            path: path.into(),
+            line,
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+impl Iterator for CsvChunks {
+    type Item = Result<Chunk>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_chunk();
+        if r.is_err() {
+            self.done = true;
+        }
+        r.transpose()
+    }
+}
+
+struct JsonChunks {
+    path: PathBuf,
+    reader: BufReader<Box<dyn Read + Send>>,
+    line: u64,
+    done: bool,
+}
+
+impl JsonChunks {
+    fn new(path: &Path, counter: &ByteCounter) -> Result<Self> {
+        Ok(JsonChunks {
+            path: path.into(),
+            reader: BufReader::with_capacity(1 << 20, open_text(path, counter)?),
+            line: 0,
+            done: false,
+        })
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let mut names: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut builders: Vec<StringBuilder> = Vec::new();
+        let mut lines = Vec::new();
+        let mut rejects = Vec::new();
+        let mut rows_read = 0;
+        let mut buf = Vec::new();
+        let mut filled = Vec::new();
+        while lines.len() < CHUNK_ROWS {
+            buf.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| read_error(&self.path, self.line + 1, e))?;
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            self.line += 1;
+            let text = buf.trim_ascii();
+            let text = if self.line == 1 {
+                text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
+            } else {
+                text
+            };
+            if text.is_empty() {
+                continue;
+            }
+            rows_read += 1;
+            let lossy = || String::from_utf8_lossy(text).chars().take(2000).collect();
+            let Ok(s) = std::str::from_utf8(text) else {
+                rejects.push(Reject::new(self.line, None, "invalid UTF-8".into(), Some(lossy())));
+                continue;
+            };
+            if self.line == 1 && s.starts_with('[') {
+                return Err(Error::Unreadable {
+                    path: self.path.clone(),
+                    reason: "this is a JSON array; koubei reads JSON Lines, one object per line (jq -c '.[]' converts it)".into(),
+                });
+            }
+            let object = match serde_json::from_str::<serde_json::Value>(s) {
+                Ok(serde_json::Value::Object(o)) => o,
+                Ok(_) => {
+                    rejects.push(Reject::new(self.line, None, "not a JSON object".into(), Some(lossy())));
+                    continue;
+                }
+                Err(e) => {
+                    rejects.push(Reject::new(
+                        self.line,
+                        None,
+                        format!("invalid JSON at column {}: {e}", e.column()),
+                        Some(lossy()),
+                    ));
+                    continue;
+                }
+            };
+            let row = lines.len();
+            filled.clear();
+            filled.resize(names.len(), false);
+            for (key, value) in object {
+                let i = *index.entry(key.clone()).or_insert_with(|| {
+                    names.push(key);
+                    let mut b = StringBuilder::new();
+                    for _ in 0..row {
+                        b.append_null();
+                    }
+                    builders.push(b);
+                    filled.push(false);
+                    builders.len() - 1
+                });
+                if filled[i] {
+                    continue; // a repeated key: the first one wins
+                }
+                filled[i] = true;
+                match value {
+                    serde_json::Value::Null => builders[i].append_null(),
+                    serde_json::Value::String(s) if s.is_empty() => builders[i].append_null(),
+                    serde_json::Value::String(s) => builders[i].append_value(s),
+                    other => builders[i].append_value(other.to_string()),
+                }
+            }
+            for (b, f) in builders.iter_mut().zip(&filled) {
+                if !f {
+                    b.append_null();
+                }
+            }
+            lines.push(self.line);
+        }
+        if rows_read == 0 && self.done {
+            return Ok(None);
+        }
+        Ok(Some(Chunk {
+            names,
+            columns: builders
+                .into_iter()
+                .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+                .collect(),
+            lines,
+            rejects,
+            rows_read,
+        }))
+    }
+}
+
+impl Iterator for JsonChunks {
+    type Item = Result<Chunk>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_chunk();
+        if r.is_err() {
+            self.done = true;
+        }
+        r.transpose()
+    }
+}
+
+fn parquet_chunks(path: &Path, counter: &ByteCounter) -> Result<ChunkIter> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut magic = [0u8; 2];
+    let mut probe = File::open(path).map_err(|e| Error::io(path, e))?;
+    if read_up_to(&mut probe, &mut magic).map_err(|e| Error::io(path, e))? == 2
+        && magic == [0x1f, 0x8b]
+    {
+        return Err(Error::Unreadable {
+            path: path.into(),
+            reason: "gzip-compressed Parquet is not supported: Parquet compresses its own pages, so import the .parquet file itself".into(),
+        });
+    }
+    let unreadable = |e: parquet::errors::ParquetError| Error::Unreadable {
+        path: path.into(),
+        reason: format!("not a readable Parquet file ({e}); is it truncated?"),
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
+    let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
+    let reader = builder
+        .with_batch_size(CHUNK_ROWS)
+        .build()
+        .map_err(unreadable)?;
+    let path = path.to_path_buf();
+    let counter = counter.clone();
+    let mut row = 0u64;
+    Ok(Box::new(reader.map(move |batch| {
+        let batch: RecordBatch = batch.map_err(|e| Error::Unreadable {
+            path: path.clone(),
+            reason: format!("cannot decode row {}: {e}; is the file truncated?", row + 1),
+        })?;
+        let n = batch.num_rows() as u64;
+        let lines = (row + 1..=row + n).collect();
+        row += n;
+        counter
+            .0
+            .store(size * row.min(total_rows) / total_rows, Ordering::Relaxed);
+        Ok(Chunk {
+            names: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            columns: batch.columns().to_vec(),
+            lines,
+            rejects: Vec::new(),
+            rows_read: n,
+        })
+    })))
+}
+
+/// Chunks from record batches already in memory (the demo generator).
+pub(crate) fn batch_chunks(batches: Vec<RecordBatch>) -> ChunkIter {
+    let mut row = 0u64;
+    Box::new(batches.into_iter().map(move |batch| {
+        let n = batch.num_rows() as u64;
+        let lines = (row + 1..=row + n).collect();
+        row += n;
+        Ok(Chunk {
+            names: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            columns: batch.columns().to_vec(),
+            lines,
+            rejects: Vec::new(),
+            rows_read: n,
+        })
+    }))
+}

@@ -1,0 +1,261 @@
+//! The workspace folder: one Delta table per canonical table, plus `rejects`.
+//!
+//! ```text
+//! koubei-data/
+//!   koubei.json          marks the folder as a workspace
+//!   tables/<name>/       a Delta table (_delta_log/ and Parquet files)
+//!   demo.json            the demo generator's parameters, when it made the data
+//!   .lock                held while an import writes
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use futures::StreamExt;
+use koubei_schema::{REJECTS, TableKind};
+use serde::Serialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+const MARKER: &str = "koubei.json";
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+/// What `koubei tables` shows for one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableInfo {
+    pub name: String,
+    /// None when nothing has been imported into it yet.
+    pub rows: Option<u64>,
+    pub version: Option<u64>,
+    /// When the last commit was made, RFC 3339.
+    pub last_import: Option<String>,
+    /// What the last import read, from its commit metadata.
+    pub last_source: Option<String>,
+}
+
+impl Workspace {
+    /// Opens the workspace at `root`, creating the folder when it does not exist.
+    pub fn create(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        if root.exists() && !root.join(MARKER).exists() && !is_empty_dir(&root)? {
+            return Err(Error::Workspace {
+                path: root,
+                reason: format!("the folder exists, is not empty and has no {MARKER}; choose another --workspace"),
+            });
+        }
+        fs::create_dir_all(root.join("tables")).map_err(|e| Error::io(&root, e))?;
+        if !root.join(MARKER).exists() {
+            atomic_write(&root.join(MARKER), b"{\"format\": 1}\n")?;
+        }
+        Self::open(root)
+    }
+
+    /// Opens an existing workspace.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        if !root.join(MARKER).exists() {
+            return Err(Error::Workspace {
+                reason: if root.exists() {
+                    format!("it has no {MARKER}")
+                } else {
+                    "the folder does not exist; run `koubei demo` or `koubei import` to make one".into()
+                },
+                path: root,
+            });
+        }
+        let root = root.canonicalize().map_err(|e| Error::io(&root, e))?;
+        Ok(Workspace { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn table_dir(&self, name: &str) -> PathBuf {
+        self.root.join("tables").join(name)
+    }
+
+    fn table_url(&self, name: &str) -> Result<Url> {
+        let dir = self.table_dir(name);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Url::from_directory_path(&dir).map_err(|()| Error::Workspace {
+            path: dir,
+            reason: "the path cannot be made into a URL".into(),
+        })
+    }
+
+    /// The table at its latest version, or None if nothing was ever committed.
+    pub async fn load_table(&self, name: &str) -> Result<Option<DeltaTable>> {
+        if !self.table_dir(name).join("_delta_log").exists() {
+            return Ok(None);
+        }
+        let url = self.table_url(name)?;
+        let table = deltalake::open_table(url).await.map_err(|source| Error::Delta {
+            table: name.into(),
+            source,
+        })?;
+        Ok(Some(table))
+    }
+
+    /// A handle for writing, whether or not the table exists yet.
+    pub(crate) async fn table_for_write(&self, name: &str) -> Result<DeltaTable> {
+        let url = self.table_url(name)?;
+        DeltaTable::try_from_url(url).await.map_err(|source| Error::Delta {
+            table: name.into(),
+            source,
+        })
+    }
+
+    /// Takes the workspace's write lock; imports hold it so that two imports
+    /// cannot both add the same keys.
+    pub fn lock(&self) -> Result<WorkspaceLock> {
+        let path = self.root.join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        Ok(WorkspaceLock { _file: file })
+    }
+
+    /// Every table with its row count, Delta version and last import.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        let mut out = Vec::new();
+        let names = TableKind::ALL
+            .iter()
+            .map(|t| t.name())
+            .chain(std::iter::once(REJECTS));
+        for name in names {
+            let Some(table) = self.load_table(name).await? else {
+                out.push(TableInfo {
+                    name: name.into(),
+                    rows: None,
+                    version: None,
+                    last_import: None,
+                    last_source: None,
+                });
+                continue;
+            };
+            let ctx = SessionContext::new();
+            let provider = table_provider(&table).await?;
+            let rows = ctx.read_table(provider)?.count().await? as u64;
+            let last = table.history(Some(1)).next().await.transpose().map_err(|source| Error::Delta {
+                table: name.into(),
+                source,
+            })?;
+            let last_import = last.as_ref().and_then(|c| c.timestamp).and_then(|ms| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            });
+            let last_source = last
+                .as_ref()
+                .and_then(|c| c.info.get("koubei.source"))
+                .and_then(|v| v.as_str().map(str::to_string));
+            out.push(TableInfo {
+                name: name.into(),
+                rows: Some(rows),
+                version: table.version(),
+                last_import,
+                last_source,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes a small file in the workspace atomically.
+    pub fn write_file(&self, name: &str, contents: &[u8]) -> Result<()> {
+        atomic_write(&self.root.join(name), contents)
+    }
+
+    pub fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.root.join(name);
+        match fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}
+
+/// Held while an import writes; released on drop.
+pub struct WorkspaceLock {
+    _file: File,
+}
+
+fn is_empty_dir(p: &Path) -> Result<bool> {
+    Ok(fs::read_dir(p)
+        .map_err(|e| Error::io(p, e))?
+        .next()
+        .is_none())
+}
+
+/// Writes a file so that readers see the old contents or the new, never half:
+/// a temporary file beside it, fsync, then rename.
+pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Shared by the engine: the session's view of one stored table.
+pub async fn table_provider(
+    table: &DeltaTable,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    table.table_provider().await.map_err(Error::DataFusion)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_refuses_a_folder_with_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+        let e = Workspace::create(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("not empty"), "{e}");
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        // Opening again is fine.
+        Workspace::create(ws.root()).unwrap();
+        Workspace::open(ws.root()).unwrap();
+        assert!(Workspace::open(dir.path()).is_err());
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
