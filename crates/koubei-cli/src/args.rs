@@ -14,7 +14,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// The workspace folder holding the tables.
-    #[arg(long, short = 'w', global = true, env = "KOUBEI_WORKSPACE", default_value = "koubei-data")]
+    #[arg(
+        long,
+        short = 'w',
+        global = true,
+        env = "KOUBEI_WORKSPACE",
+        default_value = "koubei-data"
+    )]
     pub workspace: PathBuf,
 
     #[command(subcommand)]

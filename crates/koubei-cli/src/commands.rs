@@ -62,8 +62,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     max,
                     samples,
                 }) => {
-                    for r in &samples {
+                    for r in samples.iter().take(5) {
                         eprintln!("{}", describe_reject(&file.display().to_string(), r));
+                    }
+                    if rejected > 5 {
+                        eprintln!("... and {} more", rejected - 5);
                     }
                     bail!(koubei_store::Error::TooManyRejects {
                         rejected,
@@ -118,7 +121,9 @@ fn parse_mapping(m: &str) -> Result<(String, String)> {
         Some((t, s)) if !t.trim().is_empty() && !s.trim().is_empty() => {
             Ok((t.trim().to_string(), s.trim().to_string()))
         }
-        _ => bail!("--map must be TARGET=SOURCE, such as --map customer_id=buyer_nick; got \"{m}\""),
+        _ => {
+            bail!("--map must be TARGET=SOURCE, such as --map customer_id=buyer_nick; got \"{m}\"")
+        }
     }
 }
 
@@ -143,7 +148,14 @@ fn print_import(out: &mut dyn Write, r: &ImportReport, format: OutputFormat) -> 
     if format == OutputFormat::Json {
         return output::json(out, r);
     }
-    let mut t = Table::new(&["table", "read", "loaded", "already_present", "rejected", "version"]);
+    let mut t = Table::new(&[
+        "table",
+        "read",
+        "loaded",
+        "already_present",
+        "rejected",
+        "version",
+    ]);
     t.row(vec![
         r.table.to_string(),
         r.rows_read.to_string(),
@@ -209,12 +221,23 @@ async fn demo(
     for t in TableKind::ALL {
         let bar = Bar::new(t.name());
         let r = ws
-            .import_batches(t, &format!("demo:{}", t.name()), data.table(t).to_vec(), &opts, &bar)
+            .import_batches(
+                t,
+                &format!("demo:{}", t.name()),
+                data.table(t).to_vec(),
+                &opts,
+                &bar,
+            )
             .await;
         bar.finish();
         let r = r?;
         if r.rejected > 0 {
-            bail!("the demo generator made {} invalid {} rows: {:?}", r.rejected, t, r.first_rejects.first());
+            bail!(
+                "the demo generator made {} invalid {} rows: {:?}",
+                r.rejected,
+                t,
+                r.first_rejects.first()
+            );
         }
     }
     drop(data);
@@ -239,7 +262,11 @@ async fn demo(
     for (i, f) in batch.schema().fields().iter().enumerate() {
         let col = arrow::compute::cast(batch.column(i), &DataType::Utf8)?;
         let v = col.as_string::<i32>();
-        let text = if v.is_null(0) { String::new() } else { v.value(0).to_string() };
+        let text = if v.is_null(0) {
+            String::new()
+        } else {
+            v.value(0).to_string()
+        };
         let value = match (text.parse::<i64>(), text.parse::<f64>()) {
             (Ok(n), _) if f.data_type().is_numeric() => serde_json::json!(n),
             (_, Ok(x)) if f.data_type().is_numeric() => serde_json::json!(x),
@@ -266,11 +293,17 @@ async fn demo(
         f => {
             let mut t = Table::new(&["measure", "value"]);
             for (k, v) in &summary {
-                t.row(vec![k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)]);
+                t.row(vec![
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                ]);
             }
             t.write(out, f)?;
             if f == OutputFormat::Table {
-                writeln!(out, "\nThe demo shop is in {ws_shown} (seed {seed}). Try next:")?;
+                writeln!(
+                    out,
+                    "\nThe demo shop is in {ws_shown} (seed {seed}). Try next:"
+                )?;
                 for n in next {
                     writeln!(out, "  {n}")?;
                 }

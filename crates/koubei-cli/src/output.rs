@@ -21,7 +21,9 @@ pub fn batches(
 ) -> Result<()> {
     match format {
         OutputFormat::Table => {
-            let opts = FormatOptions::default().with_null("").with_display_error(true);
+            let opts = FormatOptions::default()
+                .with_null("")
+                .with_display_error(true);
             let empty = RecordBatch::new_empty(schema.clone());
             let shown: Vec<RecordBatch> = if batches.is_empty() {
                 vec![empty]
@@ -48,7 +50,9 @@ pub fn batches(
             }
         }
         OutputFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(schema.clone()))?;
             }

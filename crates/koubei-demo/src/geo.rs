@@ -4,7 +4,11 @@
 /// China's provincial-level divisions, with a rough weight (population in
 /// millions) and a few cities each.
 pub(crate) const CN_REGIONS: &[(&str, f64, &[&str])] = &[
-    ("Guangdong", 126.0, &["Guangzhou", "Shenzhen", "Dongguan", "Foshan"]),
+    (
+        "Guangdong",
+        126.0,
+        &["Guangzhou", "Shenzhen", "Dongguan", "Foshan"],
+    ),
     ("Shandong", 101.0, &["Jinan", "Qingdao", "Yantai"]),
     ("Henan", 99.0, &["Zhengzhou", "Luoyang"]),
     ("Jiangsu", 85.0, &["Nanjing", "Suzhou", "Wuxi"]),
@@ -42,13 +46,36 @@ pub(crate) const CN_REGIONS: &[(&str, f64, &[&str])] = &[
 
 /// Overseas countries (ISO 3166-1 alpha-2) on several continents, with a
 /// weight and (region, city) pairs.
-pub(crate) const OVERSEAS: &[(&str, f64, &[(&str, &str)])] = &[
-    ("US", 30.0, &[("California", "Los Angeles"), ("New York", "New York"), ("Washington", "Seattle")]),
-    ("CA", 8.0, &[("Ontario", "Toronto"), ("British Columbia", "Vancouver")]),
-    ("GB", 7.0, &[("England", "London"), ("England", "Manchester")]),
+/// (country, weight, [(region, city)]).
+pub(crate) type Country = (&'static str, f64, &'static [(&'static str, &'static str)]);
+
+pub(crate) const OVERSEAS: &[Country] = &[
+    (
+        "US",
+        30.0,
+        &[
+            ("California", "Los Angeles"),
+            ("New York", "New York"),
+            ("Washington", "Seattle"),
+        ],
+    ),
+    (
+        "CA",
+        8.0,
+        &[("Ontario", "Toronto"), ("British Columbia", "Vancouver")],
+    ),
+    (
+        "GB",
+        7.0,
+        &[("England", "London"), ("England", "Manchester")],
+    ),
     ("DE", 5.0, &[("Berlin", "Berlin"), ("Bavaria", "Munich")]),
     ("FR", 4.0, &[("Ile-de-France", "Paris")]),
-    ("AU", 8.0, &[("New South Wales", "Sydney"), ("Victoria", "Melbourne")]),
+    (
+        "AU",
+        8.0,
+        &[("New South Wales", "Sydney"), ("Victoria", "Melbourne")],
+    ),
     ("NZ", 2.0, &[("Auckland", "Auckland")]),
     ("JP", 7.0, &[("Tokyo", "Tokyo"), ("Osaka", "Osaka")]),
     ("KR", 4.0, &[("Seoul", "Seoul")]),

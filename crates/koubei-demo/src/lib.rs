@@ -40,8 +40,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma, Poisson};
 use serde::{Deserialize, Serialize};
 
-pub use tables::DemoData;
 use tables::Builders;
+pub use tables::DemoData;
 
 /// BG/NBD parameters, with time in weeks.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -148,7 +148,14 @@ impl DemoConfig {
 }
 
 const CATEGORIES: [&str; 8] = [
-    "apparel", "beauty", "electronics", "home", "food", "baby", "sports", "books",
+    "apparel",
+    "beauty",
+    "electronics",
+    "home",
+    "food",
+    "baby",
+    "sports",
+    "books",
 ];
 const PRODUCTS: usize = 240;
 const WEEK_MICROS: f64 = 7.0 * 86_400.0 * 1e6;
@@ -181,15 +188,20 @@ struct Sampler {
 
 impl Sampler {
     fn new(cfg: &DemoConfig) -> Result<Self, String> {
-        let e = |what: &str, err: &dyn std::fmt::Display| format!("invalid demo parameter {what}: {err}");
+        let e = |what: &str, err: &dyn std::fmt::Display| {
+            format!("invalid demo parameter {what}: {err}")
+        };
         Ok(Sampler {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
-            regions: WeightedIndex::new(geo::CN_REGIONS.iter().map(|r| r.1)).map_err(|x| e("regions", &x))?,
-            overseas: WeightedIndex::new(geo::OVERSEAS.iter().map(|r| r.1)).map_err(|x| e("overseas", &x))?,
+            regions: WeightedIndex::new(geo::CN_REGIONS.iter().map(|r| r.1))
+                .map_err(|x| e("regions", &x))?,
+            overseas: WeightedIndex::new(geo::OVERSEAS.iter().map(|r| r.1))
+                .map_err(|x| e("overseas", &x))?,
             products: WeightedIndex::new((1..=PRODUCTS).map(|i| 1.0 / (i as f64).powf(0.8)))
                 .map_err(|x| e("products", &x))?,
             ratings: WeightedIndex::new(cfg.rating_distribution).map_err(|x| e("ratings", &x))?,
-            lambda: Gamma::new(cfg.purchases.r, 1.0 / cfg.purchases.alpha).map_err(|x| e("r, alpha", &x))?,
+            lambda: Gamma::new(cfg.purchases.r, 1.0 / cfg.purchases.alpha)
+                .map_err(|x| e("r, alpha", &x))?,
             dropout: Beta::new(cfg.purchases.a, cfg.purchases.b).map_err(|x| e("a, b", &x))?,
             nu: Gamma::new(cfg.spend.q, 1.0 / cfg.spend.v).map_err(|x| e("q, v", &x))?,
         })
@@ -273,11 +285,17 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
     let mut s = Sampler::new(cfg)?;
     let mut out = Builders::new(cfg.customers);
     let horizon = cfg.weeks();
-    let start_us = cfg.start.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+    let start_us = cfg
+        .start
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros();
     let ts = |weeks: f64| start_us + ((weeks * WEEK_MICROS) / 1e6).round() as i64 * 1_000_000;
     let rp = &cfg.referrals;
-    let expected_children = rp.share_per_order * rp.recipients_mean * rp.click * rp.order_given_click * 3.0;
-    let organic_target = ((cfg.customers as f64) * (1.0 - expected_children.min(0.5))).ceil() as usize;
+    let expected_children =
+        rp.share_per_order * rp.recipients_mean * rp.click * rp.order_given_click * 3.0;
+    let organic_target =
+        ((cfg.customers as f64) * (1.0 - expected_children.min(0.5))).ceil() as usize;
 
     let mut queue: VecDeque<(Customer, Option<usize>)> = VecDeque::new();
     let mut created = 0usize;
@@ -287,25 +305,49 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
         // Acquisition grows over time: the start time has density rising linearly.
         let t0 = (horizon - 1.0) * s.rng.random::<f64>().sqrt();
         let channel = ["search", "ads", "social", "organic"][s.rng.random_range(0..4)];
-        (Customer { index, t0, place: s.organic_place(cfg.overseas_share), channel }, None)
+        (
+            Customer {
+                index,
+                t0,
+                place: s.organic_place(cfg.overseas_share),
+                channel,
+            },
+            None,
+        )
     };
     while done < cfg.customers as u64 {
         if queue.is_empty() {
             // Top up with organic customers when cascades fall short.
-            let n = if created == 0 { organic_target.min(cfg.customers) } else { 1 };
+            let n = if created == 0 {
+                organic_target.min(cfg.customers)
+            } else {
+                1
+            };
             for _ in 0..n {
                 queue.push_back(organic(&mut s, created));
                 created += 1;
             }
         }
-        let Some((c, referrer)) = queue.pop_front() else { break };
+        let Some((c, referrer)) = queue.pop_front() else {
+            break;
+        };
         let lambda = s.lambda.sample(&mut s.rng).max(1e-12);
         let p = s.dropout.sample(&mut s.rng);
         let nu = s.nu.sample(&mut s.rng);
         let spend = Gamma::new(cfg.spend.p, 1.0 / nu).map_err(|e| e.to_string())?;
         let order_channel = ["app", "app", "mini_program", "web"][s.rng.random_range(0..4)];
         let first_seen = (c.t0 - s.exp(2.0 / 7.0)).max(0.0);
-        out.customer(&format!("c{:07}", c.index + 1), ts(first_seen), c.place, if referrer.is_some() { "referral" } else { c.channel }, referrer.map(|r| format!("c{:07}", r + 1)).as_deref());
+        out.customer(
+            &format!("c{:07}", c.index + 1),
+            ts(first_seen),
+            c.place,
+            if referrer.is_some() {
+                "referral"
+            } else {
+                c.channel
+            },
+            referrer.map(|r| format!("c{:07}", r + 1)).as_deref(),
+        );
 
         // BG/NBD purchase times.
         let mut times = vec![c.t0];
@@ -330,7 +372,14 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
                 let rt = t + s.exp(3.0 / 7.0);
                 if rt < horizon {
                     let rating = s.ratings.sample(&mut s.rng) as i64 + 1;
-                    out.review(&mut s, &cid, ts(rt), &order, rating, c.place.country != "CN");
+                    out.review(
+                        &mut s,
+                        &cid,
+                        ts(rt),
+                        &order,
+                        rating,
+                        c.place.country != "CN",
+                    );
                 }
             }
             if s.rng.random_bool(rp.share_per_order) {
@@ -348,10 +397,16 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
                     let clicked = s.rng.random_bool(rp.click);
                     let wants = clicked && s.rng.random_bool(rp.order_given_click);
                     let child_t0 = share_t + s.exp(1.0 / 7.0);
-                    let ordered = wants && created < cfg.customers && child_t0 < horizon - 1.0 / 7.0;
+                    let ordered =
+                        wants && created < cfg.customers && child_t0 < horizon - 1.0 / 7.0;
                     let recipient = if ordered {
                         let place = s.referred_place(c.place);
-                        let child = Customer { index: created, t0: child_t0, place, channel: "referral" };
+                        let child = Customer {
+                            index: created,
+                            t0: child_t0,
+                            place,
+                            channel: "referral",
+                        };
                         created += 1;
                         let id = format!("c{:07}", child.index + 1);
                         queue.push_back((child, Some(c.index)));
@@ -365,7 +420,15 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
                     } else {
                         None
                     };
-                    out.referral(ts(share_t), &cid, recipient.as_deref(), channel, &order.lines[0].0, clicked, ordered);
+                    out.referral(
+                        ts(share_t),
+                        &cid,
+                        recipient.as_deref(),
+                        channel,
+                        &order.lines[0].0,
+                        clicked,
+                        ordered,
+                    );
                 }
             }
         }
@@ -373,24 +436,48 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
         let extra = s.poisson((cfg.refund_rate + cfg.cancel_rate) * times.len() as f64);
         for _ in 0..extra {
             let t = c.t0 + s.rng.random::<f64>() * (last - c.t0 + 2.0).min(horizon - c.t0);
-            let status = if s.rng.random_bool(cfg.refund_rate / (cfg.refund_rate + cfg.cancel_rate)) { "refunded" } else { "cancelled" };
+            let status = if s
+                .rng
+                .random_bool(cfg.refund_rate / (cfg.refund_rate + cfg.cancel_rate))
+            {
+                "refunded"
+            } else {
+                "cancelled"
+            };
             let value = (spend.sample(&mut s.rng) * 100.0).round().max(1.0) / 100.0;
-            out.order(&mut s, &cid, ts(t.min(horizon - 1e-6)), value, c.place, order_channel, status);
+            out.order(
+                &mut s,
+                &cid,
+                ts(t.min(horizon - 1e-6)),
+                value,
+                c.place,
+                order_channel,
+                status,
+            );
         }
         // Browsing sessions that do not end in a purchase.
         let browse = s.poisson(cfg.funnel.browse_sessions_per_order * times.len() as f64);
         let (lo, hi) = ((c.t0 - 1.0).max(0.0), (last + 4.0).min(horizon));
         for _ in 0..browse {
             let t = lo + s.rng.random::<f64>() * (hi - lo);
-            out.browse_session(&mut s, Some(&cid), None, ts(t), c.place, order_channel, &cfg.funnel);
+            out.browse_session(
+                &mut s,
+                Some(&cid),
+                None,
+                ts(t),
+                c.place,
+                order_channel,
+                &cfg.funnel,
+            );
         }
         done += 1;
-        if done % 1024 == 0 {
+        if done.is_multiple_of(1024) {
             progress(done);
         }
     }
     // Visitors who never buy.
-    let anonymous = (cfg.customers as f64 * cfg.funnel.anonymous_visitors_per_customer).round() as u64;
+    let anonymous =
+        (cfg.customers as f64 * cfg.funnel.anonymous_visitors_per_customer).round() as u64;
     for i in 0..anonymous {
         let id = format!("a{:08}", i + 1);
         let place = s.organic_place(cfg.overseas_share);

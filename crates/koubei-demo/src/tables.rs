@@ -42,7 +42,11 @@ fn ts_builder(n: usize) -> TimestampMicrosecondBuilder {
 }
 
 /// Builds a table from columns named in the canonical order, in batches.
-fn batches(t: TableKind, names: &[&str], columns: Vec<ArrayRef>) -> Result<Vec<RecordBatch>, ArrowError> {
+fn batches(
+    t: TableKind,
+    names: &[&str],
+    columns: Vec<ArrayRef>,
+) -> Result<Vec<RecordBatch>, ArrowError> {
     let schema = t.schema();
     let fields: Vec<_> = names
         .iter()
@@ -287,17 +291,62 @@ impl Builders {
         let extra_views = s.poisson(1.5);
         for _ in 0..extra_views {
             let p = format!("p{:04}", s.products.sample(&mut s.rng) + 1);
-            self.event(t, Some(customer), None, "view", Some(&p), channel, place, None);
+            self.event(
+                t,
+                Some(customer),
+                None,
+                "view",
+                Some(&p),
+                channel,
+                place,
+                None,
+            );
             t += (s.exp(1.5) * MINUTE as f64) as i64;
         }
         for (product, _) in &order.lines {
-            self.event(t, Some(customer), None, "view", Some(product), channel, place, None);
+            self.event(
+                t,
+                Some(customer),
+                None,
+                "view",
+                Some(product),
+                channel,
+                place,
+                None,
+            );
             t += (s.exp(1.0) * MINUTE as f64) as i64;
-            self.event(t, Some(customer), None, "add_to_cart", Some(product), channel, place, None);
+            self.event(
+                t,
+                Some(customer),
+                None,
+                "add_to_cart",
+                Some(product),
+                channel,
+                place,
+                None,
+            );
             t += MINUTE / 2;
         }
-        self.event(t.min(ts - MINUTE), Some(customer), None, "checkout", None, channel, place, None);
-        self.event(ts, Some(customer), None, "purchase", None, channel, place, None);
+        self.event(
+            t.min(ts - MINUTE),
+            Some(customer),
+            None,
+            "checkout",
+            None,
+            channel,
+            place,
+            None,
+        );
+        self.event(
+            ts,
+            Some(customer),
+            None,
+            "purchase",
+            None,
+            channel,
+            place,
+            None,
+        );
     }
 
     /// A session that drops off before purchase.
@@ -317,23 +366,59 @@ impl Builders {
         let mut last = String::new();
         for _ in 0..views {
             last = format!("p{:04}", s.products.sample(&mut s.rng) + 1);
-            self.event(t, customer, anonymous, "view", Some(&last), channel, place, None);
+            self.event(
+                t,
+                customer,
+                anonymous,
+                "view",
+                Some(&last),
+                channel,
+                place,
+                None,
+            );
             t += (s.exp(1.5) * MINUTE as f64) as i64 + 1_000_000;
         }
         if s.rng.random_bool(funnel.view_to_cart) {
-            self.event(t, customer, anonymous, "add_to_cart", Some(&last), channel, place, None);
+            self.event(
+                t,
+                customer,
+                anonymous,
+                "add_to_cart",
+                Some(&last),
+                channel,
+                place,
+                None,
+            );
             t += (s.exp(2.0) * MINUTE as f64) as i64 + 1_000_000;
             if s.rng.random_bool(funnel.cart_to_checkout) {
-                self.event(t, customer, anonymous, "checkout", None, channel, place, None);
+                self.event(
+                    t, customer, anonymous, "checkout", None, channel, place, None,
+                );
             }
         }
     }
 
     /// A recipient who clicked a share and looked, without ordering.
-    pub(crate) fn landing(&mut self, s: &mut Sampler, visitor: &str, ts: i64, place: Place, channel: &str) {
+    pub(crate) fn landing(
+        &mut self,
+        s: &mut Sampler,
+        visitor: &str,
+        ts: i64,
+        place: Place,
+        channel: &str,
+    ) {
         let p = format!("p{:04}", s.products.sample(&mut s.rng) + 1);
         let referrer = format!("share:{channel}");
-        self.event(ts, None, Some(visitor), "view", Some(&p), "mini_program", place, Some(&referrer));
+        self.event(
+            ts,
+            None,
+            Some(visitor),
+            "view",
+            Some(&p),
+            "mini_program",
+            place,
+            Some(&referrer),
+        );
     }
 
     pub(crate) fn review(
@@ -352,7 +437,8 @@ impl Builders {
         self.r_product.append_value(&order.lines[0].0);
         self.r_order.append_value(&order.id);
         self.r_rating.append_value(rating);
-        self.r_text.append_value(crate::texts::review(&mut s.rng, rating, english));
+        self.r_text
+            .append_value(crate::texts::review(&mut s.rng, rating, english));
         self.r_lang.append_value(if english { "en" } else { "zh" });
     }
 
@@ -385,28 +471,132 @@ impl Builders {
         Ok(DemoData {
             customers: batches(
                 TableKind::Customers,
-                &["customer_id", "first_seen", "country", "region", "city", "acquisition_channel", "referred_by"],
-                vec![a(&mut self.c_id), a(&mut self.c_first), a(&mut self.c_country), a(&mut self.c_region), a(&mut self.c_city), a(&mut self.c_channel), a(&mut self.c_referred)],
+                &[
+                    "customer_id",
+                    "first_seen",
+                    "country",
+                    "region",
+                    "city",
+                    "acquisition_channel",
+                    "referred_by",
+                ],
+                vec![
+                    a(&mut self.c_id),
+                    a(&mut self.c_first),
+                    a(&mut self.c_country),
+                    a(&mut self.c_region),
+                    a(&mut self.c_city),
+                    a(&mut self.c_channel),
+                    a(&mut self.c_referred),
+                ],
             )?,
             orders: batches(
                 TableKind::Orders,
-                &["order_id", "line", "customer_id", "ts", "quantity", "amount", "currency", "product_id", "category", "country", "region", "city", "channel", "status"],
-                vec![a(&mut self.o_id), a(&mut self.o_line), a(&mut self.o_customer), a(&mut self.o_ts), a(&mut self.o_qty), a(&mut self.o_amount), a(&mut self.o_currency), a(&mut self.o_product), a(&mut self.o_category), a(&mut self.o_country), a(&mut self.o_region), a(&mut self.o_city), a(&mut self.o_channel), a(&mut self.o_status)],
+                &[
+                    "order_id",
+                    "line",
+                    "customer_id",
+                    "ts",
+                    "quantity",
+                    "amount",
+                    "currency",
+                    "product_id",
+                    "category",
+                    "country",
+                    "region",
+                    "city",
+                    "channel",
+                    "status",
+                ],
+                vec![
+                    a(&mut self.o_id),
+                    a(&mut self.o_line),
+                    a(&mut self.o_customer),
+                    a(&mut self.o_ts),
+                    a(&mut self.o_qty),
+                    a(&mut self.o_amount),
+                    a(&mut self.o_currency),
+                    a(&mut self.o_product),
+                    a(&mut self.o_category),
+                    a(&mut self.o_country),
+                    a(&mut self.o_region),
+                    a(&mut self.o_city),
+                    a(&mut self.o_channel),
+                    a(&mut self.o_status),
+                ],
             )?,
             events: batches(
                 TableKind::Events,
-                &["event_id", "ts", "customer_id", "anonymous_id", "event", "product_id", "channel", "country", "region", "referrer"],
-                vec![a(&mut self.e_id), a(&mut self.e_ts), a(&mut self.e_customer), a(&mut self.e_anon), a(&mut self.e_event), a(&mut self.e_product), a(&mut self.e_channel), a(&mut self.e_country), a(&mut self.e_region), a(&mut self.e_referrer)],
+                &[
+                    "event_id",
+                    "ts",
+                    "customer_id",
+                    "anonymous_id",
+                    "event",
+                    "product_id",
+                    "channel",
+                    "country",
+                    "region",
+                    "referrer",
+                ],
+                vec![
+                    a(&mut self.e_id),
+                    a(&mut self.e_ts),
+                    a(&mut self.e_customer),
+                    a(&mut self.e_anon),
+                    a(&mut self.e_event),
+                    a(&mut self.e_product),
+                    a(&mut self.e_channel),
+                    a(&mut self.e_country),
+                    a(&mut self.e_region),
+                    a(&mut self.e_referrer),
+                ],
             )?,
             reviews: batches(
                 TableKind::Reviews,
-                &["review_id", "ts", "customer_id", "product_id", "order_id", "rating", "text", "language"],
-                vec![a(&mut self.r_id), a(&mut self.r_ts), a(&mut self.r_customer), a(&mut self.r_product), a(&mut self.r_order), a(&mut self.r_rating), a(&mut self.r_text), a(&mut self.r_lang)],
+                &[
+                    "review_id",
+                    "ts",
+                    "customer_id",
+                    "product_id",
+                    "order_id",
+                    "rating",
+                    "text",
+                    "language",
+                ],
+                vec![
+                    a(&mut self.r_id),
+                    a(&mut self.r_ts),
+                    a(&mut self.r_customer),
+                    a(&mut self.r_product),
+                    a(&mut self.r_order),
+                    a(&mut self.r_rating),
+                    a(&mut self.r_text),
+                    a(&mut self.r_lang),
+                ],
             )?,
             referrals: batches(
                 TableKind::Referrals,
-                &["referral_id", "ts", "sharer_id", "recipient_id", "channel", "product_id", "clicked", "ordered"],
-                vec![a(&mut self.s_id), a(&mut self.s_ts), a(&mut self.s_sharer), a(&mut self.s_recipient), a(&mut self.s_channel), a(&mut self.s_product), a(&mut self.s_clicked), a(&mut self.s_ordered)],
+                &[
+                    "referral_id",
+                    "ts",
+                    "sharer_id",
+                    "recipient_id",
+                    "channel",
+                    "product_id",
+                    "clicked",
+                    "ordered",
+                ],
+                vec![
+                    a(&mut self.s_id),
+                    a(&mut self.s_ts),
+                    a(&mut self.s_sharer),
+                    a(&mut self.s_recipient),
+                    a(&mut self.s_channel),
+                    a(&mut self.s_product),
+                    a(&mut self.s_clicked),
+                    a(&mut self.s_ordered),
+                ],
             )?,
         })
     }

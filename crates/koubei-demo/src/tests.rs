@@ -50,33 +50,79 @@ fn recorded_rates_are_recovered() {
     let d = generate(&cfg, &mut |_| {}).unwrap();
     let near = |what: &str, got: f64, want: f64, n: usize| {
         let se = (want * (1.0 - want) / n as f64).sqrt();
-        assert!((got - want).abs() < 4.0 * se, "{what}: {got:.4} vs {want} (n={n}, se={se:.4})");
+        assert!(
+            (got - want).abs() < 4.0 * se,
+            "{what}: {got:.4} vs {want} (n={n}, se={se:.4})"
+        );
     };
 
     // Ratings.
-    let ratings: Vec<i64> = d.reviews.iter().flat_map(|b| b.column_by_name("rating").unwrap().as_primitive::<Int64Type>().values().to_vec()).collect();
+    let ratings: Vec<i64> = d
+        .reviews
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("rating")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
     for (stars, p) in cfg.rating_distribution.iter().enumerate() {
-        let got = ratings.iter().filter(|r| **r == stars as i64 + 1).count() as f64 / ratings.len() as f64;
+        let got = ratings.iter().filter(|r| **r == stars as i64 + 1).count() as f64
+            / ratings.len() as f64;
         near(&format!("{} stars", stars + 1), got, *p, ratings.len());
     }
 
     // Clicks among shares' recipients.
-    let clicked: Vec<bool> = d.referrals.iter().flat_map(|b| b.column_by_name("clicked").unwrap().as_boolean().iter().map(|v| v.unwrap())).collect();
+    let clicked: Vec<bool> = d
+        .referrals
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("clicked")
+                .unwrap()
+                .as_boolean()
+                .iter()
+                .map(|v| v.unwrap())
+        })
+        .collect();
     let n = clicked.len();
-    near("click", clicked.iter().filter(|c| **c).count() as f64 / n as f64, cfg.referrals.click, n);
+    near(
+        "click",
+        clicked.iter().filter(|c| **c).count() as f64 / n as f64,
+        cfg.referrals.click,
+        n,
+    );
 
     // Referred customers are those whose share was ordered, and all have a referrer.
-    let referred = strings(&d.customers, "referred_by").iter().filter(|r| r.is_some()).count();
-    let ordered = d.referrals.iter().flat_map(|b| b.column_by_name("ordered").unwrap().as_boolean().iter()).filter(|v| *v == Some(true)).count();
+    let referred = strings(&d.customers, "referred_by")
+        .iter()
+        .filter(|r| r.is_some())
+        .count();
+    let ordered = d
+        .referrals
+        .iter()
+        .flat_map(|b| b.column_by_name("ordered").unwrap().as_boolean().iter())
+        .filter(|v| *v == Some(true))
+        .count();
     assert_eq!(referred, ordered);
     assert!(referred > 1000, "{referred} referred customers");
 
     // Share of overseas customers, among organic ones.
     let countries = strings(&d.customers, "country");
     let chans = strings(&d.customers, "acquisition_channel");
-    let organic: Vec<_> = countries.iter().zip(&chans).filter(|(_, c)| **c != Some("referral")).collect();
+    let organic: Vec<_> = countries
+        .iter()
+        .zip(&chans)
+        .filter(|(_, c)| **c != Some("referral"))
+        .collect();
     let abroad = organic.iter().filter(|(c, _)| **c != Some("CN")).count();
-    near("overseas", abroad as f64 / organic.len() as f64, cfg.overseas_share, organic.len());
+    near(
+        "overseas",
+        abroad as f64 / organic.len() as f64,
+        cfg.overseas_share,
+        organic.len(),
+    );
 }
 
 /// Mean order value over customers' first orders matches Gamma–Gamma's
@@ -88,7 +134,10 @@ fn order_values_follow_gamma_gamma() {
     let mut totals = std::collections::HashMap::<String, f64>::new();
     for b in &d.orders {
         let ids = b.column_by_name("order_id").unwrap().as_string::<i32>();
-        let amt = b.column_by_name("amount").unwrap().as_primitive::<Float64Type>();
+        let amt = b
+            .column_by_name("amount")
+            .unwrap()
+            .as_primitive::<Float64Type>();
         let status = b.column_by_name("status").unwrap().as_string::<i32>();
         for i in 0..b.num_rows() {
             if status.value(i) == "paid" {
@@ -99,14 +148,20 @@ fn order_values_follow_gamma_gamma() {
     let mean = totals.values().sum::<f64>() / totals.len() as f64;
     let want = cfg.spend.p * cfg.spend.v / (cfg.spend.q - 1.0);
     // Orders weight frequent buyers more, but spend is independent of frequency.
-    assert!((mean / want - 1.0).abs() < 0.05, "mean order {mean:.2} vs {want:.2}");
+    assert!(
+        (mean / want - 1.0).abs() < 0.05,
+        "mean order {mean:.2} vs {want:.2}"
+    );
 }
 
 /// Every paid order has a purchase event at the same instant.
 #[test]
 fn purchases_match_paid_orders() {
     let d = demo(2000, 5);
-    let purchases = strings(&d.events, "event").iter().filter(|e| **e == Some("purchase")).count();
+    let purchases = strings(&d.events, "event")
+        .iter()
+        .filter(|e| **e == Some("purchase"))
+        .count();
     let mut paid = std::collections::HashSet::new();
     for b in &d.orders {
         let ids = b.column_by_name("order_id").unwrap().as_string::<i32>();
@@ -118,5 +173,9 @@ fn purchases_match_paid_orders() {
         }
     }
     assert_eq!(purchases, paid.len());
-    assert!(d.events.iter().all(|b| b.column_by_name("ts").unwrap().null_count() == 0));
+    assert!(
+        d.events
+            .iter()
+            .all(|b| b.column_by_name("ts").unwrap().null_count() == 0)
+    );
 }

@@ -17,7 +17,13 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] koubei_store::Error),
     #[error(transparent)]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(Box<datafusion::error::DataFusionError>),
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::DataFusion(Box::new(e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -84,8 +90,18 @@ mod tests {
             .await
             .unwrap();
         let n = arrow::compute::cast(b[0].column(0), &arrow::datatypes::DataType::Int64).unwrap();
-        assert_eq!(n.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0), 0);
-        let e = engine.sql("SELECT * FROM nope").await.unwrap_err().to_string();
+        assert_eq!(
+            n.as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0),
+            0
+        );
+        let e = engine
+            .sql("SELECT * FROM nope")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nope"), "{e}");
     }
 }

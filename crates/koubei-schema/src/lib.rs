@@ -192,7 +192,12 @@ impl FromStr for TableKind {
 pub const ORDER_STATUSES: [&str; 3] = ["paid", "refunded", "cancelled"];
 
 const CUSTOMERS: &[ColumnSpec] = &[
-    col("customer_id", Text, Required, "The shop's id for the customer."),
+    col(
+        "customer_id",
+        Text,
+        Required,
+        "The shop's id for the customer.",
+    ),
     col(
         "first_seen",
         Timestamp,
@@ -236,7 +241,12 @@ const ORDERS: &[ColumnSpec] = &[
     ),
     col("customer_id", Text, Required, "Who ordered."),
     col("ts", Timestamp, Required, "When the order was placed."),
-    col("quantity", Integer, Optional, "Units on the line; 1 when absent."),
+    col(
+        "quantity",
+        Integer,
+        Optional,
+        "Units on the line; 1 when absent.",
+    ),
     col(
         "unit_price",
         Decimal,

@@ -60,9 +60,7 @@ pub(crate) fn plan(
                 )
             })?),
             // A column that was mapped to another target is not matched by name too.
-            None => find(spec.name).filter(|i| {
-                !mapping.iter().any(|(_, s)| find(s) == Some(*i))
-            }),
+            None => find(spec.name).filter(|i| !mapping.iter().any(|(_, s)| find(s) == Some(*i))),
         };
         if let Some(i) = idx {
             used[i] = true;
@@ -125,7 +123,11 @@ pub(crate) fn check_required(
     );
     if names.len() == 1 {
         if let Some(d) = [';', '\t', '|'].into_iter().find(|d| names[0].contains(*d)) {
-            let shown = if d == '\t' { "\\t".to_string() } else { d.to_string() };
+            let shown = if d == '\t' {
+                "\\t".to_string()
+            } else {
+                d.to_string()
+            };
             reason.push_str(&format!(
                 "\nhint: the header looks separated by '{shown}': try --delimiter '{shown}'"
             ));
@@ -268,8 +270,9 @@ pub(crate) fn convert_column(
             Arc::new(b.finish())
         }
         ColumnType::Timestamp => {
-            let mut b = TimestampMicrosecondBuilder::with_capacity(rows)
-                .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+            let mut b = TimestampMicrosecondBuilder::with_capacity(rows).with_data_type(
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            );
             for row in 0..rows {
                 match cell(&values, row).map(|v| parse_timestamp(v, tz)) {
                     None => b.append_null(),
@@ -321,8 +324,8 @@ pub(crate) fn normalize_status(v: &str) -> Result<&'static str, String> {
     let l = v.to_lowercase();
     Ok(match l.as_str() {
         "paid" | "completed" | "complete" | "success" | "succeeded" | "fulfilled" | "shipped"
-        | "delivered" | "processing" | "closed" | "交易成功" | "已付款" | "已发货"
-        | "已完成" | "已签收" => "paid",
+        | "delivered" | "processing" | "closed" | "交易成功" | "已付款" | "已发货" | "已完成"
+        | "已签收" => "paid",
         "refunded" | "refund" | "returned" | "partially_refunded" | "退款" | "已退款"
         | "退款成功" => "refunded",
         "cancelled" | "canceled" | "voided" | "void" | "failed" | "交易关闭" | "已取消" => {
@@ -406,7 +409,11 @@ mod tests {
         ];
         let p = plan(TableKind::Orders, &n, &map).unwrap();
         let idx = |c: &str| {
-            let i = TableKind::Orders.columns().iter().position(|s| s.name == c).unwrap();
+            let i = TableKind::Orders
+                .columns()
+                .iter()
+                .position(|s| s.name == c)
+                .unwrap();
             p.canonical[i]
         };
         assert_eq!(idx("order_id"), Some(0));
@@ -421,8 +428,16 @@ mod tests {
     #[test]
     fn mapping_errors_name_the_columns() {
         let n = names(&["a", "b"]);
-        let e = plan(TableKind::Orders, &n, &[("customer_id".into(), "buyer".into())]).unwrap_err();
-        assert!(e.contains("no column \"buyer\"") && e.contains("a, b"), "{e}");
+        let e = plan(
+            TableKind::Orders,
+            &n,
+            &[("customer_id".into(), "buyer".into())],
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("no column \"buyer\"") && e.contains("a, b"),
+            "{e}"
+        );
         let e = plan(TableKind::Orders, &n, &[("buyer".into(), "a".into())]).unwrap_err();
         assert!(e.contains("orders has no column \"buyer\""), "{e}");
     }
@@ -432,7 +447,10 @@ mod tests {
         let n = names(&["customer_id;ts;amount"]);
         let p = plan(TableKind::Orders, &n, &[]).unwrap();
         let e = check_required(TableKind::Orders, &p, &n).unwrap_err();
-        assert!(e.contains("customer_id, ts, amount") || e.contains("missing required columns"), "{e}");
+        assert!(
+            e.contains("customer_id, ts, amount") || e.contains("missing required columns"),
+            "{e}"
+        );
         assert!(e.contains("--delimiter ';'"), "{e}");
         let n = names(&["customer_id", "ts", "unit_price"]);
         let p = plan(TableKind::Orders, &n, &[]).unwrap();
@@ -456,9 +474,17 @@ mod tests {
         assert_eq!(normalize_status("Completed").unwrap(), "paid");
         assert_eq!(normalize_status("canceled").unwrap(), "cancelled");
         assert_eq!(normalize_status("交易关闭").unwrap(), "cancelled");
-        assert!(normalize_status("pending-ish").unwrap_err().contains("paid, refunded or cancelled"));
+        assert!(
+            normalize_status("pending-ish")
+                .unwrap_err()
+                .contains("paid, refunded or cancelled")
+        );
         assert_eq!(parse_integer("quantity", "3.0").unwrap(), 3);
-        assert!(parse_integer("rating", "6").unwrap_err().contains("outside 1 to 5"));
+        assert!(
+            parse_integer("rating", "6")
+                .unwrap_err()
+                .contains("outside 1 to 5")
+        );
         assert!(parse_integer("rating", "4.5").is_err());
         assert!(parse_integer("quantity", "-1").is_err());
     }

@@ -28,8 +28,8 @@ use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
 use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
 use futures::StreamExt;
 use koubei_schema::{Presence, REJECTS, TableKind, rejects_schema};
 use serde::Serialize;
@@ -138,7 +138,9 @@ impl Workspace {
             Some(f) => f,
             None => Format::from_path(path).ok_or_else(|| Error::Unreadable {
                 path: path.into(),
-                reason: "cannot tell the format from the file name: use --format csv|tsv|jsonl|parquet".into(),
+                reason:
+                    "cannot tell the format from the file name: use --format csv|tsv|jsonl|parquet"
+                        .into(),
             })?,
         };
         let size = std::fs::metadata(path)
@@ -220,12 +222,13 @@ impl Workspace {
             let plan = match &column_plan {
                 Some(p) if fixed_columns => p.clone(),
                 _ => {
-                    let p = convert::plan(table, &chunk.names, &opts.mapping).map_err(|reason| {
-                        Error::Columns {
-                            path: path.clone(),
-                            reason,
-                        }
-                    })?;
+                    let p =
+                        convert::plan(table, &chunk.names, &opts.mapping).map_err(|reason| {
+                            Error::Columns {
+                                path: path.clone(),
+                                reason,
+                            }
+                        })?;
                     if fixed_columns {
                         convert::check_required(table, &p, &chunk.names).map_err(|reason| {
                             Error::Columns {
@@ -274,11 +277,18 @@ impl Workspace {
                     None => mask.push(derived[row] == Keep::Yes),
                 }
             }
-            let mut fields: Vec<Field> = table.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            let mut fields: Vec<Field> = table
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
             for (name, i) in &plan.extras {
                 let col = &chunk.columns[*i];
                 let col = match col.data_type() {
-                    DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => cast(col, &DataType::Utf8)?,
+                    DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => {
+                        cast(col, &DataType::Utf8)?
+                    }
                     _ => col.clone(),
                 };
                 fields.push(Field::new(name, col.data_type().clone(), true));
@@ -286,11 +296,15 @@ impl Workspace {
             }
             // Nullability of the canonical schema is checked only on kept rows.
             let loose_schema = Arc::new(Schema::new(
-                fields.iter().map(|f| f.clone().with_nullable(true)).collect::<Vec<_>>(),
+                fields
+                    .iter()
+                    .map(|f| f.clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
             ));
             let batch = RecordBatch::try_new(loose_schema, columns)?;
             let batch = filter_record_batch(&batch, &BooleanArray::from(mask))?;
-            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?;
+            let batch =
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?;
             if batch.num_rows() > 0 {
                 kept.push(batch);
             }
@@ -328,8 +342,14 @@ impl Workspace {
                 "rejected": rejected,
             });
             let props = CommitProperties::default().with_metadata(vec![
-                ("koubei.import_id".to_string(), serde_json::Value::from(import_id.clone())),
-                ("koubei.source".to_string(), serde_json::Value::from(source.clone())),
+                (
+                    "koubei.import_id".to_string(),
+                    serde_json::Value::from(import_id.clone()),
+                ),
+                (
+                    "koubei.source".to_string(),
+                    serde_json::Value::from(source.clone()),
+                ),
                 ("koubei.counts".to_string(), info),
             ]);
             let written = self
@@ -341,14 +361,12 @@ impl Workspace {
                 .with_table_name(table.name())
                 .with_commit_properties(props)
                 .await
-                .map_err(|source| Error::Delta {
-                    table: table.name().into(),
-                    source,
-                })?;
+                .map_err(|source| Error::delta(table.name(), source))?;
             version = written.version();
         }
         if !rejects.is_empty() {
-            self.store_rejects(table, &source, &import_id, &rejects).await?;
+            self.store_rejects(table, &source, &import_id, &rejects)
+                .await?;
         }
         Ok(ImportReport {
             import_id,
@@ -375,7 +393,13 @@ impl Workspace {
     ) -> Result<()> {
         let key = |line: u64, column: Option<&str>, reason: &str| {
             let mut h = Xxh3::new();
-            for part in [table.name(), source, &line.to_string(), column.unwrap_or(""), reason] {
+            for part in [
+                table.name(),
+                source,
+                &line.to_string(),
+                column.unwrap_or(""),
+                reason,
+            ] {
                 h.update(part.as_bytes());
                 h.update(&[0]);
             }
@@ -384,18 +408,16 @@ impl Workspace {
         let mut seen = HashSet::new();
         if let Some(t) = self.load_table(REJECTS).await? {
             let ctx = SessionContext::new();
-            let df = ctx.read_table(table_provider(&t).await?)?.select_columns(&[
-                "table_name",
-                "source",
-                "line",
-                "column_name",
-                "reason",
-            ])?;
+            let df = ctx
+                .read_table(table_provider(&t).await?)?
+                .select_columns(&["table_name", "source", "line", "column_name", "reason"])?;
             let mut stream = df.execute_stream().await?;
             while let Some(b) = stream.next().await {
                 let b = b?;
                 let text = |i: usize| -> Result<StringArray> {
-                    Ok(cast(b.column(i), &DataType::Utf8)?.as_string::<i32>().clone())
+                    Ok(cast(b.column(i), &DataType::Utf8)?
+                        .as_string::<i32>()
+                        .clone())
                 };
                 let (tn, src, col, reason) = (text(0)?, text(1)?, text(3)?, text(4)?);
                 let line = b.column(2).as_primitive::<Int64Type>();
@@ -422,10 +444,18 @@ impl Workspace {
                 Arc::new(StringArray::from(vec![import_id; n])),
                 Arc::new(StringArray::from(vec![table.name(); n])),
                 Arc::new(StringArray::from(vec![source; n])),
-                Arc::new(Int64Array::from_iter_values(fresh.iter().map(|r| r.line as i64))),
-                Arc::new(StringArray::from_iter(fresh.iter().map(|r| r.column.as_deref()))),
-                Arc::new(StringArray::from_iter_values(fresh.iter().map(|r| r.reason.as_str()))),
-                Arc::new(StringArray::from_iter(fresh.iter().map(|r| r.record.as_deref()))),
+                Arc::new(Int64Array::from_iter_values(
+                    fresh.iter().map(|r| r.line as i64),
+                )),
+                Arc::new(StringArray::from_iter(
+                    fresh.iter().map(|r| r.column.as_deref()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    fresh.iter().map(|r| r.reason.as_str()),
+                )),
+                Arc::new(StringArray::from_iter(
+                    fresh.iter().map(|r| r.record.as_deref()),
+                )),
                 Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
             ],
         )?;
@@ -435,10 +465,7 @@ impl Workspace {
             .with_save_mode(SaveMode::Append)
             .with_table_name(REJECTS)
             .await
-            .map_err(|source| Error::Delta {
-                table: REJECTS.into(),
-                source,
-            })?;
+            .map_err(|source| Error::delta(REJECTS, source))?;
         Ok(())
     }
 }
@@ -535,13 +562,17 @@ impl DeriveState {
                 .map(|v| Some(v.unwrap_or(1)))
                 .collect();
             let a = col_index(table, "amount");
-            let unit = columns[col_index(table, "unit_price")].as_primitive::<arrow::datatypes::Float64Type>().clone();
+            let unit = columns[col_index(table, "unit_price")]
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .clone();
             let amount: Float64Array = columns[a]
                 .as_primitive::<arrow::datatypes::Float64Type>()
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.or_else(|| (!unit.is_null(i)).then(|| unit.value(i) * quantity.value(i) as f64))
+                    v.or_else(|| {
+                        (!unit.is_null(i)).then(|| unit.value(i) * quantity.value(i) as f64)
+                    })
                 })
                 .collect();
             let s = col_index(table, "status");
@@ -559,7 +590,8 @@ impl DeriveState {
                 for row in 0..rows {
                     if columns[i].is_null(row) {
                         let reason = if plan.canonical[i].is_none() && spec.name == "amount" {
-                            "missing value for required column amount (nor unit_price to derive it)".to_string()
+                            "missing value for required column amount (nor unit_price to derive it)"
+                                .to_string()
                         } else {
                             format!("missing value for required column {}", spec.name)
                         };
@@ -573,7 +605,12 @@ impl DeriveState {
             let a = &columns[col_index(table, "anonymous_id")];
             for row in 0..rows {
                 if c.is_null(row) && a.is_null(row) {
-                    fail(errors, row, "customer_id", "a row needs customer_id or anonymous_id".into());
+                    fail(
+                        errors,
+                        row,
+                        "customer_id",
+                        "a row needs customer_id or anonymous_id".into(),
+                    );
                 }
             }
         }
@@ -619,7 +656,10 @@ impl DeriveState {
                     } else if derived_id[row] {
                         1
                     } else {
-                        let n = self.order_lines.entry(ids.value(row).to_string()).or_insert(0);
+                        let n = self
+                            .order_lines
+                            .entry(ids.value(row).to_string())
+                            .or_insert(0);
                         *n += 1;
                         *n
                     })
@@ -725,7 +765,10 @@ async fn stored_key_hashes(t: &deltalake::DeltaTable, table: TableKind) -> Resul
             .iter()
             .zip(b.columns())
             .map(|(k, c)| {
-                let want = table.column(k).map(|s| s.ty.arrow()).unwrap_or(DataType::Utf8);
+                let want = table
+                    .column(k)
+                    .map(|s| s.ty.arrow())
+                    .unwrap_or(DataType::Utf8);
                 cast(c, &want)
             })
             .collect::<std::result::Result<_, _>>()?;
@@ -763,7 +806,11 @@ fn unify(
         }
     }
     let names = extras.iter().map(|f| f.name().clone()).collect();
-    let mut fields: Vec<Field> = canonical.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = canonical
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.extend(extras.iter().cloned());
     let schema = Arc::new(Schema::new(fields));
     let out = batches

@@ -211,6 +211,9 @@ struct CsvChunks {
     names: Vec<String>,
     delimiter: u8,
     done: bool,
+    /// The first chunk is handed over even when empty, so that a header-only
+    /// file still has its columns checked.
+    first: bool,
 }
 
 impl CsvChunks {
@@ -267,6 +270,7 @@ impl CsvChunks {
             names,
             delimiter,
             done: false,
+            first: true,
         })
     }
 
@@ -326,9 +330,10 @@ impl CsvChunks {
             }
             lines.push(line);
         }
-        if rows_read == 0 && self.done {
+        if rows_read == 0 && self.done && !self.first {
             return Ok(None);
         }
+        self.first = false;
         Ok(Some(Chunk {
             names: self.names.clone(),
             columns: builders
@@ -423,7 +428,12 @@ impl JsonChunks {
             rows_read += 1;
             let lossy = || String::from_utf8_lossy(text).chars().take(2000).collect();
             let Ok(s) = std::str::from_utf8(text) else {
-                rejects.push(Reject::new(self.line, None, "invalid UTF-8".into(), Some(lossy())));
+                rejects.push(Reject::new(
+                    self.line,
+                    None,
+                    "invalid UTF-8".into(),
+                    Some(lossy()),
+                ));
                 continue;
             };
             if self.line == 1 && s.starts_with('[') {
@@ -435,7 +445,12 @@ impl JsonChunks {
             let object = match serde_json::from_str::<serde_json::Value>(s) {
                 Ok(serde_json::Value::Object(o)) => o,
                 Ok(_) => {
-                    rejects.push(Reject::new(self.line, None, "not a JSON object".into(), Some(lossy())));
+                    rejects.push(Reject::new(
+                        self.line,
+                        None,
+                        "not a JSON object".into(),
+                        Some(lossy()),
+                    ));
                     continue;
                 }
                 Err(e) => {

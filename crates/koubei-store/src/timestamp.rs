@@ -17,17 +17,12 @@ use std::str::FromStr;
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 /// The zone that naive timestamps are read in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum ImportTz {
+    #[default]
     Utc,
     Fixed(FixedOffset),
     Named(chrono_tz::Tz),
-}
-
-impl Default for ImportTz {
-    fn default() -> Self {
-        ImportTz::Utc
-    }
 }
 
 impl fmt::Display for ImportTz {
@@ -64,12 +59,21 @@ impl ImportTz {
     fn to_utc_micros(self, naive: NaiveDateTime) -> Result<i64, String> {
         let dt = match self {
             ImportTz::Utc => return Ok(naive.and_utc().timestamp_micros()),
-            ImportTz::Fixed(o) => o.from_local_datetime(&naive).single().map(|d| d.with_timezone(&Utc)),
+            ImportTz::Fixed(o) => o
+                .from_local_datetime(&naive)
+                .single()
+                .map(|d| d.with_timezone(&Utc)),
             // In the autumn overlap take the earlier instant, as PostgreSQL does.
-            ImportTz::Named(tz) => tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)),
+            ImportTz::Named(tz) => tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|d| d.with_timezone(&Utc)),
         };
-        dt.map(|d| d.timestamp_micros())
-            .ok_or_else(|| format!("{naive} does not exist in time zone {self} (skipped by a daylight-saving change)"))
+        dt.map(|d| d.timestamp_micros()).ok_or_else(|| {
+            format!(
+                "{naive} does not exist in time zone {self} (skipped by a daylight-saving change)"
+            )
+        })
     }
 }
 
@@ -152,7 +156,11 @@ fn unix(t: &str) -> Result<i64, String> {
         };
     }
     let x: f64 = t.parse().map_err(|_| bad(t))?;
-    let micros = if x.abs() >= MS_THRESHOLD { x * 1e3 } else { x * 1e6 };
+    let micros = if x.abs() >= MS_THRESHOLD {
+        x * 1e3
+    } else {
+        x * 1e6
+    };
     if micros.is_finite() && micros.abs() < 9.2e18 {
         Ok(micros.round() as i64)
     } else {
@@ -271,8 +279,15 @@ mod tests {
     #[test]
     fn rejects_say_what_was_expected() {
         for s in [
-            "yesterday", "2024-13-01", "2024-02-30", "2024-03-01T25:00", "2024-03-01X08:30",
-            "", "2024-03-01T08:30:00+25:00", "1.2.3", "2024-03-01T08:30:00Zjunk",
+            "yesterday",
+            "2024-13-01",
+            "2024-02-30",
+            "2024-03-01T25:00",
+            "2024-03-01X08:30",
+            "",
+            "2024-03-01T08:30:00+25:00",
+            "1.2.3",
+            "2024-03-01T08:30:00Zjunk",
         ] {
             let e = parse_timestamp(s, ImportTz::Utc).unwrap_err();
             assert!(e.contains("timestamp"), "{s}: {e}");

@@ -49,7 +49,9 @@ impl Workspace {
         if root.exists() && !root.join(MARKER).exists() && !is_empty_dir(&root)? {
             return Err(Error::Workspace {
                 path: root,
-                reason: format!("the folder exists, is not empty and has no {MARKER}; choose another --workspace"),
+                reason: format!(
+                    "the folder exists, is not empty and has no {MARKER}; choose another --workspace"
+                ),
             });
         }
         fs::create_dir_all(root.join("tables")).map_err(|e| Error::io(&root, e))?;
@@ -67,7 +69,8 @@ impl Workspace {
                 reason: if root.exists() {
                     format!("it has no {MARKER}")
                 } else {
-                    "the folder does not exist; run `koubei demo` or `koubei import` to make one".into()
+                    "the folder does not exist; run `koubei demo` or `koubei import` to make one"
+                        .into()
                 },
                 path: root,
             });
@@ -99,20 +102,18 @@ impl Workspace {
             return Ok(None);
         }
         let url = self.table_url(name)?;
-        let table = deltalake::open_table(url).await.map_err(|source| Error::Delta {
-            table: name.into(),
-            source,
-        })?;
+        let table = deltalake::open_table(url)
+            .await
+            .map_err(|source| Error::delta(name, source))?;
         Ok(Some(table))
     }
 
     /// A handle for writing, whether or not the table exists yet.
     pub(crate) async fn table_for_write(&self, name: &str) -> Result<DeltaTable> {
         let url = self.table_url(name)?;
-        DeltaTable::try_from_url(url).await.map_err(|source| Error::Delta {
-            table: name.into(),
-            source,
-        })
+        DeltaTable::try_from_url(url)
+            .await
+            .map_err(|source| Error::delta(name, source))
     }
 
     /// Takes the workspace's write lock; imports hold it so that two imports
@@ -150,10 +151,12 @@ impl Workspace {
             let ctx = SessionContext::new();
             let provider = table_provider(&table).await?;
             let rows = ctx.read_table(provider)?.count().await? as u64;
-            let last = table.history(Some(1)).next().await.transpose().map_err(|source| Error::Delta {
-                table: name.into(),
-                source,
-            })?;
+            let last = table
+                .history(Some(1))
+                .next()
+                .await
+                .transpose()
+                .map_err(|source| Error::delta(name, source))?;
             let last_import = last.as_ref().and_then(|c| c.timestamp).and_then(|ms| {
                 chrono::DateTime::from_timestamp_millis(ms)
                     .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -229,7 +232,7 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
 pub async fn table_provider(
     table: &DeltaTable,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-    table.table_provider().await.map_err(Error::DataFusion)
+    table.table_provider().await.map_err(Error::from)
 }
 
 #[cfg(test)]

@@ -1,0 +1,106 @@
+use std::io::Read;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::util::Ws;
+
+/// The demo fills every table, and `sql` answers over it in all three formats.
+#[test]
+fn demo_then_tables_and_sql() {
+    let ws = Ws::new();
+    let out: Value = serde_json::from_str(&ws.ok(&[
+        "demo",
+        "--customers",
+        "500",
+        "--seed",
+        "7",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(out["summary"]["customers"], 500);
+    assert!(ws.path().join("demo.json").exists());
+    // Every customer has a paid order, and every paid order a purchase event.
+    let r = ws.sql(
+        "SELECT (SELECT count(DISTINCT customer_id) FROM orders WHERE status = 'paid') AS buyers,
+                (SELECT count(DISTINCT order_id) FROM orders WHERE status = 'paid') AS paid,
+                (SELECT count(*) FROM events WHERE event = 'purchase') AS purchases",
+    );
+    assert_eq!(r[0]["buyers"], 500);
+    assert_eq!(r[0]["paid"], r[0]["purchases"]);
+    assert_eq!(out["summary"]["paid_orders"], r[0]["paid"]);
+
+    let t: Value = serde_json::from_str(&ws.ok(&["tables", "--format", "json"])).unwrap();
+    for table in t["tables"].as_array().unwrap() {
+        if table["name"] != "rejects" {
+            assert!(table["rows"].as_i64().unwrap() > 0, "{table}");
+        }
+    }
+    let csv = ws.ok(&[
+        "sql",
+        "SELECT customer_id, country FROM customers ORDER BY customer_id LIMIT 2",
+        "--format",
+        "csv",
+    ]);
+    assert!(csv.starts_with("customer_id,country\nc0000001,"), "{csv}");
+    let table = ws.ok(&["sql", "SELECT 1 AS one"]);
+    assert!(
+        table.contains("| one |") && table.contains("1 row"),
+        "{table}"
+    );
+
+    // The same seed again adds nothing; another seed needs --replace.
+    ws.ok(&["demo", "--customers", "500", "--seed", "7"]);
+    assert_eq!(ws.count("customers"), 500);
+    let e = ws.fails(&["demo", "--customers", "300", "--seed", "8"]);
+    assert!(e.contains("--replace"), "{e}");
+    ws.ok(&["demo", "--customers", "300", "--seed", "8", "--replace"]);
+    assert_eq!(ws.count("customers"), 300);
+}
+
+/// `koubei sql ... | head` ends quietly.
+#[test]
+fn closed_pipe_is_not_an_error() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "300"]);
+    for format in ["table", "json", "csv"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("koubei"))
+            .args([
+                "--workspace",
+                ws.path().to_str().unwrap(),
+                "sql",
+                "SELECT * FROM events",
+                "--format",
+                format,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{format}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
+}
+
+#[test]
+fn workspace_from_the_environment() {
+    let ws = Ws::new();
+    let mut c = assert_cmd::Command::cargo_bin("koubei").unwrap();
+    c.env("KOUBEI_WORKSPACE", ws.path())
+        .args(["demo", "--customers", "100"])
+        .assert()
+        .success();
+    assert_eq!(ws.count("customers"), 100);
+    let e = Ws::new().fails(&["tables"]);
+    assert!(e.contains("does not exist"), "{e}");
+}

@@ -1,0 +1,7 @@
+//! Integration tests that drive the real `koubei` binary.
+
+mod demo;
+mod import;
+mod kill;
+mod malformed;
+mod util;

@@ -1,0 +1,147 @@
+//! Malformed files give a clear error that names the file, and never panic.
+
+use std::io::Write;
+
+use crate::util::Ws;
+
+fn import_err(ws: &Ws, table: &str, name: &str, bytes: &[u8], extra: &[&str]) -> String {
+    let f = ws.file(name, bytes);
+    let mut args = vec!["import", table, f.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let err = ws.fails(&args);
+    assert!(!err.contains("panicked"), "{name}: {err}");
+    assert!(err.contains("error: "), "{name}: {err}");
+    err
+}
+
+#[test]
+fn binary_junk() {
+    let ws = Ws::new();
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let e = import_err(&ws, "orders", "junk.csv", &junk, &[]);
+    assert!(e.contains("junk.csv"), "{e}");
+    let e = import_err(&ws, "orders", "junk.parquet", &junk, &[]);
+    assert!(e.contains("not a readable Parquet file"), "{e}");
+    let e = import_err(&ws, "orders", "junk.jsonl", &junk, &[]);
+    assert!(e.contains("rejected"), "{e}");
+}
+
+#[test]
+fn truncated_gzip_and_parquet() {
+    let ws = Ws::new();
+    let mut csv = String::from("customer_id,ts,amount\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("c{i},2024-01-01,{i}\n"));
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(csv.as_bytes()).unwrap();
+    let gz = e.finish().unwrap();
+    let err = import_err(&ws, "orders", "cut.csv.gz", &gz[..gz.len() / 2], &[]);
+    assert!(
+        err.contains("cut.csv.gz") && err.contains("truncated"),
+        "{err}"
+    );
+    assert_eq!(ws.count("orders"), 0);
+
+    // A Parquet file cut short loses its footer.
+    let ws2 = Ws::new();
+    let good = ws2.file("good.csv", &csv);
+    ws2.ok(&["import", "orders", good.to_str().unwrap()]);
+    let part = std::fs::read_dir(ws2.path().join("tables/orders"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    let bytes = std::fs::read(part).unwrap();
+    let err = import_err(
+        &ws,
+        "orders",
+        "cut.parquet",
+        &bytes[..bytes.len() - 100],
+        &[],
+    );
+    assert!(
+        err.contains("cut.parquet") && err.contains("Parquet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_delimiter_and_missing_columns() {
+    let ws = Ws::new();
+    let e = import_err(
+        &ws,
+        "orders",
+        "semi.csv",
+        b"customer_id;ts;amount\nc1;2024-01-01;3\n",
+        &[],
+    );
+    assert!(
+        e.contains("missing required columns customer_id, ts, amount"),
+        "{e}"
+    );
+    assert!(e.contains("hint: the header looks separated by ';'"), "{e}");
+    // With the right delimiter it loads.
+    let f = ws.file("semi2.csv", "customer_id;ts;amount\nc1;2024-01-01;3\n");
+    ws.ok(&["import", "orders", f.to_str().unwrap(), "--delimiter", ";"]);
+
+    let e = import_err(
+        &ws,
+        "orders",
+        "noamount.csv",
+        b"customer_id,ts\nc1,2024-01-01\n",
+        &[],
+    );
+    assert!(e.contains("missing required column amount"), "{e}");
+    assert!(e.contains("--map amount="), "{e}");
+    let e = import_err(
+        &ws,
+        "orders",
+        "x.csv",
+        b"customer_id,ts,amount\n",
+        &["--map", "customer_id=buyer"],
+    );
+    assert!(e.contains("no column \"buyer\""), "{e}");
+    let e = import_err(&ws, "orders", "x.xlsx", b"PK\x03\x04", &[]);
+    assert!(e.contains("cannot tell the format"), "{e}");
+    let e = import_err(&ws, "order", "x.csv", b"a\n", &[]);
+    assert!(e.contains("unknown table \"order\""), "{e}");
+}
+
+#[test]
+fn invalid_utf8_rows_and_headers() {
+    let ws = Ws::new();
+    let mut bytes = b"customer_id,ts,amount\n".to_vec();
+    for i in 0..200 {
+        bytes.extend_from_slice(format!("c{i},2024-01-01,1\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"c\xff\xfe,2024-01-01,1\n");
+    let f = ws.file("latin.csv", &bytes);
+    let r = ws.import("orders", &f, &[]);
+    assert_eq!(
+        (r["loaded"].as_i64(), r["rejected"].as_i64()),
+        (Some(200), Some(1))
+    );
+    assert_eq!(r["first_rejects"][0]["line"], 202);
+    assert_eq!(r["first_rejects"][0]["reason"], "invalid UTF-8");
+    let e = import_err(&ws, "orders", "gbk.csv", b"\xb6\xa9\xb5\xa5,ts\n", &[]);
+    assert!(e.contains("not UTF-8"), "{e}");
+}
+
+/// A line with no newline cannot make the reader buffer without bound.
+#[test]
+fn endless_line() {
+    let ws = Ws::new();
+    let path = ws.dir.path().join("oneline.csv");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(b"customer_id,ts,amount\nc1,").unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..65 {
+        f.write_all(&chunk).unwrap();
+    }
+    drop(f);
+    let err = ws.fails(&["import", "orders", path.to_str().unwrap()]);
+    assert!(err.contains("line 2 is longer than 64 MiB"), "{err}");
+}
