@@ -182,6 +182,26 @@ fn cell(values: &StringArray, row: usize) -> Option<&str> {
     (!v.is_empty()).then_some(v)
 }
 
+/// Converts a chunk's source columns to the table's canonical columns, in
+/// table order, with the first error of each row.
+pub(crate) fn convert_chunk(
+    table: TableKind,
+    chunk: &crate::reader::Chunk,
+    plan: &ColumnPlan,
+    tz: ImportTz,
+) -> Result<(Vec<ArrayRef>, RowErrors), String> {
+    let rows = chunk.lines.len();
+    let mut errors: RowErrors = vec![None; rows];
+    let mut columns = Vec::with_capacity(table.columns().len() + plan.extras.len());
+    for (spec, idx) in table.columns().iter().zip(&plan.canonical) {
+        let src = idx.map(|i| &chunk.columns[i]);
+        let array = convert_column(table, spec.name, spec.ty, src, rows, tz, &mut errors)
+            .map_err(|reason| format!("column {}: {reason}", spec.name))?;
+        columns.push(array);
+    }
+    Ok((columns, errors))
+}
+
 /// Converts one source column to a canonical column.
 pub(crate) fn convert_column(
     table: TableKind,

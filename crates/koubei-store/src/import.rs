@@ -32,6 +32,7 @@ use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
 use koubei_schema::{Presence, REJECTS, TableKind, rejects_schema};
+use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -215,105 +216,115 @@ impl Workspace {
         let mut column_plan: Option<ColumnPlan> = None;
         let path = Path::new(&source).to_path_buf();
 
-        for chunk in chunks {
-            let chunk = chunk?;
-            rows_read += chunk.rows_read;
-            rejects.extend(chunk.rejects.iter().cloned());
-            let plan = match &column_plan {
-                Some(p) if fixed_columns => p.clone(),
-                _ => {
-                    let p =
-                        convert::plan(table, &chunk.names, &opts.mapping).map_err(|reason| {
-                            Error::Columns {
+        let parallel = rayon::current_num_threads().max(1);
+        std::thread::scope(|scope| -> Result<()> {
+            // One thread reads and splits the file; chunks are converted in
+            // parallel, then derived and de-duplicated in file order.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<reader::Chunk>>(parallel * 2);
+            scope.spawn(move || {
+                for c in chunks {
+                    let failed = c.is_err();
+                    if tx.send(c).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            loop {
+                let group: Vec<Result<reader::Chunk>> = rx.iter().take(parallel).collect();
+                if group.is_empty() {
+                    return Ok(());
+                }
+                let mut work = Vec::with_capacity(group.len());
+                for chunk in group {
+                    let chunk = chunk?;
+                    rows_read += chunk.rows_read;
+                    rejects.extend(chunk.rejects.iter().cloned());
+                    let plan = match &column_plan {
+                        Some(p) if fixed_columns => p.clone(),
+                        _ => {
+                            let columns_error = |reason| Error::Columns {
                                 path: path.clone(),
                                 reason,
+                            };
+                            let p = convert::plan(table, &chunk.names, &opts.mapping)
+                                .map_err(columns_error)?;
+                            if fixed_columns {
+                                convert::check_required(table, &p, &chunk.names)
+                                    .map_err(columns_error)?;
+                                column_plan = Some(p.clone());
                             }
-                        })?;
-                    if fixed_columns {
-                        convert::check_required(table, &p, &chunk.names).map_err(|reason| {
-                            Error::Columns {
-                                path: path.clone(),
-                                reason,
+                            p
+                        }
+                    };
+                    work.push((chunk, plan));
+                }
+                let converted: Vec<_> = work
+                    .par_iter()
+                    .map(|(chunk, plan)| convert::convert_chunk(table, chunk, plan, opts.timezone))
+                    .collect();
+                for ((chunk, plan), conv) in work.into_iter().zip(converted) {
+                    let (mut columns, mut errors) = conv.map_err(|reason| Error::Columns {
+                        path: path.clone(),
+                        reason,
+                    })?;
+                    let rows = chunk.lines.len();
+                    let derived = state.derive(&mut columns, &chunk.lines, &mut errors, &plan);
+                    let mut mask = Vec::with_capacity(rows);
+                    for (row, err) in errors.iter().enumerate() {
+                        match err {
+                            Some(e) => {
+                                mask.push(false);
+                                rejects.push(Reject::new(
+                                    chunk.lines[row],
+                                    Some(e.column.clone()),
+                                    e.reason.clone(),
+                                    Some(record_text(&chunk.names, &chunk.columns, row)),
+                                ));
                             }
-                        })?;
-                        column_plan = Some(p.clone());
+                            None => mask.push(derived[row] == Keep::Yes),
+                        }
                     }
-                    p
+                    let mut fields: Vec<Field> = table
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.as_ref().clone())
+                        .collect();
+                    for (name, i) in &plan.extras {
+                        let col = &chunk.columns[*i];
+                        let col = match col.data_type() {
+                            DataType::Utf8View
+                            | DataType::LargeUtf8
+                            | DataType::Dictionary(_, _) => cast(col, &DataType::Utf8)?,
+                            _ => col.clone(),
+                        };
+                        fields.push(Field::new(name, col.data_type().clone(), true));
+                        columns.push(col);
+                    }
+                    // Nullability of the canonical schema is checked only on kept rows.
+                    let loose_schema = Arc::new(Schema::new(
+                        fields
+                            .iter()
+                            .map(|f| f.clone().with_nullable(true))
+                            .collect::<Vec<_>>(),
+                    ));
+                    let batch = RecordBatch::try_new(loose_schema, columns)?;
+                    let batch = filter_record_batch(&batch, &BooleanArray::from(mask))?;
+                    let batch = RecordBatch::try_new(
+                        Arc::new(Schema::new(fields)),
+                        batch.columns().to_vec(),
+                    )?;
+                    if batch.num_rows() > 0 {
+                        kept.push(batch);
+                    }
+                    rows_done += rows as u64;
+                    match counter {
+                        Some(c) => progress.position(c.get()),
+                        None => progress.position(rows_done),
+                    }
                 }
-            };
-            let rows = chunk.lines.len();
-            let mut errors: RowErrors = vec![None; rows];
-            let mut columns = Vec::with_capacity(table.columns().len() + plan.extras.len());
-            for (spec, idx) in table.columns().iter().zip(&plan.canonical) {
-                let src = idx.map(|i| &chunk.columns[i]);
-                let array = convert::convert_column(
-                    table,
-                    spec.name,
-                    spec.ty,
-                    src,
-                    rows,
-                    opts.timezone,
-                    &mut errors,
-                )
-                .map_err(|reason| Error::Columns {
-                    path: path.clone(),
-                    reason: format!("column {}: {reason}", spec.name),
-                })?;
-                columns.push(array);
             }
-            let derived = state.derive(&mut columns, &chunk.lines, &mut errors, &plan);
-            let mut mask = Vec::with_capacity(rows);
-            for (row, err) in errors.iter().enumerate() {
-                match err {
-                    Some(e) => {
-                        mask.push(false);
-                        rejects.push(Reject::new(
-                            chunk.lines[row],
-                            Some(e.column.clone()),
-                            e.reason.clone(),
-                            Some(record_text(&chunk.names, &chunk.columns, row)),
-                        ));
-                    }
-                    None => mask.push(derived[row] == Keep::Yes),
-                }
-            }
-            let mut fields: Vec<Field> = table
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
-            for (name, i) in &plan.extras {
-                let col = &chunk.columns[*i];
-                let col = match col.data_type() {
-                    DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => {
-                        cast(col, &DataType::Utf8)?
-                    }
-                    _ => col.clone(),
-                };
-                fields.push(Field::new(name, col.data_type().clone(), true));
-                columns.push(col);
-            }
-            // Nullability of the canonical schema is checked only on kept rows.
-            let loose_schema = Arc::new(Schema::new(
-                fields
-                    .iter()
-                    .map(|f| f.clone().with_nullable(true))
-                    .collect::<Vec<_>>(),
-            ));
-            let batch = RecordBatch::try_new(loose_schema, columns)?;
-            let batch = filter_record_batch(&batch, &BooleanArray::from(mask))?;
-            let batch =
-                RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?;
-            if batch.num_rows() > 0 {
-                kept.push(batch);
-            }
-            rows_done += rows as u64;
-            match counter {
-                Some(c) => progress.position(c.get()),
-                None => progress.position(rows_done),
-            }
-        }
+        })?;
 
         let rejected = rejects.len() as u64;
         rejects.sort_by_key(|r| r.line);
@@ -355,7 +366,8 @@ impl Workspace {
             let written = self
                 .table_for_write(table.name())
                 .await?
-                .write(batches)
+                .write(Vec::new())
+                .with_input_plan(partitioned_scan(batches)?)
                 .with_save_mode(SaveMode::Append)
                 .with_schema_mode(SchemaMode::Merge)
                 .with_table_name(table.name())
@@ -846,4 +858,24 @@ fn unify(
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok((out, names))
+}
+
+/// A scan over the batches in as many partitions as there are cores, so that
+/// the Delta writer encodes Parquet files in parallel.
+fn partitioned_scan(batches: Vec<RecordBatch>) -> Result<datafusion::logical_expr::LogicalPlan> {
+    let schema = batches[0].schema();
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(batches.len());
+    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    for (i, b) in batches.into_iter().enumerate() {
+        parts[i % n].push(b);
+    }
+    let table = datafusion::datasource::MemTable::try_new(schema, parts)?;
+    Ok(datafusion::logical_expr::LogicalPlanBuilder::scan(
+        "import",
+        datafusion::datasource::provider_as_source(Arc::new(table)),
+        None,
+    )?
+    .build()?)
 }

@@ -78,12 +78,27 @@ fn check(bytes: &[u8], name: &str, format: Format) {
         max_reject_ratio: 1.0,
         ..Default::default()
     };
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        match ws.import_file(TableKind::Orders, Path::new(&file), &opts, &Quiet).await {
+        match ws
+            .import_file(TableKind::Orders, Path::new(&file), &opts, &Quiet)
+            .await
+        {
             Ok(r) => {
-                assert_eq!(r.loaded + r.rejected + r.already_present, r.rows_read, "{r:?}");
-                let stored: u64 = match ws.tables().await.unwrap().iter().find(|t| t.name == "orders") {
+                assert_eq!(
+                    r.loaded + r.rejected + r.already_present,
+                    r.rows_read,
+                    "{r:?}"
+                );
+                let stored: u64 = match ws
+                    .tables()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .find(|t| t.name == "orders")
+                {
                     Some(t) => t.rows.unwrap_or(0),
                     None => 0,
                 };
