@@ -215,19 +215,15 @@ async fn demo(
     let bar = Bar::new("demo");
     bar.counting(customers as u64, "customers");
     bar.message("generating");
-    let data = koubei_demo::generate(&cfg, &mut |n| bar.set(n)).map_err(anyhow::Error::msg)?;
+    let mut data = koubei_demo::generate(&cfg, &mut |n| bar.set(n)).map_err(anyhow::Error::msg)?;
     bar.finish();
     let opts = ImportOptions::default();
     for t in TableKind::ALL {
         let bar = Bar::new(t.name());
+        // Hand each table over, so that its memory is freed once imported.
+        let batches = std::mem::take(data.table_mut(t));
         let r = ws
-            .import_batches(
-                t,
-                &format!("demo:{}", t.name()),
-                data.table(t).to_vec(),
-                &opts,
-                &bar,
-            )
+            .import_batches(t, &format!("demo:{}", t.name()), batches, &opts, &bar)
             .await;
         bar.finish();
         let r = r?;

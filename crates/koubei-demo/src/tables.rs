@@ -35,6 +35,16 @@ impl DemoData {
             TableKind::Referrals => &self.referrals,
         }
     }
+
+    pub fn table_mut(&mut self, t: TableKind) -> &mut Vec<RecordBatch> {
+        match t {
+            TableKind::Customers => &mut self.customers,
+            TableKind::Orders => &mut self.orders,
+            TableKind::Events => &mut self.events,
+            TableKind::Reviews => &mut self.reviews,
+            TableKind::Referrals => &mut self.referrals,
+        }
+    }
 }
 
 fn ts_builder(n: usize) -> TimestampMicrosecondBuilder {

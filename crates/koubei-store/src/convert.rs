@@ -230,6 +230,10 @@ pub(crate) fn convert_column(
         _ => {}
     }
     let values = as_text(source)?;
+    if ty == ColumnType::Text && is_plain_text(table, name) && is_clean(&values) {
+        // Nothing to trim or normalise: keep the reader's array as it is.
+        return Ok(Arc::new(values));
+    }
     Ok(match ty {
         ColumnType::Text => {
             let mut b = StringBuilder::with_capacity(rows, rows * 8);
@@ -306,6 +310,20 @@ pub(crate) fn convert_column(
             Arc::new(b.finish())
         }
     })
+}
+
+/// Text columns stored as read, apart from trimming.
+fn is_plain_text(table: TableKind, name: &str) -> bool {
+    !matches!(name, "country" | "currency" | "language")
+        && !(table == TableKind::Orders && name == "status")
+}
+
+/// No value is empty or has surrounding white space.
+fn is_clean(values: &StringArray) -> bool {
+    values
+        .iter()
+        .flatten()
+        .all(|v| !v.is_empty() && v.trim().len() == v.len())
 }
 
 fn normalize_text<'a>(

@@ -203,11 +203,13 @@ impl Workspace {
         counter: Option<&ByteCounter>,
     ) -> Result<ImportReport> {
         let _lock = self.lock()?;
+        let started = std::time::Instant::now();
         let existing = self.load_table(table.name()).await?;
         let stored_keys = match &existing {
             Some(t) => stored_key_hashes(t, table).await?,
             None => HashSet::new(),
         };
+        tracing::debug!(keys = stored_keys.len(), elapsed = ?started.elapsed(), "stored keys loaded");
         let mut state = DeriveState::new(table, stored_keys);
         let mut kept: Vec<RecordBatch> = Vec::new();
         let mut rejects: Vec<Reject> = Vec::new();
@@ -326,6 +328,7 @@ impl Workspace {
             }
         })?;
 
+        tracing::debug!(rows_read, elapsed = ?started.elapsed(), "file read and checked");
         let rejected = rejects.len() as u64;
         rejects.sort_by_key(|r| r.line);
         if rows_read > 0 && rejected as f64 / rows_read as f64 > opts.max_reject_ratio {
@@ -375,6 +378,7 @@ impl Workspace {
                 .await
                 .map_err(|source| Error::delta(table.name(), source))?;
             version = written.version();
+            tracing::debug!(loaded, elapsed = ?started.elapsed(), "committed");
         }
         if !rejects.is_empty() {
             self.store_rejects(table, &source, &import_id, &rejects)
