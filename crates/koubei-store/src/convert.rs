@@ -314,8 +314,9 @@ pub(crate) fn convert_column(
 
 /// Text columns stored as read, apart from trimming.
 fn is_plain_text(table: TableKind, name: &str) -> bool {
-    !matches!(name, "country" | "currency" | "language")
-        && !(table == TableKind::Orders && name == "status")
+    let normalised = matches!(name, "country" | "currency" | "language")
+        || (table == TableKind::Orders && name == "status");
+    !normalised
 }
 
 /// No value is empty or has surrounding white space.
