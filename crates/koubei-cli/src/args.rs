@@ -80,6 +80,27 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Sales KPIs by period: revenue net of refunds, orders, units, buyers,
+    /// average order value, new against returning buyers, and growth.
+    Sales {
+        /// day, week (from Monday), month, quarter or year.
+        #[arg(long, default_value = "month")]
+        by: String,
+        /// Break down by a column of orders: country, region, city, channel, category, product_id, ...
+        #[arg(long)]
+        breakdown: Option<String>,
+        /// Keep the N groups with the most revenue; the others become "(other)".
+        #[arg(long)]
+        top: Option<usize>,
+        /// First day included, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Last day included, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Run a DataFusion SQL query over all the tables.
     Sql {
         query: String,

@@ -8,6 +8,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use koubei_demo::DemoConfig;
 use koubei_engine::Engine;
+use koubei_engine::sales::{SalesReport, SalesRequest};
 use koubei_schema::TableKind;
 use koubei_store::{Format, ImportOptions, ImportReport, ImportTz, Workspace};
 
@@ -99,6 +100,25 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 }
             }
         }
+        Command::Sales {
+            by,
+            breakdown,
+            top,
+            since,
+            until,
+            format,
+        } => {
+            let req = SalesRequest {
+                by: by.parse().map_err(anyhow::Error::msg)?,
+                breakdown,
+                top,
+                since: since.map(|d| parse_day("--since", &d)).transpose()?,
+                until: until.map(|d| parse_day("--until", &d)).transpose()?,
+            };
+            let ws = Workspace::open(&path)?;
+            let report = Engine::open(&ws).await?.sales(&req).await?;
+            print_sales(out, &report, format)
+        }
         Command::Sql { query, format } => {
             let ws = Workspace::open(&path)?;
             let engine = Engine::open(&ws).await?;
@@ -106,6 +126,65 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             output::batches(out, format, &schema, &batches)
         }
     }
+}
+
+fn parse_day(flag: &str, s: &str) -> Result<chrono::NaiveDate> {
+    s.parse()
+        .map_err(|_| anyhow::anyhow!("{flag} must be a date such as 2024-03-01, not \"{s}\""))
+}
+
+fn print_sales(out: &mut dyn Write, r: &SalesReport, format: OutputFormat) -> Result<()> {
+    if format == OutputFormat::Json {
+        return output::json(out, r);
+    }
+    let rows = if r.breakdown.is_some() {
+        &r.groups
+    } else {
+        &r.total
+    };
+    let mut header = vec!["period"];
+    if let Some(b) = &r.breakdown {
+        header.push(b.as_str());
+    }
+    header.extend([
+        "revenue",
+        "orders",
+        "units",
+        "buyers",
+        "aov",
+        "units_per_order",
+        "new_buyers",
+        "new_revenue",
+        "returning_revenue",
+        "growth",
+        "yoy",
+    ]);
+    let mut t = Table::new(&header);
+    let money = |x: f64| format!("{x:.2}");
+    let ratio = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.2}"));
+    let pct = |x: Option<f64>| x.map_or(String::new(), |v| format!("{:+.1}%", v * 100.0));
+    for row in rows {
+        let m = &row.measures;
+        let mut cells = vec![row.period.to_string()];
+        if r.breakdown.is_some() {
+            cells.push(row.group.clone().unwrap_or_default());
+        }
+        cells.extend([
+            money(m.revenue),
+            m.orders.to_string(),
+            m.units.to_string(),
+            m.buyers.to_string(),
+            ratio(m.average_order_value),
+            ratio(m.units_per_order),
+            m.new_buyers.to_string(),
+            money(m.new_buyer_revenue),
+            money(m.returning_buyer_revenue),
+            pct(row.revenue_growth),
+            pct(row.revenue_yoy),
+        ]);
+        t.row(cells);
+    }
+    t.write(out, format)
 }
 
 fn parse_delimiter(d: &str) -> Result<u8> {

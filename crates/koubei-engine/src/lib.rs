@@ -12,10 +12,17 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use koubei_schema::{REJECTS, TableKind, rejects_schema};
 use koubei_store::Workspace;
 
+pub mod sales;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The request names something that does not exist or cannot be.
+    #[error("{0}")]
+    Request(String),
     #[error(transparent)]
     Store(#[from] koubei_store::Error),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
     #[error(transparent)]
     DataFusion(Box<datafusion::error::DataFusionError>),
 }

@@ -1,0 +1,581 @@
+//! Sales KPIs by period, with an optional breakdown.
+//!
+//! What is counted (see `docs/metrics.md`):
+//! - only order lines with status `paid`: refunded and cancelled orders are
+//!   out, so revenue is net of them;
+//! - revenue is the sum of line amounts; orders are distinct `order_id`s;
+//!   units the sum of `quantity`; buyers distinct `customer_id`s;
+//! - a buyer is *new* in a period when their first paid order ever falls in
+//!   it; their revenue in that period is new-buyer revenue, all other revenue
+//!   is returning-buyer revenue;
+//! - periods are `date_trunc` in UTC, weeks starting on Monday (ISO 8601);
+//!   periods without sales are present with zeros;
+//! - growth compares a period with the one before it, and with the same
+//!   period a year earlier (365/366 days for days, 52 weeks for weeks,
+//!   12 months otherwise).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
+use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta};
+use serde::Serialize;
+
+use crate::{Engine, Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Period {
+    fn sql(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+            Period::Year => "year",
+        }
+    }
+
+    /// The start of the period after the one starting at `d`.
+    pub fn next(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d + TimeDelta::days(1),
+            Period::Week => d + TimeDelta::days(7),
+            Period::Month => d + Months::new(1),
+            Period::Quarter => d + Months::new(3),
+            Period::Year => d + Months::new(12),
+        }
+    }
+
+    fn previous(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d - TimeDelta::days(1),
+            Period::Week => d - TimeDelta::days(7),
+            Period::Month => d - Months::new(1),
+            Period::Quarter => d - Months::new(3),
+            Period::Year => d - Months::new(12),
+        }
+    }
+
+    /// The first day of the period that contains `d`.
+    pub fn start(self, d: NaiveDate) -> NaiveDate {
+        let first_of = |m: u32| NaiveDate::from_ymd_opt(d.year(), m, 1).unwrap_or(d);
+        match self {
+            Period::Day => d,
+            Period::Week => d - TimeDelta::days(d.weekday().num_days_from_monday() as i64),
+            Period::Month => first_of(d.month()),
+            Period::Quarter => first_of(1 + 3 * ((d.month() - 1) / 3)),
+            Period::Year => first_of(1),
+        }
+    }
+
+    fn year_before(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Week => d - TimeDelta::weeks(52),
+            Period::Day => d
+                .with_year(d.year() - 1)
+                .unwrap_or(d - TimeDelta::days(365)),
+            _ => d - Months::new(12),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sql())
+    }
+}
+
+impl FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "day" | "daily" => Ok(Period::Day),
+            "week" | "weekly" => Ok(Period::Week),
+            "month" | "monthly" => Ok(Period::Month),
+            "quarter" | "quarterly" => Ok(Period::Quarter),
+            "year" | "yearly" => Ok(Period::Year),
+            _ => Err(format!(
+                "unknown period \"{s}\": expected day, week, month, quarter or year"
+            )),
+        }
+    }
+}
+
+/// What `koubei sales` computes; the same type serves every front end.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesRequest {
+    pub by: Period,
+    /// A column of `orders` (country, region, city, channel, category,
+    /// product_id, or any extra column).
+    pub breakdown: Option<String>,
+    /// Keep the N groups with the most revenue; the rest become "(other)".
+    pub top: Option<usize>,
+    /// First day included (UTC).
+    pub since: Option<NaiveDate>,
+    /// Last day included (UTC).
+    pub until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SalesMeasures {
+    pub revenue: f64,
+    pub orders: i64,
+    pub units: i64,
+    pub buyers: i64,
+    pub average_order_value: Option<f64>,
+    pub units_per_order: Option<f64>,
+    pub new_buyers: i64,
+    pub new_buyer_revenue: f64,
+    pub returning_buyer_revenue: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SalesRow {
+    /// The period's first day.
+    pub period: NaiveDate,
+    /// The breakdown value; None in the total series.
+    pub group: Option<String>,
+    #[serde(flatten)]
+    pub measures: SalesMeasures,
+    /// Revenue change against the previous period, as a fraction (0.1 = +10%).
+    pub revenue_growth: Option<f64>,
+    /// Revenue change against the same period a year earlier.
+    pub revenue_yoy: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesReport {
+    pub by: Period,
+    pub breakdown: Option<String>,
+    /// One row per period, all groups together.
+    pub total: Vec<SalesRow>,
+    /// One row per period and group, when there is a breakdown.
+    pub groups: Vec<SalesRow>,
+}
+
+/// The group that collects everything outside the top N.
+pub const OTHER: &str = "(other)";
+
+impl Engine {
+    pub async fn sales(&self, req: &SalesRequest) -> Result<SalesReport> {
+        let dim = match &req.breakdown {
+            Some(d) => Some(self.orders_column(d).await?),
+            None => None,
+        };
+        let total = self.sales_series(req, None).await?;
+        let groups = match &dim {
+            Some(col) => self.sales_series(req, Some(col)).await?,
+            None => Vec::new(),
+        };
+        Ok(SalesReport {
+            by: req.by,
+            breakdown: req.breakdown.clone(),
+            total,
+            groups,
+        })
+    }
+
+    /// Checks that `name` is a column of `orders` and returns it quoted for SQL.
+    pub(crate) async fn orders_column(&self, name: &str) -> Result<String> {
+        let schema = self.ctx.table("orders").await?.schema().clone();
+        let found = schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == name)
+            .or_else(|| {
+                let alias = match name {
+                    "product" => "product_id",
+                    "customer" => "customer_id",
+                    _ => name,
+                };
+                schema
+                    .fields()
+                    .iter()
+                    .find(|f| f.name().eq_ignore_ascii_case(alias))
+            })
+            .ok_or_else(|| {
+                Error::Request(format!(
+                    "orders has no column \"{name}\" to break down by; its columns are: {}",
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        Ok(format!("\"{}\"", found.name().replace('"', "\"\"")))
+    }
+
+    async fn sales_series(&self, req: &SalesRequest, dim: Option<&str>) -> Result<Vec<SalesRow>> {
+        let p = req.by.sql();
+        let range = range_filter(req);
+        let grp = match dim {
+            None => "CAST(NULL AS VARCHAR)".to_string(),
+            Some(d) => {
+                let base = format!("COALESCE(CAST({d} AS VARCHAR), '(none)')");
+                match req.top {
+                    None => base,
+                    Some(top) => {
+                        let kept = self.top_groups(&base, req, top).await?;
+                        let list = kept
+                            .iter()
+                            .map(|g| format!("'{}'", g.replace('\'', "''")))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        if kept.is_empty() {
+                            format!("'{OTHER}'")
+                        } else {
+                            format!("CASE WHEN {base} IN ({list}) THEN {base} ELSE '{OTHER}' END")
+                        }
+                    }
+                }
+            }
+        };
+        let sql = format!(
+            "WITH paid AS (
+               SELECT customer_id, order_id, ts, amount, quantity, {grp} AS grp
+               FROM orders WHERE status = 'paid'
+             ),
+             firsts AS (SELECT customer_id, min(ts) AS first_ts FROM paid GROUP BY customer_id),
+             lines AS (
+               SELECT date_trunc('{p}', paid.ts) AS period, grp, paid.customer_id, order_id, amount, quantity,
+                      date_trunc('{p}', firsts.first_ts) = date_trunc('{p}', paid.ts) AS is_new
+               FROM paid JOIN firsts ON paid.customer_id = firsts.customer_id
+                 WHERE {range}
+             )
+             SELECT period, grp,
+                    sum(amount) AS revenue,
+                    count(DISTINCT order_id) AS orders,
+                    sum(quantity) AS units,
+                    count(DISTINCT customer_id) AS buyers,
+                    count(DISTINCT CASE WHEN is_new THEN customer_id END) AS new_buyers,
+                    sum(CASE WHEN is_new THEN amount ELSE 0 END) AS new_revenue
+             FROM lines GROUP BY period, grp"
+        );
+        let (_, batches) = self.sql(&sql).await?;
+        // (group, period) → measures
+        let mut cells: BTreeMap<(Option<String>, NaiveDate), SalesMeasures> = BTreeMap::new();
+        for b in &batches {
+            let period = cast(
+                b.column(0),
+                &arrow::datatypes::DataType::Timestamp(
+                    arrow::datatypes::TimeUnit::Microsecond,
+                    None,
+                ),
+            )?;
+            let period = period.as_primitive::<TimestampMicrosecondType>();
+            let grp = cast(b.column(1), &DataType::Utf8)?;
+            let grp = grp.as_string::<i32>();
+            let f = |i: usize| -> Result<arrow::array::Float64Array> {
+                Ok(cast(b.column(i), &DataType::Float64)?
+                    .as_primitive::<Float64Type>()
+                    .clone())
+            };
+            let n = |i: usize| -> Result<arrow::array::Int64Array> {
+                Ok(cast(b.column(i), &DataType::Int64)?
+                    .as_primitive::<Int64Type>()
+                    .clone())
+            };
+            let (revenue, orders, units, buyers, new_buyers, new_revenue) =
+                (f(2)?, n(3)?, n(4)?, n(5)?, n(6)?, f(7)?);
+            for r in 0..b.num_rows() {
+                let day = DateTime::from_timestamp_micros(period.value(r))
+                    .map(|d| d.date_naive())
+                    .unwrap_or_default();
+                let g = (!grp.is_null(r)).then(|| grp.value(r).to_string());
+                let rev = revenue.value(r);
+                let new_rev = new_revenue.value(r);
+                cells.insert(
+                    (g, day),
+                    SalesMeasures {
+                        revenue: rev,
+                        orders: orders.value(r),
+                        units: if units.is_null(r) { 0 } else { units.value(r) },
+                        buyers: buyers.value(r),
+                        average_order_value: None,
+                        units_per_order: None,
+                        new_buyers: new_buyers.value(r),
+                        new_buyer_revenue: new_rev,
+                        returning_buyer_revenue: rev - new_rev,
+                    },
+                );
+            }
+        }
+        Ok(dense_rows(req, cells))
+    }
+
+    /// The `top` groups by revenue within the range.
+    async fn top_groups(&self, grp: &str, req: &SalesRequest, top: usize) -> Result<Vec<String>> {
+        let mut range = vec!["TRUE".to_string()];
+        if let Some(s) = req.since {
+            range.push(format!("ts >= TIMESTAMP '{}T00:00:00Z'", req.by.start(s)));
+        }
+        if let Some(u) = req.until {
+            range.push(format!(
+                "ts < TIMESTAMP '{}T00:00:00Z'",
+                u + TimeDelta::days(1)
+            ));
+        }
+        let range = range.join(" AND ");
+        let sql = format!(
+            "SELECT {grp} AS grp, sum(amount) AS revenue FROM orders
+             WHERE status = 'paid' AND {range}
+             GROUP BY 1 ORDER BY revenue DESC, grp LIMIT {top}"
+        );
+        let (_, batches) = self.sql(&sql).await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let g = cast(b.column(0), &DataType::Utf8)?;
+            out.extend(g.as_string::<i32>().iter().flatten().map(str::to_string));
+        }
+        Ok(out)
+    }
+}
+
+/// The rows to read: from a year before `since`'s period, so that the first
+/// periods shown still have their growth figures.
+fn range_filter(req: &SalesRequest) -> String {
+    let mut range = Vec::new();
+    if let Some(s) = req.since {
+        let from = req.by.year_before(req.by.start(s));
+        range.push(format!("ts >= TIMESTAMP '{from}T00:00:00Z'"));
+    }
+    if let Some(u) = req.until {
+        range.push(format!(
+            "ts < TIMESTAMP '{}T00:00:00Z'",
+            u + TimeDelta::days(1)
+        ));
+    }
+    if range.is_empty() {
+        "TRUE".to_string()
+    } else {
+        range.join(" AND ")
+    }
+}
+
+/// Every period from the first to the last, for every group, with ratios and
+/// growth; rows by period, and within a period by the group's total revenue.
+fn dense_rows(
+    req: &SalesRequest,
+    cells: BTreeMap<(Option<String>, NaiveDate), SalesMeasures>,
+) -> Vec<SalesRow> {
+    let shown_from = req.since.map(|s| req.by.start(s));
+    let in_range = |d: NaiveDate| shown_from.is_none_or(|f| d >= f);
+    let days: Vec<NaiveDate> = cells.keys().map(|k| k.1).filter(|d| in_range(*d)).collect();
+    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else {
+        return Vec::new();
+    };
+    let mut totals: BTreeMap<Option<String>, f64> = BTreeMap::new();
+    for ((g, d), m) in &cells {
+        if in_range(*d) {
+            *totals.entry(g.clone()).or_default() += m.revenue;
+        }
+    }
+    let mut groups: Vec<(Option<String>, f64)> = totals.into_iter().collect();
+    let other = Some(OTHER.to_string());
+    groups.sort_by(|a, b| {
+        (a.0 == other)
+            .cmp(&(b.0 == other))
+            .then(b.1.total_cmp(&a.1))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let mut rows = Vec::new();
+    let mut day = first;
+    while day <= last {
+        for (g, _) in &groups {
+            let mut m = cells.get(&(g.clone(), day)).cloned().unwrap_or_default();
+            if m.orders > 0 {
+                m.average_order_value = Some(cents(m.revenue / m.orders as f64));
+                m.units_per_order = Some(m.units as f64 / m.orders as f64);
+            }
+            let growth = |other: NaiveDate| {
+                let before = cells.get(&(g.clone(), other)).map_or(0.0, |m| m.revenue);
+                (before > 0.0).then(|| m.revenue / before - 1.0)
+            };
+            let revenue_growth = growth(req.by.previous(day));
+            let revenue_yoy = growth(req.by.year_before(day));
+            m.revenue = cents(m.revenue);
+            m.new_buyer_revenue = cents(m.new_buyer_revenue);
+            m.returning_buyer_revenue = cents(m.returning_buyer_revenue);
+            rows.push(SalesRow {
+                period: day,
+                group: g.clone(),
+                revenue_growth,
+                revenue_yoy,
+                measures: m,
+            });
+        }
+        day = req.by.next(day);
+    }
+    rows
+}
+
+/// Money is reported to the cent.
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use koubei_schema::TableKind;
+    use koubei_store::{ImportOptions, Quiet, Workspace};
+
+    /// Three customers over three months; every figure below is worked out by hand.
+    const ORDERS: &str = "order_id,line,customer_id,ts,quantity,amount,status,country
+A1,1,a,2024-01-05T10:00:00Z,1,10,paid,CN
+A1,2,a,2024-01-05T10:00:00Z,2,20,paid,CN
+A2,1,a,2024-02-10T10:00:00Z,1,30,paid,CN
+A3,1,a,2024-02-11T10:00:00Z,1,100,refunded,CN
+B1,1,b,2024-02-03T10:00:00Z,5,50,paid,US
+C1,1,c,2024-01-20T10:00:00Z,1,70,cancelled,CN
+C2,1,c,2024-03-01T10:00:00Z,1,5,paid,CN
+";
+
+    async fn engine() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orders.csv");
+        std::fs::write(&file, ORDERS).unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        ws.import_file(TableKind::Orders, &file, &ImportOptions::default(), &Quiet)
+            .await
+            .unwrap();
+        let engine = Engine::open(&ws).await.unwrap();
+        (dir, engine)
+    }
+
+    fn req(by: Period) -> SalesRequest {
+        SalesRequest {
+            by,
+            breakdown: None,
+            top: None,
+            since: None,
+            until: None,
+        }
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn monthly_kpis_by_hand() {
+        let (_dir, e) = engine().await;
+        let r = e.sales(&req(Period::Month)).await.unwrap();
+        let got: Vec<_> = r
+            .total
+            .iter()
+            .map(|r| {
+                let m = &r.measures;
+                (
+                    r.period,
+                    m.revenue,
+                    m.orders,
+                    m.units,
+                    m.buyers,
+                    m.new_buyers,
+                    m.new_buyer_revenue,
+                    m.returning_buyer_revenue,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (d("2024-01-01"), 30.0, 1, 3, 1, 1, 30.0, 0.0),
+                (d("2024-02-01"), 80.0, 2, 6, 2, 1, 50.0, 30.0),
+                (d("2024-03-01"), 5.0, 1, 1, 1, 1, 5.0, 0.0),
+            ]
+        );
+        assert_eq!(r.total[1].measures.average_order_value, Some(40.0));
+        assert_eq!(r.total[1].measures.units_per_order, Some(3.0));
+        let g: Vec<_> = r
+            .total
+            .iter()
+            .map(|r| r.revenue_growth.map(|x| (x * 1e4).round() / 1e4))
+            .collect();
+        assert_eq!(g, vec![None, Some(1.6667), Some(-0.9375)]);
+        assert!(r.total.iter().all(|r| r.revenue_yoy.is_none()));
+    }
+
+    #[tokio::test]
+    async fn weeks_start_on_monday_and_gaps_are_zero() {
+        let (_dir, e) = engine().await;
+        let r = e.sales(&req(Period::Week)).await.unwrap();
+        // 2024-01-05 is a Friday: its week starts on Monday 2024-01-01.
+        assert_eq!(r.total[0].period, d("2024-01-01"));
+        assert_eq!(r.total.last().unwrap().period, d("2024-02-26"));
+        assert_eq!(r.total.len(), 9);
+        assert_eq!(r.total[1].measures, SalesMeasures::default());
+        let revenue: f64 = r.total.iter().map(|r| r.measures.revenue).sum();
+        assert_eq!(revenue, 115.0);
+    }
+
+    #[tokio::test]
+    async fn breakdown_top_and_range() {
+        let (_dir, e) = engine().await;
+        let mut q = req(Period::Quarter);
+        q.breakdown = Some("country".into());
+        let r = e.sales(&q).await.unwrap();
+        let by: Vec<_> = r
+            .groups
+            .iter()
+            .map(|r| {
+                (
+                    r.group.clone().unwrap(),
+                    r.measures.revenue,
+                    r.measures.buyers,
+                )
+            })
+            .collect();
+        assert_eq!(by, vec![("CN".into(), 65.0, 2), ("US".into(), 50.0, 1)]);
+        q.top = Some(1);
+        let r = e.sales(&q).await.unwrap();
+        let by: Vec<_> = r.groups.iter().map(|r| r.group.clone().unwrap()).collect();
+        assert_eq!(by, vec!["CN".to_string(), "(other)".to_string()]);
+
+        // Only February; c's March order is outside, a is returning.
+        let mut q = req(Period::Month);
+        q.since = Some(d("2024-02-01"));
+        q.until = Some(d("2024-02-29"));
+        let r = e.sales(&q).await.unwrap();
+        assert_eq!(r.total.len(), 1);
+        assert_eq!(r.total[0].measures.returning_buyer_revenue, 30.0);
+        // Growth still compares with January, outside the range.
+        assert_eq!(
+            r.total[0].revenue_growth.map(|g| (g * 1e4).round() / 1e4),
+            Some(1.6667)
+        );
+
+        let mut q = req(Period::Month);
+        q.breakdown = Some("nope".into());
+        let err = e.sales(&q).await.unwrap_err().to_string();
+        assert!(
+            err.contains("no column \"nope\"") && err.contains("country"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn year_before() {
+        assert_eq!(Period::Week.year_before(d("2025-03-03")), d("2024-03-04"));
+        assert_eq!(Period::Day.year_before(d("2024-02-29")), d("2023-03-01"));
+        assert_eq!(Period::Month.year_before(d("2025-03-01")), d("2024-03-01"));
+        assert_eq!(Period::Week.start(d("2024-03-03")), d("2024-02-26"));
+        assert_eq!(Period::Quarter.start(d("2024-08-31")), d("2024-07-01"));
+        assert_eq!(Period::Year.start(d("2024-08-31")), d("2024-01-01"));
+    }
+}
