@@ -12,6 +12,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use koubei_schema::{REJECTS, TableKind, rejects_schema};
 use koubei_store::Workspace;
 
+pub mod funnel;
 pub mod sales;
 
 #[derive(Debug, thiserror::Error)]
