@@ -116,12 +116,12 @@ fn ordered(entries: &[(i64, u8)], n: usize, window: i64, strict: bool) -> usize 
             seen_first = true;
         } else if strict && seen_first && start[k - 1].is_none() {
             return start.iter().position(Option::is_none).unwrap_or(n);
-        } else if let Some(s) = start[k - 1] {
-            if ts <= s.saturating_add(window) {
-                start[k] = Some(s);
-                if k + 1 == n {
-                    return n;
-                }
+        } else if let Some(s) = start[k - 1]
+            && ts <= s.saturating_add(window)
+        {
+            start[k] = Some(s);
+            if k + 1 == n {
+                return n;
             }
         }
     }
