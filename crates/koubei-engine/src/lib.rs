@@ -14,6 +14,7 @@ use koubei_store::Workspace;
 
 pub mod funnel;
 pub mod sales;
+pub mod udaf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -50,6 +51,7 @@ impl Engine {
             .with_information_schema(true)
             .with_default_catalog_and_schema("koubei", "public");
         let ctx = SessionContext::new_with_config(config);
+        udaf::register_functions(&ctx);
         let tables = TableKind::ALL
             .iter()
             .map(|t| (t.name(), t.schema()))
