@@ -13,10 +13,12 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     // Logs go to stderr; KOUBEI_LOG=debug shows the import's stage timings.
+    // The Delta kernel logs an error when it probes a table not yet created,
+    // which koubei expects and handles: keep it quiet unless asked for.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KOUBEI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,buoyant_kernel=off")),
         )
         .with_writer(io::stderr)
         .with_ansi(false)

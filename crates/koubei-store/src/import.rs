@@ -207,7 +207,7 @@ impl Workspace {
         let existing = self.load_table(table.name()).await?;
         let stored_keys = match &existing {
             Some(t) => stored_key_hashes(t, table).await?,
-            None => HashSet::new(),
+            None => KeySet::default(),
         };
         tracing::debug!(keys = stored_keys.len(), elapsed = ?started.elapsed(), "stored keys loaded");
         let mut state = DeriveState::new(table, stored_keys);
@@ -519,14 +519,36 @@ enum Keep {
     Duplicate,
 }
 
+/// Keys are xxh3-128 hashes already: hashing them again would only cost time.
+#[derive(Default, Clone, Copy)]
+struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for types other than u128; fold them in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+type KeySet = HashSet<u128, std::hash::BuildHasherDefault<PreHashed>>;
+type KeyMap<V> = HashMap<u128, V, std::hash::BuildHasherDefault<PreHashed>>;
+
 /// File-wide state for deriving ids and finding repeated keys.
 struct DeriveState {
     table: TableKind,
-    stored: HashSet<u128>,
+    stored: KeySet,
     /// Key hash → the line where it first appeared in this file.
-    in_file: HashMap<u128, u64>,
+    in_file: KeyMap<u64>,
     /// How often each content hash has occurred, so identical rows get distinct ids.
-    occurrences: HashMap<u128, u32>,
+    occurrences: KeyMap<u32>,
     /// Lines numbered so far per order, when the file has order ids but no lines.
     order_lines: HashMap<String, i64>,
     already_present: u64,
@@ -541,12 +563,12 @@ fn col_index(table: TableKind, name: &str) -> usize {
 }
 
 impl DeriveState {
-    fn new(table: TableKind, stored: HashSet<u128>) -> Self {
+    fn new(table: TableKind, stored: KeySet) -> Self {
         DeriveState {
             table,
             stored,
-            in_file: HashMap::new(),
-            occurrences: HashMap::new(),
+            in_file: KeyMap::default(),
+            occurrences: KeyMap::default(),
             order_lines: HashMap::new(),
             already_present: 0,
         }
@@ -570,36 +592,53 @@ impl DeriveState {
                 });
             }
         };
-        if table == TableKind::Orders {
+        if table == TableKind::Orders && columns[col_index(table, "quantity")].null_count() > 0 {
             let q = col_index(table, "quantity");
             let quantity: Int64Array = columns[q]
                 .as_primitive::<Int64Type>()
                 .iter()
                 .map(|v| Some(v.unwrap_or(1)))
                 .collect();
-            let a = col_index(table, "amount");
-            let unit = columns[col_index(table, "unit_price")]
-                .as_primitive::<arrow::datatypes::Float64Type>()
-                .clone();
-            let amount: Float64Array = columns[a]
-                .as_primitive::<arrow::datatypes::Float64Type>()
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.or_else(|| {
-                        (!unit.is_null(i)).then(|| unit.value(i) * quantity.value(i) as f64)
-                    })
-                })
-                .collect();
-            let s = col_index(table, "status");
-            let status: StringArray = columns[s]
-                .as_string::<i32>()
-                .iter()
-                .map(|v| Some(v.unwrap_or("paid")))
-                .collect();
             columns[q] = Arc::new(quantity);
-            columns[a] = Arc::new(amount);
-            columns[s] = Arc::new(status);
+        }
+        if table == TableKind::Orders {
+            // Fill defaults only where something is missing.
+            let q = col_index(table, "quantity");
+            if columns[q].null_count() > 0 {
+                let quantity: Int64Array = columns[q]
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| Some(v.unwrap_or(1)))
+                    .collect();
+                columns[q] = Arc::new(quantity);
+            }
+            let a = col_index(table, "amount");
+            if columns[a].null_count() > 0 {
+                let quantity = columns[q].as_primitive::<Int64Type>().clone();
+                let unit = columns[col_index(table, "unit_price")]
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .clone();
+                let amount: Float64Array = columns[a]
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.or_else(|| {
+                            (!unit.is_null(i)).then(|| unit.value(i) * quantity.value(i) as f64)
+                        })
+                    })
+                    .collect();
+                columns[a] = Arc::new(amount);
+            }
+            let st = col_index(table, "status");
+            if columns[st].null_count() > 0 {
+                let status: StringArray = columns[st]
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| Some(v.unwrap_or("paid")))
+                    .collect();
+                columns[st] = Arc::new(status);
+            }
         }
         for (i, spec) in table.columns().iter().enumerate() {
             if spec.presence == Presence::Required {
@@ -634,34 +673,37 @@ impl DeriveState {
         // Ids: keep the file's, or hash the row's content.
         let id_col = col_index(table, table.primary_key()[0]);
         let ids = columns[id_col].as_string::<i32>().clone();
-        let mut id_builder = StringBuilder::with_capacity(rows, rows * 24);
+        let all_ids_given = ids.null_count() == 0;
         let mut derived_id = vec![false; rows];
-        for row in 0..rows {
-            if !ids.is_null(row) {
-                id_builder.append_value(ids.value(row));
-                continue;
-            }
-            if errors[row].is_some() {
-                id_builder.append_value("");
-                continue;
-            }
-            let mut h = Xxh3::new();
-            for (i, spec) in table.columns().iter().enumerate() {
-                if spec.presence != Presence::Derived {
-                    hash_cell(&mut h, &columns[i], row);
+        if !all_ids_given {
+            let mut id_builder = StringBuilder::with_capacity(rows, rows * 24);
+            for row in 0..rows {
+                if !ids.is_null(row) {
+                    id_builder.append_value(ids.value(row));
+                    continue;
                 }
+                if errors[row].is_some() {
+                    id_builder.append_value("");
+                    continue;
+                }
+                let mut h = Xxh3::new();
+                for (i, spec) in table.columns().iter().enumerate() {
+                    if spec.presence != Presence::Derived {
+                        hash_cell(&mut h, &columns[i], row);
+                    }
+                }
+                let content = h.digest128();
+                let n = self.occurrences.entry(content).or_insert(0);
+                let mut h = Xxh3::new();
+                h.update(&content.to_le_bytes());
+                h.update(&n.to_le_bytes());
+                *n += 1;
+                id_builder.append_value(format!("h{:024x}", h.digest128() >> 32));
+                derived_id[row] = true;
             }
-            let content = h.digest128();
-            let n = self.occurrences.entry(content).or_insert(0);
-            let mut h = Xxh3::new();
-            h.update(&content.to_le_bytes());
-            h.update(&n.to_le_bytes());
-            *n += 1;
-            id_builder.append_value(format!("h{:024x}", h.digest128() >> 32));
-            derived_id[row] = true;
+            columns[id_col] = Arc::new(id_builder.finish());
         }
-        columns[id_col] = Arc::new(id_builder.finish());
-        if table == TableKind::Orders {
+        if table == TableKind::Orders && columns[col_index(table, "line")].null_count() > 0 {
             let l = col_index(table, "line");
             let ids = columns[id_col].as_string::<i32>().clone();
             let given = columns[l].as_primitive::<Int64Type>().clone();
@@ -691,11 +733,12 @@ impl DeriveState {
             .map(|k| columns[col_index(table, k)].clone())
             .collect();
         let mut keep = vec![Keep::Yes; rows];
+        let hashes = key_hashes(&key_cols);
         for row in 0..rows {
             if errors[row].is_some() {
                 continue;
             }
-            let key = key_hash(&key_cols, row);
+            let key = hashes[row];
             if self.stored.contains(&key) {
                 keep[row] = Keep::AlreadyStored;
                 self.already_present += 1;
@@ -758,22 +801,61 @@ fn hash_cell(h: &mut Xxh3, c: &ArrayRef, row: usize) {
     h.update(&[0]);
 }
 
-fn key_hash(cols: &[ArrayRef], row: usize) -> u128 {
-    let mut h = Xxh3::new();
-    for c in cols {
-        hash_cell(&mut h, c, row);
+/// The key hash of every row: the same bytes as [`hash_cell`] feeds, hashed
+/// in one call per row, on all cores.
+fn key_hashes(cols: &[ArrayRef]) -> Vec<u128> {
+    enum Col<'a> {
+        Str(&'a StringArray),
+        Int(&'a Int64Array),
+        Other(&'a ArrayRef),
     }
-    h.digest128()
+    let typed: Vec<Col> = cols
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8 => Col::Str(c.as_string::<i32>()),
+            DataType::Int64 => Col::Int(c.as_primitive::<Int64Type>()),
+            _ => Col::Other(c),
+        })
+        .collect();
+    let rows = cols.first().map_or(0, |c| c.len());
+    (0..rows)
+        .into_par_iter()
+        .with_min_len(4096)
+        .map_init(Vec::new, |buf, row| {
+            buf.clear();
+            for c in &typed {
+                match c {
+                    Col::Str(a) if a.is_valid(row) => {
+                        buf.extend_from_slice(a.value(row).as_bytes())
+                    }
+                    Col::Int(a) if a.is_valid(row) => {
+                        buf.extend_from_slice(&a.value(row).to_le_bytes())
+                    }
+                    Col::Other(a) if a.is_valid(row) => {
+                        let mut h = Xxh3::new();
+                        hash_cell(&mut h, a, row);
+                        buf.extend_from_slice(&h.digest128().to_le_bytes());
+                    }
+                    _ => {
+                        buf.extend_from_slice(&[0xff, 0]);
+                        continue;
+                    }
+                }
+                buf.push(0);
+            }
+            xxhash_rust::xxh3::xxh3_128(buf)
+        })
+        .collect()
 }
 
 /// The key hashes of every stored row.
-async fn stored_key_hashes(t: &deltalake::DeltaTable, table: TableKind) -> Result<HashSet<u128>> {
+async fn stored_key_hashes(t: &deltalake::DeltaTable, table: TableKind) -> Result<KeySet> {
     let ctx = SessionContext::new();
     let df = ctx
         .read_table(table_provider(t).await?)?
         .select_columns(table.primary_key())?;
     let mut stream = df.execute_stream().await?;
-    let mut keys = HashSet::new();
+    let mut keys = KeySet::default();
     while let Some(b) = stream.next().await {
         let b = b?;
         let cols: Vec<ArrayRef> = table
@@ -788,9 +870,7 @@ async fn stored_key_hashes(t: &deltalake::DeltaTable, table: TableKind) -> Resul
                 cast(c, &want)
             })
             .collect::<std::result::Result<_, _>>()?;
-        for row in 0..b.num_rows() {
-            keys.insert(key_hash(&cols, row));
-        }
+        keys.extend(key_hashes(&cols));
     }
     Ok(keys)
 }
