@@ -360,6 +360,12 @@ fn normalize_text<'a>(
 
 /// Maps the order statuses of common shop exports onto paid, refunded and cancelled.
 pub(crate) fn normalize_status(v: &str) -> Result<&'static str, String> {
+    match v {
+        "paid" => return Ok("paid"),
+        "refunded" => return Ok("refunded"),
+        "cancelled" => return Ok("cancelled"),
+        _ => {}
+    }
     let l = v.to_lowercase();
     Ok(match l.as_str() {
         "paid" | "completed" | "complete" | "success" | "succeeded" | "fulfilled" | "shipped"
@@ -399,6 +405,13 @@ fn parse_integer(name: &str, v: &str) -> Result<i64, String> {
 
 /// Numbers as shops export them: `1234.5`, `1,234.50`, `¥29.90`, `$12`.
 pub(crate) fn parse_decimal(v: &str) -> Result<f64, String> {
+    if let Ok(x) = v.parse::<f64>() {
+        return if x.is_finite() {
+            Ok(x)
+        } else {
+            Err(format!("\"{v}\" is not a number"))
+        };
+    }
     let t = v
         .trim_start_matches(['¥', '￥', '$', '€', '£'])
         .trim_start_matches("US$")

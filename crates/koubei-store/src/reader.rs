@@ -310,24 +310,32 @@ impl CsvChunks {
                 ));
                 continue;
             }
-            let bad = record.iter().position(|f| std::str::from_utf8(f).is_err());
-            if let Some(col) = bad {
-                rejects.push(Reject::new(
-                    line,
-                    Some(self.names[col].clone()),
-                    "invalid UTF-8".into(),
-                    Some(self.raw(&record)),
-                ));
-                continue;
-            }
-            for (b, field) in builders.iter_mut().zip(record.iter()) {
+            // Validate UTF-8 once for the whole record.
+            let text = match csv::StringRecord::from_byte_record(std::mem::take(&mut record)) {
+                Ok(text) => text,
+                Err(e) => {
+                    record = e.into_byte_record();
+                    let col = record
+                        .iter()
+                        .position(|f| std::str::from_utf8(f).is_err())
+                        .unwrap_or(0);
+                    rejects.push(Reject::new(
+                        line,
+                        Some(self.names[col].clone()),
+                        "invalid UTF-8".into(),
+                        Some(self.raw(&record)),
+                    ));
+                    continue;
+                }
+            };
+            for (b, field) in builders.iter_mut().zip(text.iter()) {
                 if field.is_empty() {
                     b.append_null();
                 } else {
-                    // Checked just above.
-                    b.append_value(std::str::from_utf8(field).unwrap_or_default());
+                    b.append_value(field);
                 }
             }
+            record = text.into_byte_record();
             lines.push(line);
         }
         if rows_read == 0 && self.done && !self.first {
