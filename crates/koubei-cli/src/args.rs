@@ -101,6 +101,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Conversion funnel over events: persons per step, conversion and drop-off.
+    Funnel {
+        /// Event names, comma-separated, in order.
+        #[arg(long, value_delimiter = ',', required = true)]
+        steps: Vec<String>,
+        /// Conversion window from the step-1 event: 30m, 12h, 7d, 2w.
+        #[arg(long, default_value = "14d")]
+        window: String,
+        /// ordered (other events may come between steps), strict (none may), or unordered.
+        #[arg(long, default_value = "ordered")]
+        order: String,
+        /// First day of events included, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Last day of events included, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Run a DataFusion SQL query over all the tables.
     Sql {
         query: String,

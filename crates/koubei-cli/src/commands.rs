@@ -8,6 +8,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use koubei_demo::DemoConfig;
 use koubei_engine::Engine;
+use koubei_engine::funnel_query::{FunnelRequest, parse_duration};
 use koubei_engine::sales::{SalesReport, SalesRequest};
 use koubei_schema::TableKind;
 use koubei_store::{Format, ImportOptions, ImportReport, ImportTz, Workspace};
@@ -118,6 +119,48 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let ws = Workspace::open(&path)?;
             let report = Engine::open(&ws).await?.sales(&req).await?;
             print_sales(out, &report, format)
+        }
+        Command::Funnel {
+            steps,
+            window,
+            order,
+            since,
+            until,
+            format,
+        } => {
+            let req = FunnelRequest {
+                steps,
+                window_seconds: parse_duration(&window)
+                    .map_err(|e| anyhow::anyhow!("--window: {e}"))?,
+                order: order.parse().map_err(anyhow::Error::msg)?,
+                since: since.map(|d| parse_day("--since", &d)).transpose()?,
+                until: until.map(|d| parse_day("--until", &d)).transpose()?,
+            };
+            let ws = Workspace::open(&path)?;
+            let report = Engine::open(&ws).await?.funnel(&req).await?;
+            if format == OutputFormat::Json {
+                return output::json(out, &report);
+            }
+            let mut t = Table::new(&[
+                "step",
+                "event",
+                "persons",
+                "from_previous",
+                "from_first",
+                "dropoff",
+            ]);
+            let pct = |x: Option<f64>| x.map_or(String::new(), |v| format!("{:.1}%", v * 100.0));
+            for (i, s) in report.steps.iter().enumerate() {
+                t.row(vec![
+                    (i + 1).to_string(),
+                    s.name.clone(),
+                    s.persons.to_string(),
+                    pct(s.conversion_from_previous),
+                    pct(s.conversion_from_first),
+                    s.dropoff.to_string(),
+                ]);
+            }
+            t.write(out, format)
         }
         Command::Sql { query, format } => {
             let ws = Workspace::open(&path)?;

@@ -297,48 +297,39 @@ impl Builders {
         place: Place,
         channel: &str,
     ) {
-        let mut t = ts - (s.exp(20.0) * MINUTE as f64) as i64 - 3 * MINUTE;
+        // Lay the session out forwards, then place it so that checkout and
+        // purchase come last: view → add_to_cart → checkout → purchase.
+        let mut steps: Vec<(i64, &str, String)> = Vec::new();
+        let mut t = 0i64;
         let extra_views = s.poisson(1.5);
         for _ in 0..extra_views {
             let p = format!("p{:04}", s.products.sample(&mut s.rng) + 1);
-            self.event(
-                t,
-                Some(customer),
-                None,
-                "view",
-                Some(&p),
-                channel,
-                place,
-                None,
-            );
-            t += (s.exp(1.5) * MINUTE as f64) as i64;
+            steps.push((t, "view", p));
+            t += (s.exp(1.5) * MINUTE as f64) as i64 + 1_000_000;
         }
         for (product, _) in &order.lines {
-            self.event(
-                t,
-                Some(customer),
-                None,
-                "view",
-                Some(product),
-                channel,
-                place,
-                None,
-            );
-            t += (s.exp(1.0) * MINUTE as f64) as i64;
-            self.event(
-                t,
-                Some(customer),
-                None,
-                "add_to_cart",
-                Some(product),
-                channel,
-                place,
-                None,
-            );
+            steps.push((t, "view", product.clone()));
+            t += (s.exp(1.0) * MINUTE as f64) as i64 + 1_000_000;
+            steps.push((t, "add_to_cart", product.clone()));
             t += MINUTE / 2;
         }
+        let start = ts - t - 2 * MINUTE;
+        for (offset, event, product) in &steps {
+            let at = start + offset;
+            self.event(
+                at,
+                Some(customer),
+                None,
+                event,
+                Some(product),
+                channel,
+                place,
+                None,
+            );
+        }
+        let checkout = ts - MINUTE;
         self.event(
-            t.min(ts - MINUTE),
+            checkout,
             Some(customer),
             None,
             "checkout",

@@ -13,6 +13,7 @@ use koubei_schema::{REJECTS, TableKind, rejects_schema};
 use koubei_store::Workspace;
 
 pub mod funnel;
+pub mod funnel_query;
 pub mod sales;
 pub mod udaf;
 
