@@ -91,15 +91,7 @@ impl Engine {
             let names: Vec<String> = req.steps.iter().map(|s| quote(s)).collect();
             filters.push(format!("event IN ({})", names.join(", ")));
         }
-        if let Some(s) = req.since {
-            filters.push(format!("ts >= TIMESTAMP '{s}T00:00:00Z'"));
-        }
-        if let Some(u) = req.until {
-            filters.push(format!(
-                "ts < TIMESTAMP '{}T00:00:00Z'",
-                u + chrono::TimeDelta::days(1)
-            ));
-        }
+        filters.push(crate::ts_in_days(req.since, req.until));
         let sql = format!(
             "SELECT level, count(*) AS persons FROM (
                SELECT COALESCE(customer_id, anonymous_id) AS person,

@@ -83,6 +83,27 @@ impl Engine {
     }
 }
 
+/// A SQL condition keeping `ts` within whole UTC days, `from` to `until`
+/// inclusive; `TRUE` when neither is set.
+pub(crate) fn ts_in_days(
+    from: Option<chrono::NaiveDate>,
+    until: Option<chrono::NaiveDate>,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = from {
+        parts.push(format!("ts >= TIMESTAMP '{f}T00:00:00Z'"));
+    }
+    if let Some(u) = until {
+        let next = u + chrono::TimeDelta::days(1);
+        parts.push(format!("ts < TIMESTAMP '{next}T00:00:00Z'"));
+    }
+    if parts.is_empty() {
+        "TRUE".to_string()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
 fn empty(schema: SchemaRef) -> Result<MemTable> {
     Ok(MemTable::try_new(schema, vec![vec![]])?)
 }

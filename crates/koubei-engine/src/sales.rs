@@ -319,17 +319,7 @@ impl Engine {
 
     /// The `top` groups by revenue within the range.
     async fn top_groups(&self, grp: &str, req: &SalesRequest, top: usize) -> Result<Vec<String>> {
-        let mut range = vec!["TRUE".to_string()];
-        if let Some(s) = req.since {
-            range.push(format!("ts >= TIMESTAMP '{}T00:00:00Z'", req.by.start(s)));
-        }
-        if let Some(u) = req.until {
-            range.push(format!(
-                "ts < TIMESTAMP '{}T00:00:00Z'",
-                u + TimeDelta::days(1)
-            ));
-        }
-        let range = range.join(" AND ");
+        let range = crate::ts_in_days(req.since.map(|s| req.by.start(s)), req.until);
         let sql = format!(
             "SELECT {grp} AS grp, sum(amount) AS revenue FROM orders
              WHERE status = 'paid' AND {range}
@@ -348,22 +338,8 @@ impl Engine {
 /// The rows to read: from a year before `since`'s period, so that the first
 /// periods shown still have their growth figures.
 fn range_filter(req: &SalesRequest) -> String {
-    let mut range = Vec::new();
-    if let Some(s) = req.since {
-        let from = req.by.year_before(req.by.start(s));
-        range.push(format!("ts >= TIMESTAMP '{from}T00:00:00Z'"));
-    }
-    if let Some(u) = req.until {
-        range.push(format!(
-            "ts < TIMESTAMP '{}T00:00:00Z'",
-            u + TimeDelta::days(1)
-        ));
-    }
-    if range.is_empty() {
-        "TRUE".to_string()
-    } else {
-        range.join(" AND ")
-    }
+    let from = req.since.map(|s| req.by.year_before(req.by.start(s)));
+    crate::ts_in_days(from, req.until)
 }
 
 /// Every period from the first to the last, for every group, with ratios and
