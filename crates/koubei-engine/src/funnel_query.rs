@@ -157,7 +157,6 @@ impl Engine {
 mod tests {
     use super::*;
     use koubei_schema::TableKind;
-    use koubei_store::{ImportOptions, Quiet, Workspace};
 
     /// Hand-built persons, each with the level it must reach (window 1 day):
     /// - p1: view, cart, buy within an hour: 3
@@ -186,15 +185,7 @@ mod tests {
 ";
 
     async fn engine() -> (tempfile::TempDir, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("events.csv");
-        std::fs::write(&file, EVENTS).unwrap();
-        let ws = Workspace::create(dir.path().join("ws")).unwrap();
-        ws.import_file(TableKind::Events, &file, &ImportOptions::default(), &Quiet)
-            .await
-            .unwrap();
-        let engine = Engine::open(&ws).await.unwrap();
-        (dir, engine)
+        crate::test_engine(TableKind::Events, EVENTS).await
     }
 
     fn req(order: FunnelOrder) -> FunnelRequest {

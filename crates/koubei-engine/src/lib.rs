@@ -108,6 +108,25 @@ fn empty(schema: SchemaRef) -> Result<MemTable> {
     Ok(MemTable::try_new(schema, vec![vec![]])?)
 }
 
+/// An engine over a temporary workspace holding one imported CSV table.
+#[cfg(test)]
+pub(crate) async fn test_engine(table: TableKind, csv: &str) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{table}.csv"));
+    std::fs::write(&file, csv).unwrap();
+    let ws = Workspace::create(dir.path().join("ws")).unwrap();
+    ws.import_file(
+        table,
+        &file,
+        &koubei_store::ImportOptions::default(),
+        &koubei_store::Quiet,
+    )
+    .await
+    .unwrap();
+    let engine = Engine::open(&ws).await.unwrap();
+    (dir, engine)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

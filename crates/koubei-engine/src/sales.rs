@@ -408,7 +408,6 @@ fn cents(x: f64) -> f64 {
 mod tests {
     use super::*;
     use koubei_schema::TableKind;
-    use koubei_store::{ImportOptions, Quiet, Workspace};
 
     /// Three customers over three months; every figure below is worked out by hand.
     const ORDERS: &str = "order_id,line,customer_id,ts,quantity,amount,status,country
@@ -422,15 +421,7 @@ C2,1,c,2024-03-01T10:00:00Z,1,5,paid,CN
 ";
 
     async fn engine() -> (tempfile::TempDir, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("orders.csv");
-        std::fs::write(&file, ORDERS).unwrap();
-        let ws = Workspace::create(dir.path().join("ws")).unwrap();
-        ws.import_file(TableKind::Orders, &file, &ImportOptions::default(), &Quiet)
-            .await
-            .unwrap();
-        let engine = Engine::open(&ws).await.unwrap();
-        (dir, engine)
+        crate::test_engine(TableKind::Orders, ORDERS).await
     }
 
     fn req(by: Period) -> SalesRequest {

@@ -47,22 +47,6 @@ fn demo_then_tables_and_sql() {
     assert_eq!(f["steps"][3]["persons"], 500);
     assert!(f["steps"][0]["persons"].as_i64().unwrap() > 500, "{f}");
 
-    // Every buyer went through view → add_to_cart → checkout → purchase in
-    // one session, so the funnel's last step counts every customer.
-    let f: Value = serde_json::from_str(&ws.ok(&[
-        "funnel",
-        "--steps",
-        "view,add_to_cart,checkout,purchase",
-        "--window",
-        "1d",
-        "--format",
-        "json",
-    ]))
-    .unwrap();
-    assert_eq!(f["steps"][3]["name"], "purchase");
-    assert_eq!(f["steps"][3]["persons"], 500);
-    assert!(f["steps"][0]["persons"].as_i64().unwrap() > 500, "{f}");
-
     let t: Value = serde_json::from_str(&ws.ok(&["tables", "--format", "json"])).unwrap();
     for table in t["tables"].as_array().unwrap() {
         if table["name"] != "rejects" {
