@@ -592,15 +592,6 @@ impl DeriveState {
                 });
             }
         };
-        if table == TableKind::Orders && columns[col_index(table, "quantity")].null_count() > 0 {
-            let q = col_index(table, "quantity");
-            let quantity: Int64Array = columns[q]
-                .as_primitive::<Int64Type>()
-                .iter()
-                .map(|v| Some(v.unwrap_or(1)))
-                .collect();
-            columns[q] = Arc::new(quantity);
-        }
         if table == TableKind::Orders {
             // Fill defaults only where something is missing.
             let q = col_index(table, "quantity");
