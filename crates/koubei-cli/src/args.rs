@@ -121,6 +121,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Cohort retention: persons by the period of their first start event,
+    /// and how many came back in each later period.
+    Retention {
+        /// day, week (from Monday) or month.
+        #[arg(long, default_value = "week")]
+        period: String,
+        /// Periods after the cohort's own.
+        #[arg(long, default_value_t = 8)]
+        periods: usize,
+        /// Start event from events; a first paid order by default.
+        #[arg(long)]
+        start_event: Option<String>,
+        /// Return event from events; any paid order by default.
+        #[arg(long)]
+        return_event: Option<String>,
+        /// Count a person in every period up to their last return ("on or after").
+        #[arg(long)]
+        cumulative: bool,
+        /// First cohort day included, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Last cohort day included, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Run a DataFusion SQL query over all the tables.
     Sql {
         query: String,

@@ -9,7 +9,8 @@ use arrow::datatypes::DataType;
 use koubei_demo::DemoConfig;
 use koubei_engine::Engine;
 use koubei_engine::funnel_query::{FunnelRequest, parse_duration};
-use koubei_engine::sales::{SalesReport, SalesRequest};
+use koubei_engine::retention::RetentionRequest;
+use koubei_engine::sales::{Period, SalesReport, SalesRequest};
 use koubei_schema::TableKind;
 use koubei_store::{Format, ImportOptions, ImportReport, ImportTz, Workspace};
 
@@ -159,6 +160,51 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     pct(s.conversion_from_first),
                     s.dropoff.to_string(),
                 ]);
+            }
+            t.write(out, format)
+        }
+        Command::Retention {
+            period,
+            periods,
+            start_event,
+            return_event,
+            cumulative,
+            since,
+            until,
+            format,
+        } => {
+            let period: Period = period.parse().map_err(anyhow::Error::msg)?;
+            if !matches!(period, Period::Day | Period::Week | Period::Month) {
+                bail!("--period must be day, week or month");
+            }
+            let req = RetentionRequest {
+                period,
+                periods,
+                start_event,
+                return_event,
+                cumulative,
+                since: since.map(|d| parse_day("--since", &d)).transpose()?,
+                until: until.map(|d| parse_day("--until", &d)).transpose()?,
+            };
+            let ws = Workspace::open(&path)?;
+            let report = Engine::open(&ws).await?.retention(&req).await?;
+            if format == OutputFormat::Json {
+                return output::json(out, &report);
+            }
+            let mut header = vec!["cohort".to_string(), "size".to_string()];
+            header.extend((0..=periods).map(|k| format!("{}{k}", &report.period.to_string()[..1])));
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            let mut t = Table::new(&header);
+            for c in &report.cohorts {
+                let mut row = vec![c.cohort.to_string(), c.size.to_string()];
+                row.extend(c.retained.iter().map(|n| {
+                    if format == OutputFormat::Csv {
+                        n.to_string()
+                    } else {
+                        format!("{:.1}%", 100.0 * *n as f64 / c.size.max(1) as f64)
+                    }
+                }));
+                t.row(row);
             }
             t.write(out, format)
         }

@@ -91,7 +91,7 @@ impl Engine {
             let names: Vec<String> = req.steps.iter().map(|s| quote(s)).collect();
             filters.push(format!("event IN ({})", names.join(", ")));
         }
-        filters.push(crate::ts_in_days(req.since, req.until));
+        filters.push(crate::ts_in_days("ts", req.since, req.until));
         let sql = format!(
             "SELECT level, count(*) AS persons FROM (
                SELECT COALESCE(customer_id, anonymous_id) AS person,

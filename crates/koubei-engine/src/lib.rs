@@ -14,6 +14,7 @@ use koubei_store::Workspace;
 
 pub mod funnel;
 pub mod funnel_query;
+pub mod retention;
 pub mod sales;
 pub mod udaf;
 
@@ -83,19 +84,20 @@ impl Engine {
     }
 }
 
-/// A SQL condition keeping `ts` within whole UTC days, `from` to `until`
-/// inclusive; `TRUE` when neither is set.
+/// A SQL condition keeping the timestamp column `col` within whole UTC days,
+/// `from` to `until` inclusive; `TRUE` when neither is set.
 pub(crate) fn ts_in_days(
+    col: &str,
     from: Option<chrono::NaiveDate>,
     until: Option<chrono::NaiveDate>,
 ) -> String {
     let mut parts = Vec::new();
     if let Some(f) = from {
-        parts.push(format!("ts >= TIMESTAMP '{f}T00:00:00Z'"));
+        parts.push(format!("{col} >= TIMESTAMP '{f}T00:00:00Z'"));
     }
     if let Some(u) = until {
         let next = u + chrono::TimeDelta::days(1);
-        parts.push(format!("ts < TIMESTAMP '{next}T00:00:00Z'"));
+        parts.push(format!("{col} < TIMESTAMP '{next}T00:00:00Z'"));
     }
     if parts.is_empty() {
         "TRUE".to_string()

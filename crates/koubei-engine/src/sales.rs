@@ -319,7 +319,7 @@ impl Engine {
 
     /// The `top` groups by revenue within the range.
     async fn top_groups(&self, grp: &str, req: &SalesRequest, top: usize) -> Result<Vec<String>> {
-        let range = crate::ts_in_days(req.since.map(|s| req.by.start(s)), req.until);
+        let range = crate::ts_in_days("ts", req.since.map(|s| req.by.start(s)), req.until);
         let sql = format!(
             "SELECT {grp} AS grp, sum(amount) AS revenue FROM orders
              WHERE status = 'paid' AND {range}
@@ -339,7 +339,7 @@ impl Engine {
 /// periods shown still have their growth figures.
 fn range_filter(req: &SalesRequest) -> String {
     let from = req.since.map(|s| req.by.year_before(req.by.start(s)));
-    crate::ts_in_days(from, req.until)
+    crate::ts_in_days("ts", from, req.until)
 }
 
 /// Every period from the first to the last, for every group, with ratios and
