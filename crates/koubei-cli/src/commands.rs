@@ -206,7 +206,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 }));
                 t.row(row);
             }
-            t.write(out, format)
+            t.write(out, format)?;
+            if format == OutputFormat::Table {
+                for r in &report.repeat_purchase {
+                    let rate = r.rate.map_or("-".into(), |x| format!("{:.1}%", x * 100.0));
+                    writeln!(
+                        out,
+                        "repeat purchase within {} days: {rate} ({} of {} first-time buyers)",
+                        r.days, r.repeated, r.buyers
+                    )?;
+                }
+            }
+            Ok(())
         }
         Command::Sql { query, format } => {
             let ws = Workspace::open(&path)?;

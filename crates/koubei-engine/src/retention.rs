@@ -46,11 +46,26 @@ pub struct Cohort {
     pub retained: Vec<i64>,
 }
 
+/// The share of first-time buyers who ordered again within N days.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RepeatRate {
+    pub days: i64,
+    /// Buyers whose first paid order is at least `days` before the last
+    /// order in the data, so that their window is complete.
+    pub buyers: i64,
+    /// Of those, the ones with another paid order after the first, within `days`.
+    pub repeated: i64,
+    pub rate: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RetentionReport {
     pub period: Period,
     pub cumulative: bool,
     pub cohorts: Vec<Cohort>,
+    /// Repeat-purchase rates at 30, 60 and 90 days (from orders, whatever the
+    /// start and return events).
+    pub repeat_purchase: Vec<RepeatRate>,
 }
 
 fn source(event: Option<&str>) -> String {
@@ -134,14 +149,16 @@ impl Engine {
             let Some(c) = cohorts.get_mut(&cohort) else {
                 continue;
             };
-            // The index of `period` counted from the cohort's period.
+            // The index of `period` counted from the cohort's period; past
+            // the last period shown, it only matters to "on or after".
             let mut k = 0;
             let mut d = cohort;
             while d < period && k <= req.periods {
                 d = req.period.next(d);
                 k += 1;
             }
-            if d != period {
+            let beyond = d < period;
+            if !beyond && d != period {
                 continue;
             }
             if req.cumulative {
@@ -149,7 +166,7 @@ impl Engine {
                 for slot in c.retained.iter_mut().take(k.min(req.periods) + 1).skip(1) {
                     *slot += n;
                 }
-            } else if k <= req.periods {
+            } else if !beyond && k <= req.periods {
                 c.retained[k] += n;
             }
         }
@@ -164,7 +181,56 @@ impl Engine {
             period: req.period,
             cumulative: req.cumulative,
             cohorts,
+            repeat_purchase: self.repeat_purchase(&[30, 60, 90]).await?,
         })
+    }
+
+    /// For each window, the buyers whose window lies within the data, and how
+    /// many of them placed another paid order after their first within it.
+    pub async fn repeat_purchase(&self, windows: &[i64]) -> Result<Vec<RepeatRate>> {
+        let columns: Vec<String> = windows
+            .iter()
+            .map(|d| {
+                let complete = format!("first_ts + INTERVAL '{d} days' <= last_ts");
+                format!(
+                    "count(*) FILTER (WHERE {complete}) AS buyers_{d},
+                     count(*) FILTER (WHERE {complete} AND next_ts <= first_ts + INTERVAL '{d} days') AS repeated_{d}"
+                )
+            })
+            .collect();
+        let sql = format!(
+            "WITH paid AS (SELECT customer_id, ts FROM orders WHERE status = 'paid'),
+                  firsts AS (SELECT customer_id, min(ts) AS first_ts FROM paid GROUP BY customer_id),
+                  nexts AS (
+                    SELECT p.customer_id, min(p.ts) AS next_ts
+                    FROM paid p JOIN firsts f ON p.customer_id = f.customer_id AND p.ts > f.first_ts
+                    GROUP BY p.customer_id
+                  ),
+                  buyers AS (
+                    SELECT f.first_ts, n.next_ts, (SELECT max(ts) FROM orders) AS last_ts
+                    FROM firsts f LEFT JOIN nexts n ON f.customer_id = n.customer_id
+                  )
+             SELECT {} FROM buyers",
+            columns.join(", ")
+        );
+        let (_, batches) = self.sql(&sql).await?;
+        let mut out = Vec::new();
+        for (i, &days) in windows.iter().enumerate() {
+            let (mut buyers, mut repeated) = (0, 0);
+            for b in &batches {
+                let n = cast(b.column(2 * i), &DataType::Int64)?;
+                let r = cast(b.column(2 * i + 1), &DataType::Int64)?;
+                buyers += n.as_primitive::<Int64Type>().value(0);
+                repeated += r.as_primitive::<Int64Type>().value(0);
+            }
+            out.push(RepeatRate {
+                days,
+                buyers,
+                repeated,
+                rate: (buyers > 0).then(|| repeated as f64 / buyers as f64),
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -177,7 +243,9 @@ mod tests {
     /// - a: first order in week 0 (Jan 1), returns in weeks 1 and 3;
     /// - b: first order in week 0 (Jan 3), returns in week 2; a refunded order in week 1 does not count;
     /// - c: first order in week 1 (Jan 9), a second order the same week, returns in week 2 (its period 1);
-    /// - d: only a cancelled order: in no cohort.
+    /// - d: only cancelled orders: in no cohort (the last one ends the data on 2024-06-01);
+    /// - e: one order in week 0 (Jan 2), never again;
+    /// - f: first order in week 1 (Jan 10), again 45 days later (week 6).
     const ORDERS: &str = "order_id,customer_id,ts,amount,status
 1,a,2024-01-01T10:00:00Z,10,paid
 2,a,2024-01-08T10:00:00Z,10,paid
@@ -189,6 +257,10 @@ mod tests {
 8,c,2024-01-11T10:00:00Z,10,paid
 9,c,2024-01-16T10:00:00Z,10,paid
 10,d,2024-01-02T10:00:00Z,10,cancelled
+11,d,2024-06-01T10:00:00Z,10,cancelled
+12,e,2024-01-02T10:00:00Z,10,paid
+13,f,2024-01-10T10:00:00Z,10,paid
+14,f,2024-02-24T10:00:00Z,10,paid
 ";
 
     fn req(cumulative: bool) -> RetentionRequest {
@@ -216,20 +288,29 @@ mod tests {
             vec![
                 Cohort {
                     cohort: d("2024-01-01"),
-                    size: 2,
-                    retained: vec![2, 1, 1, 1]
+                    size: 3,
+                    retained: vec![3, 1, 1, 1]
                 },
                 Cohort {
                     cohort: d("2024-01-08"),
-                    size: 1,
-                    retained: vec![1, 1, 0, 0]
+                    size: 2,
+                    retained: vec![2, 1, 0, 0]
                 },
             ]
         );
-        // On or after: a returned last in week 3, b in week 2.
+        // On or after: a returned last in week 3, b in week 2; c in its
+        // period 1 and f in its period 6, past the last period shown.
         let r = e.retention(&req(true)).await.unwrap();
-        assert_eq!(r.cohorts[0].retained, vec![2, 2, 2, 1]);
-        assert_eq!(r.cohorts[1].retained, vec![1, 1, 0, 0]);
+        assert_eq!(r.cohorts[0].retained, vec![3, 2, 2, 1]);
+        assert_eq!(r.cohorts[1].retained, vec![2, 2, 1, 1]);
+        // Buyers a, b, c, e, f: a, b, c again within 30 days, f within 60.
+        let rates: Vec<_> = r
+            .repeat_purchase
+            .iter()
+            .map(|x| (x.days, x.buyers, x.repeated))
+            .collect();
+        assert_eq!(rates, vec![(30, 5, 3), (60, 5, 4), (90, 5, 4)]);
+        assert_eq!(r.repeat_purchase[0].rate, Some(0.6));
 
         let mut q = req(false);
         q.since = Some(d("2024-01-10"));
