@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -25,6 +26,22 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--since` and `--until`: whole UTC days, both included.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct DayRange {
+    /// First day included, YYYY-MM-DD (UTC).
+    #[arg(long, value_parser = parse_day)]
+    pub since: Option<NaiveDate>,
+    /// Last day included, YYYY-MM-DD (UTC).
+    #[arg(long, value_parser = parse_day)]
+    pub until: Option<NaiveDate>,
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    s.parse()
+        .map_err(|_| format!("expected a date such as 2024-03-01, not \"{s}\""))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -92,12 +109,8 @@ pub enum Command {
         /// Keep the N groups with the most revenue; the others become "(other)".
         #[arg(long)]
         top: Option<usize>,
-        /// First day included, YYYY-MM-DD (UTC).
-        #[arg(long)]
-        since: Option<String>,
-        /// Last day included, YYYY-MM-DD (UTC).
-        #[arg(long)]
-        until: Option<String>,
+        #[command(flatten)]
+        range: DayRange,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -112,12 +125,8 @@ pub enum Command {
         /// ordered (other events may come between steps), strict (none may), or unordered.
         #[arg(long, default_value = "ordered")]
         order: String,
-        /// First day of events included, YYYY-MM-DD (UTC).
-        #[arg(long)]
-        since: Option<String>,
-        /// Last day of events included, YYYY-MM-DD (UTC).
-        #[arg(long)]
-        until: Option<String>,
+        #[command(flatten)]
+        range: DayRange,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -139,12 +148,8 @@ pub enum Command {
         /// Count a person in every period up to their last return ("on or after").
         #[arg(long)]
         cumulative: bool,
-        /// First cohort day included, YYYY-MM-DD (UTC).
-        #[arg(long)]
-        since: Option<String>,
-        /// Last cohort day included, YYYY-MM-DD (UTC).
-        #[arg(long)]
-        until: Option<String>,
+        #[command(flatten)]
+        range: DayRange,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },

@@ -106,16 +106,15 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             by,
             breakdown,
             top,
-            since,
-            until,
+            range,
             format,
         } => {
             let req = SalesRequest {
                 by: by.parse().map_err(anyhow::Error::msg)?,
                 breakdown,
                 top,
-                since: since.map(|d| parse_day("--since", &d)).transpose()?,
-                until: until.map(|d| parse_day("--until", &d)).transpose()?,
+                since: range.since,
+                until: range.until,
             };
             let ws = Workspace::open(&path)?;
             let report = Engine::open(&ws).await?.sales(&req).await?;
@@ -125,8 +124,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             steps,
             window,
             order,
-            since,
-            until,
+            range,
             format,
         } => {
             let req = FunnelRequest {
@@ -134,8 +132,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 window_seconds: parse_duration(&window)
                     .map_err(|e| anyhow::anyhow!("--window: {e}"))?,
                 order: order.parse().map_err(anyhow::Error::msg)?,
-                since: since.map(|d| parse_day("--since", &d)).transpose()?,
-                until: until.map(|d| parse_day("--until", &d)).transpose()?,
+                since: range.since,
+                until: range.until,
             };
             let ws = Workspace::open(&path)?;
             let report = Engine::open(&ws).await?.funnel(&req).await?;
@@ -169,8 +167,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             start_event,
             return_event,
             cumulative,
-            since,
-            until,
+            range,
             format,
         } => {
             let period: Period = period.parse().map_err(anyhow::Error::msg)?;
@@ -183,8 +180,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 start_event,
                 return_event,
                 cumulative,
-                since: since.map(|d| parse_day("--since", &d)).transpose()?,
-                until: until.map(|d| parse_day("--until", &d)).transpose()?,
+                since: range.since,
+                until: range.until,
             };
             let ws = Workspace::open(&path)?;
             let report = Engine::open(&ws).await?.retention(&req).await?;
@@ -226,11 +223,6 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             output::batches(out, format, &schema, &batches)
         }
     }
-}
-
-fn parse_day(flag: &str, s: &str) -> Result<chrono::NaiveDate> {
-    s.parse()
-        .map_err(|_| anyhow::anyhow!("{flag} must be a date such as 2024-03-01, not \"{s}\""))
 }
 
 fn print_sales(out: &mut dyn Write, r: &SalesReport, format: OutputFormat) -> Result<()> {
