@@ -1,0 +1,202 @@
+//! What the models see of a customer, checked, and merged into weighted rows.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use crate::error::ClvError;
+use crate::fit::Weighted;
+
+/// A customer's purchase history in continuous time, in the summary's unit
+/// (days or weeks): `x` repeat purchase occasions, the last at `t_x` after the
+/// first, and `t` from the first purchase to the end of the observation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rft {
+    pub x: f64,
+    pub t_x: f64,
+    pub t: f64,
+}
+
+/// A repeat buyer's spend: `x` repeat purchases with mean value `m`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spend {
+    pub x: f64,
+    pub m: f64,
+}
+
+/// A customer's history in discrete time: purchases in `x` of `n` transaction
+/// opportunities after the first, the last of them at opportunity `t_x`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Discrete {
+    pub x: u32,
+    pub t_x: u32,
+    pub n: u32,
+}
+
+/// Rows that `Weighted::from_rows` can merge.
+pub trait Key {
+    type K: Eq + Hash;
+    fn key(&self) -> Self::K;
+}
+
+impl Key for Rft {
+    type K = [u64; 3];
+    fn key(&self) -> [u64; 3] {
+        [self.x.to_bits(), self.t_x.to_bits(), self.t.to_bits()]
+    }
+}
+
+impl Key for Spend {
+    type K = [u64; 2];
+    fn key(&self) -> [u64; 2] {
+        [self.x.to_bits(), self.m.to_bits()]
+    }
+}
+
+impl Key for Discrete {
+    type K = Discrete;
+    fn key(&self) -> Discrete {
+        *self
+    }
+}
+
+impl<R: Key + Copy> Weighted<R> {
+    /// Merges identical rows into one row with a weight, in first-seen order.
+    pub fn from_rows(rows: &[R]) -> Weighted<R> {
+        let mut index: HashMap<R::K, usize> = HashMap::with_capacity(rows.len() / 4 + 16);
+        let mut out = Weighted {
+            rows: Vec::new(),
+            weights: Vec::new(),
+        };
+        for row in rows {
+            let i = *index.entry(row.key()).or_insert_with(|| {
+                out.rows.push(*row);
+                out.weights.push(0.0);
+                out.rows.len() - 1
+            });
+            out.weights[i] += 1.0;
+        }
+        out
+    }
+}
+
+/// Checks continuous-time rows: 0 ≤ t_x ≤ T, T > 0, whole x, and t_x = 0 exactly
+/// when x = 0.
+pub fn check_rft(rows: &[Rft]) -> Result<(), ClvError> {
+    for (index, r) in rows.iter().enumerate() {
+        let reason = if !(r.x.is_finite() && r.t_x.is_finite() && r.t.is_finite()) {
+            Some("frequency, recency and T must be finite numbers".to_string())
+        } else if r.x < 0.0 || r.x.fract() != 0.0 {
+            Some(format!(
+                "frequency {} is not a whole number of repeat purchases",
+                r.x
+            ))
+        } else if r.t_x < 0.0 || r.t_x > r.t {
+            Some(format!(
+                "recency {} is not between 0 and T = {}",
+                r.t_x, r.t
+            ))
+        } else if r.t <= 0.0 {
+            Some(format!(
+                "T = {} must be positive: the observation ends after the first purchase",
+                r.t
+            ))
+        } else if (r.x == 0.0) != (r.t_x == 0.0) {
+            Some(format!(
+                "frequency {} with recency {}: a repeat purchase has a positive recency, and none has 0",
+                r.x, r.t_x
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ClvError::InvalidRow { index, reason });
+        }
+    }
+    Ok(())
+}
+
+/// Checks rows for a counting model: valid, at least two customers, and some
+/// repeat buying.
+pub fn check_counting(model: &'static str, rows: &[Rft]) -> Result<(), ClvError> {
+    if rows.is_empty() {
+        return Err(ClvError::Empty);
+    }
+    check_rft(rows)?;
+    if rows.len() < 2 {
+        return Err(ClvError::TooFew {
+            model,
+            needed: 2,
+            got: rows.len(),
+        });
+    }
+    if rows.iter().all(|r| r.x == 0.0) {
+        return Err(ClvError::NoRepeatBuyers { model });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_rows_merge_into_weights() {
+        let rows = [
+            Rft {
+                x: 0.0,
+                t_x: 0.0,
+                t: 5.0,
+            },
+            Rft {
+                x: 1.0,
+                t_x: 2.0,
+                t: 5.0,
+            },
+            Rft {
+                x: 0.0,
+                t_x: 0.0,
+                t: 5.0,
+            },
+        ];
+        let w = Weighted::from_rows(&rows);
+        assert_eq!(w.rows.len(), 2);
+        assert_eq!(w.weights, vec![2.0, 1.0]);
+        assert_eq!(w.total(), 3.0);
+    }
+
+    #[test]
+    fn bad_rows_are_named() {
+        let bad = [Rft {
+            x: 1.0,
+            t_x: 6.0,
+            t: 5.0,
+        }];
+        let err = check_rft(&bad).unwrap_err().to_string();
+        assert!(err.contains("row 0") && err.contains("recency 6"), "{err}");
+        let none = [
+            Rft {
+                x: 0.0,
+                t_x: 0.0,
+                t: 5.0,
+            },
+            Rft {
+                x: 0.0,
+                t_x: 0.0,
+                t: 3.0,
+            },
+        ];
+        assert!(matches!(
+            check_counting("bgnbd", &none),
+            Err(ClvError::NoRepeatBuyers { .. })
+        ));
+        let one = [Rft {
+            x: 2.0,
+            t_x: 3.0,
+            t: 5.0,
+        }];
+        assert!(matches!(
+            check_counting("bgnbd", &one),
+            Err(ClvError::TooFew { .. })
+        ));
+    }
+}
