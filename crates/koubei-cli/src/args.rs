@@ -76,9 +76,13 @@ pub enum Command {
         /// The file's format: csv, tsv, jsonl or parquet. Taken from the extension by default.
         #[arg(long = "format")]
         input_format: Option<String>,
-        /// The field separator of a CSV file, one character.
+        /// The field separator of a CSV file: one character, \t, or `whitespace` for
+        /// fields separated by runs of blanks (no quoting).
         #[arg(long)]
         delimiter: Option<String>,
+        /// The file has no header line: these are its column names, in order (NAME,NAME,...).
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        columns: Vec<String>,
         /// TARGET=SOURCE: read the table's column TARGET from the file's column SOURCE.
         #[arg(long = "map", value_name = "TARGET=SOURCE")]
         map: Vec<String>,
@@ -150,6 +154,38 @@ pub enum Command {
         cumulative: bool,
         #[command(flatten)]
         range: DayRange,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Fit a customer-lifetime-value model to the orders and value every customer.
+    Clv {
+        /// bgnbd, mbgnbd, pareto (Pareto/NBD), bgbb (discrete time) or gamma-gamma (spend).
+        #[arg(long, default_value = "bgnbd")]
+        model: String,
+        /// Time unit of frequency, recency and T: day, week (days / 7), month or year.
+        #[arg(long, default_value = "week")]
+        unit: String,
+        /// Last day of the calibration period (default: the last order's day).
+        #[arg(long, value_parser = parse_day)]
+        calibration_end: Option<NaiveDate>,
+        /// Last day of a holdout period after it, to check predictions against.
+        #[arg(long, value_parser = parse_day)]
+        holdout_end: Option<NaiveDate>,
+        /// How far ahead to predict purchases and value: 90d, 26w, 12m, 1y.
+        #[arg(long, default_value = "1y")]
+        horizon: String,
+        /// Yearly discount rate for the lifetime value.
+        #[arg(long, default_value_t = 0.1)]
+        discount_rate: f64,
+        /// L2 penalty on the parameters, as in lifetimes' penalizer_coef.
+        #[arg(long, default_value_t = 0.0)]
+        penalizer: f64,
+        /// Also fit BG/NBD, MBG/NBD and Pareto/NBD to the same data and compare.
+        #[arg(long)]
+        compare: bool,
+        /// Write one row per customer (P(alive), expected purchases, spend, CLV) to this CSV file.
+        #[arg(long)]
+        export: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },

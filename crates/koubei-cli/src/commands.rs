@@ -8,11 +8,13 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use koubei_demo::DemoConfig;
 use koubei_engine::Engine;
+use koubei_engine::clv::{SummaryRequest, parse_horizon};
+use koubei_engine::clv_report::{ClvReport, ClvRequest};
 use koubei_engine::funnel_query::{FunnelRequest, parse_duration};
 use koubei_engine::retention::RetentionRequest;
 use koubei_engine::sales::{Period, SalesReport, SalesRequest};
 use koubei_schema::TableKind;
-use koubei_store::{Format, ImportOptions, ImportReport, ImportTz, Workspace};
+use koubei_store::{Delimiter, Format, ImportOptions, ImportReport, ImportTz, Workspace};
 
 use crate::args::{Cli, Command, OutputFormat};
 use crate::output::{self, Table};
@@ -32,6 +34,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             file,
             input_format,
             delimiter,
+            columns,
             map,
             timezone,
             max_reject_ratio,
@@ -44,6 +47,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
                 delimiter: delimiter.map(|d| parse_delimiter(&d)).transpose()?,
+                columns: (!columns.is_empty()).then_some(columns),
                 mapping: map
                     .iter()
                     .map(|m| parse_mapping(m))
@@ -216,6 +220,45 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
+        Command::Clv {
+            model,
+            unit,
+            calibration_end,
+            holdout_end,
+            horizon,
+            discount_rate,
+            penalizer,
+            compare,
+            export,
+            format,
+        } => {
+            let req = ClvRequest {
+                summary: SummaryRequest {
+                    unit: unit.parse().map_err(anyhow::Error::msg)?,
+                    calibration_end,
+                    holdout_end,
+                },
+                model: model.parse().map_err(anyhow::Error::msg)?,
+                penalizer,
+                horizon_days: parse_horizon(&horizon).map_err(anyhow::Error::msg)?,
+                discount_rate,
+                compare,
+            };
+            let ws = Workspace::open(&path)?;
+            let report = Engine::open(&ws).await?.clv(&req).await?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            if let Some(file) = export {
+                export_customers(&file, &report)?;
+                eprintln!(
+                    "wrote {} customers to {}",
+                    report.per_customer.len(),
+                    file.display()
+                );
+            }
+            print_clv(out, &report, &horizon, format)
+        }
         Command::Sql { query, format } => {
             let ws = Workspace::open(&path)?;
             let engine = Engine::open(&ws).await?;
@@ -223,6 +266,147 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             output::batches(out, format, &schema, &batches)
         }
     }
+}
+
+fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
+    let mut t = Table::new(&[
+        "customer_id",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "p_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+    ]);
+    let num = |v: f64| {
+        if v.is_finite() {
+            format!("{v}")
+        } else {
+            String::new()
+        }
+    };
+    for c in &report.per_customer {
+        t.row(vec![
+            c.customer_id.clone(),
+            num(c.frequency),
+            num(c.recency),
+            num(c.t),
+            num(c.monetary_value),
+            num(c.p_alive),
+            num(c.expected_purchases),
+            num(c.expected_spend),
+            num(c.clv),
+        ]);
+    }
+    let mut buf = Vec::new();
+    t.write(&mut buf, OutputFormat::Csv)?;
+    std::fs::write(file, buf).with_context(|| format!("writing {}", file.display()))
+}
+
+fn print_clv(
+    out: &mut dyn Write,
+    r: &ClvReport,
+    horizon: &str,
+    format: OutputFormat,
+) -> Result<()> {
+    if format == OutputFormat::Json {
+        return output::json(out, r);
+    }
+    let mut t = Table::new(&["model", "param", "value", "std_error"]);
+    let models = std::iter::once(&r.fit).chain(r.spend.as_ref().filter(|s| s.model != r.fit.model));
+    for m in models {
+        for ((name, v), (_, se)) in m.params.0.iter().zip(&m.std_errors.0) {
+            t.row(vec![
+                m.model.into(),
+                name.to_string(),
+                format!("{v:.6}"),
+                format!("{se:.6}"),
+            ]);
+        }
+    }
+    if format == OutputFormat::Csv {
+        return t.write(out, format);
+    }
+    let end = r
+        .calibration_end
+        .map_or(String::new(), |d| format!(", calibration to {d}"));
+    writeln!(
+        out,
+        "{} fitted to {} customers ({} repeat buyers), unit {}{end}",
+        r.fit.model, r.customers, r.repeat_buyers, r.unit
+    )?;
+    t.write(out, format)?;
+    writeln!(
+        out,
+        "log-likelihood {:.3}  AIC {:.1}  BIC {:.1}  ({} iterations)",
+        r.fit.log_likelihood, r.fit.aic, r.fit.bic, r.fit.iterations
+    )?;
+    if r.histogram.iter().any(|h| h.predicted.is_finite()) {
+        writeln!(out, "\nrepeat purchases in calibration, customers:")?;
+        let mut h = Table::new(&["purchases", "actual", "predicted"]);
+        let last = r.histogram.len().saturating_sub(1);
+        for (i, row) in r.histogram.iter().enumerate() {
+            let label = if i == last {
+                format!("{}+", row.purchases)
+            } else {
+                row.purchases.to_string()
+            };
+            h.row(vec![
+                label,
+                format!("{:.0}", row.actual),
+                format!("{:.1}", row.predicted),
+            ]);
+        }
+        h.write(out, format)?;
+    }
+    if !r.holdout.is_empty() {
+        writeln!(
+            out,
+            "\nholdout purchases per customer, by calibration frequency:"
+        )?;
+        let mut h = Table::new(&["frequency", "customers", "actual", "predicted"]);
+        let last = r.holdout.len().saturating_sub(1);
+        for (i, row) in r.holdout.iter().enumerate() {
+            let label = if i == last && row.frequency as usize + 1 == r.histogram.len() {
+                format!("{}+", row.frequency)
+            } else {
+                row.frequency.to_string()
+            };
+            h.row(vec![
+                label,
+                row.customers.to_string(),
+                format!("{:.3}", row.actual),
+                format!("{:.3}", row.predicted),
+            ]);
+        }
+        h.write(out, format)?;
+    }
+    if !r.comparison.is_empty() {
+        writeln!(out, "\nmodels on the same data:")?;
+        let mut h = Table::new(&["model", "log_likelihood", "AIC", "BIC"]);
+        for m in &r.comparison {
+            h.row(vec![
+                m.model.into(),
+                format!("{:.3}", m.log_likelihood),
+                format!("{:.1}", m.aic),
+                format!("{:.1}", m.bic),
+            ]);
+        }
+        h.write(out, format)?;
+    }
+    if r.spend.is_some() {
+        writeln!(
+            out,
+            "\nnext {horizon}: {:.1} expected purchases, {:.2} expected revenue, CLV {:.2} (discounted at {:.1}% a year)",
+            r.expected_purchases,
+            r.expected_revenue,
+            r.total_clv,
+            r.discount_rate * 100.0
+        )?;
+    }
+    Ok(())
 }
 
 fn print_sales(out: &mut dyn Write, r: &SalesReport, format: OutputFormat) -> Result<()> {
@@ -279,11 +463,14 @@ fn print_sales(out: &mut dyn Write, r: &SalesReport, format: OutputFormat) -> Re
     t.write(out, format)
 }
 
-fn parse_delimiter(d: &str) -> Result<u8> {
+fn parse_delimiter(d: &str) -> Result<Delimiter> {
     match d {
-        "\\t" | "tab" => Ok(b'\t'),
-        d if d.len() == 1 && d.is_ascii() => Ok(d.as_bytes()[0]),
-        _ => bail!("--delimiter must be one ASCII character (or \\t), not \"{d}\""),
+        "\\t" | "tab" => Ok(Delimiter::Byte(b'\t')),
+        "whitespace" | "ws" => Ok(Delimiter::Whitespace),
+        d if d.len() == 1 && d.is_ascii() => Ok(Delimiter::Byte(d.as_bytes()[0])),
+        _ => bail!(
+            "--delimiter must be one ASCII character, \\t, or whitespace (runs of blanks), not \"{d}\""
+        ),
     }
 }
 

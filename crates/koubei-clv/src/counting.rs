@@ -22,10 +22,10 @@ pub trait Counting {
 
 /// Discounted lifetime value over `months` months: each month's expected
 /// purchases times `spend`, discounted at `yearly_rate` compounded monthly.
-/// `month` is one month in the summary's time unit (30 days, or 30/7 weeks), as
-/// in `lifetimes`' customer_lifetime_value.
+/// `month` is one month in the summary's time unit (365.25 / 12 days), stepped
+/// month by month as `lifetimes`' customer_lifetime_value does.
 pub fn discounted_value(
-    model: &impl Counting,
+    model: &(impl Counting + ?Sized),
     row: &Rft,
     spend: f64,
     months: u32,

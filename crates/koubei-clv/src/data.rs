@@ -79,8 +79,8 @@ impl<R: Key + Copy> Weighted<R> {
     }
 }
 
-/// Checks continuous-time rows: 0 ≤ t_x ≤ T, T > 0, whole x, and t_x = 0 exactly
-/// when x = 0.
+/// Checks continuous-time rows: 0 ≤ t_x ≤ T, whole x, and t_x = 0 exactly when
+/// x = 0. T = 0 (first bought on the last day) is allowed and tells nothing.
 pub fn check_rft(rows: &[Rft]) -> Result<(), ClvError> {
     for (index, r) in rows.iter().enumerate() {
         let reason = if !(r.x.is_finite() && r.t_x.is_finite() && r.t.is_finite()) {
@@ -95,9 +95,9 @@ pub fn check_rft(rows: &[Rft]) -> Result<(), ClvError> {
                 "recency {} is not between 0 and T = {}",
                 r.t_x, r.t
             ))
-        } else if r.t <= 0.0 {
+        } else if r.t < 0.0 {
             Some(format!(
-                "T = {} must be positive: the observation ends after the first purchase",
+                "T = {} is negative: the observation ends before the first purchase",
                 r.t
             ))
         } else if (r.x == 0.0) != (r.t_x == 0.0) {

@@ -93,7 +93,11 @@ fn pareto_nbd_reproduces_fader_hardie_2005() {
         "{}",
         f.param("beta")
     );
-    assert!(f.log_likelihood >= -9_594.973_929_88, "{}", f.log_likelihood);
+    assert!(
+        f.log_likelihood >= -9_594.973_929_88,
+        "{}",
+        f.log_likelihood
+    );
     assert!(f.log_likelihood < -9_594.973_929_7, "{}", f.log_likelihood);
     let p = ParetoParams::from_fit(&f);
     assert!((0.0..=1.0).contains(&p.p_alive(&rows[0])));

@@ -12,6 +12,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use koubei_schema::{REJECTS, TableKind, rejects_schema};
 use koubei_store::Workspace;
 
+pub mod clv;
+pub mod clv_report;
 pub mod funnel;
 pub mod funnel_query;
 pub mod retention;

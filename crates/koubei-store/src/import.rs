@@ -74,7 +74,10 @@ impl Reject {
 pub struct ImportOptions {
     /// Taken from the file's extension when None.
     pub format: Option<Format>,
-    pub delimiter: Option<u8>,
+    /// Taken from the format when None: a comma, or a tab for TSV.
+    pub delimiter: Option<crate::Delimiter>,
+    /// The file's column names, for a text file that has no header line.
+    pub columns: Option<Vec<String>>,
     /// `(target, source)`: the table's column `target` is the file's `source`.
     pub mapping: Vec<(String, String)>,
     pub timezone: ImportTz,
@@ -87,6 +90,7 @@ impl Default for ImportOptions {
         ImportOptions {
             format: None,
             delimiter: None,
+            columns: None,
             mapping: Vec::new(),
             timezone: ImportTz::Utc,
             max_reject_ratio: 0.01,
@@ -148,7 +152,13 @@ impl Workspace {
             .map_err(|e| Error::io(path, e))?
             .len();
         let counter = ByteCounter::default();
-        let chunks = reader::open(path, format, opts.delimiter, &counter)?;
+        let chunks = reader::open(
+            path,
+            format,
+            opts.delimiter,
+            opts.columns.as_deref(),
+            &counter,
+        )?;
         let source = path
             .canonicalize()
             .unwrap_or_else(|_| path.to_path_buf())

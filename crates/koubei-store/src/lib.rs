@@ -14,7 +14,7 @@ mod workspace;
 
 pub use error::{Error, Result};
 pub use import::{ImportOptions, ImportReport, Progress, Quiet, Reject};
-pub use reader::Format;
+pub use reader::{Delimiter, Format};
 pub use timestamp::ImportTz;
 pub use workspace::{TableInfo, Workspace, atomic_write, table_provider};
 

@@ -37,7 +37,7 @@ impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
-            "csv" => Ok(Format::Csv),
+            "csv" | "txt" | "dat" => Ok(Format::Csv),
             "tsv" | "tab" => Ok(Format::Tsv),
             "jsonl" | "ndjson" | "json" => Ok(Format::Jsonl),
             "parquet" | "pq" => Ok(Format::Parquet),
@@ -186,20 +186,35 @@ fn read_error(path: &Path, line: u64, e: io::Error) -> Error {
     }
 }
 
+/// How the fields of a text table are separated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimiter {
+    /// One byte, with CSV quoting.
+    Byte(u8),
+    /// Any run of spaces and tabs, with no quoting, as in fixed-width data
+    /// files such as the CDNOW transaction logs; leading blanks are ignored.
+    Whitespace,
+}
+
 pub(crate) type ChunkIter = Box<dyn Iterator<Item = Result<Chunk>> + Send>;
 
 /// Opens `path` as `format` and returns its chunks.
 pub(crate) fn open(
     path: &Path,
     format: Format,
-    delimiter: Option<u8>,
+    delimiter: Option<Delimiter>,
+    columns: Option<&[String]>,
     counter: &ByteCounter,
 ) -> Result<ChunkIter> {
     match format {
-        Format::Csv | Format::Tsv => {
-            let d = delimiter.unwrap_or(if format == Format::Tsv { b'\t' } else { b',' });
-            Ok(Box::new(CsvChunks::new(path, d, counter)?))
-        }
+        Format::Csv | Format::Tsv => match delimiter {
+            Some(Delimiter::Whitespace) => Ok(Box::new(WsChunks::new(path, columns, counter)?)),
+            Some(Delimiter::Byte(d)) => Ok(Box::new(CsvChunks::new(path, d, columns, counter)?)),
+            None => {
+                let d = if format == Format::Tsv { b'\t' } else { b',' };
+                Ok(Box::new(CsvChunks::new(path, d, columns, counter)?))
+            }
+        },
         Format::Jsonl => Ok(Box::new(JsonChunks::new(path, counter)?)),
         Format::Parquet => parquet_chunks(path, counter),
     }
@@ -217,7 +232,12 @@ struct CsvChunks {
 }
 
 impl CsvChunks {
-    fn new(path: &Path, delimiter: u8, counter: &ByteCounter) -> Result<Self> {
+    fn new(
+        path: &Path,
+        delimiter: u8,
+        columns: Option<&[String]>,
+        counter: &ByteCounter,
+    ) -> Result<Self> {
         let input = open_text(path, counter)?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -225,6 +245,16 @@ impl CsvChunks {
             .flexible(true)
             .buffer_capacity(1 << 20)
             .from_reader(input);
+        if let Some(columns) = columns {
+            return Ok(CsvChunks {
+                path: path.into(),
+                reader,
+                names: check_names(path, columns.to_vec())?,
+                delimiter,
+                done: false,
+                first: true,
+            });
+        }
         let mut header = csv::ByteRecord::new();
         let got = reader
             .read_byte_record(&mut header)
@@ -251,23 +281,10 @@ impl CsvChunks {
                 })?;
             names.push(text.trim().to_string());
         }
-        let mut seen = HashMap::new();
-        for (i, n) in names.iter().enumerate() {
-            if let Some(j) = seen.insert(n.as_str(), i) {
-                return Err(Error::Columns {
-                    path: path.into(),
-                    reason: format!(
-                        "the header names column \"{n}\" twice (fields {} and {})",
-                        j + 1,
-                        i + 1
-                    ),
-                });
-            }
-        }
         Ok(CsvChunks {
             path: path.into(),
             reader,
-            names,
+            names: check_names(path, names)?,
             delimiter,
             done: false,
             first: true,
@@ -358,6 +375,148 @@ impl CsvChunks {
         let sep = [self.delimiter];
         let parts: Vec<_> = record.iter().map(String::from_utf8_lossy).collect();
         parts.join(std::str::from_utf8(&sep).unwrap_or(","))
+    }
+}
+
+/// Refuses a header that names a column twice.
+fn check_names(path: &Path, names: Vec<String>) -> Result<Vec<String>> {
+    let mut seen = HashMap::new();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(j) = seen.insert(n.as_str(), i) {
+            return Err(Error::Columns {
+                path: path.into(),
+                reason: format!(
+                    "the header names column \"{n}\" twice (fields {} and {})",
+                    j + 1,
+                    i + 1
+                ),
+            });
+        }
+    }
+    Ok(names)
+}
+
+/// A text table whose fields are separated by runs of blanks.
+struct WsChunks {
+    path: PathBuf,
+    lines: io::Split<BufReader<Box<dyn Read + Send>>>,
+    names: Vec<String>,
+    line: u64,
+    done: bool,
+    first: bool,
+}
+
+impl WsChunks {
+    fn new(path: &Path, columns: Option<&[String]>, counter: &ByteCounter) -> Result<Self> {
+        let input = open_text(path, counter)?;
+        let mut lines = BufReader::with_capacity(1 << 20, input).split(b'\n');
+        let mut line = 0;
+        let names = match columns {
+            Some(c) => c.to_vec(),
+            None => loop {
+                line += 1;
+                let Some(bytes) = lines.next() else {
+                    return Err(Error::Unreadable {
+                        path: path.into(),
+                        reason: "the file is empty: expected a header line".into(),
+                    });
+                };
+                let bytes = bytes.map_err(|e| read_error(path, line, e))?;
+                let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+                let text = std::str::from_utf8(bytes).map_err(|_| Error::Unreadable {
+                    path: path.into(),
+                    reason: "the header is not UTF-8 text".into(),
+                })?;
+                let names: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+                if !names.is_empty() {
+                    break names;
+                }
+            },
+        };
+        Ok(WsChunks {
+            path: path.into(),
+            lines,
+            names: check_names(path, names)?,
+            line,
+            done: false,
+            first: true,
+        })
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let width = self.names.len();
+        let mut builders: Vec<StringBuilder> = (0..width)
+            .map(|_| StringBuilder::with_capacity(CHUNK_ROWS, CHUNK_ROWS * 8))
+            .collect();
+        let mut lines = Vec::with_capacity(CHUNK_ROWS);
+        let mut rejects = Vec::new();
+        let mut rows_read = 0u64;
+        while lines.len() < CHUNK_ROWS {
+            let Some(bytes) = self.lines.next() else {
+                self.done = true;
+                break;
+            };
+            self.line += 1;
+            let line = self.line;
+            let bytes = bytes.map_err(|e| read_error(&self.path, line, e))?;
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                rows_read += 1;
+                rejects.push(Reject::new(
+                    line,
+                    None,
+                    "invalid UTF-8".into(),
+                    Some(String::from_utf8_lossy(&bytes).into_owned()),
+                ));
+                continue;
+            };
+            let fields: Vec<&str> = text.split_whitespace().collect();
+            if fields.is_empty() {
+                continue; // a blank line
+            }
+            rows_read += 1;
+            if fields.len() != width {
+                rejects.push(Reject::new(
+                    line,
+                    None,
+                    format!("expected {width} fields, found {}", fields.len()),
+                    Some(text.trim().to_string()),
+                ));
+                continue;
+            }
+            for (b, field) in builders.iter_mut().zip(fields) {
+                b.append_value(field);
+            }
+            lines.push(line);
+        }
+        if rows_read == 0 && self.done && !self.first {
+            return Ok(None);
+        }
+        self.first = false;
+        Ok(Some(Chunk {
+            names: self.names.clone(),
+            columns: builders
+                .into_iter()
+                .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+                .collect(),
+            lines,
+            rejects,
+            rows_read,
+        }))
+    }
+}
+
+impl Iterator for WsChunks {
+    type Item = Result<Chunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_chunk();
+        if r.is_err() {
+            self.done = true;
+        }
+        r.transpose()
     }
 }
 

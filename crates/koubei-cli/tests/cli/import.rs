@@ -365,3 +365,50 @@ fn json_lines_rejects_bad_lines() {
         json!({"customer_id": "c1", "country": "CN", "vip": "true", "tags": "[\"a\"]"})
     );
 }
+
+/// Fields separated by runs of blanks, with and without a header line; a line
+/// with the wrong number of fields is rejected with its line number.
+#[test]
+fn whitespace_separated_files() {
+    let ws = Ws::new();
+    let with_header = ws.file(
+        "orders.txt",
+        "order_id   customer_id  ts          amount\n  o1  c1  20240101   10.5\r\n\n\to2 c2 20240102 7\no3 c3 20240103\n",
+    );
+    let r = ws.import(
+        "orders",
+        &with_header,
+        &["--delimiter", "whitespace", "--max-reject-ratio", "0.5"],
+    );
+    assert_eq!(
+        (r["loaded"].as_i64(), r["rejected"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let rejects = ws.sql("SELECT line, reason FROM rejects");
+    assert_eq!(rejects[0]["line"], 5);
+    assert_eq!(rejects[0]["reason"], "expected 4 fields, found 3");
+    let rows = ws.sql("SELECT order_id, amount FROM orders ORDER BY order_id");
+    assert_eq!(rows[1]["amount"], 7.0);
+
+    let headerless = ws.file("more.dat", "o4 c4 20240104 3\n");
+    let r = ws.import(
+        "orders",
+        &headerless,
+        &[
+            "--delimiter",
+            "whitespace",
+            "--columns",
+            "order_id,customer_id,ts,amount",
+        ],
+    );
+    assert_eq!(r["loaded"], 1);
+    // --columns also names the fields of a headerless CSV.
+    let csv = ws.file("more.csv", "o5,c5,2024-01-05,9\n");
+    let r = ws.import(
+        "orders",
+        &csv,
+        &["--columns", "order_id,customer_id,ts,amount"],
+    );
+    assert_eq!(r["loaded"], 1);
+    assert_eq!(ws.count("orders"), 4);
+}

@@ -1,5 +1,6 @@
 //! Integration tests that drive the real `koubei` binary.
 
+mod clv;
 mod demo;
 mod import;
 mod kill;

@@ -1,0 +1,240 @@
+//! `koubei clv` from raw transactions to published parameters.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::util::Ws;
+
+fn cdnow() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/CDNOW_sample.txt")
+}
+
+/// The raw CDNOW sample (Fader, Hardie & Lee 2005) as it ships with lifetimes:
+/// no header, fields separated by runs of blanks, dates as YYYYMMDD.
+fn import_cdnow(ws: &Ws) -> Value {
+    let f = cdnow();
+    ws.import(
+        "orders",
+        &f,
+        &[
+            "--delimiter",
+            "whitespace",
+            "--columns",
+            "master_id,customer_id,ts,quantity,amount",
+        ],
+    )
+}
+
+fn clv(ws: &Ws, args: &[&str]) -> Value {
+    let mut all = vec!["clv", "--calibration-end", "1997-09-30", "--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ws.ok(&all)).unwrap()
+}
+
+fn close(v: &Value, want: f64, tol: f64) -> bool {
+    (v.as_f64().unwrap() - want).abs() <= tol
+}
+
+#[test]
+fn cdnow_raw_transactions_give_the_published_parameters() {
+    let ws = Ws::new();
+    let report = import_cdnow(&ws);
+    assert_eq!(report["loaded"], 6919);
+    // Importing the same file again adds nothing.
+    assert_eq!(import_cdnow(&ws)["loaded"], 0);
+
+    let bg = clv(&ws, &["--model", "bgnbd"]);
+    assert_eq!(bg["customers"], 2357);
+    assert_eq!(bg["repeat_buyers"], 946);
+    // FHL (2005): r = 0.243, α = 4.414, a = 0.793, b = 2.426.
+    let p = &bg["params"];
+    for (name, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        assert!(close(&p[name], want, 0.0005), "{name}: {}", p[name]);
+    }
+    // lifetimes 0.11.3 on the same raw file, summary_data_from_transaction_data
+    // (freq D, freq_multiplier 7) then BetaGeoFitter: to 1e-4 relative.
+    for (name, want) in [
+        ("r", 0.242_594_543_4),
+        ("alpha", 4.413_602_716),
+        ("a", 0.792_921_833_3),
+        ("b", 2.425_905_729),
+    ] {
+        assert!(
+            close(&p[name], want, 1e-4 * want),
+            "{name}: {} vs lifetimes {want}",
+            p[name]
+        );
+    }
+    assert!(
+        close(&bg["fit"]["log_likelihood"], -9582.43, 0.01),
+        "{}",
+        bg["fit"]["log_likelihood"]
+    );
+
+    let pareto = clv(&ws, &["--model", "pareto"]);
+    let p = &pareto["params"];
+    for (name, want, tol) in [
+        ("r", 0.553, 0.0005),
+        ("alpha", 10.578, 0.0005),
+        ("s", 0.606, 0.0005),
+        ("beta", 11.669, 0.002),
+    ] {
+        assert!(close(&p[name], want, tol), "{name}: {}", p[name]);
+    }
+
+    let gg = clv(&ws, &["--model", "gamma-gamma"]);
+    // FHL (2005) "RFM and CLV": p = 6.25, q = 3.74, v = 15.44.
+    for (name, want) in [("p", 6.25), ("q", 3.74), ("v", 15.44)] {
+        assert!(
+            close(&gg["params"][name], want, 0.005),
+            "{name}: {}",
+            gg["params"][name]
+        );
+    }
+}
+
+#[test]
+fn holdout_and_export_agree_with_sql() {
+    let ws = Ws::new();
+    import_cdnow(&ws);
+    let out = ws.dir.path().join("customers.csv");
+    let report = clv(
+        &ws,
+        &[
+            "--holdout-end",
+            "1998-06-30",
+            "--horizon",
+            "39w",
+            "--compare",
+            "--export",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = report["holdout"].as_array().unwrap();
+    let customers: u64 = rows.iter().map(|r| r["customers"].as_u64().unwrap()).sum();
+    assert_eq!(customers, 2357);
+    // The actual holdout purchases of one-time buyers, counted independently:
+    // distinct purchase days after the calibration end, per customer whose
+    // every calibration purchase fell on one day.
+    let sql = ws.sql(
+        "WITH cal AS (SELECT customer_id FROM orders WHERE ts < TIMESTAMP '1997-10-01T00:00:00Z'
+                      GROUP BY customer_id HAVING count(DISTINCT date_trunc('day', ts)) = 1),
+              hold AS (SELECT customer_id, count(DISTINCT date_trunc('day', ts)) AS n FROM orders
+                       WHERE ts >= TIMESTAMP '1997-10-01T00:00:00Z' AND ts < TIMESTAMP '1998-07-01T00:00:00Z'
+                       GROUP BY customer_id)
+         SELECT CAST(sum(COALESCE(hold.n, 0)) AS DOUBLE) / count(*) AS mean, count(*) AS n
+         FROM cal LEFT JOIN hold ON cal.customer_id = hold.customer_id",
+    );
+    assert_eq!(rows[0]["frequency"], 0);
+    assert_eq!(rows[0]["customers"], sql[0]["n"]);
+    assert!(close(
+        &rows[0]["actual"],
+        sql[0]["mean"].as_f64().unwrap(),
+        1e-12
+    ));
+    // FHL's conditional expectation holds up: predicted and actual agree for the
+    // largest group to within 0.02 purchases per customer.
+    assert!(
+        close(
+            &rows[0]["predicted"],
+            rows[0]["actual"].as_f64().unwrap(),
+            0.02
+        ),
+        "{}",
+        rows[0]
+    );
+
+    // Predicted and actual repeat-purchase histograms: each bucket within 25 customers.
+    for h in report["histogram"].as_array().unwrap() {
+        assert!(
+            close(&h["predicted"], h["actual"].as_f64().unwrap(), 25.0),
+            "{h}"
+        );
+    }
+    let models: Vec<&str> = report["comparison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["bgnbd", "mbgnbd", "pareto"]);
+
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv"
+    );
+    assert_eq!(lines.count(), 2357);
+    // Customer 1 is FHL's example: x = 2, tₓ = 30.43, T = 38.86.
+    let one = csv.lines().find(|l| l.starts_with("0001,")).unwrap();
+    let f: Vec<f64> = one.split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+    assert_eq!(f[0], 2.0);
+    assert!(
+        (f[1] - 30.428_571).abs() < 1e-5 && (f[2] - 38.857_143).abs() < 1e-5,
+        "{one}"
+    );
+    assert!(
+        (f[5] - 1.226).abs() < 0.001,
+        "expected purchases over 39 weeks: {}",
+        f[5]
+    );
+}
+
+/// The demo shop's purchases are drawn from BG/NBD and its spend from
+/// Gamma–Gamma with the parameters in demo.json; the fit finds them again.
+#[test]
+fn demo_parameters_are_recovered() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "3000", "--seed", "11"]);
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("demo.json")).unwrap())
+            .unwrap();
+    let report: Value = serde_json::from_str(&ws.ok(&["clv", "--format", "json"])).unwrap();
+    for (model, truth) in [
+        (&report["fit"], &truth["purchases"]),
+        (&report["spend"], &truth["spend"]),
+    ] {
+        for (name, want) in truth.as_object().unwrap() {
+            let got = model["params"][name].as_f64().unwrap();
+            let se = model["std_errors"][name].as_f64().unwrap();
+            let want = want.as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 3.0 * se,
+                "{name}: {got} ± {se}, truth {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_explained() {
+    let ws = Ws::new();
+    let customers = ws.file("customers.csv", "customer_id,first_seen\nc1,2024-01-01\n");
+    ws.import("customers", &customers, &[]);
+    let e = ws.fails(&["clv"]);
+    assert!(e.contains("no paid orders"), "{e}");
+    import_cdnow(&ws);
+    let e = ws.fails(&["clv", "--calibration-end", "1990-01-01"]);
+    assert!(
+        e.contains("before the first paid order, on 1997-01-01"),
+        "{e}"
+    );
+    let e = ws.fails(&[
+        "clv",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1997-09-01",
+    ]);
+    assert!(e.contains("must be after the calibration end"), "{e}");
+    // On the first day only one-time buyers exist.
+    let e = ws.fails(&["clv", "--calibration-end", "1997-01-01"]);
+    assert!(e.contains("no customer bought more than once"), "{e}");
+    let e = ws.fails(&["clv", "--model", "nbd"]);
+    assert!(
+        e.contains("expected bgnbd, mbgnbd, pareto, bgbb or gamma-gamma"),
+        "{e}"
+    );
+}

@@ -1,0 +1,494 @@
+//! `koubei clv`: fit a CLV model to the summary of `orders`, check it against
+//! the data, and value each customer.
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::clv::{Summary, SummaryRequest};
+use crate::{Engine, Error, Result};
+use koubei_clv::{
+    BgBb, BgBbParams, BgNbd, BgNbdParams, ClvError, Counting, Fit, FitOptions, GammaGamma,
+    GammaGammaParams, MbgNbd, ParetoNbd, ParetoParams, Rft, Spend, Weighted, check_counting,
+    check_discrete, check_spend, discounted_value, fit, usable_spend,
+};
+
+/// The models `koubei clv --model` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ModelKind {
+    #[serde(rename = "bgnbd")]
+    BgNbd,
+    #[serde(rename = "mbgnbd")]
+    MbgNbd,
+    #[serde(rename = "pareto")]
+    Pareto,
+    #[serde(rename = "bgbb")]
+    BgBb,
+    #[serde(rename = "gamma-gamma")]
+    GammaGamma,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "bgnbd" => Ok(ModelKind::BgNbd),
+            "mbgnbd" => Ok(ModelKind::MbgNbd),
+            "pareto" => Ok(ModelKind::Pareto),
+            "bgbb" => Ok(ModelKind::BgBb),
+            "gamma-gamma" => Ok(ModelKind::GammaGamma),
+            _ => Err(format!(
+                "unknown model \"{s}\": expected bgnbd, mbgnbd, pareto, bgbb or gamma-gamma"
+            )),
+        }
+    }
+}
+
+/// What to fit and predict.
+#[derive(Clone, Debug)]
+pub struct ClvRequest {
+    pub summary: SummaryRequest,
+    pub model: ModelKind,
+    pub penalizer: f64,
+    /// How far ahead to predict, in days.
+    pub horizon_days: f64,
+    /// Yearly discount rate for the lifetime value.
+    pub discount_rate: f64,
+    /// Also fit the other continuous-time models and compare.
+    pub compare: bool,
+}
+
+/// Parameters (or their errors) by name, serialised as an object in model order.
+#[derive(Clone, Debug)]
+pub struct Named(pub Vec<(&'static str, f64)>);
+
+impl Serialize for Named {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// One fitted model.
+#[derive(Clone, Debug, Serialize)]
+pub struct FittedModel {
+    pub model: &'static str,
+    pub params: Named,
+    pub std_errors: Named,
+    pub log_likelihood: f64,
+    pub aic: f64,
+    pub bic: f64,
+    pub customers: f64,
+    pub iterations: u64,
+}
+
+impl From<&Fit> for FittedModel {
+    fn from(f: &Fit) -> Self {
+        FittedModel {
+            model: f.model,
+            params: Named(
+                f.names
+                    .iter()
+                    .copied()
+                    .zip(f.params.iter().copied())
+                    .collect(),
+            ),
+            std_errors: Named(
+                f.names
+                    .iter()
+                    .copied()
+                    .zip(f.std_errors.iter().copied())
+                    .collect(),
+            ),
+            log_likelihood: f.log_likelihood,
+            aic: f.aic,
+            bic: f.bic,
+            customers: f.n,
+            iterations: f.iterations,
+        }
+    }
+}
+
+/// Customers by number of repeat purchases in the calibration period: how
+/// many there are, and how many the model expects.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistogramRow {
+    /// Repeat purchases; the last row counts this many or more.
+    pub purchases: u32,
+    pub actual: f64,
+    pub predicted: f64,
+}
+
+/// Mean holdout purchases of the customers with one calibration frequency.
+#[derive(Clone, Debug, Serialize)]
+pub struct HoldoutRow {
+    /// Repeat purchases in calibration; the last row counts this many or more.
+    pub frequency: u32,
+    pub customers: usize,
+    pub actual: f64,
+    pub predicted: f64,
+}
+
+/// One customer's prediction.
+#[derive(Clone, Debug, Serialize)]
+pub struct CustomerValue {
+    pub customer_id: String,
+    pub frequency: f64,
+    pub recency: f64,
+    #[serde(rename = "T")]
+    pub t: f64,
+    pub monetary_value: f64,
+    pub p_alive: f64,
+    pub expected_purchases: f64,
+    pub expected_spend: f64,
+    pub clv: f64,
+}
+
+/// The report of `koubei clv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClvReport {
+    pub model: ModelKind,
+    pub unit: crate::clv::Unit,
+    pub calibration_end: Option<chrono::NaiveDate>,
+    pub holdout_end: Option<chrono::NaiveDate>,
+    pub customers: usize,
+    pub repeat_buyers: usize,
+    pub horizon_days: f64,
+    pub discount_rate: f64,
+    pub params: Named,
+    pub std_errors: Named,
+    pub fit: FittedModel,
+    /// The spend model behind expected spend and CLV (absent when it could not
+    /// be fitted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<FittedModel>,
+    /// Repeat buyers left out of the spend model for a non-positive mean spend.
+    pub spend_left_out: usize,
+    pub histogram: Vec<HistogramRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holdout: Vec<HoldoutRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comparison: Vec<FittedModel>,
+    pub expected_purchases: f64,
+    pub expected_revenue: f64,
+    pub total_clv: f64,
+    #[serde(skip)]
+    pub per_customer: Vec<CustomerValue>,
+    /// What the user should know (for example, customers left out).
+    pub warnings: Vec<String>,
+}
+
+/// The histogram's last bucket: this many repeat purchases or more.
+const TOP_BUCKET: u32 = 7;
+
+fn clv_error(e: ClvError) -> Error {
+    Error::Request(e.to_string())
+}
+
+fn fit_counting(
+    kind: ModelKind,
+    data: &Weighted<Rft>,
+    opts: &FitOptions,
+) -> Result<(Fit, Box<dyn Counting + Send + Sync>)> {
+    Ok(match kind {
+        ModelKind::BgNbd => {
+            let f = fit::<BgNbd>(data, opts).map_err(clv_error)?;
+            let p = BgNbdParams::from_fit(&f);
+            (f, Box::new(p))
+        }
+        ModelKind::MbgNbd => {
+            let f = fit::<MbgNbd>(data, opts).map_err(clv_error)?;
+            let p = BgNbdParams::from_fit(&f);
+            (f, Box::new(p))
+        }
+        ModelKind::Pareto => {
+            let f = fit::<ParetoNbd>(data, opts).map_err(clv_error)?;
+            let p = ParetoParams::from_fit(&f);
+            (f, Box::new(p))
+        }
+        ModelKind::BgBb | ModelKind::GammaGamma => {
+            unreachable!("not a continuous-time counting model")
+        }
+    })
+}
+
+/// Expected customers at each repeat-purchase count, summed over customers
+/// grouped by T; `None` when the model has no closed form.
+fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
+    let mut by_t: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
+    for r in rows {
+        *by_t.entry(r.t.to_bits()).or_default() += 1.0;
+    }
+    let mut out = vec![0.0; TOP_BUCKET as usize + 1];
+    for (t, n) in by_t {
+        let t = f64::from_bits(t);
+        let mut below = 0.0;
+        for x in 0..TOP_BUCKET {
+            let p = model.pmf(t, x)?;
+            out[x as usize] += n * p;
+            below += p;
+        }
+        out[TOP_BUCKET as usize] += n * (1.0 - below).max(0.0);
+    }
+    Some(out)
+}
+
+impl Engine {
+    pub async fn clv(&self, req: &ClvRequest) -> Result<ClvReport> {
+        if req.horizon_days.is_nan() || req.horizon_days <= 0.0 {
+            return Err(Error::Request("--horizon must be positive".into()));
+        }
+        let opts = FitOptions {
+            penalizer: req.penalizer,
+            ..FitOptions::default()
+        };
+        let summary = self.clv_summary(&req.summary).await?;
+        let unit_days = req.summary.unit.days();
+        let horizon = req.horizon_days / unit_days;
+        let mut warnings = Vec::new();
+
+        // The spend model, for expected spend and CLV.
+        let spend_rows: Vec<Spend> = summary
+            .rows
+            .iter()
+            .zip(&summary.spend)
+            .map(|(r, &m)| Spend { x: r.x, m })
+            .collect();
+        let (usable, spend_left_out) = usable_spend(&spend_rows);
+        let repeat_buyers = summary.rows.iter().filter(|r| r.x > 0.0).count();
+        let left_out = spend_left_out.saturating_sub(summary.rows.len() - repeat_buyers);
+        if left_out > 0 {
+            warnings.push(format!("{left_out} repeat buyers with a mean spend of zero or less were left out of the Gamma-Gamma spend model"));
+        }
+        let spend_fit = match check_spend(&usable)
+            .and_then(|()| fit::<GammaGamma>(&Weighted::from_rows(&usable), &opts))
+        {
+            Ok(f) => Some(f),
+            Err(e) if req.model == ModelKind::GammaGamma => return Err(clv_error(e)),
+            Err(e) => {
+                warnings.push(format!("no spend model, so no expected spend or CLV: {e}"));
+                None
+            }
+        };
+        let spend_params = spend_fit.as_ref().map(GammaGammaParams::from_fit);
+        let expected_spend = |x: f64, m: f64| {
+            spend_params.map_or(0.0, |p| p.expected_spend(if m > 0.0 { x } else { 0.0 }, m))
+        };
+
+        let base = |fit: FittedModel, histogram: Vec<HistogramRow>| ClvReport {
+            model: req.model,
+            unit: req.summary.unit,
+            calibration_end: summary.calibration_end,
+            holdout_end: summary.holdout_end,
+            customers: summary.rows.len(),
+            repeat_buyers,
+            horizon_days: req.horizon_days,
+            discount_rate: req.discount_rate,
+            params: fit.params.clone(),
+            std_errors: fit.std_errors.clone(),
+            fit,
+            spend: spend_fit.as_ref().map(FittedModel::from),
+            spend_left_out: left_out,
+            histogram,
+            holdout: Vec::new(),
+            comparison: Vec::new(),
+            expected_purchases: 0.0,
+            expected_revenue: 0.0,
+            total_clv: 0.0,
+            per_customer: Vec::new(),
+            warnings: warnings.clone(),
+        };
+
+        match req.model {
+            ModelKind::GammaGamma => {
+                let f = spend_fit.as_ref().expect("returned above when missing");
+                let mut report = base(FittedModel::from(f), Vec::new());
+                report.per_customer = per_customer_spend(&summary, &expected_spend);
+                Ok(report)
+            }
+            ModelKind::BgBb => {
+                let (ids, rows) = self.clv_discrete(&req.summary).await?;
+                check_discrete(&rows).map_err(clv_error)?;
+                let f = fit::<BgBb>(&Weighted::from_rows(&rows), &opts).map_err(clv_error)?;
+                let p = BgBbParams::from_fit(&f);
+                let mut report = base(FittedModel::from(&f), Vec::new());
+                let future = horizon.round().max(1.0) as u32;
+                let index: std::collections::HashMap<&str, usize> = summary
+                    .customer_id
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.as_str(), i))
+                    .collect();
+                for (id, row) in ids.iter().zip(&rows) {
+                    let i = index[id.as_str()];
+                    let purchases = p.expected(row, future);
+                    let spend = expected_spend(summary.rows[i].x, summary.spend[i]);
+                    report.per_customer.push(CustomerValue {
+                        customer_id: id.clone(),
+                        frequency: f64::from(row.x),
+                        recency: f64::from(row.t_x),
+                        t: f64::from(row.n),
+                        monetary_value: summary.spend[i],
+                        p_alive: p.p_alive(row),
+                        expected_purchases: purchases,
+                        expected_spend: spend,
+                        // Opportunities are the unit; discount each by its midpoint.
+                        clv: purchases * spend
+                            / (1.0 + req.discount_rate)
+                                .powf(future as f64 * unit_days / 365.25 / 2.0),
+                    });
+                }
+                totals(&mut report);
+                Ok(report)
+            }
+            kind => {
+                check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
+                let data = Weighted::from_rows(&summary.rows);
+                let (f, model) = fit_counting(kind, &data, &opts)?;
+                let histogram = histogram(&summary.rows, model.as_ref());
+                let mut report = base(FittedModel::from(&f), histogram);
+                if let (Some(h), Some(duration)) = (&summary.holdout, summary.holdout_duration()) {
+                    report.holdout = holdout_rows(&summary.rows, h, model.as_ref(), duration);
+                }
+                if req.compare {
+                    for other in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::Pareto] {
+                        if other == kind {
+                            report.comparison.push(FittedModel::from(&f));
+                        } else {
+                            match fit_counting(other, &data, &opts) {
+                                Ok((g, _)) => report.comparison.push(FittedModel::from(&g)),
+                                Err(e) => {
+                                    report.warnings.push(format!("{}: {e}", kind_name(other)))
+                                }
+                            }
+                        }
+                    }
+                }
+                let month = 365.25 / 12.0 / unit_days;
+                let months = (horizon / month).round().max(1.0) as u32;
+                report.per_customer = summary
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, row)| {
+                        let spend = expected_spend(row.x, summary.spend[i]);
+                        CustomerValue {
+                            customer_id: summary.customer_id[i].clone(),
+                            frequency: row.x,
+                            recency: row.t_x,
+                            t: row.t,
+                            monetary_value: summary.spend[i],
+                            p_alive: model.p_alive(row),
+                            expected_purchases: model.expected(row, horizon),
+                            expected_spend: spend,
+                            clv: discounted_value(
+                                model.as_ref(),
+                                row,
+                                spend,
+                                months,
+                                month,
+                                req.discount_rate,
+                            ),
+                        }
+                    })
+                    .collect();
+                totals(&mut report);
+                Ok(report)
+            }
+        }
+    }
+}
+
+fn kind_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::BgNbd => "bgnbd",
+        ModelKind::MbgNbd => "mbgnbd",
+        ModelKind::Pareto => "pareto",
+        ModelKind::BgBb => "bgbb",
+        ModelKind::GammaGamma => "gamma-gamma",
+    }
+}
+
+fn totals(report: &mut ClvReport) {
+    report.expected_purchases = report
+        .per_customer
+        .iter()
+        .map(|c| c.expected_purchases)
+        .sum();
+    report.expected_revenue = report
+        .per_customer
+        .iter()
+        .map(|c| c.expected_purchases * c.expected_spend)
+        .sum();
+    report.total_clv = report.per_customer.iter().map(|c| c.clv).sum();
+}
+
+fn per_customer_spend(
+    summary: &Summary,
+    expected_spend: &dyn Fn(f64, f64) -> f64,
+) -> Vec<CustomerValue> {
+    summary
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| CustomerValue {
+            customer_id: summary.customer_id[i].clone(),
+            frequency: row.x,
+            recency: row.t_x,
+            t: row.t,
+            monetary_value: summary.spend[i],
+            p_alive: f64::NAN,
+            expected_purchases: f64::NAN,
+            expected_spend: expected_spend(row.x, summary.spend[i]),
+            clv: f64::NAN,
+        })
+        .collect()
+}
+
+fn bucket(x: f64) -> usize {
+    (x as usize).min(TOP_BUCKET as usize)
+}
+
+fn histogram(rows: &[Rft], model: &(dyn Counting + Send + Sync)) -> Vec<HistogramRow> {
+    let mut actual = vec![0.0; TOP_BUCKET as usize + 1];
+    for r in rows {
+        actual[bucket(r.x)] += 1.0;
+    }
+    let predicted = predicted_histogram(model, rows);
+    actual
+        .into_iter()
+        .enumerate()
+        .map(|(x, a)| HistogramRow {
+            purchases: x as u32,
+            actual: a,
+            predicted: predicted.as_ref().map_or(f64::NAN, |p| p[x]),
+        })
+        .collect()
+}
+
+fn holdout_rows(
+    rows: &[Rft],
+    holdout: &[(f64, f64)],
+    model: &(dyn Counting + Send + Sync),
+    duration: f64,
+) -> Vec<HoldoutRow> {
+    let k = TOP_BUCKET as usize + 1;
+    let (mut n, mut actual, mut predicted) = (vec![0usize; k], vec![0.0; k], vec![0.0; k]);
+    for (r, h) in rows.iter().zip(holdout) {
+        let b = bucket(r.x);
+        n[b] += 1;
+        actual[b] += h.0;
+        predicted[b] += model.expected(r, duration);
+    }
+    (0..k)
+        .filter(|&b| n[b] > 0)
+        .map(|b| HoldoutRow {
+            frequency: b as u32,
+            customers: n[b],
+            actual: actual[b] / n[b] as f64,
+            predicted: predicted[b] / n[b] as f64,
+        })
+        .collect()
+}
