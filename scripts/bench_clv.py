@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""CLV benchmark: koubei against lifetimes on the same orders.
+
+Data: the demo shop (`koubei demo --customers N`, 1,000,000 by default), whose
+purchases are drawn from BG/NBD. Its paid order lines are exported once to CSV.
+
+lifetimes: `summary_data_from_transaction_data` (daily periods, weeks as days/7)
+plus `BetaGeoFitter().fit`, timed in this process after pandas has read the CSV.
+koubei: the whole `koubei clv --model bgnbd` command (open the workspace, build
+the summary with DataFusion, fit, predict every customer), as a process.
+
+Each is run `--runs` times; the script prints both parameter sets, their
+largest relative difference, the median times and the ratio.
+
+    python3 scripts/bench_clv.py                       # 1M customers, builds koubei first
+    python3 scripts/bench_clv.py --customers 100000    # quicker
+    python3 scripts/bench_clv.py --koubei-only --models all --customers 10000000
+
+lifetimes comes from PyPI (`pip install lifetimes`, with pandas < 2.2 and
+numpy < 2, which it needs); if it cannot be installed the script says so and
+times koubei alone.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def ensure_lifetimes():
+    try:
+        import lifetimes  # noqa: F401
+        return True
+    except ImportError:
+        pass
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "lifetimes==0.11.3", "pandas<2.2", "numpy<2", "scipy<1.14"]
+    )
+    if r.returncode != 0:
+        print("note: could not install lifetimes from PyPI; timing koubei alone", file=sys.stderr)
+        return False
+    try:
+        import lifetimes  # noqa: F401
+        return True
+    except ImportError as e:
+        print(f"note: lifetimes does not import ({e}); timing koubei alone", file=sys.stderr)
+        return False
+
+
+def koubei_binary(args):
+    if args.koubei:
+        return args.koubei
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    subprocess.run(["cargo", "build", "--release", "-p", "koubei-cli"], cwd=ROOT, check=True)
+    return os.path.join(target, "release", "koubei")
+
+
+def timed(cmd):
+    """Wall seconds, peak RSS (MiB) and stdout of one process, via /usr/bin/time."""
+    t0 = time.perf_counter()
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{r.stderr}")
+    peak_kib = int(r.stderr.strip().splitlines()[-1])
+    return wall, peak_kib / 1024, r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--koubei", help="a koubei binary (default: build one in release)")
+    ap.add_argument("--workdir", help="keep the demo workspace here (default: a temporary folder)")
+    ap.add_argument("--koubei-only", action="store_true", help="skip lifetimes")
+    ap.add_argument("--models", default="bgnbd", help="koubei models to time, comma-separated, or 'all'")
+    args = ap.parse_args()
+
+    koubei = koubei_binary(args)
+    have_lifetimes = not args.koubei_only and ensure_lifetimes()
+    work = args.workdir or tempfile.mkdtemp(prefix="koubei-bench-clv-")
+    ws = os.path.join(work, f"demo-{args.customers}")
+    if not os.path.exists(os.path.join(ws, "demo.json")):
+        print(f"generating the demo shop with {args.customers:,} customers in {ws} ...", file=sys.stderr)
+        subprocess.run([koubei, "-w", ws, "demo", "--customers", str(args.customers), "--replace"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    models = ["bgnbd", "mbgnbd", "pareto", "bgbb", "gamma-gamma"] if args.models == "all" else args.models.split(",")
+    results = {}
+    for model in models:
+        cmd = [koubei, "-w", ws, "clv", "--model", model, "--format", "json"]
+        runs = [timed(cmd) for _ in range(args.runs)]
+        report = json.loads(runs[-1][2])
+        results[model] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs), report)
+        print(f"koubei clv --model {model}: median {results[model][0]:.2f} s, peak {results[model][1]:.0f} MiB, "
+              f"{report['customers']:,} customers, params {report['params']}")
+
+    if not have_lifetimes or "bgnbd" not in results:
+        return
+    import pandas as pd
+    from lifetimes import BetaGeoFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    csv = os.path.join(work, f"orders-{args.customers}.csv")
+    if not os.path.exists(csv):
+        with open(csv, "w") as f:
+            subprocess.run([koubei, "-w", ws, "sql",
+                            "SELECT customer_id, ts, amount FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL",
+                            "--format", "csv"], check=True, stdout=f)
+    tx = pd.read_csv(csv, parse_dates=["ts"])
+    tx["ts"] = tx["ts"].dt.tz_localize(None) if tx["ts"].dt.tz is not None else tx["ts"]
+    end = tx["ts"].max().normalize()
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        s = summary_data_from_transaction_data(tx, "customer_id", "ts", observation_period_end=end,
+                                               freq="D", freq_multiplier=7)
+        bgf = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+        times.append(time.perf_counter() - t0)
+    lt = bgf.params_.to_dict()
+    kb = results["bgnbd"][2]["params"]
+    worst = max(abs(kb[k] - lt[k]) / abs(lt[k]) for k in lt)
+    lt_median = statistics.median(times)
+    print(f"lifetimes summary + BetaGeoFitter.fit: median {lt_median:.2f} s, {len(s):,} customers, params {lt}")
+    print(f"largest relative parameter difference: {worst:.2e}")
+    print(f"ratio (lifetimes / koubei): {lt_median / results['bgnbd'][0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
