@@ -20,14 +20,14 @@ pub trait Counting {
     fn pmf(&self, t: f64, x: u32) -> Option<f64>;
 }
 
-/// Discounted lifetime value over `months` months: each month's expected
-/// purchases times `spend`, discounted at `yearly_rate` compounded monthly.
+/// Discounted expected purchases over `months` months: each month's expected
+/// purchases, discounted at `yearly_rate` compounded monthly. Times the
+/// expected spend per purchase, this is the customer's lifetime value.
 /// `month` is one month in the summary's time unit (365.25 / 12 days), stepped
 /// month by month as `lifetimes`' customer_lifetime_value does.
-pub fn discounted_value(
+pub fn discounted_purchases(
     model: &(impl Counting + ?Sized),
     row: &Rft,
-    spend: f64,
     months: u32,
     month: f64,
     yearly_rate: f64,
@@ -35,9 +35,11 @@ pub fn discounted_value(
     let monthly = (1.0 + yearly_rate).powf(1.0 / 12.0) - 1.0;
     let mut value = 0.0;
     let mut before = 0.0;
+    let mut discount = 1.0;
     for i in 1..=months {
         let now = model.expected(row, month * f64::from(i));
-        value += (now - before) * spend / (1.0 + monthly).powi(i as i32);
+        discount /= 1.0 + monthly;
+        value += (now - before) * discount;
         before = now;
     }
     value

@@ -1,6 +1,9 @@
 //! `koubei clv`: fit a CLV model to the summary of `orders`, check it against
 //! the data, and value each customer.
 
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
@@ -9,7 +12,7 @@ use crate::{Engine, Error, Result};
 use koubei_clv::{
     BgBb, BgBbParams, BgNbd, BgNbdParams, ClvError, Counting, Fit, FitOptions, GammaGamma,
     GammaGammaParams, MbgNbd, ParetoNbd, ParetoParams, Rft, Spend, Weighted, check_counting,
-    check_discrete, check_spend, discounted_value, fit, usable_spend,
+    check_discrete, check_spend, discounted_purchases, fit, usable_spend,
 };
 
 /// The models `koubei clv --model` offers.
@@ -217,7 +220,7 @@ fn fit_counting(
 /// Expected customers at each repeat-purchase count, summed over customers
 /// grouped by T; `None` when the model has no closed form.
 fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
-    let mut by_t: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
+    let mut by_t: HashMap<u64, f64> = std::collections::HashMap::new();
     for r in rows {
         *by_t.entry(r.t.to_bits()).or_default() += 1.0;
     }
@@ -315,7 +318,7 @@ impl Engine {
                 let p = BgBbParams::from_fit(&f);
                 let mut report = base(FittedModel::from(&f), Vec::new());
                 let future = horizon.round().max(1.0) as u32;
-                let index: std::collections::HashMap<&str, usize> = summary
+                let index: HashMap<&str, usize> = summary
                     .customer_id
                     .iter()
                     .enumerate()
@@ -368,29 +371,48 @@ impl Engine {
                 }
                 let month = 365.25 / 12.0 / unit_days;
                 let months = (horizon / month).round().max(1.0) as u32;
+                // Predictions depend on (x, tₓ, T) only: one per distinct row, in parallel.
+                let preds: Vec<(f64, f64, f64)> = data
+                    .rows
+                    .par_iter()
+                    .map(|row| {
+                        (
+                            model.p_alive(row),
+                            model.expected(row, horizon),
+                            discounted_purchases(
+                                model.as_ref(),
+                                row,
+                                months,
+                                month,
+                                req.discount_rate,
+                            ),
+                        )
+                    })
+                    .collect();
+                let index: HashMap<[u64; 3], usize> = data
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| ([r.x.to_bits(), r.t_x.to_bits(), r.t.to_bits()], i))
+                    .collect();
                 report.per_customer = summary
                     .rows
                     .iter()
                     .enumerate()
                     .map(|(i, row)| {
                         let spend = expected_spend(row.x, summary.spend[i]);
+                        let (p_alive, purchases, discounted) =
+                            preds[index[&[row.x.to_bits(), row.t_x.to_bits(), row.t.to_bits()]]];
                         CustomerValue {
                             customer_id: summary.customer_id[i].clone(),
                             frequency: row.x,
                             recency: row.t_x,
                             t: row.t,
                             monetary_value: summary.spend[i],
-                            p_alive: model.p_alive(row),
-                            expected_purchases: model.expected(row, horizon),
+                            p_alive,
+                            expected_purchases: purchases,
                             expected_spend: spend,
-                            clv: discounted_value(
-                                model.as_ref(),
-                                row,
-                                spend,
-                                months,
-                                month,
-                                req.discount_rate,
-                            ),
+                            clv: discounted * spend,
                         }
                     })
                     .collect();
