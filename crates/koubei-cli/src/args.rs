@@ -157,6 +157,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// RFM scores and segments, with revenue, mean CLV and migration between two dates.
+    Rfm {
+        /// Score as of this day (default: the last paid order's day).
+        #[arg(long, value_parser = parse_day)]
+        as_of: Option<NaiveDate>,
+        /// Also show how customers moved between segments since this day.
+        #[arg(long, value_parser = parse_day)]
+        from: Option<NaiveDate>,
+        /// Write the customers (scores, segment, CLV) to this CSV file.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Export only these segments (repeatable), e.g. --segment "At Risk".
+        #[arg(long)]
+        segment: Vec<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Fit a customer-lifetime-value model to the orders and value every customer.
     Clv {
         /// bgnbd, mbgnbd, pareto (Pareto/NBD), bgbb (discrete time) or gamma-gamma (spend).

@@ -12,6 +12,7 @@ use koubei_engine::clv::{SummaryRequest, parse_horizon};
 use koubei_engine::clv_report::{ClvReport, ClvRequest};
 use koubei_engine::funnel_query::{FunnelRequest, parse_duration};
 use koubei_engine::retention::RetentionRequest;
+use koubei_engine::rfm::SEGMENTS;
 use koubei_engine::sales::{Period, SalesReport, SalesRequest};
 use koubei_schema::TableKind;
 use koubei_store::{Delimiter, Format, ImportOptions, ImportReport, ImportTz, Workspace};
@@ -217,6 +218,102 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                         r.days, r.repeated, r.buyers
                     )?;
                 }
+            }
+            Ok(())
+        }
+        Command::Rfm {
+            as_of,
+            from,
+            export,
+            segment,
+            format,
+        } => {
+            for s in &segment {
+                if !SEGMENTS.contains(&s.as_str()) {
+                    bail!(
+                        "unknown segment \"{s}\": expected one of {}",
+                        SEGMENTS.join(", ")
+                    );
+                }
+            }
+            let ws = Workspace::open(&path)?;
+            let report = Engine::open(&ws).await?.rfm_report(as_of, from).await?;
+            if let Some(file) = export {
+                let mut t = Table::new(&[
+                    "customer_id",
+                    "recency_days",
+                    "frequency",
+                    "monetary",
+                    "r",
+                    "f",
+                    "m",
+                    "segment",
+                    "clv",
+                ]);
+                for (c, clv) in &report.per_customer {
+                    if segment.is_empty() || segment.iter().any(|s| s == c.segment) {
+                        t.row(vec![
+                            c.customer_id.clone(),
+                            c.recency_days.to_string(),
+                            c.frequency.to_string(),
+                            format!("{:.2}", c.monetary),
+                            c.r.to_string(),
+                            c.f.to_string(),
+                            c.m.to_string(),
+                            c.segment.to_string(),
+                            clv.map_or(String::new(), |v| format!("{v:.2}")),
+                        ]);
+                    }
+                }
+                let mut buf = Vec::new();
+                t.write(&mut buf, OutputFormat::Csv)?;
+                std::fs::write(&file, buf)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                eprintln!("wrote {} customers to {}", t.rows.len(), file.display());
+            }
+            if format == OutputFormat::Json {
+                return output::json(out, &report);
+            }
+            let mut t = Table::new(&[
+                "segment",
+                "customers",
+                "share",
+                "revenue",
+                "revenue_share",
+                "avg_clv",
+            ]);
+            let pct = |v: f64| {
+                if format == OutputFormat::Csv {
+                    format!("{v:.6}")
+                } else {
+                    format!("{:.1}%", v * 100.0)
+                }
+            };
+            for r in &report.segments {
+                t.row(vec![
+                    r.segment.to_string(),
+                    r.customers.to_string(),
+                    pct(r.share),
+                    format!("{:.2}", r.revenue),
+                    pct(r.revenue_share),
+                    r.avg_clv.map_or(String::new(), |v| format!("{v:.2}")),
+                ]);
+            }
+            if format == OutputFormat::Table {
+                writeln!(
+                    out,
+                    "RFM as of {}: {} customers",
+                    report.as_of, report.customers
+                )?;
+            }
+            t.write(out, format)?;
+            if let (Some(m), OutputFormat::Table) = (&report.migration, format) {
+                writeln!(out, "\nmoved since {}:", m.from)?;
+                let mut t = Table::new(&["from", "to", "customers"]);
+                for (a, b, n) in &m.moves {
+                    t.row(vec![a.clone(), b.clone(), n.to_string()]);
+                }
+                t.write(out, format)?;
             }
             Ok(())
         }

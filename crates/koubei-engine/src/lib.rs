@@ -17,6 +17,7 @@ pub mod clv_report;
 pub mod funnel;
 pub mod funnel_query;
 pub mod retention;
+pub mod rfm;
 pub mod sales;
 pub mod udaf;
 

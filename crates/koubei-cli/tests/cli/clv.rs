@@ -238,3 +238,70 @@ fn bad_requests_are_explained() {
         "{e}"
     );
 }
+
+/// RFM segments partition the customers; the export holds exactly the chosen
+/// segments; the migration accounts for every customer.
+#[test]
+fn rfm_segments_export_and_migration() {
+    let ws = Ws::new();
+    import_cdnow(&ws);
+    let out = ws.dir.path().join("campaign.csv");
+    let report: Value = serde_json::from_str(&ws.ok(&[
+        "rfm",
+        "--as-of",
+        "1998-06-30",
+        "--from",
+        "1997-09-30",
+        "--format",
+        "json",
+        "--export",
+        out.to_str().unwrap(),
+        "--segment",
+        "At Risk",
+        "--segment",
+        "Can't Lose Them",
+    ]))
+    .unwrap();
+    assert_eq!(report["customers"], 2357);
+    let segments = report["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 11);
+    let total: u64 = segments
+        .iter()
+        .map(|s| s["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2357);
+    let share: f64 = segments
+        .iter()
+        .map(|s| s["revenue_share"].as_f64().unwrap())
+        .sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    let chosen: u64 = segments
+        .iter()
+        .filter(|s| s["segment"] == "At Risk" || s["segment"] == "Can't Lose Them")
+        .map(|s| s["customers"].as_u64().unwrap())
+        .sum();
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().count() as u64, chosen + 1);
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.contains(",At Risk,") || l.contains(",Can't Lose Them,"))
+    );
+    let moved: u64 = report["migration"]["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[2].as_u64().unwrap())
+        .sum();
+    assert_eq!(moved, 2357);
+    // Every CDNOW customer bought in the first quarter of 1997, so none is new since.
+    assert!(
+        report["migration"]["moves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m[0] != "(new)")
+    );
+    let e = ws.fails(&["rfm", "--segment", "Sleepy"]);
+    assert!(e.contains("unknown segment"), "{e}");
+}

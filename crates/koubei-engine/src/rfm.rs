@@ -1,0 +1,392 @@
+//! RFM: recency, frequency and monetary value per customer as of a date,
+//! scored 1–5 and named by segment.
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::{Engine, Error, Result};
+
+/// The 11 segments, each one a set of cells of the recency × frequency score
+/// grid. Every cell belongs to exactly one segment, so no segment can shadow
+/// another (published rule tables overlap).
+pub const SEGMENTS: [&str; 11] = [
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New Customers",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+];
+
+/// GRID[r − 1][f − 1] is the index in [`SEGMENTS`] of recency score r and
+/// frequency score f.
+const GRID: [[usize; 5]; 5] = [
+    // r = 1: long gone
+    [10, 9, 7, 8, 8],
+    // r = 2
+    [9, 6, 7, 7, 8],
+    // r = 3
+    [6, 5, 5, 1, 1],
+    // r = 4
+    [4, 2, 2, 1, 0],
+    // r = 5: bought most recently
+    [3, 4, 2, 0, 0],
+];
+
+/// The segment of a recency score and a frequency score, both 1–5.
+pub fn segment(r: u8, f: u8) -> &'static str {
+    SEGMENTS[GRID[usize::from(r.clamp(1, 5)) - 1][usize::from(f.clamp(1, 5)) - 1]]
+}
+
+/// One customer's RFM.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CustomerRfm {
+    pub customer_id: String,
+    /// Days from the last paid order to the as-of date.
+    pub recency_days: i64,
+    /// Paid orders.
+    pub frequency: i64,
+    /// Paid revenue.
+    pub monetary: f64,
+    pub r: u8,
+    pub f: u8,
+    pub m: u8,
+    pub segment: &'static str,
+}
+
+/// Scores 1–5 by quintile of rank, ties sharing a score: a value's score is
+/// 1 + ⌊5 · (customers strictly worse) / customers⌋, so that a block of equal
+/// values never straddles two scores.
+fn score_sql(col: &str, better_is_larger: bool) -> String {
+    let order = if better_is_larger { "ASC" } else { "DESC" };
+    format!(
+        "CAST(LEAST(5, 1 + floor(5.0 * (RANK() OVER (ORDER BY {col} {order}) - 1) / COUNT(*) OVER ())) AS BIGINT)"
+    )
+}
+
+impl Engine {
+    /// RFM of every customer with a paid order on or before `as_of` (default:
+    /// the day of the last paid order).
+    pub async fn rfm(&self, as_of: Option<NaiveDate>) -> Result<(NaiveDate, Vec<CustomerRfm>)> {
+        let as_of = match as_of {
+            Some(d) => d,
+            None => {
+                let (_, b) = self
+                    .sql("SELECT CAST(MAX(ts) AS DATE) FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL")
+                    .await?;
+                let d = b
+                    .first()
+                    .filter(|b| b.num_rows() > 0)
+                    .map(|b| cast(b.column(0), &DataType::Utf8))
+                    .transpose()?;
+                let d = d.as_ref().and_then(|a| {
+                    a.as_string::<i32>()
+                        .iter()
+                        .next()
+                        .flatten()
+                        .and_then(|s| s.parse().ok())
+                });
+                d.ok_or_else(|| {
+                    Error::Request(
+                        "there are no paid orders with a customer_id: import orders first".into(),
+                    )
+                })?
+            }
+        };
+        let range = crate::ts_in_days("ts", None, Some(as_of));
+        let sql = format!(
+            "WITH c AS (
+               SELECT customer_id,
+                      DATE '{as_of}' - CAST(MAX(ts) AS DATE) AS recency_days,
+                      COUNT(DISTINCT order_id) AS frequency,
+                      SUM(CAST(amount AS DOUBLE)) AS monetary
+               FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
+               GROUP BY customer_id)
+             SELECT customer_id, recency_days, frequency, monetary,
+                    {r} AS r, {f} AS f, {m} AS m
+             FROM c ORDER BY customer_id",
+            r = score_sql("recency_days", false),
+            f = score_sql("frequency", true),
+            m = score_sql("monetary", true),
+        );
+        let (_, batches) = self.sql(&sql).await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let id = cast(b.column(0), &DataType::Utf8)?;
+            let id = id.as_string::<i32>();
+            let ints: Vec<_> = [1, 2, 4, 5, 6]
+                .iter()
+                .map(|&i| cast(b.column(i), &DataType::Int64))
+                .collect::<std::result::Result<_, _>>()?;
+            let monetary = cast(b.column(3), &DataType::Float64)?;
+            let monetary = monetary.as_primitive::<Float64Type>();
+            let int = |k: usize, row: usize| ints[k].as_primitive::<Int64Type>().value(row);
+            for row in 0..b.num_rows() {
+                let (r, f, m) = (int(2, row) as u8, int(3, row) as u8, int(4, row) as u8);
+                out.push(CustomerRfm {
+                    customer_id: id.value(row).to_string(),
+                    recency_days: int(0, row),
+                    frequency: int(1, row),
+                    monetary: if monetary.is_null(row) {
+                        0.0
+                    } else {
+                        monetary.value(row)
+                    },
+                    r,
+                    f,
+                    m,
+                    segment: segment(r, f),
+                });
+            }
+        }
+        Ok((as_of, out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use koubei_schema::TableKind;
+
+    #[test]
+    fn every_segment_has_cells_and_the_grid_reads_as_intended() {
+        let mut seen = [0; 11];
+        for row in GRID {
+            for s in row {
+                seen[s] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+        assert_eq!(segment(5, 5), "Champions");
+        assert_eq!(segment(5, 1), "New Customers");
+        assert_eq!(segment(1, 5), "Can't Lose Them");
+        assert_eq!(segment(1, 1), "Lost");
+        assert_eq!(segment(2, 3), "At Risk");
+    }
+
+    #[tokio::test]
+    async fn scores_by_hand() {
+        // Five customers, as of 31 Jan: recency 30, 20, 10, 5 and 0 days;
+        // orders 1, 1, 2, 3 and 5; revenue 10, 20, 30, 40, 50. A refund and a
+        // February order do not count.
+        let csv = "order_id,customer_id,ts,amount,status
+a1,a,2024-01-01,10,paid
+b1,b,2024-01-11,20,paid
+c1,c,2024-01-15,10,paid
+c2,c,2024-01-21,20,paid
+d1,d,2024-01-20,10,paid
+d2,d,2024-01-24,10,paid
+d3,d,2024-01-26,20,paid
+e1,e,2024-01-02,10,paid
+e2,e,2024-01-10,10,paid
+e3,e,2024-01-20,10,paid
+e4,e,2024-01-25,10,paid
+e5,e,2024-01-31,10,paid
+e6,e,2024-01-31,99,refunded
+a2,a,2024-02-05,99,paid
+";
+        let (_dir, engine) = crate::test_engine(TableKind::Orders, csv).await;
+        let (as_of, rows) = engine
+            .rfm(Some("2024-01-31".parse().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(as_of.to_string(), "2024-01-31");
+        let got: Vec<(&str, i64, i64, f64, u8, u8, u8)> = rows
+            .iter()
+            .map(|c| {
+                (
+                    c.customer_id.as_str(),
+                    c.recency_days,
+                    c.frequency,
+                    c.monetary,
+                    c.r,
+                    c.f,
+                    c.m,
+                )
+            })
+            .collect();
+        // Ranks 1..5 over 5 customers give scores 1..5; a and b tie on one
+        // order, so both score 1 on frequency.
+        assert_eq!(
+            got,
+            vec![
+                ("a", 30, 1, 10.0, 1, 1, 1),
+                ("b", 20, 1, 20.0, 2, 1, 2),
+                ("c", 10, 2, 30.0, 3, 3, 3),
+                ("d", 5, 3, 40.0, 4, 4, 4),
+                ("e", 0, 5, 50.0, 5, 5, 5),
+            ]
+        );
+        let segs: Vec<&str> = rows.iter().map(|c| c.segment).collect();
+        assert_eq!(
+            segs,
+            vec![
+                "Lost",
+                "Hibernating",
+                "Need Attention",
+                "Loyal",
+                "Champions"
+            ]
+        );
+    }
+}
+
+/// One segment's share of the customers and the revenue.
+#[derive(Clone, Debug, Serialize)]
+pub struct SegmentRow {
+    pub segment: &'static str,
+    pub customers: usize,
+    pub share: f64,
+    pub revenue: f64,
+    pub revenue_share: f64,
+    /// Mean CLV of its customers (BG/NBD with Gamma–Gamma over one year at
+    /// 10%), when the models could be fitted.
+    pub avg_clv: Option<f64>,
+}
+
+/// The report of `koubei rfm`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RfmReport {
+    pub as_of: NaiveDate,
+    pub customers: usize,
+    pub segments: Vec<SegmentRow>,
+    /// With a second date: how many customers moved from each segment (as of
+    /// `from`) to each segment (as of `as_of`); customers new since are "(new)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Migration>,
+    #[serde(skip)]
+    pub per_customer: Vec<(CustomerRfm, Option<f64>)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Migration {
+    pub from: NaiveDate,
+    /// (from segment, to segment, customers), for every pair with customers.
+    pub moves: Vec<(String, String, usize)>,
+}
+
+impl Engine {
+    /// RFM segments as of a date, with their revenue and mean CLV, and the
+    /// migration from an earlier date.
+    pub async fn rfm_report(
+        &self,
+        as_of: Option<NaiveDate>,
+        from: Option<NaiveDate>,
+    ) -> Result<RfmReport> {
+        let (as_of, rows) = self.rfm(as_of).await?;
+        if let Some(f) = from
+            && f >= as_of
+        {
+            return Err(Error::Request(format!(
+                "the migration's start {f} must be before {as_of}"
+            )));
+        }
+        let clv = self
+            .clv(&crate::clv_report::ClvRequest {
+                summary: crate::clv::SummaryRequest {
+                    unit: crate::clv::Unit::Week,
+                    calibration_end: Some(as_of),
+                    holdout_end: None,
+                },
+                model: crate::clv_report::ModelKind::BgNbd,
+                penalizer: 0.0,
+                horizon_days: 365.25,
+                discount_rate: 0.1,
+                compare: false,
+            })
+            .await
+            .ok()
+            .filter(|r| r.spend.is_some());
+        let clv_by_id: std::collections::HashMap<&str, f64> = clv
+            .as_ref()
+            .map(|r| {
+                r.per_customer
+                    .iter()
+                    .map(|c| (c.customer_id.as_str(), c.clv))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let total_revenue: f64 = rows.iter().map(|c| c.monetary).sum();
+        let n = rows.len();
+        let segments = SEGMENTS
+            .iter()
+            .map(|&s| {
+                let members: Vec<&CustomerRfm> = rows.iter().filter(|c| c.segment == s).collect();
+                let revenue: f64 = members.iter().map(|c| c.monetary).sum();
+                let clvs: Vec<f64> = members
+                    .iter()
+                    .filter_map(|c| clv_by_id.get(c.customer_id.as_str()).copied())
+                    .collect();
+                SegmentRow {
+                    segment: s,
+                    customers: members.len(),
+                    share: members.len() as f64 / n.max(1) as f64,
+                    revenue,
+                    revenue_share: if total_revenue > 0.0 {
+                        revenue / total_revenue
+                    } else {
+                        0.0
+                    },
+                    avg_clv: (clv.is_some() && !clvs.is_empty())
+                        .then(|| clvs.iter().sum::<f64>() / clvs.len() as f64),
+                }
+            })
+            .collect();
+        let migration = match from {
+            None => None,
+            Some(f) => {
+                let (_, before) = self.rfm(Some(f)).await?;
+                let was: std::collections::HashMap<&str, &str> = before
+                    .iter()
+                    .map(|c| (c.customer_id.as_str(), c.segment))
+                    .collect();
+                let mut counts: std::collections::BTreeMap<(usize, usize), usize> =
+                    Default::default();
+                let pos = |s: &str| {
+                    SEGMENTS
+                        .iter()
+                        .position(|x| *x == s)
+                        .unwrap_or(SEGMENTS.len())
+                };
+                for c in &rows {
+                    let from = was
+                        .get(c.customer_id.as_str())
+                        .map_or(SEGMENTS.len(), |s| pos(s));
+                    *counts.entry((from, pos(c.segment))).or_default() += 1;
+                }
+                let name = |i: usize| {
+                    SEGMENTS
+                        .get(i)
+                        .map_or("(new)".to_string(), |s| s.to_string())
+                };
+                Some(Migration {
+                    from: f,
+                    moves: counts
+                        .into_iter()
+                        .map(|((a, b), n)| (name(a), name(b), n))
+                        .collect(),
+                })
+            }
+        };
+        let per_customer = rows.into_iter().map(|c| {
+            let v = clv_by_id.get(c.customer_id.as_str()).copied();
+            (c, v)
+        });
+        let per_customer = per_customer.collect();
+        Ok(RfmReport {
+            as_of,
+            customers: n,
+            segments,
+            migration,
+            per_customer,
+        })
+    }
+}
