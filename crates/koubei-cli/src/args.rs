@@ -65,6 +65,10 @@ pub enum Command {
         /// Delete the workspace's tables first, when it already holds data.
         #[arg(long)]
         replace: bool,
+        /// Leave out behavioural events and reviews (a different, smaller shop):
+        /// ten million customers then fit in memory, for CLV and RFM at scale.
+        #[arg(long)]
+        no_events: bool,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },

@@ -28,8 +28,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             customers,
             seed,
             replace,
+            no_events,
             format,
-        } => demo(&path, customers, seed, replace, format, out).await,
+        } => demo(&path, customers, seed, replace, !no_events, format, out).await,
         Command::Import {
             table,
             file,
@@ -645,11 +646,15 @@ async fn demo(
     customers: usize,
     seed: u64,
     replace: bool,
+    events: bool,
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
     let ws = Workspace::create(path)?;
-    let cfg = DemoConfig::new(customers, seed);
+    let cfg = DemoConfig {
+        events,
+        ..DemoConfig::new(customers, seed)
+    };
     let recorded: Option<DemoConfig> = ws
         .read_file(DEMO_FILE)?
         .and_then(|b| serde_json::from_slice(&b).ok());

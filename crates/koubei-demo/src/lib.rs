@@ -101,6 +101,14 @@ pub struct DemoConfig {
     pub review_rate: f64,
     /// Probabilities of 1 to 5 stars.
     pub rating_distribution: [f64; 5],
+    /// Generate behavioural events and reviews; without them a shop of ten
+    /// million customers fits in memory, for CLV and RFM at scale.
+    #[serde(default = "yes")]
+    pub events: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl DemoConfig {
@@ -138,6 +146,7 @@ impl DemoConfig {
             cancel_rate: 0.02,
             review_rate: 0.25,
             rating_distribution: [0.05, 0.06, 0.12, 0.3, 0.47],
+            events: true,
         }
     }
 
@@ -367,8 +376,10 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
         for &t in &times {
             let value = (spend.sample(&mut s.rng) * 100.0).round().max(1.0) / 100.0;
             let order = out.order(&mut s, &cid, ts(t), value, c.place, order_channel, "paid");
-            out.purchase_session(&mut s, &cid, ts(t), &order, c.place, order_channel);
-            if s.rng.random_bool(cfg.review_rate) {
+            if cfg.events {
+                out.purchase_session(&mut s, &cid, ts(t), &order, c.place, order_channel);
+            }
+            if cfg.events && s.rng.random_bool(cfg.review_rate) {
                 let rt = t + s.exp(3.0 / 7.0);
                 if rt < horizon {
                     let rating = s.ratings.sample(&mut s.rng) as i64 + 1;
@@ -415,7 +426,9 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
                         visitor += 1;
                         let id = format!("v{visitor:08}");
                         let land = share_t + s.exp(0.5 / 7.0).min(horizon - share_t) * 0.99;
-                        out.landing(&mut s, &id, ts(land), c.place, channel);
+                        if cfg.events {
+                            out.landing(&mut s, &id, ts(land), c.place, channel);
+                        }
                         Some(id)
                     } else {
                         None
@@ -456,7 +469,11 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
             );
         }
         // Browsing sessions that do not end in a purchase.
-        let browse = s.poisson(cfg.funnel.browse_sessions_per_order * times.len() as f64);
+        let browse = if cfg.events {
+            s.poisson(cfg.funnel.browse_sessions_per_order * times.len() as f64)
+        } else {
+            0
+        };
         let (lo, hi) = ((c.t0 - 1.0).max(0.0), (last + 4.0).min(horizon));
         for _ in 0..browse {
             let t = lo + s.rng.random::<f64>() * (hi - lo);
@@ -476,8 +493,11 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
         }
     }
     // Visitors who never buy.
-    let anonymous =
-        (cfg.customers as f64 * cfg.funnel.anonymous_visitors_per_customer).round() as u64;
+    let anonymous = if cfg.events {
+        (cfg.customers as f64 * cfg.funnel.anonymous_visitors_per_customer).round() as u64
+    } else {
+        0
+    };
     for i in 0..anonymous {
         let id = format!("a{:08}", i + 1);
         let place = s.organic_place(cfg.overseas_share);
