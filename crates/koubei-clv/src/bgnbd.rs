@@ -7,8 +7,8 @@ use rand_distr::{Beta, Distribution, Gamma};
 
 use crate::counting::Counting;
 use crate::data::Rft;
-use crate::fit::{Fit, Model};
-use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma, log_add_exp};
+use crate::fit::{Fit, Model, XCache};
+use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma};
 
 /// The BG/NBD model: purchases at Poisson rate λ ~ Gamma(r, α); after each
 /// repeat purchase the customer leaves with probability p ~ Beta(a, b).
@@ -91,40 +91,69 @@ impl BgNbdParams {
     }
 }
 
-/// The shared log-likelihood: `shift` is 0 for BG/NBD and 1 for MBG/NBD.
-fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64], shift: f64) -> f64 {
+/// The likelihood's terms that depend on the parameters and x only, with their
+/// gradient: A1 + A2 of FHL (2005).
+#[derive(Clone, Copy)]
+struct XTerms {
+    base: f64,
+    g: [f64; 4],
+    /// ln a − ln(b + x − 1 + shift), the odds of having left, and b + x − 1 + shift.
+    ln_odds: f64,
+    b_x: f64,
+}
+
+fn x_terms(p: &[f64], x: f64, shift: f64) -> XTerms {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let Rft { x, t_x, t } = *row;
-    // A1 + A2 do not depend on whether the customer is alive.
     let base =
         ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) + ln_gamma(b + x + shift)
             - ln_gamma(b)
             - ln_gamma(a + b + x + shift);
     let d_ab = digamma(a + b) - digamma(a + b + x + shift);
-    let mut g = [
-        digamma(r + x) - digamma(r) + alpha.ln(),
-        r / alpha,
-        d_ab,
-        d_ab + digamma(b + x + shift) - digamma(b),
-    ];
+    let b_x = b + x - 1.0 + shift;
+    XTerms {
+        ln_odds: a.ln() - b_x.ln(),
+        b_x,
+        base,
+        g: [
+            digamma(r + x) - digamma(r) + alpha.ln(),
+            r / alpha,
+            d_ab,
+            d_ab + digamma(b + x + shift) - digamma(b),
+        ],
+    }
+}
+
+/// The shared log-likelihood: `shift` is 0 for BG/NBD and 1 for MBG/NBD.
+fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64], shift: f64, xt: XTerms) -> f64 {
+    let (r, alpha, a, _) = (p[0], p[1], p[2], p[3]);
+    let Rft { x, t_x, t } = *row;
+    let XTerms {
+        base,
+        mut g,
+        ln_odds,
+        b_x,
+    } = xt;
     // Alive: A3 = −(r + x) ln(α + T). Left: A4 = ln a − ln(b + x − 1 + shift) − (r + x) ln(α + tₓ).
-    let a3 = -(r + x) * (alpha + t).ln();
-    let g3 = [-(alpha + t).ln(), -(r + x) / (alpha + t), 0.0, 0.0];
+    let ln_t = (alpha + t).ln();
+    let a3 = -(r + x) * ln_t;
+    let g3 = [-ln_t, -(r + x) / (alpha + t), 0.0, 0.0];
     let ll = if x > 0.0 || shift > 0.0 {
-        let b_x = b + x - 1.0 + shift;
-        let a4 = a.ln() - b_x.ln() - (r + x) * (alpha + t_x).ln();
-        let g4 = [
-            -(alpha + t_x).ln(),
-            -(r + x) / (alpha + t_x),
-            1.0 / a,
-            -1.0 / b_x,
-        ];
-        let m = log_add_exp(a3, a4);
-        let (w3, w4) = ((a3 - m).exp(), (a4 - m).exp());
+        let ln_tx = (alpha + t_x).ln();
+        let a4 = ln_odds - (r + x) * ln_tx;
+        let g4 = [-ln_tx, -(r + x) / (alpha + t_x), 1.0 / a, -1.0 / b_x];
+        // ln(e^a3 + e^a4) and the two terms' shares, with one exp and one log.
+        let (hi, lo) = if a3 >= a4 { (a3, a4) } else { (a4, a3) };
+        let e = (lo - hi).exp();
+        let share_lo = e / (1.0 + e);
+        let (w3, w4) = if a3 >= a4 {
+            (1.0 - share_lo, share_lo)
+        } else {
+            (share_lo, 1.0 - share_lo)
+        };
         for i in 0..4 {
             g[i] += w3 * g3[i] + w4 * g4[i];
         }
-        base + m
+        base + hi + e.ln_1p()
     } else {
         for i in 0..4 {
             g[i] += g3[i];
@@ -135,6 +164,17 @@ fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64], shift: f64) -> f64 {
         grad[i] += w * g[i];
     }
     ll
+}
+
+fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64], shift: f64) -> f64 {
+    let mut cache = XCache::new();
+    rows.iter()
+        .zip(weights)
+        .map(|(row, &w)| {
+            let xt = cache.get(row.x, || x_terms(p, row.x, shift));
+            w * ll_grad(p, row, w, grad, shift, xt)
+        })
+        .sum()
 }
 
 fn start(rows: &[Rft]) -> Vec<f64> {
@@ -154,7 +194,11 @@ impl Model for BgNbd {
     const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad(p, row, w, grad, 0.0)
+        ll_grad(p, row, w, grad, 0.0, x_terms(p, row.x, 0.0))
+    }
+
+    fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
+        ll_grad_chunk(p, rows, weights, grad, 0.0)
     }
 
     fn start(rows: &[Rft]) -> Vec<f64> {
@@ -168,7 +212,11 @@ impl Model for MbgNbd {
     const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad(p, row, w, grad, 1.0)
+        ll_grad(p, row, w, grad, 1.0, x_terms(p, row.x, 1.0))
+    }
+
+    fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
+        ll_grad_chunk(p, rows, weights, grad, 1.0)
     }
 
     fn start(rows: &[Rft]) -> Vec<f64> {

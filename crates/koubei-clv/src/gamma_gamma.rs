@@ -6,7 +6,7 @@ use rand_distr::{Distribution, Gamma};
 
 use crate::data::Spend;
 use crate::error::ClvError;
-use crate::fit::{Fit, Model};
+use crate::fit::{Fit, Model, XCache};
 use crate::special::{digamma, ln_gamma};
 
 /// Each transaction's value is Gamma(p, ν); across customers ν ~ Gamma(q, v).
@@ -26,25 +26,61 @@ impl Model for GammaGamma {
     const PARAMS: &'static [&'static str] = &["p", "q", "v"];
 
     fn ll_grad(par: &[f64], row: &Spend, w: f64, grad: &mut [f64]) -> f64 {
-        let (p, q, v) = (par[0], par[1], par[2]);
-        let Spend { x, m } = *row;
-        let px = p * x;
-        let xmv = (x * m + v).ln();
-        let d_pxq = digamma(px + q);
-        grad[0] += w * x * (d_pxq - digamma(px) + m.ln() + x.ln() - xmv);
-        grad[1] += w * (d_pxq - digamma(q) + v.ln() - xmv);
-        grad[2] += w * (q / v - (px + q) / (x * m + v));
-        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-            + q * v.ln()
-            + (px - 1.0) * m.ln()
-            + px * x.ln()
-            - (px + q) * xmv
+        ll_grad(par, row, w, grad, x_terms(par, row.x))
+    }
+
+    fn ll_grad_chunk(par: &[f64], rows: &[Spend], weights: &[f64], grad: &mut [f64]) -> f64 {
+        let mut cache = XCache::new();
+        rows.iter()
+            .zip(weights)
+            .map(|(row, &w)| {
+                let xt = cache.get(row.x, || x_terms(par, row.x));
+                w * ll_grad(par, row, w, grad, xt)
+            })
+            .sum()
     }
 
     fn start(rows: &[Spend]) -> Vec<f64> {
         let mean = rows.iter().map(|r| r.m).sum::<f64>() / rows.len().max(1) as f64;
         vec![1.0, 2.0, mean.max(1e-6)]
     }
+}
+
+/// What depends on the parameters and x only: ln Γ(px+q) − ln Γ(px) − ln Γ(q)
+/// + q ln v + px ln x, and ψ(px+q), ψ(px), ψ(q), ln x.
+#[derive(Clone, Copy)]
+struct XTerms {
+    base: f64,
+    d_pxq: f64,
+    d_px: f64,
+    d_q: f64,
+    ln_x: f64,
+    ln_v: f64,
+}
+
+fn x_terms(par: &[f64], x: f64) -> XTerms {
+    let (p, q, v) = (par[0], par[1], par[2]);
+    let px = p * x;
+    XTerms {
+        base: ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + px * x.ln(),
+        d_pxq: digamma(px + q),
+        d_px: digamma(px),
+        d_q: digamma(q),
+        ln_x: x.ln(),
+        ln_v: v.ln(),
+    }
+}
+
+fn ll_grad(par: &[f64], row: &Spend, w: f64, grad: &mut [f64], xt: XTerms) -> f64 {
+    let (p, q, v) = (par[0], par[1], par[2]);
+    let Spend { x, m } = *row;
+    let px = p * x;
+    let ln_m = m.ln();
+    let xmv = (x * m + v).ln();
+    grad[0] += w * x * (xt.d_pxq - xt.d_px + ln_m + xt.ln_x - xmv);
+    grad[1] += w * (xt.d_pxq - xt.d_q + xt.ln_v - xmv);
+    grad[2] += w * (q / v - (px + q) / (x * m + v));
+    xt.base + (px - 1.0) * ln_m - (px + q) * xmv
 }
 
 /// Keeps the rows Gamma–Gamma can use: at least one repeat purchase and a

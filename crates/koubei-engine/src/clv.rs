@@ -149,10 +149,21 @@ fn from_epoch_day(d: i64) -> NaiveDate {
 fn days_sql(end: NaiveDate, since: Option<NaiveDate>) -> String {
     let range = crate::ts_in_days("ts", since, Some(end));
     format!(
-        "SELECT customer_id, CAST(date_trunc('day', ts) AS BIGINT) / {DAY_US} AS d,
+        "SELECT customer_id, {day} AS d,
                 SUM(CAST(amount AS DOUBLE)) AS spend
          FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
-         GROUP BY customer_id, CAST(date_trunc('day', ts) AS BIGINT) / {DAY_US}"
+         GROUP BY customer_id, {day}",
+        day = day_number("ts")
+    )
+}
+
+/// The UTC day number (days since 1970-01-01) of a timestamp column, by
+/// integer division, which is much cheaper than date_trunc; flooring for times
+/// before 1970.
+fn day_number(col: &str) -> String {
+    format!(
+        "((CAST({col} AS BIGINT) - CASE WHEN CAST({col} AS BIGINT) < 0 THEN {} ELSE 0 END) / {DAY_US})",
+        DAY_US - 1
     )
 }
 
@@ -178,8 +189,10 @@ impl Engine {
     /// The first and last days with a paid order, or `None` without any.
     async fn order_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
         let sql = format!(
-            "SELECT MIN(CAST(date_trunc('day', ts) AS BIGINT)) / {DAY_US}, MAX(CAST(date_trunc('day', ts) AS BIGINT)) / {DAY_US}
-             FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL"
+            "SELECT {lo}, {hi}
+             FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL",
+            lo = day_number("MIN(ts)"),
+            hi = day_number("MAX(ts)"),
         );
         let (_, batches) = self.sql(&sql).await?;
         let Some(b) = batches.first().filter(|b| b.num_rows() > 0) else {
@@ -218,14 +231,13 @@ impl Engine {
     pub async fn clv_summary(&self, req: &SummaryRequest) -> Result<Summary> {
         let end = self.calibration_end(req).await?;
         let days = days_sql(end, None);
+        // One pass over the days: the repeat spend is all days' spend less the
+        // first day's.
         let sql = format!(
-            "WITH days AS ({days}),
-                  f AS (SELECT customer_id, MIN(d) AS first FROM days GROUP BY customer_id)
-             SELECT days.customer_id, f.first, COUNT(*) - 1 AS x, MAX(days.d) - f.first AS last,
-                    SUM(CASE WHEN days.d > f.first THEN days.spend END) AS repeat_spend
-             FROM days JOIN f ON days.customer_id = f.customer_id
-             GROUP BY days.customer_id, f.first
-             ORDER BY days.customer_id"
+            "WITH days AS ({days})
+             SELECT customer_id, MIN(d) AS first, COUNT(*) - 1 AS x, MAX(d) - MIN(d) AS last,
+                    SUM(spend) - first_value(spend ORDER BY d) AS repeat_spend
+             FROM days GROUP BY customer_id ORDER BY customer_id"
         );
         let (_, batches) = self.sql(&sql).await?;
         let unit = req.unit.days();

@@ -243,11 +243,13 @@ impl Engine {
         if req.horizon_days.is_nan() || req.horizon_days <= 0.0 {
             return Err(Error::Request("--horizon must be positive".into()));
         }
+        let started = std::time::Instant::now();
         let opts = FitOptions {
             penalizer: req.penalizer,
             ..FitOptions::default()
         };
         let summary = self.clv_summary(&req.summary).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), customers = summary.rows.len(), "clv summary");
         let unit_days = req.summary.unit.days();
         let horizon = req.horizon_days / unit_days;
         let mut warnings = Vec::new();
@@ -275,6 +277,7 @@ impl Engine {
                 None
             }
         };
+        tracing::debug!(elapsed = ?started.elapsed(), evaluations = ?spend_fit.as_ref().map(|f| f.evaluations), "clv spend fitted");
         let spend_params = spend_fit.as_ref().map(GammaGammaParams::from_fit);
         let expected_spend = |x: f64, m: f64| {
             spend_params.map_or(0.0, |p| p.expected_spend(if m > 0.0 { x } else { 0.0 }, m))
@@ -349,7 +352,9 @@ impl Engine {
             kind => {
                 check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
                 let data = Weighted::from_rows(&summary.rows);
+                tracing::debug!(elapsed = ?started.elapsed(), distinct = data.rows.len(), "clv rows merged");
                 let (f, model) = fit_counting(kind, &data, &opts)?;
+                tracing::debug!(elapsed = ?started.elapsed(), iterations = f.iterations, evaluations = f.evaluations, "clv fitted");
                 let histogram = histogram(&summary.rows, model.as_ref());
                 let mut report = base(FittedModel::from(&f), histogram);
                 if let (Some(h), Some(duration)) = (&summary.holdout, summary.holdout_duration()) {
@@ -389,6 +394,7 @@ impl Engine {
                         )
                     })
                     .collect();
+                tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
                 let index: HashMap<[u64; 3], usize> = data
                     .rows
                     .iter()
