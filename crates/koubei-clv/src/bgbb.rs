@@ -41,24 +41,53 @@ impl Model for BgBb {
         // Alive through all n opportunities.
         let (l1, l1_a, l1_b) = ln_beta_grad(al + x, be + n - x);
         let (l2, l2_g, l2_d) = ln_beta_grad(ga, de + n);
-        let mut terms = vec![(l1 + l2, [l1_a, l1_b, l2_g, l2_d])];
+        let alive = (l1 + l2, [l1_a, l1_b, l2_g, l2_d]);
         // Or gone just before opportunity tₓ + i + 1, for i = 0 … n − tₓ − 1.
-        for i in 0..(row.n - row.t_x) {
-            let i = f64::from(i);
-            let (l1, l1_a, l1_b) = ln_beta_grad(al + x, be + t_x - x + i);
-            let (l2, l2_g, l2_d) = ln_beta_grad(ga + 1.0, de + t_x + i);
-            terms.push((l1 + l2, [l1_a, l1_b, l2_g, l2_d]));
-        }
-        let m = terms
-            .iter()
-            .fold(f64::NEG_INFINITY, |m, t| log_add_exp(m, t.0));
-        let mut g = [-b_ab_a, -b_ab_b, -b_gd_g, -b_gd_d];
-        for (value, tg) in &terms {
-            let share = (value - m).exp();
-            for k in 0..4 {
-                g[k] += share * tg[k];
+        // Term i + 1 is term i times B/(A+B) · D/(G+D), with A = α + x,
+        // B = β + tₓ − x + i, G = γ + 1, D = δ + tₓ + i, and each digamma moves
+        // by 1/B, 1/(A+B), …: no special functions inside the loop.
+        let dead = if row.n > row.t_x {
+            let (aa, gg) = (al + x, ga + 1.0);
+            let (mut bb, mut dd) = (be + t_x - x, de + t_x);
+            let (v0, mut da, mut db) = ln_beta_grad(aa, bb);
+            let (v1, mut dg, mut ddl) = ln_beta_grad(gg, dd);
+            let (mut rho, mut sum) = (1.0, 0.0);
+            let mut sg = [0.0; 4];
+            for _ in 0..(row.n - row.t_x) {
+                sum += rho;
+                sg[0] += rho * da;
+                sg[1] += rho * db;
+                sg[2] += rho * dg;
+                sg[3] += rho * ddl;
+                rho *= bb / (aa + bb) * dd / (gg + dd);
+                da -= 1.0 / (aa + bb);
+                db += 1.0 / bb - 1.0 / (aa + bb);
+                dg -= 1.0 / (gg + dd);
+                ddl += 1.0 / dd - 1.0 / (gg + dd);
+                bb += 1.0;
+                dd += 1.0;
             }
-        }
+            Some((v0 + v1 + sum.ln(), sg.map(|v| v / sum)))
+        } else {
+            None
+        };
+        let mut g = [-b_ab_a, -b_ab_b, -b_gd_g, -b_gd_d];
+        let m = match dead {
+            None => {
+                for k in 0..4 {
+                    g[k] += alive.1[k];
+                }
+                alive.0
+            }
+            Some((value, dg)) => {
+                let m = log_add_exp(alive.0, value);
+                let (wa, wd) = ((alive.0 - m).exp(), (value - m).exp());
+                for k in 0..4 {
+                    g[k] += wa * alive.1[k] + wd * dg[k];
+                }
+                m
+            }
+        };
         for k in 0..4 {
             grad[k] += w * g[k];
         }
