@@ -316,8 +316,10 @@ impl Engine {
             }
             ModelKind::BgBb => {
                 let (ids, rows) = self.clv_discrete(&req.summary).await?;
+                tracing::debug!(elapsed = ?started.elapsed(), "clv discrete summary");
                 check_discrete(&rows).map_err(clv_error)?;
                 let f = fit::<BgBb>(&Weighted::from_rows(&rows), &opts).map_err(clv_error)?;
+                tracing::debug!(elapsed = ?started.elapsed(), evaluations = f.evaluations, "clv fitted");
                 let p = BgBbParams::from_fit(&f);
                 let mut report = base(FittedModel::from(&f), Vec::new());
                 let future = horizon.round().max(1.0) as u32;
@@ -327,9 +329,13 @@ impl Engine {
                     .enumerate()
                     .map(|(i, c)| (c.as_str(), i))
                     .collect();
+                // Predictions depend on (x, tₓ, n) only.
+                let mut memo: HashMap<koubei_clv::Discrete, (f64, f64)> = HashMap::new();
                 for (id, row) in ids.iter().zip(&rows) {
                     let i = index[id.as_str()];
-                    let purchases = p.expected(row, future);
+                    let (p_alive, purchases) = *memo
+                        .entry(*row)
+                        .or_insert_with(|| (p.p_alive(row), p.expected(row, future)));
                     let spend = expected_spend(summary.rows[i].x, summary.spend[i]);
                     report.per_customer.push(CustomerValue {
                         customer_id: id.clone(),
@@ -337,7 +343,7 @@ impl Engine {
                         recency: f64::from(row.t_x),
                         t: f64::from(row.n),
                         monetary_value: summary.spend[i],
-                        p_alive: p.p_alive(row),
+                        p_alive,
                         expected_purchases: purchases,
                         expected_spend: spend,
                         // Opportunities are the unit; discount each by its midpoint.
