@@ -196,6 +196,50 @@ pub enum Delimiter {
     Whitespace,
 }
 
+/// A reader that hands over its file chunk by chunk, and stops for good after
+/// the last chunk or the first error.
+trait ChunkSource {
+    fn next_chunk(&mut self) -> Result<Option<Chunk>>;
+    fn done(&mut self) -> &mut bool;
+}
+
+struct Chunks<S>(S);
+
+impl<S: ChunkSource> Iterator for Chunks<S> {
+    type Item = Result<Chunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if *self.0.done() {
+            return None;
+        }
+        let r = self.0.next_chunk();
+        if r.is_err() {
+            *self.0.done() = true;
+        }
+        r.transpose()
+    }
+}
+
+/// A chunk of text columns from their builders.
+fn text_chunk(
+    names: Vec<String>,
+    builders: Vec<StringBuilder>,
+    lines: Vec<u64>,
+    rejects: Vec<Reject>,
+    rows_read: u64,
+) -> Chunk {
+    Chunk {
+        names,
+        columns: builders
+            .into_iter()
+            .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+            .collect(),
+        lines,
+        rejects,
+        rows_read,
+    }
+}
+
 pub(crate) type ChunkIter = Box<dyn Iterator<Item = Result<Chunk>> + Send>;
 
 /// Opens `path` as `format` and returns its chunks.
@@ -208,14 +252,18 @@ pub(crate) fn open(
 ) -> Result<ChunkIter> {
     match format {
         Format::Csv | Format::Tsv => match delimiter {
-            Some(Delimiter::Whitespace) => Ok(Box::new(WsChunks::new(path, columns, counter)?)),
-            Some(Delimiter::Byte(d)) => Ok(Box::new(CsvChunks::new(path, d, columns, counter)?)),
+            Some(Delimiter::Whitespace) => {
+                Ok(Box::new(Chunks(WsChunks::new(path, columns, counter)?)))
+            }
+            Some(Delimiter::Byte(d)) => {
+                Ok(Box::new(Chunks(CsvChunks::new(path, d, columns, counter)?)))
+            }
             None => {
                 let d = if format == Format::Tsv { b'\t' } else { b',' };
-                Ok(Box::new(CsvChunks::new(path, d, columns, counter)?))
+                Ok(Box::new(Chunks(CsvChunks::new(path, d, columns, counter)?)))
             }
         },
-        Format::Jsonl => Ok(Box::new(JsonChunks::new(path, counter)?)),
+        Format::Jsonl => Ok(Box::new(Chunks(JsonChunks::new(path, counter)?))),
         Format::Parquet => parquet_chunks(path, counter),
     }
 }
@@ -359,16 +407,13 @@ impl CsvChunks {
             return Ok(None);
         }
         self.first = false;
-        Ok(Some(Chunk {
-            names: self.names.clone(),
-            columns: builders
-                .into_iter()
-                .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-                .collect(),
+        Ok(Some(text_chunk(
+            self.names.clone(),
+            builders,
             lines,
             rejects,
             rows_read,
-        }))
+        )))
     }
 
     fn raw(&self, record: &csv::ByteRecord) -> String {
@@ -492,31 +537,22 @@ impl WsChunks {
             return Ok(None);
         }
         self.first = false;
-        Ok(Some(Chunk {
-            names: self.names.clone(),
-            columns: builders
-                .into_iter()
-                .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-                .collect(),
+        Ok(Some(text_chunk(
+            self.names.clone(),
+            builders,
             lines,
             rejects,
             rows_read,
-        }))
+        )))
     }
 }
 
-impl Iterator for WsChunks {
-    type Item = Result<Chunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let r = self.next_chunk();
-        if r.is_err() {
-            self.done = true;
-        }
-        r.transpose()
+impl ChunkSource for WsChunks {
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        WsChunks::next_chunk(self)
+    }
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
     }
 }
 
@@ -532,17 +568,12 @@ fn csv_error(path: &Path, line: u64, e: csv::Error) -> Error {
     }
 }
 
-impl Iterator for CsvChunks {
-    type Item = Result<Chunk>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let r = self.next_chunk();
-        if r.is_err() {
-            self.done = true;
-        }
-        r.transpose()
+impl ChunkSource for CsvChunks {
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        CsvChunks::next_chunk(self)
+    }
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
     }
 }
 
@@ -665,30 +696,16 @@ impl JsonChunks {
         if rows_read == 0 && self.done {
             return Ok(None);
         }
-        Ok(Some(Chunk {
-            names,
-            columns: builders
-                .into_iter()
-                .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-                .collect(),
-            lines,
-            rejects,
-            rows_read,
-        }))
+        Ok(Some(text_chunk(names, builders, lines, rejects, rows_read)))
     }
 }
 
-impl Iterator for JsonChunks {
-    type Item = Result<Chunk>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let r = self.next_chunk();
-        if r.is_err() {
-            self.done = true;
-        }
-        r.transpose()
+impl ChunkSource for JsonChunks {
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        JsonChunks::next_chunk(self)
+    }
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
     }
 }
 
