@@ -135,6 +135,10 @@ impl Summary {
 
 const DAY_US: i64 = 86_400_000_000;
 
+/// 2⁴³: a day's spend in thousandths (|spend| < 4.4 billion) fits below it,
+/// and day numbers up to 2²⁰ (the year 4840) above it.
+const PACK: i64 = 1 << 43;
+
 fn epoch_day(d: NaiveDate) -> i64 {
     (d - NaiveDate::default()).num_days()
 }
@@ -232,11 +236,15 @@ impl Engine {
         let end = self.calibration_end(req).await?;
         let days = days_sql(end, None);
         // One pass over the days: the repeat spend is all days' spend less the
-        // first day's.
+        // first day's. The first day's spend is read from MIN over (day, spend
+        // in thousandths) packed into one integer, which is exact for amounts
+        // with up to three decimals and several times faster than an ordered
+        // first_value.
         let sql = format!(
             "WITH days AS ({days})
              SELECT customer_id, MIN(d) AS first, COUNT(*) - 1 AS x, MAX(d) - MIN(d) AS last,
-                    SUM(spend) - first_value(spend ORDER BY d) AS repeat_spend
+                    SUM(spend) - CAST(MIN(d * {PACK} + CAST(round(spend * 1000) AS BIGINT)) - MIN(d) * {PACK} AS DOUBLE) / 1000
+                      AS repeat_spend
              FROM days GROUP BY customer_id ORDER BY customer_id"
         );
         let (_, batches) = self.sql(&sql).await?;
