@@ -209,7 +209,7 @@ impl BgBbParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
     use rand::SeedableRng;
 
     /// FHS (2010)'s donation data: 11,104 first-time donors of 1995 and their
@@ -286,17 +286,6 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let rows = truth.simulate(10_000, &mut rng, |rng| rng.random_range(4..10));
         let f = fit::<BgBb>(&Weighted::from_rows(&rows), &FitOptions::default()).unwrap();
-        let want = [truth.alpha, truth.beta, truth.gamma, truth.delta];
-        for i in 0..4 {
-            let z = (f.params[i] - want[i]) / f.std_errors[i];
-            assert!(
-                z.abs() < 2.5,
-                "{}: fitted {} ± {}, truth {}",
-                f.names[i],
-                f.params[i],
-                f.std_errors[i],
-                want[i]
-            );
-        }
+        assert_recovered(&f, &[truth.alpha, truth.beta, truth.gamma, truth.delta]);
     }
 }

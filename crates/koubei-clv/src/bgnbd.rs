@@ -6,7 +6,7 @@ use rand::Rng;
 use rand_distr::{Beta, Distribution, Gamma};
 
 use crate::counting::Counting;
-use crate::data::Rft;
+use crate::data::{Rft, repeat_rate};
 use crate::fit::{Fit, Model, XCache};
 use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma};
 
@@ -178,14 +178,8 @@ fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64], shi
 }
 
 fn start(rows: &[Rft]) -> Vec<f64> {
-    // Purchase rate r/α near the repeat buyers' observed rate; a < b as usual.
-    let (mut x, mut t) = (0.0, 0.0);
-    for row in rows {
-        x += row.x;
-        t += row.t;
-    }
-    let rate = if t > 0.0 { (x / t).max(1e-6) } else { 1.0 };
-    vec![1.0, 1.0 / rate, 1.0, 1.0]
+    // Purchase rate r/α at the observed repeat rate.
+    vec![1.0, 1.0 / repeat_rate(rows), 1.0, 1.0]
 }
 
 impl Model for BgNbd {
@@ -276,32 +270,11 @@ impl Counting for BgNbdParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
     use rand::SeedableRng;
 
     fn rows() -> Vec<Rft> {
-        vec![
-            Rft {
-                x: 0.0,
-                t_x: 0.0,
-                t: 38.86,
-            },
-            Rft {
-                x: 2.0,
-                t_x: 30.43,
-                t: 38.86,
-            },
-            Rft {
-                x: 7.0,
-                t_x: 11.0,
-                t: 30.0,
-            },
-            Rft {
-                x: 1.0,
-                t_x: 30.0,
-                t: 30.0,
-            },
-        ]
+        crate::data::sample_rows()
     }
 
     #[test]
@@ -397,19 +370,7 @@ mod tests {
                 fit::<BgNbd>(&data, &FitOptions::default())
             }
             .unwrap();
-            let want = [truth.r, truth.alpha, truth.a, truth.b];
-            for i in 0..4 {
-                let z = (f.params[i] - want[i]) / f.std_errors[i];
-                assert!(
-                    z.abs() < 2.5,
-                    "{} {}: fitted {} ± {}, truth {}",
-                    f.model,
-                    f.names[i],
-                    f.params[i],
-                    f.std_errors[i],
-                    want[i]
-                );
-            }
+            assert_recovered(&f, &[truth.r, truth.alpha, truth.a, truth.b]);
         }
     }
 }

@@ -79,6 +79,29 @@ impl<R: Key + Copy> Weighted<R> {
     }
 }
 
+/// Repeat purchases per unit of time over all customers: where the purchase
+/// rate's search starts (at least 1e-6; 1 without any time observed).
+pub(crate) fn repeat_rate(rows: &[Rft]) -> f64 {
+    let (x, t) = rows.iter().fold((0.0, 0.0), |(x, t), r| (x + r.x, t + r.t));
+    if t > 0.0 { (x / t).max(1e-6) } else { 1.0 }
+}
+
+/// Histories with no, few and many repeat purchases, one ending at T: for
+/// the models' gradient checks.
+#[cfg(test)]
+pub(crate) fn sample_rows() -> Vec<Rft> {
+    [
+        (0.0, 0.0, 38.86),
+        (2.0, 30.43, 38.86),
+        (7.0, 11.0, 30.0),
+        (1.0, 30.0, 30.0),
+        (40.0, 29.0, 30.0),
+    ]
+    .into_iter()
+    .map(|(x, t_x, t)| Rft { x, t_x, t })
+    .collect()
+}
+
 /// Checks continuous-time rows: 0 ≤ t_x ≤ T, whole x, and t_x = 0 exactly when
 /// x = 0. T = 0 (first bought on the last day) is allowed and tells nothing.
 pub fn check_rft(rows: &[Rft]) -> Result<(), ClvError> {

@@ -179,7 +179,7 @@ impl<M: Model> Problem<'_, M> {
     }
 }
 
-impl<M: Model> CostFunction for Problem<'_, M> {
+impl<M: Model> CostFunction for &Problem<'_, M> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, phi: &Self::Param) -> Result<f64, argmin::core::Error> {
@@ -187,7 +187,7 @@ impl<M: Model> CostFunction for Problem<'_, M> {
     }
 }
 
-impl<M: Model> Gradient for Problem<'_, M> {
+impl<M: Model> Gradient for &Problem<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Self::Param) -> Result<Vec<f64>, argmin::core::Error> {
@@ -219,16 +219,9 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
         .with_tolerance_grad(1e-10)
         .and_then(|s| s.with_tolerance_cost(1e-14))
         .map_err(|e| ClvError::Optimizer(e.to_string()))?;
-    let result = Executor::new(problem, solver)
+    let result = Executor::new(&problem, solver)
         .configure(|state| state.param(start.clone()).max_iters(options.max_iters))
         .run();
-    let evaluations = std::sync::atomic::AtomicU64::new(0);
-    let problem = Problem::<M> {
-        data,
-        total,
-        penalizer: options.penalizer,
-        evaluations: &evaluations,
-    };
     let (mut phi, iterations) = match result {
         Ok(mut res) => {
             let iters = res.state().get_iter();
@@ -319,6 +312,23 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
         evaluations: evaluations.load(std::sync::atomic::Ordering::Relaxed),
         gradient_norm,
     })
+}
+
+/// Asserts that each fitted parameter lies within 2.5 standard errors of the
+/// value the data were simulated with.
+#[cfg(test)]
+pub(crate) fn assert_recovered(f: &Fit, truth: &[f64]) {
+    for (i, want) in truth.iter().enumerate() {
+        let z = (f.params[i] - want) / f.std_errors[i];
+        assert!(
+            z.abs() < 2.5,
+            "{} {}: fitted {} ± {}, truth {want}",
+            f.model,
+            f.names[i],
+            f.params[i],
+            f.std_errors[i]
+        );
+    }
 }
 
 /// Checks an analytic gradient against central differences of the

@@ -156,7 +156,7 @@ impl GammaGammaParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
     use rand::SeedableRng;
 
     #[test]
@@ -180,16 +180,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let rows = truth.simulate(6000, &mut rng, |rng| rng.random_range(1..8));
         let f = fit::<GammaGamma>(&Weighted::from_rows(&rows), &FitOptions::default()).unwrap();
-        for (i, want) in [truth.p, truth.q, truth.v].into_iter().enumerate() {
-            let z = (f.params[i] - want) / f.std_errors[i];
-            assert!(
-                z.abs() < 2.5,
-                "{}: fitted {} ± {}, truth {want}",
-                f.names[i],
-                f.params[i],
-                f.std_errors[i]
-            );
-        }
+        assert_recovered(&f, &[truth.p, truth.q, truth.v]);
         let spend = GammaGammaParams::from_fit(&f);
         // No history: the population mean p·v/(q−1).
         assert!(

@@ -6,7 +6,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Gamma};
 
 use crate::counting::Counting;
-use crate::data::Rft;
+use crate::data::{Rft, repeat_rate};
 use crate::fit::{Fit, Model};
 use crate::special::{digamma, ln_gamma, ln_hyp2f1_a_b_a1, log_add_exp};
 
@@ -118,12 +118,7 @@ impl Model for ParetoNbd {
     }
 
     fn start(rows: &[Rft]) -> Vec<f64> {
-        let (mut x, mut t) = (0.0, 0.0);
-        for row in rows {
-            x += row.x;
-            t += row.t;
-        }
-        let rate = if t > 0.0 { (x / t).max(1e-6) } else { 1.0 };
+        let rate = repeat_rate(rows);
         vec![1.0, 1.0 / rate, 1.0, 1.0 / rate]
     }
 }
@@ -199,37 +194,11 @@ impl Counting for ParetoParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
     use rand::SeedableRng;
 
     fn rows() -> Vec<Rft> {
-        vec![
-            Rft {
-                x: 0.0,
-                t_x: 0.0,
-                t: 38.86,
-            },
-            Rft {
-                x: 2.0,
-                t_x: 30.43,
-                t: 38.86,
-            },
-            Rft {
-                x: 7.0,
-                t_x: 11.0,
-                t: 30.0,
-            },
-            Rft {
-                x: 1.0,
-                t_x: 30.0,
-                t: 30.0,
-            },
-            Rft {
-                x: 40.0,
-                t_x: 29.0,
-                t: 30.0,
-            },
-        ]
+        crate::data::sample_rows()
     }
 
     #[test]
@@ -279,17 +248,6 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let rows = truth.simulate(8000, &mut rng, |rng| 20.0 + 40.0 * rng.random::<f64>());
         let f = fit::<ParetoNbd>(&Weighted::from_rows(&rows), &FitOptions::default()).unwrap();
-        let want = truth.as_slice();
-        for i in 0..4 {
-            let z = (f.params[i] - want[i]) / f.std_errors[i];
-            assert!(
-                z.abs() < 2.5,
-                "{}: fitted {} ± {}, truth {}",
-                f.names[i],
-                f.params[i],
-                f.std_errors[i],
-                want[i]
-            );
-        }
+        assert_recovered(&f, &truth.as_slice());
     }
 }
