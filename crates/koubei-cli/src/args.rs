@@ -210,9 +210,79 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Word of mouth: choose seed customers, simulate spread.
+    Wom {
+        #[command(subcommand)]
+        command: WomCommand,
+    },
     /// Run a DataFusion SQL query over all the tables.
     Sql {
         query: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}
+
+/// Where the graph comes from and how its arcs get probabilities.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GraphArgs {
+    /// Read this edge list (`source target [probability]` per line) instead
+    /// of the workspace's referrals.
+    #[arg(long, value_name = "FILE")]
+    pub graph: Option<PathBuf>,
+    /// With --graph: every line is an edge in both directions.
+    #[arg(long)]
+    pub undirected: bool,
+    /// Arc probabilities: learned (from the referrals' conversions), wc
+    /// (1 / in-degree), const:P, or given (the file's third column). Default:
+    /// learned on shop data; given when the file has probabilities, else wc.
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WomCommand {
+    /// Choose the k seeds whose word of mouth reaches furthest (OPIM-C, with a
+    /// certified approximation to the optimum).
+    Seeds {
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// How many seeds.
+        #[arg(long, short = 'k', default_value_t = 50)]
+        k: usize,
+        /// The guarantee is 1 - 1/e - epsilon of the optimum.
+        #[arg(long, default_value_t = 0.1)]
+        epsilon: f64,
+        /// The chance that the guarantee fails (default: 1 / nodes).
+        #[arg(long)]
+        delta: Option<f64>,
+        /// Random seed: the same seed gives the same answer.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Keep sampling until each collection has at least this many RR sets,
+        /// even once the guarantee is met: more sets, better seeds.
+        #[arg(long, default_value_t = 0)]
+        min_rr_sets: usize,
+        /// Keep sampling until the spread's lower confidence bound is within
+        /// this fraction of the estimate (0 stops as soon as the guarantee holds).
+        #[arg(long, default_value_t = 0.03)]
+        precision: f64,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Estimate by Monte Carlo how far a seed set spreads.
+    Simulate {
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// The seeds: one node id per line, or the JSON that `wom seeds` prints.
+        #[arg(long, value_name = "FILE")]
+        seeds: PathBuf,
+        /// Cascades to simulate.
+        #[arg(long, default_value_t = 10_000)]
+        runs: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },

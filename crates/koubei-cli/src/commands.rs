@@ -357,6 +357,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             }
             print_clv(out, &report, &horizon, format)
         }
+        Command::Wom { command } => crate::wom::run(&path, command, out).await,
         Command::Sql { query, format } => {
             let ws = Workspace::open(&path)?;
             let engine = Engine::open(&ws).await?;

@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod output;
 mod progress;
+mod wom;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

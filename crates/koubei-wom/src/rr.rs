@@ -1,0 +1,245 @@
+//! Reverse-reachable (RR) sets: the nodes that would have activated a random
+//! target in one random draw of the live arcs (Borgs, Brautbar, Chayes &
+//! Lucier 2014). A seed set's expected spread is the scale times the share of
+//! RR sets it touches.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use crate::Graph;
+
+/// What an RR set is drawn for: a random node (spread counts people), or a
+/// random group drawn by weight (spread counts groups reached, such as
+/// regions: a group is reached when any of its members is).
+#[derive(Debug, Clone)]
+pub enum Targets {
+    Nodes,
+    Groups(Groups),
+}
+
+/// Nodes in groups, each group with a weight.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    offsets: Vec<usize>,
+    members: Vec<u32>,
+    cumulative: Vec<f64>,
+}
+
+impl Groups {
+    /// `group_of[v]` is the group of node v (or None); groups have weights.
+    /// Groups without a member are left out.
+    pub fn new(group_of: &[Option<u32>], weights: &[f64]) -> Groups {
+        let g = weights.len();
+        let mut counts = vec![0usize; g + 1];
+        for x in group_of.iter().flatten() {
+            counts[*x as usize + 1] += 1;
+        }
+        for i in 0..g {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut members = vec![0u32; counts[g]];
+        for (v, x) in group_of.iter().enumerate() {
+            if let Some(x) = x {
+                members[fill[*x as usize]] = v as u32;
+                fill[*x as usize] += 1;
+            }
+        }
+        let mut cumulative = Vec::with_capacity(g);
+        let mut total = 0.0;
+        for i in 0..g {
+            if counts[i + 1] > counts[i] {
+                total += weights[i];
+            }
+            cumulative.push(total);
+        }
+        Groups {
+            offsets: counts,
+            members,
+            cumulative,
+        }
+    }
+
+    /// The total weight of the groups that have members.
+    pub fn total_weight(&self) -> f64 {
+        self.cumulative.last().copied().unwrap_or(0.0)
+    }
+
+    fn draw(&self, rng: &mut SmallRng) -> &[u32] {
+        let x = rng.random::<f64>() * self.total_weight();
+        let i = self
+            .cumulative
+            .partition_point(|&c| c <= x)
+            .min(self.cumulative.len() - 1);
+        &self.members[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+impl Targets {
+    /// What a fully covered collection of RR sets is worth: n people, or the
+    /// total weight of the groups.
+    pub fn scale(&self, graph: &Graph) -> f64 {
+        match self {
+            Targets::Nodes => graph.node_count() as f64,
+            Targets::Groups(g) => g.total_weight(),
+        }
+    }
+}
+
+/// A growing collection of RR sets, stored flat.
+#[derive(Debug, Clone, Default)]
+pub struct RrSets {
+    nodes: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+impl RrSets {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.nodes[start..self.ends[i]]
+    }
+
+    /// The total number of node entries.
+    pub fn total(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// How many sets contain at least one of `seeds`.
+    pub fn covered_by(&self, seeds: &[u32], n: usize) -> usize {
+        let mut is_seed = vec![false; n];
+        for &s in seeds {
+            is_seed[s as usize] = true;
+        }
+        (0..self.len())
+            .into_par_iter()
+            .filter(|&i| self.get(i).iter().any(|&v| is_seed[v as usize]))
+            .count()
+    }
+
+    /// Adds `count` new sets, drawn on all threads. Chunks have fixed sizes and
+    /// seeds, so the result does not depend on the number of threads.
+    pub fn extend(&mut self, graph: &Graph, targets: &Targets, count: usize, seed: u64) {
+        const CHUNK: usize = 2048;
+        let first = self.len();
+        let chunks: Vec<(usize, usize)> = (0..count.div_ceil(CHUNK))
+            .map(|c| (c, CHUNK.min(count - c * CHUNK)))
+            .collect();
+        let n = graph.node_count();
+        let parts: Vec<RrSets> = chunks
+            .par_iter()
+            .map_init(
+                || Scratch::new(n),
+                |scratch, &(c, len)| {
+                    // A stream per chunk, keyed by where the chunk starts.
+                    let stream = (first + c * CHUNK) as u64;
+                    let mut rng =
+                        SmallRng::seed_from_u64(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                    let mut out = RrSets::default();
+                    for _ in 0..len {
+                        scratch.sample(graph, targets, &mut rng, &mut out.nodes);
+                        out.ends.push(out.nodes.len());
+                    }
+                    out
+                },
+            )
+            .collect();
+        let extra: usize = parts.iter().map(|p| p.nodes.len()).sum();
+        self.nodes.reserve(extra);
+        self.ends.reserve(count);
+        for p in parts {
+            let base = self.nodes.len();
+            self.nodes.extend_from_slice(&p.nodes);
+            self.ends.extend(p.ends.iter().map(|e| e + base));
+        }
+    }
+
+    /// For each node, the sets that contain it: the inverted index that greedy
+    /// maximum coverage walks.
+    pub(crate) fn by_node(&self, n: usize) -> (Vec<usize>, Vec<u32>) {
+        let mut off = vec![0usize; n + 1];
+        for &v in &self.nodes {
+            off[v as usize + 1] += 1;
+        }
+        for i in 0..n {
+            off[i + 1] += off[i];
+        }
+        let mut fill = off.clone();
+        let mut sets = vec![0u32; self.nodes.len()];
+        for i in 0..self.len() {
+            for &v in self.get(i) {
+                sets[fill[v as usize]] = i as u32;
+                fill[v as usize] += 1;
+            }
+        }
+        (off, sets)
+    }
+}
+
+/// Per-thread work space: visit stamps instead of a cleared array per set.
+struct Scratch {
+    stamp: Vec<u32>,
+    epoch: u32,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Scratch {
+            stamp: vec![0; n],
+            epoch: 0,
+        }
+    }
+
+    /// Appends one RR set to `out` by a reverse breadth-first search that
+    /// flips each arc's coin when it is first looked at.
+    fn sample(&mut self, graph: &Graph, targets: &Targets, rng: &mut SmallRng, out: &mut Vec<u32>) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        let start = out.len();
+        match targets {
+            Targets::Nodes => {
+                let v = rng.random_range(0..graph.node_count() as u32);
+                self.stamp[v as usize] = epoch;
+                out.push(v);
+            }
+            Targets::Groups(g) => {
+                for &v in g.draw(rng) {
+                    self.stamp[v as usize] = epoch;
+                    out.push(v);
+                }
+            }
+        }
+        let mut head = start;
+        while head < out.len() {
+            let v = out[head];
+            head += 1;
+            let (src, p) = graph.in_slices(v);
+            for (&u, &p) in src.iter().zip(p) {
+                if self.stamp[u as usize] != epoch && rng.random::<f32>() < p {
+                    self.stamp[u as usize] = epoch;
+                    out.push(u);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl RrSets {
+    pub(crate) fn push(&mut self, set: &[u32]) {
+        self.nodes.extend_from_slice(set);
+        self.ends.push(self.nodes.len());
+    }
+}
