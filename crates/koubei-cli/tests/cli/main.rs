@@ -6,3 +6,4 @@ mod import;
 mod kill;
 mod malformed;
 mod util;
+mod wom;

@@ -1,0 +1,158 @@
+//! `koubei wom seeds` and `koubei wom simulate` on edge lists.
+
+use serde_json::Value;
+
+use crate::util::Ws;
+
+/// Two stars with certain arcs: alice reaches 4 people, bob 2, carol 1.
+const STARS: &str = "# sharer recipient probability
+alice a1 1
+alice a2 1
+alice a3 1
+alice a4 1
+alice a4 0.5   # a parallel line: merged
+bob b1 1
+bob b2 1
+carol c1 1
+c1 c1 1        # a self-loop: dropped
+";
+
+#[test]
+fn seeds_on_an_edge_list_find_the_largest_stars() {
+    let ws = Ws::new();
+    let g = ws.file("stars.txt", STARS);
+    let out = ws.ok(&[
+        "wom",
+        "seeds",
+        "--graph",
+        g.to_str().unwrap(),
+        "-k",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["seeds"], serde_json::json!(["alice", "bob"]));
+    // Every arc is certain: the spread is 5 + 3, estimated from RR sets
+    // (10 × the share of them hit, within 4 standard errors).
+    assert!((v["spread"].as_f64().unwrap() - 8.0).abs() < 0.15, "{v}");
+    assert!(v["approximation"].as_f64().unwrap() >= 1.0 - (-1f64).exp() - 0.1);
+    assert_eq!(v["model"], "given");
+    assert_eq!(v["arcs"], 7);
+
+    // The same seeds simulated from the JSON just printed.
+    let seeds = ws.file("seeds.json", &out);
+    let sim = ws.ok(&[
+        "wom",
+        "simulate",
+        "--graph",
+        g.to_str().unwrap(),
+        "--seeds",
+        seeds.to_str().unwrap(),
+        "--runs",
+        "100",
+        "--format",
+        "json",
+    ]);
+    let s: Value = serde_json::from_str(&sim).unwrap();
+    assert_eq!(s["spread"], 8.0);
+    assert_eq!(s["std_error"], 0.0);
+
+    // The text table names the seeds and the certified ratio.
+    let table = ws.ok(&["wom", "seeds", "--graph", g.to_str().unwrap(), "-k", "1"]);
+    assert!(table.contains("1     alice"), "{table}");
+    assert!(table.contains("certified approximation"), "{table}");
+}
+
+#[test]
+fn numeric_ids_print_as_numbers_and_wc_is_the_default_without_probabilities() {
+    let ws = Ws::new();
+    // 0 reaches 1, 2 and 3 for sure under weighted cascade (each has in-degree 1).
+    let g = ws.file("g.txt", "4 3\n0 1\n0 2\n0 3\n");
+    let out = ws.ok(&[
+        "wom",
+        "seeds",
+        "--graph",
+        g.to_str().unwrap(),
+        "-k",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["seeds"], serde_json::json!([0]));
+    assert_eq!(v["model"], "wc");
+    assert_eq!(v["nodes"], 4, "the `4 3` header is not an edge");
+    assert!((v["spread"].as_f64().unwrap() - 4.0).abs() < 0.1, "{v}");
+    // Undirected, a constant 0 makes each node reach only itself.
+    let out = ws.ok(&[
+        "wom",
+        "seeds",
+        "--graph",
+        g.to_str().unwrap(),
+        "--undirected",
+        "--model",
+        "const:0",
+        "-k",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["arcs"], 6);
+    assert!((v["spread"].as_f64().unwrap() - 2.0).abs() < 0.1, "{v}");
+}
+
+#[test]
+fn bad_graphs_and_requests_get_clear_errors() {
+    let ws = Ws::new();
+    let bad = ws.file("bad.txt", "a b\nb\n");
+    let e = ws.fails(&["wom", "seeds", "--graph", bad.to_str().unwrap()]);
+    assert!(e.contains("bad.txt is not a valid edge list"), "{e}");
+    assert!(
+        e.contains("line 2: expected `source target [probability]`"),
+        "{e}"
+    );
+
+    let p = ws.file("p.txt", "a b 0.5\nb c 1.5\n");
+    let e = ws.fails(&["wom", "seeds", "--graph", p.to_str().unwrap()]);
+    assert!(
+        e.contains("line 2: probability 1.5 is outside [0, 1]"),
+        "{e}"
+    );
+
+    let g = ws.file("stars.txt", STARS);
+    let e = ws.fails(&["wom", "seeds", "--graph", g.to_str().unwrap(), "-k", "20"]);
+    assert!(
+        e.contains("k = 20 is larger than the graph's 10 nodes"),
+        "{e}"
+    );
+
+    let e = ws.fails(&[
+        "wom",
+        "seeds",
+        "--graph",
+        g.to_str().unwrap(),
+        "--model",
+        "const:2",
+    ]);
+    assert!(e.contains("outside [0, 1]"), "{e}");
+
+    let seeds = ws.file("seeds.txt", "alice\n# a comment\nzed\n");
+    let e = ws.fails(&[
+        "wom",
+        "simulate",
+        "--graph",
+        g.to_str().unwrap(),
+        "--seeds",
+        seeds.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("line 3: node \"zed\" is not in the graph"),
+        "{e}"
+    );
+
+    let empty = ws.file("empty.txt", "# nothing\n");
+    let e = ws.fails(&["wom", "seeds", "--graph", empty.to_str().unwrap()]);
+    assert!(e.contains("has no edges"), "{e}");
+}
