@@ -242,6 +242,51 @@ pub struct GraphArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum WomCommand {
+    /// Share rate, the referral funnel, K-factor by period, share channels,
+    /// and referred customers beside the others.
+    Metrics {
+        /// day, week (from Monday) or month.
+        #[arg(long, default_value = "month")]
+        by: String,
+        /// An order counts as shared when its buyer shares within this many days.
+        #[arg(long, default_value_t = 7)]
+        share_window: u32,
+        /// Skip the CLV fit behind the referred customers' mean CLV.
+        #[arg(long)]
+        no_clv: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Referral cascades: size, depth, breadth, structural virality and
+    /// duration; the largest trees; reach over time.
+    Cascades {
+        /// How many of the largest cascades to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// The most nodes of each listed tree in the JSON output.
+        #[arg(long, default_value_t = 200)]
+        tree_nodes: usize,
+        /// day, week or month, for reach over time.
+        #[arg(long, default_value = "month")]
+        by: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// How far word of mouth travels: cities, regions and countries reached,
+    /// coverage of the home country, overseas and worldwide, over time.
+    Reach {
+        /// The home country (ISO 3166-1 code or name).
+        #[arg(long, default_value = "CN")]
+        home: String,
+        /// day, week or month.
+        #[arg(long, default_value = "month")]
+        by: String,
+        /// How many cascades to list, widest reach first.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Choose the k seeds whose word of mouth reaches furthest (OPIM-C, with a
     /// certified approximation to the optimum).
     Seeds {
@@ -256,6 +301,10 @@ pub enum WomCommand {
         /// The chance that the guarantee fails (default: 1 / nodes).
         #[arg(long)]
         delta: Option<f64>,
+        /// What to maximise: people reached, or distinct regions or countries
+        /// reached (shop data only).
+        #[arg(long, default_value = "people")]
+        objective: String,
         /// Random seed: the same seed gives the same answer.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -267,6 +316,10 @@ pub enum WomCommand {
         /// this fraction of the estimate (0 stops as soon as the guarantee holds).
         #[arg(long, default_value_t = 0.03)]
         precision: f64,
+        /// Sampling past the guarantee stops before the RR sets take more than
+        /// this many MiB.
+        #[arg(long, default_value_t = 2048)]
+        memory_budget: usize,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -280,6 +333,9 @@ pub enum WomCommand {
         /// Cascades to simulate.
         #[arg(long, default_value_t = 10_000)]
         runs: usize,
+        /// Also count the distinct regions or countries reached (shop data only).
+        #[arg(long)]
+        objective: Option<String>,
         /// Random seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,

@@ -9,12 +9,10 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
+use crate::cols::{f64s, i64s, strings};
 use crate::{Engine, Error, Result};
 use koubei_clv::{Discrete, Rft};
 
@@ -169,24 +167,6 @@ fn day_number(col: &str) -> String {
         "((CAST({col} AS BIGINT) - CASE WHEN CAST({col} AS BIGINT) < 0 THEN {} ELSE 0 END) / {DAY_US})",
         DAY_US - 1
     )
-}
-
-fn i64s(a: &dyn Array) -> Result<Vec<Option<i64>>> {
-    let c = cast(a, &DataType::Int64)?;
-    Ok(c.as_primitive::<Int64Type>().iter().collect())
-}
-
-fn f64s(a: &dyn Array) -> Result<Vec<Option<f64>>> {
-    let c = cast(a, &DataType::Float64)?;
-    Ok(c.as_primitive::<Float64Type>().iter().collect())
-}
-
-fn strings(a: &dyn Array) -> Result<Vec<String>> {
-    let c = cast(a, &DataType::Utf8)?;
-    Ok(c.as_string::<i32>()
-        .iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect())
 }
 
 impl Engine {

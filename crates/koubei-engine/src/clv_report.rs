@@ -60,6 +60,26 @@ pub struct ClvRequest {
     pub compare: bool,
 }
 
+impl ClvRequest {
+    /// BG/NBD with Gamma–Gamma in weeks, a year ahead at 10% a year: the
+    /// lifetime value that other reports (RFM, word of mouth) show beside
+    /// their own numbers.
+    pub fn standard(calibration_end: Option<chrono::NaiveDate>) -> ClvRequest {
+        ClvRequest {
+            summary: crate::clv::SummaryRequest {
+                unit: crate::clv::Unit::Week,
+                calibration_end,
+                holdout_end: None,
+            },
+            model: ModelKind::BgNbd,
+            penalizer: 0.0,
+            horizon_days: 365.25,
+            discount_rate: 0.1,
+            compare: false,
+        }
+    }
+}
+
 /// Parameters (or their errors) by name, serialised as an object in model order.
 #[derive(Clone, Debug)]
 pub struct Named(pub Vec<(&'static str, f64)>);

@@ -14,12 +14,14 @@ use koubei_store::Workspace;
 
 pub mod clv;
 pub mod clv_report;
+mod cols;
 pub mod funnel;
 pub mod funnel_query;
 pub mod retention;
 pub mod rfm;
 pub mod sales;
 pub mod udaf;
+pub mod wom;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -290,18 +290,7 @@ impl Engine {
             )));
         }
         let clv = self
-            .clv(&crate::clv_report::ClvRequest {
-                summary: crate::clv::SummaryRequest {
-                    unit: crate::clv::Unit::Week,
-                    calibration_end: Some(as_of),
-                    holdout_end: None,
-                },
-                model: crate::clv_report::ModelKind::BgNbd,
-                penalizer: 0.0,
-                horizon_days: 365.25,
-                discount_rate: 0.1,
-                compare: false,
-            })
+            .clv(&crate::clv_report::ClvRequest::standard(Some(as_of)))
             .await
             .ok()
             .filter(|r| r.spend.is_some());

@@ -242,3 +242,52 @@ mod tests {
         assert!(err.to_string().contains("cycle through node 1"), "{err}");
     }
 }
+
+/// Cuts referral cycles, which bad attribution data can contain: on each
+/// cycle, the node reached first in index order loses its parent and becomes
+/// a root. Returns how many cycles were cut.
+pub fn break_cycles(parent: &mut [Option<u32>]) -> usize {
+    // 0: not seen, 1: on the current path, 2: done.
+    let mut state = vec![0u8; parent.len()];
+    let mut cut = 0;
+    let mut path = Vec::new();
+    for start in 0..parent.len() {
+        path.clear();
+        let mut v = start;
+        let mut closed = false;
+        while state[v] == 0 {
+            state[v] = 1;
+            path.push(v);
+            match parent[v] {
+                Some(p) if (p as usize) < parent.len() => v = p as usize,
+                _ => break,
+            }
+            // The walk came back to a node of its own path: a cycle.
+            closed = state[v] == 1;
+        }
+        if closed {
+            parent[v] = None;
+            cut += 1;
+        }
+        for &u in &path {
+            state[u] = 2;
+        }
+    }
+    cut
+}
+
+#[cfg(test)]
+mod cycle_tests {
+    use super::*;
+
+    #[test]
+    fn cycles_are_cut_once_each() {
+        let mut p = vec![Some(1), Some(2), Some(0), Some(0), Some(3), Some(5)];
+        assert_eq!(break_cycles(&mut p), 2);
+        assert!(Forest::new(&p).is_ok());
+        // A forest is left alone.
+        let mut q = vec![None, Some(0), Some(1)];
+        assert_eq!(break_cycles(&mut q), 0);
+        assert_eq!(q, vec![None, Some(0), Some(1)]);
+    }
+}

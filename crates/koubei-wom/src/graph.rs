@@ -175,6 +175,18 @@ impl GraphBuilder {
                 .collect(),
         };
         drop(merged);
+        // Nodes whose in-arcs all share one probability (every node under
+        // weighted cascade or a constant): sampling can jump between the arcs
+        // that fire instead of flipping a coin for each.
+        let in_uniform: Vec<f32> = (0..n)
+            .map(|v| {
+                let ps = &in_p[in_off[v]..in_off[v + 1]];
+                match ps.first() {
+                    Some(&p0) if ps.iter().all(|&p| p == p0) => p0,
+                    _ => f32::NAN,
+                }
+            })
+            .collect();
         // The same arcs by source, by a counting sort.
         let mut out_off = vec![0usize; n + 1];
         for &u in &in_src {
@@ -199,6 +211,7 @@ impl GraphBuilder {
             in_off,
             in_src,
             in_p,
+            in_uniform,
             out_off,
             out_dst,
             out_p,
@@ -213,6 +226,7 @@ pub struct Graph {
     in_off: Vec<usize>,
     in_src: Vec<u32>,
     in_p: Vec<f32>,
+    in_uniform: Vec<f32>,
     out_off: Vec<usize>,
     out_dst: Vec<u32>,
     out_p: Vec<f32>,
@@ -263,6 +277,12 @@ impl Graph {
             .zip(self.out_p[r].iter().copied())
     }
 
+    /// The probability shared by all arcs into `v`, or NaN when they differ
+    /// (or there are none).
+    pub(crate) fn in_uniform(&self, v: u32) -> f32 {
+        self.in_uniform[v as usize]
+    }
+
     pub(crate) fn in_slices(&self, v: u32) -> (&[u32], &[f32]) {
         let r = self.in_off[v as usize]..self.in_off[v as usize + 1];
         (&self.in_src[r.clone()], &self.in_p[r])
@@ -286,7 +306,7 @@ impl Graph {
         self.labels.iter().map(|l| l.len() + 24).sum::<usize>()
             + (self.in_off.len() + self.out_off.len()) * 8
             + (self.in_src.len() + self.out_dst.len()) * 4
-            + (self.in_p.len() + self.out_p.len()) * 4
+            + (self.in_p.len() + self.out_p.len() + self.in_uniform.len()) * 4
     }
 
     /// Builds a graph from index pairs, each node labelled by its index.

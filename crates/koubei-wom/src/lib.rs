@@ -18,17 +18,18 @@
 mod cascade;
 mod edgelist;
 mod error;
+pub mod geo;
 mod graph;
 mod maxcover;
 mod rr;
 mod seeds;
 mod simulate;
 
-pub use cascade::{CascadeShape, Forest};
+pub use cascade::{CascadeShape, Forest, break_cycles};
 pub use edgelist::{EdgeListInfo, read_edge_list};
 pub use error::WomError;
 pub use graph::{EdgeModel, Graph, GraphBuilder};
 pub use maxcover::{Cover, greedy};
 pub use rr::{Groups, RrSets, Targets};
-pub use seeds::{Round, SeedRequest, Seeds, select_seeds};
+pub use seeds::{Round, SeedRequest, Seeds, StopReason, select_seeds, select_seeds_with};
 pub use simulate::{Estimate, Spread, simulate};

@@ -39,9 +39,12 @@ pub fn greedy(sets: &RrSets, n: usize, k: usize) -> Cover {
     let mut covered = 0u64;
     let mut seeds = Vec::with_capacity(k);
     let mut gains = Vec::with_capacity(k);
+    let mut bounded = usize::MAX;
     loop {
         let step = seeds.len();
-        if step % every == 0 || step == k {
+        // Once per step: stale heap entries come back to this loop too.
+        if bounded != step && (step % every == 0 || step == k) {
+            bounded = step;
             scratch.clear();
             scratch.extend(
                 coverage

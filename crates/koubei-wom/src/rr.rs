@@ -226,11 +226,46 @@ impl Scratch {
             let v = out[head];
             head += 1;
             let (src, p) = graph.in_slices(v);
-            for (&u, &p) in src.iter().zip(p) {
-                if self.stamp[u as usize] != epoch && rng.random::<f32>() < p {
+            let q = graph.in_uniform(v);
+            if q.is_nan() {
+                for (&u, &p) in src.iter().zip(p) {
+                    if self.stamp[u as usize] != epoch && rng.random::<f32>() < p {
+                        self.stamp[u as usize] = epoch;
+                        out.push(u);
+                    }
+                }
+                continue;
+            }
+            if q <= 0.0 {
+                continue;
+            }
+            // The gap to the next arc that fires is geometric: one draw per
+            // firing arc instead of one per arc (a popular node can have
+            // thousands of in-arcs, each at 1 / in-degree).
+            let log_miss = if q >= 1.0 {
+                f64::NEG_INFINITY
+            } else {
+                (-(q as f64)).ln_1p()
+            };
+            let mut i = 0usize;
+            loop {
+                if q < 1.0 {
+                    let u01: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]
+                    let gap = (u01.ln() / log_miss).floor();
+                    if gap >= (src.len() - i) as f64 {
+                        break;
+                    }
+                    i += gap as usize;
+                }
+                if i >= src.len() {
+                    break;
+                }
+                let u = src[i];
+                if self.stamp[u as usize] != epoch {
                     self.stamp[u as usize] = epoch;
                     out.push(u);
                 }
+                i += 1;
             }
         }
     }

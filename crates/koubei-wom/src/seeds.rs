@@ -31,6 +31,9 @@ pub struct SeedRequest {
     /// well. The guarantee alone can stop on a few thousand sets, whose seeds
     /// are measurably worse; `None` stops at the guarantee, as the paper does.
     pub precision: Option<f64>,
+    /// Sampling past the guarantee (for `precision` and `min_rr_sets`) stops
+    /// before the RR sets would take more than this many bytes.
+    pub memory_budget: usize,
 }
 
 impl Default for SeedRequest {
@@ -42,6 +45,7 @@ impl Default for SeedRequest {
             seed: 0,
             min_rr_sets: 0,
             precision: Some(0.03),
+            memory_budget: 2 << 30,
         }
     }
 }
@@ -77,6 +81,34 @@ pub struct Seeds {
     pub rr_entries: usize,
     pub rounds: Vec<Round>,
     pub delta: f64,
+    /// Why sampling stopped.
+    pub stopped_by: StopReason,
+}
+
+/// What ended the sampling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The certified ratio reached 1 − 1/e − ε and every extra ask was met.
+    Met,
+    /// The guarantee held, but more sets would pass the memory budget.
+    MemoryBudget,
+    /// The paper's cap on rounds or sets: the guarantee holds by θ_max.
+    Cap,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Met => "met",
+            StopReason::MemoryBudget => "memory budget",
+            StopReason::Cap => "sample cap",
+        }
+    }
+}
+
+/// Bytes held by the two collections and the greedy's inverted index.
+fn footprint(r1: &RrSets, r2: &RrSets) -> usize {
+    (2 * r1.total() + r2.total()) * 4 + (r1.len() + r2.len()) * 12
 }
 
 /// ln C(n, k).
@@ -92,6 +124,16 @@ pub fn select_seeds(
     graph: &Graph,
     targets: &Targets,
     req: &SeedRequest,
+) -> Result<Seeds, WomError> {
+    select_seeds_with(graph, targets, req, &mut |_| {})
+}
+
+/// [`select_seeds`], calling `progress` after each round.
+pub fn select_seeds_with(
+    graph: &Graph,
+    targets: &Targets,
+    req: &SeedRequest,
+    progress: &mut dyn FnMut(&Round),
 ) -> Result<Seeds, WomError> {
     let n = graph.node_count();
     let k = req.k;
@@ -164,11 +206,24 @@ pub fn select_seeds(
             rr_sets: r1.len(),
             approximation,
         });
-        let last = rounds.len() >= i_max || theta >= theta_max;
+        progress(rounds.last().expect("a round was just pushed"));
+        let capped = rounds.len() >= i_max || theta >= theta_max;
+        let met = approximation >= e1 - eps;
         let precise = req
             .precision
             .is_none_or(|p| lower > 0.0 && lower >= (1.0 - p) * covered2);
-        if (approximation >= e1 - eps && precise && r1.len() >= req.min_rr_sets) || last {
+        let satisfied = precise && r1.len() >= req.min_rr_sets;
+        let over_budget = 2 * footprint(&r1, &r2) > req.memory_budget;
+        let stop = if met && satisfied {
+            Some(StopReason::Met)
+        } else if capped {
+            Some(StopReason::Cap)
+        } else if met && over_budget {
+            Some(StopReason::MemoryBudget)
+        } else {
+            None
+        };
+        if let Some(stopped_by) = stop {
             let mut cumulative = Vec::with_capacity(k);
             // Spread of each prefix on the independent collection.
             let hits = prefix_hits(&r2, &cover.seeds, n);
@@ -189,6 +244,7 @@ pub fn select_seeds(
                 cumulative_spread: cumulative,
                 rounds,
                 delta,
+                stopped_by,
             });
         }
         size *= 2;

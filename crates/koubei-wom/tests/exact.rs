@@ -48,6 +48,12 @@ fn exact(graph: &Graph, seeds: &[u32], group_of: Option<&[Option<u32>]>) -> (f64
 }
 
 fn random_graph(rng: &mut ChaCha8Rng) -> Graph {
+    random_graph_with(rng, EdgeModel::Given)
+}
+
+/// Under weighted cascade or a constant, every node's in-arcs share one
+/// probability, and RR sampling jumps between firing arcs.
+fn random_graph_with(rng: &mut ChaCha8Rng, model: EdgeModel) -> Graph {
     let n = rng.random_range(3..9usize);
     let m = rng.random_range(2..13usize);
     let edges: Vec<(u32, u32, Option<f64>)> = (0..m)
@@ -57,7 +63,7 @@ fn random_graph(rng: &mut ChaCha8Rng) -> Graph {
             (u, v, Some(rng.random_range(0.05..0.95)))
         })
         .collect();
-    Graph::from_edges(n, &edges, EdgeModel::Given, false).unwrap()
+    Graph::from_edges(n, &edges, model, false).unwrap()
 }
 
 fn best(graph: &Graph, k: usize) -> f64 {
@@ -105,6 +111,32 @@ fn rr_sets_estimate_the_exact_spread() {
         assert!(
             (got - want).abs() < 4.5 * se + 1e-9,
             "case {case}: {got} vs {want} (se {se})"
+        );
+    }
+}
+
+#[test]
+fn rr_sets_with_shared_probabilities_estimate_the_exact_spread() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    for case in 0..30 {
+        let model = match case % 3 {
+            0 => EdgeModel::WeightedCascade,
+            1 => EdgeModel::Constant(0.3),
+            _ => EdgeModel::Constant(1.0),
+        };
+        let g = random_graph_with(&mut rng, model);
+        let n = g.node_count();
+        let seeds = [0u32];
+        let want = exact(&g, &seeds, None).0;
+        let mut sets = RrSets::default();
+        let theta = 60_000;
+        sets.extend(&g, &Targets::Nodes, theta, case);
+        let share = sets.covered_by(&seeds, n) as f64 / theta as f64;
+        let got = n as f64 * share;
+        let se = n as f64 * (share * (1.0 - share) / theta as f64).sqrt();
+        assert!(
+            (got - want).abs() < 4.5 * se + 1e-9,
+            "case {case} ({model:?}): {got} vs {want} (se {se})"
         );
     }
 }

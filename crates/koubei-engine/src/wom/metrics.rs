@@ -1,0 +1,393 @@
+//! `koubei wom metrics`: share rate, the referral funnel, K-factor, and
+//! referred customers beside the others. docs/metrics.md gives each count.
+
+use std::collections::HashMap;
+
+use arrow::array::RecordBatch;
+use serde::Serialize;
+
+use super::{Period, SHARES};
+use crate::cols::{bools, f64s, i64s, strings};
+use crate::{Engine, Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct MetricsRequest {
+    pub by: Period,
+    /// An order counts as shared when its buyer shares within this many days.
+    pub share_window_days: u32,
+    /// Also fit the standard CLV model and compare mean CLV.
+    pub clv: bool,
+}
+
+impl Default for MetricsRequest {
+    fn default() -> Self {
+        MetricsRequest {
+            by: Period::Month,
+            share_window_days: 7,
+            clv: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeriodMetrics {
+    pub period: String,
+    /// Customers with a paid order in the period.
+    pub buyers: u64,
+    pub orders: u64,
+    /// Buyers of the period who shared in it.
+    pub sharing_buyers: u64,
+    /// sharing_buyers / buyers.
+    pub customer_share_rate: f64,
+    /// Paid orders whose buyer shared within the share window after them.
+    pub shared_orders: u64,
+    /// shared_orders / orders.
+    pub order_share_rate: f64,
+    pub shares: u64,
+    /// Shares that brought a new customer.
+    pub new_customers_from_shares: u64,
+    /// Shares per buyer.
+    pub invites_per_buyer: f64,
+    /// Share of shares that brought a new customer.
+    pub invite_conversion: f64,
+    /// invites_per_buyer × invite_conversion.
+    pub k_factor: f64,
+    /// Customers whose first paid order fell in the period.
+    pub new_customers: u64,
+    /// Of those, how many had a referrer.
+    pub referred_new_customers: u64,
+    pub referred_share_of_new: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Funnel {
+    pub shares: u64,
+    /// Shares with a known recipient.
+    pub with_recipient: u64,
+    pub clicked: u64,
+    /// Shares followed by the recipient's order.
+    pub ordered: u64,
+    /// Shares that brought a new customer.
+    pub new_customers: u64,
+    pub click_rate: f64,
+    /// ordered / clicked.
+    pub order_rate_after_click: f64,
+    /// ordered / shares: the referral conversion rate.
+    pub conversion_rate: f64,
+    /// Days from the share to the recipient's first order, for new customers.
+    pub days_to_order_mean: Option<f64>,
+    pub days_to_order_median: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelMetrics {
+    pub channel: String,
+    pub shares: u64,
+    pub sharers: u64,
+    pub clicked: u64,
+    pub ordered: u64,
+    pub new_customers: u64,
+    pub click_rate: f64,
+    pub conversion_rate: f64,
+    /// This channel's part of all shares.
+    pub share_of_shares: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cohort {
+    /// "referred" or "not referred".
+    pub group: &'static str,
+    pub customers: u64,
+    pub revenue: f64,
+    pub revenue_per_customer: f64,
+    pub orders_per_customer: f64,
+    /// Customers with a second paid order on a later day.
+    pub repeat_rate: f64,
+    /// Of customers whose first order is at least 90 days before the last
+    /// order in the data: the share who ordered again within 90 days.
+    pub retained_90d: Option<f64>,
+    /// Mean discounted CLV over a year (BG/NBD and Gamma–Gamma).
+    pub mean_clv: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsReport {
+    pub by: Period,
+    pub share_window_days: u32,
+    pub funnel: Funnel,
+    pub periods: Vec<PeriodMetrics>,
+    pub channels: Vec<ChannelMetrics>,
+    pub referred: Vec<Cohort>,
+    pub warnings: Vec<String>,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn col_u64(b: &RecordBatch, i: usize) -> Result<Vec<u64>> {
+    Ok(i64s(b.column(i))?
+        .into_iter()
+        .map(|v| v.unwrap_or(0).max(0) as u64)
+        .collect())
+}
+
+impl Engine {
+    pub async fn wom_metrics(&self, req: &MetricsRequest) -> Result<MetricsReport> {
+        if self.referral_count().await? == 0 {
+            return Err(Error::Request(
+                "the referrals table is empty: import referrals first".into(),
+            ));
+        }
+        let p = match req.by {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        };
+        let w = req.share_window_days;
+        // The funnel over all shares.
+        let (_, b) = self
+            .sql(&format!(
+                "WITH {SHARES}
+                 SELECT COUNT(*),
+                        COUNT(recipient_id),
+                        SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN converted THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN new_customer THEN 1 ELSE 0 END),
+                        AVG(CASE WHEN new_customer AND first_order IS NOT NULL
+                            THEN CAST(first_order - ts AS BIGINT) END) / 86400e6,
+                        MEDIAN(CASE WHEN new_customer AND first_order IS NOT NULL
+                            THEN CAST(first_order - ts AS BIGINT) END) / 86400e6
+                 FROM sh"
+            ))
+            .await?;
+        let b = &b[0];
+        let v = |i| col_u64(b, i).map(|v| v[0]);
+        let (shares, with_recipient, clicked, ordered, new_customers) =
+            (v(0)?, v(1)?, v(2)?, v(3)?, v(4)?);
+        let funnel = Funnel {
+            shares,
+            with_recipient,
+            clicked,
+            ordered,
+            new_customers,
+            click_rate: ratio(clicked, shares),
+            order_rate_after_click: ratio(ordered, clicked),
+            conversion_rate: ratio(ordered, shares),
+            days_to_order_mean: f64s(b.column(5))?[0],
+            days_to_order_median: f64s(b.column(6))?[0],
+        };
+
+        // Per period: buyers, orders, sharing, K-factor, new customers.
+        let (_, batches) = self
+            .sql(&format!(
+                "WITH {SHARES},
+                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts
+                        FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                        GROUP BY order_id),
+                 act AS (SELECT date_trunc('{p}', ts) AS period,
+                                COUNT(DISTINCT customer_id) AS buyers, COUNT(*) AS orders
+                         FROM po GROUP BY 1),
+                 so AS (SELECT date_trunc('{p}', po.ts) AS period,
+                               COUNT(DISTINCT po.order_id) AS shared_orders
+                        FROM po JOIN sh ON sh.sharer_id = po.customer_id
+                         AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
+                        GROUP BY 1),
+                 sb AS (SELECT date_trunc('{p}', po.ts) AS period,
+                               COUNT(DISTINCT po.customer_id) AS sharing_buyers
+                        FROM po JOIN sh ON sh.sharer_id = po.customer_id
+                         AND date_trunc('{p}', sh.ts) = date_trunc('{p}', po.ts)
+                        GROUP BY 1),
+                 s AS (SELECT date_trunc('{p}', ts) AS period, COUNT(*) AS shares,
+                              SUM(CASE WHEN new_customer THEN 1 ELSE 0 END) AS won
+                       FROM sh GROUP BY 1)
+                 SELECT CAST(CAST(act.period AS DATE) AS VARCHAR) AS period_start, act.buyers, act.orders,
+                        COALESCE(sb.sharing_buyers, 0), COALESCE(so.shared_orders, 0),
+                        COALESCE(s.shares, 0), COALESCE(s.won, 0)
+                 FROM act LEFT JOIN so ON so.period = act.period
+                 LEFT JOIN sb ON sb.period = act.period
+                 LEFT JOIN s ON s.period = act.period
+                 ORDER BY act.period"
+            ))
+            .await?;
+        let mut periods = Vec::new();
+        for b in &batches {
+            let name = strings(b.column(0))?;
+            let c: Vec<Vec<u64>> = (1..7).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
+            for i in 0..b.num_rows() {
+                let (buyers, orders, sharing, shared, shares, won) =
+                    (c[0][i], c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]);
+                periods.push(PeriodMetrics {
+                    period: name[i].clone(),
+                    buyers,
+                    orders,
+                    sharing_buyers: sharing,
+                    customer_share_rate: ratio(sharing, buyers),
+                    shared_orders: shared,
+                    order_share_rate: ratio(shared, orders),
+                    shares,
+                    new_customers_from_shares: won,
+                    invites_per_buyer: ratio(shares, buyers),
+                    invite_conversion: ratio(won, shares),
+                    k_factor: ratio(won, buyers),
+                    ..Default::default()
+                });
+            }
+        }
+
+        // Channels.
+        let (_, batches) = self
+            .sql(&format!(
+                "WITH {SHARES}
+                 SELECT COALESCE(channel, ''), COUNT(*), COUNT(DISTINCT sharer_id),
+                        SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN converted THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN new_customer THEN 1 ELSE 0 END)
+                 FROM sh GROUP BY 1 ORDER BY 2 DESC, 1"
+            ))
+            .await?;
+        let mut channels = Vec::new();
+        for b in &batches {
+            let name = strings(b.column(0))?;
+            let c: Vec<Vec<u64>> = (1..6).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
+            for i in 0..b.num_rows() {
+                channels.push(ChannelMetrics {
+                    channel: name[i].clone(),
+                    shares: c[0][i],
+                    sharers: c[1][i],
+                    clicked: c[2][i],
+                    ordered: c[3][i],
+                    new_customers: c[4][i],
+                    click_rate: ratio(c[2][i], c[0][i]),
+                    conversion_rate: ratio(c[3][i], c[0][i]),
+                    share_of_shares: ratio(c[0][i], shares),
+                });
+            }
+        }
+
+        // Referred customers beside the others, by first-touch attribution.
+        let people = self.people().await?;
+        let referred: HashMap<&str, bool> = people
+            .ids
+            .iter()
+            .zip(&people.parent)
+            .map(|(id, p)| (id.as_str(), p.is_some()))
+            .collect();
+        let (_, batches) = self
+            .sql(
+                "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                                    SUM(CAST(amount AS DOUBLE)) AS amount
+                             FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                             GROUP BY order_id),
+                      c AS (SELECT customer_id, COUNT(*) AS orders, SUM(amount) AS revenue,
+                                   MIN(ts) AS first_ts,
+                                   MIN(CASE WHEN CAST(ts AS DATE) > first_day THEN ts END) AS second_ts
+                            FROM (SELECT *, CAST(MIN(ts) OVER (PARTITION BY customer_id) AS DATE)
+                                            AS first_day FROM po)
+                            GROUP BY customer_id),
+                      last AS (SELECT MAX(ts) AS t FROM po)
+                 SELECT customer_id, orders, revenue,
+                        second_ts IS NOT NULL AS repeated,
+                        first_ts <= last.t - INTERVAL '90 days' AS eligible,
+                        second_ts IS NOT NULL AND second_ts < first_ts + INTERVAL '90 days' AS retained,
+                        CAST(CAST(date_trunc('PERIOD', first_ts) AS DATE) AS VARCHAR) AS cohort
+                 FROM c CROSS JOIN last"
+                    .replace("PERIOD", p)
+                    .as_str(),
+            )
+            .await?;
+        let mut warnings = Vec::new();
+        let clv: HashMap<String, f64> = if req.clv {
+            match self
+                .clv(&crate::clv_report::ClvRequest::standard(None))
+                .await
+            {
+                Ok(r) if r.spend.is_some() => r
+                    .per_customer
+                    .into_iter()
+                    .map(|c| (c.customer_id, c.clv))
+                    .collect(),
+                Ok(_) => HashMap::new(),
+                Err(e) => {
+                    warnings.push(format!("no CLV comparison: {e}"));
+                    HashMap::new()
+                }
+            }
+        } else {
+            HashMap::new()
+        };
+        #[derive(Default)]
+        struct Acc {
+            n: u64,
+            revenue: f64,
+            orders: u64,
+            repeated: u64,
+            eligible: u64,
+            retained: u64,
+            clv_sum: f64,
+            clv_n: u64,
+        }
+        let mut acc = [Acc::default(), Acc::default()];
+        let mut new_by_period: HashMap<String, (u64, u64)> = HashMap::new();
+        for b in &batches {
+            let id = strings(b.column(0))?;
+            let orders = col_u64(b, 1)?;
+            let revenue = f64s(b.column(2))?;
+            let flags: Vec<Vec<Option<bool>>> =
+                (3..6).map(|i| bools(b.column(i))).collect::<Result<_>>()?;
+            let cohort = strings(b.column(6))?;
+            for i in 0..b.num_rows() {
+                let r = referred.get(id[i].as_str()).copied().unwrap_or(false);
+                let a = &mut acc[usize::from(!r)];
+                a.n += 1;
+                a.revenue += revenue[i].unwrap_or(0.0);
+                a.orders += orders[i];
+                a.repeated += u64::from(flags[0][i] == Some(true));
+                if flags[1][i] == Some(true) {
+                    a.eligible += 1;
+                    a.retained += u64::from(flags[2][i] == Some(true));
+                }
+                if let Some(v) = clv.get(&id[i]).filter(|v| v.is_finite()) {
+                    a.clv_sum += v;
+                    a.clv_n += 1;
+                }
+                let e = new_by_period.entry(cohort[i].clone()).or_default();
+                e.0 += 1;
+                e.1 += u64::from(r);
+            }
+        }
+        for pm in &mut periods {
+            let (n, r) = new_by_period.get(&pm.period).copied().unwrap_or_default();
+            pm.new_customers = n;
+            pm.referred_new_customers = r;
+            pm.referred_share_of_new = ratio(r, n);
+        }
+        let referred = ["referred", "not referred"]
+            .into_iter()
+            .zip(acc)
+            .map(|(group, a)| Cohort {
+                group,
+                customers: a.n,
+                revenue: a.revenue,
+                revenue_per_customer: a.revenue / a.n.max(1) as f64,
+                orders_per_customer: a.orders as f64 / a.n.max(1) as f64,
+                repeat_rate: ratio(a.repeated, a.n),
+                retained_90d: (a.eligible > 0).then(|| ratio(a.retained, a.eligible)),
+                mean_clv: (a.clv_n > 0).then(|| a.clv_sum / a.clv_n as f64),
+            })
+            .collect();
+        Ok(MetricsReport {
+            by: req.by,
+            share_window_days: w,
+            funnel,
+            periods,
+            channels,
+            referred,
+            warnings,
+        })
+    }
+}

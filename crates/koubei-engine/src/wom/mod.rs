@@ -1,0 +1,413 @@
+//! Word of mouth from the shop's tables: the referral graph for seeding, the
+//! referral cascades, and how far they reach.
+//!
+//! Attribution is first touch: a customer's parent is `customers.referred_by`
+//! when the shop recorded it, else the sharer of the earliest share to them
+//! that converted (`referrals.ordered`, or, when that is empty, a first paid
+//! order at or after the share).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate};
+use koubei_wom::{EdgeModel, Forest, Graph, GraphBuilder};
+use serde::Serialize;
+
+mod cascades;
+mod metrics;
+mod reach;
+
+pub use cascades::{CascadeReport, CascadeRequest, CascadeSummary, SizeBucket, TreeNode};
+pub use metrics::{MetricsReport, MetricsRequest};
+pub use reach::{ReachReport, ReachRequest};
+
+use crate::cols::{f64s, i64s, opt_strings, strings};
+use crate::{Engine, Error, Result};
+
+/// How arcs of the referral graph get their probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArcModel {
+    /// Each sharer's share-to-order rate, smoothed towards the shop's rate as
+    /// if `prior` more shares had converted at the shop's rate.
+    Learned {
+        prior: f64,
+    },
+    /// 1 / in-degree.
+    WeightedCascade,
+    Constant(f64),
+}
+
+impl std::str::FromStr for ArcModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "learned" => Ok(ArcModel::Learned { prior: 10.0 }),
+            "wc" | "weighted-cascade" => Ok(ArcModel::WeightedCascade),
+            _ => match s.strip_prefix("const:").map(str::parse::<f64>) {
+                Some(Ok(p)) if (0.0..=1.0).contains(&p) => Ok(ArcModel::Constant(p)),
+                Some(_) => Err(format!(
+                    "--model {s}: the probability must be a number in [0, 1]"
+                )),
+                None => Err(format!(
+                    "unknown model \"{s}\": expected learned, wc or const:P"
+                )),
+            },
+        }
+    }
+}
+
+/// The graph of who shared with whom, with each node's place.
+pub struct ReferralGraph {
+    pub graph: Graph,
+    /// Index into `regions` of each node's (country, region), when known.
+    pub region_of: Vec<Option<u32>>,
+    pub regions: Vec<String>,
+    pub country_of: Vec<Option<u32>>,
+    pub countries: Vec<String>,
+    pub shares: u64,
+    pub conversions: u64,
+}
+
+/// SQL for every share with whether it converted.
+pub(crate) const SHARES: &str = "
+  fo AS (SELECT customer_id, MIN(ts) AS t FROM orders
+         WHERE status = 'paid' AND customer_id IS NOT NULL GROUP BY customer_id),
+  sh AS (SELECT r.ts, r.sharer_id, NULLIF(r.recipient_id, '') AS recipient_id, r.channel,
+                COALESCE(r.clicked, r.ordered, fo.t IS NOT NULL AND fo.t >= r.ts) AS clicked,
+                COALESCE(r.ordered, fo.t IS NOT NULL AND fo.t >= r.ts) AS converted,
+                COALESCE(r.ordered, fo.t IS NOT NULL AND fo.t >= r.ts)
+                  AND (fo.t IS NULL OR fo.t >= r.ts) AS new_customer,
+                fo.t AS first_order
+         FROM referrals r LEFT JOIN fo ON fo.customer_id = r.recipient_id
+         WHERE r.sharer_id IS NOT NULL AND r.sharer_id <> '')";
+
+impl Engine {
+    async fn referral_count(&self) -> Result<i64> {
+        let (_, b) = self.sql("SELECT COUNT(*) FROM referrals").await?;
+        Ok(b.first()
+            .map(|b| i64s(b.column(0)))
+            .transpose()?
+            .and_then(|v| v.first().copied().flatten())
+            .unwrap_or(0))
+    }
+
+    /// The referral graph: an arc from sharer to recipient for every pair
+    /// with a share between them.
+    pub async fn referral_graph(&self, model: ArcModel) -> Result<ReferralGraph> {
+        if self.referral_count().await? == 0 {
+            return Err(Error::Request(
+                "the referrals table is empty: import referrals first (or pass --graph FILE)"
+                    .into(),
+            ));
+        }
+        let (_, totals) = self
+            .sql(&format!(
+                "WITH {SHARES} SELECT COUNT(*), SUM(CASE WHEN converted THEN 1 ELSE 0 END) FROM sh"
+            ))
+            .await?;
+        let t = &totals[0];
+        let shares = i64s(t.column(0))?[0].unwrap_or(0) as u64;
+        let conversions = i64s(t.column(1))?[0].unwrap_or(0) as u64;
+        let rate = conversions as f64 / shares.max(1) as f64;
+        let (_, batches) = self
+            .sql(&format!(
+                "WITH {SHARES},
+                 per AS (SELECT sharer_id, COUNT(*) AS n,
+                                SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS k
+                         FROM sh GROUP BY sharer_id)
+                 SELECT sh.sharer_id, sh.recipient_id, COUNT(*) AS times, per.n, per.k
+                 FROM sh JOIN per ON per.sharer_id = sh.sharer_id
+                 WHERE sh.recipient_id IS NOT NULL AND sh.recipient_id <> sh.sharer_id
+                 GROUP BY sh.sharer_id, sh.recipient_id, per.n, per.k
+                 ORDER BY sh.sharer_id, sh.recipient_id"
+            ))
+            .await?;
+        let mut b = GraphBuilder::new();
+        for batch in &batches {
+            let (src, dst) = (strings(batch.column(0))?, strings(batch.column(1))?);
+            let times = i64s(batch.column(2))?;
+            let (n, k) = (f64s(batch.column(3))?, f64s(batch.column(4))?);
+            for i in 0..batch.num_rows() {
+                let u = b.node(&src[i]);
+                let v = b.node(&dst[i]);
+                let p = match model {
+                    ArcModel::Learned { prior } => {
+                        let p =
+                            (k[i].unwrap_or(0.0) + prior * rate) / (n[i].unwrap_or(0.0) + prior);
+                        // Repeated shares to one person: independent chances.
+                        Some(1.0 - (1.0 - p).powi(times[i].unwrap_or(1) as i32))
+                    }
+                    _ => None,
+                };
+                b.edge(u, v, p, 0);
+            }
+        }
+        if b.node_count() == 0 {
+            return Err(Error::Request(
+                "no share names its recipient: the referral graph has no arcs".into(),
+            ));
+        }
+        let edge_model = match model {
+            ArcModel::Learned { .. } => EdgeModel::Given,
+            ArcModel::WeightedCascade => EdgeModel::WeightedCascade,
+            ArcModel::Constant(p) => EdgeModel::Constant(p),
+        };
+        // Places of the nodes that are customers.
+        let n = b.node_count();
+        let mut region_of = vec![None; n];
+        let mut country_of = vec![None; n];
+        let mut regions = Interner::default();
+        let mut countries = Interner::default();
+        let (_, batches) = self
+            .sql("SELECT customer_id, country, region FROM customers")
+            .await?;
+        for batch in &batches {
+            let id = strings(batch.column(0))?;
+            let country = opt_strings(batch.column(1))?;
+            let region = opt_strings(batch.column(2))?;
+            for i in 0..batch.num_rows() {
+                let Some(v) = b.lookup(&id[i]) else { continue };
+                if let Some(c) = country[i].as_deref().filter(|c| !c.is_empty()) {
+                    country_of[v as usize] = Some(countries.id(c));
+                    if let Some(r) = region[i].as_deref().filter(|r| !r.is_empty()) {
+                        region_of[v as usize] = Some(regions.id(&format!("{c}/{r}")));
+                    }
+                }
+            }
+        }
+        let graph = b
+            .build(edge_model, false)
+            .map_err(|e| Error::Request(e.to_string()))?;
+        Ok(ReferralGraph {
+            graph,
+            region_of,
+            regions: regions.names,
+            country_of,
+            countries: countries.names,
+            shares,
+            conversions,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+}
+
+/// Everyone in the cascades: each customer with their first-touch referrer,
+/// when they joined, and where they live.
+pub(crate) struct People {
+    pub ids: Vec<String>,
+    pub parent: Vec<Option<u32>>,
+    /// Microseconds since the epoch: first_seen, else the first paid order.
+    pub joined: Vec<Option<i64>>,
+    pub country: Vec<Option<String>>,
+    pub region: Vec<Option<String>>,
+    pub city: Vec<Option<String>>,
+    /// Referral cycles cut to make the forest.
+    pub cycles_cut: usize,
+}
+
+impl Engine {
+    pub(crate) async fn people(&self) -> Result<People> {
+        let (_, batches) = self
+            .sql(&format!(
+                "WITH {SHARES},
+                 conv AS (SELECT recipient_id, sharer_id,
+                                 ROW_NUMBER() OVER (PARTITION BY recipient_id
+                                                    ORDER BY ts, sharer_id) AS k
+                          FROM sh WHERE converted AND recipient_id IS NOT NULL
+                                    AND recipient_id <> sharer_id),
+                 ids AS (SELECT customer_id FROM customers
+                         UNION SELECT customer_id FROM fo)
+                 SELECT ids.customer_id,
+                        COALESCE(NULLIF(c.referred_by, ''), conv.sharer_id) AS parent,
+                        CAST(COALESCE(c.first_seen, fo.t) AS BIGINT) AS joined,
+                        c.country, c.region, c.city
+                 FROM ids
+                 LEFT JOIN customers c ON c.customer_id = ids.customer_id
+                 LEFT JOIN fo ON fo.customer_id = ids.customer_id
+                 LEFT JOIN conv ON conv.recipient_id = ids.customer_id AND conv.k = 1
+                 ORDER BY ids.customer_id"
+            ))
+            .await?;
+        let mut p = People {
+            ids: Vec::new(),
+            parent: Vec::new(),
+            joined: Vec::new(),
+            country: Vec::new(),
+            region: Vec::new(),
+            city: Vec::new(),
+            cycles_cut: 0,
+        };
+        let mut parent_ids: Vec<Option<String>> = Vec::new();
+        for b in &batches {
+            p.ids.extend(strings(b.column(0))?);
+            parent_ids.extend(opt_strings(b.column(1))?);
+            p.joined.extend(i64s(b.column(2))?);
+            p.country.extend(opt_strings(b.column(3))?);
+            p.region.extend(opt_strings(b.column(4))?);
+            p.city.extend(opt_strings(b.column(5))?);
+        }
+        let mut index: HashMap<String, u32> = p
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
+        for (i, parent) in parent_ids.into_iter().enumerate() {
+            let parent = parent.filter(|x| *x != p.ids[i]).map(|x| {
+                *index.entry(x.clone()).or_insert_with(|| {
+                    // A referrer we know only by id: a root with no details.
+                    p.ids.push(x);
+                    p.joined.push(None);
+                    p.country.push(None);
+                    p.region.push(None);
+                    p.city.push(None);
+                    (p.ids.len() - 1) as u32
+                })
+            });
+            p.parent.push(parent);
+        }
+        p.parent.resize(p.ids.len(), None);
+        p.cycles_cut = koubei_wom::break_cycles(&mut p.parent);
+        Ok(p)
+    }
+}
+
+/// Calendar periods for "over time" series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "day" => Ok(Period::Day),
+            "week" => Ok(Period::Week),
+            "month" => Ok(Period::Month),
+            _ => Err(format!(
+                "unknown period \"{s}\": expected day, week or month"
+            )),
+        }
+    }
+}
+
+impl Period {
+    /// The first day of the period holding `micros` (weeks start on Monday).
+    pub fn start(self, micros: i64) -> NaiveDate {
+        let d = DateTime::from_timestamp_micros(micros)
+            .unwrap_or_default()
+            .date_naive();
+        match self {
+            Period::Day => d,
+            Period::Week => d - chrono::TimeDelta::days(d.weekday().num_days_from_monday() as i64),
+            Period::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    /// The first day of the next period, from a period's first day.
+    pub fn next(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d + chrono::TimeDelta::days(1),
+            Period::Week => d + chrono::TimeDelta::days(7),
+            Period::Month => d.checked_add_months(chrono::Months::new(1)).unwrap_or(d),
+        }
+    }
+
+    /// Every period from `first` to `last`, both included.
+    pub fn range(self, first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+        let mut out = Vec::new();
+        let mut d = first;
+        while d <= last {
+            out.push(d);
+            d = self.next(d);
+        }
+        out
+    }
+}
+
+/// Order statistics of one measure over cascades.
+#[derive(Debug, Clone, Serialize)]
+pub struct Distribution {
+    pub measure: &'static str,
+    pub mean: f64,
+    pub median: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Distribution {
+    pub(crate) fn of(measure: &'static str, mut v: Vec<f64>) -> Distribution {
+        v.sort_by(f64::total_cmp);
+        // Nearest rank: the smallest value with at least q of the data at or
+        // below it.
+        let q = |q: f64| {
+            if v.is_empty() {
+                return f64::NAN;
+            }
+            let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            v[i]
+        };
+        Distribution {
+            measure,
+            mean: if v.is_empty() {
+                f64::NAN
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            },
+            median: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: v.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+pub(crate) fn forest(p: &People) -> Result<Forest> {
+    Forest::new(&p.parent).map_err(|e| Error::Request(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distribution_uses_nearest_rank() {
+        let d = Distribution::of("x", (1..=10).map(f64::from).collect());
+        assert_eq!((d.median, d.p90, d.max, d.mean), (5.0, 9.0, 10.0, 5.5));
+    }
+
+    #[test]
+    fn periods_start_on_monday_and_the_first() {
+        // 2024-03-07 is a Thursday.
+        let t = NaiveDate::from_ymd_opt(2024, 3, 7)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        assert_eq!(Period::Week.start(t).to_string(), "2024-03-04");
+        assert_eq!(Period::Month.start(t).to_string(), "2024-03-01");
+        assert_eq!(Period::Day.start(t).to_string(), "2024-03-07");
+    }
+}
