@@ -156,3 +156,74 @@ fn bad_graphs_and_requests_get_clear_errors() {
     let e = ws.fails(&["wom", "seeds", "--graph", empty.to_str().unwrap()]);
     assert!(e.contains("has no edges"), "{e}");
 }
+
+#[test]
+fn word_of_mouth_on_the_demo_shop() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "1500", "--seed", "3"]);
+    let json = |args: &[&str]| -> Value {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        serde_json::from_str(&ws.ok(&a)).unwrap()
+    };
+    // Referred customers by the cascades equal those the shop recorded.
+    let sql = json(&[
+        "sql",
+        "SELECT COUNT(*) AS n FROM customers WHERE referred_by IS NOT NULL",
+    ]);
+    let recorded = sql[0]["n"].as_u64().unwrap();
+    let c = json(&["wom", "cascades", "--top", "3"]);
+    assert_eq!(c["referred"].as_u64().unwrap(), recorded);
+    assert!(c["cascades"].as_u64().unwrap() > 0);
+    assert_eq!(c["largest"].as_array().unwrap().len(), 3);
+    assert!(c["largest"][0]["tree"]["children"].is_array());
+
+    let m = json(&["wom", "metrics", "--no-clv"]);
+    let new_from_shares: u64 = m["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["new_customers_from_shares"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        new_from_shares,
+        m["funnel"]["new_customers"].as_u64().unwrap()
+    );
+    assert_eq!(m["referred"][0]["customers"].as_u64().unwrap(), recorded);
+
+    let r = json(&["wom", "reach", "--home", "CN"]);
+    assert_eq!(r["home_regions_total"], 34);
+    assert_eq!(r["reached"].as_u64().unwrap(), recorded);
+    assert!(r["countries"].as_u64().unwrap() >= 1);
+
+    let s = json(&["wom", "seeds", "-k", "3", "--objective", "regions"]);
+    assert_eq!(s["seeds"].as_array().unwrap().len(), 3);
+    assert_eq!(s["objective"], "regions");
+    let seeds = ws.file("seeds.json", s.to_string());
+    let sim = json(&[
+        "wom",
+        "simulate",
+        "--seeds",
+        seeds.to_str().unwrap(),
+        "--objective",
+        "regions",
+        "--runs",
+        "2000",
+    ]);
+    // The RR estimate of regions reached and the simulation agree.
+    let est = s["spread"].as_f64().unwrap();
+    let got = sim["groups"]["mean"].as_f64().unwrap();
+    assert!((est - got).abs() < 0.1 * got.max(1.0), "{est} vs {got}");
+
+    // Places belong to shop data, not to a bare edge list.
+    let g = ws.file("g.txt", "a b\n");
+    let e = ws.fails(&[
+        "wom",
+        "seeds",
+        "--graph",
+        g.to_str().unwrap(),
+        "--objective",
+        "regions",
+    ]);
+    assert!(e.contains("it works on shop data, not with --graph"), "{e}");
+}

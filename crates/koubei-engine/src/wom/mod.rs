@@ -411,3 +411,220 @@ mod tests {
         assert_eq!(Period::Day.start(t).to_string(), "2024-03-07");
     }
 }
+
+/// A small shop whose word-of-mouth numbers are worked out by hand in the
+/// tests below.
+#[cfg(test)]
+pub(crate) mod shop {
+    use koubei_schema::TableKind;
+    use koubei_store::Workspace;
+
+    use crate::Engine;
+
+    pub const CUSTOMERS: &str = "customer_id,first_seen,country,region,city,referred_by
+a,2024-01-01,CN,Guangdong,Shenzhen,
+b,2024-01-10,CN,广东省,Guangzhou,a
+c,2024-01-20,US,California,Los Angeles,a
+d,2024-02-05,CN,Beijing,Beijing,b
+e,2024-02-01,CN,Zhejiang,Hangzhou,
+f,2024-02-10,FR,Île-de-France,Paris,
+";
+    pub const ORDERS: &str = "order_id,customer_id,ts,amount,status
+o1,a,2024-01-01,100,paid
+o2,b,2024-01-10,50,paid
+o3,c,2024-01-20,30,paid
+o4,d,2024-02-05,20,paid
+o5,e,2024-02-01,10,paid
+o6,f,2024-02-10,40,paid
+o7,a,2024-02-15,60,paid
+o8,c,2024-02-16,99,refunded
+";
+    /// e→f leaves `ordered` empty: it is derived from f's first order.
+    pub const REFERRALS: &str = "ts,sharer_id,recipient_id,channel,clicked,ordered
+2024-01-05,a,b,wechat,true,true
+2024-01-15,a,c,whatsapp,true,true
+2024-01-16,a,,link,false,false
+2024-02-01,b,d,wechat,true,true
+2024-02-07,e,f,email,true,
+2024-02-09,e,x,email,false,
+";
+
+    pub async fn engine() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        for (t, csv) in [
+            (TableKind::Customers, CUSTOMERS),
+            (TableKind::Orders, ORDERS),
+            (TableKind::Referrals, REFERRALS),
+        ] {
+            let file = dir.path().join(format!("{t}.csv"));
+            std::fs::write(&file, csv).unwrap();
+            ws.import_file(
+                t,
+                &file,
+                &koubei_store::ImportOptions::default(),
+                &koubei_store::Quiet,
+            )
+            .await
+            .unwrap();
+        }
+        let engine = Engine::open(&ws).await.unwrap();
+        (dir, engine)
+    }
+}
+
+#[cfg(test)]
+mod shop_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cascades_by_hand() {
+        let (_d, e) = shop::engine().await;
+        let r = e.cascades(&CascadeRequest::default()).await.unwrap();
+        // a → {b → d, c}; e → f (f's referrer comes from the referrals table).
+        assert_eq!(
+            (r.people, r.referred, r.cascades, r.singletons),
+            (6, 4, 2, 0)
+        );
+        let top = &r.largest[0];
+        assert_eq!(
+            (top.root.as_str(), top.size, top.depth, top.max_breadth),
+            ("a", 4, 2, 2)
+        );
+        // Distances: a-b 1, a-c 1, a-d 2, b-c 2, b-d 1, c-d 3: 10 / 6.
+        assert!((top.structural_virality.unwrap() - 10.0 / 6.0).abs() < 1e-12);
+        assert_eq!(top.duration_days, Some(35.0));
+        let tree = top.tree.as_ref().unwrap();
+        assert_eq!(tree.children.len(), 2);
+        assert_eq!(r.largest[1].structural_virality, Some(1.0));
+        let last = r.over_time.last().unwrap();
+        assert_eq!(
+            (
+                last.period.as_str(),
+                last.referred_total,
+                last.cascades_total
+            ),
+            ("2024-02-01", 4, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn reach_by_hand() {
+        let (_d, e) = shop::engine().await;
+        let r = e.reach(&ReachRequest::default()).await.unwrap();
+        // Referred: b (广东省 = CN-GD), c (US), d (CN-BJ), f (FR).
+        assert_eq!(r.reached, 4);
+        assert_eq!(
+            (r.places.countries, r.places.regions, r.places.cities),
+            (3, 4, 4)
+        );
+        assert_eq!((r.places.home_regions, r.home_regions_total), (2, 34));
+        assert_eq!(r.overseas, vec!["FR", "US"]);
+        assert_eq!(r.continent_list, vec!["Asia", "Europe", "North America"]);
+        assert!((r.places.global_coverage - 3.0 / 249.0).abs() < 1e-12);
+        assert!(
+            r.home_regions_reached
+                .iter()
+                .any(|s| s.starts_with("CN-GD"))
+        );
+        assert_eq!(r.over_time.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn metrics_by_hand() {
+        let (_d, e) = shop::engine().await;
+        let r = e
+            .wom_metrics(&MetricsRequest {
+                clv: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let f = &r.funnel;
+        assert_eq!(
+            (
+                f.shares,
+                f.with_recipient,
+                f.clicked,
+                f.ordered,
+                f.new_customers
+            ),
+            (6, 5, 4, 4, 4)
+        );
+        // Days from share to first order: b 5, c 5, d 4, f 3.
+        assert_eq!(f.days_to_order_mean, Some(4.25));
+        assert_eq!(f.days_to_order_median, Some(4.5));
+        let jan = &r.periods[0];
+        assert_eq!(
+            (
+                jan.buyers,
+                jan.orders,
+                jan.shares,
+                jan.new_customers_from_shares
+            ),
+            (3, 3, 3, 2)
+        );
+        assert_eq!((jan.sharing_buyers, jan.shared_orders), (1, 1));
+        assert!((jan.k_factor - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((jan.new_customers, jan.referred_new_customers), (3, 2));
+        let feb = &r.periods[1];
+        assert_eq!(
+            (
+                feb.buyers,
+                feb.orders,
+                feb.shares,
+                feb.new_customers_from_shares
+            ),
+            (4, 4, 3, 2)
+        );
+        assert_eq!((feb.sharing_buyers, feb.shared_orders), (1, 1));
+        assert!((feb.k_factor - 0.5).abs() < 1e-12);
+        assert_eq!((feb.new_customers, feb.referred_new_customers), (3, 2));
+        let wechat = r.channels.iter().find(|c| c.channel == "wechat").unwrap();
+        assert_eq!((wechat.shares, wechat.ordered), (2, 2));
+        let referred = &r.referred[0];
+        assert_eq!((referred.customers, referred.revenue), (4, 140.0));
+        let others = &r.referred[1];
+        assert_eq!((others.customers, others.revenue), (2, 170.0));
+        assert_eq!(others.repeat_rate, 0.5);
+    }
+
+    #[tokio::test]
+    async fn the_learned_graph_seeds_the_first_sharer() {
+        let (_d, e) = shop::engine().await;
+        let g = e
+            .referral_graph(ArcModel::Learned { prior: 10.0 })
+            .await
+            .unwrap();
+        assert_eq!((g.shares, g.conversions), (6, 4));
+        // Arcs a→b, a→c, b→d, e→f, e→x.
+        assert_eq!(g.graph.arc_count(), 5);
+        let a = g.graph.find("a").unwrap();
+        let b = g.graph.find("b").unwrap();
+        // a converted 2 of 3 shares; the shop 4 of 6: (2 + 10 × 2/3) / 13.
+        let p = g.graph.in_arcs(b).next().unwrap();
+        assert_eq!(p.0, a);
+        assert!((p.1 as f64 - (2.0 + 10.0 * 4.0 / 6.0) / 13.0).abs() < 1e-6);
+        let s = koubei_wom::select_seeds(
+            &g.graph,
+            &koubei_wom::Targets::Nodes,
+            &koubei_wom::SeedRequest {
+                k: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(g.graph.label(s.seeds[0]), "a");
+        let empty = crate::test_engine(koubei_schema::TableKind::Orders, shop::ORDERS).await;
+        let err = empty
+            .1
+            .referral_graph(ArcModel::WeightedCascade)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("the referrals table is empty"),
+            "{err}"
+        );
+    }
+}
