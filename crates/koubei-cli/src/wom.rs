@@ -582,6 +582,24 @@ fn print_metrics(out: &mut dyn Write, r: &MetricsReport, format: OutputFormat) -
         ]);
     }
     ct.write(out, format)?;
+    writeln!(out, "\nBy order channel")?;
+    let mut oc = Table::new(&[
+        "channel",
+        "orders",
+        "order_share_rate",
+        "buyers",
+        "customer_share_rate",
+    ]);
+    for c in &r.order_channels {
+        oc.row(vec![
+            c.channel.clone(),
+            c.orders.to_string(),
+            pct(c.order_share_rate),
+            c.buyers.to_string(),
+            pct(c.customer_share_rate),
+        ]);
+    }
+    oc.write(out, format)?;
     writeln!(out, "\nReferred customers beside the others")?;
     let mut rt = Table::new(&[
         "group",

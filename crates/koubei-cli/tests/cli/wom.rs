@@ -152,6 +152,17 @@ fn bad_graphs_and_requests_get_clear_errors() {
         "{e}"
     );
 
+    // A workspace without referrals.
+    let orders = ws.file(
+        "orders.csv",
+        "order_id,customer_id,ts,amount\no1,a,2024-01-01,10\n",
+    );
+    ws.ok(&["import", "orders", orders.to_str().unwrap()]);
+    for cmd in ["seeds", "metrics"] {
+        let e = ws.fails(&["wom", cmd]);
+        assert!(e.contains("the referrals table is empty"), "{cmd}: {e}");
+    }
+
     let empty = ws.file("empty.txt", "# nothing\n");
     let e = ws.fails(&["wom", "seeds", "--graph", empty.to_str().unwrap()]);
     assert!(e.contains("has no edges"), "{e}");

@@ -93,6 +93,20 @@ pub struct ChannelMetrics {
     pub share_of_shares: f64,
 }
 
+/// Sharing after orders, by the order's channel (`orders.channel`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderChannel {
+    pub channel: String,
+    pub orders: u64,
+    /// Orders whose buyer shared within the share window after them.
+    pub shared_orders: u64,
+    pub order_share_rate: f64,
+    pub buyers: u64,
+    /// Buyers with at least one shared order in this channel.
+    pub sharing_buyers: u64,
+    pub customer_share_rate: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Cohort {
     /// "referred" or "not referred".
@@ -116,7 +130,10 @@ pub struct MetricsReport {
     pub share_window_days: u32,
     pub funnel: Funnel,
     pub periods: Vec<PeriodMetrics>,
+    /// By the share's channel.
     pub channels: Vec<ChannelMetrics>,
+    /// By the order's channel.
+    pub order_channels: Vec<OrderChannel>,
     pub referred: Vec<Cohort>,
     pub warnings: Vec<String>,
 }
@@ -269,6 +286,41 @@ impl Engine {
             }
         }
 
+        // Sharing after orders, by the order's channel.
+        let (_, batches) = self
+            .sql(&format!(
+                "WITH {SHARES},
+                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                               MIN(COALESCE(channel, '')) AS channel
+                        FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                        GROUP BY order_id),
+                 flagged AS (SELECT po.order_id, po.customer_id, po.channel,
+                                    MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
+                             FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
+                              AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
+                             GROUP BY po.order_id, po.customer_id, po.channel)
+                 SELECT channel, COUNT(*), SUM(shared), COUNT(DISTINCT customer_id),
+                        COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
+                 FROM flagged GROUP BY channel ORDER BY 2 DESC, 1"
+            ))
+            .await?;
+        let mut order_channels = Vec::new();
+        for b in &batches {
+            let name = strings(b.column(0))?;
+            let c: Vec<Vec<u64>> = (1..5).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
+            for i in 0..b.num_rows() {
+                order_channels.push(OrderChannel {
+                    channel: name[i].clone(),
+                    orders: c[0][i],
+                    shared_orders: c[1][i],
+                    order_share_rate: ratio(c[1][i], c[0][i]),
+                    buyers: c[2][i],
+                    sharing_buyers: c[3][i],
+                    customer_share_rate: ratio(c[3][i], c[2][i]),
+                });
+            }
+        }
+
         // Referred customers beside the others, by first-touch attribution.
         let people = self.people().await?;
         let referred: HashMap<&str, bool> = people
@@ -386,6 +438,7 @@ impl Engine {
             funnel,
             periods,
             channels,
+            order_channels,
             referred,
             warnings,
         })

@@ -580,6 +580,13 @@ mod shop_tests {
         assert_eq!((feb.sharing_buyers, feb.shared_orders), (1, 1));
         assert!((feb.k_factor - 0.5).abs() < 1e-12);
         assert_eq!((feb.new_customers, feb.referred_new_customers), (3, 2));
+        // Shared orders: o1 (a shared 4 days later) and o5 (e, 6 days later);
+        // b shared 22 days after o2, outside the 7-day window.
+        let oc = &r.order_channels[0];
+        assert_eq!(
+            (oc.orders, oc.shared_orders, oc.buyers, oc.sharing_buyers),
+            (7, 2, 6, 2)
+        );
         let wechat = r.channels.iter().find(|c| c.channel == "wechat").unwrap();
         assert_eq!((wechat.shares, wechat.ordered), (2, 2));
         let referred = &r.referred[0];
