@@ -124,9 +124,21 @@ pub enum Command {
     },
     /// Conversion funnel over events: persons per step, conversion and drop-off.
     Funnel {
-        /// Event names, comma-separated, in order.
-        #[arg(long, value_delimiter = ',', required = true)]
-        steps: Vec<String>,
+        /// Steps in order, comma-separated: event names, each optionally with
+        /// filters on events columns, e.g. view,add_to_cart,purchase[channel=app].
+        #[arg(long, required = true)]
+        steps: String,
+        /// Leave out persons who did EVENT between steps FROM and TO
+        /// (EVENT[:FROM-TO], repeatable; the whole funnel by default).
+        #[arg(long, value_name = "EVENT[:FROM-TO]")]
+        exclude: Vec<String>,
+        /// Break down by an events column (first touch: its value on the
+        /// step-1 event of each person's path), with a total row.
+        #[arg(long)]
+        breakdown: Option<String>,
+        /// Conversion by the period in which persons entered: day, week or month.
+        #[arg(long)]
+        trend: Option<String>,
         /// Conversion window from the step-1 event: 30m, 12h, 7d, 2w.
         #[arg(long, default_value = "14d")]
         window: String,

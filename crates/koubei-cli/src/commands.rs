@@ -128,13 +128,23 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Funnel {
             steps,
+            exclude,
+            breakdown,
+            trend,
             window,
             order,
             range,
             format,
         } => {
             let req = FunnelRequest {
-                steps,
+                steps: split_steps(&steps),
+                exclusions: exclude,
+                breakdown,
+                trend: trend
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
                 window_seconds: parse_duration(&window)
                     .map_err(|e| anyhow::anyhow!("--window: {e}"))?,
                 order: order.parse().map_err(anyhow::Error::msg)?,
@@ -143,29 +153,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             };
             let ws = Workspace::open(&path)?;
             let report = Engine::open(&ws).await?.funnel(&req).await?;
-            if format == OutputFormat::Json {
-                return output::json(out, &report);
-            }
-            let mut t = Table::new(&[
-                "step",
-                "event",
-                "persons",
-                "from_previous",
-                "from_first",
-                "dropoff",
-            ]);
-            let pct = |x: Option<f64>| x.map_or(String::new(), |v| format!("{:.1}%", v * 100.0));
-            for (i, s) in report.steps.iter().enumerate() {
-                t.row(vec![
-                    (i + 1).to_string(),
-                    s.name.clone(),
-                    s.persons.to_string(),
-                    pct(s.conversion_from_previous),
-                    pct(s.conversion_from_first),
-                    s.dropoff.to_string(),
-                ]);
-            }
-            t.write(out, format)
+            print_funnel(out, &report, format)
         }
         Command::Retention {
             period,
@@ -768,4 +756,132 @@ async fn demo(
             Ok(())
         }
     }
+}
+
+/// Splits `a,b[x=1,y=2],c` at the commas outside brackets.
+fn split_steps(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur.trim().to_string());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn funnel_table(steps: &[koubei_engine::funnel_query::FunnelStep]) -> Table {
+    let mut t = Table::new(&[
+        "step",
+        "event",
+        "persons",
+        "from_previous",
+        "from_first",
+        "dropoff",
+        "median_time",
+        "mean_time",
+    ]);
+    let pct = |x: Option<f64>| x.map_or(String::new(), |v| format!("{:.1}%", v * 100.0));
+    let dur = |x: Option<f64>| x.map_or(String::new(), human_seconds);
+    for (i, s) in steps.iter().enumerate() {
+        t.row(vec![
+            (i + 1).to_string(),
+            s.name.clone(),
+            s.persons.to_string(),
+            pct(s.conversion_from_previous),
+            pct(s.conversion_from_first),
+            s.dropoff.to_string(),
+            dur(s.median_seconds_from_previous),
+            dur(s.mean_seconds_from_previous),
+        ]);
+    }
+    t
+}
+
+/// 90 → "1.5m", 7200 → "2.0h".
+fn human_seconds(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.0}s")
+    } else if s < 3600.0 {
+        format!("{:.1}m", s / 60.0)
+    } else if s < 86_400.0 {
+        format!("{:.1}h", s / 3600.0)
+    } else {
+        format!("{:.1}d", s / 86_400.0)
+    }
+}
+
+fn print_funnel(
+    out: &mut dyn Write,
+    r: &koubei_engine::funnel_query::FunnelReport,
+    format: OutputFormat,
+) -> Result<()> {
+    if format == OutputFormat::Json {
+        return output::json(out, r);
+    }
+    if format == OutputFormat::Csv {
+        // One table: the total, then each breakdown value.
+        let mut t = funnel_table(&r.steps);
+        t.header.insert(0, "breakdown".into());
+        for row in &mut t.rows {
+            row.insert(0, String::new());
+        }
+        for g in r.breakdown.iter().flatten() {
+            for mut row in funnel_table(&g.steps).rows {
+                row.insert(0, g.value.clone());
+                t.rows.push(row);
+            }
+        }
+        return t.write(out, format);
+    }
+    funnel_table(&r.steps).write(out, format)?;
+    if r.excluded > 0 {
+        writeln!(out, "{} persons left out by exclusions", r.excluded)?;
+    }
+    for g in r.breakdown.iter().flatten() {
+        let label = if g.value.is_empty() {
+            "(empty)"
+        } else {
+            &g.value
+        };
+        writeln!(out, "\n{label}")?;
+        funnel_table(&g.steps).write(out, format)?;
+    }
+    if r.time_to_convert.iter().any(|b| b.persons > 0) {
+        writeln!(out, "\nTime from the first step to the last")?;
+        let mut t = Table::new(&["up_to", "persons"]);
+        for b in &r.time_to_convert {
+            t.row(vec![
+                b.up_to_seconds
+                    .map_or("longer".into(), |s| human_seconds(s as f64)),
+                b.persons.to_string(),
+            ]);
+        }
+        t.write(out, format)?;
+    }
+    if let Some(trend) = &r.trend {
+        writeln!(out, "\nConversion by the period of entry")?;
+        let mut t = Table::new(&["period", "entered", "converted", "conversion"]);
+        for p in trend {
+            t.row(vec![
+                p.period.clone(),
+                p.entered.to_string(),
+                p.converted.to_string(),
+                p.conversion
+                    .map_or(String::new(), |c| format!("{:.1}%", c * 100.0)),
+            ]);
+        }
+        t.write(out, format)?;
+    }
+    Ok(())
 }

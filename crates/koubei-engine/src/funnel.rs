@@ -157,6 +157,171 @@ fn unordered(entries: &[(i64, u8)], n: usize, window: i64) -> usize {
     best
 }
 
+/// An exclusion: an event of its kind after a path reached step `from` and
+/// before it reached step `to` (1-based, within the path's window) drops the
+/// person from the funnel, as PostHog's funnel exclusions do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exclusion {
+    pub from: usize,
+    pub to: usize,
+}
+
+/// One of a person's events for [`best_path`]: the steps it matches, and the
+/// exclusions (bit j = exclusion j).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathEvent {
+    pub ts: i64,
+    pub steps: u32,
+    pub exclusions: u32,
+}
+
+/// The path that reached the furthest step, with the time of each step.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Path {
+    pub level: usize,
+    /// An exclusion event fell inside the path: the person is left out.
+    pub excluded: bool,
+    /// The time of steps 1 to `level` (empty for the unordered mode).
+    pub times: Vec<i64>,
+}
+
+#[derive(Clone)]
+struct Chain {
+    excluded: bool,
+    times: Vec<i64>,
+}
+
+/// The furthest path, as [`max_step`] counts it, with its step times and
+/// exclusions. Among paths that reach the same step, one without an
+/// exclusion wins; a path that reaches further wins even when excluded.
+/// Exclusion events at the same instant as a step come after it.
+pub fn best_path(
+    events: &[PathEvent],
+    n: usize,
+    window: i64,
+    order: FunnelOrder,
+    exclusions: &[Exclusion],
+) -> Path {
+    assert!((1..=32).contains(&n), "a funnel has 1 to 32 steps");
+    if order == FunnelOrder::Unordered {
+        let plain: Vec<StepEvent> = events
+            .iter()
+            .map(|e| StepEvent {
+                ts: e.ts,
+                steps: e.steps,
+            })
+            .collect();
+        return Path {
+            level: max_step(&plain, n, window, order),
+            excluded: false,
+            times: Vec::new(),
+        };
+    }
+    let strict = order == FunnelOrder::Strict;
+    // (ts, key, what): steps sort by step; exclusions after every step at
+    // the same instant; other events (strict only) first.
+    let mut entries: Vec<(i64, u16, u16)> = Vec::with_capacity(events.len());
+    for e in events {
+        if e.steps == 0 && e.exclusions == 0 {
+            if strict {
+                entries.push((e.ts, 0, 0));
+            }
+            continue;
+        }
+        for k in 0..n {
+            if e.steps & (1 << k) != 0 {
+                entries.push((e.ts, k as u16 + 1, k as u16 + 1));
+            }
+        }
+        for (j, _) in exclusions.iter().enumerate() {
+            if e.exclusions & (1 << j) != 0 {
+                entries.push((e.ts, 100 + j as u16, 100 + j as u16));
+            }
+        }
+    }
+    entries.sort_unstable();
+    let mut chain: Vec<Option<Chain>> = vec![None; n];
+    let mut best = Path::default();
+    let mut seen_first = false;
+    let better = |best: &Path, level: usize, excluded: bool| {
+        level > best.level || (level == best.level && best.excluded && !excluded)
+    };
+    for &(ts, _, what) in &entries {
+        if what == 0 {
+            if seen_first {
+                break;
+            }
+            continue;
+        }
+        if what >= 100 {
+            let x = exclusions[(what - 100) as usize];
+            for level in x.from.max(1)..x.to.min(n + 1) {
+                if let Some(c) = chain[level - 1].as_mut()
+                    && ts <= c.times[0].saturating_add(window)
+                    && !c.excluded
+                {
+                    c.excluded = true;
+                    if best.level == level && best.times == c.times {
+                        best.excluded = true;
+                    }
+                }
+            }
+            continue;
+        }
+        let k = what as usize - 1;
+        if k == 0 {
+            chain[0] = Some(Chain {
+                excluded: false,
+                times: vec![ts],
+            });
+            seen_first = true;
+            if better(&best, 1, false) {
+                best = Path {
+                    level: 1,
+                    excluded: false,
+                    times: vec![ts],
+                };
+            }
+            if n == 1 && !strict {
+                return best;
+            }
+            continue;
+        }
+        if strict && seen_first && chain[k - 1].is_none() {
+            break;
+        }
+        let Some(prev) = chain[k - 1].as_ref() else {
+            continue;
+        };
+        if ts > prev.times[0].saturating_add(window) {
+            continue;
+        }
+        let mut times = prev.times.clone();
+        times.push(ts);
+        let next = Chain {
+            excluded: prev.excluded,
+            times,
+        };
+        if chain[k]
+            .as_ref()
+            .is_none_or(|c| c.excluded || !next.excluded)
+        {
+            chain[k] = Some(next.clone());
+        }
+        if better(&best, k + 1, next.excluded) {
+            best = Path {
+                level: k + 1,
+                excluded: next.excluded,
+                times: next.times,
+            };
+            if k + 1 == n && !best.excluded {
+                return best;
+            }
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +424,112 @@ mod tests {
                 best,
                 "{list:?} window {window}"
             );
+        }
+    }
+
+    fn path(list: &[(i64, u32, u32)], window: i64, order: FunnelOrder, x: &[Exclusion]) -> Path {
+        let evs: Vec<PathEvent> = list
+            .iter()
+            .map(|&(ts, steps, exclusions)| PathEvent {
+                ts,
+                steps,
+                exclusions,
+            })
+            .collect();
+        best_path(&evs, 3, window, order, x)
+    }
+
+    #[test]
+    fn paths_carry_step_times() {
+        let p = path(&[(0, A, 0), (4, B, 0), (9, C, 0)], 10, Ordered, &[]);
+        assert_eq!((p.level, p.excluded, p.times), (3, false, vec![0, 4, 9]));
+        // A later start that goes as far does not replace the first path.
+        let p = path(
+            &[(0, A, 0), (1, B, 0), (20, A, 0), (21, B, 0)],
+            10,
+            Ordered,
+            &[],
+        );
+        assert_eq!(p.times, vec![0, 1]);
+    }
+
+    #[test]
+    fn exclusions_drop_a_path_between_their_steps() {
+        let x = [Exclusion { from: 1, to: 2 }];
+        // An exclusion event between step 1 and step 2 drops the person.
+        let p = path(
+            &[(0, A, 0), (1, 0, 1), (2, B, 0), (3, C, 0)],
+            10,
+            Ordered,
+            &x,
+        );
+        assert!(p.excluded);
+        // After step 2 it no longer matters.
+        let p = path(
+            &[(0, A, 0), (2, B, 0), (3, 0, 1), (4, C, 0)],
+            10,
+            Ordered,
+            &x,
+        );
+        assert_eq!((p.level, p.excluded), (3, false));
+        // Before step 1 it does not either.
+        let p = path(&[(0, 0, 1), (1, A, 0), (2, B, 0)], 10, Ordered, &x);
+        assert_eq!((p.level, p.excluded), (2, false));
+        // A clean path that goes as far wins over the excluded one.
+        let p = path(
+            &[(0, A, 0), (1, 0, 1), (2, B, 0), (30, A, 0), (31, B, 0)],
+            10,
+            Ordered,
+            &x,
+        );
+        assert_eq!((p.level, p.excluded, p.times), (2, false, vec![30, 31]));
+        // At the same instant as step 2, the exclusion comes after it.
+        let p = path(&[(0, A, 0), (2, B, 1), (3, C, 0)], 10, Ordered, &x);
+        assert_eq!((p.level, p.excluded), (3, false));
+        // Outside the path's window the exclusion does not count.
+        let p = path(
+            &[(0, A, 0), (11, 0, 1), (12, A, 0), (13, B, 0)],
+            10,
+            Ordered,
+            &x,
+        );
+        assert_eq!((p.level, p.excluded), (2, false));
+    }
+
+    /// Without exclusions the path reaches what `max_step` counts.
+    #[test]
+    fn best_path_level_equals_max_step() {
+        let mut seed = 777u64;
+        let mut rnd = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for _ in 0..3000 {
+            let len = rnd(9) as usize;
+            let list: Vec<(i64, u32)> = (0..len)
+                .map(|_| (rnd(30) as i64, [0, A, B, C, A | B][rnd(5) as usize]))
+                .collect();
+            let window = rnd(15) as i64;
+            for order in [Ordered, Strict, Unordered] {
+                let p = path(
+                    &list.iter().map(|&(t, s)| (t, s, 0)).collect::<Vec<_>>(),
+                    window,
+                    order,
+                    &[],
+                );
+                assert_eq!(
+                    p.level,
+                    level(&list, window, order),
+                    "{order} {list:?} {window}"
+                );
+                if order != Unordered {
+                    assert_eq!(p.times.len(), p.level);
+                    assert!(p.times.windows(2).all(|w| w[0] <= w[1]));
+                    assert!(p.times.last().is_none_or(|&t| t <= p.times[0] + window));
+                }
+            }
         }
     }
 }

@@ -5,9 +5,9 @@
 //! [`crate::funnel`]); the persons at step k are those who reached step k or
 //! further.
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -16,8 +16,17 @@ use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FunnelRequest {
-    /// Event names, in order.
+    /// Steps in order: an event name, optionally with property filters,
+    /// such as `purchase[channel=app]` or `view[country!=CN,channel=web]`.
     pub steps: Vec<String>,
+    /// Persons who did one of these between two steps are left out:
+    /// `EVENT` (anywhere in the funnel) or `EVENT:FROM-TO` (1-based steps).
+    pub exclusions: Vec<String>,
+    /// An `events` column: each person is counted under its value on the
+    /// step-1 event of their path (first touch).
+    pub breakdown: Option<String>,
+    /// Also give the conversion rate by the period in which persons entered.
+    pub trend: Option<crate::wom::Period>,
     /// The conversion window, in seconds, measured from the step-1 event.
     pub window_seconds: i64,
     pub order: FunnelOrder,
@@ -35,14 +44,135 @@ pub struct FunnelStep {
     pub conversion_from_first: Option<f64>,
     /// Persons at the previous step who did not reach this one.
     pub dropoff: i64,
+    /// Seconds from the previous step to this one, over the persons who
+    /// reached it: mean and median.
+    pub mean_seconds_from_previous: Option<f64>,
+    pub median_seconds_from_previous: Option<f64>,
+}
+
+/// Persons by the time from step 1 to the last step.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimeBucket {
+    /// The bucket holds times up to this many seconds (None: longer).
+    pub up_to_seconds: Option<i64>,
+    pub persons: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    /// The first day of the period in which persons entered the funnel.
+    pub period: String,
+    pub entered: i64,
+    pub converted: i64,
+    pub conversion: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BreakdownGroup {
+    /// The breakdown column's value on the step-1 event ("" when empty).
+    pub value: String,
+    pub steps: Vec<FunnelStep>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FunnelReport {
     pub window_seconds: i64,
     pub order: FunnelOrder,
+    /// All persons (the total row under a breakdown).
     pub steps: Vec<FunnelStep>,
+    /// Persons left out by an exclusion.
+    pub excluded: i64,
+    /// Time from step 1 to the last step, for persons who completed.
+    pub time_to_convert: Vec<TimeBucket>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Vec<BreakdownGroup>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Vec<TrendPoint>>,
 }
+
+/// One step as typed: the event and its property filters.
+#[derive(Debug, Clone, PartialEq)]
+struct StepSpec {
+    event: String,
+    filters: Vec<(String, bool, String)>,
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// `purchase[channel=app,country!=CN]`.
+fn parse_step(s: &str, columns: &[String]) -> Result<StepSpec> {
+    let bad = |why: String| Error::Request(format!("step \"{s}\": {why}"));
+    let (event, filters) = match s.find('[') {
+        None => (s.trim(), ""),
+        Some(i) => {
+            let rest = s[i + 1..]
+                .strip_suffix(']')
+                .ok_or_else(|| bad("a filter list must end with ]".into()))?;
+            (s[..i].trim(), rest)
+        }
+    };
+    if event.is_empty() {
+        return Err(bad("no event name".into()));
+    }
+    let mut out = Vec::new();
+    for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let (col, eq, val) = if let Some((c, v)) = f.split_once("!=") {
+            (c, false, v)
+        } else if let Some((c, v)) = f.split_once('=') {
+            (c, true, v)
+        } else {
+            return Err(bad(format!(
+                "filter \"{f}\" is not COLUMN=VALUE or COLUMN!=VALUE"
+            )));
+        };
+        let col = col.trim().to_ascii_lowercase();
+        if !is_identifier(&col) || !columns.contains(&col) {
+            return Err(bad(format!(
+                "events has no column \"{col}\" (it has {})",
+                columns.join(", ")
+            )));
+        }
+        out.push((col, eq, val.trim().to_string()));
+    }
+    Ok(StepSpec {
+        event: event.to_string(),
+        filters: out,
+    })
+}
+
+impl StepSpec {
+    fn sql(&self) -> String {
+        let mut parts = vec![format!("event = {}", quote(&self.event))];
+        for (c, eq, v) in &self.filters {
+            if *eq {
+                parts.push(format!("CAST({c} AS VARCHAR) = {}", quote(v)));
+            } else {
+                parts.push(format!(
+                    "CAST({c} AS VARCHAR) IS DISTINCT FROM {}",
+                    quote(v)
+                ));
+            }
+        }
+        format!("({})", parts.join(" AND "))
+    }
+}
+
+/// Time-to-convert buckets, in seconds.
+const TIME_BUCKETS: [i64; 9] = [
+    60,
+    600,
+    3600,
+    6 * 3600,
+    86_400,
+    3 * 86_400,
+    7 * 86_400,
+    14 * 86_400,
+    30 * 86_400,
+];
 
 /// Parses a duration such as `7d`, `12h`, `30m`, `90s` or `2w` into seconds.
 pub fn parse_duration(s: &str) -> std::result::Result<i64, String> {
@@ -73,63 +203,229 @@ fn quote(s: &str) -> String {
 }
 
 impl Engine {
+    async fn event_columns(&self) -> Result<Vec<String>> {
+        let (_, b) = self
+            .sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")
+            .await?;
+        let mut cols = Vec::new();
+        for batch in &b {
+            let c = cast(batch.column(0), &DataType::Utf8)?;
+            cols.extend(c.as_string::<i32>().iter().flatten().map(str::to_string));
+        }
+        Ok(cols)
+    }
+
     pub async fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
-        if req.steps.is_empty() || req.steps.len() > 32 {
+        let n = req.steps.len();
+        if n == 0 || n > 32 {
             return Err(Error::Request("a funnel has 1 to 32 steps".into()));
         }
         if req.window_seconds < 0 {
             return Err(Error::Request("the window cannot be negative".into()));
         }
-        let conds: Vec<String> = req
+        let columns = self.event_columns().await?;
+        let steps: Vec<StepSpec> = req
             .steps
             .iter()
-            .map(|s| format!("event = {}", quote(s)))
-            .collect();
+            .map(|s| parse_step(s, &columns))
+            .collect::<Result<_>>()?;
+        let mut ex_specs = Vec::new();
+        let mut ranges = Vec::new();
+        for x in &req.exclusions {
+            let (event, range) = match x.rsplit_once(':') {
+                Some((e, r)) if r.contains('-') => (e, r.to_string()),
+                _ => (x.as_str(), format!("1-{n}")),
+            };
+            let parsed = crate::udaf::parse_exclusions(&range)
+                .map_err(|e| Error::Request(format!("--exclude {x}: {e}")))?;
+            if parsed.iter().any(|r| r.to > n) {
+                return Err(Error::Request(format!(
+                    "--exclude {x}: the funnel has only {n} steps"
+                )));
+            }
+            if n < 2 {
+                return Err(Error::Request(
+                    "exclusions need a funnel of two steps or more".into(),
+                ));
+            }
+            ex_specs.push(parse_step(event, &columns)?);
+            ranges.push(range);
+        }
+        if !ex_specs.is_empty() && req.order == FunnelOrder::Unordered {
+            return Err(Error::Request(
+                "exclusions apply to ordered and strict funnels, not unordered".into(),
+            ));
+        }
+        if let Some(b) = &req.breakdown
+            && (!is_identifier(b) || !columns.contains(b))
+        {
+            return Err(Error::Request(format!(
+                "--breakdown {b}: events has no such column (it has {})",
+                columns.join(", ")
+            )));
+        }
+        let conds: Vec<String> = steps.iter().chain(&ex_specs).map(StepSpec::sql).collect();
         let mut filters = vec!["COALESCE(customer_id, anonymous_id) IS NOT NULL".to_string()];
         // Strict order needs the events between the steps too.
         if req.order != FunnelOrder::Strict {
-            let names: Vec<String> = req.steps.iter().map(|s| quote(s)).collect();
-            filters.push(format!("event IN ({})", names.join(", ")));
+            filters.push(format!("({})", conds.join(" OR ")));
         }
         filters.push(crate::ts_in_days("ts", req.since, req.until));
-        let sql = format!(
-            "SELECT level, count(*) AS persons FROM (
-               SELECT COALESCE(customer_id, anonymous_id) AS person,
-                      window_funnel(CAST({window} AS BIGINT), '{order}', ts, {conds}) AS level
-               FROM events WHERE {filters}
-               GROUP BY 1
-             ) WHERE level > 0 GROUP BY level",
+        let per = format!(
+            "SELECT COALESCE(customer_id, anonymous_id) AS person,
+                    window_funnel_path(CAST({window} AS BIGINT), '{order}', '{ranges}', ts, {conds}) AS path
+             FROM events WHERE {filters}
+             GROUP BY 1",
             window = req.window_seconds.saturating_mul(1_000_000),
             order = req.order,
+            ranges = ranges.join(","),
             conds = conds.join(", "),
             filters = filters.join(" AND "),
         );
+        let sql = match &req.breakdown {
+            None => format!(
+                "WITH per AS ({per}) SELECT person, path, '' AS value FROM per WHERE path[1] <> 0"
+            ),
+            Some(b) => format!(
+                "WITH per AS ({per}),
+                 ent AS (SELECT person, path[2] AS entry FROM per WHERE path[1] > 0),
+                 bd AS (SELECT ent.person, MIN(CAST(e.{b} AS VARCHAR)) AS value
+                        FROM ent JOIN events e
+                          ON COALESCE(e.customer_id, e.anonymous_id) = ent.person
+                         AND CAST(e.ts AS BIGINT) = ent.entry
+                        WHERE {first}
+                        GROUP BY ent.person)
+                 SELECT per.person, per.path, COALESCE(bd.value, '') AS value
+                 FROM per LEFT JOIN bd ON bd.person = per.person WHERE per.path[1] <> 0",
+                first = conds[0],
+            ),
+        };
         let (_, batches) = self.sql(&sql).await?;
-        let mut at_level = vec![0i64; req.steps.len() + 1];
+        let mut paths: Vec<(Vec<i64>, String)> = Vec::new();
         for b in &batches {
-            let level = cast(b.column(0), &DataType::Int64)?;
-            let level = level.as_primitive::<Int64Type>();
-            let persons = cast(b.column(1), &DataType::Int64)?;
-            let persons = persons.as_primitive::<Int64Type>();
+            let value = cast(b.column(2), &DataType::Utf8)?;
+            let value = value.as_string::<i32>();
             for r in 0..b.num_rows() {
-                if level.is_valid(r) {
-                    at_level[level.value(r) as usize] += persons.value(r);
+                if let Some(p) = crate::udaf::path_values(b.column(1).as_ref(), r) {
+                    paths.push((p, value.value(r).to_string()));
                 }
             }
         }
-        // Persons at step k reached k or further.
-        let mut reached = vec![0i64; req.steps.len()];
-        let mut acc = 0;
-        for k in (0..req.steps.len()).rev() {
-            acc += at_level[k + 1];
-            reached[k] = acc;
-        }
-        let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
-        let steps = req
-            .steps
+        let excluded = paths.iter().filter(|(p, _)| p[0] < 0).count() as i64;
+        paths.retain(|(p, _)| p[0] > 0);
+        let all: Vec<&Vec<i64>> = paths.iter().map(|(p, _)| p).collect();
+        let steps_out = step_rows(&req.steps, &all);
+        // Time from step 1 to the last step, for persons who completed.
+        let mut buckets: Vec<TimeBucket> = TIME_BUCKETS
             .iter()
-            .enumerate()
-            .map(|(k, name)| FunnelStep {
+            .map(|&s| TimeBucket {
+                up_to_seconds: Some(s),
+                persons: 0,
+            })
+            .chain(std::iter::once(TimeBucket {
+                up_to_seconds: None,
+                persons: 0,
+            }))
+            .collect();
+        for p in &all {
+            if p[0] as usize == n && p.len() == n + 1 && n > 1 {
+                let secs = (p[n] - p[1]) / 1_000_000;
+                let i = TIME_BUCKETS.partition_point(|&b| b < secs);
+                buckets[i].persons += 1;
+            }
+        }
+        let breakdown = req.breakdown.as_ref().map(|_| {
+            let mut groups: std::collections::BTreeMap<&str, Vec<&Vec<i64>>> = Default::default();
+            for (p, v) in &paths {
+                groups.entry(v.as_str()).or_default().push(p);
+            }
+            let mut out: Vec<BreakdownGroup> = groups
+                .into_iter()
+                .map(|(v, ps)| BreakdownGroup {
+                    value: v.to_string(),
+                    steps: step_rows(&req.steps, &ps),
+                })
+                .collect();
+            out.sort_by(|a, b| {
+                b.steps[0]
+                    .persons
+                    .cmp(&a.steps[0].persons)
+                    .then(a.value.cmp(&b.value))
+            });
+            out
+        });
+        let trend = req.trend.map(|period| {
+            let mut per: std::collections::BTreeMap<NaiveDate, (i64, i64)> = Default::default();
+            for p in &all {
+                if let Some(&entry) = p.get(1) {
+                    let e = per.entry(period.start(entry)).or_default();
+                    e.0 += 1;
+                    e.1 += i64::from(p[0] as usize == n);
+                }
+            }
+            let (Some(&first), Some(&last)) = (per.keys().next(), per.keys().next_back()) else {
+                return Vec::new();
+            };
+            period
+                .range(first, last)
+                .into_iter()
+                .map(|d| {
+                    let (entered, converted) = per.get(&d).copied().unwrap_or_default();
+                    TrendPoint {
+                        period: d.to_string(),
+                        entered,
+                        converted,
+                        conversion: (entered > 0).then(|| converted as f64 / entered as f64),
+                    }
+                })
+                .collect()
+        });
+        Ok(FunnelReport {
+            window_seconds: req.window_seconds,
+            order: req.order,
+            steps: steps_out,
+            excluded,
+            time_to_convert: buckets,
+            breakdown,
+            trend,
+        })
+    }
+}
+
+/// Persons per step (those who reached it or further), conversions and
+/// times between steps, from `[level, t_1, ..., t_level]` paths.
+fn step_rows(names: &[String], paths: &[&Vec<i64>]) -> Vec<FunnelStep> {
+    let n = names.len();
+    let mut reached = vec![0i64; n];
+    let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for p in paths {
+        let level = (p[0].max(0) as usize).min(n);
+        for r in reached.iter_mut().take(level) {
+            *r += 1;
+        }
+        // Unordered paths carry no times.
+        if p.len() == level + 1 {
+            for k in 1..level {
+                gaps[k].push((p[k + 1] - p[k]) as f64 / 1e6);
+            }
+        }
+    }
+    let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let g = &mut gaps[k];
+            g.sort_by(f64::total_cmp);
+            let median = (!g.is_empty()).then(|| {
+                let m = g.len() / 2;
+                if g.len() % 2 == 1 {
+                    g[m]
+                } else {
+                    (g[m - 1] + g[m]) / 2.0
+                }
+            });
+            FunnelStep {
                 name: name.clone(),
                 persons: reached[k],
                 conversion_from_previous: if k == 0 {
@@ -143,14 +439,12 @@ impl Engine {
                 } else {
                     reached[k - 1] - reached[k]
                 },
-            })
-            .collect();
-        Ok(FunnelReport {
-            window_seconds: req.window_seconds,
-            order: req.order,
-            steps,
+                mean_seconds_from_previous: (!g.is_empty())
+                    .then(|| g.iter().sum::<f64>() / g.len() as f64),
+                median_seconds_from_previous: median,
+            }
         })
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -193,6 +487,9 @@ mod tests {
             steps: vec!["view".into(), "add_to_cart".into(), "purchase".into()],
             window_seconds: parse_duration("1d").unwrap(),
             order,
+            exclusions: vec![],
+            breakdown: None,
+            trend: None,
             since: None,
             until: None,
         }
@@ -225,5 +522,125 @@ mod tests {
         assert_eq!(parse_duration("2w").unwrap(), 1_209_600);
         assert!(parse_duration("7 days").is_err());
         assert!(parse_duration("d").is_err());
+    }
+
+    /// Persons for exclusions, filters, breakdowns, times and the trend:
+    /// - q1: view (web), cart 10 min later, purchase (app) 40 min after that
+    /// - q2: view (app), support_call, cart after 1 h, purchase (web) after 1 h
+    /// - q3: view (web) a week later, cart after 30 min
+    /// - q4: view (app), purchase with no cart
+    const EVENTS2: &str = "ts,customer_id,event,channel
+2024-03-01T10:00:00Z,q1,view,web
+2024-03-01T10:10:00Z,q1,add_to_cart,web
+2024-03-01T10:50:00Z,q1,purchase,app
+2024-03-01T10:00:00Z,q2,view,app
+2024-03-01T10:30:00Z,q2,support_call,app
+2024-03-01T11:00:00Z,q2,add_to_cart,app
+2024-03-01T12:00:00Z,q2,purchase,web
+2024-03-08T09:00:00Z,q3,view,web
+2024-03-08T09:30:00Z,q3,add_to_cart,web
+2024-03-01T10:00:00Z,q4,view,app
+2024-03-01T10:05:00Z,q4,purchase,app
+";
+
+    fn req2(steps: &[&str]) -> FunnelRequest {
+        FunnelRequest {
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+            ..req(FunnelOrder::Ordered)
+        }
+    }
+
+    #[tokio::test]
+    async fn times_exclusions_filters_breakdown_and_trend_by_hand() {
+        let (_d, e) = crate::test_engine(TableKind::Events, EVENTS2).await;
+        let three = ["view", "add_to_cart", "purchase"];
+        let r = e.funnel(&req2(&three)).await.unwrap();
+        assert_eq!(persons(&r), vec![4, 3, 2]);
+        // Cart after view: 600, 3600, 1800 s; purchase after cart: 2400, 3600 s.
+        assert_eq!(r.steps[1].mean_seconds_from_previous, Some(2000.0));
+        assert_eq!(r.steps[1].median_seconds_from_previous, Some(1800.0));
+        assert_eq!(r.steps[2].mean_seconds_from_previous, Some(3000.0));
+        assert_eq!(r.steps[2].median_seconds_from_previous, Some(3000.0));
+        // View to purchase: q1 3000 s (up to 1 h), q2 7200 s (up to 6 h).
+        let t: Vec<i64> = r.time_to_convert.iter().map(|b| b.persons).collect();
+        assert_eq!(t, vec![0, 0, 1, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(r.excluded, 0);
+
+        // A support call between view and cart drops q2.
+        let mut x = req2(&three);
+        x.exclusions = vec!["support_call:1-2".into()];
+        let r = e.funnel(&x).await.unwrap();
+        assert_eq!(persons(&r), vec![3, 2, 1]);
+        assert_eq!(r.excluded, 1);
+        // Between cart and purchase it happened before the cart: no effect.
+        x.exclusions = vec!["support_call:2-3".into()];
+        assert_eq!(persons(&e.funnel(&x).await.unwrap()), vec![4, 3, 2]);
+        // Without a range, it covers the whole funnel.
+        x.exclusions = vec!["support_call".into()];
+        assert_eq!(e.funnel(&x).await.unwrap().excluded, 1);
+
+        // Only app purchases count: q2 bought on the web.
+        let r = e
+            .funnel(&req2(&["view", "add_to_cart", "purchase[channel=app]"]))
+            .await
+            .unwrap();
+        assert_eq!(persons(&r), vec![4, 3, 1]);
+        let r = e
+            .funnel(&req2(&["view[channel!=app]", "add_to_cart"]))
+            .await
+            .unwrap();
+        assert_eq!(persons(&r), vec![2, 2]);
+
+        // First touch: the channel of each person's view.
+        let mut b = req2(&three);
+        b.breakdown = Some("channel".into());
+        let r = e.funnel(&b).await.unwrap();
+        assert_eq!(persons(&r), vec![4, 3, 2], "the total row");
+        let groups = r.breakdown.unwrap();
+        let by: Vec<(&str, Vec<i64>)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.value.as_str(),
+                    g.steps.iter().map(|s| s.persons).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(by, vec![("app", vec![2, 1, 1]), ("web", vec![2, 2, 1])]);
+
+        // Entered in the week of 2024-02-26 (q1, q2, q4; two completed) and
+        // of 2024-03-04 (q3).
+        let mut tr = req2(&three);
+        tr.trend = Some(crate::wom::Period::Week);
+        let r = e.funnel(&tr).await.unwrap();
+        let trend: Vec<(String, i64, i64)> = r
+            .trend
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.period, t.entered, t.converted))
+            .collect();
+        assert_eq!(
+            trend,
+            vec![("2024-02-26".into(), 3, 2), ("2024-03-04".into(), 1, 0)]
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_funnel_requests_are_clear() {
+        let (_d, e) = crate::test_engine(TableKind::Events, EVENTS2).await;
+        let m = e
+            .funnel(&req2(&["view[colour=red]", "purchase"]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("events has no column \"colour\""), "{m}");
+        let mut x = req2(&["view", "purchase"]);
+        x.exclusions = vec!["support_call:1-3".into()];
+        let m = e.funnel(&x).await.unwrap_err().to_string();
+        assert!(m.contains("only 2 steps"), "{m}");
+        let mut b = req2(&["view", "purchase"]);
+        b.breakdown = Some("nope".into());
+        let m = e.funnel(&b).await.unwrap_err().to_string();
+        assert!(m.contains("--breakdown nope"), "{m}");
     }
 }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, ListArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -21,7 +21,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
 
-use crate::funnel::{FunnelOrder, StepEvent, max_step};
+use crate::funnel::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
 
 /// Registers koubei's functions on a session.
 pub fn register_functions(ctx: &SessionContext) {
@@ -32,7 +32,10 @@ pub fn register_functions(ctx: &SessionContext) {
 
 /// Every aggregate function koubei adds, for sessions and cluster nodes alike.
 pub fn functions() -> Vec<AggregateUDF> {
-    vec![AggregateUDF::from(WindowFunnel::new())]
+    vec![
+        AggregateUDF::from(WindowFunnel::new()),
+        AggregateUDF::from(WindowFunnelPath::new()),
+    ]
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -226,6 +229,270 @@ impl Accumulator for FunnelAccumulator {
     }
 }
 
+/// `window_funnel_path(window, mode, exclusions, ts, cond_1, ..., cond_m)`:
+/// the furthest path as a BIGINT list, `[level, t_1, ..., t_level]`, with
+/// the time of each step in microseconds, or `[-1]` when an exclusion drops
+/// the person (see [`crate::funnel::best_path`]). `exclusions` is a constant
+/// such as `'1-3,2-3'`: the last conditions are exclusion events, one per
+/// range of steps; the conditions before them are the steps.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct WindowFunnelPath {
+    signature: Signature,
+}
+
+impl WindowFunnelPath {
+    pub fn new() -> Self {
+        WindowFunnelPath {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for WindowFunnelPath {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Parses `'1-3,2-3'` into exclusion ranges.
+pub fn parse_exclusions(s: &str) -> std::result::Result<Vec<Exclusion>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            let (a, b) = x
+                .split_once('-')
+                .ok_or_else(|| format!("exclusion range \"{x}\" is not FROM-TO"))?;
+            let from: usize = a.trim().parse().map_err(|_| format!("bad step \"{a}\""))?;
+            let to: usize = b.trim().parse().map_err(|_| format!("bad step \"{b}\""))?;
+            if from < 1 || to <= from {
+                return Err(format!("exclusion range {x}: need 1 <= FROM < TO"));
+            }
+            Ok(Exclusion { from, to })
+        })
+        .collect()
+}
+
+fn path_list(values: Vec<i64>) -> ScalarValue {
+    ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+        [Some(values.into_iter().map(Some).collect::<Vec<_>>())],
+    )))
+}
+
+impl AggregateUDFImpl for WindowFunnelPath {
+    fn name(&self) -> &str {
+        "window_funnel_path"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        if args.len() < 5 {
+            return plan_err!(
+                "window_funnel_path(window, mode, exclusions, ts, cond_1, ...) needs a step"
+            );
+        }
+        if !matches!(args[3], DataType::Timestamp(_, _) | DataType::Int64) {
+            return plan_err!(
+                "window_funnel_path: ts must be a timestamp, not {}",
+                args[3]
+            );
+        }
+        if let Some(t) = args[4..].iter().find(|t| **t != DataType::Boolean) {
+            return plan_err!("window_funnel_path: conditions must be boolean, not {t}");
+        }
+        Ok(DataType::List(Arc::new(Field::new_list_field(
+            DataType::Int64,
+            true,
+        ))))
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let window = match literal(&args, 0, "window")? {
+            ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
+            v => {
+                return plan_err!(
+                    "window_funnel_path: window must be a non-negative BIGINT, not {v}"
+                );
+            }
+        };
+        let text = |v: &ScalarValue| match v {
+            ScalarValue::Utf8(Some(m))
+            | ScalarValue::Utf8View(Some(m))
+            | ScalarValue::LargeUtf8(Some(m)) => Some(m.clone()),
+            _ => None,
+        };
+        let mode = literal(&args, 1, "mode")?;
+        let Some(order) = text(mode) else {
+            return plan_err!("window_funnel_path: mode must be a string, not {mode}");
+        };
+        let order: FunnelOrder = order
+            .parse()
+            .map_err(|e: String| datafusion::error::DataFusionError::Plan(e))?;
+        let ex = literal(&args, 2, "exclusions")?;
+        let Some(ex) = text(ex) else {
+            return plan_err!("window_funnel_path: exclusions must be a string, not {ex}");
+        };
+        let exclusions = parse_exclusions(&ex).map_err(datafusion::error::DataFusionError::Plan)?;
+        let conds = args.exprs.len() - 4;
+        if exclusions.len() >= conds || conds - exclusions.len() > 32 || exclusions.len() > 32 {
+            return plan_err!(
+                "window_funnel_path: 1 to 32 steps, then one condition per exclusion"
+            );
+        }
+        let steps = conds - exclusions.len();
+        if let Some(x) = exclusions.iter().find(|x| x.to > steps) {
+            return plan_err!(
+                "window_funnel_path: exclusion {}-{} goes past the {steps} steps",
+                x.from,
+                x.to
+            );
+        }
+        Ok(Box::new(PathAccumulator {
+            window,
+            order,
+            steps,
+            exclusions,
+            events: Vec::new(),
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let list = |name: &str, t: DataType| {
+            Arc::new(Field::new(
+                format!("{}[{name}]", args.name),
+                DataType::List(Arc::new(Field::new_list_field(t, true))),
+                true,
+            ))
+        };
+        Ok(vec![
+            list("ts", DataType::Int64),
+            list("steps", DataType::UInt32),
+            list("exclusions", DataType::UInt32),
+        ])
+    }
+}
+
+#[derive(Debug)]
+struct PathAccumulator {
+    window: i64,
+    order: FunnelOrder,
+    steps: usize,
+    exclusions: Vec<Exclusion>,
+    events: Vec<PathEvent>,
+}
+
+impl Accumulator for PathAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let ts = micros(&values[3])?;
+        let ts = ts.as_primitive::<Int64Type>();
+        let conds: Vec<_> = values[4..].iter().map(|c| c.as_boolean()).collect();
+        for row in 0..ts.len() {
+            if ts.is_null(row) {
+                continue;
+            }
+            let (mut steps, mut exclusions) = (0u32, 0u32);
+            for (k, c) in conds.iter().enumerate() {
+                if c.is_valid(row) && c.value(row) {
+                    if k < self.steps {
+                        steps |= 1 << k;
+                    } else {
+                        exclusions |= 1 << (k - self.steps);
+                    }
+                }
+            }
+            if steps != 0 || exclusions != 0 || self.order == FunnelOrder::Strict {
+                self.events.push(PathEvent {
+                    ts: ts.value(row),
+                    steps,
+                    exclusions,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let p = best_path(
+            &self.events,
+            self.steps,
+            self.window,
+            self.order,
+            &self.exclusions,
+        );
+        let mut out = Vec::with_capacity(p.times.len() + 1);
+        if p.excluded {
+            out.push(-1);
+        } else {
+            out.push(p.level as i64);
+            out.extend(p.times);
+        }
+        Ok(path_list(out))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.events.capacity() * std::mem::size_of::<PathEvent>()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let ts: Vec<Option<i64>> = self.events.iter().map(|e| Some(e.ts)).collect();
+        let steps: Vec<Option<u32>> = self.events.iter().map(|e| Some(e.steps)).collect();
+        let ex: Vec<Option<u32>> = self.events.iter().map(|e| Some(e.exclusions)).collect();
+        let u32s = |v: Vec<Option<u32>>| {
+            ScalarValue::List(Arc::new(
+                ListArray::from_iter_primitive::<UInt32Type, _, _>([Some(v)]),
+            ))
+        };
+        Ok(vec![
+            ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+                [Some(ts)],
+            ))),
+            u32s(steps),
+            u32s(ex),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let (ts, steps, ex) = (
+            states[0].as_list::<i32>(),
+            states[1].as_list::<i32>(),
+            states[2].as_list::<i32>(),
+        );
+        for row in 0..ts.len() {
+            if ts.is_null(row) {
+                continue;
+            }
+            let (t, s, x) = (ts.value(row), steps.value(row), ex.value(row));
+            let (t, s, x) = (
+                t.as_primitive::<Int64Type>(),
+                s.as_primitive::<UInt32Type>(),
+                x.as_primitive::<UInt32Type>(),
+            );
+            for i in 0..t.len() {
+                self.events.push(PathEvent {
+                    ts: t.value(i),
+                    steps: s.value(i),
+                    exclusions: x.value(i),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The values of a `window_funnel_path` result.
+pub fn path_values(list: &dyn Array, row: usize) -> Option<Vec<i64>> {
+    let l = list.as_list_opt::<i32>()?;
+    if l.is_null(row) {
+        return None;
+    }
+    let v = l.value(row);
+    let v = v.as_any().downcast_ref::<Int64Array>()?;
+    Some(v.values().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +577,23 @@ mod tests {
                 }
             }
             assert_eq!(checked, 200);
+            // The path function reaches the same level, after merging states.
+            let sql = format!(
+                "SELECT person, window_funnel(CAST(5000 AS BIGINT), '{mode}', ts, event = 'view', event = 'cart', event = 'buy') AS level,
+                        window_funnel_path(CAST(5000 AS BIGINT), '{mode}', '', ts, event = 'view', event = 'cart', event = 'buy') AS path
+                 FROM e GROUP BY person"
+            );
+            let rows = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            for b in rows {
+                let l = b.column(1).as_primitive::<arrow::datatypes::UInt8Type>();
+                for r in 0..b.num_rows() {
+                    let p = path_values(b.column(2).as_ref(), r).unwrap();
+                    assert_eq!(p[0], l.value(r) as i64, "{mode}");
+                    if mode != "unordered" {
+                        assert_eq!(p.len(), l.value(r) as usize + 1);
+                    }
+                }
+            }
         }
     }
 

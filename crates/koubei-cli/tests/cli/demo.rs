@@ -47,6 +47,44 @@ fn demo_then_tables_and_sql() {
     assert_eq!(f["steps"][3]["persons"], 500);
     assert!(f["steps"][0]["persons"].as_i64().unwrap() > 500, "{f}");
 
+    // A breakdown's groups add up to the total row, step by step; the
+    // trend's entries add up to step 1.
+    let b: Value = serde_json::from_str(&ws.ok(&[
+        "funnel",
+        "--steps",
+        "view,add_to_cart[channel!=none],purchase",
+        "--breakdown",
+        "channel",
+        "--trend",
+        "month",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    for k in 0..3 {
+        let sum: i64 = b["breakdown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["steps"][k]["persons"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, b["steps"][k]["persons"].as_i64().unwrap(), "step {k}");
+    }
+    let entered: i64 = b["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["entered"].as_i64().unwrap())
+        .sum();
+    assert_eq!(entered, b["steps"][0]["persons"].as_i64().unwrap());
+    let converted: i64 = b["time_to_convert"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["persons"].as_i64().unwrap())
+        .sum();
+    assert_eq!(converted, b["steps"][2]["persons"].as_i64().unwrap());
+
     let t: Value = serde_json::from_str(&ws.ok(&["tables", "--format", "json"])).unwrap();
     for table in t["tables"].as_array().unwrap() {
         if table["name"] != "rejects" {
