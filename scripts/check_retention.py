@@ -64,7 +64,8 @@ def main():
         theirs = {}
         for cohort, k, n in duckdb.sql(DUCKDB_QUERY.format(csv=csv, periods=args.periods)).fetchall():
             theirs.setdefault(cohort, [0] * (args.periods + 1))[k] = n
-        mine = {c["cohort"]: c["retained"] for c in ours["cohorts"]}
+        # Periods not yet elapsed are null in koubei's output and 0 in the peer's.
+        mine = {c["cohort"]: [n or 0 for n in c["retained"]] for c in ours["cohorts"]}
         cells = sum(len(v) for v in theirs.values())
         if mine != theirs:
             bad = [c for c in sorted(set(mine) | set(theirs)) if mine.get(c) != theirs.get(c)]

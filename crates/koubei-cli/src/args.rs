@@ -168,6 +168,14 @@ pub enum Command {
         /// Count a person in every period up to their last return ("on or after").
         #[arg(long)]
         cumulative: bool,
+        /// Put a person in the cohort of every period with a start event, not
+        /// only their first.
+        #[arg(long)]
+        recurring: bool,
+        /// Split cohorts by a column of the start events (orders, or events
+        /// with --start-event), taken on each person's first start event.
+        #[arg(long)]
+        breakdown: Option<String>,
         #[command(flatten)]
         range: DayRange,
         #[arg(long, value_enum, default_value_t)]

@@ -161,6 +161,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             start_event,
             return_event,
             cumulative,
+            recurring,
+            breakdown,
             range,
             format,
         } => {
@@ -174,6 +176,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 start_event,
                 return_event,
                 cumulative,
+                recurring,
+                breakdown,
                 since: range.since,
                 until: range.until,
             };
@@ -182,20 +186,42 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             if format == OutputFormat::Json {
                 return output::json(out, &report);
             }
-            let mut header = vec!["cohort".to_string(), "size".to_string()];
+            let mut header = vec![
+                "breakdown".to_string(),
+                "cohort".to_string(),
+                "size".to_string(),
+            ];
             header.extend((0..=periods).map(|k| format!("{}{k}", &report.period.to_string()[..1])));
+            if report.breakdown.is_none() {
+                header.remove(0);
+            }
             let header: Vec<&str> = header.iter().map(String::as_str).collect();
             let mut t = Table::new(&header);
-            for c in &report.cohorts {
-                let mut row = vec![c.cohort.to_string(), c.size.to_string()];
-                row.extend(c.retained.iter().map(|n| {
-                    if format == OutputFormat::Csv {
-                        n.to_string()
-                    } else {
-                        format!("{:.1}%", 100.0 * *n as f64 / c.size.max(1) as f64)
+            let groups = std::iter::once(("", &report.cohorts)).chain(
+                report
+                    .breakdown
+                    .iter()
+                    .flatten()
+                    .map(|g| (g.value.as_str(), &g.cohorts)),
+            );
+            for (i, (value, cohorts)) in groups.enumerate() {
+                for c in cohorts {
+                    let mut row = vec![c.cohort.to_string(), c.size.to_string()];
+                    if report.breakdown.is_some() {
+                        let label = match (i, value) {
+                            (0, _) => "(all)",
+                            (_, "") => "(empty)",
+                            (_, v) => v,
+                        };
+                        row.insert(0, label.to_string());
                     }
-                }));
-                t.row(row);
+                    row.extend(c.retained.iter().map(|n| match n {
+                        None => String::new(),
+                        Some(n) if format == OutputFormat::Csv => n.to_string(),
+                        Some(n) => format!("{:.1}%", 100.0 * *n as f64 / c.size.max(1) as f64),
+                    }));
+                    t.row(row);
+                }
             }
             t.write(out, format)?;
             if format == OutputFormat::Table {

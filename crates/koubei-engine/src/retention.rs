@@ -7,6 +7,12 @@
 //!   `return_event` such an event. Element 0 is the cohort's size.
 //! - `cumulative` counts them in period k if they returned in period k or
 //!   any later one ("on or after" rather than "on").
+//! - `recurring` puts a person in the cohort of every period in which they did
+//!   the start event, not only the first (PostHog's recurring retention).
+//! - `breakdown` splits each cohort by a column of the start events, taken on
+//!   the person's first start event of the cohort period (first touch).
+//! - Periods that start after the last return event in the data have not
+//!   elapsed: they are `null`, not 0.
 //! - Periods are UTC `date_trunc` periods; weeks start on Monday.
 //!
 //! Persons are `customer_id` for orders, and `customer_id` or else
@@ -32,6 +38,9 @@ pub struct RetentionRequest {
     pub start_event: Option<String>,
     pub return_event: Option<String>,
     pub cumulative: bool,
+    pub recurring: bool,
+    /// A column of `orders` (or of `events`, with a start event).
+    pub breakdown: Option<String>,
     /// Cohorts starting on or after this day (UTC).
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
@@ -42,8 +51,16 @@ pub struct Cohort {
     /// The cohort period's first day.
     pub cohort: NaiveDate,
     pub size: i64,
-    /// Persons retained in periods 0, 1, 2, ...; element 0 is the size.
-    pub retained: Vec<i64>,
+    /// Persons retained in periods 0, 1, 2, ...; element 0 is the size;
+    /// `None` for periods not yet elapsed.
+    pub retained: Vec<Option<i64>>,
+}
+
+/// The cohorts of one breakdown value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CohortGroup {
+    pub value: String,
+    pub cohorts: Vec<Cohort>,
 }
 
 /// The share of first-time buyers who ordered again within N days.
@@ -62,17 +79,26 @@ pub struct RepeatRate {
 pub struct RetentionReport {
     pub period: Period,
     pub cumulative: bool,
+    pub recurring: bool,
+    /// All persons (the total under a breakdown).
     pub cohorts: Vec<Cohort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Vec<CohortGroup>>,
     /// Repeat-purchase rates at 30, 60 and 90 days (from orders, whatever the
     /// start and return events).
     pub repeat_purchase: Vec<RepeatRate>,
 }
 
-fn source(event: Option<&str>) -> String {
+fn source(event: Option<&str>, breakdown: Option<&str>) -> String {
+    let bd = breakdown.map_or("''".to_string(), |b| {
+        format!("COALESCE(CAST({b} AS VARCHAR), '')")
+    });
     match event {
-        None => "SELECT customer_id AS person, ts FROM orders WHERE status = 'paid'".to_string(),
+        None => format!(
+            "SELECT customer_id AS person, ts, {bd} AS bd FROM orders WHERE status = 'paid'"
+        ),
         Some(e) => format!(
-            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts FROM events
+            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts, {bd} AS bd FROM events
              WHERE event = '{}' AND COALESCE(customer_id, anonymous_id) IS NOT NULL",
             e.replace('\'', "''")
         ),
@@ -93,60 +119,108 @@ impl Engine {
             ));
         }
         let p = req.period.to_string();
+        if let Some(b) = &req.breakdown {
+            let table = if req.start_event.is_some() {
+                "events"
+            } else {
+                "orders"
+            };
+            let (_, cols) = self
+                .sql(&format!(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+                ))
+                .await?;
+            let mut names = Vec::new();
+            for c in &cols {
+                let c = cast(c.column(0), &DataType::Utf8)?;
+                names.extend(c.as_string::<i32>().iter().flatten().map(str::to_string));
+            }
+            let ok = b.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok || !names.contains(b) {
+                return Err(Error::Request(format!(
+                    "--breakdown {b}: {table} has no such column (it has {})",
+                    names.join(", ")
+                )));
+            }
+        }
         let cohort_range =
             crate::ts_in_days("cohort", req.since.map(|s| req.period.start(s)), req.until);
-        let starts = source(req.start_event.as_deref());
-        let returns = source(req.return_event.as_deref());
+        let starts = source(req.start_event.as_deref(), req.breakdown.as_deref());
+        let returns = source(req.return_event.as_deref(), None);
         let per_period = if req.cumulative {
             "max(r.period)"
         } else {
             "r.period"
         };
+        let cohorts_sql = if req.recurring {
+            format!(
+                "SELECT person, date_trunc('{p}', ts) AS cohort, first_value(bd ORDER BY ts) AS bd
+                 FROM ({starts}) GROUP BY person, date_trunc('{p}', ts)"
+            )
+        } else {
+            format!(
+                "SELECT person, min(date_trunc('{p}', ts)) AS cohort, first_value(bd ORDER BY ts) AS bd
+                 FROM ({starts}) GROUP BY person"
+            )
+        };
         let sql = format!(
-            "WITH s AS (SELECT person, min(date_trunc('{p}', ts)) AS cohort FROM ({starts}) GROUP BY person),
+            "WITH s AS ({cohorts_sql}),
                   r AS (SELECT DISTINCT person, date_trunc('{p}', ts) AS period FROM ({returns})),
                   s2 AS (SELECT * FROM s WHERE {cohort_range}),
-                  sizes AS (SELECT cohort, count(*) AS n FROM s2 GROUP BY cohort),
+                  sizes AS (SELECT bd, cohort, count(*) AS n FROM s2 GROUP BY bd, cohort),
                   back AS (
-                    SELECT cohort, period, count(*) AS n FROM (
-                      SELECT s2.person, s2.cohort, {per_period} AS period
+                    SELECT bd, cohort, period, count(*) AS n FROM (
+                      SELECT s2.person, s2.bd, s2.cohort, {per_period} AS period
                       FROM s2 JOIN r ON s2.person = r.person AND r.period > s2.cohort
-                      GROUP BY s2.person, s2.cohort{group_period}
-                    ) GROUP BY cohort, period
+                      GROUP BY s2.person, s2.bd, s2.cohort{group_period}
+                    ) GROUP BY bd, cohort, period
                   )
-             SELECT cohort, CAST(NULL AS TIMESTAMP) AS period, n FROM sizes
-             UNION ALL SELECT cohort, period, n FROM back",
+             SELECT bd, cohort, CAST(NULL AS TIMESTAMP) AS period, n FROM sizes
+             UNION ALL SELECT bd, cohort, period, n FROM back",
             group_period = if req.cumulative { "" } else { ", r.period" },
         );
         let (_, batches) = self.sql(&sql).await?;
-        let mut cohorts: BTreeMap<NaiveDate, Cohort> = BTreeMap::new();
-        let mut later: Vec<(NaiveDate, NaiveDate, i64)> = Vec::new();
+        // The last day with a return event: later periods have not elapsed.
+        let (_, last) = self
+            .sql(&format!("SELECT CAST(max(ts) AS BIGINT) FROM ({returns})"))
+            .await?;
+        let last_day = last
+            .first()
+            .map(|b| crate::cols::i64s(b.column(0)))
+            .transpose()?
+            .and_then(|v| v.first().copied().flatten())
+            .map(day);
+        let mut groups: BTreeMap<String, BTreeMap<NaiveDate, Cohort>> = BTreeMap::new();
+        let mut later: Vec<(String, NaiveDate, NaiveDate, i64)> = Vec::new();
         for b in &batches {
+            let bd = cast(b.column(0), &DataType::Utf8)?;
+            let bd = bd.as_string::<i32>();
             let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
-            let c = cast(b.column(0), &ts)?;
+            let c = cast(b.column(1), &ts)?;
             let c = c.as_primitive::<TimestampMicrosecondType>();
-            let per = cast(b.column(1), &ts)?;
+            let per = cast(b.column(2), &ts)?;
             let per = per.as_primitive::<TimestampMicrosecondType>();
-            let n = cast(b.column(2), &DataType::Int64)?;
+            let n = cast(b.column(3), &DataType::Int64)?;
             let n = n.as_primitive::<Int64Type>();
             for row in 0..b.num_rows() {
                 let cohort = day(c.value(row));
+                let value = if bd.is_null(row) { "" } else { bd.value(row) }.to_string();
                 if per.is_null(row) {
-                    cohorts.insert(
+                    groups.entry(value).or_default().insert(
                         cohort,
                         Cohort {
                             cohort,
                             size: n.value(row),
-                            retained: vec![0; req.periods + 1],
+                            retained: vec![Some(0); req.periods + 1],
                         },
                     );
                 } else {
-                    later.push((cohort, day(per.value(row)), n.value(row)));
+                    later.push((value, cohort, day(per.value(row)), n.value(row)));
                 }
             }
         }
-        for (cohort, period, n) in later {
-            let Some(c) = cohorts.get_mut(&cohort) else {
+        for (value, cohort, period, n) in later {
+            let Some(c) = groups.get_mut(&value).and_then(|g| g.get_mut(&cohort)) else {
                 continue;
             };
             // The index of `period` counted from the cohort's period; past
@@ -161,26 +235,60 @@ impl Engine {
             if !beyond && d != period {
                 continue;
             }
+            let add = |slot: &mut Option<i64>| *slot = Some(slot.unwrap_or(0) + n);
             if req.cumulative {
                 // Returned last in period k: retained on or after 1..=k.
                 for slot in c.retained.iter_mut().take(k.min(req.periods) + 1).skip(1) {
-                    *slot += n;
+                    add(slot);
                 }
             } else if !beyond && k <= req.periods {
-                c.retained[k] += n;
+                add(&mut c.retained[k]);
             }
         }
-        let cohorts = cohorts
-            .into_values()
-            .map(|mut c| {
-                c.retained[0] = c.size;
-                c
-            })
-            .collect();
+        let finish = |mut c: Cohort| {
+            c.retained[0] = Some(c.size);
+            // Blank the periods that start after the data ends.
+            let mut d = c.cohort;
+            for slot in c.retained.iter_mut().skip(1) {
+                d = req.period.next(d);
+                if last_day.is_none_or(|l| d > l) {
+                    *slot = None;
+                }
+            }
+            c
+        };
+        // The total adds the groups up: a person is in one group per cohort.
+        let mut total: BTreeMap<NaiveDate, Cohort> = BTreeMap::new();
+        for g in groups.values() {
+            for c in g.values() {
+                let t = total.entry(c.cohort).or_insert_with(|| Cohort {
+                    cohort: c.cohort,
+                    size: 0,
+                    retained: vec![Some(0); req.periods + 1],
+                });
+                t.size += c.size;
+                for (a, b) in t.retained.iter_mut().zip(&c.retained) {
+                    *a = Some(a.unwrap_or(0) + b.unwrap_or(0));
+                }
+            }
+        }
+        let breakdown = req.breakdown.as_ref().map(|_| {
+            let mut out: Vec<CohortGroup> = groups
+                .into_iter()
+                .map(|(value, g)| CohortGroup {
+                    value,
+                    cohorts: g.into_values().map(finish).collect(),
+                })
+                .collect();
+            out.sort_by_key(|g| std::cmp::Reverse(g.cohorts.iter().map(|c| c.size).sum::<i64>()));
+            out
+        });
         Ok(RetentionReport {
             period: req.period,
             cumulative: req.cumulative,
-            cohorts,
+            recurring: req.recurring,
+            cohorts: total.into_values().map(finish).collect(),
+            breakdown,
             repeat_purchase: self.repeat_purchase(&[30, 60, 90]).await?,
         })
     }
@@ -246,21 +354,21 @@ mod tests {
     /// - d: only cancelled orders: in no cohort (the last one ends the data on 2024-06-01);
     /// - e: one order in week 0 (Jan 2), never again;
     /// - f: first order in week 1 (Jan 10), again 45 days later (week 6).
-    const ORDERS: &str = "order_id,customer_id,ts,amount,status
-1,a,2024-01-01T10:00:00Z,10,paid
-2,a,2024-01-08T10:00:00Z,10,paid
-3,a,2024-01-22T10:00:00Z,10,paid
-4,b,2024-01-03T10:00:00Z,10,paid
-5,b,2024-01-10T10:00:00Z,10,refunded
-6,b,2024-01-15T10:00:00Z,10,paid
-7,c,2024-01-09T10:00:00Z,10,paid
-8,c,2024-01-11T10:00:00Z,10,paid
-9,c,2024-01-16T10:00:00Z,10,paid
-10,d,2024-01-02T10:00:00Z,10,cancelled
-11,d,2024-06-01T10:00:00Z,10,cancelled
-12,e,2024-01-02T10:00:00Z,10,paid
-13,f,2024-01-10T10:00:00Z,10,paid
-14,f,2024-02-24T10:00:00Z,10,paid
+    const ORDERS: &str = "order_id,customer_id,ts,amount,status,channel
+1,a,2024-01-01T10:00:00Z,10,paid,app
+2,a,2024-01-08T10:00:00Z,10,paid,web
+3,a,2024-01-22T10:00:00Z,10,paid,web
+4,b,2024-01-03T10:00:00Z,10,paid,web
+5,b,2024-01-10T10:00:00Z,10,refunded,app
+6,b,2024-01-15T10:00:00Z,10,paid,app
+7,c,2024-01-09T10:00:00Z,10,paid,web
+8,c,2024-01-11T10:00:00Z,10,paid,app
+9,c,2024-01-16T10:00:00Z,10,paid,app
+10,d,2024-01-02T10:00:00Z,10,cancelled,app
+11,d,2024-06-01T10:00:00Z,10,cancelled,app
+12,e,2024-01-02T10:00:00Z,10,paid,app
+13,f,2024-01-10T10:00:00Z,10,paid,app
+14,f,2024-02-24T10:00:00Z,10,paid,web
 ";
 
     fn req(cumulative: bool) -> RetentionRequest {
@@ -270,9 +378,15 @@ mod tests {
             start_event: None,
             return_event: None,
             cumulative,
+            recurring: false,
+            breakdown: None,
             since: None,
             until: None,
         }
+    }
+
+    fn some(v: &[i64]) -> Vec<Option<i64>> {
+        v.iter().copied().map(Some).collect()
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -289,20 +403,20 @@ mod tests {
                 Cohort {
                     cohort: d("2024-01-01"),
                     size: 3,
-                    retained: vec![3, 1, 1, 1]
+                    retained: some(&[3, 1, 1, 1])
                 },
                 Cohort {
                     cohort: d("2024-01-08"),
                     size: 2,
-                    retained: vec![2, 1, 0, 0]
+                    retained: some(&[2, 1, 0, 0])
                 },
             ]
         );
         // On or after: a returned last in week 3, b in week 2; c in its
         // period 1 and f in its period 6, past the last period shown.
         let r = e.retention(&req(true)).await.unwrap();
-        assert_eq!(r.cohorts[0].retained, vec![3, 2, 2, 1]);
-        assert_eq!(r.cohorts[1].retained, vec![2, 2, 1, 1]);
+        assert_eq!(r.cohorts[0].retained, some(&[3, 2, 2, 1]));
+        assert_eq!(r.cohorts[1].retained, some(&[2, 2, 1, 1]));
         // Buyers a, b, c, e, f: a, b, c again within 30 days, f within 60.
         let rates: Vec<_> = r
             .repeat_purchase
@@ -317,5 +431,60 @@ mod tests {
         let r = e.retention(&q).await.unwrap();
         assert_eq!(r.cohorts.len(), 1);
         assert_eq!(r.cohorts[0].cohort, d("2024-01-08"));
+    }
+
+    #[tokio::test]
+    async fn recurring_cohorts_and_unelapsed_periods_by_hand() {
+        let (_dir, e) = crate::test_engine(TableKind::Orders, ORDERS).await;
+        let mut q = req(false);
+        q.recurring = true;
+        let r = e.retention(&q).await.unwrap();
+        let got: Vec<(String, Vec<Option<i64>>)> = r
+            .cohorts
+            .iter()
+            .map(|c| (c.cohort.to_string(), c.retained.clone()))
+            .collect();
+        // Every week with a paid order puts the buyer in that week's cohort;
+        // the data end on 2024-02-24, so f's weeks after 2024-02-19 are blank.
+        assert_eq!(
+            got,
+            vec![
+                ("2024-01-01".into(), some(&[3, 1, 1, 1])),
+                ("2024-01-08".into(), some(&[3, 1, 1, 0])),
+                ("2024-01-15".into(), some(&[2, 0, 0, 0])),
+                ("2024-01-22".into(), some(&[1, 0, 0, 0])),
+                ("2024-02-19".into(), vec![Some(1), None, None, None]),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn breakdown_by_the_first_orders_channel() {
+        let (_dir, e) = crate::test_engine(TableKind::Orders, ORDERS).await;
+        let mut q = req(false);
+        q.breakdown = Some("channel".into());
+        let r = e.retention(&q).await.unwrap();
+        // The total is the plain report.
+        assert_eq!(r.cohorts[0].retained, some(&[3, 1, 1, 1]));
+        assert_eq!(r.cohorts[1].retained, some(&[2, 1, 0, 0]));
+        let groups: Vec<(String, Vec<Vec<Option<i64>>>)> = r
+            .breakdown
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.value, g.cohorts.into_iter().map(|c| c.retained).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                ("app".into(), vec![some(&[2, 1, 0, 1]), some(&[1, 0, 0, 0])]),
+                ("web".into(), vec![some(&[1, 0, 1, 0]), some(&[1, 1, 0, 0])]),
+            ]
+        );
+        q.breakdown = Some("colour".into());
+        let err = e.retention(&q).await.unwrap_err().to_string();
+        assert!(
+            err.contains("--breakdown colour: orders has no such column"),
+            "{err}"
+        );
     }
 }
