@@ -2,6 +2,7 @@
 
 mod clv;
 mod demo;
+mod golden;
 mod import;
 mod kill;
 mod malformed;
