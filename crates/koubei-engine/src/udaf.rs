@@ -11,12 +11,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, PrimitiveArray, UInt8Array,
+};
+use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
@@ -116,6 +119,32 @@ impl AggregateUDFImpl for WindowFunnel {
             window,
             order,
             steps: args.exprs.len() - 3,
+            events: Vec::new(),
+        }))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        // The same checks and settings as the row accumulator.
+        let steps = args.exprs.len() - 3;
+        let window = match literal(&args, 0, "window")? {
+            ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
+            v => return plan_err!("window_funnel: window must be a non-negative BIGINT, not {v}"),
+        };
+        let order = mode_of(literal(&args, 1, "mode")?)?;
+        Ok(Box::new(FunnelGroups {
+            window,
+            order,
+            steps,
+            exclusions: Vec::new(),
+            path: false,
+            ts_arg: 2,
             events: Vec::new(),
         }))
     }
@@ -229,6 +258,47 @@ impl Accumulator for FunnelAccumulator {
     }
 }
 
+/// The constant arguments of `window_funnel_path`, checked.
+fn path_settings(args: &AccumulatorArgs) -> Result<(i64, FunnelOrder, usize, Vec<Exclusion>)> {
+    let window = match literal(args, 0, "window")? {
+        ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
+        v => {
+            return plan_err!("window_funnel_path: window must be a non-negative BIGINT, not {v}");
+        }
+    };
+    let text = |v: &ScalarValue| match v {
+        ScalarValue::Utf8(Some(m))
+        | ScalarValue::Utf8View(Some(m))
+        | ScalarValue::LargeUtf8(Some(m)) => Some(m.clone()),
+        _ => None,
+    };
+    let mode = literal(args, 1, "mode")?;
+    let Some(order) = text(mode) else {
+        return plan_err!("window_funnel_path: mode must be a string, not {mode}");
+    };
+    let order: FunnelOrder = order
+        .parse()
+        .map_err(|e: String| datafusion::error::DataFusionError::Plan(e))?;
+    let ex = literal(args, 2, "exclusions")?;
+    let Some(ex) = text(ex) else {
+        return plan_err!("window_funnel_path: exclusions must be a string, not {ex}");
+    };
+    let exclusions = parse_exclusions(&ex).map_err(datafusion::error::DataFusionError::Plan)?;
+    let conds = args.exprs.len() - 4;
+    if exclusions.len() >= conds || conds - exclusions.len() > 32 || exclusions.len() > 32 {
+        return plan_err!("window_funnel_path: 1 to 32 steps, then one condition per exclusion");
+    }
+    let steps = conds - exclusions.len();
+    if let Some(x) = exclusions.iter().find(|x| x.to > steps) {
+        return plan_err!(
+            "window_funnel_path: exclusion {}-{} goes past the {steps} steps",
+            x.from,
+            x.to
+        );
+    }
+    Ok((window, order, steps, exclusions))
+}
+
 /// `window_funnel_path(window, mode, exclusions, ts, cond_1, ..., cond_m)`:
 /// the furthest path as a BIGINT list, `[level, t_1, ..., t_level]`, with
 /// the time of each step in microseconds, or `[-1]` when an exclusion drops
@@ -310,51 +380,32 @@ impl AggregateUDFImpl for WindowFunnelPath {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let window = match literal(&args, 0, "window")? {
-            ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
-            v => {
-                return plan_err!(
-                    "window_funnel_path: window must be a non-negative BIGINT, not {v}"
-                );
-            }
-        };
-        let text = |v: &ScalarValue| match v {
-            ScalarValue::Utf8(Some(m))
-            | ScalarValue::Utf8View(Some(m))
-            | ScalarValue::LargeUtf8(Some(m)) => Some(m.clone()),
-            _ => None,
-        };
-        let mode = literal(&args, 1, "mode")?;
-        let Some(order) = text(mode) else {
-            return plan_err!("window_funnel_path: mode must be a string, not {mode}");
-        };
-        let order: FunnelOrder = order
-            .parse()
-            .map_err(|e: String| datafusion::error::DataFusionError::Plan(e))?;
-        let ex = literal(&args, 2, "exclusions")?;
-        let Some(ex) = text(ex) else {
-            return plan_err!("window_funnel_path: exclusions must be a string, not {ex}");
-        };
-        let exclusions = parse_exclusions(&ex).map_err(datafusion::error::DataFusionError::Plan)?;
-        let conds = args.exprs.len() - 4;
-        if exclusions.len() >= conds || conds - exclusions.len() > 32 || exclusions.len() > 32 {
-            return plan_err!(
-                "window_funnel_path: 1 to 32 steps, then one condition per exclusion"
-            );
-        }
-        let steps = conds - exclusions.len();
-        if let Some(x) = exclusions.iter().find(|x| x.to > steps) {
-            return plan_err!(
-                "window_funnel_path: exclusion {}-{} goes past the {steps} steps",
-                x.from,
-                x.to
-            );
-        }
+        let (window, order, steps, exclusions) = path_settings(&args)?;
         Ok(Box::new(PathAccumulator {
             window,
             order,
             steps,
             exclusions,
+            events: Vec::new(),
+        }))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let (window, order, steps, exclusions) = path_settings(&args)?;
+        Ok(Box::new(FunnelGroups {
+            window,
+            order,
+            steps,
+            exclusions,
+            path: true,
+            ts_arg: 3,
             events: Vec::new(),
         }))
     }
@@ -479,6 +530,205 @@ impl Accumulator for PathAccumulator {
             }
         }
         Ok(())
+    }
+}
+
+fn mode_of(v: &ScalarValue) -> Result<FunnelOrder> {
+    match v {
+        ScalarValue::Utf8(Some(m))
+        | ScalarValue::Utf8View(Some(m))
+        | ScalarValue::LargeUtf8(Some(m)) => m
+            .parse()
+            .map_err(|e: String| datafusion::error::DataFusionError::Plan(e)),
+        v => plan_err!("funnel mode must be 'ordered', 'strict' or 'unordered', not {v}"),
+    }
+}
+
+/// Both funnel functions for many groups at once: DataFusion's vectorised
+/// path, one vector of events per group instead of one boxed accumulator
+/// per person (tens of times faster with hundreds of thousands of persons).
+#[derive(Debug)]
+struct FunnelGroups {
+    window: i64,
+    order: FunnelOrder,
+    steps: usize,
+    exclusions: Vec<Exclusion>,
+    /// `window_funnel_path` (a list result, three state lists) or
+    /// `window_funnel` (a level, two state lists).
+    path: bool,
+    /// The argument holding the timestamp; the conditions follow it.
+    ts_arg: usize,
+    events: Vec<Vec<PathEvent>>,
+}
+
+/// A list array with one list per group, from a per-event value.
+fn group_lists<T: arrow::datatypes::ArrowPrimitiveType>(
+    groups: &[Vec<PathEvent>],
+    f: impl Fn(&PathEvent) -> T::Native,
+) -> ArrayRef {
+    let lengths = groups.iter().map(Vec::len);
+    let offsets = OffsetBuffer::<i32>::from_lengths(lengths);
+    let values = PrimitiveArray::<T>::from_iter_values(groups.iter().flatten().map(&f));
+    Arc::new(ListArray::new(
+        Arc::new(Field::new_list_field(T::DATA_TYPE, true)),
+        offsets,
+        Arc::new(values),
+        None,
+    ))
+}
+
+impl GroupsAccumulator for FunnelGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.events.resize_with(total_num_groups, Vec::new);
+        let ts = micros(&values[self.ts_arg])?;
+        let ts = ts.as_primitive::<Int64Type>();
+        let conds: Vec<_> = values[self.ts_arg + 1..]
+            .iter()
+            .map(|c| c.as_boolean())
+            .collect();
+        for (row, &g) in group_indices.iter().enumerate() {
+            if ts.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+                continue;
+            }
+            let (mut steps, mut exclusions) = (0u32, 0u32);
+            for (k, c) in conds.iter().enumerate() {
+                if c.is_valid(row) && c.value(row) {
+                    if k < self.steps {
+                        steps |= 1 << k;
+                    } else {
+                        exclusions |= 1 << (k - self.steps);
+                    }
+                }
+            }
+            if steps != 0 || exclusions != 0 || self.order == FunnelOrder::Strict {
+                self.events[g].push(PathEvent {
+                    ts: ts.value(row),
+                    steps,
+                    exclusions,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.events);
+        if !self.path {
+            let levels: UInt8Array = groups
+                .iter()
+                .map(|evs| {
+                    let plain: Vec<StepEvent> = evs
+                        .iter()
+                        .map(|e| StepEvent {
+                            ts: e.ts,
+                            steps: e.steps,
+                        })
+                        .collect();
+                    Some(max_step(&plain, self.steps, self.window, self.order) as u8)
+                })
+                .collect();
+            return Ok(Arc::new(levels));
+        }
+        let mut lengths = Vec::with_capacity(groups.len());
+        let mut values: Vec<i64> = Vec::new();
+        for evs in &groups {
+            let p = best_path(evs, self.steps, self.window, self.order, &self.exclusions);
+            let before = values.len();
+            if p.excluded {
+                values.push(-1);
+            } else {
+                values.push(p.level as i64);
+                values.extend(p.times);
+            }
+            lengths.push(values.len() - before);
+        }
+        Ok(Arc::new(ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Int64, true)),
+            OffsetBuffer::<i32>::from_lengths(lengths),
+            Arc::new(Int64Array::from(values)),
+            None,
+        )))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.events);
+        let mut out = vec![
+            group_lists::<Int64Type>(&groups, |e| e.ts),
+            group_lists::<UInt32Type>(&groups, |e| e.steps),
+        ];
+        if self.path {
+            out.push(group_lists::<UInt32Type>(&groups, |e| e.exclusions));
+        }
+        Ok(out)
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.events.resize_with(total_num_groups, Vec::new);
+        let ts = values[0].as_list::<i32>();
+        let steps = values[1].as_list::<i32>();
+        let ex = values.get(2).map(|v| v.as_list::<i32>());
+        for (row, &g) in group_indices.iter().enumerate() {
+            if ts.is_null(row) {
+                continue;
+            }
+            let t = ts.value(row);
+            let t = t.as_primitive::<Int64Type>();
+            let s = steps.value(row);
+            let s = s.as_primitive::<UInt32Type>();
+            let x = ex.map(|e| e.value(row));
+            let x = x.as_ref().map(|x| x.as_primitive::<UInt32Type>());
+            let dest = &mut self.events[g];
+            for i in 0..t.len() {
+                dest.push(PathEvent {
+                    ts: t.value(i),
+                    steps: s.value(i),
+                    exclusions: x.map_or(0, |x| x.value(i)),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Each row its own group.
+        let mut one = FunnelGroups {
+            window: self.window,
+            order: self.order,
+            steps: self.steps,
+            exclusions: self.exclusions.clone(),
+            path: self.path,
+            ts_arg: self.ts_arg,
+            events: Vec::new(),
+        };
+        let n = values[0].len();
+        let groups: Vec<usize> = (0..n).collect();
+        one.update_batch(values, &groups, opt_filter, n)?;
+        one.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.events.capacity() * std::mem::size_of::<Vec<PathEvent>>()
+            + self
+                .events
+                .iter()
+                .map(|e| e.capacity() * std::mem::size_of::<PathEvent>())
+                .sum::<usize>()
     }
 }
 
