@@ -185,10 +185,19 @@ pub struct Path {
     pub times: Vec<i64>,
 }
 
-#[derive(Clone)]
+/// A chain's step times live inline: extending a chain copies them without
+/// allocating, which matters with millions of persons.
+#[derive(Clone, Copy)]
 struct Chain {
     excluded: bool,
-    times: Vec<i64>,
+    len: usize,
+    times: [i64; 32],
+}
+
+impl Chain {
+    fn times(&self) -> &[i64] {
+        &self.times[..self.len]
+    }
 }
 
 /// The furthest path, as [`max_step`] counts it, with its step times and
@@ -261,7 +270,7 @@ pub fn best_path(
                     && !c.excluded
                 {
                     c.excluded = true;
-                    if best.level == level && best.times == c.times {
+                    if best.level == level && best.times == c.times() {
                         best.excluded = true;
                     }
                 }
@@ -270,9 +279,12 @@ pub fn best_path(
         }
         let k = what as usize - 1;
         if k == 0 {
+            let mut times = [0; 32];
+            times[0] = ts;
             chain[0] = Some(Chain {
                 excluded: false,
-                times: vec![ts],
+                len: 1,
+                times,
             });
             seen_first = true;
             if better(&best, 1, false) {
@@ -296,23 +308,20 @@ pub fn best_path(
         if ts > prev.times[0].saturating_add(window) {
             continue;
         }
-        let mut times = prev.times.clone();
-        times.push(ts);
-        let next = Chain {
-            excluded: prev.excluded,
-            times,
-        };
+        let mut next = *prev;
+        next.times[next.len] = ts;
+        next.len += 1;
         if chain[k]
             .as_ref()
             .is_none_or(|c| c.excluded || !next.excluded)
         {
-            chain[k] = Some(next.clone());
+            chain[k] = Some(next);
         }
         if better(&best, k + 1, next.excluded) {
             best = Path {
                 level: k + 1,
                 excluded: next.excluded,
-                times: next.times,
+                times: next.times().to_vec(),
             };
             if k + 1 == n && !best.excluded {
                 return best;

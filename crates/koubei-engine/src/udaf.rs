@@ -146,6 +146,7 @@ impl AggregateUDFImpl for WindowFunnel {
             path: false,
             ts_arg: 2,
             events: Vec::new(),
+            total: 0,
         }))
     }
 
@@ -407,6 +408,7 @@ impl AggregateUDFImpl for WindowFunnelPath {
             path: true,
             ts_arg: 3,
             events: Vec::new(),
+            total: 0,
         }))
     }
 
@@ -559,6 +561,8 @@ struct FunnelGroups {
     /// The argument holding the timestamp; the conditions follow it.
     ts_arg: usize,
     events: Vec<Vec<PathEvent>>,
+    /// Events held, for `size` without a walk over every group.
+    total: usize,
 }
 
 /// A list array with one list per group, from a per-event value.
@@ -612,6 +616,7 @@ impl GroupsAccumulator for FunnelGroups {
                     steps,
                     exclusions,
                 });
+                self.total += 1;
             }
         }
         Ok(())
@@ -619,6 +624,7 @@ impl GroupsAccumulator for FunnelGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let groups = emit_to.take_needed(&mut self.events);
+        self.total -= groups.iter().map(Vec::len).sum::<usize>();
         if !self.path {
             let levels: UInt8Array = groups
                 .iter()
@@ -658,6 +664,7 @@ impl GroupsAccumulator for FunnelGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let groups = emit_to.take_needed(&mut self.events);
+        self.total -= groups.iter().map(Vec::len).sum::<usize>();
         let mut out = vec![
             group_lists::<Int64Type>(&groups, |e| e.ts),
             group_lists::<UInt32Type>(&groups, |e| e.steps),
@@ -675,27 +682,33 @@ impl GroupsAccumulator for FunnelGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.events.resize_with(total_num_groups, Vec::new);
+        // Read the lists through their offsets: slicing each row would
+        // allocate three arrays per group.
         let ts = values[0].as_list::<i32>();
         let steps = values[1].as_list::<i32>();
         let ex = values.get(2).map(|v| v.as_list::<i32>());
+        let tv = ts.values().as_primitive::<Int64Type>().values();
+        let sv = steps.values().as_primitive::<UInt32Type>().values();
+        let xv = ex.map(|e| e.values().as_primitive::<UInt32Type>().values());
+        let (to, so) = (ts.value_offsets(), steps.value_offsets());
+        let xo = ex.map(|e| e.value_offsets());
         for (row, &g) in group_indices.iter().enumerate() {
             if ts.is_null(row) {
                 continue;
             }
-            let t = ts.value(row);
-            let t = t.as_primitive::<Int64Type>();
-            let s = steps.value(row);
-            let s = s.as_primitive::<UInt32Type>();
-            let x = ex.map(|e| e.value(row));
-            let x = x.as_ref().map(|x| x.as_primitive::<UInt32Type>());
+            let (t0, t1) = (to[row] as usize, to[row + 1] as usize);
+            let s0 = so[row] as usize;
+            let x0 = xo.map(|o| o[row] as usize);
             let dest = &mut self.events[g];
-            for i in 0..t.len() {
-                dest.push(PathEvent {
-                    ts: t.value(i),
-                    steps: s.value(i),
-                    exclusions: x.map_or(0, |x| x.value(i)),
-                });
-            }
+            self.total += t1 - t0;
+            dest.extend((0..t1 - t0).map(|i| PathEvent {
+                ts: tv[t0 + i],
+                steps: sv[s0 + i],
+                exclusions: match (xv, x0) {
+                    (Some(x), Some(o)) => x[o + i],
+                    _ => 0,
+                },
+            }));
         }
         Ok(())
     }
@@ -714,6 +727,7 @@ impl GroupsAccumulator for FunnelGroups {
             path: self.path,
             ts_arg: self.ts_arg,
             events: Vec::new(),
+            total: 0,
         };
         let n = values[0].len();
         let groups: Vec<usize> = (0..n).collect();
@@ -724,11 +738,7 @@ impl GroupsAccumulator for FunnelGroups {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + self.events.capacity() * std::mem::size_of::<Vec<PathEvent>>()
-            + self
-                .events
-                .iter()
-                .map(|e| e.capacity() * std::mem::size_of::<PathEvent>())
-                .sum::<usize>()
+            + self.total * std::mem::size_of::<PathEvent>()
     }
 }
 
