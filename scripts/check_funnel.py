@@ -12,7 +12,13 @@ with `koubei sql "COPY ..."`, and for each mode (ordered; strict, ClickHouse's
   file, `--runs` times each, and prints the medians and their ratio.
 
     python3 scripts/check_funnel.py                          # 10,000 customers
-    python3 scripts/check_funnel.py --customers 265000       # about 10M events
+    python3 scripts/check_funnel.py --random 10000000 --persons 1000000 \
+        --steps view,add_to_cart,purchase --windows 7d --retention
+                                                             # the issue's benchmark
+
+With `--retention`, it also times `koubei retention --period week` (first
+view, returning views) against the same matrix computed by DuckDB, checks
+that every cell is equal, and prints both peak memories.
 
 chdb is installed from PyPI into a virtual environment; if it cannot be, the
 script says so and exits 2.
@@ -45,7 +51,7 @@ def ensure_chdb():
     try:
         if not os.path.exists(py):
             subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "chdb"], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "chdb", "duckdb"], check=True)
     except subprocess.CalledProcessError as e:
         print(f"cannot install chdb from PyPI ({e}); no cross-check was run", file=sys.stderr)
         sys.exit(2)
@@ -61,6 +67,9 @@ def main():
     ap.add_argument("--windows", default="1h,1d,14d")
     ap.add_argument("--random", type=int, default=0,
                     help="instead of a demo shop, N random events (a harder test of the modes)")
+    ap.add_argument("--persons", type=int, default=0, help="persons of the random events (default N / 20)")
+    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--retention", action="store_true", help="also time weekly retention against DuckDB")
     a = ap.parse_args()
     ensure_chdb()
     import chdb
@@ -78,16 +87,26 @@ def main():
         return subprocess.run([koubei, "--workspace", ws, *args], check=True,
                               capture_output=True, text=True).stdout
 
+    def k_timed(*args):
+        """stdout, seconds and peak KiB of a koubei command."""
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", koubei, "--workspace", ws, *args],
+                           check=True, capture_output=True, text=True)
+        return p.stdout, time.perf_counter() - t0, int(p.stderr.strip().splitlines()[-1])
+
+    steps = a.steps.split(",")
+
     if a.random:
         import random
         rng = random.Random(5)
         names = STEPS + ["search", "support_call"]
+        persons = a.persons or max(1, a.random // 20)
         path = os.path.join(tmp, "random_events.csv")
         with open(path, "w") as f:
             f.write("ts,customer_id,event\n")
             for _ in range(a.random):
                 t = 1_704_067_200 + rng.randrange(30 * 86400)
-                f.write(f"{t},p{rng.randrange(max(1, a.random // 20))},{rng.choice(names)}\n")
+                f.write(f"{t},p{rng.randrange(persons)},{rng.choice(names)}\n")
         k("import", "events", path)
     elif not a.workspace:
         print(f"generating a demo shop of {a.customers} customers ...", file=sys.stderr)
@@ -101,35 +120,85 @@ def main():
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     ok = True
     for window in a.windows.split(","):
-        secs = int(window[:-1]) * units[window[-1]]
+        window_secs = int(window[:-1]) * units[window[-1]]
         for mode, ch_mode in [("ordered", ""), ("strict", ", 'strict_order'")]:
-            conds = ", ".join(f"event = '{s}'" for s in STEPS)
+            conds = ", ".join(f"event = '{s}'" for s in steps)
             sql = (f"SELECT level, count() FROM (SELECT person, "
-                   f"windowFunnel({secs * 1_000_000}{ch_mode})(toUInt64(toUnixTimestamp64Micro(ts)), {conds}) AS level "
+                   f"windowFunnel({window_secs * 1_000_000}{ch_mode})(toUInt64(toUnixTimestamp64Micro(ts)), {conds}) AS level "
                    f"FROM file('{parquet}', Parquet) GROUP BY person) WHERE level > 0 GROUP BY level ORDER BY level")
             ch_times, levels = [], {}
             for _ in range(a.runs):
                 t0 = time.perf_counter()
-                out = chdb.query(sql, "CSV").bytes().decode()
+                try:
+                    out = chdb.query(sql, "CSV").bytes().decode()
+                except RuntimeError as e:
+                    sys.exit(f"chdb failed on: {sql}\n{e}")
                 ch_times.append(time.perf_counter() - t0)
             for line in out.strip().splitlines():
                 lvl, cnt = line.split(",")
                 levels[int(lvl)] = int(cnt)
-            theirs = [sum(c for l, c in levels.items() if l >= i + 1) for i in range(len(STEPS))]
-            k_times = []
+            theirs = [sum(c for l, c in levels.items() if l >= i + 1) for i in range(len(steps))]
+            k_times, peak = [], 0
             for _ in range(a.runs):
-                t0 = time.perf_counter()
-                r = json.loads(k("funnel", "--steps", ",".join(STEPS), "--window", window,
-                                 "--order", mode, "--format", "json"))
-                k_times.append(time.perf_counter() - t0)
+                out, secs, kib = k_timed("funnel", "--steps", ",".join(steps), "--window", window,
+                                         "--order", mode, "--format", "json")
+                r = json.loads(out)
+                k_times.append(secs)
+                peak = max(peak, kib)
             mine = [s["persons"] for s in r["steps"]]
             same = mine == theirs
             ok &= same
             km, cm = statistics.median(k_times), statistics.median(ch_times)
             print(f"window {window:>4} {mode:<8} koubei {mine} chdb {theirs} "
-                  f"{'EQUAL' if same else 'DIFFERENT'}; median koubei {km:.2f} s, chdb {cm:.2f} s, "
-                  f"ratio {km / cm:.2f}")
+                  f"{'EQUAL' if same else 'DIFFERENT'}; median koubei {km:.2f} s ({peak / 1024:.0f} MiB peak), "
+                  f"chdb {cm:.2f} s, ratio {km / cm:.2f}")
+    if a.retention:
+        ok &= retention(a, parquet, k_timed)
+    import resource
+    print(f"this Python process (chdb, DuckDB) peaked at "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     sys.exit(0 if ok else 1)
+
+
+DUCKDB_RETENTION = """
+WITH e AS (SELECT person, ts FROM read_parquet('{parquet}') WHERE event = 'view'),
+s AS (SELECT person, min(date_trunc('week', ts)) AS cohort FROM e GROUP BY person),
+r AS (SELECT DISTINCT person, date_trunc('week', ts) AS period FROM e)
+SELECT strftime(s.cohort, '%Y-%m-%d') AS cohort,
+       CAST(date_diff('week', s.cohort, r.period) AS INTEGER) AS k, count(*) AS n
+FROM s JOIN r ON s.person = r.person AND r.period > s.cohort
+WHERE date_diff('week', s.cohort, r.period) <= {periods}
+GROUP BY 1, 2
+UNION ALL SELECT strftime(cohort, '%Y-%m-%d'), 0, count(*) FROM s GROUP BY 1
+"""
+
+
+def retention(a, parquet, k_timed):
+    """Weekly first-view retention: koubei against DuckDB, cell by cell."""
+    import duckdb
+    periods = 4
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    times = []
+    for _ in range(a.runs):
+        t0 = time.perf_counter()
+        rows = con.sql(DUCKDB_RETENTION.format(parquet=parquet, periods=periods)).fetchall()
+        times.append(time.perf_counter() - t0)
+    theirs = {}
+    for cohort, kk, n in rows:
+        theirs.setdefault(cohort, [0] * (periods + 1))[kk] = n
+    k_times, peak = [], 0
+    for _ in range(a.runs):
+        out, secs, kib = k_timed("retention", "--period", "week", "--periods", str(periods),
+                                 "--start-event", "view", "--return-event", "view", "--format", "json")
+        k_times.append(secs)
+        peak = max(peak, kib)
+    mine = {c["cohort"]: [n or 0 for n in c["retained"]] for c in json.loads(out)["cohorts"]}
+    same = mine == theirs
+    km, dm = statistics.median(k_times), statistics.median(times)
+    print(f"weekly retention, {len(mine)} cohorts: {'EQUAL' if same else 'DIFFERENT'}; "
+          f"median koubei {km:.2f} s ({peak / 1024:.0f} MiB peak), DuckDB {dm:.2f} s, ratio {km / dm:.2f}")
+    return same
 
 
 if __name__ == "__main__":
