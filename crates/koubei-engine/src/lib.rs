@@ -118,18 +118,26 @@ fn empty(schema: SchemaRef) -> Result<MemTable> {
 /// An engine over a temporary workspace holding one imported CSV table.
 #[cfg(test)]
 pub(crate) async fn test_engine(table: TableKind, csv: &str) -> (tempfile::TempDir, Engine) {
+    test_engine_with(&[(table, csv)]).await
+}
+
+/// An engine over a temporary workspace holding imported CSV tables.
+#[cfg(test)]
+pub(crate) async fn test_engine_with(tables: &[(TableKind, &str)]) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(format!("{table}.csv"));
-    std::fs::write(&file, csv).unwrap();
     let ws = Workspace::create(dir.path().join("ws")).unwrap();
-    ws.import_file(
-        table,
-        &file,
-        &koubei_store::ImportOptions::default(),
-        &koubei_store::Quiet,
-    )
-    .await
-    .unwrap();
+    for (table, csv) in tables {
+        let file = dir.path().join(format!("{table}.csv"));
+        std::fs::write(&file, csv).unwrap();
+        ws.import_file(
+            *table,
+            &file,
+            &koubei_store::ImportOptions::default(),
+            &koubei_store::Quiet,
+        )
+        .await
+        .unwrap();
+    }
     let engine = Engine::open(&ws).await.unwrap();
     (dir, engine)
 }

@@ -95,32 +95,7 @@ impl AggregateUDFImpl for WindowFunnel {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let window = match literal(&args, 0, "window")? {
-            ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
-            v => {
-                return plan_err!(
-                    "window_funnel: window must be a non-negative BIGINT of microseconds, not {v}"
-                );
-            }
-        };
-        let order: FunnelOrder = match literal(&args, 1, "mode")? {
-            ScalarValue::Utf8(Some(m))
-            | ScalarValue::Utf8View(Some(m))
-            | ScalarValue::LargeUtf8(Some(m)) => m
-                .parse()
-                .map_err(|e: String| datafusion::error::DataFusionError::Plan(e))?,
-            v => {
-                return plan_err!(
-                    "window_funnel: mode must be 'ordered', 'strict' or 'unordered', not {v}"
-                );
-            }
-        };
-        Ok(Box::new(FunnelAccumulator {
-            window,
-            order,
-            steps: args.exprs.len() - 3,
-            events: Vec::new(),
-        }))
+        Ok(Box::new(OneGroup(funnel_groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -131,23 +106,7 @@ impl AggregateUDFImpl for WindowFunnel {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        // The same checks and settings as the row accumulator.
-        let steps = args.exprs.len() - 3;
-        let window = match literal(&args, 0, "window")? {
-            ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
-            v => return plan_err!("window_funnel: window must be a non-negative BIGINT, not {v}"),
-        };
-        let order = mode_of(literal(&args, 1, "mode")?)?;
-        Ok(Box::new(FunnelGroups {
-            window,
-            order,
-            steps,
-            exclusions: Vec::new(),
-            path: false,
-            ts_arg: 2,
-            events: Vec::new(),
-            total: 0,
-        }))
+        Ok(Box::new(funnel_groups(&args)?))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -166,14 +125,6 @@ impl AggregateUDFImpl for WindowFunnel {
     }
 }
 
-#[derive(Debug)]
-struct FunnelAccumulator {
-    window: i64,
-    order: FunnelOrder,
-    steps: usize,
-    events: Vec<StepEvent>,
-}
-
 fn micros(ts: &ArrayRef) -> Result<ArrayRef> {
     Ok(match ts.data_type() {
         DataType::Timestamp(TimeUnit::Microsecond, _) | DataType::Int64 => {
@@ -188,79 +139,42 @@ fn micros(ts: &ArrayRef) -> Result<ArrayRef> {
     })
 }
 
-impl Accumulator for FunnelAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let ts = micros(&values[2])?;
-        let ts = ts.as_primitive::<Int64Type>();
-        let conds: Vec<_> = values[3..].iter().map(|c| c.as_boolean()).collect();
-        for row in 0..ts.len() {
-            if ts.is_null(row) {
-                continue;
-            }
-            let mut mask = 0u32;
-            for (k, c) in conds.iter().enumerate() {
-                if c.is_valid(row) && c.value(row) {
-                    mask |= 1 << k;
-                }
-            }
-            if mask != 0 || self.order == FunnelOrder::Strict {
-                self.events.push(StepEvent {
-                    ts: ts.value(row),
-                    steps: mask,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let level = max_step(&self.events, self.steps, self.window, self.order);
-        Ok(ScalarValue::UInt8(Some(level as u8)))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.events.capacity() * std::mem::size_of::<StepEvent>()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let ts: Vec<Option<i64>> = self.events.iter().map(|e| Some(e.ts)).collect();
-        let steps: Vec<Option<u32>> = self.events.iter().map(|e| Some(e.steps)).collect();
-        Ok(vec![
-            ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
-                [Some(ts)],
-            ))),
-            ScalarValue::List(Arc::new(
-                ListArray::from_iter_primitive::<UInt32Type, _, _>([Some(steps)]),
-            )),
-        ])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let ts = states[0].as_list::<i32>();
-        let steps = states[1].as_list::<i32>();
-        for row in 0..ts.len() {
-            if ts.is_null(row) {
-                continue;
-            }
-            let t = ts.value(row);
-            let s = steps.value(row);
-            let (t, s) = (
-                t.as_primitive::<Int64Type>(),
-                s.as_primitive::<UInt32Type>(),
-            );
-            self.events.extend(
-                t.values()
-                    .iter()
-                    .zip(s.values().iter())
-                    .map(|(&ts, &steps)| StepEvent { ts, steps }),
+/// The constant arguments of `window_funnel`, checked.
+fn funnel_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
+    let window = match literal(args, 0, "window")? {
+        ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
+        v => {
+            return plan_err!(
+                "window_funnel: window must be a non-negative BIGINT of microseconds, not {v}"
             );
         }
-        Ok(())
-    }
+    };
+    let order: FunnelOrder = match literal(args, 1, "mode")? {
+        ScalarValue::Utf8(Some(m))
+        | ScalarValue::Utf8View(Some(m))
+        | ScalarValue::LargeUtf8(Some(m)) => m
+            .parse()
+            .map_err(|e: String| datafusion::error::DataFusionError::Plan(e))?,
+        v => {
+            return plan_err!(
+                "window_funnel: mode must be 'ordered', 'strict' or 'unordered', not {v}"
+            );
+        }
+    };
+    Ok(FunnelGroups {
+        window,
+        order,
+        steps: args.exprs.len() - 3,
+        exclusions: Vec::new(),
+        path: false,
+        ts_arg: 2,
+        events: Vec::new(),
+        total: 0,
+    })
 }
 
 /// The constant arguments of `window_funnel_path`, checked.
-fn path_settings(args: &AccumulatorArgs) -> Result<(i64, FunnelOrder, usize, Vec<Exclusion>)> {
+fn path_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
     let window = match literal(args, 0, "window")? {
         ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
         v => {
@@ -297,7 +211,16 @@ fn path_settings(args: &AccumulatorArgs) -> Result<(i64, FunnelOrder, usize, Vec
             x.to
         );
     }
-    Ok((window, order, steps, exclusions))
+    Ok(FunnelGroups {
+        window,
+        order,
+        steps,
+        exclusions,
+        path: true,
+        ts_arg: 3,
+        events: Vec::new(),
+        total: 0,
+    })
 }
 
 /// `window_funnel_path(window, mode, exclusions, ts, cond_1, ..., cond_m)`:
@@ -344,12 +267,6 @@ pub fn parse_exclusions(s: &str) -> std::result::Result<Vec<Exclusion>, String> 
         .collect()
 }
 
-fn path_list(values: Vec<i64>) -> ScalarValue {
-    ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
-        [Some(values.into_iter().map(Some).collect::<Vec<_>>())],
-    )))
-}
-
 impl AggregateUDFImpl for WindowFunnelPath {
     fn name(&self) -> &str {
         "window_funnel_path"
@@ -381,14 +298,7 @@ impl AggregateUDFImpl for WindowFunnelPath {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let (window, order, steps, exclusions) = path_settings(&args)?;
-        Ok(Box::new(PathAccumulator {
-            window,
-            order,
-            steps,
-            exclusions,
-            events: Vec::new(),
-        }))
+        Ok(Box::new(OneGroup(path_groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -399,17 +309,7 @@ impl AggregateUDFImpl for WindowFunnelPath {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        let (window, order, steps, exclusions) = path_settings(&args)?;
-        Ok(Box::new(FunnelGroups {
-            window,
-            order,
-            steps,
-            exclusions,
-            path: true,
-            ts_arg: 3,
-            events: Vec::new(),
-            total: 0,
-        }))
+        Ok(Box::new(path_groups(&args)?))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -425,124 +325,6 @@ impl AggregateUDFImpl for WindowFunnelPath {
             list("steps", DataType::UInt32),
             list("exclusions", DataType::UInt32),
         ])
-    }
-}
-
-#[derive(Debug)]
-struct PathAccumulator {
-    window: i64,
-    order: FunnelOrder,
-    steps: usize,
-    exclusions: Vec<Exclusion>,
-    events: Vec<PathEvent>,
-}
-
-impl Accumulator for PathAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let ts = micros(&values[3])?;
-        let ts = ts.as_primitive::<Int64Type>();
-        let conds: Vec<_> = values[4..].iter().map(|c| c.as_boolean()).collect();
-        for row in 0..ts.len() {
-            if ts.is_null(row) {
-                continue;
-            }
-            let (mut steps, mut exclusions) = (0u32, 0u32);
-            for (k, c) in conds.iter().enumerate() {
-                if c.is_valid(row) && c.value(row) {
-                    if k < self.steps {
-                        steps |= 1 << k;
-                    } else {
-                        exclusions |= 1 << (k - self.steps);
-                    }
-                }
-            }
-            if steps != 0 || exclusions != 0 || self.order == FunnelOrder::Strict {
-                self.events.push(PathEvent {
-                    ts: ts.value(row),
-                    steps,
-                    exclusions,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let p = best_path(
-            &self.events,
-            self.steps,
-            self.window,
-            self.order,
-            &self.exclusions,
-        );
-        let mut out = Vec::with_capacity(p.times.len() + 1);
-        if p.excluded {
-            out.push(-1);
-        } else {
-            out.push(p.level as i64);
-            out.extend(p.times);
-        }
-        Ok(path_list(out))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.events.capacity() * std::mem::size_of::<PathEvent>()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let ts: Vec<Option<i64>> = self.events.iter().map(|e| Some(e.ts)).collect();
-        let steps: Vec<Option<u32>> = self.events.iter().map(|e| Some(e.steps)).collect();
-        let ex: Vec<Option<u32>> = self.events.iter().map(|e| Some(e.exclusions)).collect();
-        let u32s = |v: Vec<Option<u32>>| {
-            ScalarValue::List(Arc::new(
-                ListArray::from_iter_primitive::<UInt32Type, _, _>([Some(v)]),
-            ))
-        };
-        Ok(vec![
-            ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
-                [Some(ts)],
-            ))),
-            u32s(steps),
-            u32s(ex),
-        ])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (ts, steps, ex) = (
-            states[0].as_list::<i32>(),
-            states[1].as_list::<i32>(),
-            states[2].as_list::<i32>(),
-        );
-        for row in 0..ts.len() {
-            if ts.is_null(row) {
-                continue;
-            }
-            let (t, s, x) = (ts.value(row), steps.value(row), ex.value(row));
-            let (t, s, x) = (
-                t.as_primitive::<Int64Type>(),
-                s.as_primitive::<UInt32Type>(),
-                x.as_primitive::<UInt32Type>(),
-            );
-            for i in 0..t.len() {
-                self.events.push(PathEvent {
-                    ts: t.value(i),
-                    steps: s.value(i),
-                    exclusions: x.value(i),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-fn mode_of(v: &ScalarValue) -> Result<FunnelOrder> {
-    match v {
-        ScalarValue::Utf8(Some(m))
-        | ScalarValue::Utf8View(Some(m))
-        | ScalarValue::LargeUtf8(Some(m)) => m
-            .parse()
-            .map_err(|e: String| datafusion::error::DataFusionError::Plan(e)),
-        v => plan_err!("funnel mode must be 'ordered', 'strict' or 'unordered', not {v}"),
     }
 }
 
@@ -742,6 +524,57 @@ impl GroupsAccumulator for FunnelGroups {
     }
 }
 
+/// The row-at-a-time form that some plans ask for (no GROUP BY, window
+/// aggregates): the group accumulator with a single group, so that the
+/// matching lives in one place.
+#[derive(Debug)]
+struct OneGroup(FunnelGroups);
+
+impl OneGroup {
+    /// A copy holding the events, for results that must not reset them.
+    fn snapshot(&self) -> FunnelGroups {
+        FunnelGroups {
+            window: self.0.window,
+            order: self.0.order,
+            steps: self.0.steps,
+            exclusions: self.0.exclusions.clone(),
+            path: self.0.path,
+            ts_arg: self.0.ts_arg,
+            events: vec![self.0.events.first().cloned().unwrap_or_default()],
+            total: self.0.total,
+        }
+    }
+}
+
+impl Accumulator for OneGroup {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let n = values[0].len();
+        self.0.update_batch(values, &vec![0; n], None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let out = self.snapshot().evaluate(EmitTo::All)?;
+        ScalarValue::try_from_array(&out, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.snapshot()
+            .state(EmitTo::All)?
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let n = states[0].len();
+        self.0.merge_batch(states, &vec![0; n], 1)
+    }
+}
+
 /// The values of a `window_funnel_path` result.
 pub fn path_values(list: &dyn Array, row: usize) -> Option<Vec<i64>> {
     let l = list.as_list_opt::<i32>()?;
@@ -837,6 +670,32 @@ mod tests {
                 }
             }
             assert_eq!(checked, 200);
+            // Without GROUP BY, DataFusion takes the row-at-a-time form.
+            let one = format!(
+                "SELECT window_funnel(CAST(5000 AS BIGINT), '{mode}', ts, event = 'view', event = 'cart', event = 'buy'),
+                        window_funnel_path(CAST(5000 AS BIGINT), '{mode}', '', ts, event = 'view', event = 'cart', event = 'buy')
+                 FROM e WHERE person = 'p7'"
+            );
+            let b = &ctx.sql(&one).await.unwrap().collect().await.unwrap()[0];
+            let evs: Vec<StepEvent> = (0..person.len())
+                .filter(|&i| person[i] == "p7")
+                .map(|i| StepEvent {
+                    ts: ts[i],
+                    steps: match event[i] {
+                        "view" => 1,
+                        "cart" => 2,
+                        "buy" => 4,
+                        _ => 0,
+                    },
+                })
+                .collect();
+            let want = max_step(&evs, 3, 5000, order);
+            let level = b.column(0).as_primitive::<arrow::datatypes::UInt8Type>();
+            assert_eq!(level.value(0) as usize, want, "{mode} without GROUP BY");
+            assert_eq!(
+                path_values(b.column(1).as_ref(), 0).unwrap()[0],
+                want as i64
+            );
             // The path function reaches the same level, after merging states.
             let sql = format!(
                 "SELECT person, window_funnel(CAST(5000 AS BIGINT), '{mode}', ts, event = 'view', event = 'cart', event = 'buy') AS level,

@@ -94,24 +94,29 @@ fn monte_carlo_spread_matches_the_exact_expectation() {
     }
 }
 
+/// The RR estimate of `seeds`' spread against the exact one, within 4.5
+/// standard errors.
+fn check_rr_estimate(g: &Graph, seeds: &[u32], seed: u64, what: &str) {
+    let n = g.node_count();
+    let want = exact(g, seeds, None).0;
+    let mut sets = RrSets::default();
+    let theta = 60_000;
+    sets.extend(g, &Targets::Nodes, theta, seed);
+    let share = sets.covered_by(seeds, n) as f64 / theta as f64;
+    let got = n as f64 * share;
+    let se = n as f64 * (share * (1.0 - share) / theta as f64).sqrt();
+    assert!(
+        (got - want).abs() < 4.5 * se + 1e-9,
+        "{what}: {got} vs {want} (se {se})"
+    );
+}
+
 #[test]
 fn rr_sets_estimate_the_exact_spread() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for case in 0..20 {
         let g = random_graph(&mut rng);
-        let n = g.node_count();
-        let seeds = [0u32, 1];
-        let want = exact(&g, &seeds, None).0;
-        let mut sets = RrSets::default();
-        let theta = 60_000;
-        sets.extend(&g, &Targets::Nodes, theta, case);
-        let share = sets.covered_by(&seeds, n) as f64 / theta as f64;
-        let got = n as f64 * share;
-        let se = n as f64 * (share * (1.0 - share) / theta as f64).sqrt();
-        assert!(
-            (got - want).abs() < 4.5 * se + 1e-9,
-            "case {case}: {got} vs {want} (se {se})"
-        );
+        check_rr_estimate(&g, &[0, 1], case, &format!("case {case}"));
     }
 }
 
@@ -125,19 +130,7 @@ fn rr_sets_with_shared_probabilities_estimate_the_exact_spread() {
             _ => EdgeModel::Constant(1.0),
         };
         let g = random_graph_with(&mut rng, model);
-        let n = g.node_count();
-        let seeds = [0u32];
-        let want = exact(&g, &seeds, None).0;
-        let mut sets = RrSets::default();
-        let theta = 60_000;
-        sets.extend(&g, &Targets::Nodes, theta, case);
-        let share = sets.covered_by(&seeds, n) as f64 / theta as f64;
-        let got = n as f64 * share;
-        let se = n as f64 * (share * (1.0 - share) / theta as f64).sqrt();
-        assert!(
-            (got - want).abs() < 4.5 * se + 1e-9,
-            "case {case} ({model:?}): {got} vs {want} (se {se})"
-        );
+        check_rr_estimate(&g, &[0], case, &format!("case {case} ({model:?})"));
     }
 }
 

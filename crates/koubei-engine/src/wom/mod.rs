@@ -417,7 +417,6 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod shop {
     use koubei_schema::TableKind;
-    use koubei_store::Workspace;
 
     use crate::Engine;
 
@@ -450,26 +449,12 @@ o8,c,2024-02-16,99,refunded
 ";
 
     pub async fn engine() -> (tempfile::TempDir, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::create(dir.path().join("ws")).unwrap();
-        for (t, csv) in [
+        crate::test_engine_with(&[
             (TableKind::Customers, CUSTOMERS),
             (TableKind::Orders, ORDERS),
             (TableKind::Referrals, REFERRALS),
-        ] {
-            let file = dir.path().join(format!("{t}.csv"));
-            std::fs::write(&file, csv).unwrap();
-            ws.import_file(
-                t,
-                &file,
-                &koubei_store::ImportOptions::default(),
-                &koubei_store::Quiet,
-            )
-            .await
-            .unwrap();
-        }
-        let engine = Engine::open(&ws).await.unwrap();
-        (dir, engine)
+        ])
+        .await
     }
 }
 
