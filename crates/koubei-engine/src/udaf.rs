@@ -363,23 +363,25 @@ fn group_lists<T: arrow::datatypes::ArrowPrimitiveType>(
     ))
 }
 
-impl GroupsAccumulator for FunnelGroups {
-    fn update_batch(
-        &mut self,
+impl FunnelGroups {
+    /// Calls `f(row, event)` for each input row: the event it makes (steps
+    /// and exclusions it matches), or None when the row is filtered out or
+    /// matters to no mode (strict order keeps every event).
+    fn for_each_event(
+        &self,
         values: &[ArrayRef],
-        group_indices: &[usize],
         opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
+        mut f: impl FnMut(usize, Option<PathEvent>),
     ) -> Result<()> {
-        self.events.resize_with(total_num_groups, Vec::new);
         let ts = micros(&values[self.ts_arg])?;
         let ts = ts.as_primitive::<Int64Type>();
         let conds: Vec<_> = values[self.ts_arg + 1..]
             .iter()
             .map(|c| c.as_boolean())
             .collect();
-        for (row, &g) in group_indices.iter().enumerate() {
+        for row in 0..ts.len() {
             if ts.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+                f(row, None);
                 continue;
             }
             let (mut steps, mut exclusions) = (0u32, 0u32);
@@ -392,15 +394,39 @@ impl GroupsAccumulator for FunnelGroups {
                     }
                 }
             }
-            if steps != 0 || exclusions != 0 || self.order == FunnelOrder::Strict {
-                self.events[g].push(PathEvent {
+            let keep = steps != 0 || exclusions != 0 || self.order == FunnelOrder::Strict;
+            f(
+                row,
+                keep.then(|| PathEvent {
                     ts: ts.value(row),
                     steps,
                     exclusions,
-                });
-                self.total += 1;
-            }
+                }),
+            );
         }
+        Ok(())
+    }
+}
+
+impl GroupsAccumulator for FunnelGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        events.resize_with(total_num_groups, Vec::new);
+        let mut added = 0;
+        self.for_each_event(values, opt_filter, |row, e| {
+            if let Some(e) = e {
+                events[group_indices[row]].push(e);
+                added += 1;
+            }
+        })?;
+        self.events = events;
+        self.total += added;
         Ok(())
     }
 
@@ -500,21 +526,49 @@ impl GroupsAccumulator for FunnelGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        // Each row its own group.
-        let mut one = FunnelGroups {
-            window: self.window,
-            order: self.order,
-            steps: self.steps,
-            exclusions: self.exclusions.clone(),
-            path: self.path,
-            ts_arg: self.ts_arg,
-            events: Vec::new(),
-            total: 0,
-        };
+        // Each row its own group: a list of one event, or an empty list,
+        // built straight into the state arrays (one vector per row would
+        // cost an allocation per event).
         let n = values[0].len();
-        let groups: Vec<usize> = (0..n).collect();
-        one.update_batch(values, &groups, opt_filter, n)?;
-        one.state(EmitTo::All)
+        let mut kept: Vec<PathEvent> = Vec::with_capacity(n);
+        let mut lengths = Vec::with_capacity(n);
+        self.for_each_event(values, opt_filter, |_, e| {
+            if let Some(e) = e {
+                kept.push(e);
+                lengths.push(1);
+            } else {
+                lengths.push(0);
+            }
+        })?;
+        let list = |values: ArrayRef, t: DataType| -> ArrayRef {
+            Arc::new(ListArray::new(
+                Arc::new(Field::new_list_field(t, true)),
+                OffsetBuffer::<i32>::from_lengths(lengths.iter().copied()),
+                values,
+                None,
+            ))
+        };
+        let mut out = vec![
+            list(
+                Arc::new(Int64Array::from_iter_values(kept.iter().map(|e| e.ts))),
+                DataType::Int64,
+            ),
+            list(
+                Arc::new(PrimitiveArray::<UInt32Type>::from_iter_values(
+                    kept.iter().map(|e| e.steps),
+                )),
+                DataType::UInt32,
+            ),
+        ];
+        if self.path {
+            out.push(list(
+                Arc::new(PrimitiveArray::<UInt32Type>::from_iter_values(
+                    kept.iter().map(|e| e.exclusions),
+                )),
+                DataType::UInt32,
+            ));
+        }
+        Ok(out)
     }
 
     fn size(&self) -> usize {
@@ -738,5 +792,62 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("boolean"), "{err}");
+    }
+
+    /// Rows turned straight into state and merged give what updating gives.
+    #[test]
+    fn convert_to_state_then_merge_equals_update() {
+        let mut seed = 5u64;
+        let mut rnd = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let n = 500;
+        let ts: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| rnd(1000) as i64),
+        ));
+        let kinds: Vec<u64> = (0..n).map(|_| rnd(5)).collect();
+        let cond = |k: u64| -> ArrayRef {
+            Arc::new(BooleanArray::from(
+                kinds.iter().map(|&x| x == k).collect::<Vec<_>>(),
+            ))
+        };
+        let groups: Vec<usize> = (0..n).map(|_| rnd(40) as usize).collect();
+        for (order, path) in [
+            (FunnelOrder::Ordered, true),
+            (FunnelOrder::Strict, true),
+            (FunnelOrder::Ordered, false),
+        ] {
+            let make = || FunnelGroups {
+                window: 300,
+                order,
+                steps: 3,
+                exclusions: if path {
+                    vec![Exclusion { from: 1, to: 2 }]
+                } else {
+                    vec![]
+                },
+                path,
+                ts_arg: 0,
+                events: Vec::new(),
+                total: 0,
+            };
+            let mut values = vec![ts.clone(), cond(0), cond(1), cond(2)];
+            if path {
+                values.push(cond(3));
+            }
+            let mut a = make();
+            a.update_batch(&values, &groups, None, 40).unwrap();
+            let mut b = make();
+            let state = b.convert_to_state(&values, None).unwrap();
+            b.merge_batch(&state, &groups, 40).unwrap();
+            let (x, y) = (
+                a.evaluate(EmitTo::All).unwrap(),
+                b.evaluate(EmitTo::All).unwrap(),
+            );
+            assert_eq!(x.as_ref(), y.as_ref(), "{order} path {path}");
+        }
     }
 }
