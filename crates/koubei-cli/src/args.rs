@@ -136,7 +136,7 @@ pub enum Command {
         /// step-1 event of each person's path), with a total row.
         #[arg(long)]
         breakdown: Option<String>,
-        /// Conversion by the period in which persons entered: day, week or month.
+        /// Conversion by the period in which persons entered: day, week, month, quarter or year.
         #[arg(long)]
         trend: Option<String>,
         /// Conversion window from the step-1 event: 30m, 12h, 7d, 2w.
@@ -265,7 +265,7 @@ pub enum WomCommand {
     /// Share rate, the referral funnel, K-factor by period, share channels,
     /// and referred customers beside the others.
     Metrics {
-        /// day, week (from Monday) or month.
+        /// day, week (from Monday), month, quarter or year.
         #[arg(long, default_value = "month")]
         by: String,
         /// An order counts as shared when its buyer shares within this many days.
@@ -286,7 +286,7 @@ pub enum WomCommand {
         /// The most nodes of each listed tree in the JSON output.
         #[arg(long, default_value_t = 200)]
         tree_nodes: usize,
-        /// day, week or month, for reach over time.
+        /// day, week, month, quarter or year, for reach over time.
         #[arg(long, default_value = "month")]
         by: String,
         #[arg(long, value_enum, default_value_t)]
@@ -298,7 +298,7 @@ pub enum WomCommand {
         /// The home country (ISO 3166-1 code or name).
         #[arg(long, default_value = "CN")]
         home: String,
-        /// day, week or month.
+        /// day, week, month, quarter or year.
         #[arg(long, default_value = "month")]
         by: String,
         /// How many cascades to list, widest reach first.

@@ -556,8 +556,7 @@ fn print_metrics(out: &mut dyn Write, r: &MetricsReport, format: OutputFormat) -
     writeln!(
         out,
         "\nBy {} (an order counts as shared when its buyer shares within {} days)",
-        serde_json::to_value(r.by)?.as_str().unwrap_or(""),
-        r.share_window_days
+        r.by, r.share_window_days
     )?;
     t.write(out, format)?;
     writeln!(out, "\nBy channel")?;

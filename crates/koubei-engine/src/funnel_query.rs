@@ -26,7 +26,7 @@ pub struct FunnelRequest {
     /// step-1 event of their path (first touch).
     pub breakdown: Option<String>,
     /// Also give the conversion rate by the period in which persons entered.
-    pub trend: Option<crate::wom::Period>,
+    pub trend: Option<crate::sales::Period>,
     /// The conversion window, in seconds, measured from the step-1 event.
     pub window_seconds: i64,
     pub order: FunnelOrder,
@@ -203,18 +203,6 @@ fn quote(s: &str) -> String {
 }
 
 impl Engine {
-    async fn event_columns(&self) -> Result<Vec<String>> {
-        let (_, b) = self
-            .sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")
-            .await?;
-        let mut cols = Vec::new();
-        for batch in &b {
-            let c = cast(batch.column(0), &DataType::Utf8)?;
-            cols.extend(c.as_string::<i32>().iter().flatten().map(str::to_string));
-        }
-        Ok(cols)
-    }
-
     pub async fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
         let n = req.steps.len();
         if n == 0 || n > 32 {
@@ -223,7 +211,7 @@ impl Engine {
         if req.window_seconds < 0 {
             return Err(Error::Request("the window cannot be negative".into()));
         }
-        let columns = self.event_columns().await?;
+        let columns = self.columns("events").await?;
         let steps: Vec<StepSpec> = req
             .steps
             .iter()
@@ -358,7 +346,7 @@ impl Engine {
             let mut per: std::collections::BTreeMap<NaiveDate, (i64, i64)> = Default::default();
             for p in &all {
                 if let Some(&entry) = p.get(1) {
-                    let e = per.entry(period.start(entry)).or_default();
+                    let e = per.entry(period.of_micros(entry)).or_default();
                     e.0 += 1;
                     e.1 += i64::from(p[0] as usize == n);
                 }
@@ -611,7 +599,7 @@ mod tests {
         // Entered in the week of 2024-02-26 (q1, q2, q4; two completed) and
         // of 2024-03-04 (q3).
         let mut tr = req2(&three);
-        tr.trend = Some(crate::wom::Period::Week);
+        tr.trend = Some(crate::sales::Period::Week);
         let r = e.funnel(&tr).await.unwrap();
         let trend: Vec<(String, i64, i64)> = r
             .trend

@@ -80,6 +80,16 @@ impl Engine {
         &self.ctx
     }
 
+    /// The column names of a table, for checking a column a user names.
+    pub(crate) async fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let t = self.ctx.table_provider(table).await?;
+        Ok(t.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect())
+    }
+
     /// Runs one SQL statement and returns its schema and rows.
     pub async fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let df = self.ctx.sql(query).await?;

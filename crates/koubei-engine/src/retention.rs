@@ -125,16 +125,7 @@ impl Engine {
             } else {
                 "orders"
             };
-            let (_, cols) = self
-                .sql(&format!(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
-                ))
-                .await?;
-            let mut names = Vec::new();
-            for c in &cols {
-                let c = cast(c.column(0), &DataType::Utf8)?;
-                names.extend(c.as_string::<i32>().iter().flatten().map(str::to_string));
-            }
+            let names = self.columns(table).await?;
             let ok = b.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok || !names.contains(b) {
                 return Err(Error::Request(format!(

@@ -68,6 +68,25 @@ impl Period {
         }
     }
 
+    /// The first day of the period holding a timestamp in microseconds (UTC).
+    pub fn of_micros(self, micros: i64) -> NaiveDate {
+        let d = DateTime::from_timestamp_micros(micros)
+            .unwrap_or_default()
+            .date_naive();
+        self.start(d)
+    }
+
+    /// The first day of every period from `first` to `last`, both included.
+    pub fn range(self, first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+        let mut out = Vec::new();
+        let mut d = self.start(first);
+        while d <= last {
+            out.push(d);
+            d = self.next(d);
+        }
+        out
+    }
+
     /// The first day of the period that contains `d`.
     pub fn start(self, d: NaiveDate) -> NaiveDate {
         let first_of = |m: u32| NaiveDate::from_ymd_opt(d.year(), m, 1).unwrap_or(d);

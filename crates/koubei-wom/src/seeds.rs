@@ -202,11 +202,12 @@ pub fn select_seeds_with(
         let lower = ((covered2 + 2.0 * a / 9.0).sqrt() - (a / 2.0).sqrt()).powi(2) - a / 18.0;
         let upper = ((cover.upper_bound as f64 + a / 2.0).sqrt() + (a / 2.0).sqrt()).powi(2);
         let approximation = (lower / upper).max(0.0);
-        rounds.push(Round {
+        let round = Round {
             rr_sets: r1.len(),
             approximation,
-        });
-        progress(rounds.last().expect("a round was just pushed"));
+        };
+        progress(&round);
+        rounds.push(round);
         let capped = rounds.len() >= i_max || theta >= theta_max;
         let met = approximation >= e1 - eps;
         let precise = req

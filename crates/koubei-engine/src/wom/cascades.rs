@@ -145,7 +145,7 @@ impl Engine {
                     max_breadth: s.max_breadth,
                     structural_virality: s.structural_virality,
                     started: people.joined[s.root as usize]
-                        .map(|j| Period::Day.start(j).to_string()),
+                        .map(|j| Period::Day.of_micros(j).to_string()),
                     duration_days: duration,
                     tree: None,
                     truncated: false,
@@ -233,10 +233,10 @@ fn over_time(p: &People, f: &koubei_wom::Forest, by: Period) -> Vec<ReachPoint> 
     }
     let mut per: std::collections::BTreeMap<chrono::NaiveDate, (usize, usize)> = Default::default();
     for j in referred {
-        per.entry(by.start(j)).or_default().0 += 1;
+        per.entry(by.of_micros(j)).or_default().0 += 1;
     }
     for j in first_growth.into_values() {
-        per.entry(by.start(j)).or_default().1 += 1;
+        per.entry(by.of_micros(j)).or_default().1 += 1;
     }
     let (Some(&first), Some(&last)) = (per.keys().next(), per.keys().next_back()) else {
         return Vec::new();

@@ -160,11 +160,7 @@ impl Engine {
                 "the referrals table is empty: import referrals first".into(),
             ));
         }
-        let p = match req.by {
-            Period::Day => "day",
-            Period::Week => "week",
-            Period::Month => "month",
-        };
+        let p = req.by;
         let w = req.share_window_days;
         // The funnel over all shares.
         let (_, b) = self
@@ -348,7 +344,7 @@ impl Engine {
                         second_ts IS NOT NULL AND second_ts < first_ts + INTERVAL '90 days' AS retained,
                         CAST(CAST(date_trunc('PERIOD', first_ts) AS DATE) AS VARCHAR) AS cohort
                  FROM c CROSS JOIN last"
-                    .replace("PERIOD", p)
+                    .replace("PERIOD", &p.to_string())
                     .as_str(),
             )
             .await?;

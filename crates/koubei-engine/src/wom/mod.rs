@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, NaiveDate};
 use koubei_wom::{EdgeModel, Forest, Graph, GraphBuilder};
 use serde::Serialize;
 
@@ -16,6 +15,8 @@ mod cascades;
 mod metrics;
 mod reach;
 
+/// Calendar periods for "over time" series: the same periods as sales.
+pub use crate::sales::Period;
 pub use cascades::{CascadeReport, CascadeRequest, CascadeSummary, SizeBucket, TreeNode};
 pub use metrics::{MetricsReport, MetricsRequest};
 pub use reach::{ReachReport, ReachRequest};
@@ -288,63 +289,6 @@ impl Engine {
     }
 }
 
-/// Calendar periods for "over time" series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-}
-
-impl std::str::FromStr for Period {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "day" => Ok(Period::Day),
-            "week" => Ok(Period::Week),
-            "month" => Ok(Period::Month),
-            _ => Err(format!(
-                "unknown period \"{s}\": expected day, week or month"
-            )),
-        }
-    }
-}
-
-impl Period {
-    /// The first day of the period holding `micros` (weeks start on Monday).
-    pub fn start(self, micros: i64) -> NaiveDate {
-        let d = DateTime::from_timestamp_micros(micros)
-            .unwrap_or_default()
-            .date_naive();
-        match self {
-            Period::Day => d,
-            Period::Week => d - chrono::TimeDelta::days(d.weekday().num_days_from_monday() as i64),
-            Period::Month => d.with_day(1).unwrap_or(d),
-        }
-    }
-
-    /// The first day of the next period, from a period's first day.
-    pub fn next(self, d: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => d + chrono::TimeDelta::days(1),
-            Period::Week => d + chrono::TimeDelta::days(7),
-            Period::Month => d.checked_add_months(chrono::Months::new(1)).unwrap_or(d),
-        }
-    }
-
-    /// Every period from `first` to `last`, both included.
-    pub fn range(self, first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
-        let mut out = Vec::new();
-        let mut d = first;
-        while d <= last {
-            out.push(d);
-            d = self.next(d);
-        }
-        out
-    }
-}
-
 /// Order statistics of one measure over cascades.
 #[derive(Debug, Clone, Serialize)]
 pub struct Distribution {
@@ -390,6 +334,7 @@ pub(crate) fn forest(p: &People) -> Result<Forest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     #[test]
     fn distribution_uses_nearest_rank() {
@@ -406,9 +351,9 @@ mod tests {
             .unwrap()
             .and_utc()
             .timestamp_micros();
-        assert_eq!(Period::Week.start(t).to_string(), "2024-03-04");
-        assert_eq!(Period::Month.start(t).to_string(), "2024-03-01");
-        assert_eq!(Period::Day.start(t).to_string(), "2024-03-07");
+        assert_eq!(Period::Week.of_micros(t).to_string(), "2024-03-04");
+        assert_eq!(Period::Month.of_micros(t).to_string(), "2024-03-01");
+        assert_eq!(Period::Day.of_micros(t).to_string(), "2024-03-07");
     }
 }
 

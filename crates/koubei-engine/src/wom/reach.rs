@@ -214,7 +214,7 @@ impl Engine {
                 all.add(&places[v]);
                 mine.add(&places[v]);
                 if let Some(j) = people.joined[v] {
-                    by_period.entry(req.by.start(j)).or_default().push(v);
+                    by_period.entry(req.by.of_micros(j)).or_default().push(v);
                 }
             }
             cascades.push(CascadeReach {
