@@ -131,8 +131,6 @@ impl Summary {
     }
 }
 
-const DAY_US: i64 = 86_400_000_000;
-
 /// 2⁴³: a day's spend in thousandths (|spend| < 4.4 billion) fits below it,
 /// and day numbers up to 2²⁰ (the year 4840) above it.
 const PACK: i64 = 1 << 43;
@@ -155,17 +153,7 @@ fn days_sql(end: NaiveDate, since: Option<NaiveDate>) -> String {
                 SUM(CAST(amount AS DOUBLE)) AS spend
          FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
          GROUP BY customer_id, {day}",
-        day = day_number("ts")
-    )
-}
-
-/// The UTC day number (days since 1970-01-01) of a timestamp column, by
-/// integer division, which is much cheaper than date_trunc; flooring for times
-/// before 1970.
-fn day_number(col: &str) -> String {
-    format!(
-        "((CAST({col} AS BIGINT) - CASE WHEN CAST({col} AS BIGINT) < 0 THEN {} ELSE 0 END) / {DAY_US})",
-        DAY_US - 1
+        day = crate::day_number_sql("ts")
     )
 }
 
@@ -175,8 +163,8 @@ impl Engine {
         let sql = format!(
             "SELECT {lo}, {hi}
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL",
-            lo = day_number("MIN(ts)"),
-            hi = day_number("MAX(ts)"),
+            lo = crate::day_number_sql("MIN(ts)"),
+            hi = crate::day_number_sql("MAX(ts)"),
         );
         let (_, batches) = self.sql(&sql).await?;
         let Some(b) = batches.first().filter(|b| b.num_rows() > 0) else {

@@ -168,7 +168,7 @@ pub struct Exclusion {
 
 /// One of a person's events for [`best_path`]: the steps it matches, and the
 /// exclusions (bit j = exclusion j).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PathEvent {
     pub ts: i64,
     pub steps: u32,

@@ -22,11 +22,12 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
 use crate::sales::Period;
+use crate::udaf::RETENTION_STRIDE as STRIDE;
 use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,18 +90,53 @@ pub struct RetentionReport {
     pub repeat_purchase: Vec<RepeatRate>,
 }
 
-fn source(event: Option<&str>, breakdown: Option<&str>) -> String {
-    let bd = breakdown.map_or("''".to_string(), |b| {
-        format!("COALESCE(CAST({b} AS VARCHAR), '')")
-    });
+/// The persons and times of start or return events: paid orders, or the
+/// events with a name.
+fn source(event: Option<&str>) -> String {
+    source_with(event, "NULL")
+}
+
+/// [`source`] with one more column, `b`.
+fn source_with(event: Option<&str>, b: &str) -> String {
     match event {
         None => format!(
-            "SELECT customer_id AS person, ts, {bd} AS bd FROM orders WHERE status = 'paid'"
+            "SELECT customer_id AS person, ts, {b} AS b FROM orders
+             WHERE status = 'paid' AND customer_id IS NOT NULL"
         ),
         Some(e) => format!(
-            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts, {bd} AS bd FROM events
-             WHERE event = '{}' AND COALESCE(customer_id, anonymous_id) IS NOT NULL",
-            e.replace('\'', "''")
+            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts, {b} AS b FROM events
+             WHERE event = {} AND COALESCE(customer_id, anonymous_id) IS NOT NULL",
+            quote(e)
+        ),
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Start and return events in one relation, with a flag for each: one scan
+/// when both come from the same table.
+fn marks(start: Option<&str>, ret: Option<&str>) -> String {
+    match (start, ret) {
+        (None, None) => format!(
+            "SELECT person, ts, TRUE AS is_start, TRUE AS is_return FROM ({})",
+            source(None)
+        ),
+        (Some(s), Some(r)) => format!(
+            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts,
+                    event = {s} AS is_start, event = {r} AS is_return
+             FROM events
+             WHERE event IN ({s}, {r}) AND COALESCE(customer_id, anonymous_id) IS NOT NULL",
+            s = quote(s),
+            r = quote(r)
+        ),
+        _ => format!(
+            "SELECT person, ts, TRUE AS is_start, FALSE AS is_return FROM ({})
+             UNION ALL
+             SELECT person, ts, FALSE AS is_start, TRUE AS is_return FROM ({})",
+            source(start),
+            source(ret)
         ),
     }
 }
@@ -118,7 +154,6 @@ impl Engine {
                 "--periods must be between 1 and 1000".into(),
             ));
         }
-        let p = req.period.to_string();
         if let Some(b) = &req.breakdown {
             let table = if req.start_event.is_some() {
                 "events"
@@ -134,46 +169,41 @@ impl Engine {
                 )));
             }
         }
-        let cohort_range =
-            crate::ts_in_days("cohort", req.since.map(|s| req.period.start(s)), req.until);
-        let starts = source(req.start_event.as_deref(), req.breakdown.as_deref());
-        let returns = source(req.return_event.as_deref(), None);
-        let per_period = if req.cumulative {
-            "max(r.period)"
-        } else {
-            "r.period"
-        };
-        let cohorts_sql = if req.recurring {
-            format!(
-                "SELECT person, date_trunc('{p}', ts) AS cohort, first_value(bd ORDER BY ts) AS bd
-                 FROM ({starts}) GROUP BY person, date_trunc('{p}', ts)"
-            )
-        } else {
-            format!(
-                "SELECT person, min(date_trunc('{p}', ts)) AS cohort, first_value(bd ORDER BY ts) AS bd
-                 FROM ({starts}) GROUP BY person"
-            )
-        };
-        let sql = format!(
-            "WITH s AS ({cohorts_sql}),
-                  r AS (SELECT DISTINCT person, date_trunc('{p}', ts) AS period FROM ({returns})),
-                  s2 AS (SELECT * FROM s WHERE {cohort_range}),
-                  sizes AS (SELECT bd, cohort, count(*) AS n FROM s2 GROUP BY bd, cohort),
-                  back AS (
-                    SELECT bd, cohort, period, count(*) AS n FROM (
-                      SELECT s2.person, s2.bd, s2.cohort, {per_period} AS period
-                      FROM s2 JOIN r ON s2.person = r.person AND r.period > s2.cohort
-                      GROUP BY s2.person, s2.bd, s2.cohort{group_period}
-                    ) GROUP BY bd, cohort, period
-                  )
-             SELECT bd, cohort, CAST(NULL AS TIMESTAMP) AS period, n FROM sizes
-             UNION ALL SELECT bd, cohort, period, n FROM back",
-            group_period = if req.cumulative { "" } else { ", r.period" },
+        let idx = req.period.index_sql("ts");
+        let (start, ret) = (req.start_event.as_deref(), req.return_event.as_deref());
+        let per = format!(
+            "SELECT person,
+                    retention_cells(CAST({periods} AS BIGINT), {cumulative}, {recurring},
+                                    {idx}, is_start, is_return) AS cells
+             FROM ({marks}) GROUP BY person",
+            periods = req.periods,
+            cumulative = req.cumulative,
+            recurring = req.recurring,
+            marks = marks(start, ret),
         );
+        let sql = match &req.breakdown {
+            None => format!(
+                "SELECT '' AS bd, cell, count(*) AS n
+                 FROM (SELECT unnest(cells) AS cell FROM ({per})) GROUP BY cell"
+            ),
+            // The value on the person's first start event in the cohort's period.
+            Some(b) => format!(
+                "WITH per AS ({per}),
+                      cells AS (SELECT person, unnest(cells) AS cell FROM per),
+                      bd AS (SELECT person, {idx} AS cohort,
+                                    first_value(COALESCE(CAST(b AS VARCHAR), '') ORDER BY ts) AS bd
+                             FROM ({starts}) GROUP BY person, {idx})
+                 SELECT bd.bd, cells.cell, count(*) AS n
+                 FROM cells JOIN bd
+                   ON cells.person = bd.person AND cells.cell / {STRIDE} = bd.cohort
+                 GROUP BY bd.bd, cells.cell",
+                starts = source_with(start, b),
+            ),
+        };
         let (_, batches) = self.sql(&sql).await?;
         // The last day with a return event: later periods have not elapsed.
         let (_, last) = self
-            .sql(&format!("SELECT CAST(max(ts) AS BIGINT) FROM ({returns})"))
+            .sql(&format!("SELECT CAST(max(ts) AS BIGINT) FROM ({})", source(ret)))
             .await?;
         let last_day = last
             .first()
@@ -181,59 +211,36 @@ impl Engine {
             .transpose()?
             .and_then(|v| v.first().copied().flatten())
             .map(day);
+        let first_cohort = req.since.map(|s| req.period.start(s));
         let mut groups: BTreeMap<String, BTreeMap<NaiveDate, Cohort>> = BTreeMap::new();
-        let mut later: Vec<(String, NaiveDate, NaiveDate, i64)> = Vec::new();
         for b in &batches {
             let bd = cast(b.column(0), &DataType::Utf8)?;
             let bd = bd.as_string::<i32>();
-            let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
-            let c = cast(b.column(1), &ts)?;
-            let c = c.as_primitive::<TimestampMicrosecondType>();
-            let per = cast(b.column(2), &ts)?;
-            let per = per.as_primitive::<TimestampMicrosecondType>();
-            let n = cast(b.column(3), &DataType::Int64)?;
-            let n = n.as_primitive::<Int64Type>();
+            let cells = crate::cols::i64s(b.column(1))?;
+            let n = crate::cols::i64s(b.column(2))?;
             for row in 0..b.num_rows() {
-                let cohort = day(c.value(row));
-                let value = if bd.is_null(row) { "" } else { bd.value(row) }.to_string();
-                if per.is_null(row) {
-                    groups.entry(value).or_default().insert(
+                let (Some(cell), Some(n)) = (cells[row], n[row]) else {
+                    continue;
+                };
+                let cohort = req.period.from_index(cell / STRIDE);
+                if first_cohort.is_some_and(|f| cohort < f) || req.until.is_some_and(|u| cohort > u)
+                {
+                    continue;
+                }
+                let value = if bd.is_null(row) { "" } else { bd.value(row) };
+                let c = groups
+                    .entry(value.to_string())
+                    .or_default()
+                    .entry(cohort)
+                    .or_insert_with(|| Cohort {
                         cohort,
-                        Cohort {
-                            cohort,
-                            size: n.value(row),
-                            retained: vec![Some(0); req.periods + 1],
-                        },
-                    );
-                } else {
-                    later.push((value, cohort, day(per.value(row)), n.value(row)));
+                        size: 0,
+                        retained: vec![Some(0); req.periods + 1],
+                    });
+                match (cell % STRIDE) as usize {
+                    0 => c.size = n,
+                    k => c.retained[k] = Some(n),
                 }
-            }
-        }
-        for (value, cohort, period, n) in later {
-            let Some(c) = groups.get_mut(&value).and_then(|g| g.get_mut(&cohort)) else {
-                continue;
-            };
-            // The index of `period` counted from the cohort's period; past
-            // the last period shown, it only matters to "on or after".
-            let mut k = 0;
-            let mut d = cohort;
-            while d < period && k <= req.periods {
-                d = req.period.next(d);
-                k += 1;
-            }
-            let beyond = d < period;
-            if !beyond && d != period {
-                continue;
-            }
-            let add = |slot: &mut Option<i64>| *slot = Some(slot.unwrap_or(0) + n);
-            if req.cumulative {
-                // Returned last in period k: retained on or after 1..=k.
-                for slot in c.retained.iter_mut().take(k.min(req.periods) + 1).skip(1) {
-                    add(slot);
-                }
-            } else if !beyond && k <= req.periods {
-                add(&mut c.retained[k]);
             }
         }
         let finish = |mut c: Cohort| {

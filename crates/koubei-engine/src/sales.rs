@@ -99,6 +99,58 @@ impl Period {
         }
     }
 
+    /// The period's number: periods counted from the one holding 0001-01-01
+    /// (a Monday), so that every date since then has a number ≥ 0 and
+    /// `k` periods later is the number plus `k`.
+    pub fn index(self, d: NaiveDate) -> i64 {
+        let (y, m) = (i64::from(d.year()) - 1, i64::from(d.month0()));
+        match self {
+            Period::Day => i64::from(d.num_days_from_ce()) - 1,
+            Period::Week => (i64::from(d.num_days_from_ce()) - 1).div_euclid(7),
+            Period::Month => y * 12 + m,
+            Period::Quarter => y * 4 + m / 3,
+            Period::Year => y,
+        }
+    }
+
+    /// The first day of the period numbered `i` (see [`Period::index`]).
+    pub fn from_index(self, i: i64) -> NaiveDate {
+        let months = |n: i64| {
+            NaiveDate::from_ymd_opt(
+                (n.div_euclid(12) + 1) as i32,
+                n.rem_euclid(12) as u32 + 1,
+                1,
+            )
+            .unwrap_or_default()
+        };
+        let day = |n: i64| NaiveDate::from_num_days_from_ce_opt(n as i32 + 1).unwrap_or_default();
+        match self {
+            Period::Day => day(i),
+            Period::Week => day(i * 7),
+            Period::Month => months(i),
+            Period::Quarter => months(i * 3),
+            Period::Year => months(i * 12),
+        }
+    }
+
+    /// A SQL expression for [`Period::index`] of a UTC timestamp column.
+    pub(crate) fn index_sql(self, col: &str) -> String {
+        // Days from 0001-01-01 to 1970-01-01.
+        const UNIX_DAY0: i64 = 719_162;
+        let day = crate::day_number_sql(col);
+        let (y, m) = (
+            format!("(CAST(date_part('year', {col}) AS BIGINT) - 1)"),
+            format!("(CAST(date_part('month', {col}) AS BIGINT) - 1)"),
+        );
+        match self {
+            Period::Day => format!("({day} + {UNIX_DAY0})"),
+            Period::Week => format!("(({day} + {UNIX_DAY0}) / 7)"),
+            Period::Month => format!("({y} * 12 + {m})"),
+            Period::Quarter => format!("({y} * 4 + {m} / 3)"),
+            Period::Year => y,
+        }
+    }
+
     fn year_before(self, d: NaiveDate) -> NaiveDate {
         match self {
             Period::Week => d - TimeDelta::weeks(52),
@@ -427,6 +479,51 @@ fn cents(x: f64) -> f64 {
 mod tests {
     use super::*;
     use koubei_schema::TableKind;
+
+    /// Period numbers: the first day of period i is numbered i, the next
+    /// period is i + 1, and the SQL expression agrees with the Rust one,
+    /// before 1970 too.
+    #[tokio::test]
+    async fn period_indices() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let days = [
+            "0001-01-01",
+            "1969-12-31",
+            "1970-01-01",
+            "2023-12-31",
+            "2024-01-01",
+            "2024-02-29",
+            "2024-12-30",
+            "2026-11-26",
+        ];
+        for p in [
+            Period::Day,
+            Period::Week,
+            Period::Month,
+            Period::Quarter,
+            Period::Year,
+        ] {
+            assert_eq!(p.index(NaiveDate::from_ymd_opt(1, 1, 1).unwrap()), 0);
+            for d in days {
+                let d: NaiveDate = d.parse().unwrap();
+                let i = p.index(d);
+                assert_eq!(p.from_index(i), p.start(d), "{p} {d}");
+                assert_eq!(p.index(p.next(p.start(d))), i + 1, "{p} {d}");
+                let us = d
+                    .and_hms_opt(23, 59, 59)
+                    .unwrap()
+                    .and_utc()
+                    .timestamp_micros();
+                let sql = format!(
+                    "SELECT {} FROM (VALUES (arrow_cast({us}, 'Timestamp(Microsecond, None)'))) AS t(ts)",
+                    p.index_sql("ts")
+                );
+                let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                let got = crate::cols::i64s(b[0].column(0)).unwrap()[0];
+                assert_eq!(got, Some(i), "{p} {d}");
+            }
+        }
+    }
 
     /// Three customers over three months; every figure below is worked out by hand.
     const ORDERS: &str = "order_id,line,customer_id,ts,quantity,amount,status,country

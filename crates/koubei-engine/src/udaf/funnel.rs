@@ -1,5 +1,4 @@
-//! koubei's aggregate functions, registered on every session (and, later, on
-//! every cluster node) through [`register_functions`].
+//! The funnel aggregates.
 //!
 //! `window_funnel(window, mode, ts, step_1, ..., step_n)` returns, per group,
 //! the furthest funnel step reached (see [`crate::funnel`]): `window` is a
@@ -19,27 +18,12 @@ use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, UInt32Typ
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
-use datafusion::physical_expr::expressions::Literal;
-use datafusion::prelude::SessionContext;
 
+use super::arena::GroupArena;
+use super::{OneGroup, PerGroup, literal};
 use crate::funnel::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
-
-/// Registers koubei's functions on a session.
-pub fn register_functions(ctx: &SessionContext) {
-    for f in functions() {
-        ctx.register_udaf(f);
-    }
-}
-
-/// Every aggregate function koubei adds, for sessions and cluster nodes alike.
-pub fn functions() -> Vec<AggregateUDF> {
-    vec![
-        AggregateUDF::from(WindowFunnel::new()),
-        AggregateUDF::from(WindowFunnelPath::new()),
-    ]
-}
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct WindowFunnel {
@@ -57,16 +41,6 @@ impl WindowFunnel {
 impl Default for WindowFunnel {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-fn literal<'a>(args: &'a AccumulatorArgs, i: usize, what: &str) -> Result<&'a ScalarValue> {
-    match args.exprs.get(i).and_then(|e| e.downcast_ref::<Literal>()) {
-        Some(l) => Ok(l.value()),
-        None => plan_err!(
-            "window_funnel: argument {} ({what}) must be a constant",
-            i + 1
-        ),
     }
 }
 
@@ -95,7 +69,7 @@ impl AggregateUDFImpl for WindowFunnel {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup(funnel_groups(&args)?)))
+        Ok(Box::new(OneGroup::new(funnel_groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -141,7 +115,7 @@ fn micros(ts: &ArrayRef) -> Result<ArrayRef> {
 
 /// The constant arguments of `window_funnel`, checked.
 fn funnel_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
-    let window = match literal(args, 0, "window")? {
+    let window = match literal("window_funnel", args, 0, "window")? {
         ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
         v => {
             return plan_err!(
@@ -149,7 +123,7 @@ fn funnel_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
             );
         }
     };
-    let order: FunnelOrder = match literal(args, 1, "mode")? {
+    let order: FunnelOrder = match literal("window_funnel", args, 1, "mode")? {
         ScalarValue::Utf8(Some(m))
         | ScalarValue::Utf8View(Some(m))
         | ScalarValue::LargeUtf8(Some(m)) => m
@@ -168,14 +142,13 @@ fn funnel_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
         exclusions: Vec::new(),
         path: false,
         ts_arg: 2,
-        events: Vec::new(),
-        total: 0,
+        events: GroupArena::new(),
     })
 }
 
 /// The constant arguments of `window_funnel_path`, checked.
 fn path_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
-    let window = match literal(args, 0, "window")? {
+    let window = match literal("window_funnel_path", args, 0, "window")? {
         ScalarValue::Int64(Some(w)) if *w >= 0 => *w,
         v => {
             return plan_err!("window_funnel_path: window must be a non-negative BIGINT, not {v}");
@@ -187,14 +160,14 @@ fn path_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
         | ScalarValue::LargeUtf8(Some(m)) => Some(m.clone()),
         _ => None,
     };
-    let mode = literal(args, 1, "mode")?;
+    let mode = literal("window_funnel_path", args, 1, "mode")?;
     let Some(order) = text(mode) else {
         return plan_err!("window_funnel_path: mode must be a string, not {mode}");
     };
     let order: FunnelOrder = order
         .parse()
         .map_err(|e: String| datafusion::error::DataFusionError::Plan(e))?;
-    let ex = literal(args, 2, "exclusions")?;
+    let ex = literal("window_funnel_path", args, 2, "exclusions")?;
     let Some(ex) = text(ex) else {
         return plan_err!("window_funnel_path: exclusions must be a string, not {ex}");
     };
@@ -218,8 +191,7 @@ fn path_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
         exclusions,
         path: true,
         ts_arg: 3,
-        events: Vec::new(),
-        total: 0,
+        events: GroupArena::new(),
     })
 }
 
@@ -298,7 +270,7 @@ impl AggregateUDFImpl for WindowFunnelPath {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup(path_groups(&args)?)))
+        Ok(Box::new(OneGroup::new(path_groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -331,7 +303,7 @@ impl AggregateUDFImpl for WindowFunnelPath {
 /// Both funnel functions for many groups at once: DataFusion's vectorised
 /// path, one vector of events per group instead of one boxed accumulator
 /// per person (tens of times faster with hundreds of thousands of persons).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct FunnelGroups {
     window: i64,
     order: FunnelOrder,
@@ -342,25 +314,7 @@ struct FunnelGroups {
     path: bool,
     /// The argument holding the timestamp; the conditions follow it.
     ts_arg: usize,
-    events: Vec<Vec<PathEvent>>,
-    /// Events held, for `size` without a walk over every group.
-    total: usize,
-}
-
-/// A list array with one list per group, from a per-event value.
-fn group_lists<T: arrow::datatypes::ArrowPrimitiveType>(
-    groups: &[Vec<PathEvent>],
-    f: impl Fn(&PathEvent) -> T::Native,
-) -> ArrayRef {
-    let lengths = groups.iter().map(Vec::len);
-    let offsets = OffsetBuffer::<i32>::from_lengths(lengths);
-    let values = PrimitiveArray::<T>::from_iter_values(groups.iter().flatten().map(&f));
-    Arc::new(ListArray::new(
-        Arc::new(Field::new_list_field(T::DATA_TYPE, true)),
-        offsets,
-        Arc::new(values),
-        None,
-    ))
+    events: GroupArena<PathEvent>,
 }
 
 impl FunnelGroups {
@@ -408,6 +362,12 @@ impl FunnelGroups {
     }
 }
 
+impl PerGroup for FunnelGroups {
+    fn reserve_groups(&mut self, n: usize) {
+        self.events.resize(n);
+    }
+}
+
 impl GroupsAccumulator for FunnelGroups {
     fn update_batch(
         &mut self,
@@ -416,23 +376,19 @@ impl GroupsAccumulator for FunnelGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let mut events = std::mem::take(&mut self.events);
-        events.resize_with(total_num_groups, Vec::new);
-        let mut added = 0;
+        self.events.resize(total_num_groups);
+        let mut events = std::mem::replace(&mut self.events, GroupArena::new());
         self.for_each_event(values, opt_filter, |row, e| {
             if let Some(e) = e {
-                events[group_indices[row]].push(e);
-                added += 1;
+                events.push(group_indices[row], e);
             }
         })?;
         self.events = events;
-        self.total += added;
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.events);
-        self.total -= groups.iter().map(Vec::len).sum::<usize>();
+        let groups = self.events.take(emit_to);
         if !self.path {
             let levels: UInt8Array = groups
                 .iter()
@@ -451,7 +407,7 @@ impl GroupsAccumulator for FunnelGroups {
         }
         let mut lengths = Vec::with_capacity(groups.len());
         let mut values: Vec<i64> = Vec::new();
-        for evs in &groups {
+        for evs in groups.iter() {
             let p = best_path(evs, self.steps, self.window, self.order, &self.exclusions);
             let before = values.len();
             if p.excluded {
@@ -471,14 +427,13 @@ impl GroupsAccumulator for FunnelGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = emit_to.take_needed(&mut self.events);
-        self.total -= groups.iter().map(Vec::len).sum::<usize>();
+        let groups = self.events.take(emit_to);
         let mut out = vec![
-            group_lists::<Int64Type>(&groups, |e| e.ts),
-            group_lists::<UInt32Type>(&groups, |e| e.steps),
+            groups.lists::<Int64Type>(|e| e.ts),
+            groups.lists::<UInt32Type>(|e| e.steps),
         ];
         if self.path {
-            out.push(group_lists::<UInt32Type>(&groups, |e| e.exclusions));
+            out.push(groups.lists::<UInt32Type>(|e| e.exclusions));
         }
         Ok(out)
     }
@@ -489,7 +444,7 @@ impl GroupsAccumulator for FunnelGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.events.resize_with(total_num_groups, Vec::new);
+        self.events.resize(total_num_groups);
         // Read the lists through their offsets: slicing each row would
         // allocate three arrays per group.
         let ts = values[0].as_list::<i32>();
@@ -507,16 +462,19 @@ impl GroupsAccumulator for FunnelGroups {
             let (t0, t1) = (to[row] as usize, to[row + 1] as usize);
             let s0 = so[row] as usize;
             let x0 = xo.map(|o| o[row] as usize);
-            let dest = &mut self.events[g];
-            self.total += t1 - t0;
-            dest.extend((0..t1 - t0).map(|i| PathEvent {
-                ts: tv[t0 + i],
-                steps: sv[s0 + i],
-                exclusions: match (xv, x0) {
-                    (Some(x), Some(o)) => x[o + i],
-                    _ => 0,
-                },
-            }));
+            for i in 0..t1 - t0 {
+                self.events.push(
+                    g,
+                    PathEvent {
+                        ts: tv[t0 + i],
+                        steps: sv[s0 + i],
+                        exclusions: match (xv, x0) {
+                            (Some(x), Some(o)) => x[o + i],
+                            _ => 0,
+                        },
+                    },
+                );
+            }
         }
         Ok(())
     }
@@ -572,60 +530,7 @@ impl GroupsAccumulator for FunnelGroups {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.events.capacity() * std::mem::size_of::<Vec<PathEvent>>()
-            + self.total * std::mem::size_of::<PathEvent>()
-    }
-}
-
-/// The row-at-a-time form that some plans ask for (no GROUP BY, window
-/// aggregates): the group accumulator with a single group, so that the
-/// matching lives in one place.
-#[derive(Debug)]
-struct OneGroup(FunnelGroups);
-
-impl OneGroup {
-    /// A copy holding the events, for results that must not reset them.
-    fn snapshot(&self) -> FunnelGroups {
-        FunnelGroups {
-            window: self.0.window,
-            order: self.0.order,
-            steps: self.0.steps,
-            exclusions: self.0.exclusions.clone(),
-            path: self.0.path,
-            ts_arg: self.0.ts_arg,
-            events: vec![self.0.events.first().cloned().unwrap_or_default()],
-            total: self.0.total,
-        }
-    }
-}
-
-impl Accumulator for OneGroup {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let n = values[0].len();
-        self.0.update_batch(values, &vec![0; n], None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let out = self.snapshot().evaluate(EmitTo::All)?;
-        ScalarValue::try_from_array(&out, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.snapshot()
-            .state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let n = states[0].len();
-        self.0.merge_batch(states, &vec![0; n], 1)
+        std::mem::size_of_val(self) + self.events.size()
     }
 }
 
@@ -646,6 +551,9 @@ mod tests {
     use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::Schema;
     use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+
+    use crate::udaf::register_functions;
 
     /// The SQL function gives the same levels as the matcher, over several
     /// partitions so that partial states are merged.
@@ -831,8 +739,7 @@ mod tests {
                 },
                 path,
                 ts_arg: 0,
-                events: Vec::new(),
-                total: 0,
+                events: GroupArena::new(),
             };
             let mut values = vec![ts.clone(), cond(0), cond(1), cond(2)];
             if path {

@@ -1,0 +1,143 @@
+//! The values of many groups in one flat vector.
+
+use arrow::array::{ArrayRef, ListArray, PrimitiveArray};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{ArrowPrimitiveType, Field};
+use datafusion::logical_expr::EmitTo;
+use std::sync::Arc;
+
+/// Values appended in arrival order with their group index, for aggregates
+/// that need all of a group's values together (a person's events, a
+/// customer's order days). One push per row and no vector per group: with a
+/// million small groups, growing a vector for each cost more than the
+/// aggregate itself. [`GroupArena::take`] sorts them into groups.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupArena<T> {
+    groups: usize,
+    group: Vec<u32>,
+    values: Vec<T>,
+}
+
+impl<T: Copy + Default> GroupArena<T> {
+    pub fn new() -> Self {
+        GroupArena {
+            groups: 0,
+            group: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Makes room for `total` groups, as DataFusion counts them.
+    pub fn resize(&mut self, total: usize) {
+        self.groups = self.groups.max(total);
+    }
+
+    pub fn push(&mut self, group: usize, value: T) {
+        debug_assert!(group < self.groups);
+        self.group.push(group as u32);
+        self.values.push(value);
+    }
+
+    /// Takes the groups that `emit_to` asks for, each group's values in
+    /// arrival order. The remaining groups keep theirs, renumbered from 0.
+    pub fn take(&mut self, emit_to: EmitTo) -> Grouped<T> {
+        let n = match emit_to {
+            EmitTo::All => self.groups,
+            EmitTo::First(n) => n.min(self.groups),
+        };
+        // A counting sort by group: linear, and stable.
+        let mut offsets = vec![0usize; n + 1];
+        for &g in &self.group {
+            if (g as usize) < n {
+                offsets[g as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut out = vec![T::default(); offsets[n]];
+        let (mut rest_group, mut rest_values) = (Vec::new(), Vec::new());
+        for (&g, &v) in self.group.iter().zip(&self.values) {
+            let g = g as usize;
+            if g < n {
+                out[next[g]] = v;
+                next[g] += 1;
+            } else {
+                rest_group.push((g - n) as u32);
+                rest_values.push(v);
+            }
+        }
+        self.group = rest_group;
+        self.values = rest_values;
+        self.groups -= n;
+        Grouped {
+            offsets,
+            values: out,
+        }
+    }
+
+    /// Heap bytes held, for DataFusion's memory accounting.
+    pub fn size(&self) -> usize {
+        self.group.capacity() * size_of::<u32>() + self.values.capacity() * size_of::<T>()
+    }
+}
+
+/// Values sorted by group: group `g` holds `values[offsets[g]..offsets[g + 1]]`.
+pub(crate) struct Grouped<T> {
+    offsets: Vec<usize>,
+    values: Vec<T>,
+}
+
+impl<T> Grouped<T> {
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn get(&self, g: usize) -> &[T] {
+        &self.values[self.offsets[g]..self.offsets[g + 1]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[T]> {
+        (0..self.len()).map(|g| self.get(g))
+    }
+
+    /// One list per group, of a value taken from each element: the state
+    /// that crosses a shuffle.
+    pub fn lists<P: ArrowPrimitiveType>(&self, f: impl Fn(&T) -> P::Native) -> ArrayRef {
+        let offsets =
+            OffsetBuffer::<i32>::from_lengths(self.offsets.windows(2).map(|w| w[1] - w[0]));
+        let values = PrimitiveArray::<P>::from_iter_values(self.values.iter().map(f));
+        Arc::new(ListArray::new(
+            Arc::new(Field::new_list_field(P::DATA_TYPE, true)),
+            offsets,
+            Arc::new(values),
+            None,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_sorts_by_group_and_keeps_the_rest() {
+        let mut a = GroupArena::<i64>::new();
+        a.resize(4);
+        for (g, v) in [(2, 20), (0, 1), (3, 30), (0, 2), (2, 21), (1, 10)] {
+            a.push(g, v);
+        }
+        let first = a.take(EmitTo::First(2));
+        assert_eq!(first.len(), 2);
+        assert_eq!(first.get(0), &[1, 2]);
+        assert_eq!(first.get(1), &[10]);
+        // Groups 2 and 3 are now 0 and 1; a new batch can add group 2.
+        a.resize(3);
+        a.push(2, 40);
+        let rest = a.take(EmitTo::All);
+        let all: Vec<&[i64]> = rest.iter().collect();
+        assert_eq!(all, vec![&[20, 21][..], &[30], &[40]]);
+        assert_eq!(a.take(EmitTo::All).len(), 0);
+    }
+}

@@ -1,0 +1,99 @@
+//! koubei's aggregate functions, registered on every session (and, later, on
+//! every cluster node) through [`register_functions`].
+//!
+//! Each gathers a group's values (a person's events, a customer's order
+//! days) in a [`arena::GroupArena`] and computes the group's result from all
+//! of them at once, with DataFusion's vectorised group accumulator.
+
+use arrow::array::ArrayRef;
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::{Accumulator, AggregateUDF, EmitTo, GroupsAccumulator};
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::prelude::SessionContext;
+
+mod arena;
+mod funnel;
+mod retention;
+
+pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
+pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
+
+/// Registers koubei's functions on a session.
+pub fn register_functions(ctx: &SessionContext) {
+    for f in functions() {
+        ctx.register_udaf(f);
+    }
+}
+
+/// Every aggregate function koubei adds, for sessions and cluster nodes alike.
+pub fn functions() -> Vec<AggregateUDF> {
+    vec![
+        AggregateUDF::from(WindowFunnel::new()),
+        AggregateUDF::from(WindowFunnelPath::new()),
+        AggregateUDF::from(RetentionCells::new()),
+    ]
+}
+
+/// The constant argument `i` of an aggregate call.
+fn literal<'a>(
+    func: &str,
+    args: &'a AccumulatorArgs,
+    i: usize,
+    what: &str,
+) -> Result<&'a ScalarValue> {
+    match args.exprs.get(i).and_then(|e| e.downcast_ref::<Literal>()) {
+        Some(l) => Ok(l.value()),
+        None => plan_err!("{func}: argument {} ({what}) must be a constant", i + 1),
+    }
+}
+
+/// A group accumulator whose groups can be made to exist before any row
+/// arrives.
+trait PerGroup: GroupsAccumulator + Clone + std::fmt::Debug + Sync {
+    fn reserve_groups(&mut self, n: usize);
+}
+
+/// The row-at-a-time form that some plans ask for (no GROUP BY, window
+/// aggregates): the group accumulator with a single group, so that each
+/// function's logic lives in one place.
+#[derive(Debug)]
+struct OneGroup<G>(G);
+
+impl<G: PerGroup> OneGroup<G> {
+    fn new(mut g: G) -> Self {
+        g.reserve_groups(1);
+        OneGroup(g)
+    }
+}
+
+impl<G: PerGroup> Accumulator for OneGroup<G> {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let n = values.first().map_or(0, |v| v.len());
+        self.0.update_batch(values, &vec![0; n], None, 1)
+    }
+
+    /// Computed on a copy: `evaluate` and `state` must not reset the values.
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let out = self.0.clone().evaluate(EmitTo::All)?;
+        ScalarValue::try_from_array(&out, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0
+            .clone()
+            .state(EmitTo::All)?
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let n = states.first().map_or(0, |v| v.len());
+        self.0.merge_batch(states, &vec![0; n], 1)
+    }
+}
