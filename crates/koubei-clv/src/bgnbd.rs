@@ -373,4 +373,56 @@ mod tests {
             assert_recovered(&f, &[truth.r, truth.alpha, truth.a, truth.b]);
         }
     }
+
+    /// Starting from a sample's fit reaches the same optimum as L-BFGS from
+    /// the default start, in fewer passes over the data.
+    #[test]
+    fn a_sample_start_reaches_the_same_optimum() {
+        let truth = BgNbdParams {
+            r: 0.8,
+            alpha: 6.0,
+            a: 0.7,
+            b: 3.0,
+            modified: false,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let rows = truth.simulate(8000, &mut rng, |rng| 20.0 + 40.0 * rng.random::<f64>());
+        let data = Weighted::from_rows(&rows);
+        let plain = FitOptions {
+            sample_rows: 0,
+            ..FitOptions::default()
+        };
+        let warm = FitOptions {
+            sample_rows: 1000,
+            ..FitOptions::default()
+        };
+        let (a, b) = (
+            fit::<BgNbd>(&data, &plain).unwrap(),
+            fit::<BgNbd>(&data, &warm).unwrap(),
+        );
+        for i in 0..4 {
+            let rel = (a.params[i] - b.params[i]).abs() / a.params[i];
+            assert!(
+                rel < 1e-7,
+                "{}: {} vs {}",
+                a.names[i],
+                a.params[i],
+                b.params[i]
+            );
+            let rel = (a.std_errors[i] - b.std_errors[i]).abs() / a.std_errors[i];
+            assert!(
+                rel < 1e-3,
+                "{} SE: {} vs {}",
+                a.names[i],
+                a.std_errors[i],
+                b.std_errors[i]
+            );
+        }
+        assert!(
+            b.evaluations < a.evaluations,
+            "{} passes from the sample, {} without",
+            b.evaluations,
+            a.evaluations
+        );
+    }
 }

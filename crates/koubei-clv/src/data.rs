@@ -62,20 +62,31 @@ impl Key for Discrete {
 impl<R: Key + Copy> Weighted<R> {
     /// Merges identical rows into one row with a weight, in first-seen order.
     pub fn from_rows(rows: &[R]) -> Weighted<R> {
-        let mut index: HashMap<R::K, usize> = HashMap::with_capacity(rows.len() / 4 + 16);
+        Self::merge(rows).0
+    }
+
+    /// [`Weighted::from_rows`], and for each of `rows` the index of its
+    /// merged row, so that per-row results can be spread back to customers.
+    pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<usize>) {
+        let mut index: HashMap<R::K, usize, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(rows.len() / 4 + 16, Default::default());
         let mut out = Weighted {
             rows: Vec::new(),
             weights: Vec::new(),
         };
-        for row in rows {
-            let i = *index.entry(row.key()).or_insert_with(|| {
-                out.rows.push(*row);
-                out.weights.push(0.0);
-                out.rows.len() - 1
-            });
-            out.weights[i] += 1.0;
-        }
-        out
+        let of = rows
+            .iter()
+            .map(|row| {
+                let i = *index.entry(row.key()).or_insert_with(|| {
+                    out.rows.push(*row);
+                    out.weights.push(0.0);
+                    out.rows.len() - 1
+                });
+                out.weights[i] += 1.0;
+                i
+            })
+            .collect();
+        (out, of)
     }
 }
 

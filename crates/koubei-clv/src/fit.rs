@@ -46,6 +46,9 @@ pub struct FitOptions {
     /// does; 0 (the default) is plain maximum likelihood.
     pub penalizer: f64,
     pub max_iters: u64,
+    /// With more distinct rows than twice this, start from a fit to a
+    /// sample of about this many rows (0: never).
+    pub sample_rows: usize,
 }
 
 impl Default for FitOptions {
@@ -53,6 +56,7 @@ impl Default for FitOptions {
         FitOptions {
             penalizer: 0.0,
             max_iters: 1000,
+            sample_rows: 40_000,
         }
     }
 }
@@ -199,6 +203,99 @@ fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
+/// About `rows` rows' worth of customers, drawn without regard to
+/// their history: each row's weight is thinned to a fraction f of it (by
+/// random rounding of w·f, so that it is f·w on average).
+fn sample<R: Copy>(data: &Weighted<R>, rows: usize) -> Weighted<R> {
+    use rand::{Rng, SeedableRng};
+    let f = rows as f64 / data.rows.len() as f64;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let mut out = Weighted {
+        rows: Vec::new(),
+        weights: Vec::new(),
+    };
+    for (row, w) in data.rows.iter().zip(&data.weights) {
+        let thinned = (w * f + rng.random::<f64>()).floor();
+        if thinned > 0.0 {
+            out.rows.push(*row);
+            out.weights.push(thinned);
+        }
+    }
+    out
+}
+
+/// For large data: the optimum of a sample, then steps on all rows with the
+/// sample's Hessian (its mean objective has nearly the same curvature), each
+/// costing one pass instead of an L-BFGS line search's several. `None` when
+/// the data are small or the sample does not fit.
+fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Option<(Vec<f64>, u64)> {
+    let n = options.sample_rows;
+    if n == 0 || problem.data.rows.len() < 2 * n {
+        return None;
+    }
+    let sample = sample(problem.data, n);
+    let rough = fit::<M>(&sample, options).ok()?;
+    let mut phi: Vec<f64> = rough.params.iter().map(|p| p.ln()).collect();
+    let uncounted = std::sync::atomic::AtomicU64::new(0);
+    let sub = Problem::<M> {
+        data: &sample,
+        total: sample.total(),
+        penalizer: problem.penalizer,
+        evaluations: &uncounted,
+    };
+    let inv = invert(&sub.hessian(&phi))?;
+    let (mut cost, mut grad) = problem.objective(&phi);
+    let mut iterations = rough.iterations;
+    for _ in 0..50 {
+        if max_abs(&grad) < 1e-12 {
+            break;
+        }
+        iterations += 1;
+        let step: Vec<f64> = (0..phi.len())
+            .map(|i| -(0..phi.len()).map(|j| inv[i][j] * grad[j]).sum::<f64>())
+            .collect();
+        let trial: Vec<f64> = phi.iter().zip(&step).map(|(p, s)| p + s).collect();
+        let (c, g) = problem.objective(&trial);
+        // Linear convergence, by the Hessians' mismatch: stop when a step no
+        // longer halves the gradient, and let Newton's method finish.
+        let halved = max_abs(&g) < 0.5 * max_abs(&grad);
+        if c > cost || !max_abs(&g).is_finite() {
+            break;
+        }
+        (phi, cost, grad) = (trial, c, g);
+        if !halved {
+            break;
+        }
+    }
+    Some((phi, iterations))
+}
+
+/// L-BFGS from `start` (parameters, not logs).
+fn lbfgs<M: Model>(
+    problem: &Problem<'_, M>,
+    start: Vec<f64>,
+    options: &FitOptions,
+) -> Result<(Vec<f64>, u64), ClvError> {
+    let start: Vec<f64> = start.iter().map(|v| v.ln()).collect();
+    let linesearch = MoreThuenteLineSearch::new();
+    let solver = LBFGS::new(linesearch, 10)
+        .with_tolerance_grad(1e-10)
+        .and_then(|s| s.with_tolerance_cost(1e-14))
+        .map_err(|e| ClvError::Optimizer(e.to_string()))?;
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.param(start.clone()).max_iters(options.max_iters))
+        .run();
+    Ok(match result {
+        Ok(mut res) => {
+            let iters = res.state().get_iter();
+            (res.state.take_best_param().unwrap_or(start), iters)
+        }
+        // A failed line search near the optimum still leaves a usable point for
+        // the Newton steps that follow; a failure anywhere else shows in the gradient.
+        Err(_) => (start, 0),
+    })
+}
+
 /// Fits model `M` to weighted rows by penalised maximum likelihood.
 pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fit, ClvError> {
     let total = data.total();
@@ -212,24 +309,9 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
         penalizer: options.penalizer,
         evaluations: &evaluations,
     };
-    let start: Vec<f64> = M::start(&data.rows).iter().map(|v| v.ln()).collect();
-
-    let linesearch = MoreThuenteLineSearch::new();
-    let solver = LBFGS::new(linesearch, 10)
-        .with_tolerance_grad(1e-10)
-        .and_then(|s| s.with_tolerance_cost(1e-14))
-        .map_err(|e| ClvError::Optimizer(e.to_string()))?;
-    let result = Executor::new(&problem, solver)
-        .configure(|state| state.param(start.clone()).max_iters(options.max_iters))
-        .run();
-    let (mut phi, iterations) = match result {
-        Ok(mut res) => {
-            let iters = res.state().get_iter();
-            (res.state.take_best_param().unwrap_or(start), iters)
-        }
-        // A failed line search near the optimum still leaves a usable point for
-        // the Newton steps below; a failure anywhere else shows in the gradient.
-        Err(_) => (start, 0),
+    let (mut phi, iterations) = match warm_start::<M>(&problem, options) {
+        Some(w) => w,
+        None => lbfgs(&problem, M::start(&data.rows), options)?,
     };
 
     // Newton polish: L-BFGS stops on small steps; a few Newton steps take the
@@ -237,12 +319,15 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
     // Newton converges quadratically, so a step that does not shrink the
     // gradient tenfold means rounding has been reached: stop there.
     let (mut cost, mut grad) = problem.objective(&phi);
+    // The last Hessian and where it was taken.
+    let mut last: Option<(Vec<f64>, Vec<Vec<f64>>)> = None;
     for _ in 0..8 {
         if max_abs(&grad) < 1e-12 {
             break;
         }
         let hess = problem.hessian(&phi);
         let Some(inv) = invert(&hess) else { break };
+        last = Some((phi.clone(), hess));
         let step: Vec<f64> = (0..phi.len())
             .map(|i| -(0..phi.len()).map(|j| inv[i][j] * grad[j]).sum::<f64>())
             .collect();
@@ -282,11 +367,17 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
     }
 
     let params: Vec<f64> = phi.iter().map(|v| v.exp()).collect();
-    let (ll, _) = problem.ll_sum(&params);
+    let penalty: f64 = params.iter().map(|v| v * v).sum::<f64>() * options.penalizer;
+    let ll = -(cost - penalty) * total;
     // The Hessian of the total negative log-likelihood is `total` times that of
     // the mean; the delta method carries log-scale errors to the parameters.
-    let hess: Vec<Vec<f64>> = problem
-        .hessian(&phi)
+    // The last Newton step's Hessian serves when that step was tiny: the
+    // errors then differ in the sixth digit at most.
+    let hess = match last {
+        Some((at, h)) if at.iter().zip(&phi).all(|(a, b)| (a - b).abs() < 1e-7) => h,
+        _ => problem.hessian(&phi),
+    };
+    let hess: Vec<Vec<f64>> = hess
         .into_iter()
         .map(|row| row.into_iter().map(|v| v * total).collect())
         .collect();

@@ -9,10 +9,12 @@
 
 use std::collections::HashMap;
 
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
-use crate::cols::{f64s, i64s, strings};
+use crate::cols::{i64s, strings};
 use crate::{Engine, Error, Result};
 use koubei_clv::{Discrete, Rft};
 
@@ -131,10 +133,6 @@ impl Summary {
     }
 }
 
-/// 2⁴³: a day's spend in thousandths (|spend| < 4.4 billion) fits below it,
-/// and day numbers up to 2²⁰ (the year 4840) above it.
-const PACK: i64 = 1 << 43;
-
 fn epoch_day(d: NaiveDate) -> i64 {
     (d - NaiveDate::default()).num_days()
 }
@@ -155,6 +153,34 @@ fn days_sql(end: NaiveDate, since: Option<NaiveDate>) -> String {
          GROUP BY customer_id, {day}",
         day = crate::day_number_sql("ts")
     )
+}
+
+/// The fields of a `purchase_days` result.
+struct PurchaseDaysColumns<'a> {
+    days: &'a [i64],
+    first: Vec<Option<i64>>,
+    last: Vec<Option<i64>>,
+    spend: &'a [f64],
+    first_spend: &'a [f64],
+}
+
+impl<'a> PurchaseDaysColumns<'a> {
+    fn new(a: &'a ArrayRef) -> Result<Self> {
+        let s = a.as_struct_opt().ok_or_else(|| {
+            Error::Request(format!(
+                "purchase_days gave {}, not a struct",
+                a.data_type()
+            ))
+        })?;
+        let f64s = |i: usize| s.column(i).as_primitive::<Float64Type>().values().as_ref();
+        Ok(PurchaseDaysColumns {
+            days: s.column(0).as_primitive::<Int64Type>().values(),
+            first: i64s(s.column(1))?,
+            last: i64s(s.column(2))?,
+            spend: f64s(3),
+            first_spend: f64s(4),
+        })
+    }
 }
 
 impl Engine {
@@ -199,23 +225,47 @@ impl Engine {
         Ok(end)
     }
 
+    /// Per customer with a paid order in `[since, end]` (either bound
+    /// optional): `purchase_days`
+    /// (see [`crate::udaf::PurchaseDays`]), in customer order.
+    async fn purchase_days(
+        &self,
+        end: Option<NaiveDate>,
+        since: Option<NaiveDate>,
+    ) -> Result<Vec<RecordBatch>> {
+        let sql = format!(
+            "SELECT customer_id, purchase_days({day}, CAST(amount AS DOUBLE)) AS p
+             FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
+             GROUP BY customer_id ORDER BY customer_id",
+            day = crate::day_number_sql("ts"),
+            range = crate::ts_in_days("ts", since, end),
+        );
+        Ok(self.sql(&sql).await?.1)
+    }
+
     /// Frequency, recency, T and mean repeat spend per customer.
     pub async fn clv_summary(&self, req: &SummaryRequest) -> Result<Summary> {
-        let end = self.calibration_end(req).await?;
-        let days = days_sql(end, None);
-        // One pass over the days: the repeat spend is all days' spend less the
-        // first day's. The first day's spend is read from MIN over (day, spend
-        // in thousandths) packed into one integer, which is exact for amounts
-        // with up to three decimals and several times faster than an ordered
-        // first_value.
-        let sql = format!(
-            "WITH days AS ({days})
-             SELECT customer_id, MIN(d) AS first, COUNT(*) - 1 AS x, MAX(d) - MIN(d) AS last,
-                    SUM(spend) - CAST(MIN(d * {PACK} + CAST(round(spend * 1000) AS BIGINT)) - MIN(d) * {PACK} AS DOUBLE) / 1000
-                      AS repeat_spend
-             FROM days GROUP BY customer_id ORDER BY customer_id"
-        );
-        let (_, batches) = self.sql(&sql).await?;
+        // Without a calibration end, it is the last day with a paid order:
+        // read from the customers' last days, which saves a pass over the
+        // orders (unless there are none, or a holdout needs the end first).
+        let (end, batches) = match (req.calibration_end, req.holdout_end) {
+            (None, None) => {
+                let batches = self.purchase_days(None, None).await?;
+                let mut last = None;
+                for b in &batches {
+                    let p = PurchaseDaysColumns::new(b.column(1))?;
+                    last = p.last.iter().flatten().copied().chain(last).max();
+                }
+                match last {
+                    Some(l) => (from_epoch_day(l), batches),
+                    None => (self.calibration_end(req).await?, batches),
+                }
+            }
+            _ => {
+                let end = self.calibration_end(req).await?;
+                (end, self.purchase_days(Some(end), None).await?)
+            }
+        };
         let unit = req.unit.days();
         let end_day = epoch_day(end);
         let mut s = Summary {
@@ -226,25 +276,20 @@ impl Engine {
         };
         for b in &batches {
             let ids = strings(b.column(0))?;
-            let first = i64s(b.column(1))?;
-            let x = i64s(b.column(2))?;
-            let last = i64s(b.column(3))?;
-            let spend = f64s(b.column(4))?;
-            for i in 0..b.num_rows() {
-                let (first, x, last) = (
-                    first[i].unwrap_or(end_day),
-                    x[i].unwrap_or(0),
-                    last[i].unwrap_or(0),
-                );
-                s.customer_id.push(ids[i].clone());
+            let p = PurchaseDaysColumns::new(b.column(1))?;
+            for (i, id) in ids.into_iter().enumerate() {
+                let x = p.days[i] - 1;
+                let first = p.first[i].unwrap_or(end_day);
+                let last = p.last[i].unwrap_or(first);
+                s.customer_id.push(id);
                 s.first.push(from_epoch_day(first));
                 s.rows.push(Rft {
                     x: x as f64,
-                    t_x: last as f64 / unit,
+                    t_x: (last - first) as f64 / unit,
                     t: (end_day - first) as f64 / unit,
                 });
                 s.spend.push(if x > 0 {
-                    spend[i].unwrap_or(0.0) / x as f64
+                    (p.spend[i] - p.first_spend[i]) / x as f64
                 } else {
                     0.0
                 });
@@ -252,11 +297,7 @@ impl Engine {
         }
         if let Some(h) = req.holdout_end {
             let next = end + chrono::TimeDelta::days(1);
-            let sql = format!(
-                "SELECT customer_id, COUNT(*) AS x, SUM(spend) AS spend FROM ({}) GROUP BY customer_id",
-                days_sql(h, Some(next))
-            );
-            let (_, batches) = self.sql(&sql).await?;
+            let batches = self.purchase_days(Some(h), Some(next)).await?;
             let index: HashMap<&str, usize> = s
                 .customer_id
                 .iter()
@@ -266,19 +307,11 @@ impl Engine {
             let mut holdout = vec![(0.0, 0.0); s.customer_id.len()];
             for b in &batches {
                 let ids = strings(b.column(0))?;
-                let x = i64s(b.column(1))?;
-                let spend = f64s(b.column(2))?;
-                for i in 0..b.num_rows() {
-                    if let Some(&j) = index.get(ids[i].as_str()) {
-                        let n = x[i].unwrap_or(0) as f64;
-                        holdout[j] = (
-                            n,
-                            if n > 0.0 {
-                                spend[i].unwrap_or(0.0) / n
-                            } else {
-                                0.0
-                            },
-                        );
+                let p = PurchaseDaysColumns::new(b.column(1))?;
+                for (i, id) in ids.iter().enumerate() {
+                    if let Some(&j) = index.get(id.as_str()) {
+                        let n = p.days[i] as f64;
+                        holdout[j] = (n, if n > 0.0 { p.spend[i] / n } else { 0.0 });
                     }
                 }
             }

@@ -377,7 +377,7 @@ impl Engine {
             }
             kind => {
                 check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
-                let data = Weighted::from_rows(&summary.rows);
+                let (data, row_of) = Weighted::merge(&summary.rows);
                 tracing::debug!(elapsed = ?started.elapsed(), distinct = data.rows.len(), "clv rows merged");
                 let (f, model) = fit_counting(kind, &data, &opts)?;
                 tracing::debug!(elapsed = ?started.elapsed(), iterations = f.iterations, evaluations = f.evaluations, "clv fitted");
@@ -421,20 +421,13 @@ impl Engine {
                     })
                     .collect();
                 tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-                let index: HashMap<[u64; 3], usize> = data
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| ([r.x.to_bits(), r.t_x.to_bits(), r.t.to_bits()], i))
-                    .collect();
                 report.per_customer = summary
                     .rows
                     .iter()
                     .enumerate()
                     .map(|(i, row)| {
                         let spend = expected_spend(row.x, summary.spend[i]);
-                        let (p_alive, purchases, discounted) =
-                            preds[index[&[row.x.to_bits(), row.t_x.to_bits(), row.t.to_bits()]]];
+                        let (p_alive, purchases, discounted) = preds[row_of[i]];
                         CustomerValue {
                             customer_id: summary.customer_id[i].clone(),
                             frequency: row.x,

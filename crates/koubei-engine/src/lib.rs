@@ -99,8 +99,6 @@ impl Engine {
     }
 }
 
-/// A SQL condition keeping the timestamp column `col` within whole UTC days,
-/// `from` to `until` inclusive; `TRUE` when neither is set.
 /// Microseconds in a day.
 pub(crate) const DAY_US: i64 = 86_400_000_000;
 
@@ -114,6 +112,8 @@ pub(crate) fn day_number_sql(col: &str) -> String {
     )
 }
 
+/// A SQL condition keeping the timestamp column `col` within whole UTC days,
+/// `from` to `until` inclusive; `TRUE` when neither is set.
 pub(crate) fn ts_in_days(
     col: &str,
     from: Option<chrono::NaiveDate>,

@@ -203,7 +203,10 @@ impl Engine {
         let (_, batches) = self.sql(&sql).await?;
         // The last day with a return event: later periods have not elapsed.
         let (_, last) = self
-            .sql(&format!("SELECT CAST(max(ts) AS BIGINT) FROM ({})", source(ret)))
+            .sql(&format!(
+                "SELECT CAST(max(ts) AS BIGINT) FROM ({})",
+                source(ret)
+            ))
             .await?;
         let last_day = last
             .first()

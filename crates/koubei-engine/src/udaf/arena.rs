@@ -98,6 +98,10 @@ impl<T> Grouped<T> {
         &self.values[self.offsets[g]..self.offsets[g + 1]]
     }
 
+    pub fn get_mut(&mut self, g: usize) -> &mut [T] {
+        &mut self.values[self.offsets[g]..self.offsets[g + 1]]
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &[T]> {
         (0..self.len()).map(|g| self.get(g))
     }

@@ -13,9 +13,11 @@ use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
 
 mod arena;
+mod clv;
 mod funnel;
 mod retention;
 
+pub use clv::PurchaseDays;
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
 
@@ -32,6 +34,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(WindowFunnel::new()),
         AggregateUDF::from(WindowFunnelPath::new()),
         AggregateUDF::from(RetentionCells::new()),
+        AggregateUDF::from(PurchaseDays::new()),
     ]
 }
 
