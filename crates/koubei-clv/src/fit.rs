@@ -121,20 +121,23 @@ impl<M: Model> Problem<'_, M> {
         let k = p.len();
         let rows = &self.data.rows;
         let weights = &self.data.weights;
-        rows.par_chunks(2048)
+        // Chunks summed in order, whichever thread computed them: the same
+        // data give the same sums to the last bit, hence the same fit.
+        let parts: Vec<(f64, Vec<f64>)> = rows
+            .par_chunks(2048)
             .zip(weights.par_chunks(2048))
             .map(|(rows, weights)| {
                 let mut g = vec![0.0; k];
                 let ll = M::ll_grad_chunk(p, rows, weights, &mut g);
                 (ll, g)
             })
-            .reduce(
-                || (0.0, vec![0.0; k]),
-                |(a, mut ga), (b, gb)| {
-                    ga.iter_mut().zip(gb).for_each(|(x, y)| *x += y);
-                    (a + b, ga)
-                },
-            )
+            .collect();
+        parts
+            .into_iter()
+            .fold((0.0, vec![0.0; k]), |(a, mut ga), (b, gb)| {
+                ga.iter_mut().zip(gb).for_each(|(x, y)| *x += y);
+                (a + b, ga)
+            })
     }
 
     /// The objective on the log scale and its gradient there.
