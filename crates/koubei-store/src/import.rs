@@ -232,7 +232,7 @@ impl Workspace {
         std::thread::scope(|scope| -> Result<()> {
             // One thread reads and splits the file; chunks are converted in
             // parallel, then derived and de-duplicated in file order.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<reader::Chunk>>(parallel * 2);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<reader::Piece>>(parallel * 2);
             scope.spawn(move || {
                 for c in chunks {
                     let failed = c.is_err();
@@ -242,15 +242,13 @@ impl Workspace {
                 }
             });
             loop {
-                let group: Vec<Result<reader::Chunk>> = rx.iter().take(parallel).collect();
+                let group: Vec<Result<reader::Piece>> = rx.iter().take(2 * parallel).collect();
                 if group.is_empty() {
                     return Ok(());
                 }
                 let mut work = Vec::with_capacity(group.len());
-                for chunk in group {
-                    let chunk = chunk?;
-                    rows_read += chunk.rows_read;
-                    rejects.extend(chunk.rejects.iter().cloned());
+                for piece in group {
+                    let piece = piece?;
                     let plan = match &column_plan {
                         Some(p) if fixed_columns => p.clone(),
                         _ => {
@@ -258,23 +256,30 @@ impl Workspace {
                                 path: path.clone(),
                                 reason,
                             };
-                            let p = convert::plan(table, &chunk.names, &opts.mapping)
+                            let p = convert::plan(table, piece.names(), &opts.mapping)
                                 .map_err(columns_error)?;
                             if fixed_columns {
-                                convert::check_required(table, &p, &chunk.names)
+                                convert::check_required(table, &p, piece.names())
                                     .map_err(columns_error)?;
                                 column_plan = Some(p.clone());
                             }
                             p
                         }
                     };
-                    work.push((chunk, plan));
+                    work.push((piece, plan));
                 }
+                // Split CSV blocks into values, then convert, on every core.
                 let converted: Vec<_> = work
-                    .par_iter()
-                    .map(|(chunk, plan)| convert::convert_chunk(table, chunk, plan, opts.timezone))
-                    .collect();
-                for ((chunk, plan), conv) in work.into_iter().zip(converted) {
+                    .into_par_iter()
+                    .map(|(piece, plan)| {
+                        let chunk = piece.into_chunk()?;
+                        let conv = convert::convert_chunk(table, &chunk, &plan, opts.timezone);
+                        Ok((chunk, plan, conv))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                for (chunk, plan, conv) in converted {
+                    rows_read += chunk.rows_read;
+                    rejects.extend(chunk.rejects.iter().cloned());
                     let (mut columns, mut errors) = conv.map_err(|reason| Error::Columns {
                         path: path.clone(),
                         reason,

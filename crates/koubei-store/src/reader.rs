@@ -206,7 +206,7 @@ trait ChunkSource {
 struct Chunks<S>(S);
 
 impl<S: ChunkSource> Iterator for Chunks<S> {
-    type Item = Result<Chunk>;
+    type Item = Result<Piece>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if *self.0.done() {
@@ -216,7 +216,7 @@ impl<S: ChunkSource> Iterator for Chunks<S> {
         if r.is_err() {
             *self.0.done() = true;
         }
-        r.transpose()
+        r.transpose().map(|c| c.map(Piece::Chunk))
     }
 }
 
@@ -240,7 +240,31 @@ fn text_chunk(
     }
 }
 
-pub(crate) type ChunkIter = Box<dyn Iterator<Item = Result<Chunk>> + Send>;
+/// What a reader hands over: a chunk, or a block of CSV records that the
+/// importer's worker threads split into values, so that tokenising runs on
+/// every core rather than on the one reading the file.
+pub(crate) enum Piece {
+    Chunk(Chunk),
+    Csv(CsvBlock),
+}
+
+impl Piece {
+    pub fn names(&self) -> &[String] {
+        match self {
+            Piece::Chunk(c) => &c.names,
+            Piece::Csv(b) => &b.names,
+        }
+    }
+
+    pub fn into_chunk(self) -> Result<Chunk> {
+        match self {
+            Piece::Chunk(c) => Ok(c),
+            Piece::Csv(b) => b.parse(),
+        }
+    }
+}
+
+pub(crate) type ChunkIter = Box<dyn Iterator<Item = Result<Piece>> + Send>;
 
 /// Opens `path` as `format` and returns its chunks.
 pub(crate) fn open(
@@ -255,12 +279,10 @@ pub(crate) fn open(
             Some(Delimiter::Whitespace) => {
                 Ok(Box::new(Chunks(WsChunks::new(path, columns, counter)?)))
             }
-            Some(Delimiter::Byte(d)) => {
-                Ok(Box::new(Chunks(CsvChunks::new(path, d, columns, counter)?)))
-            }
+            Some(Delimiter::Byte(d)) => Ok(Box::new(CsvChunks::new(path, d, columns, counter)?)),
             None => {
                 let d = if format == Format::Tsv { b'\t' } else { b',' };
-                Ok(Box::new(Chunks(CsvChunks::new(path, d, columns, counter)?)))
+                Ok(Box::new(CsvChunks::new(path, d, columns, counter)?))
             }
         },
         Format::Jsonl => Ok(Box::new(Chunks(JsonChunks::new(path, counter)?))),
@@ -268,15 +290,82 @@ pub(crate) fn open(
     }
 }
 
+/// Bytes per CSV block: tens of thousands of rows.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Splits a CSV file into blocks of whole records, by newlines outside
+/// quotes (RFC 4180: a quote inside a quoted field is doubled, so a newline
+/// ends a record exactly when the quotes before it in the block are even).
 struct CsvChunks {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn Read + Send>>,
-    names: Vec<String>,
+    input: Box<dyn Read + Send>,
+    names: Arc<Vec<String>>,
     delimiter: u8,
+    /// Bytes per block, about.
+    block: usize,
+    /// Bytes read and not handed over yet; they start at a record's start.
+    buf: Vec<u8>,
+    /// The line number of `buf`'s first byte.
+    line: u64,
+    eof: bool,
     done: bool,
-    /// The first chunk is handed over even when empty, so that a header-only
+    /// The first block is handed over even when empty, so that a header-only
     /// file still has its columns checked.
     first: bool,
+}
+
+/// The end (just past the newline) of the first or the last whole record
+/// in `data`, which starts at a record's start, as the csv parser reads it:
+/// a quote opens a quoted field only at a field's start, a doubled quote
+/// inside one is a quote, and a newline ends a record only outside quotes.
+/// A quote at the very end of `data` might be doubled by the next byte:
+/// scanning stops before it.
+fn record_end(data: &[u8], delimiter: u8, first: bool) -> Option<usize> {
+    let mut quoted = false;
+    let mut end = None;
+    let mut skip = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', data) {
+        if skip == Some(i) {
+            continue;
+        }
+        if data[i] == b'\n' {
+            if !quoted {
+                end = Some(i + 1);
+                if first {
+                    break;
+                }
+            }
+        } else if quoted {
+            match data.get(i + 1) {
+                Some(b'"') => skip = Some(i + 1),
+                Some(_) => quoted = false,
+                None => break,
+            }
+        } else if i == 0 || matches!(data[i - 1], b'\n' | b'\r') || data[i - 1] == delimiter {
+            quoted = true;
+        }
+    }
+    end
+}
+
+/// Where a record that the parser says is at `byte` really starts: the
+/// parser's position is where it started reading, before the blank lines
+/// it skips.
+fn record_start(data: &[u8], byte: u64) -> usize {
+    let byte = (byte as usize).min(data.len());
+    byte + data[byte..]
+        .iter()
+        .position(|&b| b != b'\n' && b != b'\r')
+        .unwrap_or(data.len() - byte)
+}
+
+/// A csv reader over one block, with the settings every block shares.
+fn csv_reader<R: Read>(delimiter: u8, input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input)
 }
 
 impl CsvChunks {
@@ -286,35 +375,36 @@ impl CsvChunks {
         columns: Option<&[String]>,
         counter: &ByteCounter,
     ) -> Result<Self> {
-        let input = open_text(path, counter)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(input);
+        let mut me = CsvChunks {
+            path: path.into(),
+            input: open_text(path, counter)?,
+            names: Arc::new(Vec::new()),
+            delimiter,
+            block: BLOCK_BYTES,
+            buf: Vec::new(),
+            line: 1,
+            eof: false,
+            done: false,
+            first: true,
+        };
         if let Some(columns) = columns {
-            return Ok(CsvChunks {
-                path: path.into(),
-                reader,
-                names: check_names(path, columns.to_vec())?,
-                delimiter,
-                done: false,
-                first: true,
-            });
+            me.names = Arc::new(check_names(path, columns.to_vec())?);
+            return Ok(me);
         }
-        let mut header = csv::ByteRecord::new();
+        let header = me.next_block()?;
+        let mut reader = csv_reader(delimiter, &header[..]);
+        let mut record = csv::ByteRecord::new();
         let got = reader
-            .read_byte_record(&mut header)
+            .read_byte_record(&mut record)
             .map_err(|e| csv_error(path, 1, e))?;
-        if !got {
+        if !got || header.is_empty() {
             return Err(Error::Unreadable {
                 path: path.into(),
                 reason: "the file is empty: expected a header line".into(),
             });
         }
-        let mut names = Vec::with_capacity(header.len());
-        for (i, field) in header.iter().enumerate() {
+        let mut names = Vec::with_capacity(record.len());
+        for (i, field) in record.iter().enumerate() {
             let field = if i == 0 {
                 field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
             } else {
@@ -329,36 +419,142 @@ impl CsvChunks {
                 })?;
             names.push(text.trim().to_string());
         }
-        Ok(CsvChunks {
-            path: path.into(),
-            reader,
-            names: check_names(path, names)?,
-            delimiter,
-            done: false,
-            first: true,
-        })
+        me.names = Arc::new(check_names(path, names)?);
+        Ok(me)
     }
 
-    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+    /// Reads until `buf` holds `want` bytes or the file ends.
+    fn fill(&mut self, want: usize) -> Result<()> {
+        while !self.eof && self.buf.len() < want {
+            let start = self.buf.len();
+            self.buf.resize(want, 0);
+            let n = self
+                .input
+                .read(&mut self.buf[start..])
+                .map_err(|e| read_error(&self.path, self.line, e));
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    self.buf.truncate(start);
+                    return Err(e);
+                }
+            };
+            self.buf.truncate(start + n);
+            self.eof = n == 0;
+        }
+        Ok(())
+    }
+
+    /// The next whole records, about [`BLOCK_BYTES`] of them; the header
+    /// alone the first time when the file has one.
+    fn next_block(&mut self) -> Result<Vec<u8>> {
+        let header = self.first && self.names.is_empty();
+        let mut want = if header { 64 << 10 } else { self.block };
+        loop {
+            self.fill(want)?;
+            let end = record_end(&self.buf, self.delimiter, header);
+            let end = match end {
+                Some(e) => e,
+                None if self.eof => self.buf.len(),
+                None if self.buf.len() as u64 > MAX_LINE_BYTES => {
+                    return Err(Error::Malformed {
+                        path: self.path.clone(),
+                        line: self.line,
+                        reason: format!(
+                            "a record longer than {} MiB: is a quote left open?",
+                            MAX_LINE_BYTES >> 20
+                        ),
+                    });
+                }
+                None => {
+                    want = (self.buf.len() * 2).max(16);
+                    continue;
+                }
+            };
+            let rest = self.buf.split_off(end);
+            let block = std::mem::replace(&mut self.buf, rest);
+            self.line += memchr::memchr_iter(b'\n', &block).count() as u64;
+            return Ok(block);
+        }
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Piece>> {
+        let first_line = self.line;
+        let bytes = self.next_block()?;
+        if bytes.is_empty() {
+            self.done = true;
+            if !self.first {
+                return Ok(None);
+            }
+        }
+        self.first = false;
+        Ok(Some(Piece::Csv(CsvBlock {
+            path: self.path.clone(),
+            names: self.names.clone(),
+            delimiter: self.delimiter,
+            bytes,
+            first_line,
+        })))
+    }
+}
+
+impl Iterator for CsvChunks {
+    type Item = Result<Piece>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_chunk();
+        if r.is_err() {
+            self.done = true;
+        }
+        r.transpose()
+    }
+}
+
+/// Whole CSV records, not split into values yet.
+pub(crate) struct CsvBlock {
+    path: PathBuf,
+    names: Arc<Vec<String>>,
+    delimiter: u8,
+    bytes: Vec<u8>,
+    /// The line number of the block's first byte.
+    first_line: u64,
+}
+
+impl CsvBlock {
+    fn parse(self) -> Result<Chunk> {
         let width = self.names.len();
+        let rows = memchr::memchr_iter(b'\n', &self.bytes).count() + 1;
         let mut builders: Vec<StringBuilder> = (0..width)
-            .map(|_| StringBuilder::with_capacity(CHUNK_ROWS, CHUNK_ROWS * 8))
+            .map(|_| StringBuilder::with_capacity(rows, self.bytes.len() / width.max(1)))
             .collect();
-        let mut lines = Vec::with_capacity(CHUNK_ROWS);
+        let mut lines = Vec::with_capacity(rows);
         let mut rejects = Vec::new();
         let mut rows_read = 0u64;
         let mut record = csv::ByteRecord::new();
-        while lines.len() < CHUNK_ROWS {
-            let line = self.reader.position().line();
-            let got = self
-                .reader
-                .read_byte_record(&mut record)
-                .map_err(|e| csv_error(&self.path, line, e))?;
+        let mut reader = csv_reader(self.delimiter, &self.bytes[..]);
+        // Line numbers count the newlines before a record's first byte (the
+        // parser's own count leaves out blank lines).
+        let (mut counted, mut line) = (0usize, self.first_line);
+        let mut line_at = |byte: u64| {
+            let byte = record_start(&self.bytes, byte).max(counted);
+            line += memchr::memchr_iter(b'\n', &self.bytes[counted..byte]).count() as u64;
+            counted = byte;
+            line
+        };
+        loop {
+            let got = reader.read_byte_record(&mut record).map_err(|e| {
+                let line = e.position().map_or(self.first_line, |p| line_at(p.byte()));
+                csv_error(&self.path, line, e)
+            })?;
             if !got {
-                self.done = true;
                 break;
             }
-            let line = record.position().map_or(line, |p| p.line());
+            let line = record
+                .position()
+                .map_or(self.first_line, |p| line_at(p.byte()));
             if record.len() == 1 && record[0].is_empty() {
                 continue; // a blank line
             }
@@ -403,17 +599,13 @@ impl CsvChunks {
             record = text.into_byte_record();
             lines.push(line);
         }
-        if rows_read == 0 && self.done && !self.first {
-            return Ok(None);
-        }
-        self.first = false;
-        Ok(Some(text_chunk(
-            self.names.clone(),
+        Ok(text_chunk(
+            self.names.to_vec(),
             builders,
             lines,
             rejects,
             rows_read,
-        )))
+        ))
     }
 
     fn raw(&self, record: &csv::ByteRecord) -> String {
@@ -565,15 +757,6 @@ fn csv_error(path: &Path, line: u64, e: csv::Error) -> Error {
             line,
             reason: format!("{other:?}"),
         },
-    }
-}
-
-impl ChunkSource for CsvChunks {
-    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
-        CsvChunks::next_chunk(self)
-    }
-    fn done(&mut self) -> &mut bool {
-        &mut self.done
     }
 }
 
@@ -746,7 +929,7 @@ fn parquet_chunks(path: &Path, counter: &ByteCounter) -> Result<ChunkIter> {
         counter
             .0
             .store(size * row.min(total_rows) / total_rows, Ordering::Relaxed);
-        Ok(Chunk {
+        Ok(Piece::Chunk(Chunk {
             names: batch
                 .schema()
                 .fields()
@@ -757,7 +940,7 @@ fn parquet_chunks(path: &Path, counter: &ByteCounter) -> Result<ChunkIter> {
             lines,
             rejects: Vec::new(),
             rows_read: n,
-        })
+        }))
     })))
 }
 
@@ -768,7 +951,7 @@ pub(crate) fn batch_chunks(batches: Vec<RecordBatch>) -> ChunkIter {
         let n = batch.num_rows() as u64;
         let lines = (row + 1..=row + n).collect();
         row += n;
-        Ok(Chunk {
+        Ok(Piece::Chunk(Chunk {
             names: batch
                 .schema()
                 .fields()
@@ -779,6 +962,99 @@ pub(crate) fn batch_chunks(batches: Vec<RecordBatch>) -> ChunkIter {
             lines,
             rejects: Vec::new(),
             rows_read: n,
-        })
+        }))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Array;
+    use proptest::prelude::*;
+
+    /// Every record with the line it starts on, as one csv reader reads
+    /// the whole file.
+    fn sequential(data: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut r = csv_reader(b',', data);
+        let mut out = Vec::new();
+        let mut rec = csv::ByteRecord::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            if rec.len() == 1 && rec[0].is_empty() {
+                continue;
+            }
+            let byte = record_start(data, rec.position().unwrap().byte());
+            let line = 1 + data[..byte].iter().filter(|&&b| b == b'\n').count() as u64;
+            out.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
+        }
+        out
+    }
+
+    /// The same, through blocks of about `block` bytes parsed one by one.
+    fn blocked(data: &[u8], block: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, data).unwrap();
+        let names: Vec<String> = (0..3).map(|i| format!("c{i}")).collect();
+        let mut chunks =
+            CsvChunks::new(&path, b',', Some(&names), &ByteCounter::default()).unwrap();
+        chunks.block = block;
+        let mut out = Vec::new();
+        for piece in chunks {
+            let c = piece.unwrap().into_chunk().unwrap();
+            for (row, &line) in c.lines.iter().enumerate() {
+                let fields = c.columns.iter().map(|col| {
+                    let col = col
+                        .as_any()
+                        .downcast_ref::<arrow::array::StringArray>()
+                        .unwrap();
+                    col.is_valid(row)
+                        .then(|| col.value(row).as_bytes().to_vec())
+                        .unwrap_or_default()
+                });
+                out.push((line, fields.collect()));
+            }
+            // Rows of another width are rejected, with their line.
+            for r in &c.rejects {
+                out.push((r.line, vec![]));
+            }
+        }
+        out.sort_by_key(|(line, _)| *line);
+        out
+    }
+
+    #[test]
+    fn record_ends_by_hand() {
+        let d = b"a,\"x\ny\",b\nc,5\",d\ne,\"q\"\"\n\",f\n";
+        // The newline inside the first quoted field does not end a record;
+        // the stray quote in 5" opens nothing; the doubled quote stays inside.
+        assert_eq!(record_end(d, b',', true), Some(10));
+        assert_eq!(record_end(d, b',', false), Some(d.len()));
+        assert_eq!(record_end(b"a,\"open\n", b',', false), None);
+        // A quote at the end might be doubled by the next byte.
+        assert_eq!(record_end(b"a\nb,\"x\"", b',', false), Some(2));
+    }
+
+    proptest! {
+        /// Blocks split where the csv parser ends records: the same records,
+        /// on the same lines, as reading the file in one go.
+        #[test]
+        fn blocks_read_as_one_file(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"a"[..]), Just(&b","[..]), Just(&b"\""[..]),
+                    Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"xy"[..]),
+                ],
+                0..80,
+            ),
+            block in 1usize..40,
+        ) {
+            let data: Vec<u8> = parts.concat();
+            // Three columns: other rows are rejects, kept with their line only.
+            let want: Vec<_> = sequential(&data)
+                .into_iter()
+                .map(|(line, f)| if f.len() == 3 { (line, f) } else { (line, vec![]) })
+                .collect();
+            prop_assert_eq!(blocked(&data, block), want);
+        }
+    }
 }
