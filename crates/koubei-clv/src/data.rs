@@ -25,7 +25,7 @@ pub struct Spend {
 
 /// A customer's history in discrete time: purchases in `x` of `n` transaction
 /// opportunities after the first, the last of them at opportunity `t_x`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Discrete {
     pub x: u32,
     pub t_x: u32,
@@ -34,7 +34,7 @@ pub struct Discrete {
 
 /// Rows that `Weighted::from_rows` can merge.
 pub trait Key {
-    type K: Eq + Hash;
+    type K: Eq + Hash + Ord;
     fn key(&self) -> Self::K;
 }
 
@@ -60,7 +60,9 @@ impl Key for Discrete {
 }
 
 impl<R: Key + Copy> Weighted<R> {
-    /// Merges identical rows into one row with a weight, in first-seen order.
+    /// Merges identical rows into one row with a weight, sorted by their key
+    /// (for times, which are never negative, the order of the numbers), so
+    /// that neighbours share terms that models compute once per chunk.
     pub fn from_rows(rows: &[R]) -> Weighted<R> {
         Self::merge(rows).0
     }
@@ -85,8 +87,18 @@ impl<R: Key + Copy> Weighted<R> {
                 out.weights[i] += 1.0;
                 i
             })
-            .collect();
-        (out, of)
+            .collect::<Vec<usize>>();
+        let mut order: Vec<usize> = (0..out.rows.len()).collect();
+        order.sort_unstable_by_key(|&i| out.rows[i].key());
+        let mut position = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            position[old] = new;
+        }
+        let sorted = Weighted {
+            rows: order.iter().map(|&i| out.rows[i]).collect(),
+            weights: order.iter().map(|&i| out.weights[i]).collect(),
+        };
+        (sorted, of.into_iter().map(|i| position[i]).collect())
     }
 }
 
@@ -196,6 +208,12 @@ mod tests {
         assert_eq!(w.rows.len(), 2);
         assert_eq!(w.weights, vec![2.0, 1.0]);
         assert_eq!(w.total(), 3.0);
+        // Sorted by (x, tₓ, T), with each input row's merged row.
+        let rows = [rows[1], rows[0], rows[1], rows[2]];
+        let (w, of) = Weighted::merge(&rows);
+        assert_eq!(w.rows, vec![rows[1], rows[0]]);
+        assert_eq!(w.weights, vec![2.0, 2.0]);
+        assert_eq!(of, vec![1, 0, 1, 0]);
     }
 
     #[test]

@@ -271,9 +271,9 @@ impl Engine {
             filters = filters.join(" AND "),
         );
         let sql = match &req.breakdown {
-            None => format!(
-                "WITH per AS ({per}) SELECT person, path, '' AS value FROM per WHERE path[1] <> 0"
-            ),
+            None => {
+                format!("WITH per AS ({per}) SELECT path, '' AS value FROM per WHERE path[1] <> 0")
+            }
             Some(b) => format!(
                 "WITH per AS ({per}),
                  ent AS (SELECT person, path[2] AS entry FROM per WHERE path[1] > 0),
@@ -283,7 +283,7 @@ impl Engine {
                          AND CAST(e.ts AS BIGINT) = ent.entry
                         WHERE {first}
                         GROUP BY ent.person)
-                 SELECT per.person, per.path, COALESCE(bd.value, '') AS value
+                 SELECT per.path, COALESCE(bd.value, '') AS value
                  FROM per LEFT JOIN bd ON bd.person = per.person WHERE per.path[1] <> 0",
                 first = conds[0],
             ),
@@ -291,10 +291,10 @@ impl Engine {
         let (_, batches) = self.sql(&sql).await?;
         let mut paths: Vec<(Vec<i64>, String)> = Vec::new();
         for b in &batches {
-            let value = cast(b.column(2), &DataType::Utf8)?;
+            let value = cast(b.column(1), &DataType::Utf8)?;
             let value = value.as_string::<i32>();
             for r in 0..b.num_rows() {
-                if let Some(p) = crate::udaf::path_values(b.column(1).as_ref(), r) {
+                if let Some(p) = crate::udaf::path_values(b.column(0).as_ref(), r) {
                     paths.push((p, value.value(r).to_string()));
                 }
             }

@@ -229,6 +229,18 @@ impl Workspace {
         let path = Path::new(&source).to_path_buf();
 
         let parallel = rayon::current_num_threads().max(1);
+        // Split CSV blocks into values, then convert, on every core; a
+        // group is converted while the one before it is derived.
+        let convert_group = |work: Vec<(reader::Piece, ColumnPlan)>| {
+            work.into_par_iter()
+                .map(|(piece, plan)| {
+                    let chunk = piece.into_chunk()?;
+                    let conv = convert::convert_chunk(table, &chunk, &plan, opts.timezone);
+                    Ok((chunk, plan, conv))
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        let convert_group = &convert_group;
         std::thread::scope(|scope| -> Result<()> {
             // One thread reads and splits the file; chunks are converted in
             // parallel, then derived and de-duplicated in file order.
@@ -241,11 +253,9 @@ impl Workspace {
                     }
                 }
             });
+            let mut in_flight = None;
             loop {
                 let group: Vec<Result<reader::Piece>> = rx.iter().take(2 * parallel).collect();
-                if group.is_empty() {
-                    return Ok(());
-                }
                 let mut work = Vec::with_capacity(group.len());
                 for piece in group {
                     let piece = piece?;
@@ -268,15 +278,17 @@ impl Workspace {
                     };
                     work.push((piece, plan));
                 }
-                // Split CSV blocks into values, then convert, on every core.
-                let converted: Vec<_> = work
-                    .into_par_iter()
-                    .map(|(piece, plan)| {
-                        let chunk = piece.into_chunk()?;
-                        let conv = convert::convert_chunk(table, &chunk, &plan, opts.timezone);
-                        Ok((chunk, plan, conv))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let next = (!work.is_empty()).then(|| scope.spawn(move || convert_group(work)));
+                let Some(done) = std::mem::replace(&mut in_flight, next) else {
+                    if in_flight.is_none() {
+                        return Ok(());
+                    }
+                    continue;
+                };
+                let converted = done.join().map_err(|_| Error::Unreadable {
+                    path: path.clone(),
+                    reason: "a conversion thread failed".into(),
+                })??;
                 for (chunk, plan, conv) in converted {
                     rows_read += chunk.rows_read;
                     rejects.extend(chunk.rejects.iter().cloned());

@@ -1007,9 +1007,11 @@ mod tests {
                         .as_any()
                         .downcast_ref::<arrow::array::StringArray>()
                         .unwrap();
-                    col.is_valid(row)
-                        .then(|| col.value(row).as_bytes().to_vec())
-                        .unwrap_or_default()
+                    if col.is_valid(row) {
+                        col.value(row).as_bytes().to_vec()
+                    } else {
+                        Vec::new()
+                    }
                 });
                 out.push((line, fields.collect()));
             }

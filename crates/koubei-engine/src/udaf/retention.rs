@@ -160,7 +160,7 @@ impl CellGroups {
             if period.is_null(row) || opt_filter.is_some_and(|f| !on(f, row)) {
                 continue;
             }
-            let flags = u8::from(on(start, row)) * START | u8::from(on(ret, row)) * RETURN;
+            let flags = (u8::from(on(start, row)) * START) | (u8::from(on(ret, row)) * RETURN);
             let p = period.value(row);
             // Periods before 0001-01-01 have no number.
             if flags != 0 && p >= 0 {
