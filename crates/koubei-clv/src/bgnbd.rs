@@ -386,14 +386,14 @@ mod tests {
             modified: false,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let rows = truth.simulate(8000, &mut rng, |rng| 20.0 + 40.0 * rng.random::<f64>());
+        let rows = truth.simulate(40_000, &mut rng, |rng| 20.0 + 40.0 * rng.random::<f64>());
         let data = Weighted::from_rows(&rows);
         let plain = FitOptions {
             sample_rows: 0,
             ..FitOptions::default()
         };
         let warm = FitOptions {
-            sample_rows: 1000,
+            sample_rows: 10_000,
             ..FitOptions::default()
         };
         let (a, b) = (

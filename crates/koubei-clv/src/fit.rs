@@ -111,9 +111,26 @@ struct Problem<'a, M: Model> {
     total: f64,
     penalizer: f64,
     evaluations: &'a std::sync::atomic::AtomicU64,
+    /// The last point L-BFGS asked about, with the objective and gradient
+    /// there: it asks for the cost and the gradient at a point separately,
+    /// and one pass over the data gives both.
+    last: std::sync::Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
 }
 
 impl<M: Model> Problem<'_, M> {
+    /// [`Problem::objective`], remembered for the last point.
+    fn remembered(&self, phi: &[f64]) -> (f64, Vec<f64>) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, c, g)) = last.as_ref()
+            && at.as_slice() == phi
+        {
+            return (*c, g.clone());
+        }
+        let (c, g) = self.objective(phi);
+        *last = Some((phi.to_vec(), c, g.clone()));
+        (c, g)
+    }
+
     /// Σ w·ll and Σ w·∇ll at parameters `p`.
     fn ll_sum(&self, p: &[f64]) -> (f64, Vec<f64>) {
         self.evaluations
@@ -190,7 +207,7 @@ impl<M: Model> CostFunction for &Problem<'_, M> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, phi: &Self::Param) -> Result<f64, argmin::core::Error> {
-        Ok(self.objective(phi).0)
+        Ok(self.remembered(phi).0)
     }
 }
 
@@ -198,7 +215,7 @@ impl<M: Model> Gradient for &Problem<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Self::Param) -> Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.objective(phi).1)
+        Ok(self.remembered(phi).1)
     }
 }
 
@@ -245,6 +262,7 @@ fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Optio
         total: sample.total(),
         penalizer: problem.penalizer,
         evaluations: &uncounted,
+        last: Default::default(),
     };
     let inv = invert(&sub.hessian(&phi))?;
     let (mut cost, mut grad) = problem.objective(&phi);
@@ -311,6 +329,7 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
         total,
         penalizer: options.penalizer,
         evaluations: &evaluations,
+        last: Default::default(),
     };
     let (mut phi, iterations) = match warm_start::<M>(&problem, options) {
         Some(w) => w,
