@@ -143,18 +143,6 @@ fn from_epoch_day(d: i64) -> NaiveDate {
         .unwrap_or_default()
 }
 
-/// Paid order lines summed per customer and UTC day, up to and including `end`.
-fn days_sql(end: NaiveDate, since: Option<NaiveDate>) -> String {
-    let range = crate::ts_in_days("ts", since, Some(end));
-    format!(
-        "SELECT customer_id, {day} AS d,
-                SUM(CAST(amount AS DOUBLE)) AS spend
-         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
-         GROUP BY customer_id, {day}",
-        day = crate::day_number_sql("ts")
-    )
-}
-
 /// The fields of a `purchase_days` result.
 struct PurchaseDaysColumns<'a> {
     days: &'a [i64],
@@ -327,20 +315,17 @@ impl Engine {
     /// were. Customers with no whole opportunity yet are left out.
     pub async fn clv_discrete(&self, req: &SummaryRequest) -> Result<(Vec<String>, Vec<Discrete>)> {
         let end = self.calibration_end(req).await?;
-        let days = days_sql(end, None);
-        let u = req.unit.days();
-        let end_day = epoch_day(end);
         let sql = format!(
-            "WITH days AS ({days}),
-                  f AS (SELECT customer_id, MIN(d) AS first FROM days GROUP BY customer_id),
-                  j AS (SELECT days.customer_id,
-                               CAST(floor(({end_day} - f.first) / {u:?}) AS BIGINT) AS n,
-                               CAST(ceil((days.d - f.first) / {u:?}) AS BIGINT) AS i
-                        FROM days JOIN f ON days.customer_id = f.customer_id)
-             SELECT customer_id, n,
-                    COUNT(DISTINCT CASE WHEN i >= 1 AND i <= n THEN i END) AS x,
-                    MAX(CASE WHEN i >= 1 AND i <= n THEN i END) AS t_x
-             FROM j WHERE n >= 1 GROUP BY customer_id, n ORDER BY customer_id"
+            "SELECT customer_id, o['n'] AS n, o['x'] AS x, o['t_x'] AS t_x FROM (
+               SELECT customer_id,
+                      purchase_opportunities({day}, CAST({end_day} AS BIGINT), {u:?}) AS o
+               FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
+               GROUP BY customer_id)
+             WHERE o['n'] >= 1 ORDER BY customer_id",
+            day = crate::day_number_sql("ts"),
+            end_day = epoch_day(end),
+            u = req.unit.days(),
+            range = crate::ts_in_days("ts", None, Some(end)),
         );
         let (_, batches) = self.sql(&sql).await?;
         let mut ids = Vec::new();

@@ -19,14 +19,14 @@ use arrow::array::{
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
-use datafusion::common::{Result, exec_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
 use super::arena::GroupArena;
-use super::{OneGroup, PerGroup};
+use super::{OneGroup, PerGroup, literal};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PurchaseDays {
@@ -103,6 +103,89 @@ impl AggregateUDFImpl for PurchaseDays {
     }
 }
 
+/// `purchase_opportunities(day, end, unit)`: a customer's BG/BB summary,
+/// a struct of `x`, `t_x` and `n` (see [`opportunities`]); `end` is the
+/// calibration end's day number and `unit` the opportunity's length in days,
+/// both constants.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PurchaseOpportunities {
+    signature: Signature,
+}
+
+impl PurchaseOpportunities {
+    pub fn new() -> Self {
+        PurchaseOpportunities {
+            signature: Signature::exact(
+                vec![DataType::Int64, DataType::Int64, DataType::Float64],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl Default for PurchaseOpportunities {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn opportunity_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("x", DataType::Int64, false),
+        Field::new("t_x", DataType::Int64, false),
+        Field::new("n", DataType::Int64, false),
+    ])
+}
+
+fn opportunity_groups(args: &AccumulatorArgs) -> Result<DayGroups> {
+    const F: &str = "purchase_opportunities";
+    let end = match literal(F, args, 1, "end")? {
+        ScalarValue::Int64(Some(e)) => *e,
+        v => return plan_err!("{F}: end must be a day number, not {v}"),
+    };
+    let unit = match literal(F, args, 2, "unit")? {
+        ScalarValue::Float64(Some(u)) if *u > 0.0 => *u,
+        v => return plan_err!("{F}: unit must be a positive number of days, not {v}"),
+    };
+    Ok(DayGroups {
+        lines: GroupArena::new(),
+        opportunities: Some((end, unit)),
+    })
+}
+
+impl AggregateUDFImpl for PurchaseOpportunities {
+    fn name(&self) -> &str {
+        "purchase_opportunities"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(opportunity_fields()))
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(OneGroup::new(opportunity_groups(&args)?)))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(opportunity_groups(&args)?))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        PurchaseDays::new().state_fields(args)
+    }
+}
+
 /// One order line: its day and amount.
 #[derive(Debug, Clone, Copy, Default)]
 struct Line {
@@ -113,13 +196,47 @@ struct Line {
 #[derive(Debug, Clone)]
 struct DayGroups {
     lines: GroupArena<Line>,
+    /// `purchase_opportunities`' calibration end and unit in days, or None
+    /// for `purchase_days`.
+    opportunities: Option<(i64, f64)>,
 }
 
 impl Default for DayGroups {
     fn default() -> Self {
         DayGroups {
             lines: GroupArena::new(),
+            opportunities: None,
         }
+    }
+}
+
+/// A customer's transaction opportunities, for BG/BB.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Opportunities {
+    x: i64,
+    t_x: i64,
+    n: i64,
+}
+
+/// After the first purchase day, opportunity i covers the days
+/// (i−1)·u < d − first ≤ i·u; n is how many whole ones end by `end`, x how
+/// many of them hold a purchase, tₓ the last of those.
+fn opportunities(lines: &mut [Line], end: i64, unit: f64) -> Opportunities {
+    let Some(first) = lines.iter().map(|l| l.day).min() else {
+        return Opportunities::default();
+    };
+    let n = ((end - first) as f64 / unit).floor() as i64;
+    let mut seen: Vec<i64> = lines
+        .iter()
+        .map(|l| ((l.day - first) as f64 / unit).ceil() as i64)
+        .filter(|&i| i >= 1 && i <= n)
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    Opportunities {
+        x: seen.len() as i64,
+        t_x: seen.last().copied().unwrap_or(0),
+        n,
     }
 }
 
@@ -152,21 +269,25 @@ fn summarise(lines: &mut [Line]) -> Days {
     d
 }
 
+/// Calls `f(row, line)` for each row with a day (and, for `purchase_days`,
+/// an amount).
 fn for_each_line(
     values: &[ArrayRef],
     opt_filter: Option<&BooleanArray>,
     mut f: impl FnMut(usize, Line),
 ) -> Result<()> {
-    let [day, spend] = values else {
-        return exec_err!("purchase_days: expected 2 arguments");
+    let Some(day) = values.first() else {
+        return exec_err!("purchase_days: expected a day");
     };
-    let (day, spend) = (
-        day.as_primitive::<Int64Type>(),
-        spend.as_primitive::<Float64Type>(),
-    );
+    let day = day.as_primitive::<Int64Type>();
+    // purchase_opportunities(day, end, unit) has no amounts.
+    let spend = match values {
+        [_, s] => Some(s.as_primitive::<Float64Type>()),
+        _ => None,
+    };
     for row in 0..day.len() {
         if day.is_null(row)
-            || spend.is_null(row)
+            || spend.is_some_and(|s| s.is_null(row))
             || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
         {
             continue;
@@ -175,7 +296,7 @@ fn for_each_line(
             row,
             Line {
                 day: day.value(row),
-                spend: spend.value(row),
+                spend: spend.map_or(0.0, |s| s.value(row)),
             },
         );
     }
@@ -214,6 +335,21 @@ impl GroupsAccumulator for DayGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let mut groups = self.lines.take(emit_to);
+        if let Some((end, unit)) = self.opportunities {
+            let out: Vec<Opportunities> = (0..groups.len())
+                .map(|g| opportunities(groups.get_mut(g), end, unit))
+                .collect();
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from_iter_values(out.iter().map(|o| o.x))),
+                Arc::new(Int64Array::from_iter_values(out.iter().map(|o| o.t_x))),
+                Arc::new(Int64Array::from_iter_values(out.iter().map(|o| o.n))),
+            ];
+            return Ok(Arc::new(StructArray::try_new(
+                opportunity_fields(),
+                columns,
+                None,
+            )?));
+        }
         let out: Vec<Days> = (0..groups.len())
             .map(|g| summarise(groups.get_mut(g)))
             .collect();
@@ -326,6 +462,22 @@ mod tests {
             }
         );
         assert_eq!(summarise(&mut []), Days::default());
+    }
+
+    /// Weekly opportunities worked by hand: first purchase on day 10, the
+    /// end on day 40 (n = 4 whole weeks); days 12 and 17 fall in
+    /// opportunity 1, 24 (= 10 + 14) in 2, 41 after the end.
+    #[test]
+    fn opportunities_by_hand() {
+        let mut lines: Vec<Line> = [41, 12, 10, 17, 24, 10]
+            .iter()
+            .map(|&day| Line { day, spend: 0.0 })
+            .collect();
+        assert_eq!(
+            opportunities(&mut lines, 40, 7.0),
+            Opportunities { x: 2, t_x: 2, n: 4 }
+        );
+        assert_eq!(opportunities(&mut [], 40, 7.0), Opportunities::default());
     }
 
     /// Partial states merged equal the same rows added directly.

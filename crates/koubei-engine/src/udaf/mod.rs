@@ -17,7 +17,7 @@ mod clv;
 mod funnel;
 mod retention;
 
-pub use clv::PurchaseDays;
+pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
 
@@ -35,6 +35,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(WindowFunnelPath::new()),
         AggregateUDF::from(RetentionCells::new()),
         AggregateUDF::from(PurchaseDays::new()),
+        AggregateUDF::from(PurchaseOpportunities::new()),
     ]
 }
 
