@@ -114,8 +114,11 @@ struct Problem<'a, M: Model> {
     /// The last point L-BFGS asked about, with the objective and gradient
     /// there: it asks for the cost and the gradient at a point separately,
     /// and one pass over the data gives both.
-    last: std::sync::Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    last: std::sync::Mutex<Option<Evaluated>>,
 }
+
+/// A point on the log scale, with the objective and its gradient there.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
 
 impl<M: Model> Problem<'_, M> {
     /// [`Problem::objective`], remembered for the last point.
