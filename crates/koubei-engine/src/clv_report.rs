@@ -238,7 +238,7 @@ fn fit_counting(
 }
 
 /// Expected customers at each repeat-purchase count, summed over customers
-/// grouped by T; `None` when the model has no closed form.
+/// grouped by T; `None` when the model has no P(X(t) = x).
 fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
     let mut by_t: HashMap<u64, f64> = std::collections::HashMap::new();
     for r in rows {
