@@ -33,8 +33,8 @@ pub struct Discrete {
 }
 
 /// Rows that `Weighted::from_rows` can merge.
-pub trait Key {
-    type K: Eq + Hash + Ord;
+pub trait Key: Copy + Send + Sync {
+    type K: Eq + Hash + Ord + Send;
     fn key(&self) -> Self::K;
 }
 
@@ -69,36 +69,70 @@ impl<R: Key + Copy> Weighted<R> {
 
     /// [`Weighted::from_rows`], and for each of `rows` the index of its
     /// merged row, so that per-row results can be spread back to customers.
+    ///
+    /// Slices are merged on all threads, then their distinct rows are sorted
+    /// together; weights are whole counts, so the result is the same on any
+    /// number of threads.
     pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<usize>) {
-        let mut index: HashMap<R::K, usize, foldhash::fast::RandomState> =
-            HashMap::with_capacity_and_hasher(rows.len() / 4 + 16, Default::default());
+        use rayon::prelude::*;
+        let slice = rows
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .max(1 << 16);
+        // Per slice: its distinct rows, their counts, and each row's index among them.
+        let parts: Vec<(Vec<R>, Vec<f64>, Vec<usize>)> = rows
+            .par_chunks(slice)
+            .map(|chunk| {
+                let mut index: HashMap<R::K, usize, foldhash::fast::RandomState> =
+                    HashMap::with_capacity_and_hasher(chunk.len() / 4 + 16, Default::default());
+                let (mut distinct, mut counts) = (Vec::new(), Vec::new());
+                let of = chunk
+                    .iter()
+                    .map(|row| {
+                        let i = *index.entry(row.key()).or_insert_with(|| {
+                            distinct.push(*row);
+                            counts.push(0.0);
+                            distinct.len() - 1
+                        });
+                        counts[i] += 1.0;
+                        i
+                    })
+                    .collect();
+                (distinct, counts, of)
+            })
+            .collect();
+        // All slices' distinct rows in key order; equal keys become one row.
+        let mut all: Vec<(R::K, usize, usize)> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(p, (distinct, _, _))| {
+                distinct
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, r)| (r.key(), p, i))
+            })
+            .collect();
+        all.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut global: Vec<Vec<usize>> = parts.iter().map(|(d, _, _)| vec![0; d.len()]).collect();
         let mut out = Weighted {
             rows: Vec::new(),
             weights: Vec::new(),
         };
-        let of = rows
-            .iter()
-            .map(|row| {
-                let i = *index.entry(row.key()).or_insert_with(|| {
-                    out.rows.push(*row);
-                    out.weights.push(0.0);
-                    out.rows.len() - 1
-                });
-                out.weights[i] += 1.0;
-                i
-            })
-            .collect::<Vec<usize>>();
-        let mut order: Vec<usize> = (0..out.rows.len()).collect();
-        order.sort_unstable_by_key(|&i| out.rows[i].key());
-        let mut position = vec![0; order.len()];
-        for (new, &old) in order.iter().enumerate() {
-            position[old] = new;
+        for (k, (key, p, i)) in all.iter().enumerate() {
+            if k == 0 || all[k - 1].0 != *key {
+                out.rows.push(parts[*p].0[*i]);
+                out.weights.push(0.0);
+            }
+            let g = out.rows.len() - 1;
+            out.weights[g] += parts[*p].1[*i];
+            global[*p][*i] = g;
         }
-        let sorted = Weighted {
-            rows: order.iter().map(|&i| out.rows[i]).collect(),
-            weights: order.iter().map(|&i| out.weights[i]).collect(),
-        };
-        (sorted, of.into_iter().map(|i| position[i]).collect())
+        let of = parts
+            .par_iter()
+            .zip(&global)
+            .flat_map_iter(|((_, _, of), g)| of.iter().map(|&i| g[i]))
+            .collect();
+        (out, of)
     }
 }
 
@@ -214,6 +248,41 @@ mod tests {
         assert_eq!(w.rows, vec![rows[1], rows[0]]);
         assert_eq!(w.weights, vec![2.0, 2.0]);
         assert_eq!(of, vec![1, 0, 1, 0]);
+    }
+
+    /// Over several slices (more than 65,536 rows), the merge equals a plain
+    /// ordered map's.
+    #[test]
+    fn merging_in_slices_equals_one_map() {
+        let mut state = 7u64;
+        let rows: Vec<Rft> = (0..300_000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let x = ((state >> 33) % 4) as f64;
+                let t = 10.0 + ((state >> 40) % 50) as f64;
+                let t_x = if x == 0.0 {
+                    0.0
+                } else {
+                    ((state >> 20) % 10) as f64
+                };
+                Rft { x, t_x, t }
+            })
+            .collect();
+        let mut want: std::collections::BTreeMap<[u64; 3], f64> = Default::default();
+        for r in &rows {
+            *want.entry(r.key()).or_default() += 1.0;
+        }
+        let (w, of) = Weighted::merge(&rows);
+        let got: Vec<([u64; 3], f64)> = w
+            .rows
+            .iter()
+            .map(|r| r.key())
+            .zip(w.weights.clone())
+            .collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        assert!(rows.iter().zip(&of).all(|(r, &i)| w.rows[i] == *r));
     }
 
     #[test]
