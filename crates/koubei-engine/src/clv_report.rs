@@ -268,7 +268,7 @@ impl Engine {
             penalizer: req.penalizer,
             ..FitOptions::default()
         };
-        let summary = self.clv_summary(&req.summary).await?;
+        let mut summary = self.clv_summary(&req.summary).await?;
         tracing::debug!(elapsed = ?started.elapsed(), customers = summary.rows.len(), "clv summary");
         let unit_days = req.summary.unit.days();
         let horizon = req.horizon_days / unit_days;
@@ -421,15 +421,19 @@ impl Engine {
                     })
                     .collect();
                 tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
+                // The ids move from the summary, which is done with: ten
+                // million copies took seconds.
+                let ids = std::mem::take(&mut summary.customer_id);
                 report.per_customer = summary
                     .rows
                     .iter()
+                    .zip(ids)
                     .enumerate()
-                    .map(|(i, row)| {
+                    .map(|(i, (row, customer_id))| {
                         let spend = expected_spend(row.x, summary.spend[i]);
                         let (p_alive, purchases, discounted) = preds[row_of[i]];
                         CustomerValue {
-                            customer_id: summary.customer_id[i].clone(),
+                            customer_id,
                             frequency: row.x,
                             recency: row.t_x,
                             t: row.t,
