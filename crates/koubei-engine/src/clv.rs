@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::cols::{i64s, strings};
 use crate::{Engine, Error, Result};
 use koubei_clv::{Discrete, Rft};
+use rayon::prelude::*;
 
 /// The time unit of frequency, recency and T.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -262,26 +263,44 @@ impl Engine {
             holdout_end: req.holdout_end,
             ..Summary::default()
         };
-        for b in &batches {
-            let ids = strings(b.column(0))?;
-            let p = PurchaseDaysColumns::new(b.column(1))?;
-            for (i, id) in ids.into_iter().enumerate() {
-                let x = p.days[i] - 1;
-                let first = p.first[i].unwrap_or(end_day);
-                let last = p.last[i].unwrap_or(first);
-                s.customer_id.push(id);
-                s.first.push(from_epoch_day(first));
-                s.rows.push(Rft {
-                    x: x as f64,
-                    t_x: (last - first) as f64 / unit,
-                    t: (end_day - first) as f64 / unit,
-                });
-                s.spend.push(if x > 0 {
-                    (p.spend[i] - p.first_spend[i]) / x as f64
-                } else {
-                    0.0
-                });
-            }
+        // Batches are converted on all threads, then joined in order.
+        type Part = (Vec<String>, Vec<NaiveDate>, Vec<Rft>, Vec<f64>);
+        let parts: Vec<Part> = batches
+            .par_iter()
+            .map(|b| -> Result<Part> {
+                let ids = strings(b.column(0))?;
+                let p = PurchaseDaysColumns::new(b.column(1))?;
+                let n = ids.len();
+                let mut part: Part = (
+                    ids,
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                );
+                for i in 0..n {
+                    let x = p.days[i] - 1;
+                    let first = p.first[i].unwrap_or(end_day);
+                    let last = p.last[i].unwrap_or(first);
+                    part.1.push(from_epoch_day(first));
+                    part.2.push(Rft {
+                        x: x as f64,
+                        t_x: (last - first) as f64 / unit,
+                        t: (end_day - first) as f64 / unit,
+                    });
+                    part.3.push(if x > 0 {
+                        (p.spend[i] - p.first_spend[i]) / x as f64
+                    } else {
+                        0.0
+                    });
+                }
+                Ok(part)
+            })
+            .collect::<Result<_>>()?;
+        for (ids, first, rows, spend) in parts {
+            s.customer_id.extend(ids);
+            s.first.extend(first);
+            s.rows.extend(rows);
+            s.spend.extend(spend);
         }
         if let Some(h) = req.holdout_end {
             let next = end + chrono::TimeDelta::days(1);
