@@ -1,6 +1,6 @@
 //! The values of many groups in one flat vector.
 
-use arrow::array::{ArrayRef, ListArray, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, ListArray, PrimitiveArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{ArrowPrimitiveType, Field};
 use datafusion::logical_expr::EmitTo;
@@ -77,6 +77,29 @@ impl<T: Copy + Default> GroupArena<T> {
         }
     }
 
+    /// Appends partial states: one list per row in each of `lists` (all of
+    /// the same lengths), for the group of that row. `value(starts, k)`
+    /// builds the k-th element of a row from each list's first index.
+    pub fn push_lists(
+        &mut self,
+        group_indices: &[usize],
+        lists: &[&ListArray],
+        mut value: impl FnMut(&[usize], usize) -> T,
+    ) {
+        let mut starts = vec![0; lists.len()];
+        for (row, &g) in group_indices.iter().enumerate() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            for (s, l) in starts.iter_mut().zip(lists) {
+                *s = l.value_offsets()[row] as usize;
+            }
+            for k in 0..lists[0].value_length(row) as usize {
+                self.push(g, value(&starts, k));
+            }
+        }
+    }
+
     /// Heap bytes held, for DataFusion's memory accounting.
     pub fn size(&self) -> usize {
         self.group.capacity() * size_of::<u32>() + self.values.capacity() * size_of::<T>()
@@ -119,6 +142,16 @@ impl<T> Grouped<T> {
             None,
         ))
     }
+}
+
+/// Lists from their lengths and their values laid end to end.
+pub(crate) fn list_of(lengths: impl IntoIterator<Item = usize>, values: ArrayRef) -> ArrayRef {
+    Arc::new(ListArray::new(
+        Arc::new(Field::new_list_field(values.data_type().clone(), true)),
+        OffsetBuffer::<i32>::from_lengths(lengths),
+        values,
+        None,
+    ))
 }
 
 #[cfg(test)]

@@ -14,10 +14,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StructArray,
-};
-use arrow::buffer::OffsetBuffer;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -25,7 +22,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::GroupArena;
+use super::arena::{GroupArena, list_of};
 use super::{OneGroup, PerGroup, literal};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -303,15 +300,6 @@ fn for_each_line(
     Ok(())
 }
 
-fn list_of(lengths: impl IntoIterator<Item = usize>, values: ArrayRef) -> ArrayRef {
-    Arc::new(ListArray::new(
-        Arc::new(Field::new_list_field(values.data_type().clone(), true)),
-        OffsetBuffer::<i32>::from_lengths(lengths),
-        values,
-        None,
-    ))
-}
-
 impl PerGroup for DayGroups {
     fn reserve_groups(&mut self, n: usize) {
         self.lines.resize(n);
@@ -387,26 +375,11 @@ impl GroupsAccumulator for DayGroups {
         let (days, spends) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
         let dv = days.values().as_primitive::<Int64Type>().values();
         let sv = spends.values().as_primitive::<Float64Type>().values();
-        let (d_off, s_off) = (days.value_offsets(), spends.value_offsets());
-        for (row, &g) in group_indices.iter().enumerate() {
-            if days.is_null(row) {
-                continue;
-            }
-            let (d0, d1, s0) = (
-                d_off[row] as usize,
-                d_off[row + 1] as usize,
-                s_off[row] as usize,
-            );
-            for i in 0..d1 - d0 {
-                self.lines.push(
-                    g,
-                    Line {
-                        day: dv[d0 + i],
-                        spend: sv[s0 + i],
-                    },
-                );
-            }
-        }
+        self.lines
+            .push_lists(group_indices, &[days, spends], |s, k| Line {
+                day: dv[s[0] + k],
+                spend: sv[s[1] + k],
+            });
         Ok(())
     }
 

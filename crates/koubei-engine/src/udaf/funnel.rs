@@ -11,9 +11,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, PrimitiveArray, UInt8Array,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, PrimitiveArray, UInt8Array,
 };
-use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -21,7 +20,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::GroupArena;
+use super::arena::{GroupArena, list_of};
 use super::{OneGroup, PerGroup, literal};
 use crate::funnel::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
 
@@ -418,12 +417,7 @@ impl GroupsAccumulator for FunnelGroups {
             }
             lengths.push(values.len() - before);
         }
-        Ok(Arc::new(ListArray::new(
-            Arc::new(Field::new_list_field(DataType::Int64, true)),
-            OffsetBuffer::<i32>::from_lengths(lengths),
-            Arc::new(Int64Array::from(values)),
-            None,
-        )))
+        Ok(list_of(lengths, Arc::new(Int64Array::from(values))))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -449,32 +443,25 @@ impl GroupsAccumulator for FunnelGroups {
         // allocate three arrays per group.
         let ts = values[0].as_list::<i32>();
         let steps = values[1].as_list::<i32>();
-        let ex = values.get(2).map(|v| v.as_list::<i32>());
         let tv = ts.values().as_primitive::<Int64Type>().values();
         let sv = steps.values().as_primitive::<UInt32Type>().values();
-        let xv = ex.map(|e| e.values().as_primitive::<UInt32Type>().values());
-        let (to, so) = (ts.value_offsets(), steps.value_offsets());
-        let xo = ex.map(|e| e.value_offsets());
-        for (row, &g) in group_indices.iter().enumerate() {
-            if ts.is_null(row) {
-                continue;
+        match values.get(2).map(|v| v.as_list::<i32>()) {
+            Some(ex) => {
+                let xv = ex.values().as_primitive::<UInt32Type>().values();
+                self.events
+                    .push_lists(group_indices, &[ts, steps, ex], |s, k| PathEvent {
+                        ts: tv[s[0] + k],
+                        steps: sv[s[1] + k],
+                        exclusions: xv[s[2] + k],
+                    });
             }
-            let (t0, t1) = (to[row] as usize, to[row + 1] as usize);
-            let s0 = so[row] as usize;
-            let x0 = xo.map(|o| o[row] as usize);
-            for i in 0..t1 - t0 {
-                self.events.push(
-                    g,
-                    PathEvent {
-                        ts: tv[t0 + i],
-                        steps: sv[s0 + i],
-                        exclusions: match (xv, x0) {
-                            (Some(x), Some(o)) => x[o + i],
-                            _ => 0,
-                        },
-                    },
-                );
-            }
+            None => self
+                .events
+                .push_lists(group_indices, &[ts, steps], |s, k| PathEvent {
+                    ts: tv[s[0] + k],
+                    steps: sv[s[1] + k],
+                    exclusions: 0,
+                }),
         }
         Ok(())
     }
@@ -498,32 +485,24 @@ impl GroupsAccumulator for FunnelGroups {
                 lengths.push(0);
             }
         })?;
-        let list = |values: ArrayRef, t: DataType| -> ArrayRef {
-            Arc::new(ListArray::new(
-                Arc::new(Field::new_list_field(t, true)),
-                OffsetBuffer::<i32>::from_lengths(lengths.iter().copied()),
-                values,
-                None,
-            ))
-        };
         let mut out = vec![
-            list(
+            list_of(
+                lengths.iter().copied(),
                 Arc::new(Int64Array::from_iter_values(kept.iter().map(|e| e.ts))),
-                DataType::Int64,
             ),
-            list(
+            list_of(
+                lengths.iter().copied(),
                 Arc::new(PrimitiveArray::<UInt32Type>::from_iter_values(
                     kept.iter().map(|e| e.steps),
                 )),
-                DataType::UInt32,
             ),
         ];
         if self.path {
-            out.push(list(
+            out.push(list_of(
+                lengths,
                 Arc::new(PrimitiveArray::<UInt32Type>::from_iter_values(
                     kept.iter().map(|e| e.exclusions),
                 )),
-                DataType::UInt32,
             ));
         }
         Ok(out)

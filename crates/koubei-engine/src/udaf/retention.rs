@@ -17,8 +17,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, PrimitiveArray};
-use arrow::buffer::OffsetBuffer;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, PrimitiveArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, UInt8Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -26,7 +25,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::GroupArena;
+use super::arena::{GroupArena, list_of};
 use super::{OneGroup, PerGroup, literal};
 
 /// Cells per cohort: more than the largest `periods` (1000) allows.
@@ -214,19 +213,6 @@ impl PerGroup for CellGroups {
     }
 }
 
-/// Lists of `n` rows from their lengths and values.
-fn list_of<T: arrow::datatypes::ArrowPrimitiveType>(
-    lengths: impl IntoIterator<Item = usize>,
-    values: PrimitiveArray<T>,
-) -> ArrayRef {
-    Arc::new(ListArray::new(
-        Arc::new(Field::new_list_field(T::DATA_TYPE, true)),
-        OffsetBuffer::<i32>::from_lengths(lengths),
-        Arc::new(values),
-        None,
-    ))
-}
-
 impl GroupsAccumulator for CellGroups {
     fn update_batch(
         &mut self,
@@ -251,7 +237,7 @@ impl GroupsAccumulator for CellGroups {
             self.cells(marks, &mut cells);
             lengths.push(cells.len() - before);
         }
-        Ok(list_of(lengths, Int64Array::from(cells)))
+        Ok(list_of(lengths, Arc::new(Int64Array::from(cells))))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -272,22 +258,11 @@ impl GroupsAccumulator for CellGroups {
         let (periods, flags) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
         let pv = periods.values().as_primitive::<Int64Type>().values();
         let fv = flags.values().as_primitive::<UInt8Type>().values();
-        let (po, fo) = (periods.value_offsets(), flags.value_offsets());
-        for (row, &g) in group_indices.iter().enumerate() {
-            if periods.is_null(row) {
-                continue;
-            }
-            let (p0, p1, f0) = (po[row] as usize, po[row + 1] as usize, fo[row] as usize);
-            for i in 0..p1 - p0 {
-                self.marks.push(
-                    g,
-                    Mark {
-                        period: pv[p0 + i],
-                        flags: fv[f0 + i],
-                    },
-                );
-            }
-        }
+        self.marks
+            .push_lists(group_indices, &[periods, flags], |s, k| Mark {
+                period: pv[s[0] + k],
+                flags: fv[s[1] + k],
+            });
         Ok(())
     }
 
@@ -307,11 +282,13 @@ impl GroupsAccumulator for CellGroups {
         Ok(vec![
             list_of(
                 lengths.iter().copied(),
-                Int64Array::from_iter_values(kept.iter().map(|m| m.period)),
+                Arc::new(Int64Array::from_iter_values(kept.iter().map(|m| m.period))),
             ),
             list_of(
                 lengths,
-                PrimitiveArray::<UInt8Type>::from_iter_values(kept.iter().map(|m| m.flags)),
+                Arc::new(PrimitiveArray::<UInt8Type>::from_iter_values(
+                    kept.iter().map(|m| m.flags),
+                )),
             ),
         ])
     }
