@@ -12,6 +12,12 @@ pub trait Counting {
     /// Expected repeat purchases in (T, T + horizon], given the history.
     fn expected(&self, row: &Rft, horizon: f64) -> f64;
 
+    /// [`Counting::expected`] at several horizons; models override it to
+    /// share the work that does not depend on the horizon.
+    fn expected_at(&self, row: &Rft, horizons: &[f64]) -> Vec<f64> {
+        horizons.iter().map(|&h| self.expected(row, h)).collect()
+    }
+
     /// Expected repeat purchases in (0, t] of a customer just acquired.
     fn expected_new(&self, t: f64) -> f64;
 
@@ -33,11 +39,11 @@ pub fn discounted_purchases(
     yearly_rate: f64,
 ) -> f64 {
     let monthly = (1.0 + yearly_rate).powf(1.0 / 12.0) - 1.0;
+    let horizons: Vec<f64> = (1..=months).map(|i| month * f64::from(i)).collect();
     let mut value = 0.0;
     let mut before = 0.0;
     let mut discount = 1.0;
-    for i in 1..=months {
-        let now = model.expected(row, month * f64::from(i));
+    for now in model.expected_at(row, &horizons) {
         discount /= 1.0 + monthly;
         value += (now - before) * discount;
         before = now;
