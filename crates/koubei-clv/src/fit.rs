@@ -303,7 +303,7 @@ fn lbfgs<M: Model>(
     let start: Vec<f64> = start.iter().map(|v| v.ln()).collect();
     let linesearch = MoreThuenteLineSearch::new();
     let solver = LBFGS::new(linesearch, 10)
-        .with_tolerance_grad(1e-10)
+        .with_tolerance_grad(1e-6)
         .and_then(|s| s.with_tolerance_cost(1e-14))
         .map_err(|e| ClvError::Optimizer(e.to_string()))?;
     let result = Executor::new(problem, solver)
