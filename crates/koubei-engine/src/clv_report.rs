@@ -426,7 +426,7 @@ impl Engine {
                 let ids = std::mem::take(&mut summary.customer_id);
                 report.per_customer = summary
                     .rows
-                    .iter()
+                    .par_iter()
                     .zip(ids)
                     .enumerate()
                     .map(|(i, (row, customer_id))| {
@@ -446,6 +446,7 @@ impl Engine {
                     })
                     .collect();
                 totals(&mut report);
+                tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
                 Ok(report)
             }
         }
