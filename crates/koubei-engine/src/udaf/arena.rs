@@ -113,6 +113,22 @@ pub(crate) struct Grouped<T> {
 }
 
 impl<T> Grouped<T> {
+    /// Each of `n` rows its own group, holding the value given for it (rows
+    /// in ascending order) or nothing: the state of rows whose partial
+    /// aggregation DataFusion skipped.
+    pub fn singletons(n: usize, kept: impl IntoIterator<Item = (usize, T)>) -> Self {
+        let mut offsets = vec![0; n + 1];
+        let mut values = Vec::with_capacity(n);
+        for (row, v) in kept {
+            offsets[row + 1] = 1;
+            values.push(v);
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        Grouped { offsets, values }
+    }
+
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -176,5 +192,12 @@ mod tests {
         let all: Vec<&[i64]> = rest.iter().collect();
         assert_eq!(all, vec![&[20, 21][..], &[30], &[40]]);
         assert_eq!(a.take(EmitTo::All).len(), 0);
+    }
+
+    #[test]
+    fn singletons_are_rows_as_groups() {
+        let g = Grouped::singletons(4, [(1, 'a'), (3, 'b')]);
+        let all: Vec<&[char]> = g.iter().collect();
+        assert_eq!(all, vec![&[][..], &['a'], &[], &['b']]);
     }
 }

@@ -22,8 +22,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::{GroupArena, list_of};
-use super::{OneGroup, PerGroup, literal};
+use super::arena::{GroupArena, Grouped};
+use super::{OneGroup, PerGroup, list_state_fields, literal};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PurchaseDays {
@@ -86,17 +86,10 @@ impl AggregateUDFImpl for PurchaseDays {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = |name: &str, t: DataType| {
-            Arc::new(Field::new(
-                format!("{}[{name}]", args.name),
-                DataType::List(Arc::new(Field::new_list_field(t, true))),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("day", DataType::Int64),
-            list("spend", DataType::Float64),
-        ])
+        Ok(list_state_fields(
+            &args,
+            &[("day", DataType::Int64), ("spend", DataType::Float64)],
+        ))
     }
 }
 
@@ -300,6 +293,14 @@ fn for_each_line(
     Ok(())
 }
 
+/// The state lists of some groups' lines: days and amounts.
+fn state_of(groups: &Grouped<Line>) -> Vec<ArrayRef> {
+    vec![
+        groups.lists::<Int64Type>(|l| l.day),
+        groups.lists::<Float64Type>(|l| l.spend),
+    ]
+}
+
 impl PerGroup for DayGroups {
     fn reserve_groups(&mut self, n: usize) {
         self.lines.resize(n);
@@ -358,11 +359,7 @@ impl GroupsAccumulator for DayGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = self.lines.take(emit_to);
-        Ok(vec![
-            groups.lists::<Int64Type>(|l| l.day),
-            groups.lists::<Float64Type>(|l| l.spend),
-        ])
+        Ok(state_of(&self.lines.take(emit_to)))
     }
 
     fn merge_batch(
@@ -388,23 +385,9 @@ impl GroupsAccumulator for DayGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let n = values[0].len();
-        let mut lengths = vec![0; n];
-        let mut kept: Vec<Line> = Vec::with_capacity(n);
-        for_each_line(values, opt_filter, |row, l| {
-            lengths[row] = 1;
-            kept.push(l);
-        })?;
-        Ok(vec![
-            list_of(
-                lengths.iter().copied(),
-                Arc::new(Int64Array::from_iter_values(kept.iter().map(|l| l.day))),
-            ),
-            list_of(
-                lengths,
-                Arc::new(Float64Array::from_iter_values(kept.iter().map(|l| l.spend))),
-            ),
-        ])
+        let mut kept = Vec::with_capacity(values[0].len());
+        for_each_line(values, opt_filter, |row, l| kept.push((row, l)))?;
+        Ok(state_of(&Grouped::singletons(values[0].len(), kept)))
     }
 
     fn size(&self) -> usize {

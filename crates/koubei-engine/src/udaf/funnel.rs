@@ -10,9 +10,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, PrimitiveArray, UInt8Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, UInt8Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -20,8 +18,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::{GroupArena, list_of};
-use super::{OneGroup, PerGroup, literal};
+use super::arena::{GroupArena, Grouped, list_of};
+use super::{OneGroup, PerGroup, list_state_fields, literal};
 use crate::funnel::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -83,18 +81,10 @@ impl AggregateUDFImpl for WindowFunnel {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![
-            Arc::new(Field::new(
-                format!("{}[ts]", args.name),
-                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
-                true,
-            )),
-            Arc::new(Field::new(
-                format!("{}[steps]", args.name),
-                DataType::List(Arc::new(Field::new_list_field(DataType::UInt32, true))),
-                true,
-            )),
-        ])
+        Ok(list_state_fields(
+            &args,
+            &[("ts", DataType::Int64), ("steps", DataType::UInt32)],
+        ))
     }
 }
 
@@ -284,18 +274,14 @@ impl AggregateUDFImpl for WindowFunnelPath {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = |name: &str, t: DataType| {
-            Arc::new(Field::new(
-                format!("{}[{name}]", args.name),
-                DataType::List(Arc::new(Field::new_list_field(t, true))),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("ts", DataType::Int64),
-            list("steps", DataType::UInt32),
-            list("exclusions", DataType::UInt32),
-        ])
+        Ok(list_state_fields(
+            &args,
+            &[
+                ("ts", DataType::Int64),
+                ("steps", DataType::UInt32),
+                ("exclusions", DataType::UInt32),
+            ],
+        ))
     }
 }
 
@@ -361,6 +347,21 @@ impl FunnelGroups {
     }
 }
 
+impl FunnelGroups {
+    /// The state lists of some groups' events: times, step masks and, for
+    /// `window_funnel_path`, exclusion masks.
+    fn state_of(&self, groups: &Grouped<PathEvent>) -> Vec<ArrayRef> {
+        let mut out = vec![
+            groups.lists::<Int64Type>(|e| e.ts),
+            groups.lists::<UInt32Type>(|e| e.steps),
+        ];
+        if self.path {
+            out.push(groups.lists::<UInt32Type>(|e| e.exclusions));
+        }
+        out
+    }
+}
+
 impl PerGroup for FunnelGroups {
     fn reserve_groups(&mut self, n: usize) {
         self.events.resize(n);
@@ -422,14 +423,7 @@ impl GroupsAccumulator for FunnelGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let groups = self.events.take(emit_to);
-        let mut out = vec![
-            groups.lists::<Int64Type>(|e| e.ts),
-            groups.lists::<UInt32Type>(|e| e.steps),
-        ];
-        if self.path {
-            out.push(groups.lists::<UInt32Type>(|e| e.exclusions));
-        }
-        Ok(out)
+        Ok(self.state_of(&groups))
     }
 
     fn merge_batch(
@@ -471,41 +465,13 @@ impl GroupsAccumulator for FunnelGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        // Each row its own group: a list of one event, or an empty list,
-        // built straight into the state arrays (one vector per row would
-        // cost an allocation per event).
-        let n = values[0].len();
-        let mut kept: Vec<PathEvent> = Vec::with_capacity(n);
-        let mut lengths = Vec::with_capacity(n);
-        self.for_each_event(values, opt_filter, |_, e| {
+        let mut kept = Vec::with_capacity(values[0].len());
+        self.for_each_event(values, opt_filter, |row, e| {
             if let Some(e) = e {
-                kept.push(e);
-                lengths.push(1);
-            } else {
-                lengths.push(0);
+                kept.push((row, e));
             }
         })?;
-        let mut out = vec![
-            list_of(
-                lengths.iter().copied(),
-                Arc::new(Int64Array::from_iter_values(kept.iter().map(|e| e.ts))),
-            ),
-            list_of(
-                lengths.iter().copied(),
-                Arc::new(PrimitiveArray::<UInt32Type>::from_iter_values(
-                    kept.iter().map(|e| e.steps),
-                )),
-            ),
-        ];
-        if self.path {
-            out.push(list_of(
-                lengths,
-                Arc::new(PrimitiveArray::<UInt32Type>::from_iter_values(
-                    kept.iter().map(|e| e.exclusions),
-                )),
-            ));
-        }
-        Ok(out)
+        Ok(self.state_of(&Grouped::singletons(values[0].len(), kept)))
     }
 
     fn size(&self) -> usize {

@@ -5,9 +5,12 @@
 //! days) in a [`arena::GroupArena`] and computes the group's result from all
 //! of them at once, with DataFusion's vectorised group accumulator.
 
+use std::sync::Arc;
+
 use arrow::array::ArrayRef;
+use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, plan_err};
-use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
@@ -37,6 +40,21 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(PurchaseDays::new()),
         AggregateUDF::from(PurchaseOpportunities::new()),
     ]
+}
+
+/// State fields that are lists, one per (name, element type): how every
+/// koubei aggregate carries a group's values across a shuffle.
+fn list_state_fields(args: &StateFieldsArgs, lists: &[(&str, DataType)]) -> Vec<FieldRef> {
+    lists
+        .iter()
+        .map(|(name, t)| {
+            Arc::new(Field::new(
+                format!("{}[{name}]", args.name),
+                DataType::List(Arc::new(Field::new_list_field(t.clone(), true))),
+                true,
+            ))
+        })
+        .collect()
 }
 
 /// The constant argument `i` of an aggregate call.

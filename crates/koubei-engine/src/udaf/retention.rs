@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, UInt8Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -25,8 +25,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::{GroupArena, list_of};
-use super::{OneGroup, PerGroup, literal};
+use super::arena::{GroupArena, Grouped, list_of};
+use super::{OneGroup, PerGroup, list_state_fields, literal};
 
 /// Cells per cohort: more than the largest `periods` (1000) allows.
 pub const STRIDE: i64 = 2048;
@@ -128,17 +128,10 @@ impl AggregateUDFImpl for RetentionCells {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = |name: &str, t: DataType| {
-            Arc::new(Field::new(
-                format!("{}[{name}]", args.name),
-                DataType::List(Arc::new(Field::new_list_field(t, true))),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("period", DataType::Int64),
-            list("flags", DataType::UInt8),
-        ])
+        Ok(list_state_fields(
+            &args,
+            &[("period", DataType::Int64), ("flags", DataType::UInt8)],
+        ))
     }
 }
 
@@ -207,6 +200,14 @@ impl CellGroups {
     }
 }
 
+/// The state lists of some groups' marks: period numbers and flags.
+fn state_of(groups: &Grouped<Mark>) -> Vec<ArrayRef> {
+    vec![
+        groups.lists::<Int64Type>(|m| m.period),
+        groups.lists::<UInt8Type>(|m| m.flags),
+    ]
+}
+
 impl PerGroup for CellGroups {
     fn reserve_groups(&mut self, n: usize) {
         self.marks.resize(n);
@@ -241,11 +242,7 @@ impl GroupsAccumulator for CellGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = self.marks.take(emit_to);
-        Ok(vec![
-            groups.lists::<Int64Type>(|m| m.period),
-            groups.lists::<UInt8Type>(|m| m.flags),
-        ])
+        Ok(state_of(&self.marks.take(emit_to)))
     }
 
     fn merge_batch(
@@ -271,26 +268,9 @@ impl GroupsAccumulator for CellGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        // Each row its own group: a list of one mark, or an empty list.
-        let n = values[0].len();
-        let mut lengths = vec![0; n];
-        let mut kept: Vec<Mark> = Vec::with_capacity(n);
-        Self::for_each_mark(values, opt_filter, |row, m| {
-            lengths[row] = 1;
-            kept.push(m);
-        })?;
-        Ok(vec![
-            list_of(
-                lengths.iter().copied(),
-                Arc::new(Int64Array::from_iter_values(kept.iter().map(|m| m.period))),
-            ),
-            list_of(
-                lengths,
-                Arc::new(PrimitiveArray::<UInt8Type>::from_iter_values(
-                    kept.iter().map(|m| m.flags),
-                )),
-            ),
-        ])
+        let mut kept = Vec::with_capacity(values[0].len());
+        Self::for_each_mark(values, opt_filter, |row, m| kept.push((row, m)))?;
+        Ok(state_of(&Grouped::singletons(values[0].len(), kept)))
     }
 
     fn size(&self) -> usize {
