@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
@@ -147,8 +147,9 @@ fn from_epoch_day(d: i64) -> NaiveDate {
 /// The fields of a `purchase_days` result.
 struct PurchaseDaysColumns<'a> {
     days: &'a [i64],
-    first: Vec<Option<i64>>,
-    last: Vec<Option<i64>>,
+    /// Null for a customer none of whose lines had an amount.
+    first: &'a Int64Array,
+    last: &'a Int64Array,
     spend: &'a [f64],
     first_spend: &'a [f64],
 }
@@ -164,8 +165,8 @@ impl<'a> PurchaseDaysColumns<'a> {
         let f64s = |i: usize| s.column(i).as_primitive::<Float64Type>().values().as_ref();
         Ok(PurchaseDaysColumns {
             days: s.column(0).as_primitive::<Int64Type>().values(),
-            first: i64s(s.column(1))?,
-            last: i64s(s.column(2))?,
+            first: s.column(1).as_primitive::<Int64Type>(),
+            last: s.column(2).as_primitive::<Int64Type>(),
             spend: f64s(3),
             first_spend: f64s(4),
         })
@@ -243,7 +244,7 @@ impl Engine {
                 let mut last = None;
                 for b in &batches {
                     let p = PurchaseDaysColumns::new(b.column(1))?;
-                    last = p.last.iter().flatten().copied().chain(last).max();
+                    last = arrow::compute::max(p.last).into_iter().chain(last).max();
                 }
                 match last {
                     Some(l) => (from_epoch_day(l), batches),
@@ -279,8 +280,9 @@ impl Engine {
                 );
                 for i in 0..n {
                     let x = p.days[i] - 1;
-                    let first = p.first[i].unwrap_or(end_day);
-                    let last = p.last[i].unwrap_or(first);
+                    let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
+                    let first = day(p.first).unwrap_or(end_day);
+                    let last = day(p.last).unwrap_or(first);
                     part.1.push(from_epoch_day(first));
                     part.2.push(Rft {
                         x: x as f64,
