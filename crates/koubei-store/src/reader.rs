@@ -481,6 +481,7 @@ impl CsvChunks {
     fn next_chunk(&mut self) -> Result<Option<Piece>> {
         let first_line = self.line;
         let bytes = self.next_block()?;
+        let lines = (self.line - first_line) as usize;
         if bytes.is_empty() {
             self.done = true;
             if !self.first {
@@ -494,6 +495,7 @@ impl CsvChunks {
             delimiter: self.delimiter,
             bytes,
             first_line,
+            lines,
         })))
     }
 }
@@ -521,12 +523,14 @@ pub(crate) struct CsvBlock {
     bytes: Vec<u8>,
     /// The line number of the block's first byte.
     first_line: u64,
+    /// Newlines in `bytes`, counted when the block was cut.
+    lines: usize,
 }
 
 impl CsvBlock {
     fn parse(self) -> Result<Chunk> {
         let width = self.names.len();
-        let rows = memchr::memchr_iter(b'\n', &self.bytes).count() + 1;
+        let rows = self.lines + 1;
         let mut builders: Vec<StringBuilder> = (0..width)
             .map(|_| StringBuilder::with_capacity(rows, self.bytes.len() / width.max(1)))
             .collect();
