@@ -25,10 +25,9 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
 use datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
 use koubei_schema::{Presence, REJECTS, TableKind, rejects_schema};
@@ -36,6 +35,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::append;
 use crate::convert::{self, ColumnPlan, RowErrors};
 use crate::error::{Error, Result};
 use crate::reader::{self, ByteCounter, ChunkIter, Format};
@@ -221,7 +221,17 @@ impl Workspace {
         };
         tracing::debug!(keys = stored_keys.len(), elapsed = ?started.elapsed(), "stored keys loaded");
         let mut state = DeriveState::new(table, stored_keys);
-        let mut kept: Vec<RecordBatch> = Vec::new();
+        let stored_schema = match &existing {
+            Some(t) => Some(table_provider(t).await?.schema()),
+            None => None,
+        };
+        let mut appender = append::Appender::new(
+            table.name(),
+            self.table_url(table.name())?,
+            self.table_dir(table.name()),
+            table.schema(),
+            stored_schema,
+        );
         let mut rejects: Vec<Reject> = Vec::new();
         let mut rows_read = 0u64;
         let mut rows_done = 0u64;
@@ -343,9 +353,7 @@ impl Workspace {
                         Arc::new(Schema::new(fields)),
                         batch.columns().to_vec(),
                     )?;
-                    if batch.num_rows() > 0 {
-                        kept.push(batch);
-                    }
+                    appender.push(batch)?;
                     rows_done += rows as u64;
                     match counter {
                         Some(c) => progress.position(c.get()),
@@ -358,7 +366,9 @@ impl Workspace {
         tracing::debug!(rows_read, elapsed = ?started.elapsed(), "file read and checked");
         let rejected = rejects.len() as u64;
         rejects.sort_by_key(|r| r.line);
+        let written = appender.close()?;
         if rows_read > 0 && rejected as f64 / rows_read as f64 > opts.max_reject_ratio {
+            written.discard();
             return Err(Error::TooManyRejects {
                 rejected,
                 read: rows_read,
@@ -367,12 +377,8 @@ impl Workspace {
             });
         }
 
-        let existing_schema = match &existing {
-            Some(t) => Some(table_provider(t).await?.schema()),
-            None => None,
-        };
-        let (batches, extra_columns) = unify(table, kept, existing_schema.as_ref())?;
-        let loaded: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let extra_columns = written.new_columns.clone();
+        let loaded = written.rows;
         let import_id = import_id(&source);
         let mut version = existing.as_ref().and_then(|t| t.version());
         if loaded > 0 {
@@ -393,18 +399,9 @@ impl Workspace {
                 ),
                 ("koubei.counts".to_string(), info),
             ]);
-            let written = self
-                .table_for_write(table.name())
-                .await?
-                .write(Vec::new())
-                .with_input_plan(partitioned_scan(batches)?)
-                .with_save_mode(SaveMode::Append)
-                .with_schema_mode(SchemaMode::Merge)
-                .with_table_name(table.name())
-                .with_commit_properties(props)
-                .await
-                .map_err(|source| Error::delta(table.name(), source))?;
-            version = written.version();
+            let url = self.table_url(table.name())?;
+            version =
+                Some(append::commit(table.name(), &url, existing.as_ref(), written, props).await?);
             tracing::debug!(loaded, elapsed = ?started.elapsed(), "committed");
         }
         if !rejects.is_empty() {
@@ -891,93 +888,4 @@ async fn stored_key_hashes(t: &deltalake::DeltaTable, table: TableKind) -> Resul
         keys.extend(key_hashes(&cols));
     }
     Ok(keys)
-}
-
-/// Gives every batch the same schema: the canonical columns, then the extra
-/// columns of all batches (and of the stored table) in order of appearance.
-fn unify(
-    table: TableKind,
-    batches: Vec<RecordBatch>,
-    stored: Option<&SchemaRef>,
-) -> Result<(Vec<RecordBatch>, Vec<String>)> {
-    let canonical = table.schema();
-    let mut extras: Vec<Field> = Vec::new();
-    for b in &batches {
-        for f in b.schema().fields().iter().skip(canonical.fields().len()) {
-            if extras.iter().any(|e| e.name() == f.name()) {
-                continue;
-            }
-            // A column the table already has keeps the table's type.
-            let ty = stored
-                .and_then(|s| s.field_with_name(f.name()).ok())
-                .map(|sf| sf.data_type().clone())
-                .unwrap_or_else(|| f.data_type().clone());
-            let ty = match ty {
-                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-                t => t,
-            };
-            extras.push(Field::new(f.name(), ty, true));
-        }
-    }
-    let names = extras.iter().map(|f| f.name().clone()).collect();
-    let mut fields: Vec<Field> = canonical
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.extend(extras.iter().cloned());
-    let schema = Arc::new(Schema::new(fields));
-    let out = batches
-        .into_iter()
-        .map(|b| {
-            let mut cols: Vec<ArrayRef> = b.columns()[..canonical.fields().len()].to_vec();
-            for f in &extras {
-                let col = match b.schema().index_of(f.name()) {
-                    Ok(i) => {
-                        let c = b.column(i);
-                        if c.data_type() == f.data_type() {
-                            c.clone()
-                        } else {
-                            arrow::compute::cast_with_options(
-                                c,
-                                f.data_type(),
-                                &arrow::compute::CastOptions { safe: false, ..Default::default() },
-                            )
-                            .map_err(|e| {
-                                arrow::error::ArrowError::CastError(format!(
-                                    "column {} is {} in the table but the file's values do not convert: {e}",
-                                    f.name(),
-                                    f.data_type()
-                                ))
-                            })?
-                        }
-                    }
-                    Err(_) => arrow::array::new_null_array(f.data_type(), b.num_rows()),
-                };
-                cols.push(col);
-            }
-            RecordBatch::try_new(schema.clone(), cols)
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok((out, names))
-}
-
-/// A scan over the batches in as many partitions as there are cores, so that
-/// the Delta writer encodes Parquet files in parallel.
-fn partitioned_scan(batches: Vec<RecordBatch>) -> Result<datafusion::logical_expr::LogicalPlan> {
-    let schema = batches[0].schema();
-    let n = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(batches.len());
-    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
-    for (i, b) in batches.into_iter().enumerate() {
-        parts[i % n].push(b);
-    }
-    let table = datafusion::datasource::MemTable::try_new(schema, parts)?;
-    Ok(datafusion::logical_expr::LogicalPlanBuilder::scan(
-        "import",
-        datafusion::datasource::provider_as_source(Arc::new(table)),
-        None,
-    )?
-    .build()?)
 }

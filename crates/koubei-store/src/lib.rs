@@ -5,6 +5,7 @@
 //! and Parquet, column mapping, timestamp parsing, rejects, de-duplication and
 //! a single atomic commit.
 
+mod append;
 mod convert;
 mod error;
 mod import;

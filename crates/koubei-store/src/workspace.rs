@@ -87,7 +87,7 @@ impl Workspace {
         self.root.join("tables").join(name)
     }
 
-    fn table_url(&self, name: &str) -> Result<Url> {
+    pub(crate) fn table_url(&self, name: &str) -> Result<Url> {
         let dir = self.table_dir(name);
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Url::from_directory_path(&dir).map_err(|()| Error::Workspace {

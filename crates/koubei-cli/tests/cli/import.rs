@@ -283,9 +283,17 @@ fn rejects_and_the_reject_ratio() {
         err.contains("line 3, column ts: cannot read \"not a date\""),
         "{err}"
     );
-    // Nothing was committed anywhere.
+    // Nothing was committed anywhere, and no data file was left behind.
     assert_eq!(ws.count("orders"), 0);
     assert_eq!(ws.count("rejects"), 0);
+    let orders = ws.path().join("tables").join("orders");
+    let files: Vec<_> = std::fs::read_dir(&orders)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !files.iter().any(|f| f.to_string_lossy().ends_with(".parquet")),
+        "{files:?}"
+    );
 
     let r = ws.import("orders", &f, &["--max-reject-ratio", "0.8"]);
     // The second o1 row is line 2 of order o1, not a duplicate.
