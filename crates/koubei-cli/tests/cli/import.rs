@@ -291,7 +291,9 @@ fn rejects_and_the_reject_ratio() {
         .map(|d| d.map(|e| e.unwrap().file_name()).collect())
         .unwrap_or_default();
     assert!(
-        !files.iter().any(|f| f.to_string_lossy().ends_with(".parquet")),
+        !files
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".parquet")),
         "{files:?}"
     );
 
