@@ -656,7 +656,7 @@ impl DeriveState {
             }
         }
         for (i, spec) in table.columns().iter().enumerate() {
-            if spec.presence == Presence::Required {
+            if spec.presence == Presence::Required && columns[i].null_count() > 0 {
                 for row in 0..rows {
                     if columns[i].is_null(row) {
                         let reason = if plan.canonical[i].is_none() && spec.name == "amount" {
@@ -757,25 +757,33 @@ impl DeriveState {
             if self.stored.contains(&key) {
                 keep[row] = Keep::AlreadyStored;
                 self.already_present += 1;
-            } else if let Some(first) = self.in_file.get(&key) {
-                keep[row] = Keep::Duplicate;
-                let shown: Vec<String> = table
-                    .primary_key()
-                    .iter()
-                    .zip(&key_cols)
-                    .map(|(k, c)| format!("{k}={}", display_cell(c, row)))
-                    .collect();
-                fail(
-                    errors,
-                    row,
-                    table.primary_key()[0],
-                    format!(
-                        "duplicate primary key ({}), first at line {first}",
-                        shown.join(", ")
-                    ),
-                );
-            } else {
-                self.in_file.insert(key, lines[row]);
+                continue;
+            }
+            // One probe per row: the map outgrows the caches, and each
+            // probe is a miss.
+            match self.in_file.entry(key) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(lines[row]);
+                }
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    let first = *first.get();
+                    keep[row] = Keep::Duplicate;
+                    let shown: Vec<String> = table
+                        .primary_key()
+                        .iter()
+                        .zip(&key_cols)
+                        .map(|(k, c)| format!("{k}={}", display_cell(c, row)))
+                        .collect();
+                    fail(
+                        errors,
+                        row,
+                        table.primary_key()[0],
+                        format!(
+                            "duplicate primary key ({}), first at line {first}",
+                            shown.join(", ")
+                        ),
+                    );
+                }
             }
         }
         keep
