@@ -64,8 +64,8 @@ pub(crate) struct Written {
     adds: Vec<Add>,
     schema: SchemaRef,
     dir: PathBuf,
-    /// The columns new to the table.
-    pub new_columns: Vec<String>,
+    /// The columns of the file that are not in the table's canonical schema.
+    pub extra_columns: Vec<String>,
     pub rows: u64,
 }
 
@@ -164,19 +164,17 @@ impl Appender {
             .map(|f| f.as_ref().clone())
             .collect();
         fields.extend(self.columns.extras.iter().cloned());
-        let stored = self.columns.stored.as_ref();
-        let new_columns = self
+        let extra_columns = self
             .columns
             .extras
             .iter()
             .map(|f| f.name().clone())
-            .filter(|n| stored.is_none_or(|s| s.field_with_name(n).is_err()))
             .collect();
         Ok(Written {
             adds,
             schema: Arc::new(Schema::new(fields)),
             dir: self.dir.clone(),
-            new_columns,
+            extra_columns,
             rows: self.rows,
         })
     }
@@ -512,7 +510,7 @@ mod tests {
             a.push(ids(8..10, None)).unwrap();
             let w = a.close().unwrap();
             assert_eq!(
-                (w.rows, w.new_columns.clone()),
+                (w.rows, w.extra_columns.clone()),
                 (10, vec!["note".to_string()])
             );
             assert_eq!(
@@ -560,7 +558,7 @@ mod tests {
             a.push(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap())
                 .unwrap();
             let w = a.close().unwrap();
-            assert_eq!(w.new_columns, vec!["tag".to_string()]);
+            assert_eq!(w.extra_columns, ["note", "tag"]);
             assert_eq!(
                 commit("t", &url, Some(&t), w, CommitProperties::default())
                     .await

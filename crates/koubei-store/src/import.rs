@@ -377,7 +377,7 @@ impl Workspace {
             });
         }
 
-        let extra_columns = written.new_columns.clone();
+        let extra_columns = written.extra_columns.clone();
         let loaded = written.rows;
         let import_id = import_id(&source);
         let mut version = existing.as_ref().and_then(|t| t.version());
