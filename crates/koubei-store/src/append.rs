@@ -63,6 +63,7 @@ struct Writer {
 pub(crate) struct Written {
     adds: Vec<Add>,
     schema: SchemaRef,
+    url: Url,
     dir: PathBuf,
     /// The columns of the file that are not in the table's canonical schema.
     pub extra_columns: Vec<String>,
@@ -173,6 +174,7 @@ impl Appender {
         Ok(Written {
             adds,
             schema: Arc::new(Schema::new(fields)),
+            url: self.url.clone(),
             dir: self.dir.clone(),
             extra_columns,
             rows: self.rows,
@@ -303,12 +305,11 @@ fn repeats(col: &ArrayRef) -> bool {
     distinct * 8 <= n
 }
 
-/// Commits the written files as one new version of the table at `url`, and
+/// Commits the written files as one new version of their table, and
 /// returns it. `existing` is the table at its current version, or None to
 /// create it; new columns are added to its schema in the same commit.
 pub(crate) async fn commit(
     name: &str,
-    url: &Url,
     existing: Option<&DeltaTable>,
     written: Written,
     props: CommitProperties,
@@ -321,7 +322,7 @@ pub(crate) async fn commit(
         .map_err(|e| delta(e.into()))?;
     let adds: Vec<Action> = written.adds.iter().cloned().map(Action::Add).collect();
     let committed = match existing {
-        None => DeltaTable::try_from_url(url.clone())
+        None => DeltaTable::try_from_url(written.url.clone())
             .await
             .map_err(delta)?
             .create()
@@ -483,6 +484,18 @@ mod tests {
         ctx.sql(sql).await.unwrap().collect().await.unwrap()
     }
 
+    /// A table folder in a temporary directory, and a one-thread runtime.
+    fn scratch() -> (tempfile::TempDir, PathBuf, Url, tokio::runtime::Runtime) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = Url::from_directory_path(&dir).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (tmp, dir, url, rt)
+    }
+
     fn canonical() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
     }
@@ -492,13 +505,7 @@ mod tests {
     /// in single commits. The caller's runtime has one thread, busy pushing.
     #[test]
     fn all_writers_files_in_one_commit() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("t");
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = Url::from_directory_path(&dir).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let (_tmp, dir, url, rt) = scratch();
         rt.block_on(async {
             let mut a = Appender::new("t", url.clone(), dir.clone(), canonical(), None);
             a.run_rows = 3;
@@ -514,7 +521,7 @@ mod tests {
                 (10, vec!["note".to_string()])
             );
             assert_eq!(
-                commit("t", &url, None, w, CommitProperties::default())
+                commit("t", None, w, CommitProperties::default())
                     .await
                     .unwrap(),
                 0
@@ -560,7 +567,7 @@ mod tests {
             let w = a.close().unwrap();
             assert_eq!(w.extra_columns, ["note", "tag"]);
             assert_eq!(
-                commit("t", &url, Some(&t), w, CommitProperties::default())
+                commit("t", Some(&t), w, CommitProperties::default())
                     .await
                     .unwrap(),
                 1
@@ -609,13 +616,7 @@ mod tests {
     /// Files that are not committed do not stay behind.
     #[test]
     fn uncommitted_files_are_removed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("t");
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = Url::from_directory_path(&dir).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let (_tmp, dir, url, rt) = scratch();
         rt.block_on(async {
             let mut a = Appender::new("t", url.clone(), dir.clone(), canonical(), None);
             a.push(ids(0..5, None)).unwrap();

@@ -399,9 +399,7 @@ impl Workspace {
                 ),
                 ("koubei.counts".to_string(), info),
             ]);
-            let url = self.table_url(table.name())?;
-            version =
-                Some(append::commit(table.name(), &url, existing.as_ref(), written, props).await?);
+            version = Some(append::commit(table.name(), existing.as_ref(), written, props).await?);
             tracing::debug!(loaded, elapsed = ?started.elapsed(), "committed");
         }
         if !rejects.is_empty() {
