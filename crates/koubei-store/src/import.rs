@@ -8,9 +8,11 @@
 //! 3. derive what the file lacks: ids hashed from the row's content (so the
 //!    same file always yields the same ids), order lines, defaults;
 //! 4. drop rows whose primary key is already stored (re-imports add nothing)
-//!    and reject rows whose key repeats within the file;
-//! 5. if the rejected share is over the limit, stop and commit nothing;
-//! 6. commit all rows in one Delta transaction, then the rejects in another.
+//!    and reject rows whose key repeats within the file; hand the rows kept
+//!    to the Parquet writers (`append`) while the file is still being read;
+//! 5. if the rejected share is over the limit, delete the written files and
+//!    commit nothing;
+//! 6. commit all files in one Delta transaction, then the rejects in another.
 //!
 //! A kill at any point leaves each table at its previous version or its new
 //! one. If it lands between the two commits, re-running the import adds the
