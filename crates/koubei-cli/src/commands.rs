@@ -400,9 +400,9 @@ fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
             String::new()
         }
     };
-    for c in &report.per_customer {
+    for (id, c) in report.customers_by_id() {
         t.row(vec![
-            c.customer_id.clone(),
+            id.to_string(),
             num(c.frequency),
             num(c.recency),
             num(c.t),

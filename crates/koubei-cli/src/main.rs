@@ -17,7 +17,18 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Lets the allocator ask for transparent huge pages for its large regions: a
+/// 10M-customer summary faults in gigabytes, and with 4 KiB pages the CLV
+/// command spent seconds in the kernel.
+#[allow(unsafe_code)]
+fn use_huge_pages() {
+    // SAFETY: sets one of mimalloc's process-wide options, which it reads each
+    // time it next asks the OS for memory; no pointer is passed.
+    unsafe { libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1) };
+}
+
 fn main() -> ExitCode {
+    use_huge_pages();
     let cli = args::Cli::parse();
     // Logs go to stderr; KOUBEI_LOG=debug shows the import's stage timings.
     // The Delta kernel logs an error when it probes a table not yet created,

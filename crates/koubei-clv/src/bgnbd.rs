@@ -8,7 +8,7 @@ use rand_distr::{Beta, Distribution, Gamma};
 use crate::counting::Counting;
 use crate::data::{Rft, repeat_rate};
 use crate::fit::{Fit, Model, XCache};
-use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma};
+use crate::special::{Hyp2f1, digamma, hyp2f1, ln_beta, ln_gamma};
 
 /// The BG/NBD model: purchases at Poisson rate λ ~ Gamma(r, α); after each
 /// repeat purchase the customer leaves with probability p ~ Beta(a, b).
@@ -224,17 +224,27 @@ impl Counting for BgNbdParams {
     }
 
     fn expected(&self, row: &Rft, horizon: f64) -> f64 {
+        self.expected_at(row, &[horizon])[0]
+    }
+
+    fn expected_at(&self, row: &Rft, horizons: &[f64]) -> Vec<f64> {
         let BgNbdParams { r, alpha, a, b, .. } = *self;
         let Rft { x, t, .. } = *row;
         let s = self.shift();
-        let z = horizon / (alpha + t + horizon);
         // FHL (2005) eq. 10, with Euler's transformation so that the ₂F₁'s
         // parameters do not grow with x: (1−z)^(r+x) ₂F₁(r+x, b+x+s; a+b+x−1+s; z)
         // = (1−z)^(a−1) ₂F₁(a+b−1−r+s… ) as below.
         let c = a + b + x - 1.0 + s;
-        let f = (1.0 - z).powf(a - 1.0) * hyp2f1(c - r - x, a - 1.0, c, z);
-        let numerator = c / (a - 1.0) * (1.0 - f);
-        numerator / (1.0 + self.ln_dead_odds(row).exp())
+        let f = Hyp2f1::new(c - r - x, a - 1.0, c);
+        let alive = 1.0 / (1.0 + self.ln_dead_odds(row).exp());
+        let zs: Vec<f64> = horizons.iter().map(|&h| h / (alpha + t + h)).collect();
+        let mut out = vec![0.0; zs.len()];
+        f.at_many(&zs, &mut out);
+        for (v, z) in out.iter_mut().zip(&zs) {
+            let f = (1.0 - z).powf(a - 1.0) * *v;
+            *v = c / (a - 1.0) * (1.0 - f) * alive;
+        }
+        out
     }
 
     fn expected_new(&self, t: f64) -> f64 {

@@ -33,22 +33,6 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
 /// Terms after which a ₂F₁ series is abandoned; at z = 0.99 it needs ~4,000.
 const MAX_TERMS: usize = 200_000;
 
-/// ₂F₁(a, b; c; z) by its power series. Converges for |z| < 1; used only where
-/// the terms shrink quickly.
-fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for n in 0..MAX_TERMS {
-        let n = n as f64;
-        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
-        sum += term;
-        if term == 0.0 || (term.abs() <= 1e-17 * sum.abs() && n > (a.abs() + b.abs())) {
-            break;
-        }
-    }
-    sum
-}
-
 /// The Gauss hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z < 1 and c not a
 /// non-positive integer.
 ///
@@ -57,40 +41,113 @@ fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> f64 {
 /// however close z is to 1. Where c − a − b is (near) an integer that
 /// transformation has a removable singularity, and the plain series is summed.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    debug_assert!((0.0..1.0).contains(&z), "hyp2f1 needs 0 <= z < 1, got {z}");
-    if z == 0.0 {
-        return 1.0;
-    }
-    if z <= 0.75 {
-        return hyp2f1_series(a, b, c, z);
-    }
-    let m = c - a - b;
-    if (m - m.round()).abs() < 1e-3 {
-        // The transformation's two halves blow up and cancel; the plain series
-        // still converges (slowly: about 37 / −ln z terms).
-        return hyp2f1_series(a, b, c, z);
-    }
-    hyp2f1_one_minus_z(a, b, c, z)
+    Hyp2f1::new(a, b, c).at(z)
 }
 
-fn hyp2f1_one_minus_z(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    let w = 1.0 - z;
-    let m = c - a - b;
-    let (lc, sc) = ln_gamma_signed(c);
-    let (lm, sm) = ln_gamma_signed(m);
-    let (lca, sca) = ln_gamma_signed(c - a);
-    let (lcb, scb) = ln_gamma_signed(c - b);
-    let (lmm, smm) = ln_gamma_signed(-m);
-    let (la, sa) = ln_gamma_signed(a);
-    let (lb, sb) = ln_gamma_signed(b);
-    let first = sc * sm * sca * scb * (lc + lm - lca - lcb).exp() * hyp2f1_series(a, b, 1.0 - m, w);
-    let second = sc
-        * smm
-        * sa
-        * sb
-        * (m * w.ln() + lc + lmm - la - lb).exp()
-        * hyp2f1_series(c - a, c - b, m + 1.0, w);
-    first + second
+/// ₂F₁(a, b; c; ·) for one (a, b, c) at many z, as [`hyp2f1`]: the seven
+/// log-gamma values of the transformation to 1 − z are computed once, not at
+/// every z (a customer's value sums a year of monthly predictions).
+pub struct Hyp2f1 {
+    a: f64,
+    b: f64,
+    c: f64,
+    /// The two halves' constant factors: the first's, and the second's sign
+    /// and log (which joins m·ln(1 − z) before it is exponentiated).
+    factors: std::cell::OnceCell<(f64, f64, f64)>,
+}
+
+impl Hyp2f1 {
+    pub fn new(a: f64, b: f64, c: f64) -> Self {
+        Hyp2f1 {
+            a,
+            b,
+            c,
+            factors: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn at(&self, z: f64) -> f64 {
+        let mut out = [0.0];
+        self.at_many(&[z], &mut out);
+        out[0]
+    }
+
+    /// The function at each of `zs` (all in [0, 1)), into `out`.
+    pub fn at_many(&self, zs: &[f64], out: &mut [f64]) {
+        let Hyp2f1 { a, b, c, .. } = *self;
+        debug_assert!(
+            zs.iter().all(|z| (0.0..1.0).contains(z)),
+            "hyp2f1 needs 0 <= z < 1"
+        );
+        let m = c - a - b;
+        // Where the transformation's two halves blow up and cancel (c − a − b
+        // near an integer), the plain series still converges (slowly: about
+        // 37 / −ln z terms).
+        let plain = (m - m.round()).abs() < 1e-3;
+        let (near, far): (Vec<usize>, Vec<usize>) =
+            (0..zs.len()).partition(|&i| plain || zs[i] <= 0.75);
+        let pick = |idx: &[usize], f: &dyn Fn(f64) -> f64| {
+            idx.iter().map(|&i| f(zs[i])).collect::<Vec<_>>()
+        };
+        for (&i, v) in near.iter().zip(series_many(a, b, c, &pick(&near, &|z| z))) {
+            out[i] = v;
+        }
+        if far.is_empty() {
+            return;
+        }
+        let (first, sign, ln_second) = *self.factors.get_or_init(|| {
+            let (lc, sc) = ln_gamma_signed(c);
+            let (lm, sm) = ln_gamma_signed(m);
+            let (lca, sca) = ln_gamma_signed(c - a);
+            let (lcb, scb) = ln_gamma_signed(c - b);
+            let (lmm, smm) = ln_gamma_signed(-m);
+            let (la, sa) = ln_gamma_signed(a);
+            let (lb, sb) = ln_gamma_signed(b);
+            (
+                sc * sm * sca * scb * (lc + lm - lca - lcb).exp(),
+                sc * smm * sa * sb,
+                lc + lmm - la - lb,
+            )
+        });
+        let ws = pick(&far, &|z| 1.0 - z);
+        let one = series_many(a, b, 1.0 - m, &ws);
+        let two = series_many(c - a, c - b, m + 1.0, &ws);
+        for (k, &i) in far.iter().enumerate() {
+            out[i] = first * one[k] + sign * (m * ws[k].ln() + ln_second).exp() * two[k];
+        }
+    }
+}
+
+/// ₂F₁(a, b; c; z) by its power series, which converges for |z| < 1 (used
+/// only where the terms shrink quickly), at several z at once: each term's
+/// coefficient is computed once and multiplied into every z's term. Each sum
+/// stops at its first term below 1e-17 of it, once the terms have begun to
+/// fall.
+fn series_many(a: f64, b: f64, c: f64, zs: &[f64]) -> Vec<f64> {
+    let mut term = vec![1.0; zs.len()];
+    let mut sum = vec![1.0; zs.len()];
+    let mut open: Vec<bool> = zs.iter().map(|&z| z != 0.0).collect();
+    let mut left = open.iter().filter(|&&o| o).count();
+    for n in 0..MAX_TERMS {
+        if left == 0 {
+            break;
+        }
+        let n = n as f64;
+        let coef = (a + n) * (b + n) / ((c + n) * (n + 1.0));
+        for j in 0..zs.len() {
+            if !open[j] {
+                continue;
+            }
+            term[j] *= coef * zs[j];
+            sum[j] += term[j];
+            if term[j] == 0.0 || (term[j].abs() <= 1e-17 * sum[j].abs() && n > (a.abs() + b.abs()))
+            {
+                open[j] = false;
+                left -= 1;
+            }
+        }
+    }
+    sum
 }
 
 /// ln ₂F₁(a, b; a + 1; z) and its partial derivatives with respect to a, b and z,
@@ -216,6 +273,25 @@ mod tests {
                 close(got, want, 1e-9),
                 "2F1({a},{b};{c};{z}) = {got}, want {want}"
             );
+        }
+    }
+
+    /// Many z at once, on both sides of the switch, give what one z at a time
+    /// gives, to the last bit.
+    #[test]
+    fn hyp2f1_at_many_equals_one_at_a_time() {
+        for &(a, b, c) in &[(2.7, 3.4, 1.3), (1.0, 1.0, 2.0), (0.242, 2.43, 2.2)] {
+            let zs = [0.0, 0.98, 0.3, 0.75, 0.9, 0.5, 0.999];
+            let f = Hyp2f1::new(a, b, c);
+            let mut many = [0.0; 7];
+            f.at_many(&zs, &mut many);
+            for (z, m) in zs.iter().zip(many) {
+                assert_eq!(
+                    m.to_bits(),
+                    Hyp2f1::new(a, b, c).at(*z).to_bits(),
+                    "{a},{b},{c} at {z}"
+                );
+            }
         }
     }
 

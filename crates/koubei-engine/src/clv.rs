@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringViewArray};
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
-use crate::cols::{i64s, strings};
+use crate::cols::i64s;
 use crate::{Engine, Error, Result};
 use koubei_clv::{Discrete, Rft};
 use rayon::prelude::*;
@@ -109,13 +109,78 @@ pub struct SummaryRequest {
     pub holdout_end: Option<NaiveDate>,
 }
 
-/// One row per customer with a paid order up to the calibration end.
+/// Customer ids, in the order of a summary's rows, kept as the Arrow array the
+/// query gave: ten million `String`s took seconds to make, and most reports
+/// never look at the ids.
+#[derive(Clone, Debug)]
+pub struct CustomerIds(StringViewArray);
+
+impl Default for CustomerIds {
+    fn default() -> Self {
+        CustomerIds(StringViewArray::from(Vec::<&str>::new()))
+    }
+}
+
+impl CustomerIds {
+    /// The ids in the first column of each batch, in order.
+    fn from_batches(batches: &[RecordBatch]) -> Result<Self> {
+        let views = batches
+            .iter()
+            .map(|b| arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8View))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let refs: Vec<&dyn Array> = views.iter().map(|a| a.as_ref()).collect();
+        if refs.is_empty() {
+            return Ok(CustomerIds::default());
+        }
+        Ok(CustomerIds(
+            arrow::compute::concat(&refs)?.as_string_view().clone(),
+        ))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The i-th id ("" for a null).
+    pub fn get(&self, i: usize) -> &str {
+        if self.0.is_null(i) {
+            ""
+        } else {
+            self.0.value(i)
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Row positions in id order: output that lists customers should not
+    /// depend on how the engine happened to group them.
+    pub fn sorted(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.par_sort_unstable_by(|&a, &b| self.get(a).cmp(self.get(b)));
+        order
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for CustomerIds {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        CustomerIds(StringViewArray::from_iter_values(iter))
+    }
+}
+
+/// One row per customer with a paid order up to the calibration end, in no
+/// particular order (see [`CustomerIds::sorted`]).
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub unit: Option<Unit>,
     pub calibration_end: Option<NaiveDate>,
     pub holdout_end: Option<NaiveDate>,
-    pub customer_id: Vec<String>,
+    pub customer_id: CustomerIds,
     /// The day of the first paid order.
     pub first: Vec<NaiveDate>,
     /// Repeat purchase occasions, recency and T in the unit.
@@ -216,8 +281,8 @@ impl Engine {
     }
 
     /// Per customer with a paid order in `[since, end]` (either bound
-    /// optional): `purchase_days`
-    /// (see [`crate::udaf::PurchaseDays`]), in customer order.
+    /// optional): `purchase_days` (see [`crate::udaf::PurchaseDays`]), in no
+    /// particular order.
     async fn purchase_days(
         &self,
         end: Option<NaiveDate>,
@@ -226,11 +291,11 @@ impl Engine {
         let sql = format!(
             "SELECT customer_id, purchase_days({day}, CAST(amount AS DOUBLE)) AS p
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
-             GROUP BY customer_id ORDER BY customer_id",
+             GROUP BY customer_id",
             day = crate::day_number_sql("ts"),
             range = crate::ts_in_days("ts", since, end),
         );
-        Ok(self.sql(&sql).await?.1)
+        Ok(self.sql_gathering(&sql).await?.1)
     }
 
     /// Frequency, recency, T and mean repeat spend per customer.
@@ -264,16 +329,15 @@ impl Engine {
             holdout_end: req.holdout_end,
             ..Summary::default()
         };
+        s.customer_id = CustomerIds::from_batches(&batches)?;
         // Batches are converted on all threads, then joined in order.
-        type Part = (Vec<String>, Vec<NaiveDate>, Vec<Rft>, Vec<f64>);
+        type Part = (Vec<NaiveDate>, Vec<Rft>, Vec<f64>);
         let parts: Vec<Part> = batches
             .par_iter()
             .map(|b| -> Result<Part> {
-                let ids = strings(b.column(0))?;
                 let p = PurchaseDaysColumns::new(b.column(1))?;
-                let n = ids.len();
+                let n = b.num_rows();
                 let mut part: Part = (
-                    ids,
                     Vec::with_capacity(n),
                     Vec::with_capacity(n),
                     Vec::with_capacity(n),
@@ -283,13 +347,13 @@ impl Engine {
                     let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
                     let first = day(p.first).unwrap_or(end_day);
                     let last = day(p.last).unwrap_or(first);
-                    part.1.push(from_epoch_day(first));
-                    part.2.push(Rft {
+                    part.0.push(from_epoch_day(first));
+                    part.1.push(Rft {
                         x: x as f64,
                         t_x: (last - first) as f64 / unit,
                         t: (end_day - first) as f64 / unit,
                     });
-                    part.3.push(if x > 0 {
+                    part.2.push(if x > 0 {
                         (p.spend[i] - p.first_spend[i]) / x as f64
                     } else {
                         0.0
@@ -298,8 +362,7 @@ impl Engine {
                 Ok(part)
             })
             .collect::<Result<_>>()?;
-        for (ids, first, rows, spend) in parts {
-            s.customer_id.extend(ids);
+        for (first, rows, spend) in parts {
             s.first.extend(first);
             s.rows.extend(rows);
             s.spend.extend(spend);
@@ -311,14 +374,14 @@ impl Engine {
                 .customer_id
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (c.as_str(), i))
+                .map(|(i, c)| (c, i))
                 .collect();
             let mut holdout = vec![(0.0, 0.0); s.customer_id.len()];
             for b in &batches {
-                let ids = strings(b.column(0))?;
+                let ids = CustomerIds::from_batches(std::slice::from_ref(b))?;
                 let p = PurchaseDaysColumns::new(b.column(1))?;
                 for (i, id) in ids.iter().enumerate() {
-                    if let Some(&j) = index.get(id.as_str()) {
+                    if let Some(&j) = index.get(id) {
                         let n = p.days[i] as f64;
                         holdout[j] = (n, if n > 0.0 { p.spend[i] / n } else { 0.0 });
                     }
@@ -334,7 +397,7 @@ impl Engine {
     /// covers days (i−1)·u < d ≤ i·u after the first purchase); x counts the
     /// opportunities with a purchase, tₓ is the last of them, n how many there
     /// were. Customers with no whole opportunity yet are left out.
-    pub async fn clv_discrete(&self, req: &SummaryRequest) -> Result<(Vec<String>, Vec<Discrete>)> {
+    pub async fn clv_discrete(&self, req: &SummaryRequest) -> Result<(CustomerIds, Vec<Discrete>)> {
         let end = self.calibration_end(req).await?;
         let sql = format!(
             "SELECT customer_id, o['n'] AS n, o['x'] AS x, o['t_x'] AS t_x FROM (
@@ -342,23 +405,21 @@ impl Engine {
                       purchase_opportunities({day}, CAST({end_day} AS BIGINT), {u:?}) AS o
                FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
                GROUP BY customer_id)
-             WHERE o['n'] >= 1 ORDER BY customer_id",
+             WHERE o['n'] >= 1",
             day = crate::day_number_sql("ts"),
             end_day = epoch_day(end),
             u = req.unit.days(),
             range = crate::ts_in_days("ts", None, Some(end)),
         );
-        let (_, batches) = self.sql(&sql).await?;
-        let mut ids = Vec::new();
-        let mut rows = Vec::new();
+        let (_, batches) = self.sql_gathering(&sql).await?;
+        let ids = CustomerIds::from_batches(&batches)?;
+        let mut rows = Vec::with_capacity(ids.len());
         for b in &batches {
-            let id = strings(b.column(0))?;
             let n = i64s(b.column(1))?;
             let x = i64s(b.column(2))?;
             let t_x = i64s(b.column(3))?;
             for i in 0..b.num_rows() {
                 let clamp = |v: Option<i64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
-                ids.push(id[i].clone());
                 rows.push(Discrete {
                     x: clamp(x[i]),
                     t_x: clamp(t_x[i]),
@@ -395,6 +456,23 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
         s.parse().unwrap()
     }
 
+    /// The summary's rows in id order.
+    fn sorted(s: Summary) -> Summary {
+        let order = s.customer_id.sorted();
+        let pick = |v: &[Rft]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        Summary {
+            customer_id: order.iter().map(|&i| s.customer_id.get(i)).collect(),
+            first: order.iter().map(|&i| s.first[i]).collect(),
+            rows: pick(&s.rows),
+            spend: order.iter().map(|&i| s.spend[i]).collect(),
+            holdout: s
+                .holdout
+                .as_ref()
+                .map(|h| order.iter().map(|&i| h[i]).collect()),
+            ..s
+        }
+    }
+
     #[test]
     fn horizons_parse() {
         assert_eq!(parse_horizon("90d"), Ok(90.0));
@@ -412,8 +490,8 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
             calibration_end: Some(d("2024-01-28")),
             holdout_end: Some(d("2024-02-04")),
         };
-        let s = engine.clv_summary(&req).await.unwrap();
-        assert_eq!(s.customer_id, vec!["c1", "c2", "c3"]);
+        let s = sorted(engine.clv_summary(&req).await.unwrap());
+        assert_eq!(s.customer_id.iter().collect::<Vec<_>>(), ["c1", "c2", "c3"]);
         // c1: occasions 1, 8, 22 Jan → x = 2, recency 21 days, T = 27 days; mean repeat spend (20 + 40) / 2.
         assert_eq!(
             s.rows[0],
@@ -458,7 +536,10 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
             holdout_end: None,
         };
         let (ids, rows) = engine.clv_discrete(&req).await.unwrap();
-        assert_eq!(ids, vec!["c1", "c2", "c3"]);
+        let order = ids.sorted();
+        let ids: Vec<&str> = order.iter().map(|&i| ids.get(i)).collect();
+        let rows: Vec<Discrete> = order.iter().map(|&i| rows[i]).collect();
+        assert_eq!(ids, ["c1", "c2", "c3"]);
         // c1: 27 days → 3 whole weeks; day 7 is in week 1, day 21 in week 3.
         assert_eq!(rows[0], Discrete { x: 2, t_x: 3, n: 3 });
         assert_eq!(rows[1], Discrete { x: 0, t_x: 0, n: 1 });

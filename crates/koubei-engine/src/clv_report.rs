@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::clv::{Summary, SummaryRequest};
+use crate::clv::{CustomerIds, Summary, SummaryRequest};
 use crate::{Engine, Error, Result};
 use koubei_clv::{
     BgBb, BgBbParams, BgNbd, BgNbdParams, ClvError, Counting, Fit, FitOptions, GammaGamma,
@@ -154,10 +154,10 @@ pub struct HoldoutRow {
     pub predicted: f64,
 }
 
-/// One customer's prediction.
+/// One customer's prediction; its id is at the same position in
+/// [`ClvReport::customer_ids`].
 #[derive(Clone, Debug, Serialize)]
 pub struct CustomerValue {
-    pub customer_id: String,
     pub frequency: f64,
     pub recency: f64,
     #[serde(rename = "T")]
@@ -199,8 +199,25 @@ pub struct ClvReport {
     pub total_clv: f64,
     #[serde(skip)]
     pub per_customer: Vec<CustomerValue>,
+    #[serde(skip)]
+    pub customer_ids: CustomerIds,
     /// What the user should know (for example, customers left out).
     pub warnings: Vec<String>,
+}
+
+impl ClvReport {
+    /// Each customer's id and prediction, in no particular order.
+    pub fn customers(&self) -> impl Iterator<Item = (&str, &CustomerValue)> {
+        self.customer_ids.iter().zip(&self.per_customer)
+    }
+
+    /// The same, in id order (a sort: for exports, not for totals).
+    pub fn customers_by_id(&self) -> impl Iterator<Item = (&str, &CustomerValue)> {
+        self.customer_ids
+            .sorted()
+            .into_iter()
+            .map(|i| (self.customer_ids.get(i), &self.per_customer[i]))
+    }
 }
 
 /// The histogram's last bucket: this many repeat purchases or more.
@@ -324,6 +341,7 @@ impl Engine {
             expected_revenue: 0.0,
             total_clv: 0.0,
             per_customer: Vec::new(),
+            customer_ids: CustomerIds::default(),
             warnings: warnings.clone(),
         };
 
@@ -332,6 +350,7 @@ impl Engine {
                 let f = spend_fit.as_ref().expect("returned above when missing");
                 let mut report = base(FittedModel::from(f), Vec::new());
                 report.per_customer = per_customer_spend(&summary, &expected_spend);
+                report.customer_ids = summary.customer_id;
                 Ok(report)
             }
             ModelKind::BgBb => {
@@ -347,18 +366,17 @@ impl Engine {
                     .customer_id
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| (c.as_str(), i))
+                    .map(|(i, c)| (c, i))
                     .collect();
                 // Predictions depend on (x, tₓ, n) only.
                 let mut memo: HashMap<koubei_clv::Discrete, (f64, f64)> = HashMap::new();
                 for (id, row) in ids.iter().zip(&rows) {
-                    let i = index[id.as_str()];
+                    let i = index[id];
                     let (p_alive, purchases) = *memo
                         .entry(*row)
                         .or_insert_with(|| (p.p_alive(row), p.expected(row, future)));
                     let spend = expected_spend(summary.rows[i].x, summary.spend[i]);
                     report.per_customer.push(CustomerValue {
-                        customer_id: id.clone(),
                         frequency: f64::from(row.x),
                         recency: f64::from(row.t_x),
                         t: f64::from(row.n),
@@ -372,6 +390,7 @@ impl Engine {
                                 .powf(future as f64 * unit_days / 365.25 / 2.0),
                     });
                 }
+                report.customer_ids = ids;
                 totals(&mut report);
                 Ok(report)
             }
@@ -421,19 +440,14 @@ impl Engine {
                     })
                     .collect();
                 tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-                // The ids move from the summary, which is done with: ten
-                // million copies took seconds.
-                let ids = std::mem::take(&mut summary.customer_id);
                 report.per_customer = summary
                     .rows
                     .par_iter()
-                    .zip(ids)
                     .enumerate()
-                    .map(|(i, (row, customer_id))| {
+                    .map(|(i, row)| {
                         let spend = expected_spend(row.x, summary.spend[i]);
                         let (p_alive, purchases, discounted) = preds[row_of[i]];
                         CustomerValue {
-                            customer_id,
                             frequency: row.x,
                             recency: row.t_x,
                             t: row.t,
@@ -445,6 +459,7 @@ impl Engine {
                         }
                     })
                     .collect();
+                report.customer_ids = std::mem::take(&mut summary.customer_id);
                 totals(&mut report);
                 tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
                 Ok(report)
@@ -486,7 +501,6 @@ fn per_customer_spend(
         .iter()
         .enumerate()
         .map(|(i, row)| CustomerValue {
-            customer_id: summary.customer_id[i].clone(),
             frequency: row.x,
             recency: row.t_x,
             t: row.t,

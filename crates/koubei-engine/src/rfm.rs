@@ -296,12 +296,7 @@ impl Engine {
             .filter(|r| r.spend.is_some());
         let clv_by_id: std::collections::HashMap<&str, f64> = clv
             .as_ref()
-            .map(|r| {
-                r.per_customer
-                    .iter()
-                    .map(|c| (c.customer_id.as_str(), c.clv))
-                    .collect()
-            })
+            .map(|r| r.customers().map(|(id, c)| (id, c.clv)).collect())
             .unwrap_or_default();
         let total_revenue: f64 = rows.iter().map(|c| c.monetary).sum();
         let n = rows.len();

@@ -355,9 +355,8 @@ impl Engine {
                 .await
             {
                 Ok(r) if r.spend.is_some() => r
-                    .per_customer
-                    .into_iter()
-                    .map(|c| (c.customer_id, c.clv))
+                    .customers()
+                    .map(|(id, c)| (id.to_string(), c.clv))
                     .collect(),
                 Ok(_) => HashMap::new(),
                 Err(e) => {
