@@ -38,15 +38,37 @@ pub fn discounted_purchases(
     month: f64,
     yearly_rate: f64,
 ) -> f64 {
+    predict(model, row, None, months, month, yearly_rate).1
+}
+
+/// The expected purchases over `horizon` (when given) and the
+/// [`discounted_purchases`], from one call to [`Counting::expected_at`], so
+/// that a model can share its work across all the horizons.
+pub fn predict(
+    model: &(impl Counting + ?Sized),
+    row: &Rft,
+    horizon: Option<f64>,
+    months: u32,
+    month: f64,
+    yearly_rate: f64,
+) -> (f64, f64) {
     let monthly = (1.0 + yearly_rate).powf(1.0 / 12.0) - 1.0;
-    let horizons: Vec<f64> = (1..=months).map(|i| month * f64::from(i)).collect();
+    let horizons: Vec<f64> = horizon
+        .into_iter()
+        .chain((1..=months).map(|i| month * f64::from(i)))
+        .collect();
+    let expected = model.expected_at(row, &horizons);
+    let (over_horizon, by_month) = match horizon {
+        Some(_) => (expected[0], &expected[1..]),
+        None => (f64::NAN, &expected[..]),
+    };
     let mut value = 0.0;
     let mut before = 0.0;
     let mut discount = 1.0;
-    for now in model.expected_at(row, &horizons) {
+    for &now in by_month {
         discount /= 1.0 + monthly;
         value += (now - before) * discount;
         before = now;
     }
-    value
+    (over_horizon, value)
 }

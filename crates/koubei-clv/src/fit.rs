@@ -101,6 +101,13 @@ pub struct Weighted<R> {
 }
 
 impl<R> Weighted<R> {
+    /// Each row with a weight of one: for rows that seldom repeat, such as
+    /// (x, mean spend), where merging would hash every row for nothing.
+    pub fn unmerged(rows: Vec<R>) -> Self {
+        let weights = vec![1.0; rows.len()];
+        Weighted { rows, weights }
+    }
+
     pub fn total(&self) -> f64 {
         self.weights.iter().sum()
     }

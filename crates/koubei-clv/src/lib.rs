@@ -28,7 +28,7 @@ pub mod special;
 
 pub use bgbb::{BgBb, BgBbParams, check as check_discrete};
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd};
-pub use counting::{Counting, discounted_purchases};
+pub use counting::{Counting, discounted_purchases, predict};
 pub use data::{Discrete, Rft, Spend, check_counting, check_rft};
 pub use error::ClvError;
 pub use fit::{Fit, FitOptions, Model, Weighted, fit};

@@ -7,12 +7,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::clv::{CustomerIds, Summary, SummaryRequest};
+use crate::clv::{CustomerIds, SummaryRequest};
 use crate::{Engine, Error, Result};
 use koubei_clv::{
     BgBb, BgBbParams, BgNbd, BgNbdParams, ClvError, Counting, Fit, FitOptions, GammaGamma,
     GammaGammaParams, MbgNbd, ParetoNbd, ParetoParams, Rft, Spend, Weighted, check_counting,
-    check_discrete, check_spend, discounted_purchases, fit, usable_spend,
+    check_discrete, check_spend, fit, predict, usable_spend,
 };
 
 /// The models `koubei clv --model` offers.
@@ -198,25 +198,103 @@ pub struct ClvReport {
     pub expected_revenue: f64,
     pub total_clv: f64,
     #[serde(skip)]
-    pub per_customer: Vec<CustomerValue>,
-    #[serde(skip)]
-    pub customer_ids: CustomerIds,
+    pub per_customer: CustomerValues,
     /// What the user should know (for example, customers left out).
     pub warnings: Vec<String>,
 }
 
+/// Every customer's prediction, kept in columns and assembled when read: at
+/// ten million customers a vector of [`CustomerValue`]s took 720 MB and a
+/// second to build, and most reports need only the totals.
+#[derive(Clone, Debug, Default)]
+pub struct CustomerValues {
+    ids: CustomerIds,
+    /// Frequency, recency and T as the model counts them.
+    rows: Vec<Rft>,
+    /// The summary's repeat purchases and mean spend, for expected spend.
+    spend_in: Vec<Spend>,
+    /// Each customer's entry in `preds`.
+    pred_of: Vec<u32>,
+    /// P(alive), expected purchases and discounted purchases per distinct
+    /// history (NaN without a purchase model).
+    preds: Vec<[f64; 3]>,
+    spend: Option<GammaGammaParams>,
+}
+
+impl CustomerValues {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The i-th customer's id and prediction.
+    pub fn get(&self, i: usize) -> (&str, CustomerValue) {
+        let row = self.rows[i];
+        let Spend { x, m } = self.spend_in[i];
+        let [p_alive, purchases, discounted] = self.preds[self.pred_of[i] as usize];
+        let expected_spend = self
+            .spend
+            .map_or(0.0, |p| p.expected_spend(if m > 0.0 { x } else { 0.0 }, m));
+        let value = CustomerValue {
+            frequency: row.x,
+            recency: row.t_x,
+            t: row.t,
+            monetary_value: m,
+            p_alive,
+            expected_purchases: purchases,
+            expected_spend,
+            clv: discounted * expected_spend,
+        };
+        (self.ids.get(i), value)
+    }
+
+    /// In no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// In id order (a sort: for exports).
+    pub fn by_id(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
+        self.ids.sorted().into_iter().map(|i| self.get(i))
+    }
+
+    /// Expected purchases, expected revenue and CLV, summed over customers.
+    fn totals(&self) -> (f64, f64, f64) {
+        let parts: Vec<(f64, f64, f64)> = (0..self.len())
+            .into_par_iter()
+            .chunks(1 << 16)
+            .map(|chunk| {
+                chunk.iter().fold((0.0, 0.0, 0.0), |(p, r, c), &i| {
+                    let v = self.get(i).1;
+                    (
+                        p + v.expected_purchases,
+                        r + v.expected_purchases * v.expected_spend,
+                        c + v.clv,
+                    )
+                })
+            })
+            .collect();
+        // Chunks are summed in order, so the totals do not depend on threads.
+        parts
+            .into_iter()
+            .fold((0.0, 0.0, 0.0), |(p, r, c), (a, b, d)| {
+                (p + a, r + b, c + d)
+            })
+    }
+}
+
 impl ClvReport {
     /// Each customer's id and prediction, in no particular order.
-    pub fn customers(&self) -> impl Iterator<Item = (&str, &CustomerValue)> {
-        self.customer_ids.iter().zip(&self.per_customer)
+    pub fn customers(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
+        self.per_customer.iter()
     }
 
     /// The same, in id order (a sort: for exports, not for totals).
-    pub fn customers_by_id(&self) -> impl Iterator<Item = (&str, &CustomerValue)> {
-        self.customer_ids
-            .sorted()
-            .into_iter()
-            .map(|i| (self.customer_ids.get(i), &self.per_customer[i]))
+    pub fn customers_by_id(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
+        self.per_customer.by_id()
     }
 }
 
@@ -305,7 +383,7 @@ impl Engine {
             warnings.push(format!("{left_out} repeat buyers with a mean spend of zero or less were left out of the Gamma-Gamma spend model"));
         }
         let spend_fit = match check_spend(&usable)
-            .and_then(|()| fit::<GammaGamma>(&Weighted::from_rows(&usable), &opts))
+            .and_then(|()| fit::<GammaGamma>(&Weighted::unmerged(usable), &opts))
         {
             Ok(f) => Some(f),
             Err(e) if req.model == ModelKind::GammaGamma => return Err(clv_error(e)),
@@ -316,9 +394,6 @@ impl Engine {
         };
         tracing::debug!(elapsed = ?started.elapsed(), evaluations = ?spend_fit.as_ref().map(|f| f.evaluations), "clv spend fitted");
         let spend_params = spend_fit.as_ref().map(GammaGammaParams::from_fit);
-        let expected_spend = |x: f64, m: f64| {
-            spend_params.map_or(0.0, |p| p.expected_spend(if m > 0.0 { x } else { 0.0 }, m))
-        };
 
         let base = |fit: FittedModel, histogram: Vec<HistogramRow>| ClvReport {
             model: req.model,
@@ -340,8 +415,7 @@ impl Engine {
             expected_purchases: 0.0,
             expected_revenue: 0.0,
             total_clv: 0.0,
-            per_customer: Vec::new(),
-            customer_ids: CustomerIds::default(),
+            per_customer: CustomerValues::default(),
             warnings: warnings.clone(),
         };
 
@@ -349,15 +423,22 @@ impl Engine {
             ModelKind::GammaGamma => {
                 let f = spend_fit.as_ref().expect("returned above when missing");
                 let mut report = base(FittedModel::from(f), Vec::new());
-                report.per_customer = per_customer_spend(&summary, &expected_spend);
-                report.customer_ids = summary.customer_id;
+                report.per_customer = CustomerValues {
+                    ids: summary.customer_id,
+                    pred_of: vec![0; summary.rows.len()],
+                    preds: vec![[f64::NAN; 3]],
+                    spend_in: spend_rows,
+                    rows: summary.rows,
+                    spend: spend_params,
+                };
                 Ok(report)
             }
             ModelKind::BgBb => {
                 let (ids, rows) = self.clv_discrete(&req.summary).await?;
                 tracing::debug!(elapsed = ?started.elapsed(), "clv discrete summary");
                 check_discrete(&rows).map_err(clv_error)?;
-                let f = fit::<BgBb>(&Weighted::from_rows(&rows), &opts).map_err(clv_error)?;
+                let (distinct, row_of) = Weighted::merge(&rows);
+                let f = fit::<BgBb>(&distinct, &opts).map_err(clv_error)?;
                 tracing::debug!(elapsed = ?started.elapsed(), evaluations = f.evaluations, "clv fitted");
                 let p = BgBbParams::from_fit(&f);
                 let mut report = base(FittedModel::from(&f), Vec::new());
@@ -368,29 +449,34 @@ impl Engine {
                     .enumerate()
                     .map(|(i, c)| (c, i))
                     .collect();
-                // Predictions depend on (x, tₓ, n) only.
-                let mut memo: HashMap<koubei_clv::Discrete, (f64, f64)> = HashMap::new();
-                for (id, row) in ids.iter().zip(&rows) {
-                    let i = index[id];
-                    let (p_alive, purchases) = *memo
-                        .entry(*row)
-                        .or_insert_with(|| (p.p_alive(row), p.expected(row, future)));
-                    let spend = expected_spend(summary.rows[i].x, summary.spend[i]);
-                    report.per_customer.push(CustomerValue {
-                        frequency: f64::from(row.x),
-                        recency: f64::from(row.t_x),
-                        t: f64::from(row.n),
-                        monetary_value: summary.spend[i],
-                        p_alive,
-                        expected_purchases: purchases,
-                        expected_spend: spend,
-                        // Opportunities are the unit; discount each by its midpoint.
-                        clv: purchases * spend
-                            / (1.0 + req.discount_rate)
-                                .powf(future as f64 * unit_days / 365.25 / 2.0),
-                    });
-                }
-                report.customer_ids = ids;
+                // Predictions depend on (x, tₓ, n) only. Opportunities are the
+                // unit; each is discounted by its midpoint.
+                let discount =
+                    (1.0 + req.discount_rate).powf(future as f64 * unit_days / 365.25 / 2.0);
+                let preds: Vec<[f64; 3]> = distinct
+                    .rows
+                    .par_iter()
+                    .map(|row| {
+                        let purchases = p.expected(row, future);
+                        [p.p_alive(row), purchases, purchases / discount]
+                    })
+                    .collect();
+                let spend_in = ids.iter().map(|id| spend_rows[index[id]]).collect();
+                report.per_customer = CustomerValues {
+                    rows: rows
+                        .iter()
+                        .map(|r| Rft {
+                            x: f64::from(r.x),
+                            t_x: f64::from(r.t_x),
+                            t: f64::from(r.n),
+                        })
+                        .collect(),
+                    ids,
+                    spend_in,
+                    pred_of: row_of.iter().map(|&i| i as u32).collect(),
+                    preds,
+                    spend: spend_params,
+                };
                 totals(&mut report);
                 Ok(report)
             }
@@ -422,44 +508,30 @@ impl Engine {
                 let month = 365.25 / 12.0 / unit_days;
                 let months = (horizon / month).round().max(1.0) as u32;
                 // Predictions depend on (x, tₓ, T) only: one per distinct row, in parallel.
-                let preds: Vec<(f64, f64, f64)> = data
+                let preds: Vec<[f64; 3]> = data
                     .rows
                     .par_iter()
                     .map(|row| {
-                        (
-                            model.p_alive(row),
-                            model.expected(row, horizon),
-                            discounted_purchases(
-                                model.as_ref(),
-                                row,
-                                months,
-                                month,
-                                req.discount_rate,
-                            ),
-                        )
+                        let (purchases, discounted) = predict(
+                            model.as_ref(),
+                            row,
+                            Some(horizon),
+                            months,
+                            month,
+                            req.discount_rate,
+                        );
+                        [model.p_alive(row), purchases, discounted]
                     })
                     .collect();
                 tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-                report.per_customer = summary
-                    .rows
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, row)| {
-                        let spend = expected_spend(row.x, summary.spend[i]);
-                        let (p_alive, purchases, discounted) = preds[row_of[i]];
-                        CustomerValue {
-                            frequency: row.x,
-                            recency: row.t_x,
-                            t: row.t,
-                            monetary_value: summary.spend[i],
-                            p_alive,
-                            expected_purchases: purchases,
-                            expected_spend: spend,
-                            clv: discounted * spend,
-                        }
-                    })
-                    .collect();
-                report.customer_ids = std::mem::take(&mut summary.customer_id);
+                report.per_customer = CustomerValues {
+                    ids: std::mem::take(&mut summary.customer_id),
+                    pred_of: row_of.iter().map(|&i| i as u32).collect(),
+                    preds,
+                    spend_in: spend_rows,
+                    rows: summary.rows,
+                    spend: spend_params,
+                };
                 totals(&mut report);
                 tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
                 Ok(report)
@@ -479,38 +551,11 @@ fn kind_name(kind: ModelKind) -> &'static str {
 }
 
 fn totals(report: &mut ClvReport) {
-    report.expected_purchases = report
-        .per_customer
-        .iter()
-        .map(|c| c.expected_purchases)
-        .sum();
-    report.expected_revenue = report
-        .per_customer
-        .iter()
-        .map(|c| c.expected_purchases * c.expected_spend)
-        .sum();
-    report.total_clv = report.per_customer.iter().map(|c| c.clv).sum();
-}
-
-fn per_customer_spend(
-    summary: &Summary,
-    expected_spend: &dyn Fn(f64, f64) -> f64,
-) -> Vec<CustomerValue> {
-    summary
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| CustomerValue {
-            frequency: row.x,
-            recency: row.t_x,
-            t: row.t,
-            monetary_value: summary.spend[i],
-            p_alive: f64::NAN,
-            expected_purchases: f64::NAN,
-            expected_spend: expected_spend(row.x, summary.spend[i]),
-            clv: f64::NAN,
-        })
-        .collect()
+    (
+        report.expected_purchases,
+        report.expected_revenue,
+        report.total_clv,
+    ) = report.per_customer.totals();
 }
 
 fn bucket(x: f64) -> usize {

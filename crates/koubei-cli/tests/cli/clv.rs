@@ -308,3 +308,49 @@ fn rfm_segments_export_and_migration() {
     let e = ws.fails(&["rfm", "--segment", "Sleepy"]);
     assert!(e.contains("unknown segment"), "{e}");
 }
+
+/// The export holds one row per customer, in id order, and adds up to the
+/// report's totals; BG/BB's rows count whole transaction opportunities.
+#[test]
+fn exports_add_up_to_the_totals() {
+    let ws = Ws::new();
+    import_cdnow(&ws);
+    for model in ["bgnbd", "bgbb"] {
+        let out = ws.dir.path().join(format!("{model}.csv"));
+        let report = clv(&ws, &["--model", model, "--export", out.to_str().unwrap()]);
+        let csv = std::fs::read_to_string(&out).unwrap();
+        let rows: Vec<Vec<&str>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert!(
+            rows.windows(2).all(|w| w[0][0] < w[1][0]),
+            "{model}: not in id order"
+        );
+        let num = |r: &Vec<&str>, i: usize| r[i].parse::<f64>().unwrap();
+        let purchases: f64 = rows.iter().map(|r| num(r, 6)).sum();
+        let clv_sum: f64 = rows.iter().map(|r| num(r, 8)).sum();
+        assert!(
+            close(&report["expected_purchases"], purchases, 1e-6 * purchases),
+            "{model}"
+        );
+        assert!(
+            close(&report["total_clv"], clv_sum, 1e-6 * clv_sum),
+            "{model}"
+        );
+        for r in &rows {
+            let (x, t_x, t, p) = (num(r, 1), num(r, 2), num(r, 3), num(r, 5));
+            assert!(
+                x <= t && t_x <= t && (0.0..=1.0).contains(&p),
+                "{model}: {r:?}"
+            );
+            if model == "bgbb" {
+                assert_eq!(x.fract() + t_x.fract() + t.fract(), 0.0, "{r:?}");
+            }
+        }
+        // CDNOW's 2,357 customers all bought by March 1997; with weekly
+        // opportunities every one has had a whole one by the end of September.
+        assert_eq!(rows.len(), 2357, "{model}");
+    }
+}
