@@ -400,7 +400,7 @@ fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
             String::new()
         }
     };
-    for (id, c) in report.customers_by_id() {
+    for (id, c) in report.customers() {
         t.row(vec![
             id.to_string(),
             num(c.frequency),

@@ -158,12 +158,30 @@ impl CustomerIds {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Row positions in id order: output that lists customers should not
-    /// depend on how the engine happened to group them.
+    /// Row positions in id order. Ids are compared by their first eight
+    /// bytes as one integer, and by the whole text only where those tie.
     pub fn sorted(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.par_sort_unstable_by(|&a, &b| self.get(a).cmp(self.get(b)));
-        order
+        let prefix = |s: &str| {
+            let mut b = [0u8; 8];
+            let n = s.len().min(8);
+            b[..n].copy_from_slice(&s.as_bytes()[..n]);
+            u64::from_be_bytes(b)
+        };
+        let mut keys: Vec<(u64, usize)> = (0..self.len())
+            .into_par_iter()
+            .map(|i| (prefix(self.get(i)), i))
+            .collect();
+        keys.par_sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| self.get(a.1).cmp(self.get(b.1)))
+        });
+        keys.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The ids at `order`'s positions.
+    fn take(&self, order: &[usize]) -> Result<CustomerIds> {
+        let idx = arrow::array::UInt32Array::from_iter_values(order.iter().map(|&i| i as u32));
+        let taken = arrow::compute::take(&self.0, &idx, None)?;
+        Ok(CustomerIds(taken.as_string_view().clone()))
     }
 }
 
@@ -173,8 +191,8 @@ impl<S: AsRef<str>> FromIterator<S> for CustomerIds {
     }
 }
 
-/// One row per customer with a paid order up to the calibration end, in no
-/// particular order (see [`CustomerIds::sorted`]).
+/// One row per customer with a paid order up to the calibration end, in id
+/// order.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub unit: Option<Unit>,
@@ -367,6 +385,14 @@ impl Engine {
             s.rows.extend(rows);
             s.spend.extend(spend);
         }
+        // The engine groups customers in whatever order its threads finish;
+        // in id order, every sum over customers, and so every number in the
+        // report, is the same from one run to the next.
+        let order = s.customer_id.sorted();
+        s.customer_id = s.customer_id.take(&order)?;
+        s.first = order.iter().map(|&i| s.first[i]).collect();
+        s.rows = order.iter().map(|&i| s.rows[i]).collect();
+        s.spend = order.iter().map(|&i| s.spend[i]).collect();
         if let Some(h) = req.holdout_end {
             let next = end + chrono::TimeDelta::days(1);
             let batches = self.purchase_days(Some(h), Some(next)).await?;
@@ -427,7 +453,10 @@ impl Engine {
                 });
             }
         }
-        Ok((ids, rows))
+        // In id order, as the summary is.
+        let order = ids.sorted();
+        let rows = order.iter().map(|&i| rows[i]).collect();
+        Ok((ids.take(&order)?, rows))
     }
 }
 
@@ -456,21 +485,28 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
         s.parse().unwrap()
     }
 
-    /// The summary's rows in id order.
-    fn sorted(s: Summary) -> Summary {
-        let order = s.customer_id.sorted();
-        let pick = |v: &[Rft]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
-        Summary {
-            customer_id: order.iter().map(|&i| s.customer_id.get(i)).collect(),
-            first: order.iter().map(|&i| s.first[i]).collect(),
-            rows: pick(&s.rows),
-            spend: order.iter().map(|&i| s.spend[i]).collect(),
-            holdout: s
-                .holdout
-                .as_ref()
-                .map(|h| order.iter().map(|&i| h[i]).collect()),
-            ..s
-        }
+    /// The prefix comparison gives plain text order, where eight bytes tie
+    /// and where one id is the other's prefix.
+    #[test]
+    fn ids_sort_as_text() {
+        let ids = [
+            "customer_0010",
+            "b",
+            "customer_0002",
+            "",
+            "customer",
+            "customer_",
+            "a\u{0}",
+            "a",
+            "顾客2",
+            "顾客10",
+            "customer_0002x",
+        ];
+        let c: CustomerIds = ids.iter().collect();
+        let got: Vec<&str> = c.sorted().into_iter().map(|i| c.get(i)).collect();
+        let mut want = ids.to_vec();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -490,7 +526,7 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
             calibration_end: Some(d("2024-01-28")),
             holdout_end: Some(d("2024-02-04")),
         };
-        let s = sorted(engine.clv_summary(&req).await.unwrap());
+        let s = engine.clv_summary(&req).await.unwrap();
         assert_eq!(s.customer_id.iter().collect::<Vec<_>>(), ["c1", "c2", "c3"]);
         // c1: occasions 1, 8, 22 Jan → x = 2, recency 21 days, T = 27 days; mean repeat spend (20 + 40) / 2.
         assert_eq!(
@@ -536,10 +572,7 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
             holdout_end: None,
         };
         let (ids, rows) = engine.clv_discrete(&req).await.unwrap();
-        let order = ids.sorted();
-        let ids: Vec<&str> = order.iter().map(|&i| ids.get(i)).collect();
-        let rows: Vec<Discrete> = order.iter().map(|&i| rows[i]).collect();
-        assert_eq!(ids, ["c1", "c2", "c3"]);
+        assert_eq!(ids.iter().collect::<Vec<_>>(), ["c1", "c2", "c3"]);
         // c1: 27 days → 3 whole weeks; day 7 is in week 1, day 21 in week 3.
         assert_eq!(rows[0], Discrete { x: 2, t_x: 3, n: 3 });
         assert_eq!(rows[1], Discrete { x: 0, t_x: 0, n: 1 });

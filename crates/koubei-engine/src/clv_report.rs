@@ -1,8 +1,5 @@
 //! `koubei clv`: fit a CLV model to the summary of `orders`, check it against
 //! the data, and value each customer.
-
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -251,14 +248,9 @@ impl CustomerValues {
         (self.ids.get(i), value)
     }
 
-    /// In no particular order.
+    /// In id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
         (0..self.len()).map(|i| self.get(i))
-    }
-
-    /// In id order (a sort: for exports).
-    pub fn by_id(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
-        self.ids.sorted().into_iter().map(|i| self.get(i))
     }
 
     /// Expected purchases, expected revenue and CLV, summed over customers.
@@ -287,14 +279,9 @@ impl CustomerValues {
 }
 
 impl ClvReport {
-    /// Each customer's id and prediction, in no particular order.
+    /// Each customer's id and prediction, in id order.
     pub fn customers(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
         self.per_customer.iter()
-    }
-
-    /// The same, in id order (a sort: for exports, not for totals).
-    pub fn customers_by_id(&self) -> impl Iterator<Item = (&str, CustomerValue)> {
-        self.per_customer.by_id()
     }
 }
 
@@ -335,7 +322,8 @@ fn fit_counting(
 /// Expected customers at each repeat-purchase count, summed over customers
 /// grouped by T; `None` when the model has no P(X(t) = x).
 fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
-    let mut by_t: HashMap<u64, f64> = std::collections::HashMap::new();
+    // Ordered, so that the sums below run in the same order every time.
+    let mut by_t: std::collections::BTreeMap<u64, f64> = Default::default();
     for r in rows {
         *by_t.entry(r.t.to_bits()).or_default() += 1.0;
     }
@@ -443,12 +431,6 @@ impl Engine {
                 let p = BgBbParams::from_fit(&f);
                 let mut report = base(FittedModel::from(&f), Vec::new());
                 let future = horizon.round().max(1.0) as u32;
-                let index: HashMap<&str, usize> = summary
-                    .customer_id
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c, i))
-                    .collect();
                 // Predictions depend on (x, tₓ, n) only. Opportunities are the
                 // unit; each is discounted by its midpoint.
                 let discount =
@@ -461,7 +443,21 @@ impl Engine {
                         [p.p_alive(row), purchases, purchases / discount]
                     })
                     .collect();
-                let spend_in = ids.iter().map(|id| spend_rows[index[id]]).collect();
+                // Both lists are in id order: walk them together.
+                let all = &summary.customer_id;
+                let mut j = 0;
+                let spend_in = ids
+                    .iter()
+                    .map(|id| {
+                        while j < all.len() && all.get(j) < id {
+                            j += 1;
+                        }
+                        match all.len() > j && all.get(j) == id {
+                            true => spend_rows[j],
+                            false => Spend { x: 0.0, m: 0.0 },
+                        }
+                    })
+                    .collect();
                 report.per_customer = CustomerValues {
                     rows: rows
                         .iter()
