@@ -119,16 +119,21 @@ impl<R: Key + Copy> Weighted<R> {
         for b in 0..buckets.len() {
             start[b + 1] += start[b];
         }
+        // Each position carries its key, so that the sorts below read
+        // neighbouring memory rather than the rows at random.
         let mut next = start.clone();
-        let mut order = vec![0usize; rows.len()];
+        let Some(first) = rows.first() else {
+            return (Weighted::unmerged(Vec::new()), Vec::new());
+        };
+        let mut order = vec![(first.key(), 0usize); rows.len()];
         for (i, &b) in of_row.iter().enumerate() {
-            order[next[b]] = i;
+            order[next[b]] = (rows[i].key(), i);
             next[b] += 1;
         }
         drop(of_row);
         // Each bucket sorted by key and merged: its distinct rows, their
         // counts, and each row's index among them.
-        let mut slices: Vec<&mut [usize]> = Vec::with_capacity(buckets.len());
+        let mut slices: Vec<&mut [(R::K, usize)]> = Vec::with_capacity(buckets.len());
         let mut rest = order.as_mut_slice();
         for b in 0..buckets.len() {
             let (head, tail) = rest.split_at_mut(start[b + 1] - start[b]);
@@ -139,11 +144,11 @@ impl<R: Key + Copy> Weighted<R> {
         let parts: Vec<Part<R>> = slices
             .into_par_iter()
             .map(|idx| {
-                idx.sort_unstable_by_key(|&i| rows[i].key());
+                idx.sort_unstable_by_key(|&(key, _)| key);
                 let (mut distinct, mut counts, mut local) =
                     (Vec::new(), Vec::new(), Vec::with_capacity(idx.len()));
-                for (k, &i) in idx.iter().enumerate() {
-                    if k == 0 || rows[idx[k - 1]].key() != rows[i].key() {
+                for (k, &(key, i)) in idx.iter().enumerate() {
+                    if k == 0 || idx[k - 1].0 != key {
                         distinct.push(rows[i]);
                         counts.push(0.0);
                     }
@@ -282,6 +287,8 @@ mod tests {
         assert_eq!(w.rows, vec![rows[1], rows[0]]);
         assert_eq!(w.weights, vec![2.0, 2.0]);
         assert_eq!(of, vec![1, 0, 1, 0]);
+        let (none, of) = Weighted::<Rft>::merge(&[]);
+        assert!(none.rows.is_empty() && of.is_empty());
     }
 
     /// Over many buckets and more rows than one chunk, the merge equals a
