@@ -9,7 +9,7 @@ use rand_distr::{Distribution, Gamma};
 
 use crate::counting::Counting;
 use crate::data::{Rft, repeat_rate};
-use crate::fit::{Fit, Model};
+use crate::fit::{Fit, Model, XCache};
 use crate::special::{digamma, ln_gamma, ln_hyp2f1_a_b_a1, log_add_exp};
 
 /// Purchases at Poisson rate λ ~ Gamma(r, α) during an exponential lifetime of
@@ -115,14 +115,26 @@ fn parts(p: &[f64], row: &Rft, memo: Option<&mut TermMemo>) -> Parts {
 }
 
 /// One row's log-likelihood, adding its weighted gradient into `grad`.
-fn row_ll(p: &[f64], row: &Rft, w: f64, grad: &mut [f64], memo: Option<&mut TermMemo>) -> f64 {
+/// ln Γ(r + x) and ψ(r + x): the parts of a row's likelihood that depend on
+/// the parameters and x only.
+fn x_terms(p: &[f64], x: f64) -> (f64, f64) {
+    (ln_gamma(p[0] + x), digamma(p[0] + x))
+}
+
+fn row_ll(
+    p: &[f64],
+    row: &Rft,
+    w: f64,
+    grad: &mut [f64],
+    memo: Option<&mut TermMemo>,
+    (ln_gamma_rx, digamma_rx): (f64, f64),
+) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let x = row.x;
     let parts = parts(p, row, memo);
     let m = log_add_exp(parts.alive, parts.left);
     let (wa, wl) = ((parts.alive - m).exp(), (parts.left - m).exp());
     let constant = [
-        digamma(r + x) - digamma(r) + alpha.ln(),
+        digamma_rx - digamma(r) + alpha.ln(),
         r / alpha,
         beta.ln(),
         s / beta,
@@ -130,7 +142,7 @@ fn row_ll(p: &[f64], row: &Rft, w: f64, grad: &mut [f64], memo: Option<&mut Term
     for i in 0..4 {
         grad[i] += w * (constant[i] + wa * parts.g_alive[i] + wl * parts.g_left[i]);
     }
-    ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln() + m
+    ln_gamma_rx - ln_gamma(r) + r * alpha.ln() + s * beta.ln() + m
 }
 
 impl Model for ParetoNbd {
@@ -139,16 +151,20 @@ impl Model for ParetoNbd {
     const PARAMS: &'static [&'static str] = &["r", "alpha", "s", "beta"];
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        row_ll(p, row, w, grad, None)
+        row_ll(p, row, w, grad, None, x_terms(p, row.x))
     }
 
     /// The ₂F₁ terms are shared by customers with the same x and tₓ (or T):
     /// computed once per chunk each.
     fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
         let mut memo = TermMemo::default();
+        let mut cache = XCache::new();
         rows.iter()
             .zip(weights)
-            .map(|(row, &w)| w * row_ll(p, row, w, grad, Some(&mut memo)))
+            .map(|(row, &w)| {
+                let xt = cache.get(row.x, || x_terms(p, row.x));
+                w * row_ll(p, row, w, grad, Some(&mut memo), xt)
+            })
             .sum()
     }
 
