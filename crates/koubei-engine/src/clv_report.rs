@@ -1,5 +1,6 @@
 //! `koubei clv`: fit a CLV model to the summary of `orders`, check it against
 //! the data, and value each customer.
+
 use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -151,8 +152,7 @@ pub struct HoldoutRow {
     pub predicted: f64,
 }
 
-/// One customer's prediction; its id is at the same position in
-/// [`ClvReport::customer_ids`].
+/// One customer's prediction, read with its id from [`ClvReport::customers`].
 #[derive(Clone, Debug, Serialize)]
 pub struct CustomerValue {
     pub frequency: f64,
