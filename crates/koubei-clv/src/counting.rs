@@ -26,49 +26,75 @@ pub trait Counting {
     fn pmf(&self, t: f64, x: u32) -> Option<f64>;
 }
 
-/// Discounted expected purchases over `months` months: each month's expected
-/// purchases, discounted at `yearly_rate` compounded monthly. Times the
-/// expected spend per purchase, this is the customer's lifetime value.
-/// `month` is one month in the summary's time unit (365.25 / 12 days), stepped
-/// month by month as `lifetimes`' customer_lifetime_value does.
-pub fn discounted_purchases(
-    model: &(impl Counting + ?Sized),
-    row: &Rft,
-    months: u32,
-    month: f64,
-    yearly_rate: f64,
-) -> f64 {
-    predict(model, row, None, months, month, yearly_rate).1
-}
-
-/// The expected purchases over `horizon` (when given) and the
-/// [`discounted_purchases`], from one call to [`Counting::expected_at`], so
-/// that a model can share its work across all the horizons.
+/// The expected purchases over `horizon`, and the discounted expected
+/// purchases over `months` months: each month's expected purchases,
+/// discounted at `yearly_rate` compounded monthly. Times the expected spend
+/// per purchase, the second is the customer's lifetime value. `month` is one
+/// month in the summary's time unit (365.25 / 12 days), stepped month by
+/// month as `lifetimes`' customer_lifetime_value does. Both come from one call
+/// to [`Counting::expected_at`], so that a model can share its work across
+/// all the horizons.
 pub fn predict(
     model: &(impl Counting + ?Sized),
     row: &Rft,
-    horizon: Option<f64>,
+    horizon: f64,
     months: u32,
     month: f64,
     yearly_rate: f64,
 ) -> (f64, f64) {
     let monthly = (1.0 + yearly_rate).powf(1.0 / 12.0) - 1.0;
-    let horizons: Vec<f64> = horizon
-        .into_iter()
+    let horizons: Vec<f64> = std::iter::once(horizon)
         .chain((1..=months).map(|i| month * f64::from(i)))
         .collect();
     let expected = model.expected_at(row, &horizons);
-    let (over_horizon, by_month) = match horizon {
-        Some(_) => (expected[0], &expected[1..]),
-        None => (f64::NAN, &expected[..]),
-    };
     let mut value = 0.0;
     let mut before = 0.0;
     let mut discount = 1.0;
-    for &now in by_month {
+    for &now in &expected[1..] {
         discount /= 1.0 + monthly;
         value += (now - before) * discount;
         before = now;
     }
-    (over_horizon, value)
+    (expected[0], value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A customer who never leaves and buys at a steady 2 per month.
+    struct Steady;
+
+    impl Counting for Steady {
+        fn p_alive(&self, _: &Rft) -> f64 {
+            1.0
+        }
+        fn expected(&self, _: &Rft, horizon: f64) -> f64 {
+            2.0 * horizon
+        }
+        fn expected_new(&self, t: f64) -> f64 {
+            2.0 * t
+        }
+        fn pmf(&self, _: f64, _: u32) -> Option<f64> {
+            None
+        }
+    }
+
+    /// Worked by hand: 2 purchases a month for 12 months at 10% a year,
+    /// compounded monthly, is 2 d (1 − d¹²) / (1 − d) with d¹² = 1 / 1.1.
+    #[test]
+    fn steady_purchases_discount_as_a_geometric_sum() {
+        let row = Rft {
+            x: 1.0,
+            t_x: 1.0,
+            t: 2.0,
+        };
+        let (over, value) = predict(&Steady, &row, 6.0, 12, 1.0, 0.1);
+        assert_eq!(over, 12.0);
+        let d = 1.1f64.powf(-1.0 / 12.0);
+        let want = 2.0 * d * (1.0 - 1.0 / 1.1) / (1.0 - d);
+        assert!((value - want).abs() < 1e-12, "{value} vs {want}");
+        // Without discounting it is every purchase of the year.
+        assert!((predict(&Steady, &row, 6.0, 12, 1.0, 0.0).1 - 24.0).abs() < 1e-12);
+    }
 }

@@ -10,7 +10,7 @@
 //! - [`fit()`] maximises the (optionally penalised) likelihood with analytic
 //!   gradients and reports standard errors, AIC and BIC.
 //! - [`Counting`] gives P(alive), expected purchases and the purchase-count
-//!   distribution; [`discounted_purchases`] turns them into a lifetime value.
+//!   distribution; [`predict`] turns them into a lifetime value.
 
 // Index loops over parameters read like the formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -28,7 +28,7 @@ pub mod special;
 
 pub use bgbb::{BgBb, BgBbParams, check as check_discrete};
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd};
-pub use counting::{Counting, discounted_purchases, predict};
+pub use counting::{Counting, predict};
 pub use data::{Discrete, Rft, Spend, check_counting, check_rft};
 pub use error::ClvError;
 pub use fit::{Fit, FitOptions, Model, Weighted, fit};

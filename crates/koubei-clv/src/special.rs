@@ -86,10 +86,8 @@ impl Hyp2f1 {
         let plain = (m - m.round()).abs() < 1e-3;
         let (near, far): (Vec<usize>, Vec<usize>) =
             (0..zs.len()).partition(|&i| plain || zs[i] <= 0.75);
-        let pick = |idx: &[usize], f: &dyn Fn(f64) -> f64| {
-            idx.iter().map(|&i| f(zs[i])).collect::<Vec<_>>()
-        };
-        for (&i, v) in near.iter().zip(series_many(a, b, c, &pick(&near, &|z| z))) {
+        let near_z: Vec<f64> = near.iter().map(|&i| zs[i]).collect();
+        for (&i, v) in near.iter().zip(series_many(a, b, c, &near_z)) {
             out[i] = v;
         }
         if far.is_empty() {
@@ -109,7 +107,7 @@ impl Hyp2f1 {
                 lc + lmm - la - lb,
             )
         });
-        let ws = pick(&far, &|z| 1.0 - z);
+        let ws: Vec<f64> = far.iter().map(|&i| 1.0 - zs[i]).collect();
         let one = series_many(a, b, 1.0 - m, &ws);
         let two = series_many(c - a, c - b, m + 1.0, &ws);
         for (k, &i) in far.iter().enumerate() {

@@ -199,8 +199,6 @@ pub struct Summary {
     pub calibration_end: Option<NaiveDate>,
     pub holdout_end: Option<NaiveDate>,
     pub customer_id: CustomerIds,
-    /// The day of the first paid order.
-    pub first: Vec<NaiveDate>,
     /// Repeat purchase occasions, recency and T in the unit.
     pub rows: Vec<Rft>,
     /// Mean spend per repeat purchase occasion (0 without any).
@@ -349,29 +347,24 @@ impl Engine {
         };
         s.customer_id = CustomerIds::from_batches(&batches)?;
         // Batches are converted on all threads, then joined in order.
-        type Part = (Vec<NaiveDate>, Vec<Rft>, Vec<f64>);
+        type Part = (Vec<Rft>, Vec<f64>);
         let parts: Vec<Part> = batches
             .par_iter()
             .map(|b| -> Result<Part> {
                 let p = PurchaseDaysColumns::new(b.column(1))?;
                 let n = b.num_rows();
-                let mut part: Part = (
-                    Vec::with_capacity(n),
-                    Vec::with_capacity(n),
-                    Vec::with_capacity(n),
-                );
+                let mut part: Part = (Vec::with_capacity(n), Vec::with_capacity(n));
                 for i in 0..n {
                     let x = p.days[i] - 1;
                     let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
                     let first = day(p.first).unwrap_or(end_day);
                     let last = day(p.last).unwrap_or(first);
-                    part.0.push(from_epoch_day(first));
-                    part.1.push(Rft {
+                    part.0.push(Rft {
                         x: x as f64,
                         t_x: (last - first) as f64 / unit,
                         t: (end_day - first) as f64 / unit,
                     });
-                    part.2.push(if x > 0 {
+                    part.1.push(if x > 0 {
                         (p.spend[i] - p.first_spend[i]) / x as f64
                     } else {
                         0.0
@@ -380,8 +373,7 @@ impl Engine {
                 Ok(part)
             })
             .collect::<Result<_>>()?;
-        for (first, rows, spend) in parts {
-            s.first.extend(first);
+        for (rows, spend) in parts {
             s.rows.extend(rows);
             s.spend.extend(spend);
         }
@@ -390,7 +382,6 @@ impl Engine {
         // report, is the same from one run to the next.
         let order = s.customer_id.sorted();
         s.customer_id = s.customer_id.take(&order)?;
-        s.first = order.iter().map(|&i| s.first[i]).collect();
         s.rows = order.iter().map(|&i| s.rows[i]).collect();
         s.spend = order.iter().map(|&i| s.spend[i]).collect();
         if let Some(h) = req.holdout_end {

@@ -511,7 +511,7 @@ impl Engine {
                         let (purchases, discounted) = predict(
                             model.as_ref(),
                             row,
-                            Some(horizon),
+                            horizon,
                             months,
                             month,
                             req.discount_rate,

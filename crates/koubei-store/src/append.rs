@@ -476,12 +476,16 @@ mod tests {
             .count()
     }
 
-    async fn query(url: &Url, sql: &str) -> Vec<RecordBatch> {
+    /// The table at `url` as `t`, queried, printed as a text table.
+    async fn query(url: &Url, sql: &str) -> String {
         let t = deltalake::open_table(url.clone()).await.unwrap();
         let ctx = SessionContext::new();
         ctx.register_table("t", t.table_provider().await.unwrap())
             .unwrap();
-        ctx.sql(sql).await.unwrap().collect().await.unwrap()
+        let got = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        arrow::util::pretty::pretty_format_batches(&got)
+            .unwrap()
+            .to_string()
     }
 
     /// A table folder in a temporary directory, and a one-thread runtime.
@@ -538,9 +542,6 @@ mod tests {
                 "SELECT count(*), count(note), sum(id), max(note) FROM t",
             )
             .await;
-            let got = arrow::util::pretty::pretty_format_batches(&got)
-                .unwrap()
-                .to_string();
             assert!(
                 got.contains("| 10       | 4             | 45        | d           |"),
                 "{got}"
@@ -573,9 +574,6 @@ mod tests {
                 1
             );
             let got = query(&url, "SELECT count(*), max(note), count(tag) FROM t").await;
-            let got = arrow::util::pretty::pretty_format_batches(&got)
-                .unwrap()
-                .to_string();
             assert!(
                 got.contains("| 12       | d           | 2            |"),
                 "{got}"
