@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::funnel::FunnelOrder;
-use crate::{Engine, Error, Result};
+use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FunnelRequest {
@@ -253,14 +253,14 @@ impl Engine {
             )));
         }
         let conds: Vec<String> = steps.iter().chain(&ex_specs).map(StepSpec::sql).collect();
-        let mut filters = vec!["COALESCE(customer_id, anonymous_id) IS NOT NULL".to_string()];
+        let mut filters = vec![HAS_PERSON.to_string()];
         // Strict order needs the events between the steps too.
         if req.order != FunnelOrder::Strict {
             filters.push(format!("({})", conds.join(" OR ")));
         }
         filters.push(crate::ts_in_days("ts", req.since, req.until));
         let per = format!(
-            "SELECT COALESCE(customer_id, anonymous_id) AS person,
+            "SELECT {PERSON} AS person,
                     window_funnel_path(CAST({window} AS BIGINT), '{order}', '{ranges}', ts, {conds}) AS path
              FROM events WHERE {filters}
              GROUP BY 1",

@@ -133,6 +133,14 @@ pub(crate) fn day_number_sql(col: &str) -> String {
     )
 }
 
+/// The person behind an event: the customer when known, else the anonymous id.
+pub(crate) const PERSON: &str = "COALESCE(customer_id, anonymous_id)";
+
+/// Events that have a person. The same rows as `PERSON IS NOT NULL`, but
+/// decided from the null masks alone: DataFusion evaluates the COALESCE by
+/// building a new string column, which cost a funnel a tenth of its time.
+pub(crate) const HAS_PERSON: &str = "(customer_id IS NOT NULL OR anonymous_id IS NOT NULL)";
+
 /// A SQL condition keeping the timestamp column `col` within whole UTC days,
 /// `from` to `until` inclusive; `TRUE` when neither is set.
 pub(crate) fn ts_in_days(

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::sales::Period;
 use crate::udaf::RETENTION_STRIDE as STRIDE;
-use crate::{Engine, Error, Result};
+use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RetentionRequest {
@@ -104,8 +104,8 @@ fn source_with(event: Option<&str>, b: &str) -> String {
              WHERE status = 'paid' AND customer_id IS NOT NULL"
         ),
         Some(e) => format!(
-            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts, {b} AS b FROM events
-             WHERE event = {} AND COALESCE(customer_id, anonymous_id) IS NOT NULL",
+            "SELECT {PERSON} AS person, ts, {b} AS b FROM events
+             WHERE event = {} AND {HAS_PERSON}",
             quote(e)
         ),
     }
@@ -124,10 +124,10 @@ fn marks(start: Option<&str>, ret: Option<&str>) -> String {
             source(None)
         ),
         (Some(s), Some(r)) => format!(
-            "SELECT COALESCE(customer_id, anonymous_id) AS person, ts,
+            "SELECT {PERSON} AS person, ts,
                     event = {s} AS is_start, event = {r} AS is_return
              FROM events
-             WHERE event IN ({s}, {r}) AND COALESCE(customer_id, anonymous_id) IS NOT NULL",
+             WHERE event IN ({s}, {r}) AND {HAS_PERSON}",
             s = quote(s),
             r = quote(r)
         ),
