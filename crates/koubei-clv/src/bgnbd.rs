@@ -223,26 +223,21 @@ impl Counting for BgNbdParams {
         1.0 / (1.0 + self.ln_dead_odds(row).exp())
     }
 
-    fn expected(&self, row: &Rft, horizon: f64) -> f64 {
-        self.expected_at(row, &[horizon])[0]
-    }
-
-    fn expected_at(&self, row: &Rft, horizons: &[f64]) -> Vec<f64> {
+    /// FHL (2005) eq. 10 without its P(alive) factor, with Euler's
+    /// transformation so that the ₂F₁'s parameters do not grow with x:
+    /// (1−z)^(r+x) ₂F₁(r+x, b+x+s; c; z) = (1−z)^(a−1) ₂F₁(c−r−x, a−1; c; z),
+    /// c = a+b+x−1+s (s = 1 for MBG/NBD, 0 for BG/NBD).
+    fn expected_if_alive(&self, x: f64, t: f64, horizons: &[f64]) -> Vec<f64> {
         let BgNbdParams { r, alpha, a, b, .. } = *self;
-        let Rft { x, t, .. } = *row;
         let s = self.shift();
-        // FHL (2005) eq. 10, with Euler's transformation so that the ₂F₁'s
-        // parameters do not grow with x: (1−z)^(r+x) ₂F₁(r+x, b+x+s; a+b+x−1+s; z)
-        // = (1−z)^(a−1) ₂F₁(a+b−1−r+s… ) as below.
         let c = a + b + x - 1.0 + s;
         let f = Hyp2f1::new(c - r - x, a - 1.0, c);
-        let alive = 1.0 / (1.0 + self.ln_dead_odds(row).exp());
         let zs: Vec<f64> = horizons.iter().map(|&h| h / (alpha + t + h)).collect();
         let mut out = vec![0.0; zs.len()];
         f.at_many(&zs, &mut out);
         for (v, z) in out.iter_mut().zip(&zs) {
             let f = (1.0 - z).powf(a - 1.0) * *v;
-            *v = c / (a - 1.0) * (1.0 - f) * alive;
+            *v = c / (a - 1.0) * (1.0 - f);
         }
         out
     }

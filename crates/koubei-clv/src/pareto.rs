@@ -224,17 +224,11 @@ impl Counting for ParetoParams {
         1.0 / (1.0 + (parts.left - parts.alive).exp())
     }
 
-    fn expected(&self, row: &Rft, horizon: f64) -> f64 {
-        self.expected_at(row, &[horizon])[0]
-    }
-
-    /// FH (2005) eq. 22: P(alive) × (r+x)(β+T) / ((α+T)(s−1)) ×
-    /// [1 − ((β+T)/(β+T+t))^(s−1)]; P(alive) and its ₂F₁ terms once for all
-    /// horizons.
-    fn expected_at(&self, row: &Rft, horizons: &[f64]) -> Vec<f64> {
+    /// FH (2005) eq. 22 without its P(alive) factor:
+    /// (r+x)(β+T) / ((α+T)(s−1)) × [1 − ((β+T)/(β+T+t))^(s−1)].
+    fn expected_if_alive(&self, x: f64, t: f64, horizons: &[f64]) -> Vec<f64> {
         let ParetoParams { r, alpha, s, beta } = *self;
-        let Rft { x, t, .. } = *row;
-        let rate = self.p_alive(row) * (r + x) * (beta + t) / ((alpha + t) * (s - 1.0));
+        let rate = (r + x) * (beta + t) / ((alpha + t) * (s - 1.0));
         horizons
             .iter()
             .map(|&h| rate * (1.0 - ((beta + t) / (beta + t + h)).powf(s - 1.0)))

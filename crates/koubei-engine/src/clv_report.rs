@@ -503,22 +503,15 @@ impl Engine {
                 }
                 let month = 365.25 / 12.0 / unit_days;
                 let months = (horizon / month).round().max(1.0) as u32;
-                // Predictions depend on (x, tₓ, T) only: one per distinct row, in parallel.
-                let preds: Vec<[f64; 3]> = data
-                    .rows
-                    .par_iter()
-                    .map(|row| {
-                        let (purchases, discounted) = predict(
-                            model.as_ref(),
-                            row,
-                            horizon,
-                            months,
-                            month,
-                            req.discount_rate,
-                        );
-                        [model.p_alive(row), purchases, discounted]
-                    })
-                    .collect();
+                // Predictions depend on (x, tₓ, T) only: one per distinct row.
+                let preds = predict(
+                    model.as_ref(),
+                    &data.rows,
+                    horizon,
+                    months,
+                    month,
+                    req.discount_rate,
+                );
                 tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
                 report.per_customer = CustomerValues {
                     ids: std::mem::take(&mut summary.customer_id),
