@@ -185,21 +185,21 @@ impl<M: Model> Problem<'_, M> {
         }
     }
 
-    /// The Hessian of the objective on the log scale, by central differences of
-    /// the analytic gradient.
-    fn hessian(&self, phi: &[f64]) -> Vec<Vec<f64>> {
+    /// The Hessian of the objective on the log scale, by forward differences
+    /// of the analytic gradient from `grad`, the gradient at `phi`: one pass
+    /// over the data per parameter (central differences took two). With a
+    /// step of 1e-6 the entries are good to about six digits, which is all a
+    /// Newton step or a standard error needs.
+    fn hessian(&self, phi: &[f64], grad: &[f64]) -> Vec<Vec<f64>> {
         let k = phi.len();
-        let h = 1e-5;
+        let h = 1e-6;
         let mut hess = vec![vec![0.0; k]; k];
         for j in 0..k {
             let mut up = phi.to_vec();
             up[j] += h;
-            let mut down = phi.to_vec();
-            down[j] -= h;
             let (_, gu) = self.objective(&up);
-            let (_, gd) = self.objective(&down);
             for i in 0..k {
-                hess[i][j] = (gu[i] - gd[i]) / (2.0 * h);
+                hess[i][j] = (gu[i] - grad[i]) / h;
             }
         }
         for i in 0..k {
@@ -274,7 +274,8 @@ fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Optio
         evaluations: &uncounted,
         last: Default::default(),
     };
-    let inv = invert(&sub.hessian(&phi))?;
+    let (_, at) = sub.objective(&phi);
+    let inv = invert(&sub.hessian(&phi, &at))?;
     let (mut cost, mut grad) = problem.objective(&phi);
     let mut iterations = rough.iterations;
     for _ in 0..50 {
@@ -327,6 +328,9 @@ fn lbfgs<M: Model>(
     })
 }
 
+/// A Hessian in use, where it was taken, and its inverse.
+type Curvature = (Vec<f64>, Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// Fits model `M` to weighted rows by penalised maximum likelihood.
 pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fit, ClvError> {
     let total = data.total();
@@ -348,18 +352,26 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
 
     // Newton polish: L-BFGS stops on small steps; a few Newton steps take the
     // gradient down to rounding, which makes fits reproducible to many digits.
-    // Newton converges quadratically, so a step that does not shrink the
-    // gradient tenfold means rounding has been reached: stop there.
+    // A Hessian serves for as many steps as each shrinks the gradient tenfold
+    // (near the optimum it hardly changes, and each new one costs a pass per
+    // parameter); when a step with an older one does not, a new one is taken
+    // and the step tried again. A step that does not shrink the gradient
+    // tenfold with a new Hessian means rounding has been reached: stop there.
     let (mut cost, mut grad) = problem.objective(&phi);
-    // The last Hessian and where it was taken.
-    let mut last: Option<(Vec<f64>, Vec<Vec<f64>>)> = None;
+    let mut last: Option<Curvature> = None;
     for _ in 0..8 {
         if max_abs(&grad) < 1e-12 {
             break;
         }
-        let hess = problem.hessian(&phi);
-        let Some(inv) = invert(&hess) else { break };
-        last = Some((phi.clone(), hess));
+        if last.is_none() {
+            let hess = problem.hessian(&phi, &grad);
+            let Some(inv) = invert(&hess) else { break };
+            last = Some((phi.clone(), hess, inv));
+        }
+        let Some((at, _, inv)) = last.as_ref() else {
+            break;
+        };
+        let new = at == &phi;
         let step: Vec<f64> = (0..phi.len())
             .map(|i| -(0..phi.len()).map(|j| inv[i][j] * grad[j]).sum::<f64>())
             .collect();
@@ -378,7 +390,10 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
             scale *= 0.5;
         }
         if !improved {
-            break;
+            if new {
+                break;
+            }
+            last = None;
         }
     }
 
@@ -403,11 +418,11 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
     let ll = -(cost - penalty) * total;
     // The Hessian of the total negative log-likelihood is `total` times that of
     // the mean; the delta method carries log-scale errors to the parameters.
-    // The last Newton step's Hessian serves when that step was tiny: the
-    // errors then differ in the sixth digit at most.
+    // The last Newton Hessian serves when it was taken within 1e-6 of the
+    // optimum (on the log scale): the errors then differ in the sixth digit.
     let hess = match last {
-        Some((at, h)) if at.iter().zip(&phi).all(|(a, b)| (a - b).abs() < 1e-7) => h,
-        _ => problem.hessian(&phi),
+        Some((at, h, _)) if at.iter().zip(&phi).all(|(a, b)| (a - b).abs() < 1e-6) => h,
+        _ => problem.hessian(&phi, &grad),
     };
     let hess: Vec<Vec<f64>> = hess
         .into_iter()
