@@ -350,7 +350,12 @@ impl Workspace {
                             .collect::<Vec<_>>(),
                     ));
                     let batch = RecordBatch::try_new(loose_schema, columns)?;
-                    let batch = filter_record_batch(&batch, &BooleanArray::from(mask))?;
+                    // Most chunks keep every row: no copy for those.
+                    let batch = if mask.iter().all(|&k| k) {
+                        batch
+                    } else {
+                        filter_record_batch(&batch, &BooleanArray::from(mask))?
+                    };
                     let batch = RecordBatch::try_new(
                         Arc::new(Schema::new(fields)),
                         batch.columns().to_vec(),
@@ -543,7 +548,25 @@ enum Keep {
     Duplicate,
 }
 
-/// Keys are xxh3-128 hashes already: hashing them again would only cost time.
+/// A key's xxh3-128 hash, as two words: aligned to 8 bytes rather than a
+/// u128's 16, an entry of the key map with its line takes 24 bytes instead
+/// of 32 (ten million keys: about 130 MB less).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key([u64; 2]);
+
+impl From<u128> for Key {
+    fn from(v: u128) -> Self {
+        Key([v as u64, (v >> 64) as u64])
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0[0]);
+    }
+}
+
+/// Keys are hashes already: hashing them again would only cost time.
 #[derive(Default, Clone, Copy)]
 struct PreHashed(u64);
 
@@ -552,18 +575,18 @@ impl std::hash::Hasher for PreHashed {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        // Only reached for types other than u128; fold them in.
+        // Only reached for types other than Key; fold them in.
         for b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
-type KeySet = HashSet<u128, std::hash::BuildHasherDefault<PreHashed>>;
-type KeyMap<V> = HashMap<u128, V, std::hash::BuildHasherDefault<PreHashed>>;
+type KeySet = HashSet<Key, std::hash::BuildHasherDefault<PreHashed>>;
+type KeyMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<PreHashed>>;
 
 /// File-wide state for deriving ids and finding repeated keys.
 struct DeriveState {
@@ -708,7 +731,7 @@ impl DeriveState {
                     }
                 }
                 let content = h.digest128();
-                let n = self.occurrences.entry(content).or_insert(0);
+                let n = self.occurrences.entry(Key::from(content)).or_insert(0);
                 let mut h = Xxh3::new();
                 h.update(&content.to_le_bytes());
                 h.update(&n.to_le_bytes());
@@ -826,7 +849,7 @@ fn hash_cell(h: &mut Xxh3, c: &ArrayRef, row: usize) {
 
 /// The key hash of every row: the same bytes as [`hash_cell`] feeds, hashed
 /// in one call per row, on all cores.
-fn key_hashes(cols: &[ArrayRef]) -> Vec<u128> {
+fn key_hashes(cols: &[ArrayRef]) -> Vec<Key> {
     enum Col<'a> {
         Str(&'a StringArray),
         Int(&'a Int64Array),
@@ -866,7 +889,7 @@ fn key_hashes(cols: &[ArrayRef]) -> Vec<u128> {
                 }
                 buf.push(0);
             }
-            xxhash_rust::xxh3::xxh3_128(buf)
+            Key::from(xxhash_rust::xxh3::xxh3_128(buf))
         })
         .collect()
 }
