@@ -175,6 +175,7 @@ impl Workspace {
             opts,
             progress,
             Some(&counter),
+            RowsHint::FileBytes(size),
         )
         .await
     }
@@ -199,6 +200,7 @@ impl Workspace {
             opts,
             progress,
             None,
+            RowsHint::Rows(rows),
         )
         .await
     }
@@ -213,6 +215,7 @@ impl Workspace {
         opts: &ImportOptions,
         progress: &dyn Progress,
         counter: Option<&ByteCounter>,
+        hint: RowsHint,
     ) -> Result<ImportReport> {
         let _lock = self.lock()?;
         let started = std::time::Instant::now();
@@ -223,6 +226,9 @@ impl Workspace {
         };
         tracing::debug!(keys = stored_keys.len(), elapsed = ?started.elapsed(), "stored keys loaded");
         let mut state = DeriveState::new(table, stored_keys);
+        if let RowsHint::Rows(rows) = hint {
+            state.expect_rows(rows);
+        }
         let stored_schema = match &existing {
             Some(t) => Some(table_provider(t).await?.schema()),
             None => None,
@@ -271,6 +277,14 @@ impl Workspace {
                 let mut work = Vec::with_capacity(group.len());
                 for piece in group {
                     let piece = piece?;
+                    if let (RowsHint::FileBytes(size), Some((bytes, lines)), true) =
+                        (hint, piece.text_span(), rows_read == 0 && work.is_empty())
+                    {
+                        // From the first block: a gzip file has more rows than
+                        // this says, and its map grows as before.
+                        let rows = size as f64 / bytes.max(1) as f64 * lines as f64;
+                        state.expect_rows(rows as usize);
+                    }
                     let plan = match &column_plan {
                         Some(p) if fixed_columns => p.clone(),
                         _ => {
@@ -588,6 +602,17 @@ impl std::hash::Hasher for PreHashed {
 type KeySet = HashSet<Key, std::hash::BuildHasherDefault<PreHashed>>;
 type KeyMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<PreHashed>>;
 
+/// What tells how many rows an import will have, so that its key map is
+/// sized once: growing it rehashes every key, and for a moment holds the
+/// old table and the new one.
+#[derive(Clone, Copy)]
+enum RowsHint {
+    /// Rows already in memory.
+    Rows(usize),
+    /// A file of this many bytes: its first CSV block tells the bytes per row.
+    FileBytes(u64),
+}
+
 /// File-wide state for deriving ids and finding repeated keys.
 struct DeriveState {
     table: TableKind,
@@ -619,6 +644,12 @@ impl DeriveState {
             order_lines: HashMap::new(),
             already_present: 0,
         }
+    }
+
+    /// Sizes the key map for about `rows` more keys. Too large a guess costs
+    /// little: until a slot is filled, only its control byte is written.
+    fn expect_rows(&mut self, rows: usize) {
+        self.in_file.reserve(rows.min(1 << 28));
     }
 
     /// Fills derived columns and defaults, checks required values and keys.

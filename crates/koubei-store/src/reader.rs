@@ -249,6 +249,15 @@ pub(crate) enum Piece {
 }
 
 impl Piece {
+    /// The bytes of text and the lines in a CSV block, for estimating a
+    /// file's rows from its size.
+    pub fn text_span(&self) -> Option<(usize, usize)> {
+        match self {
+            Piece::Chunk(_) => None,
+            Piece::Csv(b) => Some((b.bytes.len(), b.lines + 1)),
+        }
+    }
+
     pub fn names(&self) -> &[String] {
         match self {
             Piece::Chunk(c) => &c.names,
