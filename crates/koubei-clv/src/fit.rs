@@ -510,10 +510,11 @@ impl<T: Copy> XCache<T> {
     }
 
     pub(crate) fn get(&mut self, x: f64, make: impl FnOnce() -> T) -> T {
-        if x.fract() != 0.0 || !(0.0..4096.0).contains(&x) {
+        // A cast and a compare: `fract` is a call into libm.
+        let i = x as usize;
+        if i as f64 != x || i >= 4096 {
             return make();
         }
-        let i = x as usize;
         if i >= self.slots.len() {
             self.slots.resize(i + 1, None);
         }
