@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringViewArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, StringViewArray};
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
@@ -178,7 +178,7 @@ impl CustomerIds {
     }
 
     /// The ids at `order`'s positions.
-    fn take(&self, order: &[usize]) -> Result<CustomerIds> {
+    pub(crate) fn take(&self, order: &[usize]) -> Result<CustomerIds> {
         let idx = arrow::array::UInt32Array::from_iter_values(order.iter().map(|&i| i as u32));
         let taken = arrow::compute::take(&self.0, &idx, None)?;
         Ok(CustomerIds(taken.as_string_view().clone()))
@@ -205,9 +205,79 @@ pub struct Summary {
     pub spend: Vec<f64>,
     /// Purchase occasions in the holdout period, and their mean spend.
     pub holdout: Option<Vec<(f64, f64)>>,
+    /// Each customer's distinct purchase days, from
+    /// [`Engine::clv_summary_with_days`].
+    pub days: Option<DayLists>,
+}
+
+/// Each customer's distinct purchase days (day numbers, ascending), in a
+/// summary's order.
+#[derive(Clone, Debug, Default)]
+pub struct DayLists {
+    offsets: Vec<usize>,
+    days: Vec<i64>,
+}
+
+impl DayLists {
+    /// The lists of `parts` (one list per row, rows numbered across the
+    /// parts in turn) put in the row order `order`.
+    fn in_order(parts: &[ListArray], order: &[usize]) -> DayLists {
+        let mut at = Vec::with_capacity(order.len());
+        for (k, l) in parts.iter().enumerate() {
+            at.extend((0..l.len()).map(|r| (k, r)));
+        }
+        let mut out = DayLists {
+            offsets: Vec::with_capacity(order.len() + 1),
+            days: Vec::new(),
+        };
+        out.offsets.push(0);
+        for &i in order {
+            let (k, r) = at[i];
+            let list = &parts[k];
+            let (lo, hi) = (
+                list.value_offsets()[r] as usize,
+                list.value_offsets()[r + 1] as usize,
+            );
+            let values = list.values().as_primitive::<Int64Type>().values();
+            out.days.extend_from_slice(&values[lo..hi]);
+            out.offsets.push(out.days.len());
+        }
+        out
+    }
+
+    /// Customer i's days.
+    pub fn get(&self, i: usize) -> &[i64] {
+        &self.days[self.offsets[i]..self.offsets[i + 1]]
+    }
 }
 
 impl Summary {
+    /// The discrete-time summary for BG/BB, from the day lists of
+    /// [`Engine::clv_summary_with_days`]: after the first purchase, each
+    /// whole unit up to the calibration end is one transaction opportunity
+    /// (the i-th covers days (i−1)·u < d ≤ i·u after the first purchase); x
+    /// counts the opportunities with a purchase, tₓ is the last of them, n
+    /// how many there were. Customers with no whole opportunity yet are left
+    /// out: the result holds the summary rows kept, and theirs.
+    pub fn discrete(&self) -> Option<(Vec<usize>, Vec<Discrete>)> {
+        let (days, end, unit) = (self.days.as_ref()?, self.calibration_end?, self.unit?);
+        let end = epoch_day(end);
+        let clamp = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        let (mut kept, mut rows) = (Vec::new(), Vec::new());
+        for i in 0..self.rows.len() {
+            let o = crate::udaf::opportunities_of_days(days.get(i), end, unit.days());
+            if o.n >= 1 {
+                kept.push(i);
+                rows.push(Discrete {
+                    x: clamp(o.x),
+                    t_x: clamp(o.t_x),
+                    n: clamp(o.n),
+                });
+            }
+        }
+        Some((kept, rows))
+    }
+
     /// The holdout period's length in the unit.
     pub fn holdout_duration(&self) -> Option<f64> {
         let (c, h, u) = (self.calibration_end?, self.holdout_end?, self.unit?);
@@ -233,6 +303,8 @@ struct PurchaseDaysColumns<'a> {
     last: &'a Int64Array,
     spend: &'a [f64],
     first_spend: &'a [f64],
+    /// `purchase_days_listed`'s distinct days.
+    day_list: Option<&'a ListArray>,
 }
 
 impl<'a> PurchaseDaysColumns<'a> {
@@ -250,6 +322,7 @@ impl<'a> PurchaseDaysColumns<'a> {
             last: s.column(2).as_primitive::<Int64Type>(),
             spend: f64s(3),
             first_spend: f64s(4),
+            day_list: (s.num_columns() > 5).then(|| s.column(5).as_list::<i32>()),
         })
     }
 }
@@ -303,11 +376,17 @@ impl Engine {
         &self,
         end: Option<NaiveDate>,
         since: Option<NaiveDate>,
+        listed: bool,
     ) -> Result<Vec<RecordBatch>> {
         let sql = format!(
-            "SELECT customer_id, purchase_days({day}, CAST(amount AS DOUBLE)) AS p
+            "SELECT customer_id, {f}({day}, CAST(amount AS DOUBLE)) AS p
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
              GROUP BY customer_id",
+            f = if listed {
+                "purchase_days_listed"
+            } else {
+                "purchase_days"
+            },
             day = crate::day_number_sql("ts"),
             range = crate::ts_in_days("ts", since, end),
         );
@@ -316,13 +395,23 @@ impl Engine {
 
     /// Frequency, recency, T and mean repeat spend per customer.
     pub async fn clv_summary(&self, req: &SummaryRequest) -> Result<Summary> {
+        self.summary_of(req, false).await
+    }
+
+    /// [`Engine::clv_summary`] with each customer's distinct purchase days,
+    /// from which [`Summary::discrete`] makes the BG/BB summary.
+    pub async fn clv_summary_with_days(&self, req: &SummaryRequest) -> Result<Summary> {
+        self.summary_of(req, true).await
+    }
+
+    async fn summary_of(&self, req: &SummaryRequest, listed: bool) -> Result<Summary> {
         let started = std::time::Instant::now();
         // Without a calibration end, it is the last day with a paid order:
         // read from the customers' last days, which saves a pass over the
         // orders (unless there are none, or a holdout needs the end first).
         let (end, batches) = match (req.calibration_end, req.holdout_end) {
             (None, None) => {
-                let batches = self.purchase_days(None, None).await?;
+                let batches = self.purchase_days(None, None, listed).await?;
                 let mut last = None;
                 for b in &batches {
                     let p = PurchaseDaysColumns::new(b.column(1))?;
@@ -335,7 +424,7 @@ impl Engine {
             }
             _ => {
                 let end = self.calibration_end(req).await?;
-                (end, self.purchase_days(Some(end), None).await?)
+                (end, self.purchase_days(Some(end), None, listed).await?)
             }
         };
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary queried");
@@ -349,13 +438,17 @@ impl Engine {
         };
         s.customer_id = CustomerIds::from_batches(&batches)?;
         // Batches are converted on all threads, then joined in order.
-        type Part = (Vec<Rft>, Vec<f64>);
+        type Part = (Vec<Rft>, Vec<f64>, Option<ListArray>);
         let parts: Vec<Part> = batches
             .par_iter()
             .map(|b| -> Result<Part> {
                 let p = PurchaseDaysColumns::new(b.column(1))?;
                 let n = b.num_rows();
-                let mut part: Part = (Vec::with_capacity(n), Vec::with_capacity(n));
+                let mut part: Part = (
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    p.day_list.cloned(),
+                );
                 for i in 0..n {
                     let x = p.days[i] - 1;
                     let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
@@ -375,9 +468,11 @@ impl Engine {
                 Ok(part)
             })
             .collect::<Result<_>>()?;
-        for (rows, spend) in parts {
+        let mut lists = Vec::new();
+        for (rows, spend, list) in parts {
             s.rows.extend(rows);
             s.spend.extend(spend);
+            lists.extend(list);
         }
         // The engine groups customers in whatever order its threads finish;
         // in id order, every sum over customers, and so every number in the
@@ -387,10 +482,13 @@ impl Engine {
         s.customer_id = s.customer_id.take(&order)?;
         s.rows = order.iter().map(|&i| s.rows[i]).collect();
         s.spend = order.iter().map(|&i| s.spend[i]).collect();
+        if listed {
+            s.days = Some(DayLists::in_order(&lists, &order));
+        }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary in id order");
         if let Some(h) = req.holdout_end {
             let next = end + chrono::TimeDelta::days(1);
-            let batches = self.purchase_days(Some(h), Some(next)).await?;
+            let batches = self.purchase_days(Some(h), Some(next), false).await?;
             let index: HashMap<&str, usize> = s
                 .customer_id
                 .iter()
@@ -413,45 +511,14 @@ impl Engine {
         Ok(s)
     }
 
-    /// The discrete-time summary for BG/BB: after the first purchase, each whole
-    /// unit up to the calibration end is one transaction opportunity (the i-th
-    /// covers days (i−1)·u < d ≤ i·u after the first purchase); x counts the
-    /// opportunities with a purchase, tₓ is the last of them, n how many there
-    /// were. Customers with no whole opportunity yet are left out.
+    /// The discrete-time summary for BG/BB (see [`Summary::discrete`]), with
+    /// the ids of the customers it keeps, in id order.
     pub async fn clv_discrete(&self, req: &SummaryRequest) -> Result<(CustomerIds, Vec<Discrete>)> {
-        let end = self.calibration_end(req).await?;
-        let sql = format!(
-            "SELECT customer_id, o['n'] AS n, o['x'] AS x, o['t_x'] AS t_x FROM (
-               SELECT customer_id,
-                      purchase_opportunities({day}, CAST({end_day} AS BIGINT), {u:?}) AS o
-               FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
-               GROUP BY customer_id)
-             WHERE o['n'] >= 1",
-            day = crate::day_number_sql("ts"),
-            end_day = epoch_day(end),
-            u = req.unit.days(),
-            range = crate::ts_in_days("ts", None, Some(end)),
-        );
-        let (_, batches) = self.sql_gathering(&sql).await?;
-        let ids = CustomerIds::from_batches(&batches)?;
-        let mut rows = Vec::with_capacity(ids.len());
-        for b in &batches {
-            let n = i64s(b.column(1))?;
-            let x = i64s(b.column(2))?;
-            let t_x = i64s(b.column(3))?;
-            for i in 0..b.num_rows() {
-                let clamp = |v: Option<i64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
-                rows.push(Discrete {
-                    x: clamp(x[i]),
-                    t_x: clamp(t_x[i]),
-                    n: clamp(n[i]),
-                });
-            }
-        }
-        // In id order, as the summary is.
-        let order = ids.sorted();
-        let rows = order.iter().map(|&i| rows[i]).collect();
-        Ok((ids.take(&order)?, rows))
+        let summary = self.clv_summary_with_days(req).await?;
+        let (kept, rows) = summary
+            .discrete()
+            .ok_or_else(|| Error::Request("the summary has no purchase days".into()))?;
+        Ok((summary.customer_id.take(&kept)?, rows))
     }
 }
 

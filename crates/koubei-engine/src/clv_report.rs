@@ -351,7 +351,12 @@ impl Engine {
             penalizer: req.penalizer,
             ..FitOptions::default()
         };
-        let mut summary = self.clv_summary(&req.summary).await?;
+        // BG/BB's discrete summary is made from the same pass's day lists.
+        let mut summary = if req.model == ModelKind::BgBb {
+            self.clv_summary_with_days(&req.summary).await?
+        } else {
+            self.clv_summary(&req.summary).await?
+        };
         tracing::debug!(elapsed = ?started.elapsed(), customers = summary.rows.len(), "clv summary");
         let unit_days = req.summary.unit.days();
         let horizon = req.horizon_days / unit_days;
@@ -422,7 +427,9 @@ impl Engine {
                 Ok(report)
             }
             ModelKind::BgBb => {
-                let (ids, rows) = self.clv_discrete(&req.summary).await?;
+                let (kept, rows) = summary
+                    .discrete()
+                    .ok_or_else(|| Error::Request("the summary has no purchase days".into()))?;
                 tracing::debug!(elapsed = ?started.elapsed(), "clv discrete summary");
                 check_discrete(&rows).map_err(clv_error)?;
                 let (distinct, row_of) = Weighted::merge(&rows);
@@ -443,21 +450,8 @@ impl Engine {
                         [p.p_alive(row), purchases, purchases / discount]
                     })
                     .collect();
-                // Both lists are in id order: walk them together.
-                let all = &summary.customer_id;
-                let mut j = 0;
-                let spend_in = ids
-                    .iter()
-                    .map(|id| {
-                        while j < all.len() && all.get(j) < id {
-                            j += 1;
-                        }
-                        match all.len() > j && all.get(j) == id {
-                            true => spend_rows[j],
-                            false => Spend { x: 0.0, m: 0.0 },
-                        }
-                    })
-                    .collect();
+                let ids = summary.customer_id.take(&kept)?;
+                let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
                 report.per_customer = CustomerValues {
                     rows: rows
                         .iter()

@@ -8,6 +8,10 @@
 //! Several lines on one day are one purchase occasion, as in lifetimes'
 //! `summary_data_from_transaction_data`.
 //!
+//! `purchase_days_listed(day, spend)` adds `day_list`, the distinct days
+//! themselves, ascending: from them the discrete-time summary of BG/BB is
+//! made without a second pass over the orders.
+//!
 //! One GROUP BY customer replaces a GROUP BY (customer, day) followed by a
 //! GROUP BY customer: the first built a hash table with one entry per
 //! customer-day, several times the customers.
@@ -22,12 +26,14 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arena::{GroupArena, Grouped};
+use super::arena::{GroupArena, Grouped, list_of};
 use super::{OneGroup, PerGroup, list_state_fields, literal};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PurchaseDays {
     signature: Signature,
+    /// `purchase_days_listed`: with each customer's distinct days.
+    listed: bool,
 }
 
 impl PurchaseDays {
@@ -37,6 +43,24 @@ impl PurchaseDays {
                 vec![DataType::Int64, DataType::Float64],
                 Volatility::Immutable,
             ),
+            listed: false,
+        }
+    }
+
+    /// `purchase_days_listed`.
+    pub fn listed() -> Self {
+        PurchaseDays {
+            listed: true,
+            ..Self::new()
+        }
+    }
+}
+
+impl PurchaseDays {
+    fn groups(&self) -> DayGroups {
+        DayGroups {
+            listed: self.listed,
+            ..DayGroups::default()
         }
     }
 }
@@ -47,19 +71,31 @@ impl Default for PurchaseDays {
     }
 }
 
-fn result_fields() -> Fields {
-    Fields::from(vec![
+fn result_fields(listed: bool) -> Fields {
+    let mut fields = vec![
         Field::new("days", DataType::Int64, false),
         Field::new("first", DataType::Int64, true),
         Field::new("last", DataType::Int64, true),
         Field::new("spend", DataType::Float64, false),
         Field::new("first_spend", DataType::Float64, false),
-    ])
+    ];
+    if listed {
+        fields.push(Field::new(
+            "day_list",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+            false,
+        ));
+    }
+    Fields::from(fields)
 }
 
 impl AggregateUDFImpl for PurchaseDays {
     fn name(&self) -> &str {
-        "purchase_days"
+        if self.listed {
+            "purchase_days_listed"
+        } else {
+            "purchase_days"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -67,11 +103,11 @@ impl AggregateUDFImpl for PurchaseDays {
     }
 
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(result_fields()))
+        Ok(DataType::Struct(result_fields(self.listed)))
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(DayGroups::default())))
+        Ok(Box::new(OneGroup::new(self.groups())))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -82,7 +118,7 @@ impl AggregateUDFImpl for PurchaseDays {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DayGroups::default()))
+        Ok(Box::new(self.groups()))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -138,8 +174,8 @@ fn opportunity_groups(args: &AccumulatorArgs) -> Result<DayGroups> {
         v => return plan_err!("{F}: unit must be a positive number of days, not {v}"),
     };
     Ok(DayGroups {
-        lines: GroupArena::new(),
         opportunities: Some((end, unit)),
+        ..DayGroups::default()
     })
 }
 
@@ -189,6 +225,8 @@ struct DayGroups {
     /// `purchase_opportunities`' calibration end and unit in days, or None
     /// for `purchase_days`.
     opportunities: Option<(i64, f64)>,
+    /// `purchase_days_listed`.
+    listed: bool,
 }
 
 impl Default for DayGroups {
@@ -196,38 +234,46 @@ impl Default for DayGroups {
         DayGroups {
             lines: GroupArena::new(),
             opportunities: None,
+            listed: false,
         }
     }
 }
 
 /// A customer's transaction opportunities, for BG/BB.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Opportunities {
-    x: i64,
-    t_x: i64,
-    n: i64,
+pub(crate) struct Opportunities {
+    pub x: i64,
+    pub t_x: i64,
+    pub n: i64,
 }
 
 /// After the first purchase day, opportunity i covers the days
 /// (i−1)·u < d − first ≤ i·u; n is how many whole ones end by `end`, x how
 /// many of them hold a purchase, tₓ the last of those.
 fn opportunities(lines: &mut [Line], end: i64, unit: f64) -> Opportunities {
-    let Some(first) = lines.iter().map(|l| l.day).min() else {
+    let mut days: Vec<i64> = lines.iter().map(|l| l.day).collect();
+    days.sort_unstable();
+    days.dedup();
+    opportunities_of_days(&days, end, unit)
+}
+
+/// [`opportunities`] from a customer's distinct days, ascending.
+pub(crate) fn opportunities_of_days(days: &[i64], end: i64, unit: f64) -> Opportunities {
+    let Some(&first) = days.first() else {
         return Opportunities::default();
     };
     let n = ((end - first) as f64 / unit).floor() as i64;
-    let mut seen: Vec<i64> = lines
-        .iter()
-        .map(|l| ((l.day - first) as f64 / unit).ceil() as i64)
-        .filter(|&i| i >= 1 && i <= n)
-        .collect();
-    seen.sort_unstable();
-    seen.dedup();
-    Opportunities {
-        x: seen.len() as i64,
-        t_x: seen.last().copied().unwrap_or(0),
-        n,
+    let (mut x, mut t_x, mut before) = (0, 0, 0);
+    for &d in days {
+        // Ascending days give ascending opportunities: count each once.
+        let i = ((d - first) as f64 / unit).ceil() as i64;
+        if i >= 1 && i <= n && i != before {
+            x += 1;
+            t_x = i;
+            before = i;
+        }
     }
+    Opportunities { x, t_x, n }
 }
 
 /// One customer's summary.
@@ -342,7 +388,7 @@ impl GroupsAccumulator for DayGroups {
         let out: Vec<Days> = (0..groups.len())
             .map(|g| summarise(groups.get_mut(g)))
             .collect();
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(out.iter().map(|d| d.days))),
             Arc::new(out.iter().map(|d| d.first).collect::<Int64Array>()),
             Arc::new(out.iter().map(|d| d.last).collect::<Int64Array>()),
@@ -351,8 +397,24 @@ impl GroupsAccumulator for DayGroups {
                 out.iter().map(|d| d.first_spend),
             )),
         ];
+        if self.listed {
+            // `summarise` sorted each group's lines by day.
+            let mut days = Vec::with_capacity(out.iter().map(|d| d.days as usize).sum());
+            for g in 0..groups.len() {
+                let lines = groups.get(g);
+                for (i, l) in lines.iter().enumerate() {
+                    if i == 0 || lines[i - 1].day != l.day {
+                        days.push(l.day);
+                    }
+                }
+            }
+            columns.push(list_of(
+                out.iter().map(|d| d.days as usize),
+                Arc::new(Int64Array::from(days)),
+            ));
+        }
         Ok(Arc::new(StructArray::try_new(
-            result_fields(),
+            result_fields(self.listed),
             columns,
             None,
         )?))

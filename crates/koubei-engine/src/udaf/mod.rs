@@ -20,6 +20,7 @@ mod clv;
 mod funnel;
 mod retention;
 
+pub(crate) use clv::opportunities_of_days;
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
@@ -38,6 +39,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(WindowFunnelPath::new()),
         AggregateUDF::from(RetentionCells::new()),
         AggregateUDF::from(PurchaseDays::new()),
+        AggregateUDF::from(PurchaseDays::listed()),
         AggregateUDF::from(PurchaseOpportunities::new()),
     ]
 }
