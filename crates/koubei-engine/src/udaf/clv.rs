@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray};
-use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -124,7 +124,7 @@ impl AggregateUDFImpl for PurchaseDays {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(list_state_fields(
             &args,
-            &[("day", DataType::Int64), ("spend", DataType::Float64)],
+            &[("day", DataType::Int32), ("spend", DataType::Float64)],
         ))
     }
 }
@@ -212,11 +212,28 @@ impl AggregateUDFImpl for PurchaseOpportunities {
     }
 }
 
-/// One order line: its day and amount.
+/// One order line: its day and amount, in 12 bytes rather than 16 (a day
+/// number fits an i32 for any timestamp; an arena holds one per line, so
+/// ten million customers' lines take a quarter less memory).
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed(4))]
 struct Line {
-    day: i64,
     spend: f64,
+    day: i32,
+}
+
+impl Line {
+    fn new(day: i32, spend: f64) -> Line {
+        Line { spend, day }
+    }
+
+    fn day(self) -> i64 {
+        i64::from(self.day)
+    }
+
+    fn spend(self) -> f64 {
+        self.spend
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -251,7 +268,7 @@ pub(crate) struct Opportunities {
 /// (i−1)·u < d − first ≤ i·u; n is how many whole ones end by `end`, x how
 /// many of them hold a purchase, tₓ the last of those.
 fn opportunities(lines: &mut [Line], end: i64, unit: f64) -> Opportunities {
-    let mut days: Vec<i64> = lines.iter().map(|l| l.day).collect();
+    let mut days: Vec<i64> = lines.iter().map(|l| l.day()).collect();
     days.sort_unstable();
     days.dedup();
     opportunities_of_days(&days, end, unit)
@@ -289,19 +306,19 @@ struct Days {
 /// Sorted by day, then amount, so that sums do not depend on the order the
 /// lines arrived in.
 fn summarise(lines: &mut [Line]) -> Days {
-    lines.sort_unstable_by(|a, b| a.day.cmp(&b.day).then(a.spend.total_cmp(&b.spend)));
+    lines.sort_unstable_by(|a, b| a.day().cmp(&b.day()).then(a.spend().total_cmp(&b.spend())));
     let mut d = Days::default();
     for (i, l) in lines.iter().enumerate() {
-        if i == 0 || lines[i - 1].day != l.day {
+        if i == 0 || lines[i - 1].day() != l.day() {
             d.days += 1;
         }
-        if l.day == lines[0].day {
-            d.first_spend += l.spend;
+        if l.day() == lines[0].day() {
+            d.first_spend += l.spend();
         }
-        d.spend += l.spend;
+        d.spend += l.spend();
     }
-    d.first = lines.first().map(|l| l.day);
-    d.last = lines.last().map(|l| l.day);
+    d.first = lines.first().map(|l| l.day());
+    d.last = lines.last().map(|l| l.day());
     d
 }
 
@@ -328,13 +345,10 @@ fn for_each_line(
         {
             continue;
         }
-        f(
-            row,
-            Line {
-                day: day.value(row),
-                spend: spend.map_or(0.0, |s| s.value(row)),
-            },
-        );
+        let Ok(d) = i32::try_from(day.value(row)) else {
+            return exec_err!("day number {} is out of range", day.value(row));
+        };
+        f(row, Line::new(d, spend.map_or(0.0, |s| s.value(row))));
     }
     Ok(())
 }
@@ -342,8 +356,8 @@ fn for_each_line(
 /// The state lists of some groups' lines: days and amounts.
 fn state_of(groups: &Grouped<Line>) -> Vec<ArrayRef> {
     vec![
-        groups.lists::<Int64Type>(|l| l.day),
-        groups.lists::<Float64Type>(|l| l.spend),
+        groups.lists::<Int32Type>(|l| l.day),
+        groups.lists::<Float64Type>(|l| l.spend()),
     ]
 }
 
@@ -403,8 +417,8 @@ impl GroupsAccumulator for DayGroups {
             for g in 0..groups.len() {
                 let lines = groups.get(g);
                 for (i, l) in lines.iter().enumerate() {
-                    if i == 0 || lines[i - 1].day != l.day {
-                        days.push(l.day);
+                    if i == 0 || lines[i - 1].day() != l.day() {
+                        days.push(l.day());
                     }
                 }
             }
@@ -432,12 +446,11 @@ impl GroupsAccumulator for DayGroups {
     ) -> Result<()> {
         self.lines.resize(total_num_groups);
         let (days, spends) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
-        let dv = days.values().as_primitive::<Int64Type>().values();
+        let dv = days.values().as_primitive::<Int32Type>().values();
         let sv = spends.values().as_primitive::<Float64Type>().values();
         self.lines
-            .push_lists(group_indices, &[days, spends], |s, k| Line {
-                day: dv[s[0] + k],
-                spend: sv[s[1] + k],
+            .push_lists(group_indices, &[days, spends], |s, k| {
+                Line::new(dv[s[0] + k], sv[s[1] + k])
             });
         Ok(())
     }
@@ -467,7 +480,7 @@ mod tests {
         // day's spend is day 3's, whatever the arrival order.
         let mut lines: Vec<Line> = [(5, 10.0), (3, 2.5), (9, 1.0), (5, 4.0)]
             .iter()
-            .map(|&(day, spend)| Line { day, spend })
+            .map(|&(day, spend)| Line::new(day, spend))
             .collect();
         assert_eq!(
             summarise(&mut lines),
@@ -489,13 +502,23 @@ mod tests {
     fn opportunities_by_hand() {
         let mut lines: Vec<Line> = [41, 12, 10, 17, 24, 10]
             .iter()
-            .map(|&day| Line { day, spend: 0.0 })
+            .map(|&day| Line::new(day, 0.0))
             .collect();
         assert_eq!(
             opportunities(&mut lines, 40, 7.0),
             Opportunities { x: 2, t_x: 2, n: 4 }
         );
         assert_eq!(opportunities(&mut [], 40, 7.0), Opportunities::default());
+    }
+
+    /// A day number no timestamp can give is an error, not a wrapped day.
+    #[test]
+    fn days_out_of_range_are_refused() {
+        let day: ArrayRef = Arc::new(Int64Array::from(vec![3, 1 << 40]));
+        let spend: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0]));
+        let mut a = DayGroups::default();
+        let e = a.update_batch(&[day, spend], &[0, 0], None, 1).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
     }
 
     /// Partial states merged equal the same rows added directly.
