@@ -276,7 +276,7 @@ fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Optio
     };
     let (_, at) = sub.objective(&phi);
     let inv = invert(&sub.hessian(&phi, &at))?;
-    let (mut cost, mut grad) = problem.objective(&phi);
+    let (mut cost, mut grad) = problem.remembered(&phi);
     let mut iterations = rough.iterations;
     for _ in 0..50 {
         if max_abs(&grad) < 1e-12 {
@@ -287,7 +287,7 @@ fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Optio
             .map(|i| -(0..phi.len()).map(|j| inv[i][j] * grad[j]).sum::<f64>())
             .collect();
         let trial: Vec<f64> = phi.iter().zip(&step).map(|(p, s)| p + s).collect();
-        let (c, g) = problem.objective(&trial);
+        let (c, g) = problem.remembered(&trial);
         // Linear convergence, by the Hessians' mismatch: stop when a step no
         // longer halves the gradient, and let Newton's method finish.
         let halved = max_abs(&g) < 0.5 * max_abs(&grad);
@@ -357,7 +357,8 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
     // parameter); when a step with an older one does not, a new one is taken
     // and the step tried again. A step that does not shrink the gradient
     // tenfold with a new Hessian means rounding has been reached: stop there.
-    let (mut cost, mut grad) = problem.objective(&phi);
+    // Where the search ended was most often its last evaluation: remembered.
+    let (mut cost, mut grad) = problem.remembered(&phi);
     let mut last: Option<Curvature> = None;
     for _ in 0..8 {
         if max_abs(&grad) < 1e-12 {
