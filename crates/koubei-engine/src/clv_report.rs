@@ -479,7 +479,10 @@ impl Engine {
                 let histogram = histogram(&summary.rows, model.as_ref());
                 let mut report = base(FittedModel::from(&f), histogram);
                 if let (Some(h), Some(duration)) = (&summary.holdout, summary.holdout_duration()) {
-                    report.holdout = holdout_rows(&summary.rows, h, model.as_ref(), duration);
+                    // Over the holdout, per distinct row: the same numbers as
+                    // one customer at a time, from one ₂F₁ per (x, T).
+                    let held = predict(model.as_ref(), &data.rows, duration, 0, 1.0, 0.0);
+                    report.holdout = holdout_rows(&summary.rows, h, |i| held[row_of[i]][1]);
                 }
                 if req.compare {
                     for other in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::Pareto] {
@@ -562,19 +565,20 @@ fn histogram(rows: &[Rft], model: &(dyn Counting + Send + Sync)) -> Vec<Histogra
         .collect()
 }
 
+/// Mean actual and predicted holdout purchases by calibration frequency;
+/// `expected(i)` is customer i's prediction over the holdout.
 fn holdout_rows(
     rows: &[Rft],
     holdout: &[(f64, f64)],
-    model: &(dyn Counting + Send + Sync),
-    duration: f64,
+    expected: impl Fn(usize) -> f64,
 ) -> Vec<HoldoutRow> {
     let k = TOP_BUCKET as usize + 1;
     let (mut n, mut actual, mut predicted) = (vec![0usize; k], vec![0.0; k], vec![0.0; k]);
-    for (r, h) in rows.iter().zip(holdout) {
+    for (i, (r, h)) in rows.iter().zip(holdout).enumerate() {
         let b = bucket(r.x);
         n[b] += 1;
         actual[b] += h.0;
-        predicted[b] += model.expected(r, duration);
+        predicted[b] += expected(i);
     }
     (0..k)
         .filter(|&b| n[b] > 0)
