@@ -259,10 +259,12 @@ fn sample<R: Copy>(data: &Weighted<R>, rows: usize) -> Weighted<R> {
 /// costing one pass instead of an L-BFGS line search's several. `None` when
 /// the data are small or the sample does not fit.
 fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Option<(Vec<f64>, u64)> {
-    let n = options.sample_rows;
-    if n == 0 || problem.data.rows.len() < 2 * n {
+    if options.sample_rows == 0 || problem.data.rows.len() < 2 * options.sample_rows {
         return None;
     }
+    // A tenth of the rows, up to 200,000: with more rows the full optimum is
+    // sharper, and a larger sample's curvature takes fewer steps to reach it.
+    let n = (problem.data.rows.len() / 10).clamp(options.sample_rows, 200_000);
     let sample = sample(problem.data, n);
     let rough = fit::<M>(&sample, options).ok()?;
     let mut phi: Vec<f64> = rough.params.iter().map(|p| p.ln()).collect();
