@@ -195,6 +195,12 @@ fn ll_grad(
     ll
 }
 
+/// [`ll_grad`] of one row, with nothing shared with other rows.
+fn ll_grad_alone(p: &[f64], row: &Rft, w: f64, grad: &mut [f64], shift: f64) -> f64 {
+    let xt = x_terms(p, row.x, shift);
+    ll_grad(p, row, w, grad, shift, xt, &mut LastTx::default())
+}
+
 fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64], shift: f64) -> f64 {
     let mut cache = XCache::new();
     let mut last = LastTx::default();
@@ -218,15 +224,7 @@ impl Model for BgNbd {
     const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad(
-            p,
-            row,
-            w,
-            grad,
-            0.0,
-            x_terms(p, row.x, 0.0),
-            &mut LastTx::default(),
-        )
+        ll_grad_alone(p, row, w, grad, 0.0)
     }
 
     fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
@@ -244,15 +242,7 @@ impl Model for MbgNbd {
     const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad(
-            p,
-            row,
-            w,
-            grad,
-            1.0,
-            x_terms(p, row.x, 1.0),
-            &mut LastTx::default(),
-        )
+        ll_grad_alone(p, row, w, grad, 1.0)
     }
 
     fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
@@ -350,8 +340,7 @@ mod tests {
             let chunk = ll_grad_chunk(&p, &data.rows, &data.weights, &mut g_chunk, shift);
             let (mut g_rows, mut alone) = ([0.0; 4], 0.0);
             for (row, &w) in data.rows.iter().zip(&data.weights) {
-                let xt = x_terms(&p, row.x, shift);
-                alone += w * ll_grad(&p, row, w, &mut g_rows, shift, xt, &mut LastTx::default());
+                alone += w * ll_grad_alone(&p, row, w, &mut g_rows, shift);
             }
             assert_eq!(chunk.to_bits(), alone.to_bits());
             assert_eq!(g_chunk.map(f64::to_bits), g_rows.map(f64::to_bits));
