@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::MemTable;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use koubei_schema::{REJECTS, TableKind, rejects_schema};
 use koubei_store::Workspace;
@@ -97,21 +101,70 @@ impl Engine {
     }
 
     /// Runs a query whose only aggregate keeps every row of a group (such as
-    /// `purchase_days`), so that a partial aggregation before the shuffle
-    /// shrinks nothing: its state is the rows themselves. DataFusion is told
-    /// to skip it and send the rows straight to the final aggregation, which
-    /// at ten million customers saved a fifth of the time and a third of the
-    /// memory.
+    /// `purchase_days`). A partial aggregation before the shuffle would
+    /// shrink nothing, since its state is the rows themselves, and would
+    /// wrap each row in one-element lists for the shuffle. So the rows are
+    /// shuffled as they are, by group key, into one aggregation per
+    /// partition (see [`shuffle_rows_first`]). At ten million customers this
+    /// took a fifth less time than DataFusion skipping the partial step.
     pub(crate) async fn sql_gathering(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let mut state = self.ctx.state();
-        state
-            .config_mut()
-            .options_mut()
-            .execution
-            .skip_partial_aggregation_probe_ratio_threshold = 0.0;
-        let plan = state.create_logical_plan(query).await?;
-        collect(datafusion::dataframe::DataFrame::new(state, plan)).await
+        let df = self.ctx.sql(query).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let task = Arc::new(df.task_ctx());
+        let plan = shuffle_rows_first(df.create_physical_plan().await?)?;
+        tracing::debug!(
+            plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(false),
+            "gathering"
+        );
+        let batches = datafusion::physical_plan::collect(plan, task).await?;
+        Ok((schema, batches))
     }
+}
+
+/// Rewrites each two-step grouped aggregation (partial, hash shuffle,
+/// final) into a hash shuffle of the input rows followed by one aggregation
+/// per partition, which sees each group's rows whole.
+fn shuffle_rows_first(
+    plan: Arc<dyn ExecutionPlan>,
+) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_down(|node| {
+        let Some((partial, partitions)) = partial_under_final(&node) else {
+            return Ok(Transformed::no(node));
+        };
+        let keys = partial.group_expr().input_exprs();
+        let shuffled = RepartitionExec::try_new(
+            Arc::clone(partial.input()),
+            Partitioning::Hash(keys, partitions),
+        )?;
+        let single = AggregateExec::try_new(
+            AggregateMode::SinglePartitioned,
+            partial.group_expr().clone(),
+            partial.aggr_expr().to_vec(),
+            partial.filter_expr().to_vec(),
+            Arc::new(shuffled),
+            partial.input_schema(),
+        )?;
+        if single.schema() != node.schema() {
+            return Ok(Transformed::no(node));
+        }
+        Ok(Transformed::yes(Arc::new(single) as Arc<dyn ExecutionPlan>))
+    })
+    .data()
+}
+
+/// The partial aggregation and partition count of a final aggregation fed by
+/// a hash shuffle of a partial one, grouped by plain keys.
+fn partial_under_final(node: &Arc<dyn ExecutionPlan>) -> Option<(&AggregateExec, usize)> {
+    let last = node.downcast_ref::<AggregateExec>()?;
+    let shuffle = last.input().downcast_ref::<RepartitionExec>()?;
+    let first = shuffle.input().downcast_ref::<AggregateExec>()?;
+    let &Partitioning::Hash(_, partitions) = shuffle.partitioning() else {
+        return None;
+    };
+    (*last.mode() == AggregateMode::FinalPartitioned
+        && *first.mode() == AggregateMode::Partial
+        && first.group_expr().is_single())
+    .then_some((first, partitions))
 }
 
 async fn collect(df: datafusion::dataframe::DataFrame) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -221,5 +274,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("nope"), "{e}");
+    }
+
+    /// The gathering plan groups each key's rows in one place, with no
+    /// partial step, and gives the same groups as DataFusion's own plan.
+    #[tokio::test]
+    async fn gathering_shuffles_rows_first() {
+        use arrow::array::{AsArray, Int64Array};
+        use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let part = |k: Vec<i64>, v: Vec<i64>| {
+            vec![
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(Int64Array::from(k)), Arc::new(Int64Array::from(v))],
+                )
+                .unwrap(),
+            ]
+        };
+        let table = MemTable::try_new(
+            schema.clone(),
+            vec![
+                part(vec![1, 2, 3, 1], vec![10, 20, 30, 40]),
+                part(vec![3, 1, 4], vec![5, 6, 7]),
+            ],
+        )
+        .unwrap();
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(3));
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let engine = Engine { ctx };
+        let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k";
+        let plan = engine
+            .ctx
+            .sql(query)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let shown = |p: &Arc<dyn ExecutionPlan>| {
+            datafusion::physical_plan::displayable(p.as_ref())
+                .indent(false)
+                .to_string()
+        };
+        assert!(shown(&plan).contains("mode=Partial"), "{}", shown(&plan));
+        let rewritten = shuffle_rows_first(plan).unwrap();
+        let text = shown(&rewritten);
+        assert!(text.contains("mode=SinglePartitioned"), "{text}");
+        assert!(!text.contains("mode=Partial"), "{text}");
+        let mut got: Vec<(i64, i64, i64)> = Vec::new();
+        for b in engine.sql_gathering(query).await.unwrap().1 {
+            let col = |i: usize| b.column(i).as_primitive::<Int64Type>().values().to_vec();
+            let (k, s, n) = (col(0), col(1), col(2));
+            got.extend((0..b.num_rows()).map(|i| (k[i], s[i], n[i])));
+        }
+        got.sort();
+        assert_eq!(got, [(1, 56, 3), (2, 20, 1), (3, 35, 2), (4, 7, 1)]);
     }
 }
