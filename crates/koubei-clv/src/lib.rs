@@ -32,5 +32,7 @@ pub use counting::{Counting, predict};
 pub use data::{Discrete, Rft, Spend, check_counting, check_rft};
 pub use error::ClvError;
 pub use fit::{Fit, FitOptions, Model, Weighted, fit};
-pub use gamma_gamma::{GammaGamma, GammaGammaParams, check as check_spend, usable as usable_spend};
+pub use gamma_gamma::{
+    GammaGamma, GammaGammaParams, SpendRow, check as check_spend, usable as usable_spend,
+};
 pub use pareto::{ParetoNbd, ParetoParams};

@@ -5,7 +5,7 @@
 
 use koubei_clv::{
     BgBb, BgBbParams, BgNbd, BgNbdParams, FitOptions, GammaGamma, GammaGammaParams, MbgNbd,
-    ParetoNbd, ParetoParams, Weighted, fit,
+    ParetoNbd, ParetoParams, Weighted, fit, usable_spend,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -102,9 +102,11 @@ fn standard_errors_are_calibrated() {
     let want = [truth.p, truth.q, truth.v];
     let z: Vec<Vec<f64>> = (0..RUNS)
         .map(|seed| {
-            let rows = truth.simulate(6000, &mut ChaCha8Rng::seed_from_u64(seed), |rng| {
-                rng.random_range(1..8)
-            });
+            let (rows, _) = usable_spend(&truth.simulate(
+                6000,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+                |rng| rng.random_range(1..8),
+            ));
             let f = fit::<GammaGamma>(&Weighted::from_rows(&rows), &FitOptions::default()).unwrap();
             (0..3)
                 .map(|i| (f.params[i] - want[i]) / f.std_errors[i])

@@ -379,7 +379,7 @@ impl Engine {
         listed: bool,
     ) -> Result<Vec<RecordBatch>> {
         let sql = format!(
-            "SELECT customer_id, {f}({day}, CAST(amount AS DOUBLE)) AS p
+            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE)) AS p
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
              GROUP BY customer_id",
             f = if listed {
@@ -387,7 +387,6 @@ impl Engine {
             } else {
                 "purchase_days"
             },
-            day = crate::day_number_sql("ts"),
             range = crate::ts_in_days("ts", since, end),
         );
         Ok(self.sql_gathering(&sql).await?.1)

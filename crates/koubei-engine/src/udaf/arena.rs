@@ -11,12 +11,20 @@ use std::sync::Arc;
 /// customer's order days). One push per row and no vector per group: with a
 /// million small groups, growing a vector for each cost more than the
 /// aggregate itself. [`GroupArena::take`] sorts them into groups.
+///
+/// They are kept in blocks of a fixed size, so that growing never copies
+/// them nor leaves half a vector unused, and `take` frees each block as soon
+/// as it has moved its values: at ten million customers the order lines
+/// take most of the aggregate's memory.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupArena<T> {
     groups: usize,
-    group: Vec<u32>,
-    values: Vec<T>,
+    group: Vec<Vec<u32>>,
+    values: Vec<Vec<T>>,
 }
+
+/// Values in one block.
+const BLOCK: usize = 1 << 16;
 
 impl<T: Copy + Default> GroupArena<T> {
     pub fn new() -> Self {
@@ -34,8 +42,22 @@ impl<T: Copy + Default> GroupArena<T> {
 
     pub fn push(&mut self, group: usize, value: T) {
         debug_assert!(group < self.groups);
-        self.group.push(group as u32);
-        self.values.push(value);
+        match (self.group.last_mut(), self.values.last_mut()) {
+            (Some(g), Some(v)) if v.len() < BLOCK => {
+                g.push(group as u32);
+                v.push(value);
+            }
+            _ => {
+                // The first block grows as a vector does, for small groups'
+                // sake; it stops at BLOCK, a power of two.
+                let room = if self.values.is_empty() { 0 } else { BLOCK };
+                let (mut g, mut v) = (Vec::with_capacity(room), Vec::with_capacity(room));
+                g.push(group as u32);
+                v.push(value);
+                self.group.push(g);
+                self.values.push(v);
+            }
+        }
     }
 
     /// Takes the groups that `emit_to` asks for, each group's values in
@@ -47,7 +69,7 @@ impl<T: Copy + Default> GroupArena<T> {
         };
         // A counting sort by group: linear, and stable.
         let mut offsets = vec![0usize; n + 1];
-        for &g in &self.group {
+        for &g in self.group.iter().flatten() {
             if (g as usize) < n {
                 offsets[g as usize + 1] += 1;
             }
@@ -55,22 +77,31 @@ impl<T: Copy + Default> GroupArena<T> {
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        let mut next = offsets.clone();
+        // Filled from the back, each group's slots from its end down, so
+        // that no second table of positions is needed, and each block is
+        // freed once moved.
         let mut out = vec![T::default(); offsets[n]];
-        let (mut rest_group, mut rest_values) = (Vec::new(), Vec::new());
-        for (&g, &v) in self.group.iter().zip(&self.values) {
-            let g = g as usize;
-            if g < n {
-                out[next[g]] = v;
-                next[g] += 1;
-            } else {
-                rest_group.push((g - n) as u32);
-                rest_values.push(v);
+        let mut rest = Vec::new();
+        while let (Some(groups), Some(values)) = (self.group.pop(), self.values.pop()) {
+            for (&g, &v) in groups.iter().zip(&values).rev() {
+                let g = g as usize;
+                if g < n {
+                    offsets[g + 1] -= 1;
+                    out[offsets[g + 1]] = v;
+                } else {
+                    rest.push(((g - n) as u32, v));
+                }
             }
         }
-        self.group = rest_group;
-        self.values = rest_values;
+        // Each group's end has come down to its start, which is the next
+        // group's: shift back by one.
+        offsets.copy_within(1..=n, 0);
+        offsets[n] = out.len();
         self.groups -= n;
+        // The rest went by backwards.
+        for (g, v) in rest.into_iter().rev() {
+            self.push(g as usize, v);
+        }
         Grouped {
             offsets,
             values: out,
@@ -102,7 +133,8 @@ impl<T: Copy + Default> GroupArena<T> {
 
     /// Heap bytes held, for DataFusion's memory accounting.
     pub fn size(&self) -> usize {
-        self.group.capacity() * size_of::<u32>() + self.values.capacity() * size_of::<T>()
+        let held = |n: usize| n * (size_of::<u32>() + size_of::<T>());
+        self.values.iter().map(|v| held(v.capacity())).sum()
     }
 }
 
@@ -192,6 +224,30 @@ mod tests {
         let all: Vec<&[i64]> = rest.iter().collect();
         assert_eq!(all, vec![&[20, 21][..], &[30], &[40]]);
         assert_eq!(a.take(EmitTo::All).len(), 0);
+    }
+
+    /// Across blocks, each group keeps its values in arrival order, and the
+    /// groups not taken keep theirs.
+    #[test]
+    fn take_spans_blocks() {
+        let mut a = GroupArena::<u64>::new();
+        let total = 3 * BLOCK + 5;
+        a.resize(7);
+        for i in 0..total {
+            a.push(i % 7, i as u64);
+        }
+        let first = a.take(EmitTo::First(3));
+        for g in 0..3 {
+            let want: Vec<u64> = (g..total).step_by(7).map(|i| i as u64).collect();
+            assert_eq!(first.get(g), want.as_slice());
+        }
+        let rest = a.take(EmitTo::All);
+        assert_eq!(rest.len(), 4);
+        for g in 0..4 {
+            let want: Vec<u64> = (g + 3..total).step_by(7).map(|i| i as u64).collect();
+            assert_eq!(rest.get(g), want.as_slice());
+        }
+        assert_eq!(a.size(), 0);
     }
 
     #[test]
