@@ -36,21 +36,12 @@ pub struct Discrete {
 pub trait Key: Copy + Send + Sync {
     type K: Eq + Hash + Ord + Send + Sync + Copy;
     fn key(&self) -> Self::K;
-    /// A part of the key with few distinct values (T in whole days, a
-    /// count): rows are first spread into these buckets, which a small map
-    /// finds, then sorted within each.
-    fn bucket(&self) -> u64;
 }
 
-/// Bucketed by T, which takes as many values as there are days in the data:
-/// buckets of a few thousand customers each.
 impl Key for Rft {
     type K = [u64; 3];
     fn key(&self) -> [u64; 3] {
         [self.x.to_bits(), self.t_x.to_bits(), self.t.to_bits()]
-    }
-    fn bucket(&self) -> u64 {
-        self.t.to_bits()
     }
 }
 
@@ -59,18 +50,12 @@ impl Key for Spend {
     fn key(&self) -> [u64; 2] {
         [self.x.to_bits(), self.m.to_bits()]
     }
-    fn bucket(&self) -> u64 {
-        self.x.to_bits()
-    }
 }
 
 impl Key for Discrete {
     type K = Discrete;
     fn key(&self) -> Discrete {
         *self
-    }
-    fn bucket(&self) -> u64 {
-        u64::from(self.n)
     }
 }
 
@@ -85,106 +70,102 @@ impl<R: Key + Copy> Weighted<R> {
     /// [`Weighted::from_rows`], and for each of `rows` the index of its
     /// merged row, so that per-row results can be spread back to customers.
     ///
-    /// Rows are spread into their buckets by a counting sort (one pass, and
-    /// a map small enough to stay in cache), and each bucket is sorted and
-    /// merged on its own, on all threads. A hash map over ten million rows
-    /// had cost a cache miss or two per row. Weights are whole counts, so the
-    /// result is the same on any number of threads.
+    /// Rows are spread by a hash of their key into shards small enough that
+    /// each one's hash map stays in cache, and the shards are merged on all
+    /// threads; the distinct rows are then sorted once. A single map over
+    /// ten million rows had cost a cache miss or two per row, and sorting
+    /// every row (rather than only the distinct ones) took 1.7 times as
+    /// long. Weights are whole counts, so the result is the same on any
+    /// number of threads. Positions are kept as `u32`: up to four billion
+    /// rows.
     pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<usize>) {
         use rayon::prelude::*;
-        // The distinct buckets, in order, and each one's number.
-        let mut buckets: Vec<u64> = rows
-            .par_chunks(1 << 16)
-            .map(|c| {
-                let mut seen: std::collections::HashSet<u64, foldhash::fast::RandomState> =
-                    Default::default();
-                seen.extend(c.iter().map(Key::bucket));
-                seen
-            })
-            .reduce(Default::default, |mut a, b| {
-                a.extend(b);
-                a
-            })
-            .into_iter()
+        use std::hash::BuildHasher;
+        // Which shard a row goes to: a fixed hash, unlike the maps' own.
+        let shards = (rows.len() / 50_000).clamp(1, 256);
+        let spread = foldhash::fast::FixedState::with_seed(0x6b6f_7562_6569);
+        let shard_of: Vec<u8> = rows
+            .par_iter()
+            .map(|r| ((spread.hash_one(r.key()) as u128 * shards as u128) >> 64) as u8)
             .collect();
-        buckets.sort_unstable();
-        let number: HashMap<u64, usize, foldhash::fast::RandomState> =
-            buckets.iter().enumerate().map(|(i, &b)| (b, i)).collect();
-        let of_row: Vec<usize> = rows.par_iter().map(|r| number[&r.bucket()]).collect();
-        // Counting sort of row positions by bucket.
-        let mut start = vec![0usize; buckets.len() + 1];
-        for &b in &of_row {
-            start[b + 1] += 1;
-        }
-        for b in 0..buckets.len() {
-            start[b + 1] += start[b];
-        }
-        // Each position carries its key, so that the sorts below read
-        // neighbouring memory rather than the rows at random.
-        let mut next = start.clone();
-        let Some(first) = rows.first() else {
-            return (Weighted::unmerged(Vec::new()), Vec::new());
-        };
-        let mut order = vec![(first.key(), 0usize); rows.len()];
-        for (i, &b) in of_row.iter().enumerate() {
-            order[next[b]] = (rows[i].key(), i);
-            next[b] += 1;
-        }
-        drop(of_row);
-        // Each bucket sorted by key and merged: its distinct rows, their
-        // counts, and each row's index among them.
-        let mut slices: Vec<&mut [(R::K, usize)]> = Vec::with_capacity(buckets.len());
-        let mut rest = order.as_mut_slice();
-        for b in 0..buckets.len() {
-            let (head, tail) = rest.split_at_mut(start[b + 1] - start[b]);
-            slices.push(head);
-            rest = tail;
-        }
-        type Part<R> = (Vec<R>, Vec<f64>, Vec<(usize, usize)>);
-        let parts: Vec<Part<R>> = slices
+        // Each row, with its position, into its shard, from contiguous
+        // chunks of rows on all threads. A shard is its part of every chunk,
+        // in chunk order: its rows in row order, read from neighbouring
+        // memory rather than from the rows at random.
+        let chunk = rows
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1 << 16);
+        type Spread<R> = Vec<Vec<(R, u32)>>;
+        let spread: Vec<Spread<R>> = rows
+            .par_chunks(chunk)
+            .zip(shard_of.par_chunks(chunk))
+            .enumerate()
+            .map(|(c, (rows, shard_of))| {
+                let mut sizes = vec![0usize; shards];
+                for &s in shard_of {
+                    sizes[s as usize] += 1;
+                }
+                let mut out: Spread<R> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+                for (j, (&s, &row)) in shard_of.iter().zip(rows).enumerate() {
+                    out[s as usize].push((row, (c * chunk + j) as u32));
+                }
+                out
+            })
+            .collect();
+        drop(shard_of);
+        let shard = |s: usize| spread.iter().flat_map(move |c| c[s].iter());
+        // Each shard's distinct rows in order of first sight, their counts,
+        // and each of its rows' index among them.
+        type Part<R> = (Vec<R>, Vec<f64>, Vec<u32>);
+        let parts: Vec<Part<R>> = (0..shards)
             .into_par_iter()
-            .map(|idx| {
-                idx.sort_unstable_by_key(|&(key, _)| key);
-                let (mut distinct, mut counts, mut local) =
-                    (Vec::new(), Vec::new(), Vec::with_capacity(idx.len()));
-                for (k, &(key, i)) in idx.iter().enumerate() {
-                    if k == 0 || idx[k - 1].0 != key {
-                        distinct.push(rows[i]);
+            .map(|s| {
+                let n: usize = spread.iter().map(|c| c[s].len()).sum();
+                let mut seen: HashMap<R::K, u32, foldhash::fast::RandomState> =
+                    HashMap::with_capacity_and_hasher(n / 4, Default::default());
+                let (mut distinct, mut counts) = (Vec::new(), Vec::new());
+                let mut local = Vec::with_capacity(n);
+                for &(row, _) in shard(s) {
+                    let g = *seen.entry(row.key()).or_insert_with(|| {
+                        distinct.push(row);
                         counts.push(0.0);
-                    }
-                    *counts.last_mut().expect("pushed above") += 1.0;
-                    local.push((i, distinct.len() - 1));
+                        (distinct.len() - 1) as u32
+                    });
+                    counts[g as usize] += 1.0;
+                    local.push(g);
                 }
                 (distinct, counts, local)
             })
             .collect();
-        let mut out = Weighted {
-            rows: Vec::new(),
-            weights: Vec::new(),
-        };
-        let mut of = vec![0usize; rows.len()];
-        for (distinct, counts, local) in parts {
-            let base = out.rows.len();
-            for (i, g) in local {
-                of[i] = base + g;
-            }
-            out.rows.extend(distinct);
-            out.weights.extend(counts);
-        }
         // The distinct rows in key order: neighbours share x and tₓ, which
         // the models' per-chunk memos rely on (in T order, the Pareto/NBD fit
-        // took half as long again).
-        let mut perm: Vec<usize> = (0..out.rows.len()).collect();
-        perm.par_sort_unstable_by_key(|&g| out.rows[g].key());
-        let mut new_pos = vec![0usize; perm.len()];
-        for (p, &g) in perm.iter().enumerate() {
-            new_pos[g] = p;
+        // took half as long again). Each carries its count and where it was.
+        let mut base = Vec::with_capacity(parts.len());
+        let mut keyed: Vec<(R, f64, u32)> = Vec::new();
+        for (distinct, counts, _) in &parts {
+            let at = keyed.len();
+            base.push(at);
+            let numbered = distinct.iter().zip(counts).enumerate();
+            keyed.extend(numbered.map(|(j, (&r, &n))| (r, n, (at + j) as u32)));
+        }
+        keyed.par_sort_unstable_by_key(|(r, _, _)| r.key());
+        let mut new_pos = vec![0u32; keyed.len()];
+        for (p, &(_, _, g)) in keyed.iter().enumerate() {
+            new_pos[g as usize] = p as u32;
+        }
+        let (sorted_rows, weights): (Vec<R>, Vec<f64>) =
+            keyed.into_iter().map(|(r, n, _)| (r, n)).unzip();
+        let mut of = vec![0usize; rows.len()];
+        for (s, (_, _, local)) in parts.iter().enumerate() {
+            for (&(_, i), &g) in shard(s).zip(local) {
+                of[i as usize] = new_pos[base[s] + g as usize] as usize;
+            }
         }
         let sorted = Weighted {
-            rows: perm.iter().map(|&g| out.rows[g]).collect(),
-            weights: perm.iter().map(|&g| out.weights[g]).collect(),
+            rows: sorted_rows,
+            weights,
         };
-        of.par_iter_mut().for_each(|o| *o = new_pos[*o]);
         (sorted, of)
     }
 }
@@ -305,7 +286,7 @@ mod tests {
         assert!(none.rows.is_empty() && of.is_empty());
     }
 
-    /// Over many buckets and more rows than one chunk, the merge equals a
+    /// Over many shards and chunks of rows, the merge equals a
     /// plain ordered map's.
     #[test]
     fn merging_in_slices_equals_one_map() {

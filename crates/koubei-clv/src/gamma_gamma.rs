@@ -40,9 +40,6 @@ impl crate::data::Key for SpendRow {
     fn key(&self) -> [u64; 2] {
         [self.x.to_bits(), self.m.to_bits()]
     }
-    fn bucket(&self) -> u64 {
-        self.x.to_bits()
-    }
 }
 
 impl Model for GammaGamma {
