@@ -436,52 +436,48 @@ impl Engine {
             ..Summary::default()
         };
         s.customer_id = CustomerIds::from_batches(&batches)?;
-        // Batches are converted on all threads, then joined in order.
-        type Part = (Vec<Rft>, Vec<f64>, Option<ListArray>);
-        let parts: Vec<Part> = batches
-            .par_iter()
-            .map(|b| -> Result<Part> {
-                let p = PurchaseDaysColumns::new(b.column(1))?;
-                let n = b.num_rows();
-                let mut part: Part = (
-                    Vec::with_capacity(n),
-                    Vec::with_capacity(n),
-                    p.day_list.cloned(),
-                );
-                for i in 0..n {
-                    let x = p.days[i] - 1;
-                    let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
-                    let first = day(p.first).unwrap_or(end_day);
-                    let last = day(p.last).unwrap_or(first);
-                    part.0.push(Rft {
-                        x: x as f64,
-                        t_x: (last - first) as f64 / unit,
-                        t: (end_day - first) as f64 / unit,
-                    });
-                    part.1.push(if x > 0 {
-                        (p.spend[i] - p.first_spend[i]) / x as f64
-                    } else {
-                        0.0
-                    });
-                }
-                Ok(part)
-            })
-            .collect::<Result<_>>()?;
-        let mut lists = Vec::new();
-        for (rows, spend, list) in parts {
-            s.rows.extend(rows);
-            s.spend.extend(spend);
-            lists.extend(list);
-        }
         // The engine groups customers in whatever order its threads finish;
         // in id order, every sum over customers, and so every number in the
-        // report, is the same from one run to the next.
-        tracing::debug!(elapsed = ?started.elapsed(), "clv summary rows built");
+        // report, is the same from one run to the next. The rows are made
+        // straight in that order, on all threads.
         let order = s.customer_id.sorted();
         s.customer_id = s.customer_id.take(&order)?;
-        s.rows = order.iter().map(|&i| s.rows[i]).collect();
-        s.spend = order.iter().map(|&i| s.spend[i]).collect();
+        tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids in order");
+        let columns = batches
+            .iter()
+            .map(|b| PurchaseDaysColumns::new(b.column(1)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut rows_before = 0;
+        for b in &batches {
+            starts.push(rows_before);
+            rows_before += b.num_rows();
+        }
+        (s.rows, s.spend) = order
+            .par_iter()
+            .map(|&i| {
+                let b = starts.partition_point(|&start| start <= i) - 1;
+                let (p, i) = (&columns[b], i - starts[b]);
+                let x = p.days[i] - 1;
+                let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
+                let first = day(p.first).unwrap_or(end_day);
+                let last = day(p.last).unwrap_or(first);
+                let row = Rft {
+                    x: x as f64,
+                    t_x: (last - first) as f64 / unit,
+                    t: (end_day - first) as f64 / unit,
+                };
+                let spend = if x > 0 {
+                    (p.spend[i] - p.first_spend[i]) / x as f64
+                } else {
+                    0.0
+                };
+                (row, spend)
+            })
+            .unzip();
         if listed {
+            let lists: Vec<ListArray> =
+                columns.iter().filter_map(|p| p.day_list.cloned()).collect();
             s.days = Some(DayLists::in_order(&lists, &order));
         }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary in id order");
