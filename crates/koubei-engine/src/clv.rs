@@ -205,54 +205,14 @@ pub struct Summary {
     pub spend: Vec<f64>,
     /// Purchase occasions in the holdout period, and their mean spend.
     pub holdout: Option<Vec<(f64, f64)>>,
-    /// Each customer's distinct purchase days, from
-    /// [`Engine::clv_summary_with_days`].
-    pub days: Option<DayLists>,
-}
-
-/// Each customer's distinct purchase days (day numbers, ascending), in a
-/// summary's order.
-#[derive(Clone, Debug, Default)]
-pub struct DayLists {
-    offsets: Vec<usize>,
-    days: Vec<i64>,
-}
-
-impl DayLists {
-    /// The lists of `parts` (one list per row, rows numbered across the
-    /// parts in turn) put in the row order `order`.
-    fn in_order(parts: &[ListArray], order: &[usize]) -> DayLists {
-        let mut at = Vec::with_capacity(order.len());
-        for (k, l) in parts.iter().enumerate() {
-            at.extend((0..l.len()).map(|r| (k, r)));
-        }
-        let mut out = DayLists {
-            offsets: Vec::with_capacity(order.len() + 1),
-            days: Vec::new(),
-        };
-        out.offsets.push(0);
-        for &i in order {
-            let (k, r) = at[i];
-            let list = &parts[k];
-            let (lo, hi) = (
-                list.value_offsets()[r] as usize,
-                list.value_offsets()[r + 1] as usize,
-            );
-            let values = list.values().as_primitive::<Int64Type>().values();
-            out.days.extend_from_slice(&values[lo..hi]);
-            out.offsets.push(out.days.len());
-        }
-        out
-    }
-
-    /// Customer i's days.
-    pub fn get(&self, i: usize) -> &[i64] {
-        &self.days[self.offsets[i]..self.offsets[i + 1]]
-    }
+    /// Each customer's discrete-time summary, made from their distinct
+    /// purchase days by [`Engine::clv_summary_with_days`] (see
+    /// [`Summary::discrete`]); n = 0 before a first whole opportunity.
+    pub opportunities: Option<Vec<Discrete>>,
 }
 
 impl Summary {
-    /// The discrete-time summary for BG/BB, from the day lists of
+    /// The discrete-time summary for BG/BB, from
     /// [`Engine::clv_summary_with_days`]: after the first purchase, each
     /// whole unit up to the calibration end is one transaction opportunity
     /// (the i-th covers days (i−1)·u < d ≤ i·u after the first purchase); x
@@ -260,22 +220,14 @@ impl Summary {
     /// how many there were. Customers with no whole opportunity yet are left
     /// out: the result holds the summary rows kept, and theirs.
     pub fn discrete(&self) -> Option<(Vec<usize>, Vec<Discrete>)> {
-        let (days, end, unit) = (self.days.as_ref()?, self.calibration_end?, self.unit?);
-        let end = epoch_day(end);
-        let clamp = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-        let (mut kept, mut rows) = (Vec::new(), Vec::new());
-        for i in 0..self.rows.len() {
-            let o = crate::udaf::opportunities_of_days(days.get(i), end, unit.days());
-            if o.n >= 1 {
-                kept.push(i);
-                rows.push(Discrete {
-                    x: clamp(o.x),
-                    t_x: clamp(o.t_x),
-                    n: clamp(o.n),
-                });
-            }
-        }
-        Some((kept, rows))
+        let all = self.opportunities.as_ref()?;
+        Some(
+            all.iter()
+                .enumerate()
+                .filter(|(_, o)| o.n >= 1)
+                .map(|(i, o)| (i, *o))
+                .unzip(),
+        )
     }
 
     /// The holdout period's length in the unit.
@@ -476,9 +428,27 @@ impl Engine {
             })
             .unzip();
         if listed {
-            let lists: Vec<ListArray> =
-                columns.iter().filter_map(|p| p.day_list.cloned()).collect();
-            s.days = Some(DayLists::in_order(&lists, &order));
+            let clamp = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+            s.opportunities = Some(
+                order
+                    .par_iter()
+                    .map(|&i| {
+                        let b = starts.partition_point(|&start| start <= i) - 1;
+                        let (p, i) = (&columns[b], i - starts[b]);
+                        let days = p.day_list.map_or(&[][..], |l| {
+                            let (lo, hi) = (l.value_offsets()[i], l.value_offsets()[i + 1]);
+                            let values = l.values().as_primitive::<Int64Type>().values();
+                            &values[lo as usize..hi as usize]
+                        });
+                        let o = crate::udaf::opportunities_of_days(days, end_day, unit);
+                        Discrete {
+                            x: clamp(o.x),
+                            t_x: clamp(o.t_x),
+                            n: clamp(o.n),
+                        }
+                    })
+                    .collect(),
+            );
         }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary in id order");
         if let Some(h) = req.holdout_end {
