@@ -121,6 +121,27 @@ fn x_terms(p: &[f64], x: f64) -> (f64, f64) {
     (ln_gamma(p[0] + x), digamma(p[0] + x))
 }
 
+/// What depends on the parameters alone: ψ(r), ln α, ln β and
+/// ln Γ(r), worked out once per chunk of rows rather than once per row.
+#[derive(Clone, Copy)]
+struct ParamTerms {
+    digamma_r: f64,
+    ln_alpha: f64,
+    ln_beta: f64,
+    ln_gamma_r: f64,
+}
+
+impl ParamTerms {
+    fn new(p: &[f64]) -> ParamTerms {
+        ParamTerms {
+            digamma_r: digamma(p[0]),
+            ln_alpha: p[1].ln(),
+            ln_beta: p[3].ln(),
+            ln_gamma_r: ln_gamma(p[0]),
+        }
+    }
+}
+
 fn row_ll(
     p: &[f64],
     row: &Rft,
@@ -128,21 +149,22 @@ fn row_ll(
     grad: &mut [f64],
     memo: Option<&mut TermMemo>,
     (ln_gamma_rx, digamma_rx): (f64, f64),
+    k: ParamTerms,
 ) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let parts = parts(p, row, memo);
     let m = log_add_exp(parts.alive, parts.left);
     let (wa, wl) = ((parts.alive - m).exp(), (parts.left - m).exp());
     let constant = [
-        digamma_rx - digamma(r) + alpha.ln(),
+        digamma_rx - k.digamma_r + k.ln_alpha,
         r / alpha,
-        beta.ln(),
+        k.ln_beta,
         s / beta,
     ];
     for i in 0..4 {
         grad[i] += w * (constant[i] + wa * parts.g_alive[i] + wl * parts.g_left[i]);
     }
-    ln_gamma_rx - ln_gamma(r) + r * alpha.ln() + s * beta.ln() + m
+    ln_gamma_rx - k.ln_gamma_r + r * k.ln_alpha + s * k.ln_beta + m
 }
 
 impl Model for ParetoNbd {
@@ -151,7 +173,7 @@ impl Model for ParetoNbd {
     const PARAMS: &'static [&'static str] = &["r", "alpha", "s", "beta"];
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        row_ll(p, row, w, grad, None, x_terms(p, row.x))
+        row_ll(p, row, w, grad, None, x_terms(p, row.x), ParamTerms::new(p))
     }
 
     /// The ₂F₁ terms are shared by customers with the same x and tₓ (or T):
@@ -159,11 +181,12 @@ impl Model for ParetoNbd {
     fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
         let mut memo = TermMemo::default();
         let mut cache = XCache::new();
+        let k = ParamTerms::new(p);
         rows.iter()
             .zip(weights)
             .map(|(row, &w)| {
                 let xt = cache.get(row.x, || x_terms(p, row.x));
-                w * row_ll(p, row, w, grad, Some(&mut memo), xt)
+                w * row_ll(p, row, w, grad, Some(&mut memo), xt, k)
             })
             .sum()
     }
