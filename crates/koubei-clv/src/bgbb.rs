@@ -102,16 +102,67 @@ impl Dead {
     }
 }
 
+/// What a chunk of rows shares at given parameters: ln B(α, β) and
+/// ln B(γ, δ) with their gradients, the alive terms of each n (and, for the
+/// current x, of each (x, n)), and the dropout sums being carried.
+struct Memo {
+    ab: (f64, f64, f64),
+    gd: (f64, f64, f64),
+    x: u32,
+    ab_of_n: Vec<Option<(f64, f64, f64)>>,
+    gd_of_n: Vec<Option<(f64, f64, f64)>>,
+    dead: Option<Dead>,
+}
+
+impl Memo {
+    fn new(p: &[f64]) -> Memo {
+        Memo {
+            ab: ln_beta_grad(p[0], p[1]),
+            gd: ln_beta_grad(p[2], p[3]),
+            x: 0,
+            ab_of_n: Vec::new(),
+            gd_of_n: Vec::new(),
+            dead: None,
+        }
+    }
+
+    /// ln B(α + x, β + n − x) and its gradient.
+    fn alive_ab(&mut self, p: &[f64], x: u32, n: u32) -> (f64, f64, f64) {
+        if x != self.x {
+            self.x = x;
+            self.ab_of_n.clear();
+        }
+        let (xf, nf) = (f64::from(x), f64::from(n));
+        *slot(&mut self.ab_of_n, n).get_or_insert_with(|| ln_beta_grad(p[0] + xf, p[1] + nf - xf))
+    }
+
+    /// ln B(γ, δ + n) and its gradient.
+    fn alive_gd(&mut self, p: &[f64], n: u32) -> (f64, f64, f64) {
+        let nf = f64::from(n);
+        *slot(&mut self.gd_of_n, n).get_or_insert_with(|| ln_beta_grad(p[2], p[3] + nf))
+    }
+}
+
+/// The n-th slot of a memo, made room for (n is a count of opportunities:
+/// a few hundred at most for weeks or days of a few years).
+fn slot<T>(memo: &mut Vec<Option<T>>, n: u32) -> &mut Option<T> {
+    let n = n as usize;
+    if n >= memo.len() {
+        memo.resize_with(n + 1, || None);
+    }
+    &mut memo[n]
+}
+
 /// One row's log-likelihood, adding its weighted gradient into `grad`;
-/// `dead` carries the running sum of the rows before with the same (x, tₓ).
-fn ll_grad(p: &[f64], row: &Discrete, w: f64, grad: &mut [f64], dead: &mut Option<Dead>) -> f64 {
-    let (al, be, ga, de) = (p[0], p[1], p[2], p[3]);
-    let (x, n) = (f64::from(row.x), f64::from(row.n));
-    let (b_ab, b_ab_a, b_ab_b) = ln_beta_grad(al, be);
-    let (b_gd, b_gd_g, b_gd_d) = ln_beta_grad(ga, de);
+/// `memo.dead` carries the running sum of the rows before with the same
+/// (x, tₓ).
+fn ll_grad(p: &[f64], row: &Discrete, w: f64, grad: &mut [f64], memo: &mut Memo) -> f64 {
+    let (b_ab, b_ab_a, b_ab_b) = memo.ab;
+    let (b_gd, b_gd_g, b_gd_d) = memo.gd;
     // Alive through all n opportunities.
-    let (l1, l1_a, l1_b) = ln_beta_grad(al + x, be + n - x);
-    let (l2, l2_g, l2_d) = ln_beta_grad(ga, de + n);
+    let (l1, l1_a, l1_b) = memo.alive_ab(p, row.x, row.n);
+    let (l2, l2_g, l2_d) = memo.alive_gd(p, row.n);
+    let dead = &mut memo.dead;
     let alive = (l1 + l2, [l1_a, l1_b, l2_g, l2_d]);
     // Or gone just before opportunity tₓ + i + 1, for i = 0 … n − tₓ − 1.
     let gone = if row.n > row.t_x {
@@ -155,14 +206,14 @@ impl Model for BgBb {
     const PARAMS: &'static [&'static str] = &["alpha", "beta", "gamma", "delta"];
 
     fn ll_grad(p: &[f64], row: &Discrete, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad(p, row, w, grad, &mut None)
+        ll_grad(p, row, w, grad, &mut Memo::new(p))
     }
 
     fn ll_grad_chunk(p: &[f64], rows: &[Discrete], weights: &[f64], grad: &mut [f64]) -> f64 {
-        let mut dead = None;
+        let mut memo = Memo::new(p);
         rows.iter()
             .zip(weights)
-            .map(|(row, &w)| w * ll_grad(p, row, w, grad, &mut dead))
+            .map(|(row, &w)| w * ll_grad(p, row, w, grad, &mut memo))
             .sum()
     }
 }
