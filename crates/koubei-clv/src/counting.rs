@@ -11,6 +11,12 @@ pub trait Counting: Sync {
     /// observation, T.
     fn p_alive(&self, row: &Rft) -> f64;
 
+    /// [`Counting::p_alive`] of each row. Models override it to share work
+    /// between neighbouring rows, which come sorted by (x, tₓ, T).
+    fn p_alive_all(&self, rows: &[Rft]) -> Vec<f64> {
+        rows.par_iter().map(|r| self.p_alive(r)).collect()
+    }
+
     /// Expected repeat purchases in (T, T + h] for each horizon h, of a
     /// customer still active at T after x repeat purchases. In these models
     /// the last purchase time tₓ enters the prediction only through
@@ -82,10 +88,11 @@ pub fn predict(
             [expected[0], value]
         })
         .collect();
-    rows.par_iter()
+    model
+        .p_alive_all(rows)
+        .into_par_iter()
         .zip(&part_of)
-        .map(|(row, &j)| {
-            let alive = model.p_alive(row);
+        .map(|(alive, &j)| {
             let [purchases, value] = parts[j as usize];
             [alive, alive * purchases, alive * value]
         })

@@ -247,6 +247,24 @@ impl Counting for ParetoParams {
         1.0 / (1.0 + (parts.left - parts.alive).exp())
     }
 
+    /// Neighbouring rows share their ₂F₁ terms (as in the fit's chunks).
+    fn p_alive_all(&self, rows: &[Rft]) -> Vec<f64> {
+        use rayon::prelude::*;
+        let p = self.as_slice();
+        rows.par_chunks(2048)
+            .flat_map_iter(|chunk| {
+                let mut memo = TermMemo::default();
+                chunk
+                    .iter()
+                    .map(|row| {
+                        let parts = parts(&p, row, Some(&mut memo));
+                        1.0 / (1.0 + (parts.left - parts.alive).exp())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// FH (2005) eq. 22 without its P(alive) factor:
     /// (r+x)(β+T) / ((α+T)(s−1)) × [1 − ((β+T)/(β+T+t))^(s−1)].
     fn expected_if_alive(&self, x: f64, t: f64, horizons: &[f64]) -> Vec<f64> {
@@ -311,6 +329,26 @@ mod tests {
     use super::*;
     use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
     use rand::SeedableRng;
+
+    /// P(alive) over many chunks of sorted rows, sharing ₂F₁ terms, has the
+    /// same bits as each row alone.
+    #[test]
+    fn p_alive_of_all_rows_equals_each_alone() {
+        let params = ParetoParams {
+            r: 0.55,
+            alpha: 10.58,
+            s: 0.61,
+            beta: 11.67,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let rows = params.simulate(6000, &mut rng, |rng| rng.random_range(20.0..40.0));
+        let merged = Weighted::from_rows(&rows).rows;
+        let all = params.p_alive_all(&merged);
+        assert_eq!(all.len(), merged.len());
+        for (row, got) in merged.iter().zip(all) {
+            assert_eq!(got.to_bits(), params.p_alive(row).to_bits());
+        }
+    }
 
     fn rows() -> Vec<Rft> {
         crate::data::sample_rows()
