@@ -158,18 +158,30 @@ impl CustomerIds {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Row positions in id order. Ids are compared by their first eight
-    /// bytes as one integer, and by the whole text only where those tie.
+    /// Row positions in id order. Ids are compared by eight bytes as one
+    /// integer, and by the whole text only where those tie: the eight bytes
+    /// after the prefix all ids share, so that ids such as `customer_0001234`
+    /// do not all tie on `customer`.
     pub fn sorted(&self) -> Vec<usize> {
-        let prefix = |s: &str| {
+        let first = self.iter().next().unwrap_or_default().as_bytes();
+        let shared = (0..self.len())
+            .into_par_iter()
+            .map(|i| {
+                let id = self.get(i).as_bytes();
+                first.iter().zip(id).take_while(|(a, b)| a == b).count()
+            })
+            .min()
+            .unwrap_or(0);
+        let key = |s: &str| {
+            let rest = &s.as_bytes()[shared..];
             let mut b = [0u8; 8];
-            let n = s.len().min(8);
-            b[..n].copy_from_slice(&s.as_bytes()[..n]);
+            let n = rest.len().min(8);
+            b[..n].copy_from_slice(&rest[..n]);
             u64::from_be_bytes(b)
         };
         let mut keys: Vec<(u64, usize)> = (0..self.len())
             .into_par_iter()
-            .map(|i| (prefix(self.get(i)), i))
+            .map(|i| (key(self.get(i)), i))
             .collect();
         keys.par_sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| self.get(a.1).cmp(self.get(b.1)))
@@ -516,6 +528,20 @@ o10,c1,2024-01-30T11:00:00Z,1,paid
     /// and where one id is the other's prefix.
     #[test]
     fn ids_sort_as_text() {
+        // Ids that share a long prefix, one of them the prefix itself.
+        let shared = [
+            "customer_0010",
+            "customer_0002",
+            "customer_",
+            "customer_00021",
+            "customer_0002",
+        ];
+        let c: CustomerIds = shared.iter().collect();
+        let got: Vec<&str> = c.sorted().into_iter().map(|i| c.get(i)).collect();
+        let mut want = shared.to_vec();
+        want.sort();
+        assert_eq!(got, want);
+
         let ids = [
             "customer_0010",
             "b",
