@@ -7,9 +7,9 @@
 //! UTC day; the first day is the first purchase, each later day one repeat
 //! purchase occasion.
 
-use std::collections::HashMap;
-
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, StringViewArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StringViewArray,
+};
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
@@ -269,6 +269,8 @@ struct PurchaseDaysColumns<'a> {
     first_spend: &'a [f64],
     /// `purchase_days_listed`'s distinct days.
     day_list: Option<&'a ListArray>,
+    /// With a calibration end given: the holdout's distinct days and spend.
+    holdout: Option<(&'a [i64], &'a [f64])>,
 }
 
 impl<'a> PurchaseDaysColumns<'a> {
@@ -286,7 +288,16 @@ impl<'a> PurchaseDaysColumns<'a> {
             last: s.column(2).as_primitive::<Int64Type>(),
             spend: f64s(3),
             first_spend: f64s(4),
-            day_list: (s.num_columns() > 5).then(|| s.column(5).as_list::<i32>()),
+            day_list: s.column_by_name("day_list").map(|c| c.as_list::<i32>()),
+            holdout: s
+                .column_by_name("holdout_days")
+                .zip(s.column_by_name("holdout_spend"))
+                .map(|(d, m)| {
+                    (
+                        d.as_primitive::<Int64Type>().values().as_ref(),
+                        m.as_primitive::<Float64Type>().values().as_ref(),
+                    )
+                }),
         })
     }
 }
@@ -333,17 +344,20 @@ impl Engine {
         Ok(end)
     }
 
-    /// Per customer with a paid order in `[since, end]` (either bound
-    /// optional): `purchase_days` (see [`crate::udaf::PurchaseDays`]), in no
-    /// particular order.
+    /// Per customer with a paid order up to `end` (all of them without):
+    /// `purchase_days` (see [`crate::udaf::PurchaseDays`]), in no particular
+    /// order. With a holdout, the lines after `end` and up to its last day
+    /// are its holdout, from the same pass, and customers whose first order
+    /// is in the holdout are left out.
     async fn purchase_days(
         &self,
         end: Option<NaiveDate>,
-        since: Option<NaiveDate>,
+        holdout_end: Option<NaiveDate>,
         listed: bool,
     ) -> Result<Vec<RecordBatch>> {
+        let split = end.filter(|_| holdout_end.is_some());
         let sql = format!(
-            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE)) AS p
+            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){split}) AS p
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
              GROUP BY customer_id",
             f = if listed {
@@ -351,9 +365,21 @@ impl Engine {
             } else {
                 "purchase_days"
             },
-            range = crate::ts_in_days("ts", since, end),
+            split = split.map_or(String::new(), |e| format!(", {}", epoch_day(e))),
+            range = crate::ts_in_days("ts", None, holdout_end.or(end)),
         );
-        Ok(self.sql_gathering(&sql).await?.1)
+        let batches = self.sql_gathering(&sql).await?.1;
+        if split.is_none() {
+            return Ok(batches);
+        }
+        batches
+            .iter()
+            .map(|b| {
+                let p = PurchaseDaysColumns::new(b.column(1))?;
+                let bought = BooleanArray::from_iter(p.days.iter().map(|&d| Some(d > 0)));
+                Ok(arrow::compute::filter_record_batch(b, &bought)?)
+            })
+            .collect()
     }
 
     /// Frequency, recency, T and mean repeat spend per customer.
@@ -387,7 +413,10 @@ impl Engine {
             }
             _ => {
                 let end = self.calibration_end(req).await?;
-                (end, self.purchase_days(Some(end), None, listed).await?)
+                let batches = self
+                    .purchase_days(Some(end), req.holdout_end, listed)
+                    .await?;
+                (end, batches)
             }
         };
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary queried");
@@ -463,27 +492,19 @@ impl Engine {
             );
         }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary in id order");
-        if let Some(h) = req.holdout_end {
-            let next = end + chrono::TimeDelta::days(1);
-            let batches = self.purchase_days(Some(h), Some(next), false).await?;
-            let index: HashMap<&str, usize> = s
-                .customer_id
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c, i))
-                .collect();
-            let mut holdout = vec![(0.0, 0.0); s.customer_id.len()];
-            for b in &batches {
-                let ids = CustomerIds::from_batches(std::slice::from_ref(b))?;
-                let p = PurchaseDaysColumns::new(b.column(1))?;
-                for (i, id) in ids.iter().enumerate() {
-                    if let Some(&j) = index.get(id) {
-                        let n = p.days[i] as f64;
-                        holdout[j] = (n, if n > 0.0 { p.spend[i] / n } else { 0.0 });
-                    }
-                }
-            }
-            s.holdout = Some(holdout);
+        if req.holdout_end.is_some() {
+            s.holdout = Some(
+                order
+                    .par_iter()
+                    .map(|&i| {
+                        let b = starts.partition_point(|&start| start <= i) - 1;
+                        let (p, i) = (&columns[b], i - starts[b]);
+                        let (days, spend) = p.holdout.map_or((0, 0.0), |(d, m)| (d[i], m[i]));
+                        let n = days as f64;
+                        (n, if n > 0.0 { spend / n } else { 0.0 })
+                    })
+                    .collect(),
+            );
         }
         Ok(s)
     }
@@ -506,7 +527,8 @@ mod tests {
 
     // Worked by hand: c1 buys on 1 Jan (twice, one occasion), 8 Jan and 22 Jan;
     // c2 on 15 Jan only; c3 on 2 Jan, then a refund on 9 Jan, then 29 Jan
-    // (holdout) ; a line with no customer is ignored.
+    // (holdout); c4 buys first in the holdout, on 1 Feb, and so is left out
+    // of the calibration summary.
     const ORDERS: &str = "order_id,customer_id,ts,amount,status
 o1,c1,2024-01-01T09:00:00Z,10,paid
 o2,c1,2024-01-01T18:00:00Z,5,paid
@@ -518,6 +540,7 @@ o7,c3,2024-01-09T10:00:00Z,9,refunded
 o8,c3,2024-01-29T10:00:00Z,30,paid
 o9,c1,2024-01-30T10:00:00Z,11,paid
 o10,c1,2024-01-30T11:00:00Z,1,paid
+o11,c4,2024-02-01T10:00:00Z,8,paid
 ";
 
     fn d(s: &str) -> NaiveDate {

@@ -13,6 +13,12 @@
 //! themselves, ascending: from them the discrete-time summary of BG/BB is
 //! made without a second pass over the orders.
 //!
+//! Given a third argument, a constant day number `end`, either function
+//! summarises only the lines up to `end` as above and adds the holdout that
+//! follows: `holdout_days`, the distinct days after `end`, and
+//! `holdout_spend`, their total spend. A calibration summary and its holdout
+//! then come from one pass over the orders.
+//!
 //! One GROUP BY customer replaces a GROUP BY (customer, day) followed by a
 //! GROUP BY customer: the first built a hash table with one entry per
 //! customer-day, several times the customers.
@@ -53,7 +59,12 @@ impl PurchaseDays {
                     DataType::Timestamp(TimeUnit::Microsecond, None),
                 ]
                 .into_iter()
-                .map(|day| TypeSignature::Exact(vec![day, DataType::Float64]))
+                .flat_map(|day| {
+                    [
+                        TypeSignature::Exact(vec![day.clone(), DataType::Float64]),
+                        TypeSignature::Exact(vec![day, DataType::Float64, DataType::Int64]),
+                    ]
+                })
                 .collect(),
                 Volatility::Immutable,
             ),
@@ -71,11 +82,19 @@ impl PurchaseDays {
 }
 
 impl PurchaseDays {
-    fn groups(&self) -> DayGroups {
-        DayGroups {
+    fn groups(&self, args: &AccumulatorArgs) -> Result<DayGroups> {
+        let split = match args.exprs.len() {
+            3 => match literal(self.name(), args, 2, "end")? {
+                ScalarValue::Int64(Some(e)) => Some(*e),
+                v => return plan_err!("{}: end must be a day number, not {v}", self.name()),
+            },
+            _ => None,
+        };
+        Ok(DayGroups {
             listed: self.listed,
+            split,
             ..DayGroups::default()
-        }
+        })
     }
 }
 
@@ -85,7 +104,7 @@ impl Default for PurchaseDays {
     }
 }
 
-fn result_fields(listed: bool) -> Fields {
+fn result_fields(listed: bool, split: bool) -> Fields {
     let mut fields = vec![
         Field::new("days", DataType::Int64, false),
         Field::new("first", DataType::Int64, true),
@@ -99,6 +118,10 @@ fn result_fields(listed: bool) -> Fields {
             DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
             false,
         ));
+    }
+    if split {
+        fields.push(Field::new("holdout_days", DataType::Int64, false));
+        fields.push(Field::new("holdout_spend", DataType::Float64, false));
     }
     Fields::from(fields)
 }
@@ -116,12 +139,15 @@ impl AggregateUDFImpl for PurchaseDays {
         &self.signature
     }
 
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(result_fields(self.listed)))
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(result_fields(
+            self.listed,
+            args.len() == 3,
+        )))
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(self.groups())))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(OneGroup::new(self.groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -130,9 +156,9 @@ impl AggregateUDFImpl for PurchaseDays {
 
     fn create_groups_accumulator(
         &self,
-        _args: AccumulatorArgs,
+        args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(self.groups()))
+        Ok(Box::new(self.groups(&args)?))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -258,6 +284,8 @@ struct DayGroups {
     opportunities: Option<(i64, f64)>,
     /// `purchase_days_listed`.
     listed: bool,
+    /// The calibration end, when lines after it are the holdout.
+    split: Option<i64>,
 }
 
 impl Default for DayGroups {
@@ -266,6 +294,7 @@ impl Default for DayGroups {
             lines: GroupArena::new(),
             opportunities: None,
             listed: false,
+            split: None,
         }
     }
 }
@@ -320,7 +349,7 @@ struct Days {
 /// Sorted by day, then amount, so that sums do not depend on the order the
 /// lines arrived in.
 fn summarise(lines: &mut [Line]) -> Days {
-    lines.sort_unstable_by(|a, b| a.day().cmp(&b.day()).then(a.spend().total_cmp(&b.spend())));
+    sort_lines(lines);
     let mut d = Days::default();
     for (i, l) in lines.iter().enumerate() {
         if i == 0 || lines[i - 1].day() != l.day() {
@@ -336,24 +365,34 @@ fn summarise(lines: &mut [Line]) -> Days {
     d
 }
 
+fn sort_lines(lines: &mut [Line]) {
+    lines.sort_unstable_by(|a, b| a.day().cmp(&b.day()).then(a.spend().total_cmp(&b.spend())));
+}
+
 /// Calls `f(row, line)` for each row with a day (and, for `purchase_days`,
 /// an amount). The day is a day number, or a timestamp whose UTC day is
 /// taken here, in the same pass (an SQL expression for it made four
 /// temporary columns).
 fn for_each_line(
     values: &[ArrayRef],
+    with_spend: bool,
     opt_filter: Option<&BooleanArray>,
     f: impl FnMut(usize, Line),
 ) -> Result<()> {
     let Some(day) = values.first() else {
         return exec_err!("purchase_days: expected a day");
     };
+    // purchase_opportunities(day, end, unit) has no amounts.
+    let spend = match values.get(1) {
+        Some(s) if with_spend => Some(s.as_primitive::<Float64Type>()),
+        _ => None,
+    };
     match day.data_type() {
-        DataType::Int64 => lines_of(day.as_primitive::<Int64Type>(), 1, values, opt_filter, f),
+        DataType::Int64 => lines_of(day.as_primitive::<Int64Type>(), 1, spend, opt_filter, f),
         DataType::Timestamp(TimeUnit::Microsecond, _) => lines_of(
             day.as_primitive::<TimestampMicrosecondType>(),
             crate::DAY_US,
-            values,
+            spend,
             opt_filter,
             f,
         ),
@@ -365,15 +404,10 @@ fn for_each_line(
 fn lines_of<T: ArrowPrimitiveType<Native = i64>>(
     day: &PrimitiveArray<T>,
     per_day: i64,
-    values: &[ArrayRef],
+    spend: Option<&Float64Array>,
     opt_filter: Option<&BooleanArray>,
     mut f: impl FnMut(usize, Line),
 ) -> Result<()> {
-    // purchase_opportunities(day, end, unit) has no amounts.
-    let spend = match values {
-        [_, s] => Some(s.as_primitive::<Float64Type>()),
-        _ => None,
-    };
     for row in 0..day.len() {
         if day.is_null(row)
             || spend.is_some_and(|s| s.is_null(row))
@@ -414,7 +448,8 @@ impl GroupsAccumulator for DayGroups {
     ) -> Result<()> {
         self.lines.resize(total_num_groups);
         let lines = &mut self.lines;
-        for_each_line(values, opt_filter, |row, l| {
+        let with_spend = self.opportunities.is_none();
+        for_each_line(values, with_spend, opt_filter, |row, l| {
             lines.push(group_indices[row], l)
         })
     }
@@ -446,8 +481,19 @@ impl GroupsAccumulator for DayGroups {
         );
         let (mut spend, mut first_spend) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut listed = Vec::new();
+        let (mut holdout_days, mut holdout_spend) = (Vec::new(), Vec::new());
         for g in 0..n {
-            let lines = groups.get_mut(g);
+            let mut lines = groups.get_mut(g);
+            if let Some(end) = self.split {
+                // Sorted as `summarise` sorts them, then cut at the end: each
+                // side's sums run in the order they would alone.
+                sort_lines(lines);
+                let cut = lines.partition_point(|l| l.day() <= end);
+                let after = summarise(&mut lines[cut..]);
+                holdout_days.push(after.days);
+                holdout_spend.push(after.spend);
+                lines = &mut lines[..cut];
+            }
             let d = summarise(lines);
             days.push(d.days);
             first.append_option(d.first);
@@ -477,8 +523,12 @@ impl GroupsAccumulator for DayGroups {
                 Arc::new(Int64Array::from(listed)),
             ));
         }
+        if self.split.is_some() {
+            columns.push(Arc::new(Int64Array::from(holdout_days)));
+            columns.push(Arc::new(Float64Array::from(holdout_spend)));
+        }
         Ok(Arc::new(StructArray::try_new(
-            result_fields(self.listed),
+            result_fields(self.listed, self.split.is_some()),
             columns,
             None,
         )?))
@@ -511,7 +561,8 @@ impl GroupsAccumulator for DayGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
         let mut kept = Vec::with_capacity(values[0].len());
-        for_each_line(values, opt_filter, |row, l| kept.push((row, l)))?;
+        let with_spend = self.opportunities.is_none();
+        for_each_line(values, with_spend, opt_filter, |row, l| kept.push((row, l)))?;
         Ok(state_of(&Grouped::singletons(values[0].len(), kept)))
     }
 
@@ -596,6 +647,39 @@ mod tests {
         assert_eq!(s.column(0).as_primitive::<Int64Type>().value(0), 4);
         assert_eq!(s.column(1).as_primitive::<Int64Type>().value(0), -1);
         assert_eq!(s.column(2).as_primitive::<Int64Type>().value(0), 3);
+    }
+
+    /// With an end day, the lines after it are the holdout: its distinct
+    /// days and spend, apart from the calibration summary.
+    #[test]
+    fn lines_after_the_end_are_the_holdout() {
+        let day: ArrayRef = Arc::new(Int64Array::from(vec![5, 1, 3, 8, 3, 5]));
+        let spend: ArrayRef = Arc::new(Float64Array::from(vec![4.0, 1.0, 2.0, 8.0, 0.5, 1.0]));
+        let mut a = DayGroups {
+            split: Some(3),
+            ..DayGroups::default()
+        };
+        a.update_batch(&[day, spend], &[0, 0, 0, 0, 0, 0], None, 1)
+            .unwrap();
+        let out = a.evaluate(EmitTo::All).unwrap();
+        let s = out.as_struct();
+        let i64s = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .value(0)
+        };
+        let f64s = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .value(0)
+        };
+        // Calibration: days 1 and 3 (two lines), spend 3.5; holdout: days 5
+        // (two lines) and 8, spend 13.
+        assert_eq!((i64s("days"), i64s("first"), i64s("last")), (2, 1, 3));
+        assert_eq!((f64s("spend"), f64s("first_spend")), (3.5, 1.0));
+        assert_eq!((i64s("holdout_days"), f64s("holdout_spend")), (2, 13.0));
     }
 
     /// Partial states merged equal the same rows added directly.
