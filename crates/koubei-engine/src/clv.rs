@@ -446,11 +446,15 @@ impl Engine {
             starts.push(rows_before);
             rows_before += b.num_rows();
         }
+        // The columns and row within its batch of the i-th row overall.
+        let at = |i: usize| {
+            let b = starts.partition_point(|&start| start <= i) - 1;
+            (&columns[b], i - starts[b])
+        };
         (s.rows, s.spend) = order
             .par_iter()
             .map(|&i| {
-                let b = starts.partition_point(|&start| start <= i) - 1;
-                let (p, i) = (&columns[b], i - starts[b]);
+                let (p, i) = at(i);
                 let x = p.days[i] - 1;
                 let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
                 let first = day(p.first).unwrap_or(end_day);
@@ -474,8 +478,7 @@ impl Engine {
                 order
                     .par_iter()
                     .map(|&i| {
-                        let b = starts.partition_point(|&start| start <= i) - 1;
-                        let (p, i) = (&columns[b], i - starts[b]);
+                        let (p, i) = at(i);
                         let days = p.day_list.map_or(&[][..], |l| {
                             let (lo, hi) = (l.value_offsets()[i], l.value_offsets()[i + 1]);
                             let values = l.values().as_primitive::<Int64Type>().values();
@@ -497,8 +500,7 @@ impl Engine {
                 order
                     .par_iter()
                     .map(|&i| {
-                        let b = starts.partition_point(|&start| start <= i) - 1;
-                        let (p, i) = (&columns[b], i - starts[b]);
+                        let (p, i) = at(i);
                         let (days, spend) = p.holdout.map_or((0, 0.0), |(d, m)| (d[i], m[i]));
                         let n = days as f64;
                         (n, if n > 0.0 { spend / n } else { 0.0 })

@@ -105,8 +105,9 @@ impl Engine {
     /// shrink nothing, since its state is the rows themselves, and would
     /// wrap each row in one-element lists for the shuffle. So the rows are
     /// shuffled as they are, by group key, into one aggregation per
-    /// partition (see [`shuffle_rows_first`]). At ten million customers this
-    /// took a fifth less time than DataFusion skipping the partial step.
+    /// partition (see [`shuffle_rows_first`]). At ten million customers the
+    /// CLV command took 14% less time than with DataFusion skipping the
+    /// partial step (16.6 s → 14.3 s, three runs each in turns).
     pub(crate) async fn sql_gathering(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let df = self.ctx.sql(query).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());

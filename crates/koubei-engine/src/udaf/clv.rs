@@ -365,6 +365,7 @@ fn summarise(lines: &mut [Line]) -> Days {
     d
 }
 
+/// By day, then amount: the order every sum over a customer's lines runs in.
 fn sort_lines(lines: &mut [Line]) {
     lines.sort_unstable_by(|a, b| a.day().cmp(&b.day()).then(a.spend().total_cmp(&b.spend())));
 }
