@@ -69,6 +69,26 @@ type Term = (f64, [f64; 4]);
 /// Terms by (x, end) within one pass over a chunk of rows.
 type TermMemo = HashMap<(u64, u64), Term, foldhash::fast::RandomState>;
 
+/// Runs `f` with this thread's memo of ₂F₁ terms at the parameters `p`,
+/// emptied whenever they change (or past a million terms, for times that
+/// are all distinct). Kept from one chunk of rows to the next: a pass over
+/// the rows meets each (x, tₓ) and (x, T) in many chunks, and a memo per
+/// chunk computed most of them again. A term is the same function of
+/// (p, x, end) whichever thread computes it, so results keep their bits.
+fn with_memo<T>(p: &[f64], f: impl FnOnce(&mut TermMemo) -> T) -> T {
+    thread_local! {
+        static MEMO: std::cell::RefCell<(Vec<u64>, TermMemo)> = Default::default();
+    }
+    MEMO.with_borrow_mut(|(at, memo)| {
+        if memo.len() > 1 << 20 || !at.iter().copied().eq(p.iter().map(|v| v.to_bits())) {
+            at.clear();
+            at.extend(p.iter().map(|v| v.to_bits()));
+            memo.clear();
+        }
+        f(memo)
+    })
+}
+
 fn parts(p: &[f64], row: &Rft, memo: Option<&mut TermMemo>) -> Parts {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let Rft { x, t_x, t } = *row;
@@ -177,18 +197,19 @@ impl Model for ParetoNbd {
     }
 
     /// The ₂F₁ terms are shared by customers with the same x and tₓ (or T):
-    /// computed once per chunk each.
+    /// computed once per thread and pass each.
     fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
-        let mut memo = TermMemo::default();
         let mut cache = XCache::new();
         let k = ParamTerms::new(p);
-        rows.iter()
-            .zip(weights)
-            .map(|(row, &w)| {
-                let xt = cache.get(row.x, || x_terms(p, row.x));
-                w * row_ll(p, row, w, grad, Some(&mut memo), xt, k)
-            })
-            .sum()
+        with_memo(p, |memo| {
+            rows.iter()
+                .zip(weights)
+                .map(|(row, &w)| {
+                    let xt = cache.get(row.x, || x_terms(p, row.x));
+                    w * row_ll(p, row, w, grad, Some(&mut *memo), xt, k)
+                })
+                .sum()
+        })
     }
 
     fn start(rows: &[Rft]) -> Vec<f64> {
@@ -247,20 +268,21 @@ impl Counting for ParetoParams {
         1.0 / (1.0 + (parts.left - parts.alive).exp())
     }
 
-    /// Neighbouring rows share their ₂F₁ terms (as in the fit's chunks).
+    /// Rows share their ₂F₁ terms, as in the fit.
     fn p_alive_all(&self, rows: &[Rft]) -> Vec<f64> {
         use rayon::prelude::*;
         let p = self.as_slice();
         rows.par_chunks(2048)
             .flat_map_iter(|chunk| {
-                let mut memo = TermMemo::default();
-                chunk
-                    .iter()
-                    .map(|row| {
-                        let parts = parts(&p, row, Some(&mut memo));
-                        1.0 / (1.0 + (parts.left - parts.alive).exp())
-                    })
-                    .collect::<Vec<_>>()
+                with_memo(&p, |memo| {
+                    chunk
+                        .iter()
+                        .map(|row| {
+                            let parts = parts(&p, row, Some(&mut *memo));
+                            1.0 / (1.0 + (parts.left - parts.alive).exp())
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
             .collect()
     }
