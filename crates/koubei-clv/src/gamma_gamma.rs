@@ -55,15 +55,15 @@ impl Model for GammaGamma {
         // Rows come in runs of equal x (see `usable`): a run reuses its
         // terms without a look-up, and the sums stay in registers.
         let mut cache = XCache::new();
-        let mut last = (f64::NAN, None);
+        let mut last: Option<(f64, XTerms)> = None;
         let mut g = [0.0; 3];
         let mut ll = 0.0;
         for (row, &w) in rows.iter().zip(weights) {
             let xt = match last {
-                (x, Some(xt)) if x == row.x => xt,
+                Some((x, xt)) if x == row.x => xt,
                 _ => {
                     let xt = cache.get(row.x, || x_terms(par, row.x));
-                    last = (row.x, Some(xt));
+                    last = Some((row.x, xt));
                     xt
                 }
             };
