@@ -33,6 +33,24 @@ pub trait Model: Sync {
             .sum()
     }
 
+    /// Whether [`Model::ll_grad_hess_chunk`] gives the Hessian. Without it,
+    /// each Hessian costs one pass over the data per parameter (forward
+    /// differences of the gradient); with it, one pass in all.
+    const HESSIAN: bool = false;
+
+    /// [`Model::ll_grad_chunk`], also adding the weighted Hessian of the
+    /// log-likelihood (k × k, by rows) into `hess`. Called only when
+    /// [`Model::HESSIAN`] is set.
+    fn ll_grad_hess_chunk(
+        p: &[f64],
+        rows: &[Self::Row],
+        weights: &[f64],
+        grad: &mut [f64],
+        _hess: &mut [f64],
+    ) -> f64 {
+        Self::ll_grad_chunk(p, rows, weights, grad)
+    }
+
     /// Where the search starts, as parameters (not logs).
     fn start(_rows: &[Self::Row]) -> Vec<f64> {
         vec![1.0; Self::PARAMS.len()]
@@ -141,48 +159,81 @@ impl<M: Model> Problem<'_, M> {
         (c, g)
     }
 
-    /// Σ w·ll and Σ w·∇ll at parameters `p`.
-    fn ll_sum(&self, p: &[f64]) -> (f64, Vec<f64>) {
+    /// Σ w·ll and Σ w·∇ll at parameters `p`, and with `hess` the Hessian
+    /// Σ w·∇²ll (k × k, by rows; empty without).
+    fn ll_sum(&self, p: &[f64], hess: bool) -> (f64, Vec<f64>, Vec<f64>) {
         self.evaluations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let k = p.len();
+        let kk = if hess { k * k } else { 0 };
         let rows = &self.data.rows;
         let weights = &self.data.weights;
         // Chunks summed in order, whichever thread computed them: the same
         // data give the same sums to the last bit, hence the same fit.
-        let parts: Vec<(f64, Vec<f64>)> = rows
+        let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = rows
             .par_chunks(2048)
             .zip(weights.par_chunks(2048))
             .map(|(rows, weights)| {
                 let mut g = vec![0.0; k];
-                let ll = M::ll_grad_chunk(p, rows, weights, &mut g);
-                (ll, g)
+                let mut h = vec![0.0; kk];
+                let ll = if hess {
+                    M::ll_grad_hess_chunk(p, rows, weights, &mut g, &mut h)
+                } else {
+                    M::ll_grad_chunk(p, rows, weights, &mut g)
+                };
+                (ll, g, h)
             })
             .collect();
-        parts
-            .into_iter()
-            .fold((0.0, vec![0.0; k]), |(a, mut ga), (b, gb)| {
+        parts.into_iter().fold(
+            (0.0, vec![0.0; k], vec![0.0; kk]),
+            |(a, mut ga, mut ha), (b, gb, hb)| {
                 ga.iter_mut().zip(gb).for_each(|(x, y)| *x += y);
-                (a + b, ga)
-            })
+                ha.iter_mut().zip(hb).for_each(|(x, y)| *x += y);
+                (a + b, ga, ha)
+            },
+        )
     }
 
     /// The objective on the log scale and its gradient there.
     fn objective(&self, phi: &[f64]) -> (f64, Vec<f64>) {
+        let (c, g, _) = self.evaluate(phi, false);
+        (c, g)
+    }
+
+    /// [`Problem::objective`], and with `hess` (for a model with
+    /// [`Model::HESSIAN`]) its Hessian on the log scale from the same pass.
+    fn evaluate(&self, phi: &[f64], hess: bool) -> (f64, Vec<f64>, Option<Vec<Vec<f64>>>) {
+        let k = phi.len();
         let p: Vec<f64> = phi.iter().map(|v| v.exp()).collect();
-        let (ll, g) = self.ll_sum(&p);
+        let hess = hess && M::HESSIAN;
+        let (ll, g, h) = self.ll_sum(&p, hess);
         let penalty: f64 = p.iter().map(|v| v * v).sum::<f64>() * self.penalizer;
         let cost = -ll / self.total + penalty;
-        let grad = g
+        // The gradient in p, then on the log scale (pᵢ = e^φᵢ).
+        let dp: Vec<f64> = g
             .iter()
             .zip(&p)
-            .map(|(gi, pi)| (-gi / self.total + 2.0 * self.penalizer * pi) * pi)
+            .map(|(gi, pi)| -gi / self.total + 2.0 * self.penalizer * pi)
             .collect();
-        if cost.is_finite() {
-            (cost, grad)
-        } else {
-            (f64::MAX, vec![0.0; phi.len()])
+        let grad = dp.iter().zip(&p).map(|(d, pi)| d * pi).collect();
+        if !cost.is_finite() {
+            return (f64::MAX, vec![0.0; k], None);
         }
+        // ∂²/∂φᵢ∂φⱼ = pᵢ pⱼ ∂²/∂pᵢ∂pⱼ + δᵢⱼ pᵢ ∂/∂pᵢ.
+        let hess = hess.then(|| {
+            (0..k)
+                .map(|i| {
+                    (0..k)
+                        .map(|j| {
+                            let in_p = -h[i * k + j] / self.total
+                                + if i == j { 2.0 * self.penalizer } else { 0.0 };
+                            p[i] * p[j] * in_p + if i == j { dp[i] * p[i] } else { 0.0 }
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        (cost, grad, hess)
     }
 
     /// The Hessian of the objective on the log scale, by forward differences
@@ -190,7 +241,11 @@ impl<M: Model> Problem<'_, M> {
     /// over the data per parameter (central differences took two). With a
     /// step of 1e-6 the entries are good to about six digits, which is all a
     /// Newton step or a standard error needs.
+    /// A model with [`Model::HESSIAN`] gives it in one pass instead.
     fn hessian(&self, phi: &[f64], grad: &[f64]) -> Vec<Vec<f64>> {
+        if let (_, _, Some(h)) = self.evaluate(phi, true) {
+            return h;
+        }
         let k = phi.len();
         let h = 1e-6;
         let mut hess = vec![vec![0.0; k]; k];
@@ -268,6 +323,11 @@ fn warm_start<M: Model>(problem: &Problem<'_, M>, options: &FitOptions) -> Optio
     let sample = sample(problem.data, n);
     let rough = fit::<M>(&sample, options).ok()?;
     let mut phi: Vec<f64> = rough.params.iter().map(|p| p.ln()).collect();
+    if M::HESSIAN {
+        // Newton's steps with the model's own Hessian of all rows, one pass
+        // each, do better than these.
+        return Some((phi, rough.iterations));
+    }
     let uncounted = std::sync::atomic::AtomicU64::new(0);
     let sub = Problem::<M> {
         data: &sample,
@@ -360,8 +420,19 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
     // and the step tried again. A step that does not shrink the gradient
     // tenfold with a new Hessian means rounding has been reached: stop there.
     // Where the search ended was most often its last evaluation: remembered.
-    let (mut cost, mut grad) = problem.remembered(&phi);
-    let mut last: Option<Curvature> = None;
+    // A model with its own Hessian (`Model::HESSIAN`) has one with every
+    // step, from the same pass: each Newton step then costs one pass.
+    let (mut cost, mut grad, mut last) = if M::HESSIAN {
+        let (c, g, h) = problem.evaluate(&phi, true);
+        let last: Option<Curvature> = h.and_then(|h| {
+            let inv = invert(&h)?;
+            Some((phi.clone(), h, inv))
+        });
+        (c, g, last)
+    } else {
+        let (c, g) = problem.remembered(&phi);
+        (c, g, None)
+    };
     for _ in 0..8 {
         if max_abs(&grad) < 1e-12 {
             break;
@@ -380,11 +451,19 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
             .collect();
         let mut scale = 1.0;
         let mut improved = false;
+        let mut next = None;
         for _ in 0..30 {
             let trial: Vec<f64> = phi.iter().zip(&step).map(|(p, s)| p + scale * s).collect();
-            let (c, g) = problem.objective(&trial);
+            // A model's own Hessian comes with the step's pass, ready for
+            // the next step (and the standard errors) at no further pass.
+            let (c, g, h) = problem.evaluate(&trial, true);
             if c <= cost && max_abs(&g).is_finite() {
                 improved = max_abs(&g) < 0.1 * max_abs(&grad);
+                if let Some(h) = h
+                    && let Some(inv) = invert(&h)
+                {
+                    next = Some((trial.clone(), h, inv));
+                }
                 phi = trial;
                 cost = c;
                 grad = g;
@@ -392,10 +471,16 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
             }
             scale *= 0.5;
         }
-        if !improved {
-            if new {
-                break;
-            }
+        // With the model's own Hessian, a step that fell short of tenfold
+        // but moved to a better point has the next Hessian ready: go on
+        // unless the gradient is down to rounding already.
+        let go_on = next.is_some() && max_abs(&grad) > 1e-9;
+        if !improved && new && !go_on {
+            break;
+        }
+        if next.is_some() {
+            last = next;
+        } else if !improved {
             last = None;
         }
     }
@@ -496,6 +581,47 @@ pub(crate) fn check_gradient<M: Model>(p: &[f64], rows: &[M::Row]) {
                 M::PARAMS[i],
                 g[i],
                 num
+            );
+        }
+    }
+}
+
+/// Checks a model's Hessian against central differences of its gradient,
+/// over rows of several x and in one chunk; for the models' tests.
+#[cfg(test)]
+pub(crate) fn check_hessian<M: Model>(p: &[f64], rows: &[M::Row]) {
+    let k = p.len();
+    let w = vec![1.0; rows.len()];
+    let mut g = vec![0.0; k];
+    let mut h = vec![0.0; k * k];
+    let ll = M::ll_grad_hess_chunk(p, rows, &w, &mut g, &mut h);
+    let mut g_alone = vec![0.0; k];
+    let ll_alone = M::ll_grad_chunk(p, rows, &w, &mut g_alone);
+    assert_eq!(
+        (ll, &g),
+        (ll_alone, &g_alone),
+        "{}: ll and gradient",
+        M::NAME
+    );
+    for j in 0..k {
+        let step = 1e-6 * p[j];
+        let grad_at = |d: f64| {
+            let mut at = p.to_vec();
+            at[j] += d;
+            let mut g = vec![0.0; k];
+            M::ll_grad_chunk(&at, rows, &w, &mut g);
+            g
+        };
+        let (up, down) = (grad_at(step), grad_at(-step));
+        for i in 0..k {
+            let num = (up[i] - down[i]) / (2.0 * step);
+            assert!(
+                (h[i * k + j] - num).abs() <= 1e-5 * (1.0 + num.abs()),
+                "{} d²/d{}d{}: analytic {} vs numeric {num} at {p:?}",
+                M::NAME,
+                M::PARAMS[i],
+                M::PARAMS[j],
+                h[i * k + j],
             );
         }
     }

@@ -7,7 +7,7 @@ use rand_distr::{Distribution, Gamma};
 use crate::data::Spend;
 use crate::error::ClvError;
 use crate::fit::{Fit, Model, XCache};
-use crate::special::{digamma, ln_gamma};
+use crate::special::{digamma, ln_gamma, trigamma};
 
 /// Each transaction's value is Gamma(p, ν); across customers ν ~ Gamma(q, v).
 pub struct GammaGamma;
@@ -70,6 +70,61 @@ impl Model for GammaGamma {
             ll += w * ll_grad(par, row, w, &mut g, xt);
         }
         grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        ll
+    }
+
+    const HESSIAN: bool = true;
+
+    fn ll_grad_hess_chunk(
+        par: &[f64],
+        rows: &[SpendRow],
+        weights: &[f64],
+        grad: &mut [f64],
+        hess: &mut [f64],
+    ) -> f64 {
+        let (p, q, v) = (par[0], par[1], par[2]);
+        let t_q = trigamma(q);
+        let mut cache = XCache::new();
+        // The run's x, its terms, and ψ′(px+q), ψ′(px).
+        let mut last: Option<(f64, XTerms, f64, f64)> = None;
+        let mut g = [0.0; 3];
+        // ∂² by (p,p), (p,q), (p,v), (q,q), (q,v), (v,v).
+        let mut h = [0.0; 6];
+        let mut ll = 0.0;
+        for (row, &w) in rows.iter().zip(weights) {
+            let x = row.x;
+            let (xt, a, b) = match last {
+                Some((lx, xt, a, b)) if lx == x => (xt, a, b),
+                _ => {
+                    let xt = cache.get(x, || x_terms(par, x));
+                    let (a, b) = (trigamma(p * x + q), trigamma(p * x));
+                    last = Some((x, xt, a, b));
+                    (xt, a, b)
+                }
+            };
+            ll += w * ll_grad(par, row, w, &mut g, xt);
+            let u = 1.0 / (x * row.m + v);
+            h[0] += w * x * x * (a - b);
+            h[1] += w * x * a;
+            h[2] -= w * x * u;
+            h[3] += w * (a - t_q);
+            h[4] += w * (1.0 / v - u);
+            h[5] += w * ((p * x + q) * u * u - q / (v * v));
+        }
+        grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        for (i, j, k) in [
+            (0, 0, 0),
+            (0, 1, 1),
+            (0, 2, 2),
+            (1, 1, 3),
+            (1, 2, 4),
+            (2, 2, 5),
+        ] {
+            hess[i * 3 + j] += h[k];
+            if i != j {
+                hess[j * 3 + i] += h[k];
+            }
+        }
         ll
     }
 
@@ -218,7 +273,7 @@ impl GammaGammaParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit};
     use rand::SeedableRng;
 
     #[test]
@@ -231,6 +286,57 @@ mod tests {
         .map(SpendRow::from);
         check_gradient::<GammaGamma>(&[6.25, 3.74, 15.44], &rows);
         check_gradient::<GammaGamma>(&[0.8, 12.0, 3.0], &rows);
+        check_hessian::<GammaGamma>(&[6.25, 3.74, 15.44], &rows);
+        check_hessian::<GammaGamma>(&[0.8, 12.0, 3.0], &rows);
+    }
+
+    /// From a sample's fit, Newton's steps with the analytic Hessian reach
+    /// L-BFGS's optimum, with the same standard errors, in a few passes.
+    #[test]
+    fn a_sample_start_reaches_the_same_optimum() {
+        let truth = GammaGammaParams {
+            p: 2.5,
+            q: 4.0,
+            v: 30.0,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (rows, _) = usable(&truth.simulate(40_000, &mut rng, |rng| rng.random_range(1..6)));
+        let data = Weighted::unmerged(rows);
+        let plain = FitOptions {
+            sample_rows: 0,
+            ..FitOptions::default()
+        };
+        let warm = FitOptions {
+            sample_rows: 10_000,
+            ..FitOptions::default()
+        };
+        let (a, b) = (
+            fit::<GammaGamma>(&data, &plain).unwrap(),
+            fit::<GammaGamma>(&data, &warm).unwrap(),
+        );
+        for i in 0..3 {
+            let rel = (a.params[i] - b.params[i]).abs() / a.params[i];
+            assert!(
+                rel < 1e-8,
+                "{}: {} vs {}",
+                a.names[i],
+                a.params[i],
+                b.params[i]
+            );
+            let rel = (a.std_errors[i] - b.std_errors[i]).abs() / a.std_errors[i];
+            assert!(
+                rel < 1e-6,
+                "{} SE: {} vs {}",
+                a.names[i],
+                a.std_errors[i],
+                b.std_errors[i]
+            );
+        }
+        assert!(
+            b.evaluations <= 5,
+            "{} passes from the sample",
+            b.evaluations
+        );
     }
 
     #[test]
