@@ -8,7 +8,7 @@ use rand_distr::{Beta, Distribution, Gamma};
 use crate::counting::Counting;
 use crate::data::{Rft, repeat_rate};
 use crate::fit::{Fit, Model, XCache};
-use crate::special::{Hyp2f1, digamma, hyp2f1, ln_beta, ln_gamma};
+use crate::special::{Hyp2f1, digamma, hyp2f1, ln_beta, ln_gamma, trigamma};
 
 /// The BG/NBD model: purchases at Poisson rate λ ~ Gamma(r, α); after each
 /// repeat purchase the customer leaves with probability p ~ Beta(a, b).
@@ -144,16 +144,25 @@ impl LastTx {
     }
 }
 
+/// One row's log-likelihood and gradient, with what its Hessian needs.
+struct RowParts {
+    ll: f64,
+    g: [f64; 4],
+    /// Whether the row can have left (x > 0, or MBG/NBD): its likelihood is
+    /// then a sum of two terms, alive (A3) and left (A4).
+    two: bool,
+    /// A3's and A4's gradients and A4's share of the likelihood.
+    g3: [f64; 4],
+    g4: [f64; 4],
+    w4: f64,
+    /// α + T and α + tₓ.
+    at: f64,
+    atx: f64,
+}
+
 /// The shared log-likelihood: `shift` is 0 for BG/NBD and 1 for MBG/NBD.
-fn ll_grad(
-    p: &[f64],
-    row: &Rft,
-    w: f64,
-    grad: &mut [f64],
-    shift: f64,
-    xt: XTerms,
-    last: &mut LastTx,
-) -> f64 {
+#[inline(always)]
+fn row_parts(p: &[f64], row: &Rft, shift: f64, xt: XTerms, last: &mut LastTx) -> RowParts {
     let (r, alpha, a, _) = (p[0], p[1], p[2], p[3]);
     let Rft { x, t_x, t } = *row;
     let XTerms {
@@ -166,7 +175,7 @@ fn ll_grad(
     let ln_t = (alpha + t).ln();
     let a3 = -(r + x) * ln_t;
     let g3 = [-ln_t, -(r + x) / (alpha + t), 0.0, 0.0];
-    let ll = if x > 0.0 || shift > 0.0 {
+    if x > 0.0 || shift > 0.0 {
         let ln_tx = last.ln(alpha, t_x);
         let a4 = ln_odds - (r + x) * ln_tx;
         let g4 = [-ln_tx, -(r + x) / (alpha + t_x), 1.0 / a, -1.0 / b_x];
@@ -182,15 +191,127 @@ fn ll_grad(
         for i in 0..4 {
             g[i] += w3 * g3[i] + w4 * g4[i];
         }
-        base + hi + e.ln_1p()
+        RowParts {
+            ll: base + hi + e.ln_1p(),
+            g,
+            two: true,
+            g3,
+            g4,
+            w4,
+            at: alpha + t,
+            atx: alpha + t_x,
+        }
     } else {
         for i in 0..4 {
             g[i] += g3[i];
         }
-        base + a3
-    };
+        RowParts {
+            ll: base + a3,
+            g,
+            two: false,
+            g3,
+            g4: [0.0; 4],
+            w4: 0.0,
+            at: alpha + t,
+            atx: alpha + t_x,
+        }
+    }
+}
+
+fn ll_grad(
+    p: &[f64],
+    row: &Rft,
+    w: f64,
+    grad: &mut [f64],
+    shift: f64,
+    xt: XTerms,
+    last: &mut LastTx,
+) -> f64 {
+    let parts = row_parts(p, row, shift, xt, last);
     for i in 0..4 {
-        grad[i] += w * g[i];
+        grad[i] += w * parts.g[i];
+    }
+    parts.ll
+}
+
+/// The second derivatives of the terms that depend on the parameters and x
+/// only: by (r, r), by each of (a, a) and (a, b), and by (b, b).
+fn x_hess(p: &[f64], x: f64, shift: f64) -> [f64; 3] {
+    let (r, a, b) = (p[0], p[2], p[3]);
+    let ab = trigamma(a + b) - trigamma(a + b + x + shift);
+    [
+        trigamma(r + x) - trigamma(r),
+        ab,
+        ab + trigamma(b + x + shift) - trigamma(b),
+    ]
+}
+
+/// [`ll_grad_chunk`] with the Hessian: the base terms' own, and the
+/// log-sum-exp's, w₃H₃ + w₄H₄ + w₃w₄(∇A₃ − ∇A₄)(∇A₃ − ∇A₄)ᵀ.
+fn ll_grad_hess_chunk(
+    p: &[f64],
+    rows: &[Rft],
+    weights: &[f64],
+    grad: &mut [f64],
+    hess: &mut [f64],
+    shift: f64,
+) -> f64 {
+    let (r, alpha, a) = (p[0], p[1], p[2]);
+    let mut cache = XCache::new();
+    let mut last = LastTx::default();
+    let mut h = [[0.0; 4]; 4];
+    let mut ll = 0.0;
+    for (row, &w) in rows.iter().zip(weights) {
+        let (xt, hx) = cache.get(row.x, || {
+            (x_terms(p, row.x, shift), x_hess(p, row.x, shift))
+        });
+        let rp = row_parts(p, row, shift, xt, &mut last);
+        ll += w * rp.ll;
+        for i in 0..4 {
+            grad[i] += w * rp.g[i];
+        }
+        let rx = r + row.x;
+        // The base terms, then A3's.
+        let mut rr = hx[0];
+        let mut r_alpha = 1.0 / alpha - 1.0 / rp.at;
+        let mut alpha_alpha = -r / (alpha * alpha) + rx / (rp.at * rp.at);
+        let (mut aa, ab, mut bb) = (hx[1], hx[1], hx[2]);
+        let mut outer = [[0.0; 4]; 4];
+        if rp.two {
+            let (w3, w4) = (1.0 - rp.w4, rp.w4);
+            // A3's part scaled to w₃, A4's added at w₄.
+            r_alpha += w4 * (1.0 / rp.at - 1.0 / rp.atx);
+            alpha_alpha += w4 * (rx / (rp.atx * rp.atx) - rx / (rp.at * rp.at));
+            let b_x = xt.b_x;
+            aa -= w4 / (a * a);
+            bb += w4 / (b_x * b_x);
+            let d: [f64; 4] = std::array::from_fn(|i| rp.g3[i] - rp.g4[i]);
+            for i in 0..4 {
+                for j in i..4 {
+                    outer[i][j] = w3 * w4 * d[i] * d[j];
+                }
+            }
+        }
+        rr += outer[0][0];
+        let row_h = [
+            [rr, r_alpha + outer[0][1], outer[0][2], outer[0][3]],
+            [0.0, alpha_alpha + outer[1][1], outer[1][2], outer[1][3]],
+            [0.0, 0.0, aa + outer[2][2], ab + outer[2][3]],
+            [0.0, 0.0, 0.0, bb + outer[3][3]],
+        ];
+        for i in 0..4 {
+            for j in i..4 {
+                h[i][j] += w * row_h[i][j];
+            }
+        }
+    }
+    for i in 0..4 {
+        for j in i..4 {
+            hess[i * 4 + j] += h[i][j];
+            if i != j {
+                hess[j * 4 + i] += h[i][j];
+            }
+        }
     }
     ll
 }
@@ -231,6 +352,18 @@ impl Model for BgNbd {
         ll_grad_chunk(p, rows, weights, grad, 0.0)
     }
 
+    const HESSIAN: bool = true;
+
+    fn ll_grad_hess_chunk(
+        p: &[f64],
+        rows: &[Rft],
+        weights: &[f64],
+        grad: &mut [f64],
+        hess: &mut [f64],
+    ) -> f64 {
+        ll_grad_hess_chunk(p, rows, weights, grad, hess, 0.0)
+    }
+
     fn start(rows: &[Rft]) -> Vec<f64> {
         start(rows)
     }
@@ -247,6 +380,18 @@ impl Model for MbgNbd {
 
     fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
         ll_grad_chunk(p, rows, weights, grad, 1.0)
+    }
+
+    const HESSIAN: bool = true;
+
+    fn ll_grad_hess_chunk(
+        p: &[f64],
+        rows: &[Rft],
+        weights: &[f64],
+        grad: &mut [f64],
+        hess: &mut [f64],
+    ) -> f64 {
+        ll_grad_hess_chunk(p, rows, weights, grad, hess, 1.0)
     }
 
     fn start(rows: &[Rft]) -> Vec<f64> {
@@ -311,7 +456,7 @@ impl Counting for BgNbdParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit};
     use rand::SeedableRng;
 
     fn rows() -> Vec<Rft> {
@@ -352,6 +497,9 @@ mod tests {
         check_gradient::<BgNbd>(&[0.24, 4.4, 0.79, 2.4], &rows());
         check_gradient::<MbgNbd>(&[0.5, 6.2, 0.9, 1.6], &rows());
         check_gradient::<BgNbd>(&[3.0, 0.5, 4.0, 0.3], &rows());
+        check_hessian::<BgNbd>(&[0.24, 4.4, 0.79, 2.4], &rows());
+        check_hessian::<MbgNbd>(&[0.5, 6.2, 0.9, 1.6], &rows());
+        check_hessian::<BgNbd>(&[3.0, 0.5, 4.0, 0.3], &rows());
     }
 
     #[test]
