@@ -322,14 +322,30 @@ fn fit_counting(
 /// Expected customers at each repeat-purchase count, summed over customers
 /// grouped by T; `None` when the model has no P(X(t) = x).
 fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
-    // Ordered, so that the sums below run in the same order every time.
-    let mut by_t: std::collections::BTreeMap<u64, f64> = Default::default();
-    for r in rows {
-        *by_t.entry(r.t.to_bits()).or_default() += 1.0;
-    }
+    // Customers per T, counted on all threads (customers share few values
+    // of T), then ordered, so that the sums below run in the same order
+    // every time.
+    type Counts = std::collections::HashMap<u64, u64, foldhash::fast::FixedState>;
+    let by_t = rows
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            let mut n = Counts::default();
+            for r in chunk {
+                *n.entry(r.t.to_bits()).or_default() += 1;
+            }
+            n
+        })
+        .reduce(Counts::default, |mut a, b| {
+            for (t, n) in b {
+                *a.entry(t).or_default() += n;
+            }
+            a
+        });
+    let mut by_t: Vec<(u64, u64)> = by_t.into_iter().collect();
+    by_t.sort_unstable();
     let mut out = vec![0.0; TOP_BUCKET as usize + 1];
     for (t, n) in by_t {
-        let t = f64::from_bits(t);
+        let (t, n) = (f64::from_bits(t), n as f64);
         let mut below = 0.0;
         for x in 0..TOP_BUCKET {
             let p = model.pmf(t, x)?;
