@@ -68,7 +68,7 @@ impl<R: Key + Copy> Weighted<R> {
     }
 
     /// [`Weighted::from_rows`], and for each of `rows` the index of its
-    /// merged row, so that per-row results can be spread back to customers.
+    /// merged row (a `u32`, half the memory of a `usize`), so that per-row results can be spread back to customers.
     ///
     /// Rows are spread by a hash of their key into shards small enough that
     /// each one's hash map stays in cache, and the shards are merged on all
@@ -78,7 +78,7 @@ impl<R: Key + Copy> Weighted<R> {
     /// long. Weights are whole counts, so the result is the same on any
     /// number of threads. Positions are kept as `u32`: up to four billion
     /// rows.
-    pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<usize>) {
+    pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<u32>) {
         use rayon::prelude::*;
         use std::hash::BuildHasher;
         // Which shard a row goes to: a fixed hash, unlike the maps' own.
@@ -156,10 +156,10 @@ impl<R: Key + Copy> Weighted<R> {
         }
         let (sorted_rows, weights): (Vec<R>, Vec<f64>) =
             keyed.into_iter().map(|(r, n, _)| (r, n)).unzip();
-        let mut of = vec![0usize; rows.len()];
+        let mut of = vec![0u32; rows.len()];
         for (s, (_, _, local)) in parts.iter().enumerate() {
             for (&(_, i), &g) in shard(s).zip(local) {
-                of[i as usize] = new_pos[base[s] + g as usize] as usize;
+                of[i as usize] = new_pos[base[s] + g as usize];
             }
         }
         let sorted = Weighted {
@@ -318,7 +318,7 @@ mod tests {
             .zip(w.weights.clone())
             .collect();
         assert_eq!(got, want.into_iter().collect::<Vec<_>>());
-        assert!(rows.iter().zip(&of).all(|(r, &i)| w.rows[i] == *r));
+        assert!(rows.iter().zip(&of).all(|(r, &i)| w.rows[i as usize] == *r));
     }
 
     #[test]

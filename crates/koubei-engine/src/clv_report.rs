@@ -479,7 +479,7 @@ impl Engine {
                         .collect(),
                     ids,
                     spend_in,
-                    pred_of: row_of.iter().map(|&i| i as u32).collect(),
+                    pred_of: row_of,
                     preds,
                     spend: spend_params,
                 };
@@ -498,7 +498,8 @@ impl Engine {
                     // Over the holdout, per distinct row: the same numbers as
                     // one customer at a time, from one ₂F₁ per (x, T).
                     let held = predict(model.as_ref(), &data.rows, duration, 0, 1.0, 0.0);
-                    report.holdout = holdout_rows(&summary.rows, h, |i| held[row_of[i]][1]);
+                    report.holdout =
+                        holdout_rows(&summary.rows, h, |i| held[row_of[i] as usize][1]);
                 }
                 if req.compare {
                     for other in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::Pareto] {
@@ -528,7 +529,7 @@ impl Engine {
                 tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
                 report.per_customer = CustomerValues {
                     ids: std::mem::take(&mut summary.customer_id),
-                    pred_of: row_of.iter().map(|&i| i as u32).collect(),
+                    pred_of: row_of,
                     preds,
                     spend_in: spend_rows,
                     rows: summary.rows,
