@@ -636,6 +636,18 @@ mod tests {
                 b.std_errors[i]
             );
         }
+        // Newton's steps end at rounding in a few passes, rather than
+        // halving steps while the cost's rounding decides.
+        assert!(
+            a.evaluations <= 25,
+            "{} passes without a sample",
+            a.evaluations
+        );
+        assert!(
+            b.evaluations <= 6,
+            "{} passes from the sample",
+            b.evaluations
+        );
         assert!(
             b.evaluations < a.evaluations,
             "{} passes from the sample, {} without",

@@ -393,27 +393,14 @@ fn lbfgs<M: Model>(
 /// A Hessian in use, where it was taken, and its inverse.
 type Curvature = (Vec<f64>, Vec<Vec<f64>>, Vec<Vec<f64>>);
 
-/// Fits model `M` to weighted rows by penalised maximum likelihood.
-pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fit, ClvError> {
-    let total = data.total();
-    if data.rows.is_empty() || total <= 0.0 {
-        return Err(ClvError::Empty);
-    }
-    let evaluations = std::sync::atomic::AtomicU64::new(0);
-    let problem = Problem::<M> {
-        data,
-        total,
-        penalizer: options.penalizer,
-        evaluations: &evaluations,
-        last: Default::default(),
-    };
-    let (mut phi, iterations) = match warm_start::<M>(&problem, options) {
-        Some(w) => w,
-        None => lbfgs(&problem, M::start(&data.rows), options)?,
-    };
-
-    // Newton polish: L-BFGS stops on small steps; a few Newton steps take the
-    // gradient down to rounding, which makes fits reproducible to many digits.
+/// Newton polish: L-BFGS stops on small steps; a few Newton steps take the
+/// gradient down to rounding, which makes fits reproducible to many digits.
+/// Returns where they ended, the objective and gradient there, and the last
+/// Hessian taken, where it was taken.
+fn newton<M: Model>(
+    problem: &Problem<'_, M>,
+    mut phi: Vec<f64>,
+) -> (Vec<f64>, f64, Vec<f64>, Option<Curvature>) {
     // A Hessian serves for as many steps as each shrinks the gradient tenfold
     // (near the optimum it hardly changes, and each new one costs a pass per
     // parameter); when a step with an older one does not, a new one is taken
@@ -457,7 +444,12 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
             // A model's own Hessian comes with the step's pass, ready for
             // the next step (and the standard errors) at no further pass.
             let (c, g, h) = problem.evaluate(&trial, true);
-            if c <= cost && max_abs(&g).is_finite() {
+            // Near the optimum the cost is flat to within its rounding (a
+            // mean of many logs): there a step that shrinks the gradient is
+            // taken even if the cost came out a hair higher, rather than
+            // halved until the rounding happens to fall the other way.
+            let flat = c - cost <= 1e-12 * cost.abs() && max_abs(&g) < max_abs(&grad);
+            if (c <= cost || flat) && max_abs(&g).is_finite() {
                 improved = max_abs(&g) < 0.1 * max_abs(&grad);
                 if let Some(h) = h
                     && let Some(inv) = invert(&h)
@@ -484,6 +476,30 @@ pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fi
             last = None;
         }
     }
+
+    (phi, cost, grad, last)
+}
+
+/// Fits model `M` to weighted rows by penalised maximum likelihood.
+pub fn fit<M: Model>(data: &Weighted<M::Row>, options: &FitOptions) -> Result<Fit, ClvError> {
+    let total = data.total();
+    if data.rows.is_empty() || total <= 0.0 {
+        return Err(ClvError::Empty);
+    }
+    let evaluations = std::sync::atomic::AtomicU64::new(0);
+    let problem = Problem::<M> {
+        data,
+        total,
+        penalizer: options.penalizer,
+        evaluations: &evaluations,
+        last: Default::default(),
+    };
+    let (phi, iterations) = match warm_start::<M>(&problem, options) {
+        Some(w) => w,
+        None => lbfgs(&problem, M::start(&data.rows), options)?,
+    };
+
+    let (phi, cost, grad, last) = newton(&problem, phi);
 
     if !cost.is_finite() || cost == f64::MAX {
         return Err(ClvError::NotConverged {
@@ -648,5 +664,65 @@ impl<T: Copy> XCache<T> {
             self.slots.resize(i + 1, None);
         }
         *self.slots[i].get_or_insert_with(make)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where [`Noisy`]'s polish starts: near its optimum, p = 2.
+    const START: f64 = 2.0 + 2e-8;
+
+    /// A smooth objective in one parameter, optimum at p = 2, whose value
+    /// carries rounding-sized noise (as a real fit's mean of many logs
+    /// does) that its gradient and Hessian do not. The noise is lowest at
+    /// the start, so that no step from there lowers the value.
+    struct Noisy;
+
+    impl Model for Noisy {
+        type Row = ();
+        const NAME: &'static str = "noisy";
+        const PARAMS: &'static [&'static str] = &["p"];
+        const HESSIAN: bool = true;
+
+        fn ll_grad(p: &[f64], _row: &(), w: f64, grad: &mut [f64]) -> f64 {
+            let d = p[0] - 2.0;
+            grad[0] += w * -2.0 * d;
+            let noise = if p[0] == START { 0.0 } else { 4e-14 };
+            -5.0 - d * d - noise
+        }
+
+        fn ll_grad_hess_chunk(
+            p: &[f64],
+            rows: &[()],
+            weights: &[f64],
+            grad: &mut [f64],
+            hess: &mut [f64],
+        ) -> f64 {
+            hess[0] += weights.iter().sum::<f64>() * -2.0;
+            Self::ll_grad_chunk(p, rows, weights, grad)
+        }
+    }
+
+    #[test]
+    fn newton_steps_end_at_rounding_in_few_passes() {
+        let data = Weighted::unmerged(vec![(); 3]);
+        let evaluations = std::sync::atomic::AtomicU64::new(0);
+        let problem = Problem::<Noisy> {
+            data: &data,
+            total: data.total(),
+            penalizer: 0.0,
+            evaluations: &evaluations,
+            last: Default::default(),
+        };
+        let (phi, _, grad, last) = newton(&problem, vec![START.ln()]);
+        let p = phi[0].exp();
+        assert!((p - 2.0).abs() < 1e-12, "p = {p}");
+        assert!(max_abs(&grad) < 1e-12, "gradient {grad:?}");
+        // The Hessian at the end came with the last step.
+        assert!(last.is_some_and(|(at, _, _)| at == phi));
+        let n = evaluations.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(n <= 3, "{n} passes");
     }
 }
