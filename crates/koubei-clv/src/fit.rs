@@ -243,7 +243,9 @@ impl<M: Model> Problem<'_, M> {
     /// Newton step or a standard error needs.
     /// A model with [`Model::HESSIAN`] gives it in one pass instead.
     fn hessian(&self, phi: &[f64], grad: &[f64]) -> Vec<Vec<f64>> {
-        if let (_, _, Some(h)) = self.evaluate(phi, true) {
+        if M::HESSIAN
+            && let (_, _, Some(h)) = self.evaluate(phi, true)
+        {
             return h;
         }
         let k = phi.len();
@@ -703,6 +705,42 @@ mod tests {
             hess[0] += weights.iter().sum::<f64>() * -2.0;
             Self::ll_grad_chunk(p, rows, weights, grad)
         }
+    }
+
+    /// Two parameters, without a Hessian of its own.
+    struct Plain;
+
+    impl Model for Plain {
+        type Row = ();
+        const NAME: &'static str = "plain";
+        const PARAMS: &'static [&'static str] = &["p", "q"];
+
+        fn ll_grad(p: &[f64], _row: &(), w: f64, grad: &mut [f64]) -> f64 {
+            let (d, e) = (p[0] - 2.0, p[1] - 3.0);
+            grad[0] += w * -2.0 * d;
+            grad[1] += w * -4.0 * e;
+            -d * d - 2.0 * e * e
+        }
+    }
+
+    #[test]
+    fn a_hessian_by_differences_costs_a_pass_per_parameter() {
+        let data = Weighted::unmerged(vec![(); 2]);
+        let evaluations = std::sync::atomic::AtomicU64::new(0);
+        let problem = Problem::<Plain> {
+            data: &data,
+            total: data.total(),
+            penalizer: 0.0,
+            evaluations: &evaluations,
+            last: Default::default(),
+        };
+        let phi = [2f64.ln(), 3f64.ln()];
+        let (_, grad) = problem.objective(&phi);
+        let h = problem.hessian(&phi, &grad);
+        assert_eq!(evaluations.load(std::sync::atomic::Ordering::Relaxed), 3);
+        // At the optimum, ∂²/∂φ² = p² · ∂²/∂p² of the mean cost: 2·4 and 4·9.
+        assert!((h[0][0] - 8.0).abs() < 1e-4 && (h[1][1] - 36.0).abs() < 1e-4);
+        assert!(h[0][1].abs() < 1e-4);
     }
 
     #[test]
