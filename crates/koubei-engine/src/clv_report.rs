@@ -230,11 +230,9 @@ impl CustomerValues {
     /// The i-th customer's id and prediction.
     pub fn get(&self, i: usize) -> (&str, CustomerValue) {
         let row = self.rows[i];
-        let Spend { x, m } = self.spend_in[i];
+        let m = self.spend_in[i].m;
         let [p_alive, purchases, discounted] = self.preds[self.pred_of[i] as usize];
-        let expected_spend = self
-            .spend
-            .map_or(0.0, |p| p.expected_spend(if m > 0.0 { x } else { 0.0 }, m));
+        let expected_spend = self.expected_spend(self.spend_in[i]);
         let value = CustomerValue {
             frequency: row.x,
             recency: row.t_x,
@@ -253,20 +251,33 @@ impl CustomerValues {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// Expected spend per purchase from a customer's repeat purchases and
+    /// their mean (the population's mean without a positive one).
+    fn expected_spend(&self, Spend { x, m }: Spend) -> f64 {
+        self.spend
+            .map_or(0.0, |p| p.expected_spend(if m > 0.0 { x } else { 0.0 }, m))
+    }
+
     /// Expected purchases, expected revenue and CLV, summed over customers.
     fn totals(&self) -> (f64, f64, f64) {
-        let parts: Vec<(f64, f64, f64)> = (0..self.len())
-            .into_par_iter()
-            .chunks(1 << 16)
-            .map(|chunk| {
-                chunk.iter().fold((0.0, 0.0, 0.0), |(p, r, c), &i| {
-                    let v = self.get(i).1;
-                    (
-                        p + v.expected_purchases,
-                        r + v.expected_purchases * v.expected_spend,
-                        c + v.clv,
-                    )
-                })
+        // Only what the sums need from each distinct row's predictions, 16
+        // bytes rather than 24: the customers look them up at random, and a
+        // smaller table stays in cache more (10M customers, 1.4M rows).
+        let preds: Vec<[f64; 2]> = self.preds.iter().map(|p| [p[1], p[2]]).collect();
+        const CHUNK: usize = 1 << 16;
+        let parts: Vec<(f64, f64, f64)> = self
+            .spend_in
+            .par_chunks(CHUNK)
+            .zip(self.pred_of.par_chunks(CHUNK))
+            .map(|(spend, pred_of)| {
+                spend
+                    .iter()
+                    .zip(pred_of)
+                    .fold((0.0, 0.0, 0.0), |(p, r, c), (&s, &d)| {
+                        let [purchases, discounted] = preds[d as usize];
+                        let spend = self.expected_spend(s);
+                        (p + purchases, r + purchases * spend, c + discounted * spend)
+                    })
             })
             .collect();
         // Chunks are summed in order, so the totals do not depend on threads.
