@@ -456,7 +456,10 @@ impl Counting for BgNbdParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit};
+    use crate::fit::{
+        FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit,
+        fit_with_and_without_sample,
+    };
     use rand::SeedableRng;
 
     fn rows() -> Vec<Rft> {
@@ -606,36 +609,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
         let rows = truth.simulate(40_000, &mut rng, |rng| 20.0 + 40.0 * rng.random::<f64>());
         let data = Weighted::from_rows(&rows);
-        let plain = FitOptions {
-            sample_rows: 0,
-            ..FitOptions::default()
-        };
-        let warm = FitOptions {
-            sample_rows: 10_000,
-            ..FitOptions::default()
-        };
-        let (a, b) = (
-            fit::<BgNbd>(&data, &plain).unwrap(),
-            fit::<BgNbd>(&data, &warm).unwrap(),
-        );
-        for i in 0..4 {
-            let rel = (a.params[i] - b.params[i]).abs() / a.params[i];
-            assert!(
-                rel < 1e-7,
-                "{}: {} vs {}",
-                a.names[i],
-                a.params[i],
-                b.params[i]
-            );
-            let rel = (a.std_errors[i] - b.std_errors[i]).abs() / a.std_errors[i];
-            assert!(
-                rel < 1e-3,
-                "{} SE: {} vs {}",
-                a.names[i],
-                a.std_errors[i],
-                b.std_errors[i]
-            );
-        }
+        let (a, b) = fit_with_and_without_sample::<BgNbd>(&data, 1e-7, 1e-3);
         // Newton's steps end at rounding in a few passes, rather than
         // halving steps while the cost's rounding decides.
         assert!(

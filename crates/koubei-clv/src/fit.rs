@@ -575,6 +575,43 @@ pub(crate) fn assert_recovered(f: &Fit, truth: &[f64]) {
     }
 }
 
+/// Fits `data` from the default start and from a sample of 10,000 rows'
+/// worth, asserts that both reach the same parameters (to `tol`) and
+/// standard errors (to `se_tol`, relative), and returns both fits.
+#[cfg(test)]
+pub(crate) fn fit_with_and_without_sample<M: Model>(
+    data: &Weighted<M::Row>,
+    tol: f64,
+    se_tol: f64,
+) -> (Fit, Fit) {
+    let plain = FitOptions {
+        sample_rows: 0,
+        ..FitOptions::default()
+    };
+    let warm = FitOptions {
+        sample_rows: 10_000,
+        ..FitOptions::default()
+    };
+    let (a, b) = (
+        fit::<M>(data, &plain).unwrap(),
+        fit::<M>(data, &warm).unwrap(),
+    );
+    for i in 0..a.params.len() {
+        let rel = (a.params[i] - b.params[i]).abs() / a.params[i];
+        assert!(
+            rel < tol,
+            "{}: {} vs {}",
+            a.names[i],
+            a.params[i],
+            b.params[i]
+        );
+        let rel = (a.std_errors[i] - b.std_errors[i]).abs() / a.std_errors[i];
+        let (sa, sb) = (a.std_errors[i], b.std_errors[i]);
+        assert!(rel < se_tol, "{} SE: {sa} vs {sb}", a.names[i]);
+    }
+    (a, b)
+}
+
 /// Checks an analytic gradient against central differences of the
 /// log-likelihood; for the models' tests.
 #[cfg(test)]

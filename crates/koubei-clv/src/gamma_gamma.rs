@@ -273,7 +273,10 @@ impl GammaGammaParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit};
+    use crate::fit::{
+        FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit,
+        fit_with_and_without_sample,
+    };
     use rand::SeedableRng;
 
     #[test]
@@ -302,36 +305,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let (rows, _) = usable(&truth.simulate(40_000, &mut rng, |rng| rng.random_range(1..6)));
         let data = Weighted::unmerged(rows);
-        let plain = FitOptions {
-            sample_rows: 0,
-            ..FitOptions::default()
-        };
-        let warm = FitOptions {
-            sample_rows: 10_000,
-            ..FitOptions::default()
-        };
-        let (a, b) = (
-            fit::<GammaGamma>(&data, &plain).unwrap(),
-            fit::<GammaGamma>(&data, &warm).unwrap(),
-        );
-        for i in 0..3 {
-            let rel = (a.params[i] - b.params[i]).abs() / a.params[i];
-            assert!(
-                rel < 1e-8,
-                "{}: {} vs {}",
-                a.names[i],
-                a.params[i],
-                b.params[i]
-            );
-            let rel = (a.std_errors[i] - b.std_errors[i]).abs() / a.std_errors[i];
-            assert!(
-                rel < 1e-6,
-                "{} SE: {} vs {}",
-                a.names[i],
-                a.std_errors[i],
-                b.std_errors[i]
-            );
-        }
+        let (_, b) = fit_with_and_without_sample::<GammaGamma>(&data, 1e-8, 1e-6);
         assert!(
             b.evaluations <= 5,
             "{} passes from the sample",
