@@ -3,6 +3,7 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, Gamma};
+use rayon::prelude::*;
 
 use crate::data::Spend;
 use crate::error::ClvError;
@@ -177,18 +178,20 @@ fn ll_grad(par: &[f64], row: &SpendRow, w: f64, grad: &mut [f64], xt: XTerms) ->
 /// computes the terms of each x once per run of rows.
 pub fn usable(rows: &[Spend]) -> (Vec<SpendRow>, usize) {
     let kept = |r: &&Spend| r.x >= 1.0 && r.m > 0.0 && r.m.is_finite();
-    // A counting sort by x, which is a small whole number of purchases.
+    // A counting sort by x, which is a small whole number of purchases; the
+    // counts are taken in the same pass that checks that it is.
+    const SLOTS: usize = 65_536;
     let slot = |x: f64| (x as usize) - 1;
-    let whole = rows
-        .iter()
-        .filter(kept)
-        .all(|r| r.x.fract() == 0.0 && r.x < 65_536.0);
-    let mut out: Vec<SpendRow> = Vec::new();
-    if whole {
-        let mut start = vec![0usize; 65_536];
-        for r in rows.iter().filter(kept) {
+    let mut start = vec![0usize; SLOTS + 1];
+    let whole = rows.iter().filter(kept).all(|r| {
+        let ok = r.x.fract() == 0.0 && r.x <= SLOTS as f64;
+        if ok {
             start[slot(r.x) + 1] += 1;
         }
+        ok
+    });
+    let mut out: Vec<SpendRow>;
+    if whole {
         for i in 1..start.len() {
             start[i] += start[i - 1];
         }
@@ -198,14 +201,25 @@ pub fn usable(rows: &[Spend]) -> (Vec<SpendRow>, usize) {
                 m: 0.0,
                 ln_m: 0.0
             };
-            start[start.len() - 1]
+            start[SLOTS]
         ];
         for r in rows.iter().filter(kept) {
-            out[start[slot(r.x)]] = SpendRow::from(*r);
-            start[slot(r.x)] += 1;
+            let at = &mut start[slot(r.x)];
+            out[*at] = SpendRow {
+                x: r.x,
+                m: r.m,
+                ln_m: 0.0,
+            };
+            *at += 1;
         }
+        // The logarithms on all threads, once the rows are in place.
+        out.par_iter_mut().for_each(|r| r.ln_m = r.m.ln());
     } else {
-        out.extend(rows.iter().filter(kept).map(|&r| SpendRow::from(r)));
+        out = rows
+            .iter()
+            .filter(kept)
+            .map(|&r| SpendRow::from(r))
+            .collect();
         out.sort_by(|a, b| a.x.total_cmp(&b.x));
     }
     let dropped = rows.len() - out.len();
@@ -348,9 +362,11 @@ mod tests {
         let (kept, dropped) = usable(&rows);
         assert_eq!(dropped, 1);
         assert_eq!(ms(&kept), [(1.0, 2.0), (1.0, 4.0), (3.0, 1.0), (3.0, 3.0)]);
+        assert!(kept.iter().all(|r| r.ln_m == r.m.ln()));
         // x not a whole number: sorted all the same.
         let (kept, _) = usable(&[spend(2.5, 1.0), spend(1.0, 2.0), spend(2.5, 3.0)]);
         assert_eq!(ms(&kept), [(1.0, 2.0), (2.5, 1.0), (2.5, 3.0)]);
+        assert!(kept.iter().all(|r| r.ln_m == r.m.ln()));
     }
 
     #[test]
