@@ -339,65 +339,42 @@ fn start(rows: &[Rft]) -> Vec<f64> {
     vec![1.0, 1.0 / repeat_rate(rows), 1.0, 1.0]
 }
 
-impl Model for BgNbd {
-    type Row = Rft;
-    const NAME: &'static str = "bgnbd";
-    const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
+/// BG/NBD and MBG/NBD share their likelihood, but for the shift of b.
+macro_rules! bg_nbd_model {
+    ($model:ty, $name:literal, $shift:literal) => {
+        impl Model for $model {
+            type Row = Rft;
+            const NAME: &'static str = $name;
+            const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
+            const HESSIAN: bool = true;
 
-    fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad_alone(p, row, w, grad, 0.0)
-    }
+            fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
+                ll_grad_alone(p, row, w, grad, $shift)
+            }
 
-    fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
-        ll_grad_chunk(p, rows, weights, grad, 0.0)
-    }
+            fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
+                ll_grad_chunk(p, rows, weights, grad, $shift)
+            }
 
-    const HESSIAN: bool = true;
+            fn ll_grad_hess_chunk(
+                p: &[f64],
+                rows: &[Rft],
+                weights: &[f64],
+                grad: &mut [f64],
+                hess: &mut [f64],
+            ) -> f64 {
+                ll_grad_hess_chunk(p, rows, weights, grad, hess, $shift)
+            }
 
-    fn ll_grad_hess_chunk(
-        p: &[f64],
-        rows: &[Rft],
-        weights: &[f64],
-        grad: &mut [f64],
-        hess: &mut [f64],
-    ) -> f64 {
-        ll_grad_hess_chunk(p, rows, weights, grad, hess, 0.0)
-    }
-
-    fn start(rows: &[Rft]) -> Vec<f64> {
-        start(rows)
-    }
+            fn start(rows: &[Rft]) -> Vec<f64> {
+                start(rows)
+            }
+        }
+    };
 }
 
-impl Model for MbgNbd {
-    type Row = Rft;
-    const NAME: &'static str = "mbgnbd";
-    const PARAMS: &'static [&'static str] = &["r", "alpha", "a", "b"];
-
-    fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        ll_grad_alone(p, row, w, grad, 1.0)
-    }
-
-    fn ll_grad_chunk(p: &[f64], rows: &[Rft], weights: &[f64], grad: &mut [f64]) -> f64 {
-        ll_grad_chunk(p, rows, weights, grad, 1.0)
-    }
-
-    const HESSIAN: bool = true;
-
-    fn ll_grad_hess_chunk(
-        p: &[f64],
-        rows: &[Rft],
-        weights: &[f64],
-        grad: &mut [f64],
-        hess: &mut [f64],
-    ) -> f64 {
-        ll_grad_hess_chunk(p, rows, weights, grad, hess, 1.0)
-    }
-
-    fn start(rows: &[Rft]) -> Vec<f64> {
-        start(rows)
-    }
-}
+bg_nbd_model!(BgNbd, "bgnbd", 0.0);
+bg_nbd_model!(MbgNbd, "mbgnbd", 1.0);
 
 impl Counting for BgNbdParams {
     fn p_alive(&self, row: &Rft) -> f64 {

@@ -744,6 +744,20 @@ mod tests {
         }
     }
 
+    /// Plain maximum likelihood over `data`, counting passes into `evaluations`.
+    fn unpenalised<'a, M: Model>(
+        data: &'a Weighted<M::Row>,
+        evaluations: &'a std::sync::atomic::AtomicU64,
+    ) -> Problem<'a, M> {
+        Problem {
+            data,
+            total: data.total(),
+            penalizer: 0.0,
+            evaluations,
+            last: Default::default(),
+        }
+    }
+
     /// Two parameters, without a Hessian of its own.
     struct Plain;
 
@@ -764,13 +778,7 @@ mod tests {
     fn a_hessian_by_differences_costs_a_pass_per_parameter() {
         let data = Weighted::unmerged(vec![(); 2]);
         let evaluations = std::sync::atomic::AtomicU64::new(0);
-        let problem = Problem::<Plain> {
-            data: &data,
-            total: data.total(),
-            penalizer: 0.0,
-            evaluations: &evaluations,
-            last: Default::default(),
-        };
+        let problem = unpenalised::<Plain>(&data, &evaluations);
         let phi = [2f64.ln(), 3f64.ln()];
         let (_, grad) = problem.objective(&phi);
         let h = problem.hessian(&phi, &grad);
@@ -784,13 +792,7 @@ mod tests {
     fn newton_steps_end_at_rounding_in_few_passes() {
         let data = Weighted::unmerged(vec![(); 3]);
         let evaluations = std::sync::atomic::AtomicU64::new(0);
-        let problem = Problem::<Noisy> {
-            data: &data,
-            total: data.total(),
-            penalizer: 0.0,
-            evaluations: &evaluations,
-            last: Default::default(),
-        };
+        let problem = unpenalised::<Noisy>(&data, &evaluations);
         let (phi, _, grad, last) = newton(&problem, vec![START.ln()]);
         let p = phi[0].exp();
         assert!((p - 2.0).abs() < 1e-12, "p = {p}");
