@@ -10,7 +10,9 @@ use rand_distr::{Distribution, Gamma};
 use crate::counting::Counting;
 use crate::data::{Rft, repeat_rate};
 use crate::fit::{Fit, Model, XCache};
-use crate::special::{digamma, ln_gamma, ln_hyp2f1_a_b_a1, log_add_exp};
+use crate::special::{
+    digamma, ln_gamma, ln_hyp2f1_a_b_a1, ln_hyp2f1_a_b_a1_hess, log_add_exp, trigamma,
+};
 
 /// Purchases at Poisson rate λ ~ Gamma(r, α) during an exponential lifetime of
 /// rate μ ~ Gamma(s, β).
@@ -38,7 +40,15 @@ struct Parts {
 /// gradient in (r, α, s, β): F = ₂F₁(a, b; a+1; z), a = r+s+x, and (m, b) =
 /// (α, s+1) when α ≥ β, else (β, r+x). It depends on x and the end only, so
 /// customers share it.
-fn term(p: &[f64], x: f64, end: f64) -> (f64, [f64; 4]) {
+fn term(p: &[f64], x: f64, end: f64) -> Term {
+    let (value, g, _) = term_with::<false>(p, x, end);
+    (value, g)
+}
+
+/// [`term`] with its Hessian in (r, α, s, β) when `HESS` (zeros otherwise);
+/// the value and gradient have the same bits either way.
+#[inline(always)]
+fn term_with<const HESS: bool>(p: &[f64], x: f64, end: f64) -> TermHess {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let a = r + s + x;
     let alpha_is_max = alpha >= beta;
@@ -49,7 +59,12 @@ fn term(p: &[f64], x: f64, end: f64) -> (f64, [f64; 4]) {
     };
     let diff = max - min;
     let z = diff / (max + end);
-    let (lf, [fa, fb, fz]) = ln_hyp2f1_a_b_a1(a, b, z);
+    let (lf, [fa, fb, fz], f2) = if HESS {
+        ln_hyp2f1_a_b_a1_hess(a, b, z)
+    } else {
+        let (v, g) = ln_hyp2f1_a_b_a1(a, b, z);
+        (v, g, [[0.0; 3]; 3])
+    };
     let ln_base = (max + end).ln();
     let value = lf - a * ln_base;
     let d_max = fz * (min + end) / ((max + end) * (max + end)) - a / (max + end);
@@ -61,13 +76,62 @@ fn term(p: &[f64], x: f64, end: f64) -> (f64, [f64; 4]) {
     } else {
         [d_r, d_min, d_s, d_max]
     };
-    (value, g)
+    let mut h = [[0.0; 4]; 4];
+    if HESS {
+        // In (r, s, max, min): the chain rule through a, b and z, then
+        // −a ln(max + end)'s own terms.
+        let (m, c) = (max + end, min + end);
+        let jac = [
+            [1.0, 1.0, 0.0, 0.0],
+            if alpha_is_max {
+                [0.0, 1.0, 0.0, 0.0]
+            } else {
+                [1.0, 0.0, 0.0, 0.0]
+            },
+            [0.0, 0.0, c / (m * m), -1.0 / m],
+        ];
+        let mut local = [[0.0; 4]; 4];
+        for (u, row) in local.iter_mut().enumerate() {
+            for (v, out) in row.iter_mut().enumerate() {
+                for i in 0..3 {
+                    for j in 0..3 {
+                        *out += f2[i][j] * jac[i][u] * jac[j][v];
+                    }
+                }
+            }
+        }
+        // z's own curvature in (max, min).
+        local[2][2] += fz * -2.0 * c / (m * m * m);
+        local[2][3] += fz / (m * m);
+        local[3][2] += fz / (m * m);
+        // −a ln m: a's slope times ln m's, twice, and a times ln m's curvature.
+        for u in 0..2 {
+            local[u][2] -= 1.0 / m;
+            local[2][u] -= 1.0 / m;
+        }
+        local[2][2] += a / (m * m);
+        let (i_max, i_min) = if alpha_is_max { (1, 3) } else { (3, 1) };
+        let at = [0, 2, i_max, i_min];
+        for u in 0..4 {
+            for v in 0..4 {
+                h[at[u]][at[v]] = local[u][v];
+            }
+        }
+    }
+    (value, g, h)
 }
 
 type Term = (f64, [f64; 4]);
+type TermHess = (f64, [f64; 4], Hess);
 
-/// Terms by (x, end) within one pass over a chunk of rows.
-type TermMemo = HashMap<(u64, u64), Term, foldhash::fast::RandomState>;
+/// Terms by (x, end) within one pass over a chunk of rows: with gradients,
+/// or with gradients and Hessians.
+#[derive(Default)]
+struct TermMemo {
+    at: Vec<u64>,
+    grad: HashMap<(u64, u64), Term, foldhash::fast::RandomState>,
+    hess: HashMap<(u64, u64), TermHess, foldhash::fast::RandomState>,
+}
 
 /// Runs `f` with this thread's memo of ₂F₁ terms at the parameters `p`,
 /// emptied whenever they change (or past a million terms, for times that
@@ -77,21 +141,40 @@ type TermMemo = HashMap<(u64, u64), Term, foldhash::fast::RandomState>;
 /// (p, x, end) whichever thread computes it, so results keep their bits.
 fn with_memo<T>(p: &[f64], f: impl FnOnce(&mut TermMemo) -> T) -> T {
     thread_local! {
-        static MEMO: std::cell::RefCell<(Vec<u64>, TermMemo)> = Default::default();
+        static MEMO: std::cell::RefCell<TermMemo> = Default::default();
     }
-    MEMO.with_borrow_mut(|(at, memo)| {
-        if memo.len() > 1 << 20 || !at.iter().copied().eq(p.iter().map(|v| v.to_bits())) {
-            at.clear();
-            at.extend(p.iter().map(|v| v.to_bits()));
-            memo.clear();
+    MEMO.with_borrow_mut(|memo| {
+        let full = memo.grad.len() > 1 << 20 || memo.hess.len() > 1 << 18;
+        if full || !memo.at.iter().copied().eq(p.iter().map(|v| v.to_bits())) {
+            memo.at.clear();
+            memo.at.extend(p.iter().map(|v| v.to_bits()));
+            memo.grad.clear();
+            memo.hess.clear();
         }
         f(memo)
     })
 }
 
 fn parts(p: &[f64], row: &Rft, memo: Option<&mut TermMemo>) -> Parts {
-    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let Rft { x, t_x, t } = *row;
+    let ends = match memo {
+        Some(m) => {
+            let mut get = |end: f64| {
+                *m.grad
+                    .entry((x.to_bits(), end.to_bits()))
+                    .or_insert_with(|| term(p, x, end))
+            };
+            (get(t_x), get(t))
+        }
+        None => (term(p, x, t_x), term(p, x, t)),
+    };
+    parts_of(p, row, ends)
+}
+
+/// [`Parts`] from A₀'s terms at tₓ and at T.
+fn parts_of(p: &[f64], row: &Rft, ((l1, g1), (l2, g2)): (Term, Term)) -> Parts {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let Rft { x, t, .. } = *row;
     let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
     let g_alive = [
         -(alpha + t).ln(),
@@ -102,16 +185,6 @@ fn parts(p: &[f64], row: &Rft, memo: Option<&mut TermMemo>) -> Parts {
 
     // A₀ = F(z₁)/(m+tₓ)^a − F(z₂)/(m+T)^a.
     let a = r + s + x;
-    let ((l1, g1), (l2, g2)) = match memo {
-        Some(m) => {
-            let mut get = |end: f64| {
-                *m.entry((x.to_bits(), end.to_bits()))
-                    .or_insert_with(|| term(p, x, end))
-            };
-            (get(t_x), get(t))
-        }
-        None => (term(p, x, t_x), term(p, x, t)),
-    };
     // ln A₀ = l1 + ln(1 − e^(l2−l1)); zero when tₓ = T.
     let (left, g_left) = if l2 < l1 {
         let q = (l2 - l1).exp();
@@ -164,15 +237,13 @@ impl ParamTerms {
 
 fn row_ll(
     p: &[f64],
-    row: &Rft,
     w: f64,
     grad: &mut [f64],
-    memo: Option<&mut TermMemo>,
+    parts: &Parts,
     (ln_gamma_rx, digamma_rx): (f64, f64),
     k: ParamTerms,
 ) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let parts = parts(p, row, memo);
     let m = log_add_exp(parts.alive, parts.left);
     let (wa, wl) = ((parts.alive - m).exp(), (parts.left - m).exp());
     let constant = [
@@ -187,13 +258,71 @@ fn row_ll(
     ln_gamma_rx - k.ln_gamma_r + r * k.ln_alpha + s * k.ln_beta + m
 }
 
+/// One row's Hessian in (r, α, s, β): the constant terms' (with
+/// `trigamma_rx` = ψ′(r+x) − ψ′(r)), and the log-sum-exp's,
+/// wₐHₐ + wₗHₗ + wₐwₗ(∇alive − ∇left)(∇alive − ∇left)ᵀ, where
+/// left = ln s − ln a + l₁ + ln(1 − e^(l₂−l₁)) from A₀'s two terms.
+fn row_hess(p: &[f64], row: &Rft, parts: &Parts, ends: [&TermHess; 2], trigamma_rx: f64) -> Hess {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let Rft { x, t, .. } = *row;
+    let mut h = [[0.0; 4]; 4];
+    h[0][0] = trigamma_rx;
+    (h[0][1], h[1][0], h[1][1]) = (1.0 / alpha, 1.0 / alpha, -r / (alpha * alpha));
+    (h[2][3], h[3][2], h[3][3]) = (1.0 / beta, 1.0 / beta, -s / (beta * beta));
+    let (at, bt) = (alpha + t, beta + t);
+    let mut alive = [[0.0; 4]; 4];
+    (alive[0][1], alive[1][0], alive[1][1]) = (-1.0 / at, -1.0 / at, (r + x) / (at * at));
+    (alive[2][3], alive[3][2], alive[3][3]) = (-1.0 / bt, -1.0 / bt, s / (bt * bt));
+    let [(l1, g1, h1), (l2, g2, h2)] = ends;
+    if !parts.left.is_finite() {
+        for i in 0..4 {
+            for j in 0..4 {
+                h[i][j] += alive[i][j];
+            }
+        }
+        return h;
+    }
+    let m = log_add_exp(parts.alive, parts.left);
+    let (wa, wl) = ((parts.alive - m).exp(), (parts.left - m).exp());
+    // ln(1 − eᵘ) has slope −q/(1−q) and curvature −q/(1−q)², q = eᵘ.
+    let u = l2 - l1;
+    let (q, one_minus_q) = (u.exp(), -u.exp_m1());
+    let (slope, curve) = (-q / one_minus_q, -q / (one_minus_q * one_minus_q));
+    let a = r + s + x;
+    let mut left = [[0.0; 4]; 4];
+    for i in 0..4 {
+        for j in 0..4 {
+            left[i][j] = h1[i][j]
+                + slope * (h2[i][j] - h1[i][j])
+                + curve * (g2[i] - g1[i]) * (g2[j] - g1[j]);
+        }
+    }
+    // −ln a, a = r + s + x, and ln s.
+    for (i, j) in [(0, 0), (0, 2), (2, 0), (2, 2)] {
+        left[i][j] += 1.0 / (a * a);
+    }
+    left[2][2] -= 1.0 / (s * s);
+    let d: [f64; 4] = std::array::from_fn(|i| parts.g_alive[i] - parts.g_left[i]);
+    for i in 0..4 {
+        for j in 0..4 {
+            h[i][j] += wa * alive[i][j] + wl * left[i][j] + wa * wl * d[i] * d[j];
+        }
+    }
+    h
+}
+
+type Hess = [[f64; 4]; 4];
+
 impl Model for ParetoNbd {
     type Row = Rft;
     const NAME: &'static str = "pareto";
     const PARAMS: &'static [&'static str] = &["r", "alpha", "s", "beta"];
 
+    const HESSIAN: bool = true;
+
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        row_ll(p, row, w, grad, None, x_terms(p, row.x), ParamTerms::new(p))
+        let parts = parts(p, row, None);
+        row_ll(p, w, grad, &parts, x_terms(p, row.x), ParamTerms::new(p))
     }
 
     /// The ₂F₁ terms are shared by customers with the same x and tₓ (or T):
@@ -206,10 +335,63 @@ impl Model for ParetoNbd {
                 .zip(weights)
                 .map(|(row, &w)| {
                     let xt = cache.get(row.x, || x_terms(p, row.x));
-                    w * row_ll(p, row, w, grad, Some(&mut *memo), xt, k)
+                    let parts = parts(p, row, Some(&mut *memo));
+                    w * row_ll(p, w, grad, &parts, xt, k)
                 })
                 .sum()
         })
+    }
+
+    /// [`Model::ll_grad_chunk`] with each row's [`row_hess`], from terms
+    /// memoised with their Hessians.
+    fn ll_grad_hess_chunk(
+        p: &[f64],
+        rows: &[Rft],
+        weights: &[f64],
+        grad: &mut [f64],
+        hess: &mut [f64],
+    ) -> f64 {
+        let mut cache = XCache::new();
+        let k = ParamTerms::new(p);
+        let trigamma_r = trigamma(p[0]);
+        let mut h = [[0.0; 4]; 4];
+        let ll = with_memo(p, |memo| {
+            rows.iter()
+                .zip(weights)
+                .map(|(row, &w)| {
+                    let (xt, trigamma_rx) =
+                        cache.get(row.x, || (x_terms(p, row.x), trigamma(p[0] + row.x)));
+                    let mut get = |end: f64| {
+                        *memo
+                            .hess
+                            .entry((row.x.to_bits(), end.to_bits()))
+                            .or_insert_with(|| term_with::<true>(p, row.x, end))
+                    };
+                    let ends = [get(row.t_x), get(row.t)];
+                    let [(l1, g1, _), (l2, g2, _)] = ends;
+                    let parts = parts_of(p, row, ((l1, g1), (l2, g2)));
+                    let rh = row_hess(
+                        p,
+                        row,
+                        &parts,
+                        [&ends[0], &ends[1]],
+                        trigamma_rx - trigamma_r,
+                    );
+                    for i in 0..4 {
+                        for j in 0..4 {
+                            h[i][j] += w * rh[i][j];
+                        }
+                    }
+                    w * row_ll(p, w, grad, &parts, xt, k)
+                })
+                .sum()
+        });
+        for i in 0..4 {
+            for j in 0..4 {
+                hess[i * 4 + j] += h[i][j];
+            }
+        }
+        ll
     }
 
     fn start(rows: &[Rft]) -> Vec<f64> {
@@ -349,7 +531,7 @@ impl Counting for ParetoParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, fit};
+    use crate::fit::{FitOptions, Weighted, assert_recovered, check_gradient, check_hessian, fit};
     use rand::SeedableRng;
 
     /// P(alive) over many chunks of sorted rows, sharing ₂F₁ terms, has the
@@ -439,6 +621,16 @@ mod tests {
         check_gradient::<ParetoNbd>(&[0.55, 10.58, 0.61, 11.67], &rows());
         check_gradient::<ParetoNbd>(&[0.55, 15.0, 0.61, 3.0], &rows());
         check_gradient::<ParetoNbd>(&[2.0, 1.0, 3.0, 40.0], &rows());
+    }
+
+    /// In both branches, and where α = β (z = 0, where ₂F₁'s derivatives in z
+    /// are limits).
+    #[test]
+    fn hessians_match_differences_of_the_gradient() {
+        check_hessian::<ParetoNbd>(&[0.55, 10.58, 0.61, 11.67], &rows());
+        check_hessian::<ParetoNbd>(&[0.55, 15.0, 0.61, 3.0], &rows());
+        check_hessian::<ParetoNbd>(&[2.0, 1.0, 3.0, 40.0], &rows());
+        check_hessian::<ParetoNbd>(&[0.7, 9.0, 1.3, 9.0], &rows());
     }
 
     #[test]
