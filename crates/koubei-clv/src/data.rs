@@ -25,7 +25,7 @@ pub struct Spend {
 
 /// A customer's history in discrete time: purchases in `x` of `n` transaction
 /// opportunities after the first, the last of them at opportunity `t_x`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Discrete {
     pub x: u32,
     pub t_x: u32,

@@ -8,7 +8,7 @@
 //! purchase occasion.
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringViewArray,
 };
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
@@ -267,8 +267,8 @@ struct PurchaseDaysColumns<'a> {
     last: &'a Int64Array,
     spend: &'a [f64],
     first_spend: &'a [f64],
-    /// `purchase_days_listed`'s distinct days.
-    day_list: Option<&'a ListArray>,
+    /// `purchase_days_by_unit`'s units: how many, the last, the one before.
+    units: Option<[&'a [i64]; 3]>,
     /// With a calibration end given: the holdout's distinct days and spend.
     holdout: Option<(&'a [i64], &'a [f64])>,
 }
@@ -288,7 +288,12 @@ impl<'a> PurchaseDaysColumns<'a> {
             last: s.column(2).as_primitive::<Int64Type>(),
             spend: f64s(3),
             first_spend: f64s(4),
-            day_list: s.column_by_name("day_list").map(|c| c.as_list::<i32>()),
+            units: match ["units", "last_unit", "unit_before"].map(|n| s.column_by_name(n)) {
+                [Some(u), Some(l), Some(b)] => {
+                    Some([u, l, b].map(|c| c.as_primitive::<Int64Type>().values().as_ref()))
+                }
+                _ => None,
+            },
             holdout: s
                 .column_by_name("holdout_days")
                 .zip(s.column_by_name("holdout_spend"))
@@ -353,18 +358,19 @@ impl Engine {
         &self,
         end: Option<NaiveDate>,
         holdout_end: Option<NaiveDate>,
-        listed: bool,
+        unit: Option<f64>,
     ) -> Result<Vec<RecordBatch>> {
         let split = end.filter(|_| holdout_end.is_some());
         let sql = format!(
-            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){split}) AS p
+            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
              GROUP BY customer_id",
-            f = if listed {
-                "purchase_days_listed"
+            f = if unit.is_some() {
+                "purchase_days_by_unit"
             } else {
                 "purchase_days"
             },
+            unit = unit.map_or(String::new(), |u| format!(", CAST({u} AS DOUBLE)")),
             split = split.map_or(String::new(), |e| format!(", {}", epoch_day(e))),
             range = crate::ts_in_days("ts", None, holdout_end.or(end)),
         );
@@ -387,20 +393,23 @@ impl Engine {
         self.summary_of(req, false).await
     }
 
-    /// [`Engine::clv_summary`] with each customer's distinct purchase days,
-    /// from which [`Summary::discrete`] makes the BG/BB summary.
+    /// [`Engine::clv_summary`] with each customer's transaction
+    /// opportunities, from which [`Summary::discrete`] makes the BG/BB
+    /// summary.
     pub async fn clv_summary_with_days(&self, req: &SummaryRequest) -> Result<Summary> {
         self.summary_of(req, true).await
     }
 
-    async fn summary_of(&self, req: &SummaryRequest, listed: bool) -> Result<Summary> {
+    async fn summary_of(&self, req: &SummaryRequest, by_unit: bool) -> Result<Summary> {
+        let unit = req.unit.days();
+        let units = by_unit.then_some(unit);
         let started = std::time::Instant::now();
         // Without a calibration end, it is the last day with a paid order:
         // read from the customers' last days, which saves a pass over the
         // orders (unless there are none, or a holdout needs the end first).
         let (end, batches) = match (req.calibration_end, req.holdout_end) {
             (None, None) => {
-                let batches = self.purchase_days(None, None, listed).await?;
+                let batches = self.purchase_days(None, None, units).await?;
                 let mut last = None;
                 for b in &batches {
                     let p = PurchaseDaysColumns::new(b.column(1))?;
@@ -414,13 +423,12 @@ impl Engine {
             _ => {
                 let end = self.calibration_end(req).await?;
                 let batches = self
-                    .purchase_days(Some(end), req.holdout_end, listed)
+                    .purchase_days(Some(end), req.holdout_end, units)
                     .await?;
                 (end, batches)
             }
         };
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary queried");
-        let unit = req.unit.days();
         let end_day = epoch_day(end);
         let mut s = Summary {
             unit: Some(req.unit),
@@ -451,48 +459,58 @@ impl Engine {
             let b = starts.partition_point(|&start| start <= i) - 1;
             (&columns[b], i - starts[b])
         };
-        (s.rows, s.spend) = order
-            .par_iter()
-            .map(|&i| {
-                let (p, i) = at(i);
-                let x = p.days[i] - 1;
-                let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
-                let first = day(p.first).unwrap_or(end_day);
-                let last = day(p.last).unwrap_or(first);
-                let row = Rft {
-                    x: x as f64,
-                    t_x: (last - first) as f64 / unit,
-                    t: (end_day - first) as f64 / unit,
+        // A customer's row and mean repeat spend, and (for BG/BB) their
+        // opportunities at the end.
+        let row_of = |i: usize| {
+            let (p, i) = at(i);
+            let x = p.days[i] - 1;
+            let day = |a: &Int64Array| a.is_valid(i).then(|| a.value(i));
+            let first = day(p.first).unwrap_or(end_day);
+            let last = day(p.last).unwrap_or(first);
+            let row = Rft {
+                x: x as f64,
+                t_x: (last - first) as f64 / unit,
+                t: (end_day - first) as f64 / unit,
+            };
+            let spend = if x > 0 {
+                (p.spend[i] - p.first_spend[i]) / x as f64
+            } else {
+                0.0
+            };
+            let opportunities = p.units.map(|[units, last, before]| {
+                let clamp = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+                let u = crate::udaf::Units {
+                    units: units[i],
+                    last: last[i],
+                    before: before[i],
                 };
-                let spend = if x > 0 {
-                    (p.spend[i] - p.first_spend[i]) / x as f64
-                } else {
-                    0.0
-                };
-                (row, spend)
-            })
-            .unzip();
-        if listed {
-            let clamp = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-            s.opportunities = Some(
-                order
-                    .par_iter()
-                    .map(|&i| {
-                        let (p, i) = at(i);
-                        let days = p.day_list.map_or(&[][..], |l| {
-                            let (lo, hi) = (l.value_offsets()[i], l.value_offsets()[i + 1]);
-                            let values = l.values().as_primitive::<Int64Type>().values();
-                            &values[lo as usize..hi as usize]
-                        });
-                        let o = crate::udaf::opportunities_of_days(days, end_day, unit);
-                        Discrete {
-                            x: clamp(o.x),
-                            t_x: clamp(o.t_x),
-                            n: clamp(o.n),
-                        }
-                    })
-                    .collect(),
-            );
+                let o = u.at_end(first, end_day, unit);
+                Discrete {
+                    x: clamp(o.x),
+                    t_x: clamp(o.t_x),
+                    n: clamp(o.n),
+                }
+            });
+            (row, spend, opportunities)
+        };
+        if by_unit {
+            let opportunities;
+            (s.rows, (s.spend, opportunities)) = order
+                .par_iter()
+                .map(|&i| {
+                    let (row, spend, o) = row_of(i);
+                    (row, (spend, o.unwrap_or_default()))
+                })
+                .unzip();
+            s.opportunities = Some(opportunities);
+        } else {
+            (s.rows, s.spend) = order
+                .par_iter()
+                .map(|&i| {
+                    let (row, spend, _) = row_of(i);
+                    (row, spend)
+                })
+                .unzip();
         }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary in id order");
         if req.holdout_end.is_some() {

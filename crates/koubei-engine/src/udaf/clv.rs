@@ -9,11 +9,16 @@
 //! Several lines on one day are one purchase occasion, as in lifetimes'
 //! `summary_data_from_transaction_data`.
 //!
-//! `purchase_days_listed(day, spend)` adds `day_list`, the distinct days
-//! themselves, ascending: from them the discrete-time summary of BG/BB is
-//! made without a second pass over the orders.
+//! `purchase_days_by_unit(day, spend, unit)`, with `unit` a constant number
+//! of days, adds what the discrete-time summary of BG/BB needs, without a
+//! second pass over the orders nor a list of days per customer: after the
+//! first day, the i-th unit covers the days (i−1)·unit < d − first ≤
+//! i·unit; `units` counts the distinct i ≥ 1 with a purchase,
+//! `last_unit` is the last of them and `unit_before` the one before (0
+//! without). Whatever the end, only the last one can fall after it (see
+//! [`Units::at_end`]).
 //!
-//! Given a third argument, a constant day number `end`, either function
+//! Given a last argument, a constant day number `end`, either function
 //! summarises only the lines up to `end` as above and adds the holdout that
 //! follows: `holdout_days`, the distinct days after `end`, and
 //! `holdout_spend`, their total spend. A calibration summary and its holdout
@@ -39,59 +44,90 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, TypeSignature, Volatility,
 };
 
-use super::arena::{GroupArena, Grouped, list_of};
+use super::arena::{GroupArena, Grouped};
 use super::{OneGroup, PerGroup, list_state_fields, literal};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PurchaseDays {
     signature: Signature,
-    /// `purchase_days_listed`: with each customer's distinct days.
-    listed: bool,
+    /// `purchase_days_by_unit`: with each customer's units.
+    by_unit: bool,
 }
 
 impl PurchaseDays {
     pub fn new() -> Self {
         PurchaseDays {
             signature: Signature::one_of(
-                [
-                    DataType::Int64,
-                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                    DataType::Timestamp(TimeUnit::Microsecond, None),
-                ]
-                .into_iter()
-                .flat_map(|day| {
-                    [
-                        TypeSignature::Exact(vec![day.clone(), DataType::Float64]),
-                        TypeSignature::Exact(vec![day, DataType::Float64, DataType::Int64]),
-                    ]
-                })
-                .collect(),
+                day_types()
+                    .into_iter()
+                    .flat_map(|day| {
+                        [
+                            TypeSignature::Exact(vec![day.clone(), DataType::Float64]),
+                            TypeSignature::Exact(vec![day, DataType::Float64, DataType::Int64]),
+                        ]
+                    })
+                    .collect(),
                 Volatility::Immutable,
             ),
-            listed: false,
+            by_unit: false,
         }
     }
 
-    /// `purchase_days_listed`.
-    pub fn listed() -> Self {
+    /// `purchase_days_by_unit`.
+    pub fn by_unit() -> Self {
+        let f = DataType::Float64;
         PurchaseDays {
-            listed: true,
-            ..Self::new()
+            signature: Signature::one_of(
+                day_types()
+                    .into_iter()
+                    .flat_map(|day| {
+                        [
+                            TypeSignature::Exact(vec![day.clone(), f.clone(), f.clone()]),
+                            TypeSignature::Exact(vec![day, f.clone(), f.clone(), DataType::Int64]),
+                        ]
+                    })
+                    .collect(),
+                Volatility::Immutable,
+            ),
+            by_unit: true,
         }
     }
 }
 
+/// What a day argument may be: a day number or a timestamp.
+fn day_types() -> [DataType; 3] {
+    [
+        DataType::Int64,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+    ]
+}
+
 impl PurchaseDays {
     fn groups(&self, args: &AccumulatorArgs) -> Result<DayGroups> {
-        let split = match args.exprs.len() {
-            3 => match literal(self.name(), args, 2, "end")? {
+        let unit = if self.by_unit {
+            match literal(self.name(), args, 2, "unit")? {
+                ScalarValue::Float64(Some(u)) if *u > 0.0 => Some(*u),
+                v => {
+                    return plan_err!(
+                        "{}: unit must be a positive number of days, not {v}",
+                        self.name()
+                    );
+                }
+            }
+        } else {
+            None
+        };
+        let at = 2 + usize::from(self.by_unit);
+        let split = match args.exprs.len() > at {
+            true => match literal(self.name(), args, at, "end")? {
                 ScalarValue::Int64(Some(e)) => Some(*e),
                 v => return plan_err!("{}: end must be a day number, not {v}", self.name()),
             },
-            _ => None,
+            false => None,
         };
         Ok(DayGroups {
-            listed: self.listed,
+            unit,
             split,
             ..DayGroups::default()
         })
@@ -104,7 +140,7 @@ impl Default for PurchaseDays {
     }
 }
 
-fn result_fields(listed: bool, split: bool) -> Fields {
+fn result_fields(by_unit: bool, split: bool) -> Fields {
     let mut fields = vec![
         Field::new("days", DataType::Int64, false),
         Field::new("first", DataType::Int64, true),
@@ -112,12 +148,10 @@ fn result_fields(listed: bool, split: bool) -> Fields {
         Field::new("spend", DataType::Float64, false),
         Field::new("first_spend", DataType::Float64, false),
     ];
-    if listed {
-        fields.push(Field::new(
-            "day_list",
-            DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
-            false,
-        ));
+    if by_unit {
+        for name in ["units", "last_unit", "unit_before"] {
+            fields.push(Field::new(name, DataType::Int64, false));
+        }
     }
     if split {
         fields.push(Field::new("holdout_days", DataType::Int64, false));
@@ -128,8 +162,8 @@ fn result_fields(listed: bool, split: bool) -> Fields {
 
 impl AggregateUDFImpl for PurchaseDays {
     fn name(&self) -> &str {
-        if self.listed {
-            "purchase_days_listed"
+        if self.by_unit {
+            "purchase_days_by_unit"
         } else {
             "purchase_days"
         }
@@ -140,9 +174,10 @@ impl AggregateUDFImpl for PurchaseDays {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        let plain = 2 + usize::from(self.by_unit);
         Ok(DataType::Struct(result_fields(
-            self.listed,
-            args.len() == 3,
+            self.by_unit,
+            args.len() > plain,
         )))
     }
 
@@ -282,8 +317,8 @@ struct DayGroups {
     /// `purchase_opportunities`' calibration end and unit in days, or None
     /// for `purchase_days`.
     opportunities: Option<(i64, f64)>,
-    /// `purchase_days_listed`.
-    listed: bool,
+    /// `purchase_days_by_unit`'s unit in days.
+    unit: Option<f64>,
     /// The calibration end, when lines after it are the holdout.
     split: Option<i64>,
 }
@@ -293,7 +328,7 @@ impl Default for DayGroups {
         DayGroups {
             lines: GroupArena::new(),
             opportunities: None,
-            listed: false,
+            unit: None,
             split: None,
         }
     }
@@ -318,7 +353,7 @@ fn opportunities(lines: &mut [Line], end: i64, unit: f64) -> Opportunities {
 }
 
 /// [`opportunities`] from a customer's distinct days, ascending.
-pub(crate) fn opportunities_of_days(days: &[i64], end: i64, unit: f64) -> Opportunities {
+fn opportunities_of_days(days: &[i64], end: i64, unit: f64) -> Opportunities {
     let Some(&first) = days.first() else {
         return Opportunities::default();
     };
@@ -334,6 +369,47 @@ pub(crate) fn opportunities_of_days(days: &[i64], end: i64, unit: f64) -> Opport
         }
     }
     Opportunities { x, t_x, n }
+}
+
+/// A customer's units with a purchase (see the module's doc): how many,
+/// the last and the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Units {
+    pub units: i64,
+    pub last: i64,
+    pub before: i64,
+}
+
+impl Units {
+    /// From a customer's lines, sorted by day.
+    fn of(lines: &[Line], unit: f64) -> Units {
+        let Some(first) = lines.first().map(|l| l.day()) else {
+            return Units::default();
+        };
+        let mut u = Units::default();
+        for l in lines {
+            let i = ((l.day() - first) as f64 / unit).ceil() as i64;
+            if i >= 1 && i != u.last {
+                (u.before, u.last) = (u.last, i);
+                u.units += 1;
+            }
+        }
+        u
+    }
+
+    /// The BG/BB summary at `end`, for a customer whose first day is
+    /// `first`: n whole units end by it, and only the last unit with a
+    /// purchase can be past them (a day d ≤ end has ⌈(d−first)/u⌉ ≤
+    /// ⌊(end−first)/u⌋ + 1).
+    pub fn at_end(self, first: i64, end: i64, unit: f64) -> Opportunities {
+        let n = ((end - first) as f64 / unit).floor() as i64;
+        let (x, t_x) = if self.last > n {
+            (self.units - 1, self.before)
+        } else {
+            (self.units, self.last)
+        };
+        Opportunities { x, t_x, n }
+    }
 }
 
 /// One customer's summary.
@@ -481,7 +557,7 @@ impl GroupsAccumulator for DayGroups {
             Int64Builder::with_capacity(n),
         );
         let (mut spend, mut first_spend) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut listed = Vec::new();
+        let mut units = Vec::new();
         let (mut holdout_days, mut holdout_spend) = (Vec::new(), Vec::new());
         for g in 0..n {
             let mut lines = groups.get_mut(g);
@@ -501,13 +577,9 @@ impl GroupsAccumulator for DayGroups {
             last.append_option(d.last);
             spend.push(d.spend);
             first_spend.push(d.first_spend);
-            if self.listed {
+            if let Some(unit) = self.unit {
                 // `summarise` sorted the group's lines by day.
-                for (i, l) in lines.iter().enumerate() {
-                    if i == 0 || lines[i - 1].day() != l.day() {
-                        listed.push(l.day());
-                    }
-                }
+                units.push(Units::of(lines, unit));
             }
         }
         let mut columns: Vec<ArrayRef> = vec![
@@ -517,19 +589,23 @@ impl GroupsAccumulator for DayGroups {
             Arc::new(Float64Array::from(spend)),
             Arc::new(Float64Array::from(first_spend)),
         ];
-        if self.listed {
-            let lengths = columns[0].as_primitive::<Int64Type>().values().iter();
-            columns.push(list_of(
-                lengths.map(|&d| d as usize),
-                Arc::new(Int64Array::from(listed)),
-            ));
+        if self.unit.is_some() {
+            for field in [
+                |u: &Units| u.units,
+                |u: &Units| u.last,
+                |u: &Units| u.before,
+            ] {
+                columns.push(Arc::new(Int64Array::from_iter_values(
+                    units.iter().map(field),
+                )));
+            }
         }
         if self.split.is_some() {
             columns.push(Arc::new(Int64Array::from(holdout_days)));
             columns.push(Arc::new(Float64Array::from(holdout_spend)));
         }
         Ok(Arc::new(StructArray::try_new(
-            result_fields(self.listed, self.split.is_some()),
+            result_fields(self.unit.is_some(), self.split.is_some()),
             columns,
             None,
         )?))
@@ -611,6 +687,39 @@ mod tests {
             Opportunities { x: 2, t_x: 2, n: 4 }
         );
         assert_eq!(opportunities(&mut [], 40, 7.0), Opportunities::default());
+    }
+
+    /// The units counted without an end, then cut at one, give what the
+    /// opportunities counted at that end give: for many customers, units and
+    /// ends, including ends on a unit's boundary and the last day itself.
+    #[test]
+    fn units_at_the_end_equal_opportunities() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut past_last = 0;
+        for _ in 0..3000 {
+            let mut lines: Vec<Line> = (0..1 + next(12))
+                .map(|_| Line::new(100 + next(60) as i32, 1.0))
+                .collect();
+            sort_lines(&mut lines);
+            let last = lines.last().unwrap().day();
+            for unit in [1.0, 7.0, 3.5, 30.0] {
+                let units = Units::of(&lines, unit);
+                for end in [last, last + 1, last + next(20) as i64] {
+                    let first = lines[0].day();
+                    let want = opportunities(&mut lines.clone(), end, unit);
+                    assert_eq!(units.at_end(first, end, unit), want, "{unit} {end}");
+                    past_last += usize::from(units.last > want.n);
+                }
+            }
+        }
+        // The cut at the end mattered for many of them.
+        assert!(past_last > 1000, "{past_last}");
     }
 
     /// A day number no timestamp can give is an error, not a wrapped day.

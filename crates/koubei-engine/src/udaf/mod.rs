@@ -20,7 +20,7 @@ mod clv;
 mod funnel;
 mod retention;
 
-pub(crate) use clv::opportunities_of_days;
+pub(crate) use clv::Units;
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
@@ -39,7 +39,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(WindowFunnelPath::new()),
         AggregateUDF::from(RetentionCells::new()),
         AggregateUDF::from(PurchaseDays::new()),
-        AggregateUDF::from(PurchaseDays::listed()),
+        AggregateUDF::from(PurchaseDays::by_unit()),
         AggregateUDF::from(PurchaseOpportunities::new()),
     ]
 }
