@@ -477,7 +477,7 @@ impl Engine {
                         [p.p_alive(row), purchases, purchases / discount]
                     })
                     .collect();
-                let ids = summary.customer_id.take(&kept)?;
+                let ids = summary.customer_id.take(kept.iter().map(|&i| i as u32))?;
                 let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
                 report.per_customer = CustomerValues {
                     rows: rows
