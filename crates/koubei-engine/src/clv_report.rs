@@ -392,12 +392,14 @@ impl Engine {
         // The spend model, for expected spend and CLV.
         let spend_rows: Vec<Spend> = summary
             .rows
-            .iter()
+            .par_iter()
             .zip(&summary.spend)
             .map(|(r, &m)| Spend { x: r.x, m })
             .collect();
+        tracing::debug!(elapsed = ?started.elapsed(), "clv spend rows");
         let (usable, spend_left_out) = usable_spend(&spend_rows);
-        let repeat_buyers = summary.rows.iter().filter(|r| r.x > 0.0).count();
+        tracing::debug!(elapsed = ?started.elapsed(), "clv spend usable");
+        let repeat_buyers = summary.rows.par_iter().filter(|r| r.x > 0.0).count();
         let left_out = spend_left_out.saturating_sub(summary.rows.len() - repeat_buyers);
         if left_out > 0 {
             warnings.push(format!("{left_out} repeat buyers with a mean spend of zero or less were left out of the Gamma-Gamma spend model"));
