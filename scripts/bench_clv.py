@@ -15,6 +15,7 @@ largest relative difference, the median times and the ratio.
     python3 scripts/bench_clv.py                       # 1M customers, builds koubei first
     python3 scripts/bench_clv.py --customers 100000    # quicker
     python3 scripts/bench_clv.py --koubei-only --models all --customers 10000000
+    python3 scripts/bench_clv.py --koubei-only --duckdb          # and DuckDB on the summary's query alone
 
 lifetimes comes from PyPI (`pip install lifetimes`, with pandas < 2.2 and
 numpy < 2, which it needs); if it cannot be installed the script says so and
@@ -53,6 +54,43 @@ def ensure_lifetimes():
         return False
 
 
+def duckdb_summary(ws, runs):
+    """Times DuckDB (from PyPI) on the summary's GROUP BY over the same Parquet
+    files, on as many threads as koubei: first and last purchase, total and
+    first-day spend, and distinct purchase days per paid customer. The query
+    alone, without any model: how fast the summary can be on this machine."""
+    try:
+        import duckdb
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "duckdb"])
+        try:
+            import duckdb
+        except ImportError:
+            print("note: could not install duckdb from PyPI; no DuckDB timing", file=sys.stderr)
+            return
+    import glob
+    files = sorted(glob.glob(os.path.join(ws, "tables", "orders", "*.parquet")))
+    con = duckdb.connect()
+    con.execute(f"SET threads = {os.cpu_count()}")
+    day = "CAST(ts AS DATE)"
+    query = f"""SELECT customer_id, count(DISTINCT {day}) AS days, min({day}) AS first, max({day}) AS last,
+        sum(amount) AS spend, sum(amount) FILTER (WHERE {day} = first_day) AS first_spend
+        FROM (SELECT *, min({day}) OVER (PARTITION BY customer_id) AS first_day
+              FROM read_parquet({files}) WHERE status = 'paid' AND customer_id IS NOT NULL)
+        GROUP BY customer_id"""
+    for name, q in [("summary", query),
+                    ("without distinct days or first-day spend",
+                     f"SELECT customer_id, min(ts), max(ts), sum(amount) FROM read_parquet({files}) "
+                     "WHERE status = 'paid' AND customer_id IS NOT NULL GROUP BY customer_id")]:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE s AS {q}")
+            times.append(time.perf_counter() - t0)
+        n = con.execute("SELECT count(*) FROM s").fetchone()[0]
+        print(f"duckdb {duckdb.__version__} {name}: median {statistics.median(times):.2f} s, {n:,} customers")
+
+
 def koubei_binary(args):
     if args.koubei:
         return args.koubei
@@ -80,6 +118,7 @@ def main():
     ap.add_argument("--workdir", help="keep the demo workspace here (default: a temporary folder)")
     ap.add_argument("--koubei-only", action="store_true", help="skip lifetimes")
     ap.add_argument("--models", default="bgnbd", help="koubei models to time, comma-separated, or 'all'")
+    ap.add_argument("--duckdb", action="store_true", help="also time DuckDB on the summary's query alone")
     args = ap.parse_args()
 
     koubei = koubei_binary(args)
@@ -100,6 +139,9 @@ def main():
         results[model] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs), report)
         print(f"koubei clv --model {model}: median {results[model][0]:.2f} s, peak {results[model][1]:.0f} MiB, "
               f"{report['customers']:,} customers, params {report['params']}")
+
+    if args.duckdb:
+        duckdb_summary(ws, args.runs)
 
     if not have_lifetimes or "bgnbd" not in results:
         return
