@@ -34,6 +34,9 @@ struct Parts {
     g_alive: [f64; 4],
     left: f64,
     g_left: [f64; 4],
+    /// q = e^(l₂−l₁) and 1 − q, from A₀'s two terms (0 and 1 when tₓ = T).
+    q: f64,
+    one_minus_q: f64,
 }
 
 /// One end point's term of A₀ in logs, ln(F(z)/(m + end)^a), with its
@@ -186,7 +189,7 @@ fn parts_of(p: &[f64], row: &Rft, ((l1, g1), (l2, g2)): (Term, Term)) -> Parts {
     // A₀ = F(z₁)/(m+tₓ)^a − F(z₂)/(m+T)^a.
     let a = r + s + x;
     // ln A₀ = l1 + ln(1 − e^(l2−l1)); zero when tₓ = T.
-    let (left, g_left) = if l2 < l1 {
+    let (left, g_left, q, one_minus_q) = if l2 < l1 {
         let q = (l2 - l1).exp();
         let one_minus_q = -(l2 - l1).exp_m1();
         let mut g = [0.0; 4];
@@ -195,16 +198,38 @@ fn parts_of(p: &[f64], row: &Rft, ((l1, g1), (l2, g2)): (Term, Term)) -> Parts {
         }
         g[0] -= 1.0 / a;
         g[2] += 1.0 / s - 1.0 / a;
-        (s.ln() - a.ln() + l1 + one_minus_q.ln(), g)
+        (s.ln() - a.ln() + l1 + one_minus_q.ln(), g, q, one_minus_q)
     } else {
-        (f64::NEG_INFINITY, [0.0; 4])
+        (f64::NEG_INFINITY, [0.0; 4], 0.0, 1.0)
     };
     Parts {
         alive,
         g_alive,
         left,
         g_left,
+        q,
+        one_minus_q,
     }
+}
+
+impl Parts {
+    /// ln(e^alive + e^left), and each part's share of it: once per row, for
+    /// its gradient and its Hessian.
+    fn mix(&self) -> Mix {
+        let m = log_add_exp(self.alive, self.left);
+        Mix {
+            m,
+            wa: (self.alive - m).exp(),
+            wl: (self.left - m).exp(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Mix {
+    m: f64,
+    wa: f64,
+    wl: f64,
 }
 
 /// One row's log-likelihood, adding its weighted gradient into `grad`.
@@ -240,12 +265,11 @@ fn row_ll(
     w: f64,
     grad: &mut [f64],
     parts: &Parts,
+    Mix { m, wa, wl }: Mix,
     (ln_gamma_rx, digamma_rx): (f64, f64),
     k: ParamTerms,
 ) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let m = log_add_exp(parts.alive, parts.left);
-    let (wa, wl) = ((parts.alive - m).exp(), (parts.left - m).exp());
     let constant = [
         digamma_rx - k.digamma_r + k.ln_alpha,
         r / alpha,
@@ -262,7 +286,13 @@ fn row_ll(
 /// `trigamma_rx` = ψ′(r+x) − ψ′(r)), and the log-sum-exp's,
 /// wₐHₐ + wₗHₗ + wₐwₗ(∇alive − ∇left)(∇alive − ∇left)ᵀ, where
 /// left = ln s − ln a + l₁ + ln(1 − e^(l₂−l₁)) from A₀'s two terms.
-fn row_hess(p: &[f64], row: &Rft, parts: &Parts, ends: [&TermHess; 2], trigamma_rx: f64) -> Hess {
+fn row_hess(
+    p: &[f64],
+    row: &Rft,
+    (parts, mix): (&Parts, Mix),
+    ends: [&TermHess; 2],
+    trigamma_rx: f64,
+) -> Hess {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let Rft { x, t, .. } = *row;
     let mut h = [[0.0; 4]; 4];
@@ -273,7 +303,7 @@ fn row_hess(p: &[f64], row: &Rft, parts: &Parts, ends: [&TermHess; 2], trigamma_
     let mut alive = [[0.0; 4]; 4];
     (alive[0][1], alive[1][0], alive[1][1]) = (-1.0 / at, -1.0 / at, (r + x) / (at * at));
     (alive[2][3], alive[3][2], alive[3][3]) = (-1.0 / bt, -1.0 / bt, s / (bt * bt));
-    let [(l1, g1, h1), (l2, g2, h2)] = ends;
+    let [(_, g1, h1), (_, g2, h2)] = ends;
     if !parts.left.is_finite() {
         for i in 0..4 {
             for j in 0..4 {
@@ -282,11 +312,9 @@ fn row_hess(p: &[f64], row: &Rft, parts: &Parts, ends: [&TermHess; 2], trigamma_
         }
         return h;
     }
-    let m = log_add_exp(parts.alive, parts.left);
-    let (wa, wl) = ((parts.alive - m).exp(), (parts.left - m).exp());
-    // ln(1 − eᵘ) has slope −q/(1−q) and curvature −q/(1−q)², q = eᵘ.
-    let u = l2 - l1;
-    let (q, one_minus_q) = (u.exp(), -u.exp_m1());
+    let Mix { wa, wl, .. } = mix;
+    let Parts { q, one_minus_q, .. } = *parts;
+    // ln(1 − eᵘ), u = l₂ − l₁, has slope −q/(1−q) and curvature −q/(1−q)².
     let (slope, curve) = (-q / one_minus_q, -q / (one_minus_q * one_minus_q));
     let a = r + s + x;
     let mut left = [[0.0; 4]; 4];
@@ -322,7 +350,16 @@ impl Model for ParetoNbd {
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
         let parts = parts(p, row, None);
-        row_ll(p, w, grad, &parts, x_terms(p, row.x), ParamTerms::new(p))
+        let mix = parts.mix();
+        row_ll(
+            p,
+            w,
+            grad,
+            &parts,
+            mix,
+            x_terms(p, row.x),
+            ParamTerms::new(p),
+        )
     }
 
     /// The ₂F₁ terms are shared by customers with the same x and tₓ (or T):
@@ -336,7 +373,7 @@ impl Model for ParetoNbd {
                 .map(|(row, &w)| {
                     let xt = cache.get(row.x, || x_terms(p, row.x));
                     let parts = parts(p, row, Some(&mut *memo));
-                    w * row_ll(p, w, grad, &parts, xt, k)
+                    w * row_ll(p, w, grad, &parts, parts.mix(), xt, k)
                 })
                 .sum()
         })
@@ -370,10 +407,11 @@ impl Model for ParetoNbd {
                     let ends = [get(row.t_x), get(row.t)];
                     let [(l1, g1, _), (l2, g2, _)] = ends;
                     let parts = parts_of(p, row, ((l1, g1), (l2, g2)));
+                    let mix = parts.mix();
                     let rh = row_hess(
                         p,
                         row,
-                        &parts,
+                        (&parts, mix),
                         [&ends[0], &ends[1]],
                         trigamma_rx - trigamma_r,
                     );
@@ -382,7 +420,7 @@ impl Model for ParetoNbd {
                             h[i][j] += w * rh[i][j];
                         }
                     }
-                    w * row_ll(p, w, grad, &parts, xt, k)
+                    w * row_ll(p, w, grad, &parts, mix, xt, k)
                 })
                 .sum()
         });
