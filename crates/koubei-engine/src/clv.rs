@@ -626,13 +626,7 @@ o11,c4,2024-02-01T10:00:00Z,8,paid
     /// some alike in their first eight bytes; and ids that all tie there.
     #[test]
     fn many_ids_sort_as_text() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
         let ids: Vec<String> = (0..50_000)
             .map(|_| match next(4) {
                 0 => format!("c{}", next(1_000_000)),

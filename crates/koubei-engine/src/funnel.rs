@@ -400,13 +400,7 @@ mod tests {
     /// The window-funnel level against a brute force over every start.
     #[test]
     fn ordered_equals_brute_force_over_starts() {
-        let mut seed = 12345u64;
-        let mut rnd = |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut rnd = crate::test_rng(12345);
         for _ in 0..2000 {
             let len = rnd(8) as usize;
             let list: Vec<(i64, u32)> = (0..len).map(|_| (rnd(30) as i64, 1 << rnd(3))).collect();
@@ -508,13 +502,7 @@ mod tests {
     /// Without exclusions the path reaches what `max_step` counts.
     #[test]
     fn best_path_level_equals_max_step() {
-        let mut seed = 777u64;
-        let mut rnd = |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut rnd = crate::test_rng(777);
         for _ in 0..3000 {
             let len = rnd(9) as usize;
             let list: Vec<(i64, u32)> = (0..len)

@@ -221,6 +221,18 @@ fn empty(schema: SchemaRef) -> Result<MemTable> {
     Ok(MemTable::try_new(schema, vec![vec![]])?)
 }
 
+/// A small fixed-seed generator for tests (xorshift64): `next(m)` is a
+/// number below m, the same sequence on every run.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |m| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    }
+}
+
 /// An engine over a temporary workspace holding one imported CSV table.
 #[cfg(test)]
 pub(crate) async fn test_engine(table: TableKind, csv: &str) -> (tempfile::TempDir, Engine) {

@@ -694,13 +694,7 @@ mod tests {
     /// ends, including ends on a unit's boundary and the last day itself.
     #[test]
     fn units_at_the_end_equal_opportunities() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let mut past_last = 0;
         for _ in 0..3000 {
             let mut lines: Vec<Line> = (0..1 + next(12))

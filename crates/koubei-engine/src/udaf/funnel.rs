@@ -504,13 +504,7 @@ mod tests {
     /// partitions so that partial states are merged.
     #[tokio::test]
     async fn sql_matches_the_matcher() {
-        let mut seed = 99u64;
-        let mut rnd = |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut rnd = crate::test_rng(99);
         let names = ["view", "cart", "buy", "other"];
         let (mut person, mut ts, mut event) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3000 {
@@ -650,13 +644,7 @@ mod tests {
     /// Rows turned straight into state and merged give what updating gives.
     #[test]
     fn convert_to_state_then_merge_equals_update() {
-        let mut seed = 5u64;
-        let mut rnd = |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut rnd = crate::test_rng(5);
         let n = 500;
         let ts: ArrayRef = Arc::new(Int64Array::from_iter_values(
             (0..n).map(|_| rnd(1000) as i64),
