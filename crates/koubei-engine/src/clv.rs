@@ -218,15 +218,15 @@ pub struct Summary {
     pub spend: Vec<f64>,
     /// Purchase occasions in the holdout period, and their mean spend.
     pub holdout: Option<Vec<(f64, f64)>>,
-    /// Each customer's discrete-time summary, made from their distinct
-    /// purchase days by [`Engine::clv_summary_with_days`] (see
+    /// Each customer's discrete-time summary, from
+    /// [`Engine::clv_summary_with_opportunities`] (see
     /// [`Summary::discrete`]); n = 0 before a first whole opportunity.
     pub opportunities: Option<Vec<Discrete>>,
 }
 
 impl Summary {
     /// The discrete-time summary for BG/BB, from
-    /// [`Engine::clv_summary_with_days`]: after the first purchase, each
+    /// [`Engine::clv_summary_with_opportunities`]: after the first purchase, each
     /// whole unit up to the calibration end is one transaction opportunity
     /// (the i-th covers days (i−1)·u < d ≤ i·u after the first purchase); x
     /// counts the opportunities with a purchase, tₓ is the last of them, n
@@ -397,7 +397,7 @@ impl Engine {
     /// [`Engine::clv_summary`] with each customer's transaction
     /// opportunities, from which [`Summary::discrete`] makes the BG/BB
     /// summary.
-    pub async fn clv_summary_with_days(&self, req: &SummaryRequest) -> Result<Summary> {
+    pub async fn clv_summary_with_opportunities(&self, req: &SummaryRequest) -> Result<Summary> {
         self.summary_of(req, true).await
     }
 
@@ -546,10 +546,10 @@ impl Engine {
     /// The discrete-time summary for BG/BB (see [`Summary::discrete`]), with
     /// the ids of the customers it keeps, in id order.
     pub async fn clv_discrete(&self, req: &SummaryRequest) -> Result<(CustomerIds, Vec<Discrete>)> {
-        let summary = self.clv_summary_with_days(req).await?;
+        let summary = self.clv_summary_with_opportunities(req).await?;
         let (kept, rows) = summary
             .discrete()
-            .ok_or_else(|| Error::Request("the summary has no purchase days".into()))?;
+            .ok_or_else(|| Error::Request("the summary has no transaction opportunities".into()))?;
         Ok((
             summary.customer_id.take(kept.iter().map(|&i| i as u32))?,
             rows,

@@ -380,7 +380,7 @@ impl Engine {
         };
         // BG/BB's discrete summary is made from the same pass's day lists.
         let mut summary = if req.model == ModelKind::BgBb {
-            self.clv_summary_with_days(&req.summary).await?
+            self.clv_summary_with_opportunities(&req.summary).await?
         } else {
             self.clv_summary(&req.summary).await?
         };
@@ -456,9 +456,9 @@ impl Engine {
                 Ok(report)
             }
             ModelKind::BgBb => {
-                let (kept, rows) = summary
-                    .discrete()
-                    .ok_or_else(|| Error::Request("the summary has no purchase days".into()))?;
+                let (kept, rows) = summary.discrete().ok_or_else(|| {
+                    Error::Request("the summary has no transaction opportunities".into())
+                })?;
                 tracing::debug!(elapsed = ?started.elapsed(), "clv discrete summary");
                 check_discrete(&rows).map_err(clv_error)?;
                 let (distinct, row_of) = Weighted::merge(&rows);
