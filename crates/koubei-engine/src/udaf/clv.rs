@@ -57,41 +57,28 @@ pub struct PurchaseDays {
 impl PurchaseDays {
     pub fn new() -> Self {
         PurchaseDays {
-            signature: Signature::one_of(
-                day_types()
-                    .into_iter()
-                    .flat_map(|day| {
-                        [
-                            TypeSignature::Exact(vec![day.clone(), DataType::Float64]),
-                            TypeSignature::Exact(vec![day, DataType::Float64, DataType::Int64]),
-                        ]
-                    })
-                    .collect(),
-                Volatility::Immutable,
-            ),
+            signature: days_signature(&[DataType::Float64]),
             by_unit: false,
         }
     }
 
     /// `purchase_days_by_unit`.
     pub fn by_unit() -> Self {
-        let f = DataType::Float64;
         PurchaseDays {
-            signature: Signature::one_of(
-                day_types()
-                    .into_iter()
-                    .flat_map(|day| {
-                        [
-                            TypeSignature::Exact(vec![day.clone(), f.clone(), f.clone()]),
-                            TypeSignature::Exact(vec![day, f.clone(), f.clone(), DataType::Int64]),
-                        ]
-                    })
-                    .collect(),
-                Volatility::Immutable,
-            ),
+            signature: days_signature(&[DataType::Float64, DataType::Float64]),
             by_unit: true,
         }
     }
+}
+
+/// A day, then `rest`, then optionally the end's day number.
+fn days_signature(rest: &[DataType]) -> Signature {
+    let forms = day_types().into_iter().flat_map(|day| {
+        let args: Vec<DataType> = std::iter::once(day).chain(rest.iter().cloned()).collect();
+        let with_end = args.iter().cloned().chain([DataType::Int64]).collect();
+        [TypeSignature::Exact(args), TypeSignature::Exact(with_end)]
+    });
+    Signature::one_of(forms.collect(), Volatility::Immutable)
 }
 
 /// What a day argument may be: a day number or a timestamp.
@@ -119,12 +106,13 @@ impl PurchaseDays {
             None
         };
         let at = 2 + usize::from(self.by_unit);
-        let split = match args.exprs.len() > at {
-            true => match literal(self.name(), args, at, "end")? {
+        let split = if args.exprs.len() > at {
+            match literal(self.name(), args, at, "end")? {
                 ScalarValue::Int64(Some(e)) => Some(*e),
                 v => return plan_err!("{}: end must be a day number, not {v}", self.name()),
-            },
-            false => None,
+            }
+        } else {
+            None
         };
         Ok(DayGroups {
             unit,
@@ -346,29 +334,11 @@ pub(crate) struct Opportunities {
 /// (i−1)·u < d − first ≤ i·u; n is how many whole ones end by `end`, x how
 /// many of them hold a purchase, tₓ the last of those.
 fn opportunities(lines: &mut [Line], end: i64, unit: f64) -> Opportunities {
-    let mut days: Vec<i64> = lines.iter().map(|l| l.day()).collect();
-    days.sort_unstable();
-    days.dedup();
-    opportunities_of_days(&days, end, unit)
-}
-
-/// [`opportunities`] from a customer's distinct days, ascending.
-fn opportunities_of_days(days: &[i64], end: i64, unit: f64) -> Opportunities {
-    let Some(&first) = days.first() else {
-        return Opportunities::default();
-    };
-    let n = ((end - first) as f64 / unit).floor() as i64;
-    let (mut x, mut t_x, mut before) = (0, 0, 0);
-    for &d in days {
-        // Ascending days give ascending opportunities: count each once.
-        let i = ((d - first) as f64 / unit).ceil() as i64;
-        if i >= 1 && i <= n && i != before {
-            x += 1;
-            t_x = i;
-            before = i;
-        }
+    sort_lines(lines);
+    match lines.first() {
+        Some(first) => Units::of(lines, unit).at_end(first.day(), end, unit),
+        None => Opportunities::default(),
     }
-    Opportunities { x, t_x, n }
 }
 
 /// A customer's units with a purchase (see the module's doc): how many,
@@ -689,11 +659,31 @@ mod tests {
         assert_eq!(opportunities(&mut [], 40, 7.0), Opportunities::default());
     }
 
-    /// The units counted without an end, then cut at one, give what the
-    /// opportunities counted at that end give: for many customers, units and
-    /// ends, including ends on a unit's boundary and the last day itself.
+    /// Opportunities by their definition, one at a time: i = 1..=n holds a
+    /// purchase when a day falls in (i−1)·u < d − first ≤ i·u.
+    fn by_definition(days: &[i64], end: i64, unit: f64) -> Opportunities {
+        let first = *days.iter().min().unwrap();
+        let n = ((end - first) as f64 / unit).floor() as i64;
+        let held: Vec<i64> = (1..=n)
+            .filter(|&i| {
+                days.iter().any(|&d| {
+                    let k = (d - first) as f64 / unit;
+                    k > (i - 1) as f64 && k <= i as f64
+                })
+            })
+            .collect();
+        Opportunities {
+            x: held.len() as i64,
+            t_x: held.last().copied().unwrap_or(0),
+            n,
+        }
+    }
+
+    /// The units counted without an end, then cut at one, give the
+    /// opportunities at that end by their definition: for many customers,
+    /// units and ends, including ends on a unit's boundary and the last day.
     #[test]
-    fn units_at_the_end_equal_opportunities() {
+    fn units_at_the_end_count_opportunities_by_definition() {
         let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let mut past_last = 0;
         for _ in 0..3000 {
@@ -706,7 +696,8 @@ mod tests {
                 let units = Units::of(&lines, unit);
                 for end in [last, last + 1, last + next(20) as i64] {
                     let first = lines[0].day();
-                    let want = opportunities(&mut lines.clone(), end, unit);
+                    let days: Vec<i64> = lines.iter().map(|l| l.day()).collect();
+                    let want = by_definition(&days, end, unit);
                     assert_eq!(units.at_end(first, end, unit), want, "{unit} {end}");
                     past_last += usize::from(units.last > want.n);
                 }
