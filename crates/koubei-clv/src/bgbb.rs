@@ -186,8 +186,7 @@ fn ll_grad(p: &[f64], row: &Discrete, w: f64, grad: &mut [f64], memo: &mut Memo)
             alive.0
         }
         Some((value, dg)) => {
-            let m = log_add_exp(alive.0, value);
-            let (wa, wd) = ((alive.0 - m).exp(), (value - m).exp());
+            let (m, wa, wd) = log_add_exp(alive.0, value);
             for k in 0..4 {
                 g[k] += wa * alive.1[k] + wd * dg[k];
             }

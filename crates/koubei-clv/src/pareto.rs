@@ -42,16 +42,34 @@ struct Parts {
 /// One end point's term of A₀ in logs, ln(F(z)/(m + end)^a), with its
 /// gradient in (r, α, s, β): F = ₂F₁(a, b; a+1; z), a = r+s+x, and (m, b) =
 /// (α, s+1) when α ≥ β, else (β, r+x). It depends on x and the end only, so
-/// customers share it.
-fn term(p: &[f64], x: f64, end: f64) -> Term {
-    let (value, g, _) = term_with::<false>(p, x, end);
-    (value, g)
+/// customers share it. It carries ln(α + end) and ln(β + end) too, which
+/// the `alive` part of the rows whose T is this end reads: two logs a row
+/// fewer.
+#[derive(Clone, Copy)]
+struct End<H> {
+    value: f64,
+    grad: [f64; 4],
+    ln_alpha_end: f64,
+    ln_beta_end: f64,
+    /// The Hessian in (r, α, s, β), or `()`.
+    hess: H,
 }
 
-/// [`term`] with its Hessian in (r, α, s, β) when `HESS` (zeros otherwise);
-/// the value and gradient have the same bits either way.
+fn term(p: &[f64], x: f64, end: f64) -> End<()> {
+    let e = term_with::<false>(p, x, end);
+    End {
+        value: e.value,
+        grad: e.grad,
+        ln_alpha_end: e.ln_alpha_end,
+        ln_beta_end: e.ln_beta_end,
+        hess: (),
+    }
+}
+
+/// [`term`] with its Hessian when `HESS` (zeros otherwise); the rest has
+/// the same bits either way.
 #[inline(always)]
-fn term_with<const HESS: bool>(p: &[f64], x: f64, end: f64) -> TermHess {
+fn term_with<const HESS: bool>(p: &[f64], x: f64, end: f64) -> End<Hess> {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let a = r + s + x;
     let alpha_is_max = alpha >= beta;
@@ -69,6 +87,7 @@ fn term_with<const HESS: bool>(p: &[f64], x: f64, end: f64) -> TermHess {
         (v, g, [[0.0; 3]; 3])
     };
     let ln_base = (max + end).ln();
+    let ln_other = (min + end).ln();
     let value = lf - a * ln_base;
     let d_max = fz * (min + end) / ((max + end) * (max + end)) - a / (max + end);
     let d_min = -fz / (max + end);
@@ -121,19 +140,88 @@ fn term_with<const HESS: bool>(p: &[f64], x: f64, end: f64) -> TermHess {
             }
         }
     }
-    (value, g, h)
+    let (ln_alpha_end, ln_beta_end) = if alpha_is_max {
+        (ln_base, ln_other)
+    } else {
+        (ln_other, ln_base)
+    };
+    End {
+        value,
+        grad: g,
+        ln_alpha_end,
+        ln_beta_end,
+        hess: h,
+    }
 }
 
-type Term = (f64, [f64; 4]);
-type TermHess = (f64, [f64; 4], Hess);
+/// Terms by (x, end), numbered in order of first sight.
+struct Ends<H> {
+    index: HashMap<(u64, u64), u32, foldhash::fast::RandomState>,
+    ends: Vec<End<H>>,
+}
 
-/// Terms by (x, end) within one pass over a chunk of rows: with gradients,
-/// or with gradients and Hessians.
+impl<H> Default for Ends<H> {
+    fn default() -> Self {
+        Ends {
+            index: HashMap::default(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+impl<H> Ends<H> {
+    /// The number of the term at (x, end), made by `make` if new.
+    fn number(&mut self, x: f64, end: f64, make: impl FnOnce() -> End<H>) -> u32 {
+        let ends = &mut self.ends;
+        *self
+            .index
+            .entry((x.to_bits(), end.to_bits()))
+            .or_insert_with(|| {
+                ends.push(make());
+                (ends.len() - 1) as u32
+            })
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.ends.clear();
+    }
+
+    /// The numbers of a row's terms at tₓ and at T. Rows come sorted by
+    /// (x, tₓ, T), so that the tₓ term is most often the last row's:
+    /// `last` keeps it, and saves a look-up.
+    fn of_row(
+        &mut self,
+        row: &Rft,
+        last: &mut Option<(f64, f64, u32)>,
+        make: impl Fn(f64) -> End<H>,
+    ) -> (u32, u32) {
+        let Rft { x, t_x, t } = *row;
+        let at_tx = match *last {
+            Some((lx, ltx, i)) if lx.to_bits() == x.to_bits() && ltx.to_bits() == t_x.to_bits() => {
+                i
+            }
+            _ => {
+                let i = self.number(x, t_x, || make(t_x));
+                *last = Some((x, t_x, i));
+                i
+            }
+        };
+        (at_tx, self.number(x, t, || make(t)))
+    }
+}
+
+/// Terms within passes over chunks of rows at the same parameters: with
+/// gradients, or with gradients and Hessians.
 #[derive(Default)]
 struct TermMemo {
     at: Vec<u64>,
-    grad: HashMap<(u64, u64), Term, foldhash::fast::RandomState>,
-    hess: HashMap<(u64, u64), TermHess, foldhash::fast::RandomState>,
+    grad: Ends<()>,
+    hess: Ends<Hess>,
 }
 
 /// Runs `f` with this thread's memo of ₂F₁ terms at the parameters `p`,
@@ -158,36 +246,29 @@ fn with_memo<T>(p: &[f64], f: impl FnOnce(&mut TermMemo) -> T) -> T {
     })
 }
 
-fn parts(p: &[f64], row: &Rft, memo: Option<&mut TermMemo>) -> Parts {
-    let Rft { x, t_x, t } = *row;
-    let ends = match memo {
-        Some(m) => {
-            let mut get = |end: f64| {
-                *m.grad
-                    .entry((x.to_bits(), end.to_bits()))
-                    .or_insert_with(|| term(p, x, end))
-            };
-            (get(t_x), get(t))
-        }
-        None => (term(p, x, t_x), term(p, x, t)),
-    };
-    parts_of(p, row, ends)
+/// A row's [`Parts`], its terms computed here.
+fn parts(p: &[f64], row: &Rft) -> Parts {
+    let ln_s_a = (p[2].ln(), (p[0] + p[2] + row.x).ln());
+    let ends = (&term(p, row.x, row.t_x), &term(p, row.x, row.t));
+    parts_of(p, row, ends, ln_s_a)
 }
 
-/// [`Parts`] from A₀'s terms at tₓ and at T.
-fn parts_of(p: &[f64], row: &Rft, ((l1, g1), (l2, g2)): (Term, Term)) -> Parts {
+/// [`Parts`] from A₀'s terms at tₓ and at T, and ln s and ln(r + s + x).
+fn parts_of<H>(
+    p: &[f64],
+    row: &Rft,
+    (e1, e2): (&End<H>, &End<H>),
+    (ln_s, ln_a): (f64, f64),
+) -> Parts {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let Rft { x, t, .. } = *row;
-    let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
-    let g_alive = [
-        -(alpha + t).ln(),
-        -(r + x) / (alpha + t),
-        -(beta + t).ln(),
-        -s / (beta + t),
-    ];
+    let (ln_at, ln_bt) = (e2.ln_alpha_end, e2.ln_beta_end);
+    let alive = -(r + x) * ln_at - s * ln_bt;
+    let g_alive = [-ln_at, -(r + x) / (alpha + t), -ln_bt, -s / (beta + t)];
 
     // A₀ = F(z₁)/(m+tₓ)^a − F(z₂)/(m+T)^a.
     let a = r + s + x;
+    let ((l1, g1), (l2, g2)) = ((e1.value, e1.grad), (e2.value, e2.grad));
     // ln A₀ = l1 + ln(1 − e^(l2−l1)); zero when tₓ = T.
     let (left, g_left, q, one_minus_q) = if l2 < l1 {
         let q = (l2 - l1).exp();
@@ -198,7 +279,7 @@ fn parts_of(p: &[f64], row: &Rft, ((l1, g1), (l2, g2)): (Term, Term)) -> Parts {
         }
         g[0] -= 1.0 / a;
         g[2] += 1.0 / s - 1.0 / a;
-        (s.ln() - a.ln() + l1 + one_minus_q.ln(), g, q, one_minus_q)
+        (ln_s - ln_a + l1 + one_minus_q.ln(), g, q, one_minus_q)
     } else {
         (f64::NEG_INFINITY, [0.0; 4], 0.0, 1.0)
     };
@@ -216,12 +297,8 @@ impl Parts {
     /// ln(e^alive + e^left), and each part's share of it: once per row, for
     /// its gradient and its Hessian.
     fn mix(&self) -> Mix {
-        let m = log_add_exp(self.alive, self.left);
-        Mix {
-            m,
-            wa: (self.alive - m).exp(),
-            wl: (self.left - m).exp(),
-        }
+        let (m, wa, wl) = log_add_exp(self.alive, self.left);
+        Mix { m, wa, wl }
     }
 }
 
@@ -232,20 +309,31 @@ struct Mix {
     wl: f64,
 }
 
-/// One row's log-likelihood, adding its weighted gradient into `grad`.
-/// ln Γ(r + x) and ψ(r + x): the parts of a row's likelihood that depend on
-/// the parameters and x only.
-fn x_terms(p: &[f64], x: f64) -> (f64, f64) {
-    (ln_gamma(p[0] + x), digamma(p[0] + x))
+/// ln Γ(r + x), ψ(r + x) and ln(r + s + x): the parts of a row's
+/// likelihood that depend on the parameters and x only.
+#[derive(Clone, Copy)]
+struct XTerms {
+    ln_gamma_rx: f64,
+    digamma_rx: f64,
+    ln_a: f64,
 }
 
-/// What depends on the parameters alone: ψ(r), ln α, ln β and
+fn x_terms(p: &[f64], x: f64) -> XTerms {
+    XTerms {
+        ln_gamma_rx: ln_gamma(p[0] + x),
+        digamma_rx: digamma(p[0] + x),
+        ln_a: (p[0] + p[2] + x).ln(),
+    }
+}
+
+/// What depends on the parameters alone: ψ(r), ln α, ln β, ln s and
 /// ln Γ(r), worked out once per chunk of rows rather than once per row.
 #[derive(Clone, Copy)]
 struct ParamTerms {
     digamma_r: f64,
     ln_alpha: f64,
     ln_beta: f64,
+    ln_s: f64,
     ln_gamma_r: f64,
 }
 
@@ -255,20 +343,27 @@ impl ParamTerms {
             digamma_r: digamma(p[0]),
             ln_alpha: p[1].ln(),
             ln_beta: p[3].ln(),
+            ln_s: p[2].ln(),
             ln_gamma_r: ln_gamma(p[0]),
         }
     }
 }
 
+/// One row's log-likelihood, adding its weighted gradient into `grad`.
 fn row_ll(
     p: &[f64],
     w: f64,
     grad: &mut [f64],
     parts: &Parts,
     Mix { m, wa, wl }: Mix,
-    (ln_gamma_rx, digamma_rx): (f64, f64),
+    xt: XTerms,
     k: ParamTerms,
 ) -> f64 {
+    let XTerms {
+        ln_gamma_rx,
+        digamma_rx,
+        ..
+    } = xt;
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let constant = [
         digamma_rx - k.digamma_r + k.ln_alpha,
@@ -290,7 +385,7 @@ fn row_hess(
     p: &[f64],
     row: &Rft,
     (parts, mix): (&Parts, Mix),
-    ends: [&TermHess; 2],
+    ends: [&End<Hess>; 2],
     trigamma_rx: f64,
 ) -> Hess {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
@@ -303,7 +398,14 @@ fn row_hess(
     let mut alive = [[0.0; 4]; 4];
     (alive[0][1], alive[1][0], alive[1][1]) = (-1.0 / at, -1.0 / at, (r + x) / (at * at));
     (alive[2][3], alive[3][2], alive[3][3]) = (-1.0 / bt, -1.0 / bt, s / (bt * bt));
-    let [(_, g1, h1), (_, g2, h2)] = ends;
+    let [
+        End {
+            grad: g1, hess: h1, ..
+        },
+        End {
+            grad: g2, hess: h2, ..
+        },
+    ] = ends;
     if !parts.left.is_finite() {
         for i in 0..4 {
             for j in 0..4 {
@@ -349,7 +451,7 @@ impl Model for ParetoNbd {
     const HESSIAN: bool = true;
 
     fn ll_grad(p: &[f64], row: &Rft, w: f64, grad: &mut [f64]) -> f64 {
-        let parts = parts(p, row, None);
+        let parts = parts(p, row);
         let mix = parts.mix();
         row_ll(
             p,
@@ -368,11 +470,14 @@ impl Model for ParetoNbd {
         let mut cache = XCache::new();
         let k = ParamTerms::new(p);
         with_memo(p, |memo| {
+            let mut last = None;
             rows.iter()
                 .zip(weights)
                 .map(|(row, &w)| {
                     let xt = cache.get(row.x, || x_terms(p, row.x));
-                    let parts = parts(p, row, Some(&mut *memo));
+                    let (i, j) = memo.grad.of_row(row, &mut last, |end| term(p, row.x, end));
+                    let ends = (&memo.grad.ends[i as usize], &memo.grad.ends[j as usize]);
+                    let parts = parts_of(p, row, ends, (k.ln_s, xt.ln_a));
                     w * row_ll(p, w, grad, &parts, parts.mix(), xt, k)
                 })
                 .sum()
@@ -393,28 +498,19 @@ impl Model for ParetoNbd {
         let trigamma_r = trigamma(p[0]);
         let mut h = [[0.0; 4]; 4];
         let ll = with_memo(p, |memo| {
+            let mut last = None;
             rows.iter()
                 .zip(weights)
                 .map(|(row, &w)| {
                     let (xt, trigamma_rx) =
                         cache.get(row.x, || (x_terms(p, row.x), trigamma(p[0] + row.x)));
-                    let mut get = |end: f64| {
-                        *memo
-                            .hess
-                            .entry((row.x.to_bits(), end.to_bits()))
-                            .or_insert_with(|| term_with::<true>(p, row.x, end))
-                    };
-                    let ends = [get(row.t_x), get(row.t)];
-                    let [(l1, g1, _), (l2, g2, _)] = ends;
-                    let parts = parts_of(p, row, ((l1, g1), (l2, g2)));
+                    let (i, j) = memo
+                        .hess
+                        .of_row(row, &mut last, |end| term_with::<true>(p, row.x, end));
+                    let ends = [&memo.hess.ends[i as usize], &memo.hess.ends[j as usize]];
+                    let parts = parts_of(p, row, (ends[0], ends[1]), (k.ln_s, xt.ln_a));
                     let mix = parts.mix();
-                    let rh = row_hess(
-                        p,
-                        row,
-                        (&parts, mix),
-                        [&ends[0], &ends[1]],
-                        trigamma_rx - trigamma_r,
-                    );
+                    let rh = row_hess(p, row, (&parts, mix), ends, trigamma_rx - trigamma_r);
                     for i in 0..4 {
                         for j in 0..4 {
                             h[i][j] += w * rh[i][j];
@@ -484,7 +580,7 @@ impl ParetoParams {
 
 impl Counting for ParetoParams {
     fn p_alive(&self, row: &Rft) -> f64 {
-        let parts = parts(&self.as_slice(), row, None);
+        let parts = parts(&self.as_slice(), row);
         1.0 / (1.0 + (parts.left - parts.alive).exp())
     }
 
@@ -492,13 +588,19 @@ impl Counting for ParetoParams {
     fn p_alive_all(&self, rows: &[Rft]) -> Vec<f64> {
         use rayon::prelude::*;
         let p = self.as_slice();
+        let ln_s = p[2].ln();
         rows.par_chunks(2048)
             .flat_map_iter(|chunk| {
                 with_memo(&p, |memo| {
+                    let mut last = None;
                     chunk
                         .iter()
                         .map(|row| {
-                            let parts = parts(&p, row, Some(&mut *memo));
+                            let (i, j) =
+                                memo.grad.of_row(row, &mut last, |end| term(&p, row.x, end));
+                            let ends = (&memo.grad.ends[i as usize], &memo.grad.ends[j as usize]);
+                            let ln_a = (p[0] + p[2] + row.x).ln();
+                            let parts = parts_of(&p, row, ends, (ln_s, ln_a));
                             1.0 / (1.0 + (parts.left - parts.alive).exp())
                         })
                         .collect::<Vec<_>>()

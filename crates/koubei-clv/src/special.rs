@@ -40,13 +40,23 @@ pub fn ln_gamma_signed(x: f64) -> (f64, f64) {
     ((PI / s.abs()).ln() - ln_gamma(1.0 - x), s.signum())
 }
 
-/// ln(e^a + e^b) without overflow.
-pub fn log_add_exp(a: f64, b: f64) -> f64 {
-    let m = a.max(b);
-    if m == f64::NEG_INFINITY {
-        return m;
+/// ln(e^a + e^b) = m without overflow, with each term's share of the sum,
+/// e^(a−m) and e^(b−m), which gradients of m weigh their terms by: all
+/// three from one exp and one log (the shares sum to 1; halves when both
+/// terms are zero).
+pub fn log_add_exp(a: f64, b: f64) -> (f64, f64, f64) {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if hi == f64::NEG_INFINITY {
+        return (hi, 0.5, 0.5);
     }
-    m + ((a - m).exp() + (b - m).exp()).ln()
+    let e = (lo - hi).exp();
+    let share_hi = 1.0 / (1.0 + e);
+    let m = hi + e.ln_1p();
+    if a >= b {
+        (m, share_hi, e * share_hi)
+    } else {
+        (m, e * share_hi, share_hi)
+    }
 }
 
 /// Terms after which a ₂F₁ series is abandoned; at z = 0.99 it needs ~4,000.
@@ -471,10 +481,18 @@ mod tests {
         // Γ(−1/2) = −2√π
         assert_eq!(s, -1.0);
         assert!(close(l, (2.0 * PI.sqrt()).ln(), 1e-13));
-        assert!(close(
-            log_add_exp(1000.0, 1000.0),
-            1000.0 + 2f64.ln(),
-            1e-15
-        ));
+    }
+
+    #[test]
+    fn log_add_exp_and_its_shares() {
+        assert_eq!(log_add_exp(1000.0, 1000.0), (1000.0 + 2f64.ln(), 0.5, 0.5));
+        for (a, b) in [(0.3, -2.0), (-700.0, -690.0), (5.0, f64::NEG_INFINITY)] {
+            let (m, wa, wb) = log_add_exp(a, b);
+            let sum = a.exp() + b.exp();
+            assert!(close(m, sum.ln(), 1e-15), "{a} {b}");
+            assert!(close(wa, a.exp() / sum, 1e-15), "{a} {b}");
+            assert!(close(wb, b.exp() / sum, 1e-15) || b.exp() == 0.0 && wb == 0.0);
+            assert_eq!(log_add_exp(b, a), (m, wb, wa));
+        }
     }
 }
