@@ -34,28 +34,122 @@ pub struct Discrete {
 
 /// Rows that `Weighted::from_rows` can merge.
 pub trait Key: Copy + Send + Sync {
-    type K: Eq + Hash + Ord + Send + Sync + Copy;
-    fn key(&self) -> Self::K;
+    /// Up to three numbers, equal for equal rows, whose order (first, then
+    /// second, then third) is the order merged rows come in. For times,
+    /// which are never negative, their bits, which sort as the numbers.
+    fn key(&self) -> [u64; 3];
+
+    /// The row whose key this is.
+    fn from_key(key: [u64; 3]) -> Self;
 }
 
 impl Key for Rft {
-    type K = [u64; 3];
     fn key(&self) -> [u64; 3] {
         [self.x.to_bits(), self.t_x.to_bits(), self.t.to_bits()]
+    }
+
+    fn from_key([x, t_x, t]: [u64; 3]) -> Self {
+        let [x, t_x, t] = [x, t_x, t].map(f64::from_bits);
+        Rft { x, t_x, t }
     }
 }
 
 impl Key for Spend {
-    type K = [u64; 2];
-    fn key(&self) -> [u64; 2] {
-        [self.x.to_bits(), self.m.to_bits()]
+    fn key(&self) -> [u64; 3] {
+        [self.x.to_bits(), self.m.to_bits(), 0]
+    }
+
+    fn from_key([x, m, _]: [u64; 3]) -> Self {
+        let [x, m] = [x, m].map(f64::from_bits);
+        Spend { x, m }
     }
 }
 
 impl Key for Discrete {
-    type K = Discrete;
-    fn key(&self) -> Discrete {
-        *self
+    fn key(&self) -> [u64; 3] {
+        [self.x, self.t_x, self.n].map(u64::from)
+    }
+
+    fn from_key([x, t_x, n]: [u64; 3]) -> Self {
+        // Keys are made from u32s.
+        let [x, t_x, n] = [x, t_x, n].map(|v| v as u32);
+        Discrete { x, t_x, n }
+    }
+}
+
+/// Each key column's distinct values, in order, when there are few: a
+/// row's key is then the three values' ranks packed into one number below
+/// [`Ranks::MOST_KEYS`], in the same order as the key.
+struct Ranks {
+    /// Each column's values in order, and the rank of each.
+    values: [Vec<u64>; 3],
+    ranks: [HashMap<u64, u32, foldhash::fast::FixedState>; 3],
+    /// The packed key is (r₀·n₁ + r₁)·n₂ + r₂, nᵢ values in column i.
+    sizes: [usize; 3],
+}
+
+impl Ranks {
+    /// Values a column may have for ranks; more, and merging hashes rows.
+    const MOST: usize = 1 << 16;
+    /// Packed keys there may be: a bit each is 32 MiB.
+    const MOST_KEYS: usize = 1 << 28;
+
+    fn of<R: Key>(rows: &[R]) -> Option<Ranks> {
+        use rayon::prelude::*;
+        type Seen = [std::collections::HashSet<u64, foldhash::fast::FixedState>; 3];
+        let seen: Seen = rows
+            .par_chunks(1 << 16)
+            .map(|chunk| {
+                let mut seen = Seen::default();
+                for r in chunk {
+                    for (set, v) in seen.iter_mut().zip(r.key()) {
+                        set.insert(v);
+                    }
+                    if seen.iter().any(|s| s.len() > Self::MOST) {
+                        return None;
+                    }
+                }
+                Some(seen)
+            })
+            .try_reduce(Seen::default, |mut a, b| {
+                for (a, b) in a.iter_mut().zip(b) {
+                    a.extend(b);
+                }
+                a.iter().all(|s| s.len() <= Self::MOST).then_some(a)
+            })?;
+        let sizes = seen.each_ref().map(|s| s.len().max(1));
+        if sizes.iter().product::<usize>() > Self::MOST_KEYS {
+            return None;
+        }
+        let values = seen.map(|set| {
+            let mut values: Vec<u64> = set.into_iter().collect();
+            values.sort_unstable();
+            values
+        });
+        let ranks = values
+            .each_ref()
+            .map(|v| v.iter().copied().zip(0..).collect());
+        Some(Ranks {
+            values,
+            ranks,
+            sizes,
+        })
+    }
+
+    /// How many packed keys there may be.
+    fn keys(&self) -> usize {
+        self.sizes.iter().product()
+    }
+
+    fn pack(&self, key: [u64; 3]) -> u32 {
+        let [a, b, c] = [0, 1, 2].map(|i| self.ranks[i][&key[i]] as usize);
+        ((a * self.sizes[1] + b) * self.sizes[2] + c) as u32
+    }
+
+    fn unpack(&self, packed: usize) -> [u64; 3] {
+        let [_, n1, n2] = self.sizes;
+        let ranks = [packed / (n1 * n2), packed / n2 % n1, packed % n2];
+        [0, 1, 2].map(|i| self.values[i][ranks[i]])
     }
 }
 
@@ -79,6 +173,88 @@ impl<R: Key + Copy> Weighted<R> {
     /// number of threads. Positions are kept as `u32`: up to four billion
     /// rows.
     pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<u32>) {
+        match Ranks::of(rows) {
+            Some(ranks) => Self::merge_ranked(rows, &ranks),
+            None => Self::merge_hashed(rows),
+        }
+    }
+
+    /// [`Weighted::merge`] when the key columns have few distinct values
+    /// each (as days, weeks and counts do): each row's packed ranks, a
+    /// bitmap of those that occur, and from it each row's merged row by
+    /// counting the bits below its own. Rows are read in order and the
+    /// look-ups stay within the bitmap (4 MiB for 30 million possible
+    /// keys): at ten million customers this took 0.3 s, where hashing rows
+    /// into shards took 1.0 s, and sorting the packed keys 0.7 s (its
+    /// writes of each row's merged row were cache misses).
+    fn merge_ranked(rows: &[R], ranks: &Ranks) -> (Weighted<R>, Vec<u32>) {
+        use rayon::prelude::*;
+        let words = ranks.keys().div_ceil(64);
+        // One part of the rows per thread, each with its own bitmap.
+        let part = rows.len().div_ceil(rayon::current_num_threads()).max(1);
+        let mut of = vec![0u32; rows.len()];
+        let bitmaps: Vec<Vec<u64>> = of
+            .par_chunks_mut(part)
+            .zip(rows.par_chunks(part))
+            .map(|(keys, rows)| {
+                let mut bits = vec![0u64; words];
+                for (k, r) in keys.iter_mut().zip(rows) {
+                    *k = ranks.pack(r.key());
+                    bits[*k as usize / 64] |= 1 << (*k % 64);
+                }
+                bits
+            })
+            .collect();
+        let mut bits = vec![0u64; words];
+        for b in &bitmaps {
+            bits.iter_mut().zip(b).for_each(|(a, b)| *a |= b);
+        }
+        drop(bitmaps);
+        // The keys in the words before each word: a key's merged row is
+        // that plus the keys below it in its word.
+        let mut before = Vec::with_capacity(words);
+        let mut distinct = 0u32;
+        for w in &bits {
+            before.push(distinct);
+            distinct += w.count_ones();
+        }
+        let counts: Vec<Vec<u32>> = of
+            .par_chunks_mut(part)
+            .map(|keys| {
+                let mut counts = vec![0u32; distinct as usize];
+                for k in keys {
+                    let (w, bit) = (*k as usize / 64, *k % 64);
+                    *k = before[w] + (bits[w] & ((1u64 << bit) - 1)).count_ones();
+                    counts[*k as usize] += 1;
+                }
+                counts
+            })
+            .collect();
+        let mut weights = vec![0.0; distinct as usize];
+        for c in &counts {
+            weights
+                .iter_mut()
+                .zip(c)
+                .for_each(|(w, &n)| *w += f64::from(n));
+        }
+        let mut merged = Vec::with_capacity(distinct as usize);
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let packed = w * 64 + word.trailing_zeros() as usize;
+                merged.push(R::from_key(ranks.unpack(packed)));
+                word &= word - 1;
+            }
+        }
+        let merged = Weighted {
+            rows: merged,
+            weights,
+        };
+        (merged, of)
+    }
+
+    /// [`Weighted::merge`] for any rows.
+    fn merge_hashed(rows: &[R]) -> (Weighted<R>, Vec<u32>) {
         use rayon::prelude::*;
         use std::hash::BuildHasher;
         // Which shard a row goes to: a fixed hash, unlike the maps' own.
@@ -122,7 +298,7 @@ impl<R: Key + Copy> Weighted<R> {
             .into_par_iter()
             .map(|s| {
                 let n: usize = spread.iter().map(|c| c[s].len()).sum();
-                let mut seen: HashMap<R::K, u32, foldhash::fast::RandomState> =
+                let mut seen: HashMap<[u64; 3], u32, foldhash::fast::RandomState> =
                     HashMap::with_capacity_and_hasher(n / 4, Default::default());
                 let (mut distinct, mut counts) = (Vec::new(), Vec::new());
                 let mut local = Vec::with_capacity(n);
@@ -286,39 +462,64 @@ mod tests {
         assert!(none.rows.is_empty() && of.is_empty());
     }
 
-    /// Over many shards and chunks of rows, the merge equals a
-    /// plain ordered map's.
-    #[test]
-    fn merging_in_slices_equals_one_map() {
+    /// 150,000 rows whose T takes up to `times` values: of whole numbers, or
+    /// of numbers with fractions.
+    fn generated(times: u64, whole: bool) -> Vec<Rft> {
         let mut state = 7u64;
-        let rows: Vec<Rft> = (0..300_000)
+        (0..150_000)
             .map(|_| {
                 state = state
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let x = ((state >> 33) % 4) as f64;
-                let t = 10.0 + ((state >> 40) % 50) as f64;
+                let mut t = 10.0 + ((state >> 40) % times) as f64;
+                if !whole {
+                    t /= 7.0;
+                }
                 let t_x = if x == 0.0 {
                     0.0
                 } else {
-                    ((state >> 20) % 10) as f64
+                    ((state >> 20) % 10) as f64 * t / 20.0
                 };
                 Rft { x, t_x, t }
             })
-            .collect();
-        let mut want: std::collections::BTreeMap<[u64; 3], f64> = Default::default();
-        for r in &rows {
-            *want.entry(r.key()).or_default() += 1.0;
+            .collect()
+    }
+
+    /// Each way of merging, over many shards and chunks of rows, equals a
+    /// plain ordered map.
+    #[test]
+    fn merging_equals_one_map() {
+        type Merge = fn(&[Rft]) -> (Weighted<Rft>, Vec<u32>);
+        let ranked: Merge = |rows| Weighted::merge_ranked(rows, &Ranks::of(rows).unwrap());
+        let hashed: Merge = Weighted::merge_hashed;
+        // Few times take ranks; some 140,000 do not.
+        for (times, whole) in [(50, true), (700, false), (1_000_000, false)] {
+            let rows = generated(times, whole);
+            let mut want: std::collections::BTreeMap<[u64; 3], f64> = Default::default();
+            for r in &rows {
+                *want.entry(r.key()).or_default() += 1.0;
+            }
+            let want: Vec<([u64; 3], f64)> = want.into_iter().collect();
+            let with_ranks = Ranks::of(&rows).is_some();
+            assert_eq!(with_ranks, times < 1_000_000);
+            let ways = [
+                Some(Weighted::merge as Merge),
+                Some(hashed),
+                with_ranks.then_some(ranked),
+            ];
+            for merge in ways.into_iter().flatten() {
+                let (w, of) = merge(&rows);
+                let got: Vec<([u64; 3], f64)> = w
+                    .rows
+                    .iter()
+                    .map(|r| r.key())
+                    .zip(w.weights.clone())
+                    .collect();
+                assert_eq!(got, want);
+                assert!(rows.iter().zip(&of).all(|(r, &i)| w.rows[i as usize] == *r));
+            }
         }
-        let (w, of) = Weighted::merge(&rows);
-        let got: Vec<([u64; 3], f64)> = w
-            .rows
-            .iter()
-            .map(|r| r.key())
-            .zip(w.weights.clone())
-            .collect();
-        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
-        assert!(rows.iter().zip(&of).all(|(r, &i)| w.rows[i as usize] == *r));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Gamma};
 use rayon::prelude::*;
 
-use crate::data::Spend;
+use crate::data::{Key, Spend};
 use crate::error::ClvError;
 use crate::fit::{Fit, Model, XCache};
 use crate::special::{digamma, ln_gamma, trigamma};
@@ -36,10 +36,13 @@ impl From<Spend> for SpendRow {
     }
 }
 
-impl crate::data::Key for SpendRow {
-    type K = [u64; 2];
-    fn key(&self) -> [u64; 2] {
-        [self.x.to_bits(), self.m.to_bits()]
+impl Key for SpendRow {
+    fn key(&self) -> [u64; 3] {
+        [self.x.to_bits(), self.m.to_bits(), 0]
+    }
+
+    fn from_key(key: [u64; 3]) -> Self {
+        SpendRow::from(Spend::from_key(key))
     }
 }
 
