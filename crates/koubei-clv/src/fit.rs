@@ -294,22 +294,26 @@ fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
-/// About `rows` rows' worth of customers, drawn without regard to
-/// their history: each row's weight is thinned to a fraction f of it (by
-/// random rounding of w·f, so that it is f·w on average).
+/// About `rows` customers' worth of the data (of its total weight, not of
+/// its merged rows, which may weigh many customers each), spread evenly
+/// over it: with f = rows / total and Cᵢ the running sum of f·wᵢ, row i
+/// keeps ⌊Cᵢ + ½⌋ − ⌊Cᵢ₋₁ + ½⌋ of its weight, f·wᵢ on average. Rows come
+/// sorted by their key, so that this is a sample stratified by history,
+/// and it draws no random numbers.
 fn sample<R: Copy>(data: &Weighted<R>, rows: usize) -> Weighted<R> {
-    use rand::{Rng, SeedableRng};
-    let f = rows as f64 / data.rows.len() as f64;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let f = (rows as f64 / data.total()).min(1.0);
     let mut out = Weighted {
-        rows: Vec::new(),
-        weights: Vec::new(),
+        rows: Vec::with_capacity(rows),
+        weights: Vec::with_capacity(rows),
     };
+    let (mut sum, mut kept) = (0.5, 0.0);
     for (row, w) in data.rows.iter().zip(&data.weights) {
-        let thinned = (w * f + rng.random::<f64>()).floor();
-        if thinned > 0.0 {
+        sum += w * f;
+        let now = sum.floor();
+        if now > kept {
             out.rows.push(*row);
-            out.weights.push(thinned);
+            out.weights.push(now - kept);
+            kept = now;
         }
     }
     out
