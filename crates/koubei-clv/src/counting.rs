@@ -35,6 +35,12 @@ pub trait Counting: Sync {
     /// P(X(t) = x): the chance that a new customer makes exactly x repeat
     /// purchases in (0, t]; `None` where the model has no closed form here.
     fn pmf(&self, t: f64, x: u32) -> Option<f64>;
+
+    /// P(X(t) = x) for each x below `top`, with the same bits as
+    /// [`Counting::pmf`]; models override it to share work between them.
+    fn pmf_below(&self, t: f64, top: u32) -> Option<Vec<f64>> {
+        (0..top).map(|x| self.pmf(t, x)).collect()
+    }
 }
 
 /// For each row: P(alive), the expected purchases over `horizon`, and the

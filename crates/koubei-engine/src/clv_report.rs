@@ -354,13 +354,18 @@ fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
         });
     let mut by_t: Vec<(u64, u64)> = by_t.into_iter().collect();
     by_t.sort_unstable();
+    // Each T's probabilities on all threads (Pareto/NBD's are integrals),
+    // summed in T order.
+    let pmfs: Vec<Option<Vec<f64>>> = by_t
+        .par_iter()
+        .map(|&(t, _)| model.pmf_below(f64::from_bits(t), TOP_BUCKET))
+        .collect();
     let mut out = vec![0.0; TOP_BUCKET as usize + 1];
-    for (t, n) in by_t {
-        let (t, n) = (f64::from_bits(t), n as f64);
+    for ((_, n), pmf) in by_t.into_iter().zip(pmfs) {
+        let n = n as f64;
         let mut below = 0.0;
-        for x in 0..TOP_BUCKET {
-            let p = model.pmf(t, x)?;
-            out[x as usize] += n * p;
+        for (x, p) in pmf?.into_iter().enumerate() {
+            out[x] += n * p;
             below += p;
         }
         out[TOP_BUCKET as usize] += n * (1.0 - below).max(0.0);
