@@ -484,6 +484,7 @@ impl Engine {
                         [p.p_alive(row), purchases, purchases / discount]
                     })
                     .collect();
+                tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
                 let ids = summary.customer_id.take(kept.iter().map(|&i| i as u32))?;
                 let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
                 report.per_customer = CustomerValues {
@@ -502,6 +503,7 @@ impl Engine {
                     spend: spend_params,
                 };
                 totals(&mut report);
+                tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
                 Ok(report)
             }
             kind => {
