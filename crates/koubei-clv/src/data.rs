@@ -162,16 +162,14 @@ impl<R: Key + Copy> Weighted<R> {
     }
 
     /// [`Weighted::from_rows`], and for each of `rows` the index of its
-    /// merged row (a `u32`, half the memory of a `usize`), so that per-row results can be spread back to customers.
+    /// merged row (a `u32`, half the memory of a `usize`), so that per-row
+    /// results can be spread back to customers.
     ///
-    /// Rows are spread by a hash of their key into shards small enough that
-    /// each one's hash map stays in cache, and the shards are merged on all
-    /// threads; the distinct rows are then sorted once. A single map over
-    /// ten million rows had cost a cache miss or two per row, and sorting
-    /// every row (rather than only the distinct ones) took 1.7 times as
-    /// long. Weights are whole counts, so the result is the same on any
-    /// number of threads. Positions are kept as `u32`: up to four billion
-    /// rows.
+    /// By ranks where each key column has few values
+    /// ([`Weighted::merge_ranked`]), else by hashing
+    /// ([`Weighted::merge_hashed`]); both give the same result. Weights
+    /// are whole counts, so the result is the same on any number of
+    /// threads. Positions are kept as `u32`: up to four billion rows.
     pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<u32>) {
         match Ranks::of(rows) {
             Some(ranks) => Self::merge_ranked(rows, &ranks),
@@ -253,7 +251,12 @@ impl<R: Key + Copy> Weighted<R> {
         (merged, of)
     }
 
-    /// [`Weighted::merge`] for any rows.
+    /// [`Weighted::merge`] for any rows. They are spread by a hash of their
+    /// key into shards small enough that each one's hash map stays in
+    /// cache, and the shards are merged on all threads; the distinct rows
+    /// are then sorted once. A single map over ten million rows had cost a
+    /// cache miss or two per row, and sorting every row (rather than only
+    /// the distinct ones) took 1.7 times as long.
     fn merge_hashed(rows: &[R]) -> (Weighted<R>, Vec<u32>) {
         use rayon::prelude::*;
         use std::hash::BuildHasher;
