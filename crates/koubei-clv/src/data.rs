@@ -166,8 +166,8 @@ impl<R: Key + Copy> Weighted<R> {
     /// results can be spread back to customers.
     ///
     /// By ranks where each key column has few values
-    /// ([`Weighted::merge_ranked`]), else by hashing
-    /// ([`Weighted::merge_hashed`]); both give the same result. Weights
+    /// (`merge_ranked`), else by hashing
+    /// (`merge_hashed`); both give the same result. Weights
     /// are whole counts, so the result is the same on any number of
     /// threads. Positions are kept as `u32`: up to four billion rows.
     pub fn merge(rows: &[R]) -> (Weighted<R>, Vec<u32>) {
