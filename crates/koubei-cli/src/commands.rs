@@ -254,7 +254,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let ws = Workspace::open(&path)?;
             let report = Engine::open(&ws).await?.rfm_report(as_of, from).await?;
             if let Some(file) = export {
-                let mut t = Table::new(&[
+                use std::fmt::Write as _;
+                let chosen: Vec<_> = report
+                    .per_customer
+                    .iter()
+                    .filter(|(c, _)| segment.is_empty() || segment.iter().any(|s| s == c.segment))
+                    .collect();
+                let header = [
                     "customer_id",
                     "recency_days",
                     "frequency",
@@ -264,27 +270,23 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     "m",
                     "segment",
                     "clv",
-                ]);
-                for (c, clv) in &report.per_customer {
-                    if segment.is_empty() || segment.iter().any(|s| s == c.segment) {
-                        t.row(vec![
-                            c.customer_id.clone(),
-                            c.recency_days.to_string(),
-                            c.frequency.to_string(),
-                            format!("{:.2}", c.monetary),
-                            c.r.to_string(),
-                            c.f.to_string(),
-                            c.m.to_string(),
-                            c.segment.to_string(),
-                            clv.map_or(String::new(), |v| format!("{v:.2}")),
-                        ]);
+                ];
+                output::csv_file(&file, &header, chosen.len(), |i, line| {
+                    let (c, clv) = chosen[i];
+                    output::csv_cell(line, &c.customer_id);
+                    // Writing to a String cannot fail.
+                    let _ = write!(
+                        line,
+                        ",{},{},{:.2},{},{},{},",
+                        c.recency_days, c.frequency, c.monetary, c.r, c.f, c.m
+                    );
+                    output::csv_cell(line, c.segment);
+                    line.push(',');
+                    if let Some(v) = clv {
+                        let _ = write!(line, "{v:.2}");
                     }
-                }
-                let mut buf = Vec::new();
-                t.write(&mut buf, OutputFormat::Csv)?;
-                std::fs::write(&file, buf)
-                    .with_context(|| format!("writing {}", file.display()))?;
-                eprintln!("wrote {} customers to {}", t.rows.len(), file.display());
+                })?;
+                eprintln!("wrote {} customers to {}", chosen.len(), file.display());
             }
             if format == OutputFormat::Json {
                 return output::json(out, &report);
@@ -382,7 +384,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
 }
 
 fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
-    let mut t = Table::new(&[
+    use std::fmt::Write as _;
+    let header = [
         "customer_id",
         "frequency",
         "recency",
@@ -392,30 +395,28 @@ fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
         "expected_purchases",
         "expected_spend",
         "clv",
-    ]);
-    let num = |v: f64| {
-        if v.is_finite() {
-            format!("{v}")
-        } else {
-            String::new()
+    ];
+    let customers = &report.per_customer;
+    output::csv_file(file, &header, customers.len(), |i, line| {
+        let (id, c) = customers.get(i);
+        output::csv_cell(line, id);
+        for v in [
+            c.frequency,
+            c.recency,
+            c.t,
+            c.monetary_value,
+            c.p_alive,
+            c.expected_purchases,
+            c.expected_spend,
+            c.clv,
+        ] {
+            line.push(',');
+            if v.is_finite() {
+                // Writing to a String cannot fail.
+                let _ = write!(line, "{v}");
+            }
         }
-    };
-    for (id, c) in report.customers() {
-        t.row(vec![
-            id.to_string(),
-            num(c.frequency),
-            num(c.recency),
-            num(c.t),
-            num(c.monetary_value),
-            num(c.p_alive),
-            num(c.expected_purchases),
-            num(c.expected_spend),
-            num(c.clv),
-        ]);
-    }
-    let mut buf = Vec::new();
-    t.write(&mut buf, OutputFormat::Csv)?;
-    std::fs::write(file, buf).with_context(|| format!("writing {}", file.display()))
+    })
 }
 
 fn print_clv(

@@ -121,17 +121,69 @@ impl Table {
 }
 
 fn csv_line(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
+    let mut line = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        csv_cell(&mut line, c);
+    }
+    line.push('\n');
+    line
+}
+
+/// Appends one CSV cell: quoted, with its quotes doubled, when it holds a
+/// comma, a quote or a line break.
+pub fn csv_cell(line: &mut String, cell: &str) {
+    if cell.contains([',', '"', '\n']) {
+        line.push('"');
+        line.push_str(&cell.replace('"', "\"\""));
+        line.push('"');
+    } else {
+        line.push_str(cell);
+    }
+}
+
+/// Writes a CSV file of a header and `rows` lines, `line(i, buf)` appending
+/// the i-th line's cells (without its line break) to `buf`. Lines are
+/// formatted on all threads, 65,536 to a piece, and written in order:
+/// ten million customers were 90 million `String`s, 5 GB and 40 s, when
+/// each cell was one.
+pub fn csv_file(
+    file: &std::path::Path,
+    header: &[&str],
+    rows: usize,
+    line: impl Fn(usize, &mut String) + Sync,
+) -> Result<()> {
+    use anyhow::Context;
+    use rayon::prelude::*;
+    const PIECE: usize = 1 << 16;
+    let f = std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    w.write_all(csv_line(&head).as_bytes())?;
+    // A few pieces per thread at a time, to bound the memory held.
+    let window = 4 * rayon::current_num_threads();
+    let pieces: Vec<usize> = (0..rows.div_ceil(PIECE)).collect();
+    for group in pieces.chunks(window) {
+        let texts: Vec<String> = group
+            .par_iter()
+            .map(|&p| {
+                let mut text = String::new();
+                for i in p * PIECE..rows.min((p + 1) * PIECE) {
+                    line(i, &mut text);
+                    text.push('\n');
+                }
+                text
+            })
+            .collect();
+        for t in texts {
+            w.write_all(t.as_bytes())?;
+        }
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
 }
 
 /// A serde value as pretty JSON.
@@ -139,4 +191,35 @@ pub fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces written in order, over more than one window of them, with
+    /// cells quoted where they must be.
+    #[test]
+    fn csv_file_writes_every_line_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.csv");
+        let rows = 600_000;
+        let id = |i: usize| match i % 3 {
+            0 => format!("c{i}"),
+            1 => format!("c,{i}"),
+            _ => format!("c\"{i}\""),
+        };
+        csv_file(&file, &["id", "n"], rows, |i, line| {
+            csv_cell(line, &id(i));
+            line.push_str(&format!(",{}", i * 2));
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut want = String::from("id,n\n");
+        for i in 0..rows {
+            want.push_str(&csv_line(&[id(i), (i * 2).to_string()]));
+        }
+        assert_eq!(text, want);
+        assert!(text.contains("\n\"c,1\",2\n\"c\"\"2\"\"\",4\n"));
+    }
 }
