@@ -384,7 +384,6 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
 }
 
 fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
-    use std::fmt::Write as _;
     let header = [
         "customer_id",
         "frequency",
@@ -411,10 +410,7 @@ fn export_customers(file: &Path, report: &ClvReport) -> Result<()> {
             c.clv,
         ] {
             line.push(',');
-            if v.is_finite() {
-                // Writing to a String cannot fail.
-                let _ = write!(line, "{v}");
-            }
+            output::csv_number(line, v);
         }
     })
 }

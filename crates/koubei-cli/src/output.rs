@@ -144,6 +144,22 @@ pub fn csv_cell(line: &mut String, cell: &str) {
     }
 }
 
+/// Appends a number as a CSV cell: a whole number below 2⁵³ as an integer,
+/// any other as the shortest decimal that reads back as the same number
+/// (`ryu`, in exponent form for very small or large ones), and NaN or an
+/// infinity as an empty cell. A third of the time of `std`'s formatting,
+/// which was half of exporting ten million customers.
+pub fn csv_number(line: &mut String, v: f64) {
+    if !v.is_finite() {
+        return;
+    }
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        line.push_str(itoa::Buffer::new().format(v as i64));
+    } else {
+        line.push_str(ryu::Buffer::new().format_finite(v));
+    }
+}
+
 /// Writes a CSV file of a header and `rows` lines, `line(i, buf)` appending
 /// the i-th line's cells (without its line break) to `buf`. Lines are
 /// formatted on all threads, 65,536 to a piece, and written in order:
@@ -221,5 +237,34 @@ mod tests {
         }
         assert_eq!(text, want);
         assert!(text.contains("\n\"c,1\",2\n\"c\"\"2\"\"\",4\n"));
+    }
+
+    /// Numbers read back as themselves; whole ones are written as integers.
+    #[test]
+    fn csv_numbers_read_back() {
+        for v in [
+            0.0,
+            1.0,
+            -3.0,
+            19.0,
+            5.714285714285714,
+            74.13000000000001,
+            1e-7,
+            2.5e20,
+            1e300,
+        ] {
+            let mut s = String::new();
+            csv_number(&mut s, v);
+            assert_eq!(s.parse::<f64>().unwrap(), v, "{s}");
+        }
+        let cell = |v: f64| {
+            let mut s = String::new();
+            csv_number(&mut s, v);
+            s
+        };
+        assert_eq!(cell(19.0), "19");
+        assert_eq!(cell(0.25), "0.25");
+        assert_eq!(cell(f64::NAN), "");
+        assert_eq!(cell(f64::INFINITY), "");
     }
 }
