@@ -176,8 +176,10 @@ pub fn csv_file(
     const PIECE: usize = 1 << 16;
     let f = std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
     let mut w = std::io::BufWriter::new(f);
+    let failed = || format!("writing {}", file.display());
     let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    w.write_all(csv_line(&head).as_bytes())?;
+    w.write_all(csv_line(&head).as_bytes())
+        .with_context(failed)?;
     // A few pieces per thread at a time, to bound the memory held.
     let window = 4 * rayon::current_num_threads();
     let pieces: Vec<usize> = (0..rows.div_ceil(PIECE)).collect();
@@ -194,11 +196,10 @@ pub fn csv_file(
             })
             .collect();
         for t in texts {
-            w.write_all(t.as_bytes())?;
+            w.write_all(t.as_bytes()).with_context(failed)?;
         }
     }
-    w.flush()
-        .with_context(|| format!("writing {}", file.display()))?;
+    w.flush().with_context(failed)?;
     Ok(())
 }
 
