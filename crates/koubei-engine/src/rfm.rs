@@ -117,7 +117,9 @@ impl Engine {
             f = score_sql("frequency", true),
             m = score_sql("monetary", true),
         );
+        let started = std::time::Instant::now();
         let (_, batches) = self.sql(&sql).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), "rfm queried");
         let mut out = Vec::new();
         for b in &batches {
             let id = cast(b.column(0), &DataType::Utf8)?;
@@ -155,6 +157,29 @@ impl Engine {
 mod tests {
     use super::*;
     use koubei_schema::TableKind;
+
+    /// Values pair with the customers of the same id, in order or not, and
+    /// customers without one get none.
+    #[test]
+    fn values_pair_by_id() {
+        let row = |id: &str| CustomerRfm {
+            customer_id: id.into(),
+            recency_days: 0,
+            frequency: 1,
+            monetary: 1.0,
+            r: 1,
+            f: 1,
+            m: 1,
+            segment: segment(1, 1),
+        };
+        let rows: Vec<CustomerRfm> = ["a", "b", "d", "e"].map(row).into();
+        let values = [("0", 9.0), ("b", 2.0), ("c", 3.0), ("e", 5.0), ("f", 6.0)];
+        let want = vec![None, Some(2.0), None, Some(5.0)];
+        assert_eq!(paired(&rows, values.into_iter()), want);
+        // Out of order: by id all the same.
+        let shuffled = [values[3], values[0], values[4], values[1], values[2]];
+        assert_eq!(paired(&rows, shuffled.into_iter()), want);
+    }
 
     #[test]
     fn every_segment_has_cells_and_the_grid_reads_as_intended() {
@@ -273,6 +298,37 @@ pub struct Migration {
     pub moves: Vec<(String, String, usize)>,
 }
 
+/// Each customer's value from `values`, or `None` where it has none. Both
+/// come in id order (the RFM query's ORDER BY and the CLV summary's sort
+/// compare bytes), so one pass pairs them; a hash map by id, should either
+/// not be in order, does the same.
+fn paired<'a>(
+    rows: &[CustomerRfm],
+    values: impl Iterator<Item = (&'a str, f64)>,
+) -> Vec<Option<f64>> {
+    let values: Vec<(&str, f64)> = values.collect();
+    let ordered = rows.windows(2).all(|w| w[0].customer_id < w[1].customer_id)
+        && values.windows(2).all(|w| w[0].0 < w[1].0);
+    if !ordered {
+        let by_id: std::collections::HashMap<&str, f64> = values.into_iter().collect();
+        return rows
+            .iter()
+            .map(|c| by_id.get(c.customer_id.as_str()).copied())
+            .collect();
+    }
+    let mut next = values.into_iter().peekable();
+    rows.iter()
+        .map(|c| {
+            while next
+                .next_if(|(id, _)| *id < c.customer_id.as_str())
+                .is_some()
+            {}
+            next.next_if(|(id, _)| *id == c.customer_id.as_str())
+                .map(|(_, v)| v)
+        })
+        .collect()
+}
+
 impl Engine {
     /// RFM segments as of a date, with their revenue and mean CLV, and the
     /// migration from an earlier date.
@@ -281,7 +337,9 @@ impl Engine {
         as_of: Option<NaiveDate>,
         from: Option<NaiveDate>,
     ) -> Result<RfmReport> {
+        let started = std::time::Instant::now();
         let (as_of, rows) = self.rfm(as_of).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), customers = rows.len(), "rfm scored");
         if let Some(f) = from
             && f >= as_of
         {
@@ -294,36 +352,44 @@ impl Engine {
             .await
             .ok()
             .filter(|r| r.spend.is_some());
-        let clv_by_id: std::collections::HashMap<&str, f64> = clv
-            .as_ref()
-            .map(|r| r.customers().map(|(id, c)| (id, c.clv)).collect())
-            .unwrap_or_default();
+        let clv_of = clv.as_ref().map_or_else(
+            || vec![None; rows.len()],
+            |r| paired(&rows, r.customers().map(|(id, c)| (id, c.clv))),
+        );
+        tracing::debug!(elapsed = ?started.elapsed(), "rfm clv valued");
         let total_revenue: f64 = rows.iter().map(|c| c.monetary).sum();
         let n = rows.len();
+        // Customers, revenue, and the sum and count of CLVs, per segment, in
+        // one pass over the customers in order.
+        let mut per = vec![(0usize, 0.0, 0.0, 0usize); SEGMENTS.len()];
+        for (c, v) in rows.iter().zip(&clv_of) {
+            if let Some(k) = SEGMENTS.iter().position(|s| *s == c.segment) {
+                let p = &mut per[k];
+                p.0 += 1;
+                p.1 += c.monetary;
+                if let Some(v) = v {
+                    p.2 += v;
+                    p.3 += 1;
+                }
+            }
+        }
         let segments = SEGMENTS
             .iter()
-            .map(|&s| {
-                let members: Vec<&CustomerRfm> = rows.iter().filter(|c| c.segment == s).collect();
-                let revenue: f64 = members.iter().map(|c| c.monetary).sum();
-                let clvs: Vec<f64> = members
-                    .iter()
-                    .filter_map(|c| clv_by_id.get(c.customer_id.as_str()).copied())
-                    .collect();
-                SegmentRow {
-                    segment: s,
-                    customers: members.len(),
-                    share: members.len() as f64 / n.max(1) as f64,
-                    revenue,
-                    revenue_share: if total_revenue > 0.0 {
-                        revenue / total_revenue
-                    } else {
-                        0.0
-                    },
-                    avg_clv: (clv.is_some() && !clvs.is_empty())
-                        .then(|| clvs.iter().sum::<f64>() / clvs.len() as f64),
-                }
+            .zip(per)
+            .map(|(&s, (customers, revenue, clv_sum, clvs))| SegmentRow {
+                segment: s,
+                customers,
+                share: customers as f64 / n.max(1) as f64,
+                revenue,
+                revenue_share: if total_revenue > 0.0 {
+                    revenue / total_revenue
+                } else {
+                    0.0
+                },
+                avg_clv: (clv.is_some() && clvs > 0).then(|| clv_sum / clvs as f64),
             })
             .collect();
+        tracing::debug!(elapsed = ?started.elapsed(), "rfm segments");
         let migration = match from {
             None => None,
             Some(f) => {
@@ -360,11 +426,8 @@ impl Engine {
                 })
             }
         };
-        let per_customer = rows.into_iter().map(|c| {
-            let v = clv_by_id.get(c.customer_id.as_str()).copied();
-            (c, v)
-        });
-        let per_customer = per_customer.collect();
+        let per_customer = rows.into_iter().zip(clv_of).collect();
+        tracing::debug!(elapsed = ?started.elapsed(), "rfm report");
         Ok(RfmReport {
             as_of,
             customers: n,
