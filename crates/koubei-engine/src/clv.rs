@@ -123,7 +123,7 @@ impl Default for CustomerIds {
 
 impl CustomerIds {
     /// The ids in the first column of each batch, in order.
-    fn from_batches(batches: &[RecordBatch]) -> Result<Self> {
+    pub(crate) fn from_batches(batches: &[RecordBatch]) -> Result<Self> {
         let views = batches
             .iter()
             .map(|b| arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8View))

@@ -19,11 +19,13 @@ mod arena;
 mod clv;
 mod funnel;
 mod retention;
+mod rfm;
 
 pub(crate) use clv::Units;
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
+pub use rfm::CustomerOrders;
 
 /// Registers koubei's functions on a session.
 pub fn register_functions(ctx: &SessionContext) {
@@ -41,6 +43,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(PurchaseDays::new()),
         AggregateUDF::from(PurchaseDays::by_unit()),
         AggregateUDF::from(PurchaseOpportunities::new()),
+        AggregateUDF::from(CustomerOrders::new()),
     ]
 }
 
