@@ -446,6 +446,7 @@ impl Engine {
         from: Option<NaiveDate>,
     ) -> Result<RfmReport> {
         let started = std::time::Instant::now();
+        let asked = as_of;
         let (as_of, rows) = self.rfm(as_of).await?;
         tracing::debug!(elapsed = ?started.elapsed(), customers = rows.len(), "rfm scored");
         if let Some(f) = from
@@ -455,8 +456,11 @@ impl Engine {
                 "the migration's start {f} must be before {as_of}"
             )));
         }
+        // Unless a date was asked for, the calibration ends on the day of the
+        // last paid order, which is `as_of`: left unset, the summary finds it
+        // from its own rows rather than from another pass over the orders.
         let clv = self
-            .clv(&crate::clv_report::ClvRequest::standard(Some(as_of)))
+            .clv(&crate::clv_report::ClvRequest::standard(asked))
             .await
             .ok()
             .filter(|r| r.spend.is_some());

@@ -175,7 +175,9 @@ fn for_each_line(
             crate::DAY_US,
         ),
         t => {
-            return exec_err!("customer_orders: a day must be a day number or a timestamp, not {t}");
+            return exec_err!(
+                "customer_orders: a day must be a day number or a timestamp, not {t}"
+            );
         }
     };
     let spend = spend.as_primitive::<Float64Type>();
