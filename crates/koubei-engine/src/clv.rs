@@ -354,16 +354,18 @@ impl Engine {
     /// `purchase_days` (see [`crate::udaf::PurchaseDays`]), in no particular
     /// order. With a holdout, the lines after `end` and up to its last day
     /// are its holdout, from the same pass, and customers whose first order
-    /// is in the holdout are left out.
+    /// is in the holdout are left out. `extra`, another gathering aggregate
+    /// over the same lines, comes as a third column.
     async fn purchase_days(
         &self,
         end: Option<NaiveDate>,
         holdout_end: Option<NaiveDate>,
         unit: Option<f64>,
+        extra: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
         let split = end.filter(|_| holdout_end.is_some());
         let sql = format!(
-            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p
+            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p{extra}
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
              GROUP BY customer_id",
             f = if unit.is_some() {
@@ -373,6 +375,7 @@ impl Engine {
             },
             unit = unit.map_or(String::new(), |u| format!(", CAST({u} AS DOUBLE)")),
             split = split.map_or(String::new(), |e| format!(", {}", epoch_day(e))),
+            extra = extra.map_or(String::new(), |e| format!(", {e}")),
             range = crate::ts_in_days("ts", None, holdout_end.or(end)),
         );
         let batches = self.sql_gathering(&sql).await?.1;
@@ -391,17 +394,33 @@ impl Engine {
 
     /// Frequency, recency, T and mean repeat spend per customer.
     pub async fn clv_summary(&self, req: &SummaryRequest) -> Result<Summary> {
-        self.summary_of(req, false).await
+        Ok(self.summary_of(req, false, None).await?.0)
     }
 
     /// [`Engine::clv_summary`] with each customer's transaction
     /// opportunities, from which [`Summary::discrete`] makes the BG/BB
     /// summary.
     pub async fn clv_summary_with_opportunities(&self, req: &SummaryRequest) -> Result<Summary> {
-        self.summary_of(req, true).await
+        Ok(self.summary_of(req, true, None).await?.0)
     }
 
-    async fn summary_of(&self, req: &SummaryRequest, by_unit: bool) -> Result<Summary> {
+    /// [`Engine::clv_summary`] with the batches of its query, whose third
+    /// column is `extra`, another gathering aggregate over the same lines
+    /// (such as RFM's `customer_orders`): one pass over the orders for both.
+    pub(crate) async fn clv_summary_and(
+        &self,
+        req: &SummaryRequest,
+        extra: &str,
+    ) -> Result<(Summary, Vec<RecordBatch>)> {
+        self.summary_of(req, false, Some(extra)).await
+    }
+
+    async fn summary_of(
+        &self,
+        req: &SummaryRequest,
+        by_unit: bool,
+        extra: Option<&str>,
+    ) -> Result<(Summary, Vec<RecordBatch>)> {
         let unit = req.unit.days();
         let units = by_unit.then_some(unit);
         let started = std::time::Instant::now();
@@ -410,7 +429,7 @@ impl Engine {
         // orders (unless there are none, or a holdout needs the end first).
         let (end, batches) = match (req.calibration_end, req.holdout_end) {
             (None, None) => {
-                let batches = self.purchase_days(None, None, units).await?;
+                let batches = self.purchase_days(None, None, units, extra).await?;
                 let mut last = None;
                 for b in &batches {
                     let p = PurchaseDaysColumns::new(b.column(1))?;
@@ -424,7 +443,7 @@ impl Engine {
             _ => {
                 let end = self.calibration_end(req).await?;
                 let batches = self
-                    .purchase_days(Some(end), req.holdout_end, units)
+                    .purchase_days(Some(end), req.holdout_end, units, extra)
                     .await?;
                 (end, batches)
             }
@@ -540,7 +559,8 @@ impl Engine {
                     .collect(),
             );
         }
-        Ok(s)
+        drop(columns);
+        Ok((s, batches))
     }
 
     /// The discrete-time summary for BG/BB (see [`Summary::discrete`]), with

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::clv::{CustomerIds, SummaryRequest};
+use crate::clv::{CustomerIds, Summary, SummaryRequest};
 use crate::{Engine, Error, Result};
 use koubei_clv::{
     BgBb, BgBbParams, BgNbd, BgNbdParams, ClvError, Counting, Fit, FitOptions, GammaGamma,
@@ -379,17 +379,28 @@ impl Engine {
             return Err(Error::Request("--horizon must be positive".into()));
         }
         let started = std::time::Instant::now();
-        let opts = FitOptions {
-            penalizer: req.penalizer,
-            ..FitOptions::default()
-        };
         // BG/BB's discrete summary is made from the same pass's day lists.
-        let mut summary = if req.model == ModelKind::BgBb {
+        let summary = if req.model == ModelKind::BgBb {
             self.clv_summary_with_opportunities(&req.summary).await?
         } else {
             self.clv_summary(&req.summary).await?
         };
         tracing::debug!(elapsed = ?started.elapsed(), customers = summary.rows.len(), "clv summary");
+        clv_of_summary(req, summary, started)
+    }
+}
+
+/// The CLV report of a summary already made for `req`.
+pub(crate) fn clv_of_summary(
+    req: &ClvRequest,
+    mut summary: Summary,
+    started: std::time::Instant,
+) -> Result<ClvReport> {
+    {
+        let opts = FitOptions {
+            penalizer: req.penalizer,
+            ..FitOptions::default()
+        };
         let unit_days = req.summary.unit.days();
         let horizon = req.horizon_days / unit_days;
         let mut warnings = Vec::new();

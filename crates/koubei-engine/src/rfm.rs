@@ -1,7 +1,7 @@
 //! RFM: recency, frequency and monetary value per customer as of a date,
 //! scored 1–5 and named by segment.
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -105,17 +105,34 @@ impl Engine {
         // of the customers' last days, which saves a pass over the orders.
         let range = as_of.map_or("TRUE".into(), |d| crate::ts_in_days("ts", None, Some(d)));
         let sql = format!(
-            "SELECT customer_id, customer_orders(ts, CAST(amount AS DOUBLE), order_id)
+            "SELECT customer_id, {RFM_AGGREGATE}
              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
              GROUP BY customer_id"
         );
         let started = std::time::Instant::now();
         let (_, batches) = self.sql_gathering(&sql).await?;
         tracing::debug!(elapsed = ?started.elapsed(), "rfm queried");
+        rfm_rows(&batches, 1, as_of)
+    }
+}
+
+/// The aggregate of RFM's values, per customer.
+const RFM_AGGREGATE: &str = "customer_orders(ts, CAST(amount AS DOUBLE), order_id)";
+
+/// Each customer's RFM, in id order, from batches of customer ids (first
+/// column) and [`RFM_AGGREGATE`] (column `col`), as of `as_of` or, without
+/// it, the day of the last order among them.
+fn rfm_rows(
+    batches: &[RecordBatch],
+    col: usize,
+    as_of: Option<NaiveDate>,
+) -> Result<(NaiveDate, Vec<CustomerRfm>)> {
+    {
+        let started = std::time::Instant::now();
         let columns = batches
             .iter()
             .map(|b| {
-                let s = b.column(1).as_struct();
+                let s = b.column(col).as_struct();
                 let i64s = |i: usize| s.column(i).as_primitive::<Int64Type>();
                 (i64s(0), i64s(1), s.column(2).as_primitive::<Float64Type>())
             })
@@ -135,11 +152,11 @@ impl Engine {
         };
         let as_of_day = (as_of - NaiveDate::default()).num_days();
         // In id order, as the CLV summary is (see `paired`).
-        let ids = CustomerIds::from_batches(&batches)?;
+        let ids = CustomerIds::from_batches(batches)?;
         let order = ids.sorted();
         tracing::debug!(elapsed = ?started.elapsed(), "rfm ids sorted");
         let mut starts = vec![0];
-        for b in &batches {
+        for b in batches {
             starts.push(starts[starts.len() - 1] + b.num_rows());
         }
         let values: Vec<(i64, i64, f64)> = order
@@ -447,8 +464,28 @@ impl Engine {
     ) -> Result<RfmReport> {
         let started = std::time::Instant::now();
         let asked = as_of;
-        let (as_of, rows) = self.rfm(as_of).await?;
-        tracing::debug!(elapsed = ?started.elapsed(), customers = rows.len(), "rfm scored");
+        // The RFM values and the summary of the CLV beside them come from one
+        // pass over the orders: both aggregates in one GROUP BY customer.
+        // Unless a date was asked for, the calibration ends on the day of the
+        // last paid order, which is `as_of`: left unset, the summary finds it
+        // from its own rows. Where no summary can be made (a date before the
+        // first order), RFM alone.
+        let req = crate::clv_report::ClvRequest::standard(asked);
+        let (as_of, rows, clv) = match self.clv_summary_and(&req.summary, RFM_AGGREGATE).await {
+            Ok((summary, batches)) => {
+                let (as_of, rows) = rfm_rows(&batches, 2, asked)?;
+                drop(batches);
+                tracing::debug!(elapsed = ?started.elapsed(), customers = rows.len(), "rfm scored");
+                let clv = crate::clv_report::clv_of_summary(&req, summary, started)
+                    .ok()
+                    .filter(|r| r.spend.is_some());
+                (as_of, rows, clv)
+            }
+            Err(_) => {
+                let (as_of, rows) = self.rfm(asked).await?;
+                (as_of, rows, None)
+            }
+        };
         if let Some(f) = from
             && f >= as_of
         {
@@ -456,14 +493,6 @@ impl Engine {
                 "the migration's start {f} must be before {as_of}"
             )));
         }
-        // Unless a date was asked for, the calibration ends on the day of the
-        // last paid order, which is `as_of`: left unset, the summary finds it
-        // from its own rows rather than from another pass over the orders.
-        let clv = self
-            .clv(&crate::clv_report::ClvRequest::standard(asked))
-            .await
-            .ok()
-            .filter(|r| r.spend.is_some());
         let clv_of = clv.as_ref().map_or_else(
             || vec![None; rows.len()],
             |r| paired(&rows, r.customers().map(|(id, c)| (id, c.clv))),
