@@ -354,3 +354,56 @@ fn exports_add_up_to_the_totals() {
         assert_eq!(rows.len(), 2357, "{model}");
     }
 }
+
+/// The CLV beside each RFM row (its summary comes from the RFM query) is
+/// the `clv` command's for the same calibration end, unit, horizon and rate.
+#[test]
+fn rfm_clv_is_the_clv_commands() {
+    let ws = Ws::new();
+    import_cdnow(&ws);
+    let (rfm, clv) = (ws.dir.path().join("rfm.csv"), ws.dir.path().join("clv.csv"));
+    ws.ok(&[
+        "rfm",
+        "--as-of",
+        "1998-06-30",
+        "--export",
+        rfm.to_str().unwrap(),
+    ]);
+    ws.ok(&[
+        "clv",
+        "--calibration-end",
+        "1998-06-30",
+        "--unit",
+        "week",
+        "--horizon",
+        "1y",
+        "--discount-rate",
+        "0.1",
+        "--export",
+        clv.to_str().unwrap(),
+    ]);
+    // customer_id → clv, by the header's column names.
+    let values = |path: &std::path::Path| -> std::collections::HashMap<String, f64> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (id, value) = (at("customer_id"), at("clv"));
+        lines
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                (cells[id].to_string(), cells[value].parse().unwrap())
+            })
+            .collect()
+    };
+    let (by_rfm, by_clv) = (values(&rfm), values(&clv));
+    assert_eq!(by_rfm.len(), 2357);
+    assert_eq!(by_rfm.len(), by_clv.len());
+    let total: f64 = by_clv.values().sum();
+    assert!(total > 1000.0, "{total}");
+    for (id, v) in &by_rfm {
+        let w = by_clv[id];
+        // The RFM export rounds to cents.
+        assert!((v - w).abs() <= 0.005 + 1e-9 * w.abs(), "{id}: {v} vs {w}");
+    }
+}
