@@ -407,11 +407,12 @@ impl Engine {
     /// [`Engine::clv_summary`] with the batches of its query, whose third
     /// column is `extra`, another gathering aggregate over the same lines
     /// (such as RFM's `customer_orders`): one pass over the orders for both.
+    /// The batches' rows in id order come third.
     pub(crate) async fn clv_summary_and(
         &self,
         req: &SummaryRequest,
         extra: &str,
-    ) -> Result<(Summary, Vec<RecordBatch>)> {
+    ) -> Result<(Summary, Vec<RecordBatch>, Vec<u32>)> {
         self.summary_of(req, false, Some(extra)).await
     }
 
@@ -420,7 +421,7 @@ impl Engine {
         req: &SummaryRequest,
         by_unit: bool,
         extra: Option<&str>,
-    ) -> Result<(Summary, Vec<RecordBatch>)> {
+    ) -> Result<(Summary, Vec<RecordBatch>, Vec<u32>)> {
         let unit = req.unit.days();
         let units = by_unit.then_some(unit);
         let started = std::time::Instant::now();
@@ -560,7 +561,7 @@ impl Engine {
             );
         }
         drop(columns);
-        Ok((s, batches))
+        Ok((s, batches, order))
     }
 
     /// The discrete-time summary for BG/BB (see [`Summary::discrete`]), with

@@ -112,7 +112,8 @@ impl Engine {
         let started = std::time::Instant::now();
         let (_, batches) = self.sql_gathering(&sql).await?;
         tracing::debug!(elapsed = ?started.elapsed(), "rfm queried");
-        rfm_rows(&batches, 1, as_of)
+        let order = CustomerIds::from_batches(&batches)?.sorted();
+        rfm_rows(&batches, &order, 1, as_of)
     }
 }
 
@@ -120,10 +121,12 @@ impl Engine {
 const RFM_AGGREGATE: &str = "customer_orders(ts, CAST(amount AS DOUBLE), order_id)";
 
 /// Each customer's RFM, in id order, from batches of customer ids (first
-/// column) and [`RFM_AGGREGATE`] (column `col`), as of `as_of` or, without
-/// it, the day of the last order among them.
+/// column) and [`RFM_AGGREGATE`] (column `col`), whose rows in id order are
+/// `order`, as of `as_of` or, without it, the day of the last order among
+/// them.
 fn rfm_rows(
     batches: &[RecordBatch],
+    order: &[u32],
     col: usize,
     as_of: Option<NaiveDate>,
 ) -> Result<(NaiveDate, Vec<CustomerRfm>)> {
@@ -153,8 +156,6 @@ fn rfm_rows(
         let as_of_day = (as_of - NaiveDate::default()).num_days();
         // In id order, as the CLV summary is (see `paired`).
         let ids = CustomerIds::from_batches(batches)?;
-        let order = ids.sorted();
-        tracing::debug!(elapsed = ?started.elapsed(), "rfm ids sorted");
         let mut starts = vec![0];
         for b in batches {
             starts.push(starts[starts.len() - 1] + b.num_rows());
@@ -472,8 +473,8 @@ impl Engine {
         // first order), RFM alone.
         let req = crate::clv_report::ClvRequest::standard(asked);
         let (as_of, rows, clv) = match self.clv_summary_and(&req.summary, RFM_AGGREGATE).await {
-            Ok((summary, batches)) => {
-                let (as_of, rows) = rfm_rows(&batches, 2, asked)?;
+            Ok((summary, batches, order)) => {
+                let (as_of, rows) = rfm_rows(&batches, &order, 2, asked)?;
                 drop(batches);
                 tracing::debug!(elapsed = ?started.elapsed(), customers = rows.len(), "rfm scored");
                 let clv = crate::clv_report::clv_of_summary(&req, summary, started)
