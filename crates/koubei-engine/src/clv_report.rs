@@ -396,180 +396,174 @@ pub(crate) fn clv_of_summary(
     mut summary: Summary,
     started: std::time::Instant,
 ) -> Result<ClvReport> {
+    let opts = FitOptions {
+        penalizer: req.penalizer,
+        ..FitOptions::default()
+    };
+    let unit_days = req.summary.unit.days();
+    let horizon = req.horizon_days / unit_days;
+    let mut warnings = Vec::new();
+
+    // The spend model, for expected spend and CLV.
+    let spend_rows: Vec<Spend> = summary
+        .rows
+        .par_iter()
+        .zip(&summary.spend)
+        .map(|(r, &m)| Spend { x: r.x, m })
+        .collect();
+    tracing::debug!(elapsed = ?started.elapsed(), "clv spend rows");
+    let (usable, spend_left_out) = usable_spend(&spend_rows);
+    tracing::debug!(elapsed = ?started.elapsed(), "clv spend usable");
+    let repeat_buyers = summary.rows.par_iter().filter(|r| r.x > 0.0).count();
+    let left_out = spend_left_out.saturating_sub(summary.rows.len() - repeat_buyers);
+    if left_out > 0 {
+        warnings.push(format!("{left_out} repeat buyers with a mean spend of zero or less were left out of the Gamma-Gamma spend model"));
+    }
+    let spend_fit = match check_spend(&usable)
+        .and_then(|()| fit::<GammaGamma>(&Weighted::unmerged(usable), &opts))
     {
-        let opts = FitOptions {
-            penalizer: req.penalizer,
-            ..FitOptions::default()
-        };
-        let unit_days = req.summary.unit.days();
-        let horizon = req.horizon_days / unit_days;
-        let mut warnings = Vec::new();
-
-        // The spend model, for expected spend and CLV.
-        let spend_rows: Vec<Spend> = summary
-            .rows
-            .par_iter()
-            .zip(&summary.spend)
-            .map(|(r, &m)| Spend { x: r.x, m })
-            .collect();
-        tracing::debug!(elapsed = ?started.elapsed(), "clv spend rows");
-        let (usable, spend_left_out) = usable_spend(&spend_rows);
-        tracing::debug!(elapsed = ?started.elapsed(), "clv spend usable");
-        let repeat_buyers = summary.rows.par_iter().filter(|r| r.x > 0.0).count();
-        let left_out = spend_left_out.saturating_sub(summary.rows.len() - repeat_buyers);
-        if left_out > 0 {
-            warnings.push(format!("{left_out} repeat buyers with a mean spend of zero or less were left out of the Gamma-Gamma spend model"));
+        Ok(f) => Some(f),
+        Err(e) if req.model == ModelKind::GammaGamma => return Err(clv_error(e)),
+        Err(e) => {
+            warnings.push(format!("no spend model, so no expected spend or CLV: {e}"));
+            None
         }
-        let spend_fit = match check_spend(&usable)
-            .and_then(|()| fit::<GammaGamma>(&Weighted::unmerged(usable), &opts))
-        {
-            Ok(f) => Some(f),
-            Err(e) if req.model == ModelKind::GammaGamma => return Err(clv_error(e)),
-            Err(e) => {
-                warnings.push(format!("no spend model, so no expected spend or CLV: {e}"));
-                None
-            }
-        };
-        tracing::debug!(elapsed = ?started.elapsed(), evaluations = ?spend_fit.as_ref().map(|f| f.evaluations), "clv spend fitted");
-        let spend_params = spend_fit.as_ref().map(GammaGammaParams::from_fit);
+    };
+    tracing::debug!(elapsed = ?started.elapsed(), evaluations = ?spend_fit.as_ref().map(|f| f.evaluations), "clv spend fitted");
+    let spend_params = spend_fit.as_ref().map(GammaGammaParams::from_fit);
 
-        let base = |fit: FittedModel, histogram: Vec<HistogramRow>| ClvReport {
-            model: req.model,
-            unit: req.summary.unit,
-            calibration_end: summary.calibration_end,
-            holdout_end: summary.holdout_end,
-            customers: summary.rows.len(),
-            repeat_buyers,
-            horizon_days: req.horizon_days,
-            discount_rate: req.discount_rate,
-            params: fit.params.clone(),
-            std_errors: fit.std_errors.clone(),
-            fit,
-            spend: spend_fit.as_ref().map(FittedModel::from),
-            spend_left_out: left_out,
-            histogram,
-            holdout: Vec::new(),
-            comparison: Vec::new(),
-            expected_purchases: 0.0,
-            expected_revenue: 0.0,
-            total_clv: 0.0,
-            per_customer: CustomerValues::default(),
-            warnings: warnings.clone(),
-        };
+    let base = |fit: FittedModel, histogram: Vec<HistogramRow>| ClvReport {
+        model: req.model,
+        unit: req.summary.unit,
+        calibration_end: summary.calibration_end,
+        holdout_end: summary.holdout_end,
+        customers: summary.rows.len(),
+        repeat_buyers,
+        horizon_days: req.horizon_days,
+        discount_rate: req.discount_rate,
+        params: fit.params.clone(),
+        std_errors: fit.std_errors.clone(),
+        fit,
+        spend: spend_fit.as_ref().map(FittedModel::from),
+        spend_left_out: left_out,
+        histogram,
+        holdout: Vec::new(),
+        comparison: Vec::new(),
+        expected_purchases: 0.0,
+        expected_revenue: 0.0,
+        total_clv: 0.0,
+        per_customer: CustomerValues::default(),
+        warnings: warnings.clone(),
+    };
 
-        match req.model {
-            ModelKind::GammaGamma => {
-                let f = spend_fit.as_ref().expect("returned above when missing");
-                let mut report = base(FittedModel::from(f), Vec::new());
-                report.per_customer = CustomerValues {
-                    ids: summary.customer_id,
-                    pred_of: vec![0; summary.rows.len()],
-                    preds: vec![[f64::NAN; 3]],
-                    spend_in: spend_rows,
-                    rows: summary.rows,
-                    spend: spend_params,
-                };
-                Ok(report)
-            }
-            ModelKind::BgBb => {
-                let (kept, rows) = summary.discrete().ok_or_else(|| {
-                    Error::Request("the summary has no transaction opportunities".into())
-                })?;
-                tracing::debug!(elapsed = ?started.elapsed(), "clv discrete summary");
-                check_discrete(&rows).map_err(clv_error)?;
-                let (distinct, row_of) = Weighted::merge(&rows);
-                let f = fit::<BgBb>(&distinct, &opts).map_err(clv_error)?;
-                tracing::debug!(elapsed = ?started.elapsed(), evaluations = f.evaluations, "clv fitted");
-                let p = BgBbParams::from_fit(&f);
-                let mut report = base(FittedModel::from(&f), Vec::new());
-                let future = horizon.round().max(1.0) as u32;
-                // Predictions depend on (x, tₓ, n) only. Opportunities are the
-                // unit; each is discounted by its midpoint.
-                let discount =
-                    (1.0 + req.discount_rate).powf(future as f64 * unit_days / 365.25 / 2.0);
-                let preds: Vec<[f64; 3]> = distinct
-                    .rows
-                    .par_iter()
-                    .map(|row| {
-                        let purchases = p.expected(row, future);
-                        [p.p_alive(row), purchases, purchases / discount]
+    match req.model {
+        ModelKind::GammaGamma => {
+            let f = spend_fit.as_ref().expect("returned above when missing");
+            let mut report = base(FittedModel::from(f), Vec::new());
+            report.per_customer = CustomerValues {
+                ids: summary.customer_id,
+                pred_of: vec![0; summary.rows.len()],
+                preds: vec![[f64::NAN; 3]],
+                spend_in: spend_rows,
+                rows: summary.rows,
+                spend: spend_params,
+            };
+            Ok(report)
+        }
+        ModelKind::BgBb => {
+            let (kept, rows) = summary.discrete().ok_or_else(|| {
+                Error::Request("the summary has no transaction opportunities".into())
+            })?;
+            tracing::debug!(elapsed = ?started.elapsed(), "clv discrete summary");
+            check_discrete(&rows).map_err(clv_error)?;
+            let (distinct, row_of) = Weighted::merge(&rows);
+            let f = fit::<BgBb>(&distinct, &opts).map_err(clv_error)?;
+            tracing::debug!(elapsed = ?started.elapsed(), evaluations = f.evaluations, "clv fitted");
+            let p = BgBbParams::from_fit(&f);
+            let mut report = base(FittedModel::from(&f), Vec::new());
+            let future = horizon.round().max(1.0) as u32;
+            // Predictions depend on (x, tₓ, n) only. Opportunities are the
+            // unit; each is discounted by its midpoint.
+            let discount = (1.0 + req.discount_rate).powf(future as f64 * unit_days / 365.25 / 2.0);
+            let preds: Vec<[f64; 3]> = distinct
+                .rows
+                .par_iter()
+                .map(|row| {
+                    let purchases = p.expected(row, future);
+                    [p.p_alive(row), purchases, purchases / discount]
+                })
+                .collect();
+            tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
+            let ids = summary.customer_id.take(kept.iter().map(|&i| i as u32))?;
+            let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
+            report.per_customer = CustomerValues {
+                rows: rows
+                    .iter()
+                    .map(|r| Rft {
+                        x: f64::from(r.x),
+                        t_x: f64::from(r.t_x),
+                        t: f64::from(r.n),
                     })
-                    .collect();
-                tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-                let ids = summary.customer_id.take(kept.iter().map(|&i| i as u32))?;
-                let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
-                report.per_customer = CustomerValues {
-                    rows: rows
-                        .iter()
-                        .map(|r| Rft {
-                            x: f64::from(r.x),
-                            t_x: f64::from(r.t_x),
-                            t: f64::from(r.n),
-                        })
-                        .collect(),
-                    ids,
-                    spend_in,
-                    pred_of: row_of,
-                    preds,
-                    spend: spend_params,
-                };
-                totals(&mut report);
-                tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
-                Ok(report)
+                    .collect(),
+                ids,
+                spend_in,
+                pred_of: row_of,
+                preds,
+                spend: spend_params,
+            };
+            totals(&mut report);
+            tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
+            Ok(report)
+        }
+        kind => {
+            check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
+            let (data, row_of) = Weighted::merge(&summary.rows);
+            tracing::debug!(elapsed = ?started.elapsed(), distinct = data.rows.len(), "clv rows merged");
+            let (f, model) = fit_counting(kind, &data, &opts)?;
+            tracing::debug!(elapsed = ?started.elapsed(), iterations = f.iterations, evaluations = f.evaluations, "clv fitted");
+            let histogram = histogram(&summary.rows, model.as_ref());
+            let mut report = base(FittedModel::from(&f), histogram);
+            if let (Some(h), Some(duration)) = (&summary.holdout, summary.holdout_duration()) {
+                // Over the holdout, per distinct row: the same numbers as
+                // one customer at a time, from one ₂F₁ per (x, T).
+                let held = predict(model.as_ref(), &data.rows, duration, 0, 1.0, 0.0);
+                report.holdout = holdout_rows(&summary.rows, h, |i| held[row_of[i] as usize][1]);
             }
-            kind => {
-                check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
-                let (data, row_of) = Weighted::merge(&summary.rows);
-                tracing::debug!(elapsed = ?started.elapsed(), distinct = data.rows.len(), "clv rows merged");
-                let (f, model) = fit_counting(kind, &data, &opts)?;
-                tracing::debug!(elapsed = ?started.elapsed(), iterations = f.iterations, evaluations = f.evaluations, "clv fitted");
-                let histogram = histogram(&summary.rows, model.as_ref());
-                let mut report = base(FittedModel::from(&f), histogram);
-                if let (Some(h), Some(duration)) = (&summary.holdout, summary.holdout_duration()) {
-                    // Over the holdout, per distinct row: the same numbers as
-                    // one customer at a time, from one ₂F₁ per (x, T).
-                    let held = predict(model.as_ref(), &data.rows, duration, 0, 1.0, 0.0);
-                    report.holdout =
-                        holdout_rows(&summary.rows, h, |i| held[row_of[i] as usize][1]);
-                }
-                if req.compare {
-                    for other in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::Pareto] {
-                        if other == kind {
-                            report.comparison.push(FittedModel::from(&f));
-                        } else {
-                            match fit_counting(other, &data, &opts) {
-                                Ok((g, _)) => report.comparison.push(FittedModel::from(&g)),
-                                Err(e) => {
-                                    report.warnings.push(format!("{}: {e}", kind_name(other)))
-                                }
-                            }
+            if req.compare {
+                for other in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::Pareto] {
+                    if other == kind {
+                        report.comparison.push(FittedModel::from(&f));
+                    } else {
+                        match fit_counting(other, &data, &opts) {
+                            Ok((g, _)) => report.comparison.push(FittedModel::from(&g)),
+                            Err(e) => report.warnings.push(format!("{}: {e}", kind_name(other))),
                         }
                     }
                 }
-                let month = 365.25 / 12.0 / unit_days;
-                let months = (horizon / month).round().max(1.0) as u32;
-                // Predictions depend on (x, tₓ, T) only: one per distinct row.
-                let preds = predict(
-                    model.as_ref(),
-                    &data.rows,
-                    horizon,
-                    months,
-                    month,
-                    req.discount_rate,
-                );
-                tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-                report.per_customer = CustomerValues {
-                    ids: std::mem::take(&mut summary.customer_id),
-                    pred_of: row_of,
-                    preds,
-                    spend_in: spend_rows,
-                    rows: summary.rows,
-                    spend: spend_params,
-                };
-                totals(&mut report);
-                tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
-                Ok(report)
             }
+            let month = 365.25 / 12.0 / unit_days;
+            let months = (horizon / month).round().max(1.0) as u32;
+            // Predictions depend on (x, tₓ, T) only: one per distinct row.
+            let preds = predict(
+                model.as_ref(),
+                &data.rows,
+                horizon,
+                months,
+                month,
+                req.discount_rate,
+            );
+            tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
+            report.per_customer = CustomerValues {
+                ids: std::mem::take(&mut summary.customer_id),
+                pred_of: row_of,
+                preds,
+                spend_in: spend_rows,
+                rows: summary.rows,
+                spend: spend_params,
+            };
+            totals(&mut report);
+            tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
+            Ok(report)
         }
     }
 }

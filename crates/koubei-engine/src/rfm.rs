@@ -130,86 +130,84 @@ fn rfm_rows(
     col: usize,
     as_of: Option<NaiveDate>,
 ) -> Result<(NaiveDate, Vec<CustomerRfm>)> {
-    {
-        let started = std::time::Instant::now();
-        let columns = batches
-            .iter()
-            .map(|b| {
-                let s = b.column(col).as_struct();
-                let i64s = |i: usize| s.column(i).as_primitive::<Int64Type>();
-                (i64s(0), i64s(1), s.column(2).as_primitive::<Float64Type>())
-            })
-            .collect::<Vec<_>>();
-        let last_day = columns
-            .iter()
-            .filter_map(|(last, _, _)| arrow::compute::max(*last))
-            .max();
-        let as_of = match (as_of, last_day) {
-            (Some(d), _) => d,
-            (None, Some(d)) => NaiveDate::default() + chrono::TimeDelta::days(d),
-            (None, None) => {
-                return Err(Error::Request(
-                    "there are no paid orders with a customer_id: import orders first".into(),
-                ));
-            }
-        };
-        let as_of_day = (as_of - NaiveDate::default()).num_days();
-        // In id order, as the CLV summary is (see `paired`).
-        let ids = CustomerIds::from_batches(batches)?;
-        let mut starts = vec![0];
-        for b in batches {
-            starts.push(starts[starts.len() - 1] + b.num_rows());
+    let started = std::time::Instant::now();
+    let columns = batches
+        .iter()
+        .map(|b| {
+            let s = b.column(col).as_struct();
+            let i64s = |i: usize| s.column(i).as_primitive::<Int64Type>();
+            (i64s(0), i64s(1), s.column(2).as_primitive::<Float64Type>())
+        })
+        .collect::<Vec<_>>();
+    let last_day = columns
+        .iter()
+        .filter_map(|(last, _, _)| arrow::compute::max(*last))
+        .max();
+    let as_of = match (as_of, last_day) {
+        (Some(d), _) => d,
+        (None, Some(d)) => NaiveDate::default() + chrono::TimeDelta::days(d),
+        (None, None) => {
+            return Err(Error::Request(
+                "there are no paid orders with a customer_id: import orders first".into(),
+            ));
         }
-        let values: Vec<(i64, i64, f64)> = order
-            .par_iter()
-            .map(|&i| {
-                let i = i as usize;
-                let b = starts.partition_point(|&s| s <= i) - 1;
-                let (last, orders, spend) = columns[b];
-                let row = i - starts[b];
-                let last = if last.is_valid(row) {
-                    last.value(row)
-                } else {
-                    as_of_day
-                };
-                (as_of_day - last, orders.value(row), spend.value(row))
-            })
-            .collect();
-        let r = scores(
-            &values.iter().map(|v| v.0).collect::<Vec<_>>(),
-            i64::cmp,
-            false,
-        );
-        let f = scores(
-            &values.iter().map(|v| v.1).collect::<Vec<_>>(),
-            i64::cmp,
-            true,
-        );
-        let m = scores(
-            &values.iter().map(|v| v.2).collect::<Vec<_>>(),
-            f64::total_cmp,
-            true,
-        );
-        tracing::debug!(elapsed = ?started.elapsed(), "rfm ranked");
-        let out: Vec<CustomerRfm> = order
-            .par_iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                let (recency_days, frequency, monetary) = values[k];
-                CustomerRfm {
-                    customer_id: ids.get(i as usize).to_string(),
-                    recency_days,
-                    frequency,
-                    monetary,
-                    r: r[k],
-                    f: f[k],
-                    m: m[k],
-                    segment: segment(r[k], f[k]),
-                }
-            })
-            .collect();
-        Ok((as_of, out))
+    };
+    let as_of_day = (as_of - NaiveDate::default()).num_days();
+    // In id order, as the CLV summary is (see `paired`).
+    let ids = CustomerIds::from_batches(batches)?;
+    let mut starts = vec![0];
+    for b in batches {
+        starts.push(starts[starts.len() - 1] + b.num_rows());
     }
+    let values: Vec<(i64, i64, f64)> = order
+        .par_iter()
+        .map(|&i| {
+            let i = i as usize;
+            let b = starts.partition_point(|&s| s <= i) - 1;
+            let (last, orders, spend) = columns[b];
+            let row = i - starts[b];
+            let last = if last.is_valid(row) {
+                last.value(row)
+            } else {
+                as_of_day
+            };
+            (as_of_day - last, orders.value(row), spend.value(row))
+        })
+        .collect();
+    let r = scores(
+        &values.iter().map(|v| v.0).collect::<Vec<_>>(),
+        i64::cmp,
+        false,
+    );
+    let f = scores(
+        &values.iter().map(|v| v.1).collect::<Vec<_>>(),
+        i64::cmp,
+        true,
+    );
+    let m = scores(
+        &values.iter().map(|v| v.2).collect::<Vec<_>>(),
+        f64::total_cmp,
+        true,
+    );
+    tracing::debug!(elapsed = ?started.elapsed(), "rfm ranked");
+    let out: Vec<CustomerRfm> = order
+        .par_iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let (recency_days, frequency, monetary) = values[k];
+            CustomerRfm {
+                customer_id: ids.get(i as usize).to_string(),
+                recency_days,
+                frequency,
+                monetary,
+                r: r[k],
+                f: f[k],
+                m: m[k],
+                segment: segment(r[k], f[k]),
+            }
+        })
+        .collect();
+    Ok((as_of, out))
 }
 
 #[cfg(test)]
