@@ -31,8 +31,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Float64Array, Int64Array,
-    Int64Builder, PrimitiveArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, Int64Builder, StructArray,
 };
 use arrow::datatypes::{
     DataType, Field, FieldRef, Fields, Float64Type, Int32Type, Int64Type, TimeUnit,
@@ -82,7 +81,7 @@ fn days_signature(rest: &[DataType]) -> Signature {
 }
 
 /// What a day argument may be: a day number or a timestamp.
-fn day_types() -> [DataType; 3] {
+pub(super) fn day_types() -> [DataType; 3] {
     [
         DataType::Int64,
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -424,7 +423,7 @@ fn for_each_line(
     values: &[ArrayRef],
     with_spend: bool,
     opt_filter: Option<&BooleanArray>,
-    f: impl FnMut(usize, Line),
+    mut f: impl FnMut(usize, Line),
 ) -> Result<()> {
     let Some(day) = values.first() else {
         return exec_err!("purchase_days: expected a day");
@@ -434,41 +433,40 @@ fn for_each_line(
         Some(s) if with_spend => Some(s.as_primitive::<Float64Type>()),
         _ => None,
     };
-    match day.data_type() {
-        DataType::Int64 => lines_of(day.as_primitive::<Int64Type>(), 1, spend, opt_filter, f),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => lines_of(
-            day.as_primitive::<TimestampMicrosecondType>(),
-            crate::DAY_US,
-            spend,
-            opt_filter,
-            f,
-        ),
-        t => exec_err!("purchase_days: a day must be a day number or a timestamp, not {t}"),
-    }
-}
-
-/// [`for_each_line`] over `day`, whose values count `per_day` to a day.
-fn lines_of<T: ArrowPrimitiveType<Native = i64>>(
-    day: &PrimitiveArray<T>,
-    per_day: i64,
-    spend: Option<&Float64Array>,
-    opt_filter: Option<&BooleanArray>,
-    mut f: impl FnMut(usize, Line),
-) -> Result<()> {
-    for row in 0..day.len() {
+    let (days, per_day) = day_numbers("purchase_days", day)?;
+    for (row, &v) in days.iter().enumerate() {
         if day.is_null(row)
             || spend.is_some_and(|s| s.is_null(row))
             || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
         {
             continue;
         }
-        let d = day.value(row).div_euclid(per_day);
-        let Ok(d) = i32::try_from(d) else {
-            return exec_err!("day number {d} is out of range");
-        };
+        let d = day_number(v, per_day)?;
         f(row, Line::new(d, spend.map_or(0.0, |s| s.value(row))));
     }
     Ok(())
+}
+
+/// The values of a day argument of `func` (see [`day_types`]) and how many
+/// of them make a day.
+pub(super) fn day_numbers<'a>(func: &str, day: &'a ArrayRef) -> Result<(&'a [i64], i64)> {
+    match day.data_type() {
+        DataType::Int64 => Ok((day.as_primitive::<Int64Type>().values(), 1)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Ok((
+            day.as_primitive::<TimestampMicrosecondType>().values(),
+            crate::DAY_US,
+        )),
+        t => exec_err!("{func}: a day must be a day number or a timestamp, not {t}"),
+    }
+}
+
+/// The day of a value of [`day_numbers`], flooring for times before 1970.
+pub(super) fn day_number(v: i64, per_day: i64) -> Result<i32> {
+    let d = v.div_euclid(per_day);
+    match i32::try_from(d) {
+        Ok(d) => Ok(d),
+        Err(_) => exec_err!("day number {d} is out of range"),
+    }
 }
 
 /// The state lists of some groups' lines: days and amounts.

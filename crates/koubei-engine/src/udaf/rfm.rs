@@ -20,10 +20,7 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, Int64Builder, StructArray,
 };
-use arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, Int32Type, Int64Type, TimeUnit,
-    TimestampMicrosecondType, UInt64Type,
-};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int32Type, UInt64Type};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -31,6 +28,7 @@ use datafusion::logical_expr::{
 };
 
 use super::arena::{GroupArena, Grouped};
+use super::clv::{day_number, day_numbers, day_types};
 use super::{OneGroup, PerGroup, list_state_fields};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -40,11 +38,7 @@ pub struct CustomerOrders {
 
 impl CustomerOrders {
     pub fn new() -> Self {
-        let days = [
-            DataType::Int64,
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-        ];
+        let days = day_types();
         let ids = [DataType::Utf8, DataType::Utf8View, DataType::LargeUtf8];
         let forms = days.iter().flat_map(|day| {
             ids.iter().map(move |id| {
@@ -168,18 +162,7 @@ fn for_each_line(
     let [day, spend, order] = values else {
         return exec_err!("customer_orders: expected a day, an amount and an order id");
     };
-    let (days, per_day) = match day.data_type() {
-        DataType::Int64 => (day.as_primitive::<Int64Type>().values(), 1),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => (
-            day.as_primitive::<TimestampMicrosecondType>().values(),
-            crate::DAY_US,
-        ),
-        t => {
-            return exec_err!(
-                "customer_orders: a day must be a day number or a timestamp, not {t}"
-            );
-        }
-    };
+    let (days, per_day) = day_numbers("customer_orders", day)?;
     let spend = spend.as_primitive::<Float64Type>();
     let hash = |row: usize| -> u64 {
         if order.is_null(row) {
@@ -191,14 +174,11 @@ fn for_each_line(
             _ => order_hash(order.as_string::<i32>().value(row)),
         }
     };
-    for row in 0..day.len() {
+    for (row, &v) in days.iter().enumerate() {
         if day.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
             continue;
         }
-        let d = days[row].div_euclid(per_day);
-        let Ok(d) = i32::try_from(d) else {
-            return exec_err!("day number {d} is out of range");
-        };
+        let d = day_number(v, per_day)?;
         let amount = if spend.is_null(row) {
             0.0
         } else {
@@ -322,6 +302,7 @@ impl GroupsAccumulator for OrderGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Int64Type;
 
     fn line(order: &str, day: i32, spend: f64) -> Line {
         Line {
