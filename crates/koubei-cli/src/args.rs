@@ -100,6 +100,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Store each customer's purchases for the current orders, as an import
+    /// of orders does (for a workspace imported before koubei kept them).
+    Refresh,
     /// List the tables with their rows, Delta versions and last import.
     Tables {
         #[arg(long, value_enum, default_value_t)]
@@ -195,6 +198,10 @@ pub enum Command {
         /// Export only these segments (repeatable), e.g. --segment "At Risk".
         #[arg(long)]
         segment: Vec<String>,
+        /// Group the order lines again instead of reading the per-customer
+        /// purchases stored at import (same numbers; for checking).
+        #[arg(long)]
+        recompute: bool,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -227,6 +234,10 @@ pub enum Command {
         /// Write one row per customer (P(alive), expected purchases, spend, CLV) to this CSV file.
         #[arg(long)]
         export: Option<PathBuf>,
+        /// Group the order lines again instead of reading the per-customer
+        /// purchases stored at import (same numbers; for checking).
+        #[arg(long)]
+        recompute: bool,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },

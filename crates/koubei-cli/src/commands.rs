@@ -64,7 +64,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let result = ws.import_file(table, &file, &opts, &bar).await;
             bar.finish();
             match result {
-                Ok(report) => print_import(out, &report, output),
+                Ok(report) => {
+                    if table == TableKind::Orders {
+                        store_purchases(&ws).await?;
+                    }
+                    print_import(out, &report, output)
+                }
                 Err(koubei_store::Error::TooManyRejects {
                     rejected,
                     read,
@@ -87,6 +92,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Refresh => store_purchases(&Workspace::open(&path)?).await,
         Command::Tables { format } => {
             let ws = Workspace::open(&path)?;
             let infos = ws.tables().await?;
@@ -241,6 +247,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             from,
             export,
             segment,
+            recompute,
             format,
         } => {
             for s in &segment {
@@ -252,7 +259,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 }
             }
             let ws = Workspace::open(&path)?;
-            let report = Engine::open(&ws).await?.rfm_report(as_of, from).await?;
+            let report = open_engine(&ws, recompute)
+                .await?
+                .rfm_report(as_of, from)
+                .await?;
             if let Some(file) = export {
                 use std::fmt::Write as _;
                 let chosen: Vec<_> = report
@@ -344,6 +354,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             penalizer,
             compare,
             export,
+            recompute,
             format,
         } => {
             let req = ClvRequest {
@@ -359,7 +370,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 compare,
             };
             let ws = Workspace::open(&path)?;
-            let report = Engine::open(&ws).await?.clv(&req).await?;
+            let report = open_engine(&ws, recompute).await?.clv(&req).await?;
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }
@@ -651,6 +662,31 @@ fn print_import(out: &mut dyn Write, r: &ImportReport, format: OutputFormat) -> 
     Ok(())
 }
 
+/// The engine over the workspace; with `recompute`, without the stored
+/// per-customer purchases.
+async fn open_engine(ws: &Workspace, recompute: bool) -> Result<Engine> {
+    let engine = Engine::open(ws).await?;
+    Ok(if recompute {
+        engine.recompute()?
+    } else {
+        engine
+    })
+}
+
+/// Brings the per-customer purchases stored beside `orders` up to date,
+/// with a spinner while it groups the orders.
+async fn store_purchases(ws: &Workspace) -> Result<()> {
+    let bar = Bar::new("customer purchases");
+    koubei_store::Progress::stage(&bar, "summarising", None);
+    let started = std::time::Instant::now();
+    let stored = Engine::store_purchases(ws).await;
+    bar.finish();
+    if let Some(n) = stored? {
+        tracing::info!(customers = n, elapsed = ?started.elapsed(), "stored the customers' purchases");
+    }
+    Ok(())
+}
+
 const DEMO_FILE: &str = "demo.json";
 
 async fn demo(
@@ -678,9 +714,12 @@ async fn demo(
                 ws.root().display()
             );
         }
-        let tables = ws.root().join("tables");
-        std::fs::remove_dir_all(&tables)
-            .with_context(|| format!("removing {}", tables.display()))?;
+        for dir in ["tables", "derived"].map(|d| ws.root().join(d)) {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
     }
     ws.write_file(DEMO_FILE, &serde_json::to_vec_pretty(&cfg)?)?;
 
@@ -709,6 +748,7 @@ async fn demo(
         }
     }
     drop(data);
+    store_purchases(&ws).await?;
 
     let engine = Engine::open(&ws).await?;
     let (_, b) = engine

@@ -355,14 +355,22 @@ impl Engine {
     /// order. With a holdout, the lines after `end` and up to its last day
     /// are its holdout, from the same pass, and customers whose first order
     /// is in the holdout are left out. `extra`, another gathering aggregate
-    /// over the same lines, comes as a third column.
-    async fn purchase_days(
+    /// over the same lines, comes as a third column. Without dates, from the
+    /// stored purchases where they serve (see [`crate::purchases`]).
+    pub(crate) async fn purchase_days(
         &self,
         end: Option<NaiveDate>,
         holdout_end: Option<NaiveDate>,
         unit: Option<f64>,
         extra: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
+        if end.is_none()
+            && holdout_end.is_none()
+            && unit.is_none()
+            && let Some(stored) = self.stored_purchase_days(extra).await?
+        {
+            return Ok(stored);
+        }
         let split = end.filter(|_| holdout_end.is_some());
         let sql = format!(
             "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p{extra}

@@ -21,6 +21,7 @@ pub mod clv_report;
 mod cols;
 pub mod funnel;
 pub mod funnel_query;
+pub mod purchases;
 pub mod retention;
 pub mod rfm;
 pub mod sales;
@@ -51,6 +52,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A query session over one snapshot of every table in a workspace.
 pub struct Engine {
     ctx: SessionContext,
+    /// The version of `orders` the session reads, if it exists.
+    orders: Option<koubei_store::Source>,
+    /// Whether the stored per-customer purchases (see [`purchases`]) are
+    /// registered: made from that version of `orders`, and not refused.
+    stored_purchases: bool,
 }
 
 impl Engine {
@@ -68,9 +74,13 @@ impl Engine {
             .iter()
             .map(|t| (t.name(), t.schema()))
             .chain(std::iter::once((REJECTS, rejects_schema())));
+        let mut orders = None;
         for (name, schema) in tables {
             match ws.load_table(name).await? {
                 Some(t) => {
+                    if name == TableKind::Orders.name() {
+                        orders = Some(koubei_store::Source::of(&t)?);
+                    }
                     ctx.register_table(name, koubei_store::table_provider(&t).await?)?;
                 }
                 None => {
@@ -78,7 +88,13 @@ impl Engine {
                 }
             }
         }
-        Ok(Engine { ctx })
+        let mut engine = Engine {
+            ctx,
+            orders,
+            stored_purchases: false,
+        };
+        engine.register_stored_purchases(ws).await?;
+        Ok(engine)
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -318,7 +334,11 @@ mod tests {
         .unwrap();
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(3));
         ctx.register_table("t", Arc::new(table)).unwrap();
-        let engine = Engine { ctx };
+        let engine = Engine {
+            ctx,
+            orders: None,
+            stored_purchases: false,
+        };
         let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k";
         let plan = engine
             .ctx

@@ -118,7 +118,7 @@ impl Engine {
 }
 
 /// The aggregate of RFM's values, per customer.
-const RFM_AGGREGATE: &str = "customer_orders(ts, CAST(amount AS DOUBLE), order_id)";
+pub(crate) const RFM_AGGREGATE: &str = "customer_orders(ts, CAST(amount AS DOUBLE), order_id)";
 
 /// Each customer's RFM, in id order, from batches of customer ids (first
 /// column) and [`RFM_AGGREGATE`] (column `col`), whose rows in id order are

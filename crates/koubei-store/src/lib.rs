@@ -7,12 +7,14 @@
 
 mod append;
 mod convert;
+mod derived;
 mod error;
 mod import;
 mod reader;
 pub mod timestamp;
 mod workspace;
 
+pub use derived::Source;
 pub use error::{Error, Result};
 pub use import::{ImportOptions, ImportReport, Progress, Quiet, Reject};
 pub use reader::{Delimiter, Format};

@@ -4,6 +4,7 @@
 //! koubei-data/
 //!   koubei.json          marks the folder as a workspace
 //!   tables/<name>/       a Delta table (_delta_log/ and Parquet files)
+//!   derived/<name>/      a Delta table made from a canonical one (see `derived`)
 //!   demo.json            the demo generator's parameters, when it made the data
 //!   .lock                held while an import writes
 //! ```
@@ -87,22 +88,26 @@ impl Workspace {
         self.root.join("tables").join(name)
     }
 
+    /// Where a derived table is kept (see [`Workspace::load_derived`]).
+    pub fn derived_dir(&self, name: &str) -> PathBuf {
+        self.root.join("derived").join(name)
+    }
+
     pub(crate) fn table_url(&self, name: &str) -> Result<Url> {
-        let dir = self.table_dir(name);
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Url::from_directory_path(&dir).map_err(|()| Error::Workspace {
-            path: dir,
-            reason: "the path cannot be made into a URL".into(),
-        })
+        dir_url(&self.table_dir(name))
     }
 
     /// The table at its latest version, or None if nothing was ever committed.
     pub async fn load_table(&self, name: &str) -> Result<Option<DeltaTable>> {
-        if !self.table_dir(name).join("_delta_log").exists() {
+        self.load_table_in(&self.table_dir(name), name).await
+    }
+
+    /// The table `name` kept in `dir`, at its latest version, or None.
+    pub(crate) async fn load_table_in(&self, dir: &Path, name: &str) -> Result<Option<DeltaTable>> {
+        if !dir.join("_delta_log").exists() {
             return Ok(None);
         }
-        let url = self.table_url(name)?;
-        let table = deltalake::open_table(url)
+        let table = deltalake::open_table(dir_url(dir)?)
             .await
             .map_err(|source| Error::delta(name, source))?;
         Ok(Some(table))
@@ -110,8 +115,11 @@ impl Workspace {
 
     /// A handle for writing, whether or not the table exists yet.
     pub(crate) async fn table_for_write(&self, name: &str) -> Result<DeltaTable> {
-        let url = self.table_url(name)?;
-        DeltaTable::try_from_url(url)
+        self.table_for_write_in(&self.table_dir(name), name).await
+    }
+
+    pub(crate) async fn table_for_write_in(&self, dir: &Path, name: &str) -> Result<DeltaTable> {
+        DeltaTable::try_from_url(dir_url(dir)?)
             .await
             .map_err(|source| Error::delta(name, source))
     }
@@ -189,6 +197,15 @@ impl Workspace {
             Err(e) => Err(Error::io(path, e)),
         }
     }
+}
+
+/// The URL of a table folder, which is made if it does not exist.
+fn dir_url(dir: &Path) -> Result<Url> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    Url::from_directory_path(dir).map_err(|()| Error::Workspace {
+        path: dir.to_path_buf(),
+        reason: "the path cannot be made into a URL".into(),
+    })
 }
 
 /// Held while an import writes; released on drop.

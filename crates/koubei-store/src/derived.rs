@@ -1,0 +1,147 @@
+//! Tables derived from a canonical table and stored beside it, so that a
+//! report can read one row per customer instead of grouping every order line
+//! again.
+//!
+//! A derived table records the table it was made from (its Delta table id,
+//! which a table made again does not share) and that table's version, as a
+//! Delta application transaction (`txn`) in the same commit as its rows. A
+//! reader takes it only while its source is still at that version; after any
+//! later commit to the source it is stale, and the report computes from the
+//! source as if the derived table did not exist. So it can never give a
+//! number that the source's rows would not.
+
+use arrow::array::RecordBatch;
+use deltalake::DeltaTable;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+
+use crate::error::{Error, Result};
+use crate::workspace::Workspace;
+
+/// One version of the table a derived table is made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The application id under which the derived table records `version`.
+    app_id: String,
+    version: i64,
+}
+
+impl Source {
+    /// `table` at the version it was loaded at.
+    pub fn of(table: &DeltaTable) -> Result<Source> {
+        let snapshot = table
+            .snapshot()
+            .map_err(|e| Error::delta("the source of a derived table", e))?;
+        Ok(Source {
+            app_id: format!("koubei.derived-from.{}", snapshot.metadata().id()),
+            version: snapshot.version() as i64,
+        })
+    }
+}
+
+impl Workspace {
+    /// The derived table `name` if it was made from `source`; None if it
+    /// was never made, or made from another table or version.
+    pub async fn load_derived(&self, name: &str, source: &Source) -> Result<Option<DeltaTable>> {
+        let Some(table) = self.load_table_in(&self.derived_dir(name), name).await? else {
+            return Ok(None);
+        };
+        let made_from = table
+            .snapshot()
+            .map_err(|e| Error::delta(name, e))?
+            .transaction_version(table.log_store().as_ref(), &source.app_id)
+            .await
+            .map_err(|e| Error::delta(name, e))?;
+        Ok((made_from == Some(source.version)).then_some(table))
+    }
+
+    /// Replaces the derived table `name` with `batches`, made from
+    /// `source`, in one commit.
+    pub async fn replace_derived(
+        &self,
+        name: &str,
+        source: &Source,
+        batches: Vec<RecordBatch>,
+    ) -> Result<u64> {
+        let _lock = self.lock()?;
+        let table = self
+            .table_for_write_in(&self.derived_dir(name), name)
+            .await?;
+        let props = CommitProperties::default()
+            .with_application_transaction(Transaction::new(&source.app_id, source.version));
+        let written = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .with_commit_properties(props)
+            .await
+            .map_err(|e| Error::delta(name, e))?;
+        Ok(written.version().unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn rows(values: &[i64]) -> Vec<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        vec![
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))])
+                .unwrap(),
+        ]
+    }
+
+    async fn count(t: &DeltaTable) -> usize {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let provider = crate::table_provider(t).await.unwrap();
+        ctx.read_table(provider).unwrap().count().await.unwrap()
+    }
+
+    /// A source table `t` in the workspace, made afresh with `rows`.
+    async fn source(ws: &Workspace, rows_: &[i64]) -> DeltaTable {
+        ws.table_for_write("t")
+            .await
+            .unwrap()
+            .write(rows(rows_))
+            .with_save_mode(SaveMode::Overwrite)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_derived_table_is_read_only_at_its_sources_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        let v0 = Source::of(&source(&ws, &[1]).await).unwrap();
+        assert!(ws.load_derived("d", &v0).await.unwrap().is_none());
+
+        ws.replace_derived("d", &v0, rows(&[1, 2, 3]))
+            .await
+            .unwrap();
+        let t = ws.load_derived("d", &v0).await.unwrap().unwrap();
+        assert_eq!(count(&t).await, 3);
+        let v1 = Source::of(&source(&ws, &[2]).await).unwrap();
+        assert_ne!(v0, v1);
+        assert!(ws.load_derived("d", &v1).await.unwrap().is_none());
+
+        // Replacing keeps only the new rows, and moves the version on.
+        ws.replace_derived("d", &v1, rows(&[7])).await.unwrap();
+        assert!(ws.load_derived("d", &v0).await.unwrap().is_none());
+        let t = ws.load_derived("d", &v1).await.unwrap().unwrap();
+        assert_eq!(count(&t).await, 1);
+
+        // The same version of a table made again is another source.
+        std::fs::remove_dir_all(ws.table_dir("t")).unwrap();
+        let remade = Source::of(&source(&ws, &[1]).await).unwrap();
+        assert_eq!(remade.version, v0.version);
+        assert!(ws.load_derived("d", &remade).await.unwrap().is_none());
+    }
+}
