@@ -65,14 +65,19 @@ impl Engine {
         if engine.stored_purchases {
             return Ok(None);
         }
+        let started = std::time::Instant::now();
         let batches = engine
             .purchase_days(None, None, None, Some(RFM_AGGREGATE))
             .await?;
+        tracing::debug!(elapsed = ?started.elapsed(), "purchases grouped");
         let order = CustomerIds::from_batches(&batches)?.sorted();
         let stored = in_id_order(&batches, &order)?;
+        drop(batches);
+        tracing::debug!(elapsed = ?started.elapsed(), "purchases in id order");
         let n = order.len();
         ws.replace_derived(CUSTOMER_PURCHASES, &orders, stored)
             .await?;
+        tracing::debug!(elapsed = ?started.elapsed(), "purchases stored");
         Ok(Some(n))
     }
 
