@@ -1,6 +1,6 @@
 //! Each customer's purchases, stored beside `orders` after an import: the
 //! results of `purchase_days` and RFM's `customer_orders` over their paid
-//! order lines, one row per customer, in id order.
+//! order lines, one row per customer.
 //!
 //! `koubei clv` and `koubei rfm` without dates group every order line by
 //! customer, which is most of their time (at a million customers, 4.28M
@@ -11,19 +11,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
 use koubei_store::Workspace;
 
-use crate::clv::CustomerIds;
 use crate::rfm::RFM_AGGREGATE;
 use crate::{Engine, Result};
 
 /// The derived table's name, in the workspace and in the session.
 pub const CUSTOMER_PURCHASES: &str = "customer_purchases";
-
-/// Rows per stored batch.
-const BATCH_ROWS: usize = 1 << 16;
 
 impl Engine {
     /// Registers the stored purchases if they were made from the `orders`
@@ -70,11 +66,12 @@ impl Engine {
             .purchase_days(None, None, None, Some(RFM_AGGREGATE))
             .await?;
         tracing::debug!(elapsed = ?started.elapsed(), "purchases grouped");
-        let order = CustomerIds::from_batches(&batches)?.sorted();
-        let stored = in_id_order(&batches, &order)?;
+        let n = batches.iter().map(RecordBatch::num_rows).sum();
+        let stored = batches
+            .iter()
+            .map(stored_columns)
+            .collect::<Result<Vec<_>>>()?;
         drop(batches);
-        tracing::debug!(elapsed = ?started.elapsed(), "purchases in id order");
-        let n = order.len();
         ws.replace_derived(CUSTOMER_PURCHASES, &orders, stored)
             .await?;
         tracing::debug!(elapsed = ?started.elapsed(), "purchases stored");
@@ -98,34 +95,19 @@ impl Engine {
     }
 }
 
-/// The rows of `batches` (id, `purchase_days`, `customer_orders`) at
-/// `order`'s positions, as the stored table's columns, in batches of
-/// [`BATCH_ROWS`].
-fn in_id_order(batches: &[RecordBatch], order: &[u32]) -> Result<Vec<RecordBatch>> {
-    let Some(first) = batches.first() else {
-        return Ok(Vec::new());
-    };
-    let all = arrow::compute::concat_batches(&first.schema(), batches)?;
-    let ids = arrow::compute::cast(all.column(0), &DataType::Utf8)?;
-    let columns = [ids, Arc::clone(all.column(1)), Arc::clone(all.column(2))];
-    let schema = Arc::new(Schema::new(
+/// A batch of the query (id, `purchase_days`, `customer_orders`) as the
+/// stored table's columns: the ids as plain strings, which Delta stores.
+fn stored_columns(b: &RecordBatch) -> Result<RecordBatch> {
+    let ids = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+    let columns = [ids, Arc::clone(b.column(1)), Arc::clone(b.column(2))];
+    let schema = Schema::new(
         ["customer_id", "p", "o"]
             .iter()
             .zip(&columns)
             .map(|(name, c)| Field::new(*name, c.data_type().clone(), true))
             .collect::<Vec<_>>(),
-    ));
-    order
-        .chunks(BATCH_ROWS)
-        .map(|rows| {
-            let idx = UInt32Array::from(rows.to_vec());
-            let taken = columns
-                .iter()
-                .map(|c| arrow::compute::take(c, &idx, None))
-                .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
-            Ok(RecordBatch::try_new(Arc::clone(&schema), taken)?)
-        })
-        .collect()
+    );
+    Ok(RecordBatch::try_new(Arc::new(schema), columns.to_vec())?)
 }
 
 #[cfg(test)]
