@@ -66,7 +66,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             match result {
                 Ok(report) => {
                     if table == TableKind::Orders {
-                        store_purchases(&ws).await?;
+                        store_purchases_after_import(&ws).await;
                     }
                     print_import(out, &report, output)
                 }
@@ -687,6 +687,17 @@ async fn store_purchases(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
+/// [`store_purchases`] after an import, which stands whether or not they
+/// could be stored: without them, reports group the order lines.
+async fn store_purchases_after_import(ws: &Workspace) {
+    if let Err(e) = store_purchases(ws).await {
+        eprintln!(
+            "warning: the import is committed, but the customers' purchases were not stored ({e:#}); \
+             clv and rfm group the order lines until `koubei refresh` stores them"
+        );
+    }
+}
+
 const DEMO_FILE: &str = "demo.json";
 
 async fn demo(
@@ -748,7 +759,7 @@ async fn demo(
         }
     }
     drop(data);
-    store_purchases(&ws).await?;
+    store_purchases_after_import(&ws).await;
 
     let engine = Engine::open(&ws).await?;
     let (_, b) = engine
