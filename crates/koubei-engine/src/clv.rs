@@ -260,6 +260,30 @@ fn from_epoch_day(d: i64) -> NaiveDate {
         .unwrap_or_default()
 }
 
+/// The query of [`Engine::purchase_days`].
+pub(crate) fn purchase_days_sql(
+    end: Option<NaiveDate>,
+    holdout_end: Option<NaiveDate>,
+    unit: Option<f64>,
+    extra: Option<&str>,
+) -> String {
+    let split = end.filter(|_| holdout_end.is_some());
+    format!(
+        "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p{extra}
+         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
+         GROUP BY customer_id",
+        f = if unit.is_some() {
+            "purchase_days_by_unit"
+        } else {
+            "purchase_days"
+        },
+        unit = unit.map_or(String::new(), |u| format!(", CAST({u} AS DOUBLE)")),
+        split = split.map_or(String::new(), |e| format!(", {}", epoch_day(e))),
+        extra = extra.map_or(String::new(), |e| format!(", {e}")),
+        range = crate::ts_in_days("ts", None, holdout_end.or(end)),
+    )
+}
+
 /// The fields of a `purchase_days` result.
 struct PurchaseDaysColumns<'a> {
     days: &'a [i64],
@@ -372,20 +396,7 @@ impl Engine {
             return Ok(stored);
         }
         let split = end.filter(|_| holdout_end.is_some());
-        let sql = format!(
-            "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p{extra}
-             FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
-             GROUP BY customer_id",
-            f = if unit.is_some() {
-                "purchase_days_by_unit"
-            } else {
-                "purchase_days"
-            },
-            unit = unit.map_or(String::new(), |u| format!(", CAST({u} AS DOUBLE)")),
-            split = split.map_or(String::new(), |e| format!(", {}", epoch_day(e))),
-            extra = extra.map_or(String::new(), |e| format!(", {e}")),
-            range = crate::ts_in_days("ts", None, holdout_end.or(end)),
-        );
+        let sql = purchase_days_sql(end, holdout_end, unit, extra);
         let batches = self.sql_gathering(&sql).await?.1;
         if split.is_none() {
             return Ok(batches);

@@ -23,14 +23,26 @@ pub const CUSTOMER_PURCHASES: &str = "customer_purchases";
 
 impl Engine {
     /// Registers the stored purchases if they were made from the `orders`
-    /// this session reads.
+    /// this session reads, with the aggregates' results as this koubei
+    /// makes them (a table stored by another version may differ).
     pub(crate) async fn register_stored_purchases(&mut self, ws: &Workspace) -> Result<()> {
         let Some(orders) = &self.orders else {
             return Ok(());
         };
-        if let Some(t) = ws.load_derived(CUSTOMER_PURCHASES, orders).await? {
-            self.ctx
-                .register_table(CUSTOMER_PURCHASES, koubei_store::table_provider(&t).await?)?;
+        let Some(t) = ws.load_derived(CUSTOMER_PURCHASES, orders).await? else {
+            return Ok(());
+        };
+        let provider = koubei_store::table_provider(&t).await?;
+        let made = self.ctx.sql(&stored_sql()).await?;
+        let want = made.schema().fields();
+        let stored = provider.schema();
+        let same = ["p", "o"].iter().zip(want.iter().skip(1)).all(|(name, w)| {
+            stored
+                .field_with_name(name)
+                .is_ok_and(|f| f.data_type().equals_datatype(w.data_type()))
+        });
+        if same {
+            self.ctx.register_table(CUSTOMER_PURCHASES, provider)?;
             self.stored_purchases = true;
         }
         Ok(())
@@ -62,9 +74,7 @@ impl Engine {
             return Ok(None);
         }
         let started = std::time::Instant::now();
-        let batches = engine
-            .purchase_days(None, None, None, Some(RFM_AGGREGATE))
-            .await?;
+        let batches = engine.sql_gathering(&stored_sql()).await?.1;
         tracing::debug!(elapsed = ?started.elapsed(), "purchases grouped");
         let n = batches.iter().map(RecordBatch::num_rows).sum();
         let stored = batches
@@ -93,6 +103,12 @@ impl Engine {
         let sql = format!("SELECT customer_id, p{o} FROM {CUSTOMER_PURCHASES}");
         Ok(Some(self.sql(&sql).await?.1))
     }
+}
+
+/// The query whose rows are stored: the summary's, without dates, with
+/// RFM's aggregate.
+fn stored_sql() -> String {
+    crate::clv::purchase_days_sql(None, None, None, Some(RFM_AGGREGATE))
 }
 
 /// A batch of the query (id, `purchase_days`, `customer_orders`) as the
@@ -188,6 +204,21 @@ o7,c1,2024-03-10T10:00:00Z,9,paid
             format!("{:?}", stored.rfm_report(None, None).await.unwrap()),
             format!("{:?}", recomputed.rfm_report(None, None).await.unwrap())
         );
+
+        // Stored rows of another shape (as another version of koubei might
+        // have made them) for the same orders are not read, and are replaced.
+        let orders = stored.orders.clone().unwrap();
+        let other = RecordBatch::try_from_iter([(
+            "customer_id",
+            Arc::new(arrow::array::StringArray::from(vec!["c1"])) as _,
+        )])
+        .unwrap();
+        ws.replace_derived(CUSTOMER_PURCHASES, &orders, vec![other])
+            .await
+            .unwrap();
+        assert!(!Engine::open(&ws).await.unwrap().reads_stored_purchases());
+        assert_eq!(Engine::store_purchases(&ws).await.unwrap(), Some(3));
+        assert!(Engine::open(&ws).await.unwrap().reads_stored_purchases());
 
         // Orders committed without storing the purchases again: the stored
         // rows are stale, and the summary comes from the orders.
