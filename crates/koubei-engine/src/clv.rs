@@ -482,7 +482,8 @@ impl Engine {
         // in id order, every sum over customers, and so every number in the
         // report, is the same from one run to the next. The rows are made
         // straight in that order, on all threads.
-        let order = s.customer_id.sorted();
+        // Stored purchases carry each row's place in id order.
+        let order = crate::purchases::id_order(&batches).unwrap_or_else(|| s.customer_id.sorted());
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids sorted");
         s.customer_id = s.customer_id.take(order.iter().copied())?;
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids in order");

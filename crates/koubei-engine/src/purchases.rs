@@ -11,10 +11,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{AsArray, Int32Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use koubei_store::Workspace;
 
+use crate::clv::CustomerIds;
 use crate::rfm::RFM_AGGREGATE;
 use crate::{Engine, Result};
 
@@ -33,13 +34,18 @@ impl Engine {
             return Ok(());
         };
         let provider = koubei_store::table_provider(&t).await?;
-        let made = self.ctx.sql(&stored_sql()).await?;
-        let want = made.schema().fields();
+        let query = self.ctx.sql(&stored_sql()).await?;
+        let made = query.schema().fields();
+        let want = [
+            ("p", made[1].data_type()),
+            ("o", made[2].data_type()),
+            (PLACE, &DataType::Int32),
+        ];
         let stored = provider.schema();
-        let same = ["p", "o"].iter().zip(want.iter().skip(1)).all(|(name, w)| {
+        let same = want.iter().all(|(name, w)| {
             stored
                 .field_with_name(name)
-                .is_ok_and(|f| f.data_type().equals_datatype(w.data_type()))
+                .is_ok_and(|f| f.data_type().equals_datatype(w))
         });
         if same {
             self.ctx.register_table(CUSTOMER_PURCHASES, provider)?;
@@ -77,9 +83,22 @@ impl Engine {
         let batches = engine.sql_gathering(&stored_sql()).await?.1;
         tracing::debug!(elapsed = ?started.elapsed(), "purchases grouped");
         let n = batches.iter().map(RecordBatch::num_rows).sum();
+        let mut place = vec![0u32; n];
+        for (k, i) in CustomerIds::from_batches(&batches)?
+            .sorted()
+            .into_iter()
+            .enumerate()
+        {
+            place[i as usize] = k as u32;
+        }
+        let mut rows_before = 0;
         let stored = batches
             .iter()
-            .map(stored_columns)
+            .map(|b| {
+                let places = &place[rows_before..rows_before + b.num_rows()];
+                rows_before += b.num_rows();
+                stored_columns(b, places)
+            })
             .collect::<Result<Vec<_>>>()?;
         drop(batches);
         ws.replace_derived(CUSTOMER_PURCHASES, &orders, stored)
@@ -100,7 +119,7 @@ impl Engine {
             return Ok(None);
         }
         let o = if extra.is_some() { ", o" } else { "" };
-        let sql = format!("SELECT customer_id, p{o} FROM {CUSTOMER_PURCHASES}");
+        let sql = format!("SELECT customer_id, p{o}, {PLACE} FROM {CUSTOMER_PURCHASES}");
         Ok(Some(self.sql(&sql).await?.1))
     }
 }
@@ -111,13 +130,41 @@ fn stored_sql() -> String {
     crate::clv::purchase_days_sql(None, None, None, Some(RFM_AGGREGATE))
 }
 
-/// A batch of the query (id, `purchase_days`, `customer_orders`) as the
-/// stored table's columns: the ids as plain strings, which Delta stores.
-fn stored_columns(b: &RecordBatch) -> Result<RecordBatch> {
+/// The column of each stored row's place in id order, counted from 0
+/// (Delta has no unsigned integers: up to 2^31 customers).
+const PLACE: &str = "id_place";
+
+/// Row positions in id order, as [`crate::clv::CustomerIds::sorted`] gives
+/// them, from the places of stored purchases read back (in any order); None
+/// for rows without them, or places that are not each row's own.
+pub(crate) fn id_order(batches: &[RecordBatch]) -> Option<Vec<u32>> {
+    let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut order = vec![u32::MAX; n];
+    let mut row = 0u32;
+    for b in batches {
+        let places = b.column_by_name(PLACE)?.as_primitive_opt::<Int32Type>()?;
+        for &p in places.values() {
+            *order.get_mut(usize::try_from(p).ok()?)? = row;
+            row += 1;
+        }
+    }
+    // n places below n, each written once: no slot is left unwritten.
+    order.iter().all(|&r| r != u32::MAX).then_some(order)
+}
+
+/// A batch of the query (id, `purchase_days`, `customer_orders`) and its
+/// rows' places in id order, as the stored table's columns: the ids as
+/// plain strings, which Delta stores.
+fn stored_columns(b: &RecordBatch, places: &[u32]) -> Result<RecordBatch> {
     let ids = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-    let columns = [ids, Arc::clone(b.column(1)), Arc::clone(b.column(2))];
+    let columns = [
+        ids,
+        Arc::clone(b.column(1)),
+        Arc::clone(b.column(2)),
+        Arc::new(places.iter().map(|&p| p as i32).collect::<Int32Array>()),
+    ];
     let schema = Schema::new(
-        ["customer_id", "p", "o"]
+        ["customer_id", "p", "o", PLACE]
             .iter()
             .zip(&columns)
             .map(|(name, c)| Field::new(*name, c.data_type().clone(), true))
@@ -149,6 +196,23 @@ mod tests {
             holdout_end: None,
         };
         engine.clv_summary(&req).await.unwrap()
+    }
+
+    #[test]
+    fn id_order_inverts_the_places_or_refuses_them() {
+        let batch = |places: &[i32]| {
+            RecordBatch::try_from_iter([(PLACE, Arc::new(Int32Array::from(places.to_vec())) as _)])
+                .unwrap()
+        };
+        // Rows 0..5 over two batches; row 3 comes first in id order.
+        let both = [batch(&[2, 4, 1]), batch(&[0, 3])];
+        assert_eq!(id_order(&both), Some(vec![3, 2, 0, 4, 1]));
+        assert_eq!(id_order(&[batch(&[0, 0, 2])]), None);
+        assert_eq!(id_order(&[batch(&[0, 1, 3])]), None);
+        assert_eq!(id_order(&[batch(&[-1, 0, 1])]), None);
+        let without =
+            RecordBatch::try_from_iter([("n", Arc::new(Int32Array::from(vec![0])) as _)]).unwrap();
+        assert_eq!(id_order(&[without]), None);
     }
 
     #[tokio::test]
@@ -199,6 +263,10 @@ o7,c1,2024-03-10T10:00:00Z,9,paid
         );
         assert_eq!(s.spend, [9.0, 20.0, 0.0]);
         assert_eq!(format!("{s:?}"), format!("{r:?}"));
+        // The stored rows give their id order without a sort.
+        let read = stored.stored_purchase_days(None).await.unwrap().unwrap();
+        let order = id_order(&read).unwrap();
+        assert_eq!(order, CustomerIds::from_batches(&read).unwrap().sorted());
         // RFM and the CLV beside it, both ways.
         assert_eq!(
             format!("{:?}", stored.rfm_report(None, None).await.unwrap()),
