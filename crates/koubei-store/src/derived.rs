@@ -58,12 +58,25 @@ impl Workspace {
     }
 
     /// Replaces the derived table `name` with `batches`, made from
-    /// `source`, in one commit.
+    /// `source`, in one commit. The files of versions replaced more than an
+    /// hour before are deleted: a report still reading one of those has
+    /// that long, and the folder does not grow with each import.
     pub async fn replace_derived(
         &self,
         name: &str,
         source: &Source,
         batches: Vec<RecordBatch>,
+    ) -> Result<u64> {
+        self.replace_derived_keeping(name, source, batches, chrono::Duration::hours(1))
+            .await
+    }
+
+    async fn replace_derived_keeping(
+        &self,
+        name: &str,
+        source: &Source,
+        batches: Vec<RecordBatch>,
+        keep: chrono::Duration,
     ) -> Result<u64> {
         let _lock = self.lock()?;
         let table = self
@@ -78,7 +91,14 @@ impl Workspace {
             .with_commit_properties(props)
             .await
             .map_err(|e| Error::delta(name, e))?;
-        Ok(written.version().unwrap_or(0))
+        let version = written.version().unwrap_or(0);
+        written
+            .vacuum()
+            .with_retention_period(keep)
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(|e| Error::delta(name, e))?;
+        Ok(version)
     }
 }
 
@@ -137,6 +157,24 @@ mod tests {
         assert!(ws.load_derived("d", &v0).await.unwrap().is_none());
         let t = ws.load_derived("d", &v1).await.unwrap().unwrap();
         assert_eq!(count(&t).await, 1);
+
+        // Replaced versions' files are deleted once old enough.
+        let parquet_files = || {
+            std::fs::read_dir(ws.derived_dir("d"))
+                .unwrap()
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    name.to_string_lossy().ends_with(".parquet")
+                })
+                .count()
+        };
+        assert_eq!(parquet_files(), 2);
+        ws.replace_derived_keeping("d", &v1, rows(&[8, 9]), chrono::Duration::zero())
+            .await
+            .unwrap();
+        assert_eq!(parquet_files(), 1);
+        let t = ws.load_derived("d", &v1).await.unwrap().unwrap();
+        assert_eq!(count(&t).await, 2);
 
         // The same version of a table made again is another source.
         std::fs::remove_dir_all(ws.table_dir("t")).unwrap();
