@@ -34,10 +34,10 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// - arena memory is committed as it is used, not ahead: eager commit faulted
 ///   in memory the process never used, and on this kind of virtual machine a
 ///   first touch is slow. Runs after idle seconds, in turns with and
-///   without: `clv` at 1M from the stored purchases 0.62–0.83 s → 0.36–0.37 s,
-///   at 10M grouping the orders 6.4–6.5 s → 5.2–5.6 s; a funnel over 38M
-///   events 6.0 s → 4.9–5.2 s; an import of 4.28M order lines 5.2–5.4 s →
-///   4.5–5.0 s.
+///   without: `clv` at 1M from the stored purchases 0.51–0.83 s → 0.31–0.38 s,
+///   at 10M grouping the orders 6.2–6.9 s → 5.2–5.4 s; a funnel over 38M
+///   events 6.1–6.3 s → 5.0–5.8 s; an import of 4.28M order lines 5.3–5.6 s →
+///   4.9–5.0 s.
 ///
 /// It runs before `main`, before the first allocation: mimalloc reserves its
 /// first arena then, with the options of that moment (set from `main`, the

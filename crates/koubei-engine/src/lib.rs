@@ -55,7 +55,8 @@ pub struct Engine {
     /// The version of `orders` the session reads, if it exists.
     orders: Option<koubei_store::Source>,
     /// Whether the stored per-customer purchases (see [`purchases`]) are
-    /// registered: made from that version of `orders`, and not refused.
+    /// registered: made from that version of `orders`, of the shape this
+    /// koubei makes, and not set aside by [`Engine::recompute`].
     stored_purchases: bool,
 }
 
