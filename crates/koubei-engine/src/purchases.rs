@@ -109,8 +109,8 @@ impl Engine {
 
     /// The stored purchases as [`Engine::purchase_days`] gives them without
     /// dates: id, `purchase_days` and, when `extra` is RFM's aggregate, its
-    /// result. None when they are not stored, or `extra` is another
-    /// aggregate.
+    /// result; then each row's place in id order (see [`id_order`]). None
+    /// when they are not stored, or `extra` is another aggregate.
     pub(crate) async fn stored_purchase_days(
         &self,
         extra: Option<&str>,
