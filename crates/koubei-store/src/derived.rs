@@ -89,6 +89,7 @@ impl Workspace {
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite)
             .with_commit_properties(props)
+            .with_writer_properties(writer_properties())
             .await
             .map_err(|e| Error::delta(name, e))?;
         let version = written.version().unwrap_or(0);
@@ -100,6 +101,26 @@ impl Workspace {
             .map_err(|e| Error::delta(name, e))?;
         Ok(version)
     }
+}
+
+/// At most this many rows per row group: the scan reads a file's row groups
+/// on as many threads as there are groups, and a derived table is read
+/// whole. With one group of a million customers' purchases, the whole
+/// `clv` command took 0.34 s (median of 10); with 2^17, 0.29 s.
+const ROW_GROUP_ROWS: usize = 1 << 17;
+
+/// Snappy, as deltalake writes, in row groups of [`ROW_GROUP_ROWS`]; no
+/// dictionary for the columns of one value per customer, where it only
+/// grows until Parquet falls back from it (28.7 MB against 32.2 MB at a
+/// million customers).
+fn writer_properties() -> parquet::file::properties::WriterProperties {
+    parquet::file::properties::WriterProperties::builder()
+        .set_created_by(format!("koubei {}", env!("CARGO_PKG_VERSION")))
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_column_dictionary_enabled("customer_id".into(), false)
+        .set_column_dictionary_enabled("id_place".into(), false)
+        .build()
 }
 
 #[cfg(test)]
@@ -181,5 +202,29 @@ mod tests {
         let remade = Source::of(&source(&ws, &[1]).await).unwrap();
         assert_eq!(remade.version, v0.version);
         assert!(ws.load_derived("d", &remade).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_derived_table_is_written_in_row_groups_every_thread_can_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        let v0 = Source::of(&source(&ws, &[1]).await).unwrap();
+        let n = 2 * ROW_GROUP_ROWS + 5;
+        let values: Vec<i64> = (0..n as i64).collect();
+        ws.replace_derived("d", &v0, rows(&values)).await.unwrap();
+        let mut groups = Vec::new();
+        for e in std::fs::read_dir(ws.derived_dir("d")).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "parquet") {
+                let file = std::fs::File::open(path).unwrap();
+                let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+                use parquet::file::reader::FileReader;
+                for g in reader.metadata().row_groups() {
+                    groups.push(g.num_rows() as usize);
+                }
+            }
+        }
+        groups.sort_unstable();
+        assert_eq!(groups, [5, ROW_GROUP_ROWS, ROW_GROUP_ROWS]);
     }
 }
