@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use rayon::prelude::*;
 
-use crate::clv::CustomerIds;
+use crate::clv::{BatchRows, CustomerIds};
 use crate::{Engine, Error, Result};
 
 /// The 11 segments, each one a set of cells of the recency × frequency score
@@ -155,17 +155,12 @@ fn rfm_rows(
     let as_of_day = (as_of - NaiveDate::default()).num_days();
     // In id order, as the CLV summary is (see `paired`).
     let ids = CustomerIds::from_batches(batches)?;
-    let mut starts = vec![0];
-    for b in batches {
-        starts.push(starts[starts.len() - 1] + b.num_rows());
-    }
+    let rows = BatchRows::of(batches.iter().map(RecordBatch::num_rows));
     let values: Vec<(i64, i64, f64)> = order
         .par_iter()
         .map(|&i| {
-            let i = i as usize;
-            let b = starts.partition_point(|&s| s <= i) - 1;
+            let (b, row) = rows.locate(i as usize);
             let (last, orders, spend) = columns[b];
-            let row = i - starts[b];
             let last = if last.is_valid(row) {
                 last.value(row)
             } else {
