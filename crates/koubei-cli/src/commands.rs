@@ -368,6 +368,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 horizon_days: parse_horizon(&horizon).map_err(anyhow::Error::msg)?,
                 discount_rate,
                 compare,
+                per_customer: export.is_some(),
             };
             let ws = Workspace::open(&path)?;
             let report = open_engine(&ws, recompute).await?.clv(&req).await?;

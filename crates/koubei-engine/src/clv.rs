@@ -461,18 +461,20 @@ impl Engine {
     /// are its holdout, from the same pass, and customers whose first order
     /// is in the holdout are left out. `extra`, another gathering aggregate
     /// over the same lines, comes as a third column. Without dates, from the
-    /// stored purchases where they serve (see [`crate::purchases`]).
+    /// stored purchases where they serve (see [`crate::purchases`]); there,
+    /// without `ids`, the ids are left unread (all null).
     pub(crate) async fn purchase_days(
         &self,
         end: Option<NaiveDate>,
         holdout_end: Option<NaiveDate>,
         unit: Option<f64>,
         extra: Option<&str>,
+        ids: bool,
     ) -> Result<Vec<RecordBatch>> {
         if end.is_none()
             && holdout_end.is_none()
             && unit.is_none()
-            && let Some(stored) = self.stored_purchase_days(extra).await?
+            && let Some(stored) = self.stored_purchase_days(extra, ids).await?
         {
             return Ok(stored);
         }
@@ -494,14 +496,14 @@ impl Engine {
 
     /// Frequency, recency, T and mean repeat spend per customer.
     pub async fn clv_summary(&self, req: &SummaryRequest) -> Result<Summary> {
-        Ok(self.summary_of(req, false, None).await?.0)
+        Ok(self.summary_of(req, false, None, true).await?.0)
     }
 
     /// [`Engine::clv_summary`] with each customer's transaction
     /// opportunities, from which [`Summary::discrete`] makes the BG/BB
     /// summary.
     pub async fn clv_summary_with_opportunities(&self, req: &SummaryRequest) -> Result<Summary> {
-        Ok(self.summary_of(req, true, None).await?.0)
+        Ok(self.summary_of(req, true, None, true).await?.0)
     }
 
     /// [`Engine::clv_summary`] with the batches of its query, whose third
@@ -513,14 +515,20 @@ impl Engine {
         req: &SummaryRequest,
         extra: &str,
     ) -> Result<(Summary, Vec<RecordBatch>, Vec<u32>)> {
-        self.summary_of(req, false, Some(extra)).await
+        self.summary_of(req, false, Some(extra), true).await
     }
 
-    async fn summary_of(
+    /// The summary for `req`, with each customer's opportunities if
+    /// `by_unit`, and the batches it was made from (see
+    /// [`Engine::clv_summary_and`]). Without `ids`, its `customer_id` is
+    /// empty, and the stored purchases' ids are not read: at a million
+    /// customers they were two fifths of the time to read them.
+    pub(crate) async fn summary_of(
         &self,
         req: &SummaryRequest,
         by_unit: bool,
         extra: Option<&str>,
+        ids: bool,
     ) -> Result<(Summary, Vec<RecordBatch>, Vec<u32>)> {
         let unit = req.unit.days();
         let units = by_unit.then_some(unit);
@@ -530,7 +538,7 @@ impl Engine {
         // orders (unless there are none, or a holdout needs the end first).
         let (end, batches) = match (req.calibration_end, req.holdout_end) {
             (None, None) => {
-                let batches = self.purchase_days(None, None, units, extra).await?;
+                let batches = self.purchase_days(None, None, units, extra, ids).await?;
                 let mut last = None;
                 for b in &batches {
                     let p = PurchaseDaysColumns::new(b.column(1))?;
@@ -544,7 +552,7 @@ impl Engine {
             _ => {
                 let end = self.calibration_end(req).await?;
                 let batches = self
-                    .purchase_days(Some(end), req.holdout_end, units, extra)
+                    .purchase_days(Some(end), req.holdout_end, units, extra, ids)
                     .await?;
                 (end, batches)
             }
@@ -557,16 +565,26 @@ impl Engine {
             holdout_end: req.holdout_end,
             ..Summary::default()
         };
-        s.customer_id = CustomerIds::from_batches(&batches)?;
-        tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids gathered");
         // The engine groups customers in whatever order its threads finish;
         // in id order, every sum over customers, and so every number in the
         // report, is the same from one run to the next. The rows are made
         // straight in that order, on all threads.
         // Stored purchases carry each row's place in id order.
-        let order = crate::purchases::id_order(&batches).unwrap_or_else(|| s.customer_id.sorted());
+        let (order, read) = match crate::purchases::id_order(&batches) {
+            Some(order) => (order, None),
+            None => {
+                let read = CustomerIds::from_batches(&batches)?;
+                (read.sorted(), Some(read))
+            }
+        };
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids sorted");
-        s.customer_id = s.customer_id.take(order.iter().copied())?;
+        if ids {
+            let read = match read {
+                Some(read) => read,
+                None => CustomerIds::from_batches(&batches)?,
+            };
+            s.customer_id = read.take(order.iter().copied())?;
+        }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids in order");
         let columns = batches
             .iter()

@@ -56,6 +56,10 @@ pub struct ClvRequest {
     pub discount_rate: f64,
     /// Also fit the other continuous-time models and compare.
     pub compare: bool,
+    /// Keep each customer's values and id in the report (for an export, or
+    /// to join them to other reports). Without, the report has the fit and
+    /// the totals, and the stored purchases' ids are not read.
+    pub per_customer: bool,
 }
 
 impl ClvRequest {
@@ -74,6 +78,7 @@ impl ClvRequest {
             horizon_days: 365.25,
             discount_rate: 0.1,
             compare: false,
+            per_customer: true,
         }
     }
 }
@@ -380,11 +385,10 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         // BG/BB's discrete summary is made from the same pass's day lists.
-        let summary = if req.model == ModelKind::BgBb {
-            self.clv_summary_with_opportunities(&req.summary).await?
-        } else {
-            self.clv_summary(&req.summary).await?
-        };
+        let by_unit = req.model == ModelKind::BgBb;
+        let (summary, _, _) = self
+            .summary_of(&req.summary, by_unit, None, req.per_customer)
+            .await?;
         tracing::debug!(elapsed = ?started.elapsed(), customers = summary.rows.len(), "clv summary");
         clv_of_summary(req, summary, started)
     }
@@ -392,6 +396,18 @@ impl Engine {
 
 /// The CLV report of a summary already made for `req`.
 pub(crate) fn clv_of_summary(
+    req: &ClvRequest,
+    summary: Summary,
+    started: std::time::Instant,
+) -> Result<ClvReport> {
+    let mut report = report_of_summary(req, summary, started)?;
+    if !req.per_customer {
+        report.per_customer = CustomerValues::default();
+    }
+    Ok(report)
+}
+
+fn report_of_summary(
     req: &ClvRequest,
     mut summary: Summary,
     started: std::time::Instant,
@@ -494,7 +510,11 @@ pub(crate) fn clv_of_summary(
                 })
                 .collect();
             tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-            let ids = summary.customer_id.take(kept.iter().map(|&i| i as u32))?;
+            let ids = if req.per_customer {
+                summary.customer_id.take(kept.iter().map(|&i| i as u32))?
+            } else {
+                CustomerIds::default()
+            };
             let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
             report.per_customer = CustomerValues {
                 rows: rows

@@ -109,17 +109,24 @@ impl Engine {
 
     /// The stored purchases as [`Engine::purchase_days`] gives them without
     /// dates: id, `purchase_days` and, when `extra` is RFM's aggregate, its
-    /// result; then each row's place in id order (see [`id_order`]). None
-    /// when they are not stored, or `extra` is another aggregate.
+    /// result; then each row's place in id order (see [`id_order`]). Without
+    /// `ids`, the ids are null and not read. None when they are not stored,
+    /// or `extra` is another aggregate.
     pub(crate) async fn stored_purchase_days(
         &self,
         extra: Option<&str>,
+        ids: bool,
     ) -> Result<Option<Vec<RecordBatch>>> {
         if !self.stored_purchases || extra.is_some_and(|e| e != RFM_AGGREGATE) {
             return Ok(None);
         }
+        let id = if ids {
+            "customer_id"
+        } else {
+            "CAST(NULL AS VARCHAR) AS customer_id"
+        };
         let o = if extra.is_some() { ", o" } else { "" };
-        let sql = format!("SELECT customer_id, p{o}, {PLACE} FROM {CUSTOMER_PURCHASES}");
+        let sql = format!("SELECT {id}, p{o}, {PLACE} FROM {CUSTOMER_PURCHASES}");
         Ok(Some(self.sql(&sql).await?.1))
     }
 }
@@ -264,7 +271,11 @@ o7,c1,2024-03-10T10:00:00Z,9,paid
         assert_eq!(s.spend, [9.0, 20.0, 0.0]);
         assert_eq!(format!("{s:?}"), format!("{r:?}"));
         // The stored rows give their id order without a sort.
-        let read = stored.stored_purchase_days(None).await.unwrap().unwrap();
+        let read = stored
+            .stored_purchase_days(None, true)
+            .await
+            .unwrap()
+            .unwrap();
         let order = id_order(&read).unwrap();
         assert_eq!(order, CustomerIds::from_batches(&read).unwrap().sorted());
         // RFM and the CLV beside it, both ways.

@@ -440,6 +440,17 @@ fn stored_purchases_give_the_same_reports() {
             .collect();
         let (json, csv) = rfm_csv("rfm.csv", extra);
         out.extend([json, csv]);
+        // With each customer's values (which then read the ids), the same
+        // report, and the values exported.
+        for m in ["bgnbd", "bgbb"] {
+            let file = ws.dir.path().join("clv.csv");
+            let mut args = vec!["clv", "--model", m, "--format", "json"];
+            args.extend_from_slice(extra);
+            let without = ws.ok(&args);
+            args.extend(["--export", file.to_str().unwrap()]);
+            assert_eq!(ws.ok(&args), without, "{m} {extra:?}");
+            out.push(std::fs::read_to_string(&file).unwrap());
+        }
         out
     };
     let from_stored = reports(&[]);
