@@ -157,7 +157,7 @@ impl BatchRows {
 /// the query gave and the order to give them in: ten million `String`s took
 /// seconds to make, and most reports never look at the ids. Putting them in
 /// another order only orders their positions; at a million customers,
-/// gathering the arrays into one and taking it in id order had cost 20–25 ms
+/// gathering the arrays into one and taking it in id order had cost 21–29 ms
 /// of a 0.3 s CLV command.
 #[derive(Clone, Default)]
 pub struct CustomerIds {
@@ -522,7 +522,8 @@ impl Engine {
     /// `by_unit`, and the batches it was made from (see
     /// [`Engine::clv_summary_and`]). Without `ids`, its `customer_id` is
     /// empty, and the stored purchases' ids are not read: at a million
-    /// customers they were two fifths of the time to read them.
+    /// customers the CLV command took 0.265 s without them, against 0.315 s
+    /// (medians of 10).
     pub(crate) async fn summary_of(
         &self,
         req: &SummaryRequest,
