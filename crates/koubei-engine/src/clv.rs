@@ -249,26 +249,18 @@ impl CustomerIds {
         keys.into_iter().map(|(_, i)| i).collect()
     }
 
-    /// The ids as read, without an order.
-    fn clone_read(&self) -> CustomerIds {
-        CustomerIds {
-            chunks: self.chunks.clone(),
-            rows: self.rows.clone(),
-            order: None,
-        }
-    }
-
     /// The ids at `order`'s positions.
-    pub(crate) fn take(&self, order: impl IntoIterator<Item = u32>) -> Result<CustomerIds> {
+    pub(crate) fn take(&self, order: impl IntoIterator<Item = u32>) -> CustomerIds {
         let rows = order.into_iter();
         let order = match &self.order {
             Some(o) => rows.map(|i| o[i as usize]).collect(),
             None => rows.collect(),
         };
-        Ok(CustomerIds {
+        CustomerIds {
+            chunks: self.chunks.clone(),
+            rows: self.rows.clone(),
             order: Some(order),
-            ..self.clone_read()
-        })
+        }
     }
 }
 
@@ -584,7 +576,7 @@ impl Engine {
                 Some(read) => read,
                 None => CustomerIds::from_batches(&batches)?,
             };
-            s.customer_id = read.take(order.iter().copied())?;
+            s.customer_id = read.take(order.iter().copied());
         }
         tracing::debug!(elapsed = ?started.elapsed(), "clv summary ids in order");
         let columns = batches
@@ -676,7 +668,7 @@ impl Engine {
             .discrete()
             .ok_or_else(|| Error::Request("the summary has no transaction opportunities".into()))?;
         Ok((
-            summary.customer_id.take(kept.iter().map(|&i| i as u32))?,
+            summary.customer_id.take(kept.iter().map(|&i| i as u32)),
             rows,
         ))
     }
@@ -795,12 +787,12 @@ o11,c4,2024-02-01T10:00:00Z,8,paid
             read.iter().collect::<Vec<_>>(),
             ["d", "b", "e", "", "a", "c"]
         );
-        let sorted = read.take(read.sorted()).unwrap();
+        let sorted = read.take(read.sorted());
         assert_eq!(
             sorted.iter().collect::<Vec<_>>(),
             ["", "a", "b", "c", "d", "e"]
         );
-        let some = sorted.take([5, 1, 1, 3]).unwrap();
+        let some = sorted.take([5, 1, 1, 3]);
         assert_eq!(some.len(), 4);
         assert_eq!(format!("{some:?}"), r#"["e", "a", "a", "c"]"#);
         assert!(CustomerIds::default().is_empty());

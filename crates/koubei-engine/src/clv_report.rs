@@ -511,7 +511,7 @@ fn report_of_summary(
                 .collect();
             tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
             let ids = if req.per_customer {
-                summary.customer_id.take(kept.iter().map(|&i| i as u32))?
+                summary.customer_id.take(kept.iter().map(|&i| i as u32))
             } else {
                 CustomerIds::default()
             };
