@@ -1,10 +1,16 @@
-//! The command line as typed: clap definitions only. `main` resolves these
-//! into library calls.
+//! The command line as typed: clap definitions only. Each value is parsed
+//! by the library's own type, so that a flag and an API field share one
+//! grammar; `commands` turns these into the operations' requests.
 
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
+use koubei_app::wom::{GraphModel, Objective};
+use koubei_app::{
+    Delimiter, Exclusion, Format, FunnelOrder, Horizon, ImportTz, Mapping, ModelKind, Period, Step,
+    TableKind, Unit,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +50,18 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("expected a date such as 2024-03-01, not \"{s}\""))
 }
 
+/// Funnel steps in one flag: `view,add_to_cart,purchase[channel=app]`.
+#[derive(Debug, Clone)]
+pub struct Steps(pub Vec<Step>);
+
+fn parse_steps(s: &str) -> Result<Steps, String> {
+    koubei_app::parse_steps(s).map(Steps)
+}
+
+fn parse_window(s: &str) -> Result<i64, String> {
+    koubei_app::parse_duration(s)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum OutputFormat {
     #[default]
@@ -55,203 +73,233 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate a demo shop into the workspace and import it.
-    Demo {
-        /// Customers to generate.
-        #[arg(long, default_value_t = 10_000)]
-        customers: usize,
-        /// Random seed: the same seed gives the same shop.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Delete the workspace's tables first, when it already holds data.
-        #[arg(long)]
-        replace: bool,
-        /// Leave out behavioural events and reviews (a different, smaller shop):
-        /// ten million customers then fit in memory, for CLV and RFM at scale.
-        #[arg(long)]
-        no_events: bool,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Demo(DemoArgs),
     /// Import a CSV, JSON Lines or Parquet file (optionally .gz) into a table.
-    Import {
-        /// customers, orders, events, reviews or referrals.
-        table: String,
-        file: PathBuf,
-        /// The file's format: csv, tsv, jsonl or parquet. Taken from the extension by default.
-        #[arg(long = "format")]
-        input_format: Option<String>,
-        /// The field separator of a CSV file: one character, \t, or `whitespace` for
-        /// fields separated by runs of blanks (no quoting).
-        #[arg(long)]
-        delimiter: Option<String>,
-        /// The file has no header line: these are its column names, in order (NAME,NAME,...).
-        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-        columns: Vec<String>,
-        /// TARGET=SOURCE: read the table's column TARGET from the file's column SOURCE.
-        #[arg(long = "map", value_name = "TARGET=SOURCE")]
-        map: Vec<String>,
-        /// Time zone of timestamps without one: an IANA name (Asia/Shanghai) or an offset (+08:00).
-        #[arg(long, default_value = "UTC")]
-        timezone: String,
-        /// Commit nothing when more than this share of rows is rejected.
-        #[arg(long, default_value_t = 0.01)]
-        max_reject_ratio: f64,
-        /// How to print the import's summary (--format names the file's format here).
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
-    },
+    Import(ImportArgs),
     /// Store each customer's purchases for the current orders, as an import
     /// of orders does (for a workspace imported before koubei kept them).
     Refresh,
     /// List the tables with their rows, Delta versions and last import.
-    Tables {
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Tables(TablesArgs),
     /// Sales KPIs by period: revenue net of refunds, orders, units, buyers,
     /// average order value, new against returning buyers, and growth.
-    Sales {
-        /// day, week (from Monday), month, quarter or year.
-        #[arg(long, default_value = "month")]
-        by: String,
-        /// Break down by a column of orders: country, region, city, channel, category, product_id, ...
-        #[arg(long)]
-        breakdown: Option<String>,
-        /// Keep the N groups with the most revenue; the others become "(other)".
-        #[arg(long)]
-        top: Option<usize>,
-        #[command(flatten)]
-        range: DayRange,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Sales(SalesArgs),
     /// Conversion funnel over events: persons per step, conversion and drop-off.
-    Funnel {
-        /// Steps in order, comma-separated: event names, each optionally with
-        /// filters on events columns, e.g. view,add_to_cart,purchase[channel=app].
-        #[arg(long, required = true)]
-        steps: String,
-        /// Leave out persons who did EVENT between steps FROM and TO
-        /// (EVENT[:FROM-TO], repeatable; the whole funnel by default).
-        #[arg(long, value_name = "EVENT[:FROM-TO]")]
-        exclude: Vec<String>,
-        /// Break down by an events column (first touch: its value on the
-        /// step-1 event of each person's path), with a total row.
-        #[arg(long)]
-        breakdown: Option<String>,
-        /// Conversion by the period in which persons entered: day, week, month, quarter or year.
-        #[arg(long)]
-        trend: Option<String>,
-        /// Conversion window from the step-1 event: 30m, 12h, 7d, 2w.
-        #[arg(long, default_value = "14d")]
-        window: String,
-        /// ordered (other events may come between steps), strict (none may), or unordered.
-        #[arg(long, default_value = "ordered")]
-        order: String,
-        #[command(flatten)]
-        range: DayRange,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Funnel(FunnelArgs),
     /// Cohort retention: persons by the period of their first start event,
     /// and how many came back in each later period.
-    Retention {
-        /// day, week (from Monday) or month.
-        #[arg(long, default_value = "week")]
-        period: String,
-        /// Periods after the cohort's own.
-        #[arg(long, default_value_t = 8)]
-        periods: usize,
-        /// Start event from events; a first paid order by default.
-        #[arg(long)]
-        start_event: Option<String>,
-        /// Return event from events; any paid order by default.
-        #[arg(long)]
-        return_event: Option<String>,
-        /// Count a person in every period up to their last return ("on or after").
-        #[arg(long)]
-        cumulative: bool,
-        /// Put a person in the cohort of every period with a start event, not
-        /// only their first.
-        #[arg(long)]
-        recurring: bool,
-        /// Split cohorts by a column of the start events (orders, or events
-        /// with --start-event), taken on each person's first start event.
-        #[arg(long)]
-        breakdown: Option<String>,
-        #[command(flatten)]
-        range: DayRange,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Retention(RetentionArgs),
     /// RFM scores and segments, with revenue, mean CLV and migration between two dates.
-    Rfm {
-        /// Score as of this day (default: the last paid order's day).
-        #[arg(long, value_parser = parse_day)]
-        as_of: Option<NaiveDate>,
-        /// Also show how customers moved between segments since this day.
-        #[arg(long, value_parser = parse_day)]
-        from: Option<NaiveDate>,
-        /// Write the customers (scores, segment, CLV) to this CSV file.
-        #[arg(long)]
-        export: Option<PathBuf>,
-        /// Export only these segments (repeatable), e.g. --segment "At Risk".
-        #[arg(long)]
-        segment: Vec<String>,
-        /// Group the order lines again instead of reading the per-customer
-        /// purchases stored at import (same numbers; for checking).
-        #[arg(long)]
-        recompute: bool,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Rfm(RfmArgs),
     /// Fit a customer-lifetime-value model to the orders and value every customer.
-    Clv {
-        /// bgnbd, mbgnbd, pareto (Pareto/NBD), bgbb (discrete time) or gamma-gamma (spend).
-        #[arg(long, default_value = "bgnbd")]
-        model: String,
-        /// Time unit of frequency, recency and T: day, week (days / 7), month or year.
-        #[arg(long, default_value = "week")]
-        unit: String,
-        /// Last day of the calibration period (default: the last order's day).
-        #[arg(long, value_parser = parse_day)]
-        calibration_end: Option<NaiveDate>,
-        /// Last day of a holdout period after it, to check predictions against.
-        #[arg(long, value_parser = parse_day)]
-        holdout_end: Option<NaiveDate>,
-        /// How far ahead to predict purchases and value: 90d, 26w, 12m, 1y.
-        #[arg(long, default_value = "1y")]
-        horizon: String,
-        /// Yearly discount rate for the lifetime value.
-        #[arg(long, default_value_t = 0.1)]
-        discount_rate: f64,
-        /// L2 penalty on the parameters, as in lifetimes' penalizer_coef.
-        #[arg(long, default_value_t = 0.0)]
-        penalizer: f64,
-        /// Also fit BG/NBD, MBG/NBD and Pareto/NBD to the same data and compare.
-        #[arg(long)]
-        compare: bool,
-        /// Write one row per customer (P(alive), expected purchases, spend, CLV) to this CSV file.
-        #[arg(long)]
-        export: Option<PathBuf>,
-        /// Group the order lines again instead of reading the per-customer
-        /// purchases stored at import (same numbers; for checking).
-        #[arg(long)]
-        recompute: bool,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Clv(ClvArgs),
     /// Word of mouth: choose seed customers, simulate spread.
-    Wom {
-        #[command(subcommand)]
-        command: WomCommand,
-    },
+    Wom(WomArgs),
     /// Run a DataFusion SQL query over all the tables.
-    Sql {
-        query: String,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Sql(SqlArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Customers to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: usize,
+    /// Random seed: the same seed gives the same shop.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Delete the workspace's tables first, when it already holds data.
+    #[arg(long)]
+    pub replace: bool,
+    /// Leave out behavioural events and reviews (a different, smaller shop):
+    /// ten million customers then fit in memory, for CLV and RFM at scale.
+    #[arg(long)]
+    pub no_events: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// customers, orders, events, reviews or referrals.
+    pub table: TableKind,
+    pub file: PathBuf,
+    /// The file's format: csv, tsv, jsonl or parquet. Taken from the extension by default.
+    #[arg(long = "format")]
+    pub input_format: Option<Format>,
+    /// The field separator of a CSV file: one character, \t, or `whitespace` for
+    /// fields separated by runs of blanks (no quoting).
+    #[arg(long)]
+    pub delimiter: Option<Delimiter>,
+    /// The file has no header line: these are its column names, in order (NAME,NAME,...).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub columns: Vec<String>,
+    /// TARGET=SOURCE: read the table's column TARGET from the file's column SOURCE.
+    #[arg(long = "map", value_name = "TARGET=SOURCE")]
+    pub map: Vec<Mapping>,
+    /// Time zone of timestamps without one: an IANA name (Asia/Shanghai) or an offset (+08:00).
+    #[arg(long, default_value = "UTC")]
+    pub timezone: ImportTz,
+    /// Commit nothing when more than this share of rows is rejected.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_reject_ratio: f64,
+    /// How to print the import's summary (--format names the file's format here).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TablesArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SalesArgs {
+    /// day, week (from Monday), month, quarter or year.
+    #[arg(long, default_value = "month")]
+    pub by: Period,
+    /// Break down by a column of orders: country, region, city, channel, category, product_id, ...
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    /// Keep the N groups with the most revenue; the others become "(other)".
+    #[arg(long)]
+    pub top: Option<usize>,
+    #[command(flatten)]
+    pub range: DayRange,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FunnelArgs {
+    /// Steps in order, comma-separated: event names, each optionally with
+    /// filters on events columns, e.g. view,add_to_cart,purchase[channel=app].
+    #[arg(long, required = true, value_parser = parse_steps)]
+    pub steps: Steps,
+    /// Leave out persons who did EVENT between steps FROM and TO
+    /// (EVENT[:FROM-TO], repeatable; the whole funnel by default).
+    #[arg(long, value_name = "EVENT[:FROM-TO]")]
+    pub exclude: Vec<Exclusion>,
+    /// Break down by an events column (first touch: its value on the
+    /// step-1 event of each person's path), with a total row.
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    /// Conversion by the period in which persons entered: day, week, month, quarter or year.
+    #[arg(long)]
+    pub trend: Option<Period>,
+    /// Conversion window from the step-1 event: 30m, 12h, 7d, 2w.
+    #[arg(long, default_value = "14d", value_parser = parse_window)]
+    pub window: i64,
+    /// ordered (other events may come between steps), strict (none may), or unordered.
+    #[arg(long, default_value = "ordered")]
+    pub order: FunnelOrder,
+    #[command(flatten)]
+    pub range: DayRange,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RetentionArgs {
+    /// day, week (from Monday) or month.
+    #[arg(long, default_value = "week")]
+    pub period: Period,
+    /// Periods after the cohort's own.
+    #[arg(long, default_value_t = 8)]
+    pub periods: usize,
+    /// Start event from events; a first paid order by default.
+    #[arg(long)]
+    pub start_event: Option<String>,
+    /// Return event from events; any paid order by default.
+    #[arg(long)]
+    pub return_event: Option<String>,
+    /// Count a person in every period up to their last return ("on or after").
+    #[arg(long)]
+    pub cumulative: bool,
+    /// Put a person in the cohort of every period with a start event, not
+    /// only their first.
+    #[arg(long)]
+    pub recurring: bool,
+    /// Split cohorts by a column of the start events (orders, or events
+    /// with --start-event), taken on each person's first start event.
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    #[command(flatten)]
+    pub range: DayRange,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RfmArgs {
+    /// Score as of this day (default: the last paid order's day).
+    #[arg(long, value_parser = parse_day)]
+    pub as_of: Option<NaiveDate>,
+    /// Also show how customers moved between segments since this day.
+    #[arg(long, value_parser = parse_day)]
+    pub from: Option<NaiveDate>,
+    /// Write the customers (scores, segment, CLV) to this CSV file.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Export only these segments (repeatable), e.g. --segment "At Risk".
+    #[arg(long)]
+    pub segment: Vec<String>,
+    /// Group the order lines again instead of reading the per-customer
+    /// purchases stored at import (same numbers; for checking).
+    #[arg(long)]
+    pub recompute: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClvArgs {
+    /// bgnbd, mbgnbd, pareto (Pareto/NBD), bgbb (discrete time) or gamma-gamma (spend).
+    #[arg(long, default_value = "bgnbd")]
+    pub model: ModelKind,
+    /// Time unit of frequency, recency and T: day, week (days / 7), month or year.
+    #[arg(long, default_value = "week")]
+    pub unit: Unit,
+    /// Last day of the calibration period (default: the last order's day).
+    #[arg(long, value_parser = parse_day)]
+    pub calibration_end: Option<NaiveDate>,
+    /// Last day of a holdout period after it, to check predictions against.
+    #[arg(long, value_parser = parse_day)]
+    pub holdout_end: Option<NaiveDate>,
+    /// How far ahead to predict purchases and value: 90d, 26w, 12m, 1y.
+    #[arg(long, default_value = "1y")]
+    pub horizon: Horizon,
+    /// Yearly discount rate for the lifetime value.
+    #[arg(long, default_value_t = 0.1)]
+    pub discount_rate: f64,
+    /// L2 penalty on the parameters, as in lifetimes' penalizer_coef.
+    #[arg(long, default_value_t = 0.0)]
+    pub penalizer: f64,
+    /// Also fit BG/NBD, MBG/NBD and Pareto/NBD to the same data and compare.
+    #[arg(long)]
+    pub compare: bool,
+    /// Write one row per customer (P(alive), expected purchases, spend, CLV) to this CSV file.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Group the order lines again instead of reading the per-customer
+    /// purchases stored at import (same numbers; for checking).
+    #[arg(long)]
+    pub recompute: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WomArgs {
+    #[command(subcommand)]
+    pub command: WomCommand,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SqlArgs {
+    pub query: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 /// Where the graph comes from and how its arcs get probabilities.
@@ -268,109 +316,124 @@ pub struct GraphArgs {
     /// (1 / in-degree), const:P, or given (the file's third column). Default:
     /// learned on shop data; given when the file has probabilities, else wc.
     #[arg(long)]
-    pub model: Option<String>,
+    pub model: Option<GraphModel>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum WomCommand {
     /// Share rate, the referral funnel, K-factor by period, share channels,
     /// and referred customers beside the others.
-    Metrics {
-        /// day, week (from Monday), month, quarter or year.
-        #[arg(long, default_value = "month")]
-        by: String,
-        /// An order counts as shared when its buyer shares within this many days.
-        #[arg(long, default_value_t = 7)]
-        share_window: u32,
-        /// Skip the CLV fit behind the referred customers' mean CLV.
-        #[arg(long)]
-        no_clv: bool,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Metrics(MetricsArgs),
     /// Referral cascades: size, depth, breadth, structural virality and
     /// duration; the largest trees; reach over time.
-    Cascades {
-        /// How many of the largest cascades to list.
-        #[arg(long, default_value_t = 10)]
-        top: usize,
-        /// The most nodes of each listed tree in the JSON output.
-        #[arg(long, default_value_t = 200)]
-        tree_nodes: usize,
-        /// day, week, month, quarter or year, for reach over time.
-        #[arg(long, default_value = "month")]
-        by: String,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Cascades(CascadesArgs),
     /// How far word of mouth travels: cities, regions and countries reached,
     /// coverage of the home country, overseas and worldwide, over time.
-    Reach {
-        /// The home country (ISO 3166-1 code or name).
-        #[arg(long, default_value = "CN")]
-        home: String,
-        /// day, week, month, quarter or year.
-        #[arg(long, default_value = "month")]
-        by: String,
-        /// How many cascades to list, widest reach first.
-        #[arg(long, default_value_t = 10)]
-        top: usize,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Reach(ReachArgs),
     /// Choose the k seeds whose word of mouth reaches furthest (OPIM-C, with a
     /// certified approximation to the optimum).
-    Seeds {
-        #[command(flatten)]
-        graph: GraphArgs,
-        /// How many seeds.
-        #[arg(long, short = 'k', default_value_t = 50)]
-        k: usize,
-        /// The guarantee is 1 - 1/e - epsilon of the optimum.
-        #[arg(long, default_value_t = 0.1)]
-        epsilon: f64,
-        /// The chance that the guarantee fails (default: 1 / nodes).
-        #[arg(long)]
-        delta: Option<f64>,
-        /// What to maximise: people reached, or distinct regions or countries
-        /// reached (shop data only).
-        #[arg(long, default_value = "people")]
-        objective: String,
-        /// Random seed: the same seed gives the same answer.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Keep sampling until each collection has at least this many RR sets,
-        /// even once the guarantee is met: more sets, better seeds.
-        #[arg(long, default_value_t = 0)]
-        min_rr_sets: usize,
-        /// Keep sampling until the spread's lower confidence bound is within
-        /// this fraction of the estimate (0 stops as soon as the guarantee holds).
-        #[arg(long, default_value_t = 0.03)]
-        precision: f64,
-        /// Sampling past the guarantee stops before the RR sets take more than
-        /// this many MiB.
-        #[arg(long, default_value_t = 2048)]
-        memory_budget: usize,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Seeds(SeedsArgs),
     /// Estimate by Monte Carlo how far a seed set spreads.
-    Simulate {
-        #[command(flatten)]
-        graph: GraphArgs,
-        /// The seeds: one node id per line, or the JSON that `wom seeds` prints.
-        #[arg(long, value_name = "FILE")]
-        seeds: PathBuf,
-        /// Cascades to simulate.
-        #[arg(long, default_value_t = 10_000)]
-        runs: usize,
-        /// Also count the distinct regions or countries reached (shop data only).
-        #[arg(long)]
-        objective: Option<String>,
-        /// Random seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// day, week (from Monday), month, quarter or year.
+    #[arg(long, default_value = "month")]
+    pub by: Period,
+    /// An order counts as shared when its buyer shares within this many days.
+    #[arg(long, default_value_t = 7)]
+    pub share_window: u32,
+    /// Skip the CLV fit behind the referred customers' mean CLV.
+    #[arg(long)]
+    pub no_clv: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CascadesArgs {
+    /// How many of the largest cascades to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// The most nodes of each listed tree in the JSON output.
+    #[arg(long, default_value_t = 200)]
+    pub tree_nodes: usize,
+    /// day, week, month, quarter or year, for reach over time.
+    #[arg(long, default_value = "month")]
+    pub by: Period,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReachArgs {
+    /// The home country (ISO 3166-1 code or name).
+    #[arg(long, default_value = "CN")]
+    pub home: String,
+    /// day, week, month, quarter or year.
+    #[arg(long, default_value = "month")]
+    pub by: Period,
+    /// How many cascades to list, widest reach first.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedsArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// How many seeds.
+    #[arg(long, short = 'k', default_value_t = 50)]
+    pub k: usize,
+    /// The guarantee is 1 - 1/e - epsilon of the optimum.
+    #[arg(long, default_value_t = 0.1)]
+    pub epsilon: f64,
+    /// The chance that the guarantee fails (default: 1 / nodes).
+    #[arg(long)]
+    pub delta: Option<f64>,
+    /// What to maximise: people reached, or distinct regions or countries
+    /// reached (shop data only).
+    #[arg(long, default_value = "people")]
+    pub objective: Objective,
+    /// Random seed: the same seed gives the same answer.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep sampling until each collection has at least this many RR sets,
+    /// even once the guarantee is met: more sets, better seeds.
+    #[arg(long, default_value_t = 0)]
+    pub min_rr_sets: usize,
+    /// Keep sampling until the spread's lower confidence bound is within
+    /// this fraction of the estimate (0 stops as soon as the guarantee holds).
+    #[arg(long, default_value_t = 0.03)]
+    pub precision: f64,
+    /// Sampling past the guarantee stops before the RR sets take more than
+    /// this many MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_budget: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// The seeds: one node id per line, or the JSON that `wom seeds` prints.
+    #[arg(long, value_name = "FILE")]
+    pub seeds: PathBuf,
+    /// Cascades to simulate.
+    #[arg(long, default_value_t = 10_000)]
+    pub runs: usize,
+    /// Also count the distinct regions or countries reached (shop data only).
+    #[arg(long)]
+    pub objective: Option<Objective>,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }

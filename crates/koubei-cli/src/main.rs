@@ -4,7 +4,7 @@ mod args;
 mod commands;
 mod output;
 mod progress;
-mod wom;
+mod requests;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -1,6 +1,16 @@
 //! Progress bars on stderr. indicatif hides them when stderr is not a terminal.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use koubei_app::{Progress, Task};
+
+/// A bar per task.
+pub struct Bars;
+
+impl Progress for Bars {
+    fn task(&self, label: &str) -> Box<dyn Task> {
+        Box::new(Bar::new(label))
+    }
+}
 
 pub struct Bar {
     bar: ProgressBar,
@@ -15,8 +25,10 @@ impl Bar {
             label: label.to_string(),
         }
     }
+}
 
-    pub fn counting(&self, total: u64, unit: &str) {
+impl Task for Bar {
+    fn counting(&self, total: u64, unit: &str) {
         self.bar.set_length(total);
         self.bar.set_position(0);
         self.bar.set_style(
@@ -28,20 +40,14 @@ impl Bar {
         );
     }
 
-    pub fn set(&self, pos: u64) {
-        self.bar.set_position(pos);
-    }
-
-    pub fn message(&self, msg: &str) {
+    fn message(&self, msg: &str) {
         self.bar.set_message(format!("{} {msg}", self.label));
     }
 
-    pub fn finish(&self) {
+    fn finish(&self) {
         self.bar.finish_and_clear();
     }
-}
 
-impl koubei_store::Progress for Bar {
     fn stage(&self, name: &str, total: Option<u64>) {
         match total {
             Some(t) if name == "reading" => {

@@ -7,23 +7,24 @@
 //! UTC day; the first day is the first purchase, each later day one repeat
 //! purchase occasion.
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringViewArray,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use chrono::{DateTime, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
 use crate::cols::i64s;
+use crate::customers::{BatchRows, CustomerIds};
 use crate::{Engine, Error, Result};
 use koubei_clv::{Discrete, Rft};
 use rayon::prelude::*;
 
 /// The time unit of frequency, recency and T.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, DeserializeFromStr)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     Day,
+    #[default]
     Week,
     Month,
     Year,
@@ -67,9 +68,53 @@ impl std::fmt::Display for Unit {
     }
 }
 
+/// How far ahead to predict: `90d`, `26w`, `12m` or `1y`, kept as written
+/// for the report's text.
+#[derive(Clone, Debug, PartialEq, SerializeDisplay, DeserializeFromStr)]
+pub struct Horizon {
+    text: String,
+    days: f64,
+}
+
+impl Horizon {
+    /// A year: the horizon of the lifetime value other reports show.
+    pub fn year() -> Horizon {
+        Horizon {
+            text: "1y".into(),
+            days: 365.25,
+        }
+    }
+
+    pub fn days(&self) -> f64 {
+        self.days
+    }
+}
+
+impl Default for Horizon {
+    fn default() -> Self {
+        Horizon::year()
+    }
+}
+
+impl std::str::FromStr for Horizon {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Ok(Horizon {
+            text: s.trim().to_string(),
+            days: parse_horizon(s)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Horizon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// A prediction horizon such as `90d`, `26w`, `12m` or `1y`, in days (a month
 /// is 365.25 / 12 days, a year 365.25).
-pub fn parse_horizon(s: &str) -> std::result::Result<f64, String> {
+fn parse_horizon(s: &str) -> std::result::Result<f64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -98,7 +143,8 @@ pub fn parse_horizon(s: &str) -> std::result::Result<f64, String> {
 }
 
 /// Which orders make the summary.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryRequest {
     pub unit: Unit,
     /// The last day of the calibration period (inclusive); default: the day of
@@ -107,174 +153,6 @@ pub struct SummaryRequest {
     /// The last day of the holdout period, which starts the day after
     /// `calibration_end`.
     pub holdout_end: Option<NaiveDate>,
-}
-
-/// Where each row of a query's result lies among its batches: a row's batch
-/// is found from the batch of the first row of its block of 4096 rows (a
-/// binary search per row over the batches took a quarter of the summary's
-/// step that reads them).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct BatchRows {
-    /// Where each batch starts, and the total at the end.
-    starts: Vec<usize>,
-    /// The batch of the first row of each block.
-    block_batch: Vec<u32>,
-}
-
-impl BatchRows {
-    const BLOCK: usize = 12;
-
-    pub(crate) fn of(lens: impl IntoIterator<Item = usize>) -> BatchRows {
-        let mut starts = vec![0];
-        for n in lens {
-            starts.push(starts[starts.len() - 1] + n);
-        }
-        let block_batch = (0..starts[starts.len() - 1].div_ceil(1 << Self::BLOCK))
-            .map(|j| (starts.partition_point(|&start| start <= j << Self::BLOCK) - 1) as u32)
-            .collect();
-        BatchRows {
-            starts,
-            block_batch,
-        }
-    }
-
-    /// All rows.
-    pub(crate) fn len(&self) -> usize {
-        self.starts.last().copied().unwrap_or(0)
-    }
-
-    /// The batch of a row, and the row within it.
-    pub(crate) fn locate(&self, row: usize) -> (usize, usize) {
-        let mut b = self.block_batch[row >> Self::BLOCK] as usize;
-        while self.starts[b + 1] <= row {
-            b += 1;
-        }
-        (b, row - self.starts[b])
-    }
-}
-
-/// Customer ids, in the order of a summary's rows, kept as the Arrow arrays
-/// the query gave and the order to give them in: ten million `String`s took
-/// seconds to make, and most reports never look at the ids. Putting them in
-/// another order only orders their positions; at a million customers,
-/// gathering the arrays into one and taking it in id order had cost 21–29 ms
-/// of a 0.3 s CLV command.
-#[derive(Clone, Default)]
-pub struct CustomerIds {
-    /// The arrays as read, as views (which most reads give already).
-    chunks: Vec<StringViewArray>,
-    /// Where each row read lies among the chunks.
-    rows: BatchRows,
-    /// The row read of each id in order; None: the order they were read in.
-    order: Option<Vec<u32>>,
-}
-
-impl CustomerIds {
-    /// The ids in the first column of each batch, in order.
-    pub(crate) fn from_batches(batches: &[RecordBatch]) -> Result<Self> {
-        let chunks = batches
-            .iter()
-            .map(|b| {
-                let view =
-                    arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8View)?;
-                Ok(view.as_string_view().clone())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(CustomerIds::of_chunks(chunks))
-    }
-
-    fn of_chunks(chunks: Vec<StringViewArray>) -> Self {
-        CustomerIds {
-            rows: BatchRows::of(chunks.iter().map(Array::len)),
-            chunks,
-            order: None,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.order
-            .as_ref()
-            .map_or_else(|| self.rows.len(), Vec::len)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The i-th id ("" for a null).
-    pub fn get(&self, i: usize) -> &str {
-        let row = self.order.as_ref().map_or(i, |o| o[i] as usize);
-        let (c, at) = self.rows.locate(row);
-        let chunk = &self.chunks[c];
-        if chunk.is_null(at) {
-            ""
-        } else {
-            chunk.value(at)
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.get(i))
-    }
-
-    /// Row positions in id order (`u32`: up to four billion customers). Ids
-    /// are compared by eight bytes as one integer, and by the whole text only
-    /// where those tie: the eight bytes after the prefix all ids share, so
-    /// that ids such as `customer_0001234` do not all tie on `customer`.
-    pub fn sorted(&self) -> Vec<u32> {
-        let first = self.iter().next().unwrap_or_default().as_bytes();
-        let shared = (0..self.len())
-            .into_par_iter()
-            .map(|i| {
-                let id = self.get(i).as_bytes();
-                first.iter().zip(id).take_while(|(a, b)| a == b).count()
-            })
-            .min()
-            .unwrap_or(0);
-        let key = |s: &str| {
-            let rest = &s.as_bytes()[shared..];
-            let mut b = [0u8; 8];
-            let n = rest.len().min(8);
-            b[..n].copy_from_slice(&rest[..n]);
-            u64::from_be_bytes(b)
-        };
-        let mut keys: Vec<(u64, u32)> = (0..self.len())
-            .into_par_iter()
-            .map(|i| (key(self.get(i)), i as u32))
-            .collect();
-        keys.par_sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| self.get(a.1 as usize).cmp(self.get(b.1 as usize)))
-        });
-        keys.into_iter().map(|(_, i)| i).collect()
-    }
-
-    /// The ids at `order`'s positions.
-    pub(crate) fn take(&self, order: impl IntoIterator<Item = u32>) -> CustomerIds {
-        let rows = order.into_iter();
-        let order = match &self.order {
-            Some(o) => rows.map(|i| o[i as usize]).collect(),
-            None => rows.collect(),
-        };
-        CustomerIds {
-            chunks: self.chunks.clone(),
-            rows: self.rows.clone(),
-            order: Some(order),
-        }
-    }
-}
-
-/// The ids in order, however they are held.
-impl std::fmt::Debug for CustomerIds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl<S: AsRef<str>> FromIterator<S> for CustomerIds {
-    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        CustomerIds::of_chunks(vec![StringViewArray::from_iter_values(iter)])
-    }
 }
 
 /// One row per customer with a paid order up to the calibration end, in id
@@ -448,7 +326,7 @@ impl Engine {
     }
 
     /// Per customer with a paid order up to `end` (all of them without):
-    /// `purchase_days` (see [`crate::udaf::PurchaseDays`]), in no particular
+    /// `purchase_days` (see [`koubei_functions::PurchaseDays`]), in no particular
     /// order. With a holdout, the lines after `end` and up to its last day
     /// are its holdout, from the same pass, and customers whose first order
     /// is in the holdout are left out. `extra`, another gathering aggregate
@@ -563,7 +441,7 @@ impl Engine {
         // report, is the same from one run to the next. The rows are made
         // straight in that order, on all threads.
         // Stored purchases carry each row's place in id order.
-        let (order, read) = match crate::purchases::id_order(&batches) {
+        let (order, read) = match crate::customers::id_order(&batches) {
             Some(order) => (order, None),
             None => {
                 let read = CustomerIds::from_batches(&batches)?;
@@ -609,7 +487,7 @@ impl Engine {
             };
             let opportunities = p.units.map(|[units, last, before]| {
                 let clamp = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-                let u = crate::udaf::Units {
+                let u = koubei_functions::Units {
                     units: units[i],
                     last: last[i],
                     before: before[i],
@@ -802,7 +680,14 @@ o11,c4,2024-02-01T10:00:00Z,8,paid
     /// some alike in their first eight bytes; and ids that all tie there.
     #[test]
     fn many_ids_sort_as_text() {
-        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
+        // A fixed linear congruential sequence: the same ids on every run.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
         let ids: Vec<String> = (0..50_000)
             .map(|_| match next(4) {
                 0 => format!("c{}", next(1_000_000)),

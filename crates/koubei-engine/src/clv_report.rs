@@ -2,10 +2,12 @@
 //! the data, and value each customer.
 
 use rayon::prelude::*;
-use serde::Serialize;
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
+use serde_with::DeserializeFromStr;
 
-use crate::clv::{CustomerIds, Summary, SummaryRequest};
+use crate::clv::{Horizon, Summary, SummaryRequest};
+use crate::customers::CustomerIds;
 use crate::{Engine, Error, Result};
 use koubei_clv::{
     BgBb, BgBbParams, BgNbd, BgNbdParams, ClvError, Counting, Fit, FitOptions, GammaGamma,
@@ -14,8 +16,9 @@ use koubei_clv::{
 };
 
 /// The models `koubei clv --model` offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, DeserializeFromStr)]
 pub enum ModelKind {
+    #[default]
     #[serde(rename = "bgnbd")]
     BgNbd,
     #[serde(rename = "mbgnbd")]
@@ -45,13 +48,15 @@ impl std::str::FromStr for ModelKind {
 }
 
 /// What to fit and predict.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClvRequest {
+    #[serde(flatten)]
     pub summary: SummaryRequest,
     pub model: ModelKind,
     pub penalizer: f64,
-    /// How far ahead to predict, in days.
-    pub horizon_days: f64,
+    /// How far ahead to predict.
+    pub horizon: Horizon,
     /// Yearly discount rate for the lifetime value.
     pub discount_rate: f64,
     /// Also fit the other continuous-time models and compare.
@@ -60,6 +65,19 @@ pub struct ClvRequest {
     /// to join them to other reports). Without, the report has the fit and
     /// the totals, and the stored purchases' ids are not read.
     pub per_customer: bool,
+    /// Group the order lines again instead of reading the purchases stored
+    /// at import (the same numbers; for checking).
+    pub recompute: bool,
+}
+
+/// The command line's defaults: BG/NBD with Gamma–Gamma in weeks, a year
+/// ahead at 10% a year, without each customer's values.
+impl Default for ClvRequest {
+    fn default() -> Self {
+        let mut req = ClvRequest::standard(None);
+        req.per_customer = false;
+        req
+    }
 }
 
 impl ClvRequest {
@@ -75,10 +93,11 @@ impl ClvRequest {
             },
             model: ModelKind::BgNbd,
             penalizer: 0.0,
-            horizon_days: 365.25,
+            horizon: Horizon::year(),
             discount_rate: 0.1,
             compare: false,
             per_customer: true,
+            recompute: false,
         }
     }
 }
@@ -181,6 +200,9 @@ pub struct ClvReport {
     pub customers: usize,
     pub repeat_buyers: usize,
     pub horizon_days: f64,
+    /// The horizon as asked for (`1y`), for the report's text.
+    #[serde(skip)]
+    pub horizon: Horizon,
     pub discount_rate: f64,
     pub params: Named,
     pub std_errors: Named,
@@ -380,8 +402,8 @@ fn predicted_histogram(model: &dyn Counting, rows: &[Rft]) -> Option<Vec<f64>> {
 
 impl Engine {
     pub async fn clv(&self, req: &ClvRequest) -> Result<ClvReport> {
-        if req.horizon_days.is_nan() || req.horizon_days <= 0.0 {
-            return Err(Error::Request("--horizon must be positive".into()));
+        if req.horizon.days().is_nan() || req.horizon.days() <= 0.0 {
+            return Err(Error::invalid("horizon", "must be positive"));
         }
         let started = std::time::Instant::now();
         // BG/BB's discrete summary is made from the same pass's day lists.
@@ -417,7 +439,7 @@ fn report_of_summary(
         ..FitOptions::default()
     };
     let unit_days = req.summary.unit.days();
-    let horizon = req.horizon_days / unit_days;
+    let horizon = req.horizon.days() / unit_days;
     let mut warnings = Vec::new();
 
     // The spend model, for expected spend and CLV.
@@ -455,7 +477,8 @@ fn report_of_summary(
         holdout_end: summary.holdout_end,
         customers: summary.rows.len(),
         repeat_buyers,
-        horizon_days: req.horizon_days,
+        horizon_days: req.horizon.days(),
+        horizon: req.horizon.clone(),
         discount_rate: req.discount_rate,
         params: fit.params.clone(),
         std_errors: fit.std_errors.clone(),

@@ -9,29 +9,41 @@ use arrow::array::AsArray;
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
 
-use crate::funnel::FunnelOrder;
+use serde::{Deserialize, Serialize};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
+
 use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
+use koubei_functions::matcher::FunnelOrder;
 
-#[derive(Debug, Clone, Serialize)]
+/// What `koubei funnel` computes; the same type serves every front end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunnelRequest {
     /// Steps in order: an event name, optionally with property filters,
     /// such as `purchase[channel=app]` or `view[country!=CN,channel=web]`.
-    pub steps: Vec<String>,
-    /// Persons who did one of these between two steps are left out:
-    /// `EVENT` (anywhere in the funnel) or `EVENT:FROM-TO` (1-based steps).
-    pub exclusions: Vec<String>,
+    pub steps: Vec<Step>,
+    /// Persons who did one of these between two steps are left out.
+    #[serde(default)]
+    pub exclusions: Vec<Exclusion>,
     /// An `events` column: each person is counted under its value on the
     /// step-1 event of their path (first touch).
     pub breakdown: Option<String>,
     /// Also give the conversion rate by the period in which persons entered.
     pub trend: Option<crate::sales::Period>,
     /// The conversion window, in seconds, measured from the step-1 event.
+    #[serde(default = "default_window")]
     pub window_seconds: i64,
+    #[serde(default)]
     pub order: FunnelOrder,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
+}
+
+/// Fourteen days, as PostHog's default conversion window.
+fn default_window() -> i64 {
+    14 * 86_400
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -90,10 +102,14 @@ pub struct FunnelReport {
     pub trend: Option<Vec<TrendPoint>>,
 }
 
-/// One step as typed: the event and its property filters.
-#[derive(Debug, Clone, PartialEq)]
-struct StepSpec {
+/// One funnel step as written: an event name, optionally with filters on
+/// `events` columns, such as `purchase[channel=app,country!=CN]`. The one
+/// grammar of steps: requests carry these, whatever front end made them.
+#[derive(Debug, Clone, PartialEq, SerializeDisplay, DeserializeFromStr)]
+pub struct Step {
+    text: String,
     event: String,
+    /// (column, equal, value).
     filters: Vec<(String, bool, String)>,
 }
 
@@ -103,48 +119,98 @@ fn is_identifier(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// `purchase[channel=app,country!=CN]`.
-fn parse_step(s: &str, columns: &[String]) -> Result<StepSpec> {
-    let bad = |why: String| Error::Request(format!("step \"{s}\": {why}"));
-    let (event, filters) = match s.find('[') {
-        None => (s.trim(), ""),
-        Some(i) => {
-            let rest = s[i + 1..]
-                .strip_suffix(']')
-                .ok_or_else(|| bad("a filter list must end with ]".into()))?;
-            (s[..i].trim(), rest)
-        }
-    };
-    if event.is_empty() {
-        return Err(bad("no event name".into()));
-    }
-    let mut out = Vec::new();
-    for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        let (col, eq, val) = if let Some((c, v)) = f.split_once("!=") {
-            (c, false, v)
-        } else if let Some((c, v)) = f.split_once('=') {
-            (c, true, v)
-        } else {
-            return Err(bad(format!(
-                "filter \"{f}\" is not COLUMN=VALUE or COLUMN!=VALUE"
-            )));
+impl FromStr for Step {
+    type Err = String;
+
+    /// `purchase[channel=app,country!=CN]`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let bad = |why: String| format!("step \"{s}\": {why}");
+        let (event, filters) = match s.find('[') {
+            None => (s, ""),
+            Some(i) => {
+                let rest = s[i + 1..]
+                    .strip_suffix(']')
+                    .ok_or_else(|| bad("a filter list must end with ]".into()))?;
+                (s[..i].trim(), rest)
+            }
         };
-        let col = col.trim().to_ascii_lowercase();
-        if !is_identifier(&col) || !columns.contains(&col) {
-            return Err(bad(format!(
-                "events has no column \"{col}\" (it has {})",
-                columns.join(", ")
-            )));
+        if event.is_empty() {
+            return Err(bad("no event name".into()));
         }
-        out.push((col, eq, val.trim().to_string()));
+        let mut out = Vec::new();
+        for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            let (col, eq, val) = if let Some((c, v)) = f.split_once("!=") {
+                (c, false, v)
+            } else if let Some((c, v)) = f.split_once('=') {
+                (c, true, v)
+            } else {
+                return Err(bad(format!(
+                    "filter \"{f}\" is not COLUMN=VALUE or COLUMN!=VALUE"
+                )));
+            };
+            let col = col.trim().to_ascii_lowercase();
+            if !is_identifier(&col) {
+                return Err(bad(format!("\"{col}\" is not a column name")));
+            }
+            out.push((col, eq, val.trim().to_string()));
+        }
+        Ok(Step {
+            text: s.to_string(),
+            event: event.to_string(),
+            filters: out,
+        })
     }
-    Ok(StepSpec {
-        event: event.to_string(),
-        filters: out,
-    })
 }
 
-impl StepSpec {
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Steps written in one line, `view,add_to_cart,purchase[channel=app,os=ios]`:
+/// split at the commas outside brackets.
+pub fn parse_steps(s: &str) -> std::result::Result<Vec<Step>, String> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    parts.push(cur);
+    parts
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.parse())
+        .collect()
+}
+
+impl Step {
+    /// The step's filters name columns that `events` has.
+    fn check_columns(&self, columns: &[String]) -> Result<()> {
+        match self.filters.iter().find(|(c, _, _)| !columns.contains(c)) {
+            None => Ok(()),
+            Some((col, _, _)) => Err(Error::invalid(
+                "steps",
+                format!(
+                    "step \"{}\": events has no column \"{col}\" (it has {})",
+                    self.text,
+                    columns.join(", ")
+                ),
+            )),
+        }
+    }
+
     fn sql(&self) -> String {
         let mut parts = vec![format!("event = {}", quote(&self.event))];
         for (c, eq, v) in &self.filters {
@@ -158,6 +224,46 @@ impl StepSpec {
             }
         }
         format!("({})", parts.join(" AND "))
+    }
+}
+
+/// Persons who did an event between two steps are left out: `EVENT` (a
+/// step's grammar) anywhere in the funnel, or `EVENT:FROM-TO` (1-based steps)
+/// between those two.
+#[derive(Debug, Clone, PartialEq, SerializeDisplay, DeserializeFromStr)]
+pub struct Exclusion {
+    text: String,
+    step: Step,
+    /// FROM-TO, or the whole funnel.
+    range: Option<(usize, usize)>,
+}
+
+impl FromStr for Exclusion {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let (event, range) = match s.rsplit_once(':') {
+            Some((e, r)) if r.contains('-') => {
+                let parsed =
+                    koubei_functions::parse_exclusions(r).map_err(|e| format!("{s}: {e}"))?;
+                match parsed.as_slice() {
+                    [x] => (e, Some((x.from, x.to))),
+                    _ => return Err(format!("{s}: expected one range FROM-TO")),
+                }
+            }
+            _ => (s, None),
+        };
+        Ok(Exclusion {
+            text: s.to_string(),
+            step: event.parse().map_err(|e| format!("{s}: {e}"))?,
+            range,
+        })
+    }
+}
+
+impl fmt::Display for Exclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -212,32 +318,27 @@ impl Engine {
             return Err(Error::Request("the window cannot be negative".into()));
         }
         let columns = self.columns("events").await?;
-        let steps: Vec<StepSpec> = req
-            .steps
-            .iter()
-            .map(|s| parse_step(s, &columns))
-            .collect::<Result<_>>()?;
+        for step in &req.steps {
+            step.check_columns(&columns)?;
+        }
         let mut ex_specs = Vec::new();
         let mut ranges = Vec::new();
         for x in &req.exclusions {
-            let (event, range) = match x.rsplit_once(':') {
-                Some((e, r)) if r.contains('-') => (e, r.to_string()),
-                _ => (x.as_str(), format!("1-{n}")),
-            };
-            let parsed = crate::udaf::parse_exclusions(&range)
-                .map_err(|e| Error::Request(format!("--exclude {x}: {e}")))?;
-            if parsed.iter().any(|r| r.to > n) {
-                return Err(Error::Request(format!(
-                    "--exclude {x}: the funnel has only {n} steps"
-                )));
+            let (from, to) = x.range.unwrap_or((1, n));
+            if to > n {
+                return Err(Error::invalid(
+                    "exclusions",
+                    format!("{x}: the funnel has only {n} steps"),
+                ));
             }
             if n < 2 {
                 return Err(Error::Request(
                     "exclusions need a funnel of two steps or more".into(),
                 ));
             }
-            ex_specs.push(parse_step(event, &columns)?);
-            ranges.push(range);
+            x.step.check_columns(&columns)?;
+            ex_specs.push(&x.step);
+            ranges.push(format!("{from}-{to}"));
         }
         if !ex_specs.is_empty() && req.order == FunnelOrder::Unordered {
             return Err(Error::Request(
@@ -247,12 +348,15 @@ impl Engine {
         if let Some(b) = &req.breakdown
             && (!is_identifier(b) || !columns.contains(b))
         {
-            return Err(Error::Request(format!(
-                "--breakdown {b}: events has no such column (it has {})",
-                columns.join(", ")
-            )));
+            return Err(Error::invalid(
+                "breakdown",
+                format!(
+                    "{b}: events has no such column (it has {})",
+                    columns.join(", ")
+                ),
+            ));
         }
-        let conds: Vec<String> = steps.iter().chain(&ex_specs).map(StepSpec::sql).collect();
+        let conds: Vec<String> = req.steps.iter().chain(ex_specs).map(Step::sql).collect();
         let mut filters = vec![HAS_PERSON.to_string()];
         // Strict order needs the events between the steps too.
         if req.order != FunnelOrder::Strict {
@@ -294,7 +398,7 @@ impl Engine {
             let value = cast(b.column(1), &DataType::Utf8)?;
             let value = value.as_string::<i32>();
             for r in 0..b.num_rows() {
-                if let Some(p) = crate::udaf::path_values(b.column(0).as_ref(), r) {
+                if let Some(p) = koubei_functions::path_values(b.column(0).as_ref(), r) {
                     paths.push((p, value.value(r).to_string()));
                 }
             }
@@ -382,7 +486,7 @@ impl Engine {
 
 /// Persons per step (those who reached it or further), conversions and
 /// times between steps, from `[level, t_1, ..., t_level]` paths.
-fn step_rows(names: &[String], paths: &[&Vec<i64>]) -> Vec<FunnelStep> {
+fn step_rows(names: &[Step], paths: &[&Vec<i64>]) -> Vec<FunnelStep> {
     let n = names.len();
     let mut reached = vec![0i64; n];
     let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); n];
@@ -414,7 +518,7 @@ fn step_rows(names: &[String], paths: &[&Vec<i64>]) -> Vec<FunnelStep> {
                 }
             });
             FunnelStep {
-                name: name.clone(),
+                name: name.to_string(),
                 persons: reached[k],
                 conversion_from_previous: if k == 0 {
                     None
@@ -472,7 +576,7 @@ mod tests {
 
     fn req(order: FunnelOrder) -> FunnelRequest {
         FunnelRequest {
-            steps: vec!["view".into(), "add_to_cart".into(), "purchase".into()],
+            steps: parse_steps("view,add_to_cart,purchase").unwrap(),
             window_seconds: parse_duration("1d").unwrap(),
             order,
             exclusions: vec![],
@@ -533,7 +637,7 @@ mod tests {
 
     fn req2(steps: &[&str]) -> FunnelRequest {
         FunnelRequest {
-            steps: steps.iter().map(|s| s.to_string()).collect(),
+            steps: steps.iter().map(|s| s.parse().unwrap()).collect(),
             ..req(FunnelOrder::Ordered)
         }
     }
@@ -556,15 +660,15 @@ mod tests {
 
         // A support call between view and cart drops q2.
         let mut x = req2(&three);
-        x.exclusions = vec!["support_call:1-2".into()];
+        x.exclusions = vec!["support_call:1-2".parse().unwrap()];
         let r = e.funnel(&x).await.unwrap();
         assert_eq!(persons(&r), vec![3, 2, 1]);
         assert_eq!(r.excluded, 1);
         // Between cart and purchase it happened before the cart: no effect.
-        x.exclusions = vec!["support_call:2-3".into()];
+        x.exclusions = vec!["support_call:2-3".parse().unwrap()];
         assert_eq!(persons(&e.funnel(&x).await.unwrap()), vec![4, 3, 2]);
         // Without a range, it covers the whole funnel.
-        x.exclusions = vec!["support_call".into()];
+        x.exclusions = vec!["support_call".parse().unwrap()];
         assert_eq!(e.funnel(&x).await.unwrap().excluded, 1);
 
         // Only app purchases count: q2 bought on the web.
@@ -623,12 +727,15 @@ mod tests {
             .to_string();
         assert!(m.contains("events has no column \"colour\""), "{m}");
         let mut x = req2(&["view", "purchase"]);
-        x.exclusions = vec!["support_call:1-3".into()];
+        x.exclusions = vec!["support_call:1-3".parse().unwrap()];
         let m = e.funnel(&x).await.unwrap_err().to_string();
         assert!(m.contains("only 2 steps"), "{m}");
         let mut b = req2(&["view", "purchase"]);
         b.breakdown = Some("nope".into());
         let m = e.funnel(&b).await.unwrap_err().to_string();
-        assert!(m.contains("--breakdown nope"), "{m}");
+        assert!(
+            m.contains("breakdown: nope: events has no such column"),
+            "{m}"
+        );
     }
 }

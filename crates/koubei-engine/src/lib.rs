@@ -19,20 +19,26 @@ use koubei_store::Workspace;
 pub mod clv;
 pub mod clv_report;
 mod cols;
-pub mod funnel;
+pub mod customers;
 pub mod funnel_query;
 pub mod purchases;
 pub mod retention;
 pub mod rfm;
+pub mod rfm_report;
 pub mod sales;
-pub mod udaf;
 pub mod wom;
+
+pub use koubei_functions::matcher::FunnelOrder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request names something that does not exist or cannot be.
     #[error("{0}")]
     Request(String),
+    /// One field of the request is invalid. Front ends name the field their
+    /// own way (a flag on the command line, a parameter in the API).
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
     #[error(transparent)]
     Store(#[from] koubei_store::Error),
     #[error(transparent)]
@@ -48,6 +54,15 @@ impl From<datafusion::error::DataFusionError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
 
 /// A query session over one snapshot of every table in a workspace.
 pub struct Engine {
@@ -70,7 +85,7 @@ impl Engine {
             .with_information_schema(true)
             .with_default_catalog_and_schema("koubei", "public");
         let ctx = SessionContext::new_with_config(config);
-        udaf::register_functions(&ctx);
+        koubei_functions::register_functions(&ctx);
         let tables = TableKind::ALL
             .iter()
             .map(|t| (t.name(), t.schema()))
@@ -191,8 +206,7 @@ async fn collect(df: datafusion::dataframe::DataFrame) -> Result<(SchemaRef, Vec
     Ok((schema, batches))
 }
 
-/// Microseconds in a day.
-pub(crate) const DAY_US: i64 = 86_400_000_000;
+pub(crate) use koubei_functions::DAY_US;
 
 /// The UTC day number (days since 1970-01-01) of a timestamp column, by
 /// integer division, which is much cheaper than date_trunc; flooring for times
@@ -236,18 +250,6 @@ pub(crate) fn ts_in_days(
 
 fn empty(schema: SchemaRef) -> Result<MemTable> {
     Ok(MemTable::try_new(schema, vec![vec![]])?)
-}
-
-/// A small fixed-seed generator for tests (xorshift64): `next(m)` is a
-/// number below m, the same sequence on every run.
-#[cfg(test)]
-pub(crate) fn test_rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
-    move |m| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % m
-    }
 }
 
 /// An engine over a temporary workspace holding one imported CSV table.

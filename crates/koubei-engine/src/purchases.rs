@@ -11,12 +11,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{AsArray, Int32Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use arrow::array::{Int32Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
 use koubei_store::Workspace;
 
-use crate::clv::CustomerIds;
-use crate::rfm::RFM_AGGREGATE;
+use crate::customers::{CustomerIds, PLACE, RFM_AGGREGATE};
 use crate::{Engine, Result};
 
 /// The derived table's name, in the workspace and in the session.
@@ -137,28 +136,6 @@ fn stored_sql() -> String {
     crate::clv::purchase_days_sql(None, None, None, Some(RFM_AGGREGATE))
 }
 
-/// The column of each stored row's place in id order, counted from 0
-/// (Delta has no unsigned integers: up to 2^31 customers).
-const PLACE: &str = "id_place";
-
-/// Row positions in id order, as [`crate::clv::CustomerIds::sorted`] gives
-/// them, from the places of stored purchases read back (in any order); None
-/// for rows without them, or places that are not each row's own.
-pub(crate) fn id_order(batches: &[RecordBatch]) -> Option<Vec<u32>> {
-    let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let mut order = vec![u32::MAX; n];
-    let mut row = 0u32;
-    for b in batches {
-        let places = b.column_by_name(PLACE)?.as_primitive_opt::<Int32Type>()?;
-        for &p in places.values() {
-            *order.get_mut(usize::try_from(p).ok()?)? = row;
-            row += 1;
-        }
-    }
-    // n places below n, each written once: no slot is left unwritten.
-    order.iter().all(|&r| r != u32::MAX).then_some(order)
-}
-
 /// A batch of the query (id, `purchase_days`, `customer_orders`) and its
 /// rows' places in id order, as the stored table's columns: the ids as
 /// plain strings, which Delta stores.
@@ -184,6 +161,7 @@ fn stored_columns(b: &RecordBatch, places: &[u32]) -> Result<RecordBatch> {
 mod tests {
     use super::*;
     use crate::clv::{Summary, SummaryRequest, Unit};
+    use crate::customers::id_order;
     use koubei_clv::Rft;
     use koubei_schema::TableKind;
     use koubei_store::{ImportOptions, Quiet};

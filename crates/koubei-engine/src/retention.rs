@@ -24,14 +24,17 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use chrono::{DateTime, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sales::Period;
-use crate::udaf::RETENTION_STRIDE as STRIDE;
 use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
+use koubei_functions::RETENTION_STRIDE as STRIDE;
 
-#[derive(Debug, Clone, Serialize)]
+/// What `koubei retention` computes; the same type serves every front end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RetentionRequest {
+    /// day, week or month.
     pub period: Period,
     /// Periods after the cohort's own to report.
     pub periods: usize,
@@ -45,6 +48,22 @@ pub struct RetentionRequest {
     /// Cohorts starting on or after this day (UTC).
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
+}
+
+impl Default for RetentionRequest {
+    fn default() -> Self {
+        RetentionRequest {
+            period: Period::Week,
+            periods: 8,
+            start_event: None,
+            return_event: None,
+            cumulative: false,
+            recurring: false,
+            breakdown: None,
+            since: None,
+            until: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -79,6 +98,9 @@ pub struct RepeatRate {
 #[derive(Debug, Clone, Serialize)]
 pub struct RetentionReport {
     pub period: Period,
+    /// Periods after the cohort's own, as asked for.
+    #[serde(skip)]
+    pub periods: usize,
     pub cumulative: bool,
     pub recurring: bool,
     /// All persons (the total under a breakdown).
@@ -149,10 +171,11 @@ fn day(v: i64) -> NaiveDate {
 
 impl Engine {
     pub async fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
+        if !matches!(req.period, Period::Day | Period::Week | Period::Month) {
+            return Err(Error::invalid("period", "must be day, week or month"));
+        }
         if req.periods == 0 || req.periods > 1000 {
-            return Err(Error::Request(
-                "--periods must be between 1 and 1000".into(),
-            ));
+            return Err(Error::invalid("periods", "must be between 1 and 1000"));
         }
         if let Some(b) = &req.breakdown {
             let table = if req.start_event.is_some() {
@@ -163,10 +186,13 @@ impl Engine {
             let names = self.columns(table).await?;
             let ok = b.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok || !names.contains(b) {
-                return Err(Error::Request(format!(
-                    "--breakdown {b}: {table} has no such column (it has {})",
-                    names.join(", ")
-                )));
+                return Err(Error::invalid(
+                    "breakdown",
+                    format!(
+                        "{b}: {table} has no such column (it has {})",
+                        names.join(", ")
+                    ),
+                ));
             }
         }
         let idx = req.period.index_sql("ts");
@@ -286,6 +312,7 @@ impl Engine {
         });
         Ok(RetentionReport {
             period: req.period,
+            periods: req.periods,
             cumulative: req.cumulative,
             recurring: req.recurring,
             cohorts: total.into_values().map(finish).collect(),
@@ -484,7 +511,7 @@ mod tests {
         q.breakdown = Some("colour".into());
         let err = e.retention(&q).await.unwrap_err().to_string();
         assert!(
-            err.contains("--breakdown colour: orders has no such column"),
+            err.contains("breakdown: colour: orders has no such column"),
             "{err}"
         );
     }

@@ -22,15 +22,17 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_with::DeserializeFromStr;
 
 use crate::{Engine, Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, DeserializeFromStr)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     Day,
     Week,
+    #[default]
     Month,
     Quarter,
     Year,
@@ -185,7 +187,8 @@ impl FromStr for Period {
 }
 
 /// What `koubei sales` computes; the same type serves every front end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SalesRequest {
     pub by: Period,
     /// A column of `orders` (country, region, city, channel, category,

@@ -254,20 +254,7 @@ impl AggregateUDFImpl for PurchaseOpportunities {
         Ok(DataType::Struct(opportunity_fields()))
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(opportunity_groups(&args)?)))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(opportunity_groups(&args)?))
-    }
+    crate::group_accumulators!(opportunity_groups);
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         PurchaseDays::new().state_fields(args)
@@ -323,7 +310,7 @@ impl Default for DayGroups {
 
 /// A customer's transaction opportunities, for BG/BB.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub(crate) struct Opportunities {
+pub struct Opportunities {
     pub x: i64,
     pub t_x: i64,
     pub n: i64,
@@ -343,7 +330,7 @@ fn opportunities(lines: &mut [Line], end: i64, unit: f64) -> Opportunities {
 /// A customer's units with a purchase (see the module's doc): how many,
 /// the last and the one before it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub(crate) struct Units {
+pub struct Units {
     pub units: i64,
     pub last: i64,
     pub before: i64,

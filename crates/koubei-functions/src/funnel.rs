@@ -15,12 +15,12 @@ use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, UInt32Typ
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
 use super::arena::{GroupArena, Grouped, list_of};
-use super::{OneGroup, PerGroup, list_state_fields, literal};
-use crate::funnel::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
+use super::{PerGroup, list_state_fields, literal};
+use crate::matcher::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct WindowFunnel {
@@ -65,20 +65,7 @@ impl AggregateUDFImpl for WindowFunnel {
         Ok(DataType::UInt8)
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(funnel_groups(&args)?)))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(funnel_groups(&args)?))
-    }
+    crate::group_accumulators!(funnel_groups);
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(list_state_fields(
@@ -187,7 +174,7 @@ fn path_groups(args: &AccumulatorArgs) -> Result<FunnelGroups> {
 /// `window_funnel_path(window, mode, exclusions, ts, cond_1, ..., cond_m)`:
 /// the furthest path as a BIGINT list, `[level, t_1, ..., t_level]`, with
 /// the time of each step in microseconds, or `[-1]` when an exclusion drops
-/// the person (see [`crate::funnel::best_path`]). `exclusions` is a constant
+/// the person (see [`crate::matcher::best_path`]). `exclusions` is a constant
 /// such as `'1-3,2-3'`: the last conditions are exclusion events, one per
 /// range of steps; the conditions before them are the steps.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -258,20 +245,7 @@ impl AggregateUDFImpl for WindowFunnelPath {
         ))))
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(path_groups(&args)?)))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(path_groups(&args)?))
-    }
+    crate::group_accumulators!(path_groups);
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(list_state_fields(
@@ -498,7 +472,7 @@ mod tests {
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionContext;
 
-    use crate::udaf::register_functions;
+    use crate::register_functions;
 
     /// The SQL function gives the same levels as the matcher, over several
     /// partitions so that partial states are merged.

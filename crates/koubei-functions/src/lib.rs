@@ -1,5 +1,9 @@
 //! koubei's aggregate functions, registered on every session (and, later, on
-//! every cluster node) through [`register_functions`].
+//! every cluster node) through [`register_functions`], and the funnel
+//! matcher behind `window_funnel`.
+//!
+//! This crate depends on arrow and DataFusion only: a cluster executor
+//! registers these functions without koubei's store or metrics.
 //!
 //! Each gathers a group's values (a person's events, a customer's order
 //! days) in a [`arena::GroupArena`] and computes the group's result from all
@@ -18,14 +22,59 @@ use datafusion::prelude::SessionContext;
 mod arena;
 mod clv;
 mod funnel;
+pub mod matcher;
 mod retention;
 mod rfm;
 
-pub(crate) use clv::Units;
+pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
 pub use rfm::CustomerOrders;
+
+/// Microseconds in a day.
+pub const DAY_US: i64 = 86_400_000_000;
+
+/// A small fixed-seed generator for tests (xorshift64): `next(m)` is a
+/// number below m, the same sequence on every run.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |m| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    }
+}
+
+/// The three accumulator methods of an aggregate whose groups accumulator
+/// `make(&args)` gives: the same type serves one group (wrapped in
+/// [`OneGroup`]) and many.
+macro_rules! group_accumulators {
+    ($make:expr) => {
+        fn accumulator(
+            &self,
+            args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+            Ok(Box::new($crate::OneGroup::new(($make)(&args)?)))
+        }
+
+        fn groups_accumulator_supported(
+            &self,
+            _args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> bool {
+            true
+        }
+
+        fn create_groups_accumulator(
+            &self,
+            args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
+            Ok(Box::new(($make)(&args)?))
+        }
+    };
+}
+use group_accumulators;
 
 /// Registers koubei's functions on a session.
 pub fn register_functions(ctx: &SessionContext) {

@@ -24,12 +24,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FunnelOrder {
     /// Steps in order; other events in between are allowed.
+    #[default]
     Ordered,
     /// Steps in order, with no other event in between.
+    #[serde(alias = "strict_order")]
     Strict,
     /// Steps in any order.
     Unordered,

@@ -2,7 +2,7 @@
 //! a person's cells of a cohort matrix, from all of their events at once.
 //!
 //! `period` is the number of the period an event falls in
-//! ([`crate::sales::Period::index`]); `is_start` and `is_return` say whether
+//! (the engine's `Period::index`); `is_start` and `is_return` say whether
 //! it is a start event, a return event, or both. The result is a BIGINT
 //! list of cells `cohort * STRIDE + k`: the person is in the cohort of period
 //! `cohort` (k = 0), and retained k periods later (1 ≤ k ≤ `periods`).
@@ -22,11 +22,11 @@ use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, UInt8Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
 use super::arena::{GroupArena, Grouped, list_of};
-use super::{OneGroup, PerGroup, list_state_fields, literal};
+use super::{PerGroup, list_state_fields, literal};
 
 /// Cells per cohort: more than the largest `periods` (1000) allows.
 pub const STRIDE: i64 = 2048;
@@ -112,20 +112,7 @@ impl AggregateUDFImpl for RetentionCells {
         ))))
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(cell_groups(&args)?)))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(cell_groups(&args)?))
-    }
+    crate::group_accumulators!(cell_groups);
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(list_state_fields(

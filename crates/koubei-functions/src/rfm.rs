@@ -24,12 +24,12 @@ use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int32Type
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, TypeSignature, Volatility,
+    AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, TypeSignature, Volatility,
 };
 
 use super::arena::{GroupArena, Grouped};
 use super::clv::{day_number, day_numbers, day_types};
-use super::{OneGroup, PerGroup, list_state_fields};
+use super::{PerGroup, list_state_fields};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct CustomerOrders {
@@ -78,20 +78,9 @@ impl AggregateUDFImpl for CustomerOrders {
         Ok(DataType::Struct(result_fields()))
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(OrderGroups::default())))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(OrderGroups::default()))
-    }
+    crate::group_accumulators!(|_: &AccumulatorArgs| -> Result<OrderGroups> {
+        Ok(OrderGroups::default())
+    });
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(list_state_fields(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Serialize;
+use serde_with::DeserializeFromStr;
 
 /// The time zone every stored timestamp is normalised to.
 pub const TIMESTAMP_TZ: &str = "UTC";
@@ -88,7 +89,9 @@ use ColumnType::*;
 use Presence::*;
 
 /// One of the tables a shop's data is imported into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, DeserializeFromStr,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TableKind {
     Customers,

@@ -41,35 +41,9 @@ use crate::append;
 use crate::convert::{self, ColumnPlan, RowErrors};
 use crate::error::{Error, Result};
 use crate::reader::{self, ByteCounter, ChunkIter, Format};
+use crate::reject::Reject;
 use crate::timestamp::ImportTz;
 use crate::workspace::{Workspace, table_provider};
-
-/// A row that was not imported, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Reject {
-    /// The line in the file (CSV, JSON Lines) or the row number (Parquet), from 1.
-    pub line: u64,
-    pub column: Option<String>,
-    pub reason: String,
-    /// The row as read, for the user to inspect.
-    pub record: Option<String>,
-}
-
-impl Reject {
-    pub(crate) fn new(
-        line: u64,
-        column: Option<String>,
-        reason: String,
-        record: Option<String>,
-    ) -> Self {
-        Reject {
-            line,
-            column,
-            reason,
-            record,
-        }
-    }
-}
 
 /// How to read a file. The defaults suit a CSV export in UTC.
 #[derive(Debug, Clone)]

@@ -11,13 +11,15 @@ mod derived;
 mod error;
 mod import;
 mod reader;
+mod reject;
 pub mod timestamp;
 mod workspace;
 
 pub use derived::Source;
 pub use error::{Error, Result};
-pub use import::{ImportOptions, ImportReport, Progress, Quiet, Reject};
+pub use import::{ImportOptions, ImportReport, Progress, Quiet};
 pub use reader::{Delimiter, Format};
+pub use reject::Reject;
 pub use timestamp::ImportTz;
 pub use workspace::{TableInfo, Workspace, atomic_write, table_provider};
 

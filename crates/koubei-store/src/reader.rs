@@ -17,7 +17,7 @@ use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::import::Reject;
+use crate::reject::Reject;
 
 /// Rows per chunk handed to the converter.
 pub(crate) const CHUNK_ROWS: usize = 64 * 1024;
@@ -25,7 +25,7 @@ pub(crate) const CHUNK_ROWS: usize = 64 * 1024;
 /// No line may be longer than this; a file without newlines is not a table.
 pub(crate) const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde_with::DeserializeFromStr)]
 pub enum Format {
     Csv,
     Tsv,
@@ -187,13 +187,28 @@ fn read_error(path: &Path, line: u64, e: io::Error) -> Error {
 }
 
 /// How the fields of a text table are separated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde_with::DeserializeFromStr)]
 pub enum Delimiter {
     /// One byte, with CSV quoting.
     Byte(u8),
     /// Any run of spaces and tabs, with no quoting, as in fixed-width data
     /// files such as the CDNOW transaction logs; leading blanks are ignored.
     Whitespace,
+}
+
+impl FromStr for Delimiter {
+    type Err = String;
+    /// One ASCII character, `\t` (or `tab`), or `whitespace` (`ws`).
+    fn from_str(d: &str) -> std::result::Result<Self, String> {
+        match d {
+            "\\t" | "\t" | "tab" => Ok(Delimiter::Byte(b'\t')),
+            "whitespace" | "ws" => Ok(Delimiter::Whitespace),
+            d if d.len() == 1 && d.is_ascii() => Ok(Delimiter::Byte(d.as_bytes()[0])),
+            _ => Err(format!(
+                "must be one ASCII character, \\t, or whitespace (runs of blanks), not \"{d}\""
+            )),
+        }
+    }
 }
 
 /// A reader that hands over its file chunk by chunk, and stops for good after

@@ -17,7 +17,7 @@ use std::str::FromStr;
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 /// The zone that naive timestamps are read in.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde_with::DeserializeFromStr)]
 pub enum ImportTz {
     #[default]
     Utc,

@@ -6,5 +6,6 @@ mod golden;
 mod import;
 mod kill;
 mod malformed;
+mod snapshots;
 mod util;
 mod wom;

@@ -236,5 +236,8 @@ fn word_of_mouth_on_the_demo_shop() {
         "--objective",
         "regions",
     ]);
-    assert!(e.contains("it works on shop data, not with --graph"), "{e}");
+    assert!(
+        e.contains("--objective: regions needs the customers' places: it works on shop data, not with a graph file"),
+        "{e}"
+    );
 }

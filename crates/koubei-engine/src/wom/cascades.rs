@@ -1,12 +1,13 @@
 //! `koubei wom cascades`: one tree per customer who was not referred, and the
 //! shape of each (size, depth, breadth, structural virality, duration).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Distribution, People, Period, forest};
 use crate::{Engine, Result};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CascadeRequest {
     /// How many of the largest cascades to list.
     pub top: usize,

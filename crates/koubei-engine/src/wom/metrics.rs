@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Period, SHARES};
 use crate::cols::{bools, f64s, i64s, strings};
 use crate::{Engine, Error, Result};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MetricsRequest {
     pub by: Period,
     /// An order counts as shared when its buyer shares within this many days.

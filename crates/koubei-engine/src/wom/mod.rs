@@ -37,25 +37,6 @@ pub enum ArcModel {
     Constant(f64),
 }
 
-impl std::str::FromStr for ArcModel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "learned" => Ok(ArcModel::Learned { prior: 10.0 }),
-            "wc" | "weighted-cascade" => Ok(ArcModel::WeightedCascade),
-            _ => match s.strip_prefix("const:").map(str::parse::<f64>) {
-                Some(Ok(p)) if (0.0..=1.0).contains(&p) => Ok(ArcModel::Constant(p)),
-                Some(_) => Err(format!(
-                    "--model {s}: the probability must be a number in [0, 1]"
-                )),
-                None => Err(format!(
-                    "unknown model \"{s}\": expected learned, wc or const:P"
-                )),
-            },
-        }
-    }
-}
-
 /// The graph of who shared with whom, with each node's place.
 pub struct ReferralGraph {
     pub graph: Graph,
@@ -96,8 +77,7 @@ impl Engine {
     pub async fn referral_graph(&self, model: ArcModel) -> Result<ReferralGraph> {
         if self.referral_count().await? == 0 {
             return Err(Error::Request(
-                "the referrals table is empty: import referrals first (or pass --graph FILE)"
-                    .into(),
+                "the referrals table is empty: import referrals first, or read a graph file".into(),
             ));
         }
         let (_, totals) = self

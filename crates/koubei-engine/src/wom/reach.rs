@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use koubei_wom::geo::{self, Subdivisions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{People, Period, forest};
 use crate::{Engine, Error, Result};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReachRequest {
     /// The home country, as a code or a name.
     pub home: String,
@@ -187,10 +188,10 @@ fn resolve(p: &People, home: &str, subs: Option<&Subdivisions>) -> (Vec<Place>, 
 impl Engine {
     pub async fn reach(&self, req: &ReachRequest) -> Result<ReachReport> {
         let home = geo::country(&req.home).ok_or_else(|| {
-            Error::Request(format!(
-                "--home {}: not an ISO 3166-1 country code or name",
-                req.home
-            ))
+            Error::invalid(
+                "home",
+                format!("{}: not an ISO 3166-1 country code or name", req.home),
+            )
         })?;
         let subs = Subdivisions::of(&home.alpha2);
         let home_total = subs.as_ref().map_or(0, Subdivisions::len);

@@ -1,0 +1,142 @@
+//! Import a file into a table, and keep each customer's purchases stored
+//! beside `orders` up to date.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use koubei_engine::Engine;
+use koubei_schema::TableKind;
+use koubei_store::{Delimiter, Format, ImportOptions, ImportReport, ImportTz, Workspace};
+use serde::{Deserialize, Serialize};
+use serde_with::DeserializeFromStr;
+
+use crate::progress::Stages;
+use crate::{Error, Progress, Result};
+
+/// `TARGET=SOURCE`: the table's column TARGET is read from the file's column
+/// SOURCE.
+#[derive(Debug, Clone, PartialEq, Eq, DeserializeFromStr)]
+pub struct Mapping {
+    pub target: String,
+    pub source: String,
+}
+
+impl FromStr for Mapping {
+    type Err = String;
+    fn from_str(m: &str) -> Result<Self, String> {
+        match m.split_once('=') {
+            Some((t, s)) if !t.trim().is_empty() && !s.trim().is_empty() => Ok(Mapping {
+                target: t.trim().to_string(),
+                source: s.trim().to_string(),
+            }),
+            _ => Err(format!(
+                "expected TARGET=SOURCE, such as customer_id=buyer_nick, not \"{m}\""
+            )),
+        }
+    }
+}
+
+/// What `koubei import` reads, and how.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImportRequest {
+    pub table: TableKind,
+    pub file: PathBuf,
+    /// Taken from the file's extension when unset.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// A CSV file's field separator; a comma (a tab for TSV) when unset.
+    #[serde(default)]
+    pub delimiter: Option<Delimiter>,
+    /// The column names of a file without a header line.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub map: Vec<Mapping>,
+    /// How to read times without a zone.
+    #[serde(default)]
+    pub timezone: ImportTz,
+    /// Commit nothing when more than this share of rows is rejected.
+    #[serde(default = "default_reject_ratio")]
+    pub max_reject_ratio: f64,
+}
+
+fn default_reject_ratio() -> f64 {
+    ImportOptions::default().max_reject_ratio
+}
+
+/// An import's report, and what went wrong after its commit without undoing it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Imported {
+    #[serde(flatten)]
+    pub report: ImportReport,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// Imports one file as one commit. After an import of orders, the
+/// customers' purchases are stored again; the import stands whether or not
+/// they could be (a warning says so).
+pub async fn import(
+    ws: &Workspace,
+    req: &ImportRequest,
+    progress: &dyn Progress,
+) -> Result<Imported> {
+    if !(0.0..=1.0).contains(&req.max_reject_ratio) {
+        return Err(Error::invalid(
+            "max_reject_ratio",
+            format!("must be between 0 and 1, not {}", req.max_reject_ratio),
+        ));
+    }
+    let opts = ImportOptions {
+        format: req.format,
+        delimiter: req.delimiter,
+        columns: (!req.columns.is_empty()).then(|| req.columns.clone()),
+        mapping: req
+            .map
+            .iter()
+            .map(|m| (m.target.clone(), m.source.clone()))
+            .collect(),
+        timezone: req.timezone,
+        max_reject_ratio: req.max_reject_ratio,
+    };
+    let task = progress.task(req.table.name());
+    let result = ws
+        .import_file(req.table, &req.file, &opts, &Stages(&*task))
+        .await;
+    task.finish();
+    let report = result?;
+    let mut warnings = Vec::new();
+    if req.table == TableKind::Orders {
+        warnings.extend(refresh_after_import(ws, progress).await);
+    }
+    Ok(Imported { report, warnings })
+}
+
+/// Stores each customer's purchases for the current orders, as an import of
+/// orders does. Returns how many customers were stored (None without orders).
+pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<usize>> {
+    let task = progress.task("customer purchases");
+    task.stage("summarising", None);
+    let started = std::time::Instant::now();
+    let stored = Engine::store_purchases(ws).await;
+    task.finish();
+    let stored = stored?;
+    if let Some(n) = stored {
+        tracing::info!(customers = n, elapsed = ?started.elapsed(), "stored the customers' purchases");
+    }
+    Ok(stored)
+}
+
+/// [`refresh`] after a committed import: a failure is a warning, since
+/// reports group the order lines until the purchases are stored.
+pub(crate) async fn refresh_after_import(
+    ws: &Workspace,
+    progress: &dyn Progress,
+) -> Option<String> {
+    refresh(ws, progress).await.err().map(|e| {
+        format!(
+            "the import is committed, but the customers' purchases were not stored ({e}); \
+             clv and rfm group the order lines until a refresh stores them"
+        )
+    })
+}

@@ -1,0 +1,106 @@
+//! koubei's operations: one function per thing a user can ask, each taking
+//! one typed request and returning one typed report.
+//!
+//! The command line, the HTTP server and the HTML report all call these, so
+//! that every number is computed in exactly one place. Requests derive
+//! `Deserialize` (the same struct comes from flags, a JSON body or query
+//! parameters) and reports derive `Serialize` (their JSON is what
+//! `--format json` prints). Front ends only parse, call and render.
+
+use std::path::PathBuf;
+
+/// Operations that are one engine query each, `name = method`: open the
+/// engine over the workspace's latest tables and call its method.
+macro_rules! engine_ops {
+    ($($(#[$doc:meta])* $name:ident = $method:ident($req:ty) -> $report:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub async fn $name(ws: &koubei_store::Workspace, req: &$req) -> $crate::Result<$report> {
+                Ok(koubei_engine::Engine::open(ws).await?.$method(req).await?)
+            }
+        )*
+    };
+}
+use engine_ops;
+
+mod demo;
+mod import;
+mod metrics;
+mod progress;
+mod tables;
+pub mod views;
+pub mod wom;
+
+pub use demo::{DemoReport, DemoRequest, demo};
+pub use import::{ImportRequest, Imported, Mapping, import, refresh};
+pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales};
+pub use progress::{Progress, Quiet, Task};
+pub use tables::{SqlReport, SqlRequest, TablesReport, sql, tables};
+
+pub use koubei_engine::FunnelOrder;
+pub use koubei_engine::clv::{Horizon, SummaryRequest, Unit};
+pub use koubei_engine::clv_report::{ClvReport, ClvRequest, ModelKind};
+pub use koubei_engine::funnel_query::{
+    Exclusion, FunnelReport, FunnelRequest, FunnelStep, Step, parse_duration, parse_steps,
+};
+pub use koubei_engine::retention::{RetentionReport, RetentionRequest};
+pub use koubei_engine::rfm::SEGMENTS;
+pub use koubei_engine::rfm_report::RfmReport;
+pub use koubei_engine::sales::{Period, SalesReport, SalesRequest};
+pub use koubei_schema::TableKind;
+/// The store's errors, which an import can end with (too many rejects).
+pub use koubei_store::Error as StoreError;
+pub use koubei_store::{Delimiter, Format, ImportReport, ImportTz, Reject, Workspace};
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One field of the request is invalid. Front ends name the field their
+    /// own way: `--breakdown` on the command line, `breakdown` in the API.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The request cannot be served as asked (no such data, a conflict).
+    #[error("{0}")]
+    Request(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] koubei_store::Error),
+    #[error(transparent)]
+    Engine(koubei_engine::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<koubei_engine::Error> for Error {
+    /// An engine's invalid field stays one, so that a front end can name it.
+    fn from(e: koubei_engine::Error) -> Self {
+        match e {
+            koubei_engine::Error::Invalid { field, reason } => Error::Invalid { field, reason },
+            koubei_engine::Error::Store(s) => Error::Store(s),
+            e => Error::Engine(e),
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

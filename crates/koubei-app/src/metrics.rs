@@ -1,0 +1,74 @@
+//! The metrics over a workspace's tables: sales, funnels, retention, RFM
+//! and CLV. Each opens the engine over the tables' latest versions.
+
+use chrono::NaiveDate;
+use koubei_engine::Engine;
+use koubei_engine::clv_report::{ClvReport, ClvRequest};
+use koubei_engine::funnel_query::{FunnelReport, FunnelRequest};
+use koubei_engine::retention::{RetentionReport, RetentionRequest};
+use koubei_engine::rfm::SEGMENTS;
+use koubei_engine::rfm_report::RfmReport;
+use koubei_engine::sales::{SalesReport, SalesRequest};
+use koubei_store::Workspace;
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+crate::engine_ops! {
+    /// Revenue, orders, buyers and growth by period.
+    sales = sales(SalesRequest) -> SalesReport;
+    /// Persons per step, conversion, drop-off and time to convert.
+    funnel = funnel(FunnelRequest) -> FunnelReport;
+    /// Cohorts and who came back in each later period.
+    retention = retention(RetentionRequest) -> RetentionReport;
+}
+
+/// What `koubei rfm` scores.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RfmRequest {
+    /// Score as of this day (default: the last paid order's day).
+    pub as_of: Option<NaiveDate>,
+    /// Also count who moved between segments since this day.
+    pub from: Option<NaiveDate>,
+    /// Segments whose customers a front end lists; every segment name must
+    /// be one of [`SEGMENTS`].
+    pub segments: Vec<String>,
+    /// Group the order lines again instead of reading the stored purchases.
+    pub recompute: bool,
+}
+
+pub async fn rfm(ws: &Workspace, req: &RfmRequest) -> Result<RfmReport> {
+    if let Some(s) = req
+        .segments
+        .iter()
+        .find(|s| !SEGMENTS.contains(&s.as_str()))
+    {
+        return Err(Error::invalid(
+            "segments",
+            format!(
+                "unknown segment \"{s}\": expected one of {}",
+                SEGMENTS.join(", ")
+            ),
+        ));
+    }
+    Ok(open(ws, req.recompute)
+        .await?
+        .rfm_report(req.as_of, req.from)
+        .await?)
+}
+
+pub async fn clv(ws: &Workspace, req: &ClvRequest) -> Result<ClvReport> {
+    Ok(open(ws, req.recompute).await?.clv(req).await?)
+}
+
+/// The engine over the workspace; with `recompute`, without the stored
+/// per-customer purchases.
+async fn open(ws: &Workspace, recompute: bool) -> Result<Engine> {
+    let engine = Engine::open(ws).await?;
+    Ok(if recompute {
+        engine.recompute()?
+    } else {
+        engine
+    })
+}

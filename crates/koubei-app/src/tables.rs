@@ -1,0 +1,40 @@
+//! The workspace's tables, and SQL over them.
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use koubei_engine::Engine;
+use koubei_store::{TableInfo, Workspace};
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// Every table with its rows, Delta version and last import.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablesReport {
+    pub tables: Vec<TableInfo>,
+}
+
+pub async fn tables(ws: &Workspace) -> Result<TablesReport> {
+    Ok(TablesReport {
+        tables: ws.tables().await?,
+    })
+}
+
+/// One SQL query over all the tables.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SqlRequest {
+    pub query: String,
+}
+
+/// A query's rows, as Arrow batches: a front end renders them.
+#[derive(Debug, Clone)]
+pub struct SqlReport {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+pub async fn sql(ws: &Workspace, req: &SqlRequest) -> Result<SqlReport> {
+    let engine = Engine::open(ws).await?;
+    let (schema, batches) = engine.sql(&req.query).await?;
+    Ok(SqlReport { schema, batches })
+}
