@@ -24,6 +24,7 @@ macro_rules! engine_ops {
 use engine_ops;
 
 mod demo;
+pub mod dispatch;
 mod import;
 mod metrics;
 mod progress;
@@ -58,7 +59,7 @@ pub enum Error {
     /// One field of the request is invalid. Front ends name the field their
     /// own way: `--breakdown` on the command line, `breakdown` in the API.
     #[error("{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid { field: String, reason: String },
     /// The request cannot be served as asked (no such data, a conflict).
     #[error("{0}")]
     Request(String),
@@ -80,7 +81,10 @@ impl From<koubei_engine::Error> for Error {
     /// An engine's invalid field stays one, so that a front end can name it.
     fn from(e: koubei_engine::Error) -> Self {
         match e {
-            koubei_engine::Error::Invalid { field, reason } => Error::Invalid { field, reason },
+            koubei_engine::Error::Invalid { field, reason } => Error::Invalid {
+                field: field.to_string(),
+                reason,
+            },
             koubei_engine::Error::Store(s) => Error::Store(s),
             e => Error::Engine(e),
         }
@@ -88,9 +92,9 @@ impl From<koubei_engine::Error> for Error {
 }
 
 impl Error {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
         Error::Invalid {
-            field,
+            field: field.to_string(),
             reason: reason.into(),
         }
     }

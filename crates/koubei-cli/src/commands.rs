@@ -151,7 +151,7 @@ fn render(
 /// An operation's error, with a request field named as its flag.
 fn cli_error(e: koubei_app::Error) -> anyhow::Error {
     match e {
-        koubei_app::Error::Invalid { field, reason } => anyhow!("{}: {reason}", flag(field)),
+        koubei_app::Error::Invalid { field, reason } => anyhow!("{}: {reason}", flag(&field)),
         e => e.into(),
     }
 }

@@ -167,7 +167,9 @@ impl Engine {
             .map(|(t, mut s)| {
                 let nodes = f.tree(t);
                 s.truncated = nodes.len() > req.tree_nodes;
-                s.tree = Some(tree(&people, &f, &nodes[..nodes.len().min(req.tree_nodes)]));
+                // No nodes asked for: no tree, rather than a tree of none.
+                let shown = &nodes[..nodes.len().min(req.tree_nodes)];
+                s.tree = (!shown.is_empty()).then(|| tree(&people, &f, shown));
                 s
             })
             .collect();
