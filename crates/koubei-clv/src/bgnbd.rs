@@ -415,10 +415,19 @@ impl Counting for BgNbdParams {
         let BgNbdParams { r, alpha, a, b, .. } = *self;
         let s = self.shift();
         let xf = f64::from(x);
+        // The NBD's ln P(j purchases while alive). Its last term is j ln z,
+        // taken as 0 for j = 0: at t = 0 (a customer whose first purchase
+        // is the calibration end) ln z is −∞, and 0 · −∞ would make
+        // P(X(0) = 0) NaN instead of 1.
         let ln_nb = |j: f64| {
+            let ln_z = if j > 0.0 {
+                j * (t / (alpha + t)).ln()
+            } else {
+                0.0
+            };
             ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0)
                 + r * (alpha / (alpha + t)).ln()
-                + j * (t / (alpha + t)).ln()
+                + ln_z
         };
         let stay = (ln_beta(a, b + xf + s) - ln_beta(a, b) + ln_nb(xf)).exp();
         if x == 0 && s == 0.0 {
@@ -501,6 +510,27 @@ mod tests {
                 (mean - p.expected_new(t)).abs() < 1e-6,
                 "modified={modified}: {mean} vs {}",
                 p.expected_new(t)
+            );
+        }
+    }
+
+    /// A customer acquired at the calibration end (t = 0) has made no
+    /// repeat purchase yet, with certainty.
+    #[test]
+    fn pmf_at_time_zero_is_all_at_zero() {
+        for modified in [false, true] {
+            let p = BgNbdParams {
+                r: 0.243,
+                alpha: 4.414,
+                a: 0.793,
+                b: 2.426,
+                modified,
+            };
+            let probs: Vec<f64> = (0..4).map(|x| p.pmf(0.0, x).unwrap()).collect();
+            let want = [1.0, 0.0, 0.0, 0.0];
+            assert!(
+                probs.iter().zip(want).all(|(p, w)| (p - w).abs() < 1e-12),
+                "modified={modified}: {probs:?}"
             );
         }
     }

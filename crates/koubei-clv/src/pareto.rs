@@ -783,6 +783,12 @@ mod tests {
             let each: Vec<f64> = (0..9).map(|x| m.pmf(t, x).unwrap()).collect();
             assert_eq!(m.pmf_below(t, 9).unwrap(), each);
         }
+        // At t = 0 no repeat purchase has been made, with certainty.
+        let at_zero = m.pmf_below(0.0, 3).unwrap();
+        assert!(
+            (at_zero[0] - 1.0).abs() < 1e-12 && at_zero[1..].iter().all(|&p| p.abs() < 1e-12),
+            "{at_zero:?}"
+        );
     }
 
     /// The chunk's shared terms give exactly the rows' own sums.
