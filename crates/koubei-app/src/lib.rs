@@ -52,6 +52,8 @@ pub use koubei_schema::TableKind;
 /// The store's errors, which an import can end with (too many rejects).
 pub use koubei_store::Error as StoreError;
 pub use koubei_store::{Delimiter, Format, ImportReport, ImportTz, Reject, Workspace};
+/// Reports as sections of typed columns, and their renderers.
+pub use koubei_view as view;
 
 /// Why an operation failed.
 #[derive(Debug, thiserror::Error)]

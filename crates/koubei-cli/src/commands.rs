@@ -190,14 +190,14 @@ fn export_rfm(file: &Path, report: &RfmReport, segments: &[String]) -> Result<us
     ];
     output::csv_file(file, &header, chosen.len(), |i, line| {
         let (c, clv) = chosen[i];
-        koubei_view::csv_cell(line, &c.customer_id);
+        koubei_app::view::csv_cell(line, &c.customer_id);
         // Writing to a String cannot fail.
         let _ = write!(
             line,
             ",{},{},{:.2},{},{},{},",
             c.recency_days, c.frequency, c.monetary, c.r, c.f, c.m
         );
-        koubei_view::csv_cell(line, c.segment);
+        koubei_app::view::csv_cell(line, c.segment);
         line.push(',');
         if let Some(v) = clv {
             let _ = write!(line, "{v:.2}");
@@ -223,7 +223,7 @@ fn export_clv(file: &Path, report: &ClvReport) -> Result<()> {
     let customers = &report.per_customer;
     output::csv_file(file, &header, customers.len(), |i, line| {
         let (id, c) = customers.get(i);
-        koubei_view::csv_cell(line, id);
+        koubei_app::view::csv_cell(line, id);
         for v in [
             c.frequency,
             c.recency,
@@ -235,7 +235,7 @@ fn export_clv(file: &Path, report: &ClvReport) -> Result<()> {
             c.clv,
         ] {
             line.push(',');
-            koubei_view::csv_number(line, v);
+            koubei_app::view::csv_number(line, v);
         }
     })
 }

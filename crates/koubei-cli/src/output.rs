@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::util::display::FormatOptions;
 
-use koubei_view::csv_cell;
+use koubei_app::view::csv_cell;
 
 use crate::args::OutputFormat;
 
