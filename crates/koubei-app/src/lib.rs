@@ -51,7 +51,7 @@ pub use koubei_engine::sales::{Period, SalesReport, SalesRequest};
 pub use koubei_schema::TableKind;
 /// The store's errors, which an import can end with (too many rejects).
 pub use koubei_store::Error as StoreError;
-pub use koubei_store::{Delimiter, Format, ImportReport, ImportTz, Reject, Workspace};
+pub use koubei_store::{Delimiter, Format, Hint, ImportReport, ImportTz, Reject, Workspace};
 /// Reports as sections of typed columns, and their renderers.
 pub use koubei_view as view;
 
@@ -72,7 +72,7 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] koubei_store::Error),
+    Store(koubei_store::Error),
     #[error(transparent)]
     Engine(koubei_engine::Error),
     #[error(transparent)]
@@ -87,8 +87,21 @@ impl From<koubei_engine::Error> for Error {
                 field: field.to_string(),
                 reason,
             },
-            koubei_engine::Error::Store(s) => Error::Store(s),
+            koubei_engine::Error::Store(s) => s.into(),
             e => Error::Engine(e),
+        }
+    }
+}
+
+impl From<koubei_store::Error> for Error {
+    /// The store's invalid field stays one, as the engine's does.
+    fn from(e: koubei_store::Error) -> Self {
+        match e {
+            koubei_store::Error::Invalid { field, reason } => Error::Invalid {
+                field: field.to_string(),
+                reason,
+            },
+            e => Error::Store(e),
         }
     }
 }

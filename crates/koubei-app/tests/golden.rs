@@ -80,6 +80,34 @@ async fn bad_requests_name_their_field() {
             .starts_with("breakdown: colour: events has no such column"),
         "{e}"
     );
+    // The import's fields too: a mapping from a column the file lacks, a
+    // file whose format its name does not tell.
+    let file = dir.path().join("orders.csv");
+    std::fs::write(&file, "id,buyer,ts,amount\n1,a,2024-01-01,5\n").unwrap();
+    let import: koubei_app::ImportRequest = serde_json::from_value(serde_json::json!({
+        "table": "orders", "file": file, "map": ["order_id=id", "customer_id=nick"]
+    }))
+    .unwrap();
+    match koubei_app::import(&ws, &import, &Quiet).await.unwrap_err() {
+        koubei_app::Error::Invalid { field, reason } => {
+            assert_eq!(field, "map");
+            assert!(
+                reason.starts_with("customer_id=nick: the file has no column \"nick\""),
+                "{reason}"
+            );
+        }
+        e => panic!("{e}"),
+    }
+    let unnamed = dir.path().join("orders.data");
+    std::fs::write(&unnamed, "").unwrap();
+    let import = koubei_app::ImportRequest {
+        file: unnamed,
+        ..import
+    };
+    match koubei_app::import(&ws, &import, &Quiet).await.unwrap_err() {
+        koubei_app::Error::Invalid { field, .. } => assert_eq!(field, "format"),
+        e => panic!("{e}"),
+    }
     let e = koubei_app::dispatch::query(&ws, "nope", serde_json::json!({}))
         .await
         .unwrap_err();

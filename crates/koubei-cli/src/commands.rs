@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use koubei_app::views::{ToView, describe_reject};
-use koubei_app::{ClvReport, RfmReport, SqlRequest, StoreError, Workspace};
+use koubei_app::{ClvReport, Hint, RfmReport, SqlRequest, StoreError, Workspace};
 use serde::Serialize;
 
 use crate::args::{Cli, Command, OutputFormat, WomCommand};
@@ -43,13 +43,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     if rejected > 5 {
                         eprintln!("... and {} more", rejected - 5);
                     }
-                    Err(StoreError::TooManyRejects {
-                        rejected,
-                        read,
-                        max,
-                        samples: Vec::new(),
-                    }
-                    .into())
+                    bail!(
+                        "{rejected} of {read} rows rejected ({:.2}%), over --max-reject-ratio {max}; nothing was imported",
+                        100.0 * rejected as f64 / read.max(1) as f64
+                    )
                 }
                 Err(e) => Err(cli_error(e)),
             }
@@ -148,10 +145,27 @@ fn render(
     }
 }
 
-/// An operation's error, with a request field named as its flag.
+/// An operation's error, with a request field named as its flag, and a
+/// hint given as the flag that would help.
 fn cli_error(e: koubei_app::Error) -> anyhow::Error {
     match e {
         koubei_app::Error::Invalid { field, reason } => anyhow!("{}: {reason}", flag(&field)),
+        koubei_app::Error::Store(StoreError::Columns {
+            path,
+            reason,
+            hint: Some(hint),
+        }) => {
+            let hint = match hint {
+                Hint::Delimiter(d) => {
+                    let d = d.escape_default();
+                    format!("the header looks separated by '{d}': try --delimiter '{d}'")
+                }
+                Hint::Map(target) => {
+                    format!("name the source column with --map, e.g. --map {target}=YOUR_COLUMN")
+                }
+            };
+            anyhow!("{}: {reason}\nhint: {hint}", path.display())
+        }
         e => e.into(),
     }
 }

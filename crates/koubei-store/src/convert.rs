@@ -15,6 +15,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use koubei_schema::{ColumnType, Presence, TableKind};
 
+use crate::error::Hint;
 use crate::timestamp::{ImportTz, parse_timestamp};
 
 /// Where each canonical column comes from in a file.
@@ -54,7 +55,7 @@ pub(crate) fn plan(
         let idx = match mapping.iter().find(|(t, _)| t == spec.name) {
             Some((_, source)) => Some(find(source).ok_or_else(|| {
                 format!(
-                    "--map {}={source}: the file has no column \"{source}\"; its columns are: {}",
+                    "{}={source}: the file has no column \"{source}\"; its columns are: {}",
                     spec.name,
                     names.join(", ")
                 )
@@ -70,7 +71,7 @@ pub(crate) fn plan(
     for (target, _) in mapping {
         if table.column(target).is_none() {
             return Err(format!(
-                "--map {target}=...: {table} has no column \"{target}\"; its columns are: {}",
+                "{target}=...: {table} has no column \"{target}\"; its columns are: {}",
                 table
                     .columns()
                     .iter()
@@ -94,7 +95,7 @@ pub(crate) fn check_required(
     table: TableKind,
     plan: &ColumnPlan,
     names: &[String],
-) -> Result<(), String> {
+) -> Result<(), (String, Option<Hint>)> {
     let has = |name: &str| {
         table
             .columns()
@@ -115,30 +116,23 @@ pub(crate) fn check_required(
     if missing.is_empty() {
         return Ok(());
     }
-    let mut reason = format!(
+    let reason = format!(
         "missing required column{} {}; the file's columns are: {}",
         if missing.len() > 1 { "s" } else { "" },
         missing.join(", "),
         names.join(", ")
     );
-    if names.len() == 1 {
-        if let Some(d) = [';', '\t', '|'].into_iter().find(|d| names[0].contains(*d)) {
-            let shown = if d == '\t' {
-                "\\t".to_string()
-            } else {
-                d.to_string()
-            };
-            reason.push_str(&format!(
-                "\nhint: the header looks separated by '{shown}': try --delimiter '{shown}'"
-            ));
-        }
+    let hint = if names.len() == 1 {
+        [';', '\t', '|']
+            .into_iter()
+            .find(|d| names[0].contains(*d))
+            .map(Hint::Delimiter)
     } else {
-        reason.push_str(&format!(
-            "\nhint: name the source column with --map, e.g. --map {}=YOUR_COLUMN",
-            missing[0].split(' ').next().unwrap_or_default()
-        ));
-    }
-    Err(reason)
+        Some(Hint::Map(
+            missing[0].split(' ').next().unwrap_or_default().to_string(),
+        ))
+    };
+    Err((reason, hint))
 }
 
 /// Why one row is rejected: the first bad cell.
@@ -498,12 +492,16 @@ mod tests {
     fn missing_columns_hint_at_the_delimiter() {
         let n = names(&["customer_id;ts;amount"]);
         let p = plan(TableKind::Orders, &n, &[]).unwrap();
-        let e = check_required(TableKind::Orders, &p, &n).unwrap_err();
+        let (e, hint) = check_required(TableKind::Orders, &p, &n).unwrap_err();
         assert!(
             e.contains("customer_id, ts, amount") || e.contains("missing required columns"),
             "{e}"
         );
-        assert!(e.contains("--delimiter ';'"), "{e}");
+        assert_eq!(hint, Some(Hint::Delimiter(';')));
+        let n = names(&["customer_id", "ts"]);
+        let p = plan(TableKind::Orders, &n, &[]).unwrap();
+        let (_, hint) = check_required(TableKind::Orders, &p, &n).unwrap_err();
+        assert_eq!(hint, Some(Hint::Map("amount".into())));
         let n = names(&["customer_id", "ts", "unit_price"]);
         let p = plan(TableKind::Orders, &n, &[]).unwrap();
         check_required(TableKind::Orders, &p, &n).unwrap();

@@ -26,14 +26,24 @@ pub enum Error {
     },
 
     /// The file's columns do not fit the table.
-    #[error("{}: {reason}", path.display())]
-    Columns { path: PathBuf, reason: String },
+    #[error("{}: {reason}{}", path.display(), hint.as_ref().map(Hint::sentence).unwrap_or_default())]
+    Columns {
+        path: PathBuf,
+        reason: String,
+        /// What would likely fix it; each front end spells it its own way.
+        hint: Option<Hint>,
+    },
+
+    /// One field of the import's request is invalid (named as the request
+    /// names it: `map`, `format`, ...).
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
 
     #[error("invalid option: {0}")]
     Option(String),
 
     #[error(
-        "{rejected} of {read} rows rejected ({:.2}%), over --max-reject-ratio {max}; nothing was imported",
+        "{rejected} of {read} rows rejected ({:.2}%), more than the maximum reject ratio {max}; nothing was imported",
         100.0 * *rejected as f64 / (*read).max(1) as f64
     )]
     TooManyRejects {
@@ -68,6 +78,32 @@ impl From<datafusion::error::DataFusionError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What would likely make a file's columns fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// The header is one field that holds this character: the file is
+    /// separated by it.
+    Delimiter(char),
+    /// The table's column of this name is missing: read it from one of the
+    /// file's columns with a mapping.
+    Map(String),
+}
+
+impl Hint {
+    /// The hint in words that name no front end's options.
+    fn sentence(&self) -> String {
+        match self {
+            Hint::Delimiter(d) => format!(
+                "\nhint: the header looks separated by '{}': set the delimiter to it",
+                d.escape_default()
+            ),
+            Hint::Map(target) => format!(
+                "\nhint: map the table's column to one of the file's, such as {target}=YOUR_COLUMN"
+            ),
+        }
+    }
+}
 
 impl Error {
     pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> Self {

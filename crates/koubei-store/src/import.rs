@@ -117,11 +117,12 @@ impl Workspace {
     ) -> Result<ImportReport> {
         let format = match opts.format {
             Some(f) => f,
-            None => Format::from_path(path).ok_or_else(|| Error::Unreadable {
-                path: path.into(),
-                reason:
-                    "cannot tell the format from the file name: use --format csv|tsv|jsonl|parquet"
-                        .into(),
+            None => Format::from_path(path).ok_or_else(|| Error::Invalid {
+                field: "format",
+                reason: format!(
+                    "cannot tell the format from the file name {}: name it, csv, tsv, jsonl or parquet",
+                    path.display()
+                ),
             })?,
         };
         let size = std::fs::metadata(path)
@@ -262,15 +263,20 @@ impl Workspace {
                     let plan = match &column_plan {
                         Some(p) if fixed_columns => p.clone(),
                         _ => {
-                            let columns_error = |reason| Error::Columns {
-                                path: path.clone(),
-                                reason,
-                            };
-                            let p = convert::plan(table, piece.names(), &opts.mapping)
-                                .map_err(columns_error)?;
+                            let p = convert::plan(table, piece.names(), &opts.mapping).map_err(
+                                |reason| Error::Invalid {
+                                    field: "map",
+                                    reason: format!("{reason} (in {})", path.display()),
+                                },
+                            )?;
                             if fixed_columns {
-                                convert::check_required(table, &p, piece.names())
-                                    .map_err(columns_error)?;
+                                convert::check_required(table, &p, piece.names()).map_err(
+                                    |(reason, hint)| Error::Columns {
+                                        path: path.clone(),
+                                        reason,
+                                        hint,
+                                    },
+                                )?;
                                 column_plan = Some(p.clone());
                             }
                             p
@@ -295,6 +301,7 @@ impl Workspace {
                     let (mut columns, mut errors) = conv.map_err(|reason| Error::Columns {
                         path: path.clone(),
                         reason,
+                        hint: None,
                     })?;
                     let rows = chunk.lines.len();
                     let derived = state.derive(&mut columns, &chunk.lines, &mut errors, &plan);

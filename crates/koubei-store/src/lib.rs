@@ -16,7 +16,7 @@ pub mod timestamp;
 mod workspace;
 
 pub use derived::Source;
-pub use error::{Error, Result};
+pub use error::{Error, Hint, Result};
 pub use import::{ImportOptions, ImportReport, Progress, Quiet};
 pub use reader::{Delimiter, Format};
 pub use reject::Reject;

@@ -655,6 +655,7 @@ fn check_names(path: &Path, names: Vec<String>) -> Result<Vec<String>> {
                     j + 1,
                     i + 1
                 ),
+                hint: None,
             });
         }
     }

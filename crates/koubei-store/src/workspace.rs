@@ -51,7 +51,7 @@ impl Workspace {
             return Err(Error::Workspace {
                 path: root,
                 reason: format!(
-                    "the folder exists, is not empty and has no {MARKER}; choose another --workspace"
+                    "the folder exists, is not empty and has no {MARKER}; choose another folder"
                 ),
             });
         }
