@@ -20,7 +20,7 @@ pub async fn tables(ws: &Workspace) -> Result<TablesReport> {
     })
 }
 
-/// One SQL query over all the tables.
+/// One SQL query over all the tables; it may only read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SqlRequest {
     pub query: String,
@@ -35,6 +35,6 @@ pub struct SqlReport {
 
 pub async fn sql(ws: &Workspace, req: &SqlRequest) -> Result<SqlReport> {
     let engine = Engine::open(ws).await?;
-    let (schema, batches) = engine.sql(&req.query).await?;
+    let (schema, batches) = engine.sql_read_only(&req.query).await?;
     Ok(SqlReport { schema, batches })
 }

@@ -173,6 +173,7 @@ fn cli_error(e: koubei_app::Error) -> anyhow::Error {
 /// The flag that sets a request's field.
 fn flag(field: &str) -> String {
     match field {
+        "query" => "the query".into(),
         "exclusions" => "--exclude".into(),
         "segments" => "--segment".into(),
         "window_seconds" => "--window".into(),

@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::MemTable;
+use datafusion::execution::context::SQLOptions;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning};
@@ -130,6 +131,35 @@ impl Engine {
     /// Runs one SQL statement and returns its schema and rows.
     pub async fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         collect(self.ctx.sql(query).await?).await
+    }
+
+    /// Runs one query that reads: SELECT (or VALUES, EXPLAIN, SHOW,
+    /// DESCRIBE). DDL (CREATE, DROP), DML (INSERT, UPDATE, DELETE, COPY) and
+    /// statements (SET, transactions) are refused before anything runs:
+    /// the tables change only through koubei's checked, atomic writes, and
+    /// a query must not write files.
+    pub async fn sql_read_only(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self
+            .ctx
+            .sql_with_options(query, options)
+            .await
+            .map_err(|e| match e {
+                datafusion::error::DataFusionError::Plan(m) if m.contains("not supported") => {
+                    Error::invalid(
+                        "query",
+                        format!(
+                            "{m}: a query may only read (SELECT, VALUES, EXPLAIN, SHOW, DESCRIBE); \
+                             tables change through imports"
+                        ),
+                    )
+                }
+                e => e.into(),
+            })?;
+        collect(df).await
     }
 
     /// Runs a query whose only aggregate keeps every row of a group (such as
@@ -306,6 +336,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("nope"), "{e}");
+    }
+
+    /// Every form that writes is refused before it runs, and the table and
+    /// the files are as they were; reading forms run.
+    #[tokio::test]
+    async fn sql_only_reads() {
+        let (dir, engine) = test_engine(
+            TableKind::Orders,
+            "order_id,customer_id,ts,amount\n1,a,2024-01-01,5\n",
+        )
+        .await;
+        let target = dir.path().join("out.csv");
+        let refused = [
+            format!(
+                "COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+                target.display()
+            ),
+            "INSERT INTO orders SELECT * FROM orders".to_string(),
+            "DELETE FROM orders".to_string(),
+            "UPDATE orders SET amount = 0".to_string(),
+            "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'".to_string(),
+            "CREATE TABLE t AS SELECT 1".to_string(),
+            "CREATE VIEW v AS SELECT 1".to_string(),
+            "DROP TABLE orders".to_string(),
+            "SET datafusion.execution.target_partitions = 1".to_string(),
+            format!(
+                "EXPLAIN COPY (SELECT 1) TO '{}' STORED AS CSV",
+                target.display()
+            ),
+        ];
+        for q in &refused {
+            match engine.sql_read_only(q).await {
+                Err(Error::Invalid { field: "query", reason }) => {
+                    assert!(reason.contains("may only read"), "{q}: {reason}")
+                }
+                Err(e) => panic!("{q}: {e}"),
+                Ok(_) => panic!("{q}: ran"),
+            }
+        }
+        assert!(!target.exists());
+        let (_, b) = engine
+            .sql_read_only("SELECT count(*) FROM orders")
+            .await
+            .unwrap();
+        let n = arrow::compute::cast(b[0].column(0), &arrow::datatypes::DataType::Int64).unwrap();
+        assert_eq!(
+            n.as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0),
+            1
+        );
+        for q in [
+            "VALUES (1)",
+            "EXPLAIN SELECT * FROM orders",
+            "SHOW TABLES",
+            "DESCRIBE orders",
+            "SELECT * FROM information_schema.columns",
+        ] {
+            engine
+                .sql_read_only(q)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+        }
     }
 
     /// The gathering plan groups each key's rows in one place, with no

@@ -104,6 +104,22 @@ fn demo_then_tables_and_sql() {
         "{table}"
     );
 
+    // sql only reads: a COPY writes no file, an INSERT adds no row.
+    let out = ws.dir.path().join("copied.csv");
+    let e = ws.fails(&[
+        "sql",
+        &format!("COPY (SELECT 'x' AS a) TO '{}' STORED AS CSV", out.display()),
+    ]);
+    assert!(
+        e.contains("error: the query: DML not supported: COPY: a query may only read"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    let orders = ws.count("orders");
+    let e = ws.fails(&["sql", "INSERT INTO orders SELECT * FROM orders"]);
+    assert!(e.contains("may only read"), "{e}");
+    assert_eq!(ws.count("orders"), orders);
+
     // The same seed again adds nothing; another seed needs --replace.
     ws.ok(&["demo", "--customers", "500", "--seed", "7"]);
     assert_eq!(ws.count("customers"), 500);

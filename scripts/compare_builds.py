@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Times two koubei binaries on the same workloads, in turns, and prints the
+median of each and their ratio: for a refactoring that must leave no step
+slower. The peers' own benches (bench_*.py, check_*.py) compare koubei with
+DuckDB, chdb and lifetimes; at a fixed peer time, a koubei ratio that holds
+between two builds is the same check without installing the peers.
+
+    python3 scripts/compare_builds.py OLD_BINARY NEW_BINARY [--customers 200000] [--runs 5]
+
+Workloads, on a demo shop generated once by NEW_BINARY (the same seed gives
+the same shop with either):
+- import: the shop's orders exported as CSV, imported into a fresh workspace;
+- sales by month, by quarter with a country breakdown;
+- a 4-step funnel with a 7-day window; weekly retention;
+- rfm; clv from the stored purchases and with --recompute;
+- wom metrics and wom seeds on the referral graph;
+- wom seeds on NetHEPT when ../shared/data/nethept/hep.txt (or --nethept) exists.
+That both give the same output is checked elsewhere: scripts/snapshots.sh
+--check runs every command on one partition, where a float sum's order is
+fixed (on several, the last digits of some sums differ from run to run).
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(binary, args, cwd):
+    started = time.perf_counter()
+    subprocess.run([binary, *args], cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("old")
+    ap.add_argument("new")
+    ap.add_argument("--customers", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument(
+        "--nethept", default=os.path.join(ROOT, "..", "shared", "data", "nethept", "hep.txt")
+    )
+    a = ap.parse_args()
+    old, new = os.path.abspath(a.old), os.path.abspath(a.new)
+    work = tempfile.mkdtemp(prefix="koubei-compare-")
+    try:
+        shop = os.path.join(work, "shop")
+        print(f"generating a demo shop of {a.customers} customers ...", file=sys.stderr)
+        subprocess.run(
+            [new, "-w", shop, "demo", "--customers", str(a.customers), "--format", "json"],
+            check=True,
+            capture_output=True,
+        )
+        orders = os.path.join(work, "orders.csv")
+        with open(orders, "w") as f:
+            subprocess.run(
+                [new, "-w", shop, "sql", "SELECT * FROM orders", "--format", "csv"],
+                check=True,
+                stdout=f,
+            )
+        workloads = [
+            ("sales by month", ["-w", shop, "sales", "--by", "month", "--format", "json"]),
+            (
+                "sales by quarter and country",
+                ["-w", shop, "sales", "--by", "quarter", "--breakdown", "country", "--format", "json"],
+            ),
+            (
+                "funnel, 4 steps, 7 days",
+                ["-w", shop, "funnel", "--steps", "view,add_to_cart,checkout,purchase",
+                 "--window", "7d", "--format", "json"],
+            ),
+            ("retention by week", ["-w", shop, "retention", "--period", "week", "--format", "json"]),
+            ("rfm", ["-w", shop, "rfm", "--format", "json"]),
+            ("clv (stored purchases)", ["-w", shop, "clv", "--format", "json"]),
+            ("clv --recompute", ["-w", shop, "clv", "--recompute", "--format", "json"]),
+            ("wom metrics", ["-w", shop, "wom", "metrics", "--format", "json"]),
+            ("wom seeds -k 20", ["-w", shop, "wom", "seeds", "-k", "20", "--format", "json"]),
+        ]
+        if os.path.exists(a.nethept):
+            workloads.append(
+                ("NetHEPT seeds -k 50",
+                 ["wom", "seeds", "--graph", a.nethept, "--undirected", "-k", "50", "--format", "json"])
+            )
+        else:
+            print(f"{a.nethept} not found: NetHEPT skipped", file=sys.stderr)
+        print(f"| workload | old median (s) | new median (s) | new / old |")
+        print(f"|---|---|---|---|")
+        # Import: into a fresh workspace each time.
+        times = {old: [], new: []}
+        for i in range(a.runs):
+            for b in (old, new) if i % 2 == 0 else (new, old):
+                ws = os.path.join(work, f"import-{i}")
+                shutil.rmtree(ws, ignore_errors=True)
+                t = run(b, ["-w", ws, "import", "orders", orders, "--output", "json"], work)
+                times[b].append(t)
+                shutil.rmtree(ws, ignore_errors=True)
+        report("import of the orders CSV", times, old, new)
+        for name, args in workloads:
+            times = {old: [], new: []}
+            for i in range(a.runs):
+                for b in (old, new) if i % 2 == 0 else (new, old):
+                    times[b].append(run(b, args, work))
+            report(name, times, old, new)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(name, times, old, new):
+    mo, mn = statistics.median(times[old]), statistics.median(times[new])
+    print(f"| {name} | {mo:.3f} | {mn:.3f} | {mn / mo:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
