@@ -72,10 +72,11 @@ pub async fn demo(
         events: req.events,
         ..DemoConfig::new(req.customers, req.seed)
     };
+    // The whole demo holds the write lock: deciding to delete, deleting,
+    // recording the new shop and importing it. Another demo or an import
+    // runs before or after it, never in between.
+    let _lock = ws.lock()?;
     {
-        // Deciding to delete, deleting and recording the new shop happen
-        // under the write lock, so no import runs in between.
-        let _lock = ws.lock()?;
         let recorded: Option<DemoConfig> = ws
             .read_file(DEMO_FILE)?
             .and_then(|b| serde_json::from_slice(&b).ok());

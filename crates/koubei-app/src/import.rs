@@ -99,6 +99,8 @@ pub async fn import(
         timezone: req.timezone,
         max_reject_ratio: req.max_reject_ratio,
     };
+    // The import and the purchases stored after it are one writer's work.
+    let _lock = ws.lock()?;
     let task = progress.task(req.table.name());
     let result = ws
         .import_file(req.table, &req.file, &opts, &Stages(&*task))
@@ -115,6 +117,7 @@ pub async fn import(
 /// Stores each customer's purchases for the current orders, as an import of
 /// orders does. Returns how many customers were stored (None without orders).
 pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<usize>> {
+    let _lock = ws.lock()?;
     let task = progress.task("customer purchases");
     task.stage("summarising", None);
     let started = std::time::Instant::now();

@@ -368,7 +368,10 @@ mod tests {
         ];
         for q in &refused {
             match engine.sql_read_only(q).await {
-                Err(Error::Invalid { field: "query", reason }) => {
+                Err(Error::Invalid {
+                    field: "query",
+                    reason,
+                }) => {
                     assert!(reason.contains("may only read"), "{q}: {reason}")
                 }
                 Err(e) => panic!("{q}: {e}"),

@@ -6,7 +6,7 @@
 //!   tables/<name>/       a Delta table (_delta_log/ and Parquet files)
 //!   derived/<name>/      a Delta table made from a canonical one (see `derived`)
 //!   demo.json            the demo generator's parameters, when it made the data
-//!   .lock                held while an import writes
+//!   .lock                held by every writer (imports, refresh, demo)
 //! ```
 
 use std::fs::{self, File};
@@ -28,6 +28,11 @@ const MARKER: &str = "koubei.json";
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    /// The write lock while this handle (or a clone) holds it: the file and
+    /// how many guards share it. An operation that holds the lock for all
+    /// of its steps (the demo replacing the tables, then importing) calls
+    /// imports that take it again, without waiting on itself.
+    held: Arc<std::sync::Mutex<(usize, Option<File>)>>,
 }
 
 /// What `koubei tables` shows for one table.
@@ -77,7 +82,10 @@ impl Workspace {
             });
         }
         let root = root.canonicalize().map_err(|e| Error::io(&root, e))?;
-        Ok(Workspace { root })
+        Ok(Workspace {
+            root,
+            held: Arc::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -124,18 +132,28 @@ impl Workspace {
             .map_err(|source| Error::delta(name, source))
     }
 
-    /// Takes the workspace's write lock; imports hold it so that two imports
-    /// cannot both add the same keys.
+    /// Takes the workspace's write lock, waiting while another process
+    /// holds it. Every writer holds it for the whole of its work, so that
+    /// two imports cannot both add the same keys, and a demo that replaces
+    /// the tables runs before or after an import, never during it. Taken
+    /// again through the same handle, it is shared, not waited for.
     pub fn lock(&self) -> Result<WorkspaceLock> {
-        let path = self.root.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        file.lock().map_err(|e| Error::io(&path, e))?;
-        Ok(WorkspaceLock { _file: file })
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.0 == 0 {
+            let path = self.root.join(".lock");
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            file.lock().map_err(|e| Error::io(&path, e))?;
+            held.1 = Some(file);
+        }
+        held.0 += 1;
+        Ok(WorkspaceLock {
+            held: Arc::clone(&self.held),
+        })
     }
 
     /// Every table with its row count, Delta version and last import.
@@ -208,9 +226,20 @@ fn dir_url(dir: &Path) -> Result<Url> {
     })
 }
 
-/// Held while an import writes; released on drop.
+/// The write lock, released when the last guard of a handle drops.
 pub struct WorkspaceLock {
-    _file: File,
+    held: Arc<std::sync::Mutex<(usize, Option<File>)>>,
+}
+
+impl Drop for WorkspaceLock {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.0 -= 1;
+        if held.0 == 0 {
+            // Closing the file releases the lock.
+            held.1 = None;
+        }
+    }
 }
 
 fn is_empty_dir(p: &Path) -> Result<bool> {

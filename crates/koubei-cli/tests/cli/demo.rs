@@ -108,7 +108,10 @@ fn demo_then_tables_and_sql() {
     let out = ws.dir.path().join("copied.csv");
     let e = ws.fails(&[
         "sql",
-        &format!("COPY (SELECT 'x' AS a) TO '{}' STORED AS CSV", out.display()),
+        &format!(
+            "COPY (SELECT 'x' AS a) TO '{}' STORED AS CSV",
+            out.display()
+        ),
     ]);
     assert!(
         e.contains("error: the query: DML not supported: COPY: a query may only read"),

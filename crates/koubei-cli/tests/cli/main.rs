@@ -9,3 +9,4 @@ mod malformed;
 mod snapshots;
 mod util;
 mod wom;
+mod writers;

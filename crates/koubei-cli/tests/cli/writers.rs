@@ -1,0 +1,114 @@
+//! Writers at once, as real processes: every writer holds the workspace's
+//! lock for the whole of its work, so they run one after the other and the
+//! end state is one of theirs, never a mix.
+
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::util::Ws;
+
+fn spawn(ws: &Ws, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("koubei"))
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn succeeds(child: Child) {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Orders and revenue of a shop: what tells two seeds' shops apart.
+fn fingerprint(ws: &Ws) -> Value {
+    ws.sql("SELECT count(*) AS orders, sum(amount) AS revenue FROM orders")[0].clone()
+}
+
+/// The seed that demo.json names.
+fn recorded_seed(ws: &Ws) -> u64 {
+    let demo: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("demo.json")).unwrap())
+            .unwrap();
+    demo["seed"].as_u64().unwrap()
+}
+
+/// Two `demo --replace` of different shops at once: both succeed, and the
+/// workspace holds exactly one of the shops, the one demo.json names.
+#[test]
+fn two_demos_replacing_at_once_leave_one_shop() {
+    let mut alone = Vec::new();
+    for seed in ["1", "2"] {
+        let ws = Ws::new();
+        ws.ok(&["demo", "--customers", "300", "--seed", seed]);
+        alone.push(fingerprint(&ws));
+    }
+    for round in 0..2 {
+        let ws = Ws::new();
+        ws.ok(&["demo", "--customers", "200", "--seed", "3"]);
+        let a = spawn(
+            &ws,
+            &["demo", "--customers", "300", "--seed", "1", "--replace"],
+        );
+        let b = spawn(
+            &ws,
+            &["demo", "--customers", "300", "--seed", "2", "--replace"],
+        );
+        succeeds(a);
+        succeeds(b);
+        let seed = recorded_seed(&ws);
+        assert_eq!(ws.count("customers"), 300, "round {round}");
+        assert_eq!(
+            fingerprint(&ws),
+            alone[(seed - 1) as usize],
+            "round {round}: the data is not seed {seed}'s shop alone"
+        );
+    }
+}
+
+/// An import and a `demo --replace` at once: the import's rows are either
+/// replaced with the rest (the demo ran last) or added to the new shop (the
+/// import ran last); never no tables, and never an import reported but not
+/// kept.
+#[test]
+fn an_import_and_a_replace_at_once_run_one_after_the_other() {
+    let ws = Ws::new();
+    let mut csv = String::from("order_id,customer_id,ts,amount\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("x{i},z{},2024-03-01T10:00:00Z,1\n", i % 100));
+    }
+    let file = ws.file("extra.csv", csv);
+    let shop = {
+        let other = Ws::new();
+        other.ok(&["demo", "--customers", "300", "--seed", "1"]);
+        other.count("orders")
+    };
+    for delay_ms in [0u64, 50, 150] {
+        ws.ok(&["demo", "--customers", "200", "--seed", "3", "--replace"]);
+        let import = spawn(&ws, &["import", "orders", file.to_str().unwrap()]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let demo = spawn(
+            &ws,
+            &["demo", "--customers", "300", "--seed", "1", "--replace"],
+        );
+        succeeds(import);
+        succeeds(demo);
+        let n = ws.count("orders");
+        let imported = ws.sql("SELECT count(*) AS n FROM orders WHERE order_id LIKE 'x%'")[0]["n"]
+            .as_i64()
+            .unwrap();
+        assert!(
+            (n == shop && imported == 0) || (n == shop + 20_000 && imported == 20_000),
+            "delay {delay_ms} ms: {n} orders, {imported} imported; the shop alone has {shop}"
+        );
+        assert_eq!(ws.count("customers"), 300, "delay {delay_ms} ms");
+    }
+}
