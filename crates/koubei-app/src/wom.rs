@@ -454,8 +454,14 @@ pub struct SimulateReport {
 }
 
 pub async fn simulate(ws: &Path, req: &SimulateRequest) -> Result<SimulateReport> {
-    if req.runs == 0 {
-        return Err(Error::invalid("runs", "must be at least 1"));
+    // Each run's state is a few words, held for all runs at once: a count
+    // in the billions asked for terabytes.
+    const MAX_RUNS: usize = 10_000_000;
+    if req.runs == 0 || req.runs > MAX_RUNS {
+        return Err(Error::invalid(
+            "runs",
+            format!("must be from 1 to {MAX_RUNS}, not {}", req.runs),
+        ));
     }
     let loaded = load_graph(ws, &req.graph).await?;
     let objective = req.objective.unwrap_or_default();

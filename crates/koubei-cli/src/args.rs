@@ -137,7 +137,7 @@ pub struct ImportArgs {
     #[arg(long = "map", value_name = "TARGET=SOURCE")]
     pub map: Vec<Mapping>,
     /// Time zone of timestamps without one: an IANA name (Asia/Shanghai) or an offset (+08:00).
-    #[arg(long, default_value = "UTC")]
+    #[arg(long, default_value = "UTC", allow_hyphen_values = true)]
     pub timezone: ImportTz,
     /// Commit nothing when more than this share of rows is rejected.
     #[arg(long, default_value_t = 0.01)]

@@ -405,6 +405,23 @@ impl Engine {
         if req.horizon.days().is_nan() || req.horizon.days() <= 0.0 {
             return Err(Error::invalid("horizon", "must be positive"));
         }
+        // A yearly rate: 0 (no discount) to 1 (100% a year); beyond, the
+        // CLV printed was inf or NaN.
+        if !(0.0..=1.0).contains(&req.discount_rate) {
+            return Err(Error::invalid(
+                "discount_rate",
+                format!(
+                    "must be a yearly rate from 0 to 1 (0.1 is 10%), not {}",
+                    req.discount_rate
+                ),
+            ));
+        }
+        if !(req.penalizer >= 0.0 && req.penalizer.is_finite()) {
+            return Err(Error::invalid(
+                "penalizer",
+                format!("must be 0 or more, not {}", req.penalizer),
+            ));
+        }
         let started = std::time::Instant::now();
         // BG/BB's discrete summary is made from the same pass's day lists.
         let by_unit = req.model == ModelKind::BgBb;

@@ -152,7 +152,8 @@ pub fn select_seeds_with(
             req.epsilon
         )));
     }
-    let delta = req.delta.unwrap_or(1.0 / n as f64);
+    // The paper's 1/n, kept below 1 for a graph of one node.
+    let delta = req.delta.unwrap_or(1.0 / n.max(2) as f64);
     if let Some(p) = req.precision
         && !(p > 0.0 && p < 1.0)
     {
@@ -272,6 +273,24 @@ fn prefix_hits(sets: &RrSets, seeds: &[u32], n: usize) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A graph of one node (a self-loop) has its seed, without a delta
+    /// given: the default 1/n would be 1, outside (0, 1).
+    #[test]
+    fn one_node_graph_has_its_seed() {
+        let mut b = crate::GraphBuilder::new();
+        let v = b.node("1");
+        b.edge(v, v, None, 1);
+        let g = b.build(crate::EdgeModel::WeightedCascade, true).unwrap();
+        let req = SeedRequest {
+            k: 1,
+            ..SeedRequest::default()
+        };
+        let s = select_seeds(&g, &Targets::Nodes, &req).unwrap();
+        assert_eq!(s.seeds, [v]);
+        assert!((s.spread - 1.0).abs() < 1e-9, "{}", s.spread);
+        assert_eq!(s.delta, 0.5);
+    }
 
     #[test]
     fn ln_choose_matches_small_cases() {

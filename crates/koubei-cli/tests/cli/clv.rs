@@ -235,6 +235,16 @@ fn bad_requests_are_explained() {
     // On the first day only one-time buyers exist.
     let e = ws.fails(&["clv", "--calibration-end", "1997-01-01"]);
     assert!(e.contains("no customer bought more than once"), "{e}");
+    // A rate that would print CLV inf or NaN is refused, by its flag.
+    for rate in ["-1", "NaN", "1e308"] {
+        let e = ws.fails(&["clv", &format!("--discount-rate={rate}")]);
+        assert!(
+            e.contains("--discount-rate: must be a yearly rate from 0 to 1"),
+            "{rate}: {e}"
+        );
+    }
+    let e = ws.fails(&["clv", "--penalizer=-0.5"]);
+    assert!(e.contains("--penalizer: must be 0 or more"), "{e}");
     let e = ws.fails(&["clv", "--model", "nbd"]);
     assert!(
         e.contains("expected bgnbd, mbgnbd, pareto, bgbb or gamma-gamma"),

@@ -72,6 +72,15 @@ fn every_timestamp_format() {
     for row in rows {
         assert_eq!(row["got"], row["expected_utc"], "{row}");
     }
+    // A negative offset is a value, not a flag.
+    let ws = Ws::new();
+    let f = ws.file(
+        "e.csv",
+        "event_id,ts,customer_id,event\ne1,2024-03-01 05:30:00,u1,view\n",
+    );
+    ws.import("events", &f, &["--timezone", "-03:00"]);
+    let rows = ws.sql("SELECT CAST(ts AS VARCHAR) AS got FROM events");
+    assert_eq!(rows[0]["got"], "2024-03-01T08:30:00Z");
 }
 
 fn orders_rows() -> Vec<[&'static str; 6]> {

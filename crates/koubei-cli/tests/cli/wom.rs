@@ -151,6 +151,33 @@ fn bad_graphs_and_requests_get_clear_errors() {
         e.contains("line 3: node \"zed\" is not in the graph"),
         "{e}"
     );
+    // A run count that would size an allocation of terabytes is refused.
+    let alice = ws.file("alice.txt", "alice\n");
+    let e = ws.fails(&[
+        "wom",
+        "simulate",
+        "--graph",
+        g.to_str().unwrap(),
+        "--seeds",
+        alice.to_str().unwrap(),
+        "--runs",
+        "18446744073709551615",
+    ]);
+    assert!(e.contains("--runs: must be from 1 to 10000000"), "{e}");
+    // A graph of one node has its seed, with no delta given.
+    let one = ws.file("one.txt", "1 1\n");
+    let out = ws.ok(&[
+        "wom",
+        "seeds",
+        "--graph",
+        one.to_str().unwrap(),
+        "-k",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["seeds"], serde_json::json!([1]));
 
     // A workspace without referrals.
     let orders = ws.file(
