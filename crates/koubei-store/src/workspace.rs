@@ -49,10 +49,20 @@ pub struct TableInfo {
 }
 
 impl Workspace {
-    /// Opens the workspace at `root`, creating the folder when it does not exist.
+    /// Opens the workspace at `root`, creating the folder when it does not
+    /// exist. Safe to race: the marker is written before anything else, so
+    /// that a second process finds the folder empty or marked; and a folder
+    /// that a killed creation left half-made (an unrenamed marker, an empty
+    /// `tables/`) is finished.
     pub fn create(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        if root.exists() && !root.join(MARKER).exists() && !is_empty_dir(&root)? {
+        if !root.exists() && root.symlink_metadata().is_ok() {
+            return Err(Error::Workspace {
+                path: root,
+                reason: "it is a symbolic link to a path that does not exist".into(),
+            });
+        }
+        if root.exists() && !root.join(MARKER).exists() && !is_half_made(&root)? {
             return Err(Error::Workspace {
                 path: root,
                 reason: format!(
@@ -60,10 +70,11 @@ impl Workspace {
                 ),
             });
         }
-        fs::create_dir_all(root.join("tables")).map_err(|e| Error::io(&root, e))?;
+        fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
         if !root.join(MARKER).exists() {
             atomic_write(&root.join(MARKER), b"{\"format\": 1}\n")?;
         }
+        fs::create_dir_all(root.join("tables")).map_err(|e| Error::io(&root, e))?;
         Self::open(root)
     }
 
@@ -242,11 +253,24 @@ impl Drop for WorkspaceLock {
     }
 }
 
-fn is_empty_dir(p: &Path) -> Result<bool> {
-    Ok(fs::read_dir(p)
-        .map_err(|e| Error::io(p, e))?
-        .next()
-        .is_none())
+/// Whether a folder without a marker holds nothing but what a workspace's
+/// creation makes before its marker is in place: another process's marker
+/// being written, or what a creation killed in an earlier version left (an
+/// empty `tables/`, the lock file).
+fn is_half_made(p: &Path) -> Result<bool> {
+    for entry in fs::read_dir(p).map_err(|e| Error::io(p, e))? {
+        let entry = entry.map_err(|e| Error::io(p, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with(&format!(".{MARKER}.tmp-"))
+            || name == ".lock"
+            || (name == "tables"
+                && fs::read_dir(entry.path()).is_ok_and(|mut d| d.next().is_none()));
+        if !ours {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Writes a file so that readers see the old contents or the new, never half:
@@ -296,6 +320,32 @@ mod tests {
         Workspace::create(ws.root()).unwrap();
         Workspace::open(ws.root()).unwrap();
         assert!(Workspace::open(dir.path()).is_err());
+    }
+
+    /// What a creation killed before its marker was in place leaves (an
+    /// unrenamed marker, an empty `tables/`) is finished, not refused; a
+    /// dangling symbolic link is named as one.
+    #[test]
+    fn create_finishes_a_half_made_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let half = dir.path().join("ws");
+        std::fs::create_dir_all(half.join("tables")).unwrap();
+        std::fs::write(half.join(".koubei.json.tmp-4242"), "{").unwrap();
+        let ws = Workspace::create(&half).unwrap();
+        assert!(ws.root().join(MARKER).exists());
+        // Not when the empty tables/ sits beside a file of someone else's.
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(other.join("tables")).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        assert!(Workspace::create(&other).is_err());
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+        let e = Workspace::create(&link).unwrap_err().to_string();
+        assert!(
+            e.contains("symbolic link to a path that does not exist"),
+            "{e}"
+        );
     }
 
     #[test]

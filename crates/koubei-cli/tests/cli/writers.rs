@@ -112,3 +112,26 @@ fn an_import_and_a_replace_at_once_run_one_after_the_other() {
         assert_eq!(ws.count("customers"), 300, "delay {delay_ms} ms");
     }
 }
+
+/// Two first imports into a folder that does not exist yet both succeed,
+/// and every row is loaded once (one of them had failed on the half-made
+/// folder in four runs of six).
+#[test]
+fn two_first_imports_make_one_workspace() {
+    for round in 0..6 {
+        let ws = Ws::new();
+        let a = ws.file(
+            "a.csv",
+            "order_id,customer_id,ts,amount\na1,x,2024-01-01,1\n",
+        );
+        let b = ws.file(
+            "b.csv",
+            "order_id,customer_id,ts,amount\nb1,y,2024-01-02,2\n",
+        );
+        let first = spawn(&ws, &["import", "orders", a.to_str().unwrap()]);
+        let second = spawn(&ws, &["import", "orders", b.to_str().unwrap()]);
+        succeeds(first);
+        succeeds(second);
+        assert_eq!(ws.count("orders"), 2, "round {round}");
+    }
+}
