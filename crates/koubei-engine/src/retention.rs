@@ -170,6 +170,36 @@ fn day(v: i64) -> NaiveDate {
 }
 
 impl Engine {
+    /// An event name that no event has is most likely a typo: say so, with
+    /// the names there are, rather than answer with an empty table.
+    async fn check_event(&self, field: &'static str, event: &str) -> Result<()> {
+        let (_, b) = self
+            .sql(&format!(
+                "SELECT 1 FROM events WHERE event = {} LIMIT 1",
+                quote(event)
+            ))
+            .await?;
+        if b.iter().any(|b| b.num_rows() > 0) {
+            return Ok(());
+        }
+        let (_, b) = self
+            .sql("SELECT DISTINCT event FROM events ORDER BY event LIMIT 21")
+            .await?;
+        let mut names = Vec::new();
+        for batch in &b {
+            names.extend(crate::cols::strings(batch.column(0))?);
+        }
+        let listed = match names.len() {
+            0 => "events is empty".to_string(),
+            n if n > 20 => format!("events has {}, ...", names[..20].join(", ")),
+            _ => format!("events has {}", names.join(", ")),
+        };
+        Err(Error::invalid(
+            field,
+            format!("no event is named \"{event}\" ({listed})"),
+        ))
+    }
+
     pub async fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
         if !matches!(req.period, Period::Day | Period::Week | Period::Month) {
             return Err(Error::invalid("period", "must be day, week or month"));
@@ -193,6 +223,14 @@ impl Engine {
                         names.join(", ")
                     ),
                 ));
+            }
+        }
+        for (field, event) in [
+            ("start_event", &req.start_event),
+            ("return_event", &req.return_event),
+        ] {
+            if let Some(e) = event {
+                self.check_event(field, e).await?;
             }
         }
         let idx = req.period.index_sql("ts");
@@ -514,5 +552,32 @@ mod tests {
             err.contains("breakdown: colour: orders has no such column"),
             "{err}"
         );
+    }
+
+    /// An event that no event is named: an error that names the field and
+    /// the events there are, not an empty table.
+    #[tokio::test]
+    async fn unknown_events_are_named() {
+        let (_dir, e) = crate::test_engine(
+            TableKind::Events,
+            "ts,customer_id,event\n2024-01-01T10:00:00Z,a,view\n2024-01-02T10:00:00Z,a,purchase\n",
+        )
+        .await;
+        let mut q = req(false);
+        q.start_event = Some("veiw".into());
+        q.return_event = Some("purchase".into());
+        match e.retention(&q).await.unwrap_err() {
+            Error::Invalid { field, reason } => {
+                assert_eq!(field, "start_event");
+                assert_eq!(
+                    reason,
+                    "no event is named \"veiw\" (events has purchase, view)"
+                );
+            }
+            e => panic!("{e}"),
+        }
+        q.start_event = Some("view".into());
+        let r = e.retention(&q).await.unwrap();
+        assert_eq!(r.cohorts[0].retained[0], Some(1));
     }
 }
