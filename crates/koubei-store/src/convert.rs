@@ -292,7 +292,7 @@ pub(crate) fn convert_column(
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             );
             for row in 0..rows {
-                match cell(&values, row).map(|v| parse_timestamp(v, tz)) {
+                match cell(&values, row).map(|v| parse_timestamp(v, tz).and_then(in_range)) {
                     None => b.append_null(),
                     Some(Ok(v)) => b.append_value(v),
                     Some(Err(reason)) => {
@@ -304,6 +304,20 @@ pub(crate) fn convert_column(
             Arc::new(b.finish())
         }
     })
+}
+
+/// The microseconds that a nanosecond timestamp can also hold: from
+/// 1677-09-21 to 2262-04-11. DataFusion's date functions (`date_trunc`,
+/// casts to dates) work in nanoseconds and fail on a time outside, so such
+/// a row is rejected at import rather than breaking every later query.
+const TS_RANGE_US: std::ops::RangeInclusive<i64> = -(i64::MAX / 1000)..=i64::MAX / 1000;
+
+fn in_range(us: i64) -> Result<i64, String> {
+    if TS_RANGE_US.contains(&us) {
+        Ok(us)
+    } else {
+        Err("the time is outside the years 1677 to 2262, which queries can hold".into())
+    }
 }
 
 /// Text columns stored as read, apart from trimming.

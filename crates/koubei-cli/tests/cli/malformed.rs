@@ -145,3 +145,27 @@ fn endless_line() {
     let err = ws.fails(&["import", "orders", path.to_str().unwrap()]);
     assert!(err.contains("line 2 is longer than 64 MiB"), "{err}");
 }
+
+/// Times that nanosecond timestamps cannot hold are rejected at import,
+/// with the reason; the rest load, and month-truncating queries still run.
+#[test]
+fn times_outside_what_queries_hold() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "far.csv",
+        "order_id,customer_id,ts,amount\n\
+         o1,a,0001-01-01T00:00:00Z,1\n\
+         o2,a,9999-12-31T00:00:00Z,1\n\
+         o3,a,2024-05-01T00:00:00Z,1\n",
+    );
+    let r = ws.import("orders", &f, &["--max-reject-ratio", "1"]);
+    assert_eq!(r["loaded"], 1, "{r}");
+    assert_eq!(r["rejected"], 2, "{r}");
+    assert_eq!(
+        r["first_rejects"][0]["reason"],
+        "the time is outside the years 1677 to 2262, which queries can hold"
+    );
+    let rows = ws.sql("SELECT date_trunc('month', ts) AS m FROM orders");
+    assert_eq!(rows.len(), 1);
+    ws.ok(&["sales", "--by", "month"]);
+}
