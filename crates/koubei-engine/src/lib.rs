@@ -82,9 +82,20 @@ impl Engine {
     /// queries over them plan and return no rows.
     pub async fn open(ws: &Workspace) -> Result<Self> {
         // DATAFUSION_* variables tune the engine, as in datafusion-cli.
-        let config = SessionConfig::from_env()?
+        let mut config = SessionConfig::from_env()?
             .with_information_schema(true)
             .with_default_catalog_and_schema("koubei", "public");
+        // Partitions far beyond the cores only add work: 100,000 of them
+        // made a funnel over a small shop take minutes.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let most = 16 * cores;
+        if config.target_partitions() > most {
+            tracing::warn!(
+                "{} target partitions on {cores} cores: using {most}",
+                config.target_partitions()
+            );
+            config = config.with_target_partitions(most);
+        }
         let ctx = SessionContext::new_with_config(config);
         koubei_functions::register_functions(&ctx);
         let tables = TableKind::ALL

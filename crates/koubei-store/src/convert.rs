@@ -27,6 +27,26 @@ pub(crate) struct ColumnPlan {
     pub extras: Vec<(String, usize)>,
 }
 
+/// A file's column names for a message: each cut to 40 characters and at
+/// most 30 of them, so that a header that is a whole file (no line breaks)
+/// does not become the message.
+fn shown_names(names: &[String]) -> String {
+    const EACH: usize = 40;
+    const MOST: usize = 30;
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(MOST)
+        .map(|n| match n.char_indices().nth(EACH) {
+            Some((cut, _)) => format!("{}... ({} characters)", &n[..cut], n.chars().count()),
+            None => n.clone(),
+        })
+        .collect();
+    if names.len() > MOST {
+        shown.push(format!("... ({} in all)", names.len()));
+    }
+    shown.join(", ")
+}
+
 fn loose(s: &str) -> String {
     s.trim()
         .chars()
@@ -57,7 +77,7 @@ pub(crate) fn plan(
                 format!(
                     "{}={source}: the file has no column \"{source}\"; its columns are: {}",
                     spec.name,
-                    names.join(", ")
+                    shown_names(names)
                 )
             })?),
             // A column that was mapped to another target is not matched by name too.
@@ -120,7 +140,7 @@ pub(crate) fn check_required(
         "missing required column{} {}; the file's columns are: {}",
         if missing.len() > 1 { "s" } else { "" },
         missing.join(", "),
-        names.join(", ")
+        shown_names(names)
     );
     let hint = if names.len() == 1 {
         [';', '\t', '|']
@@ -500,6 +520,19 @@ mod tests {
         );
         let e = plan(TableKind::Orders, &n, &[("buyer".into(), "a".into())]).unwrap_err();
         assert!(e.contains("orders has no column \"buyer\""), "{e}");
+    }
+
+    /// A header of one enormous field, or of very many, is cut short.
+    #[test]
+    fn long_headers_are_cut_in_messages() {
+        let n = names(&[&"x".repeat(20 << 20)]);
+        let p = plan(TableKind::Orders, &n, &[]).unwrap();
+        let (e, _) = check_required(TableKind::Orders, &p, &n).unwrap_err();
+        assert!(e.len() < 300, "{} bytes", e.len());
+        assert!(e.ends_with("... (20971520 characters)"), "{e}");
+        let many: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
+        let shown = shown_names(&many);
+        assert!(shown.ends_with("c29, ... (1000 in all)"), "{shown}");
     }
 
     #[test]

@@ -177,3 +177,26 @@ fn workspace_from_the_environment() {
     let e = Ws::new().fails(&["tables"]);
     assert!(e.contains("does not exist"), "{e}");
 }
+
+/// A partition count far beyond the cores is capped, with a warning: a
+/// funnel over a small shop stays quick.
+#[test]
+fn partitions_far_beyond_the_cores_are_capped() {
+    let ws = Ws::new();
+    let events = ws.file(
+        "events.csv",
+        "ts,customer_id,event\n2024-01-01T10:00:00Z,a,view\n2024-01-01T10:05:00Z,a,purchase\n",
+    );
+    ws.ok(&["import", "events", events.to_str().unwrap()]);
+    let out = ws
+        .cmd()
+        .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "100000")
+        .args(["funnel", "--steps", "view,purchase", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("100000 target partitions on"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["steps"][1]["persons"], 1);
+}
