@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use koubei_app::views::{ToView, describe_reject};
 use koubei_app::{ClvReport, Hint, RfmReport, SqlRequest, StoreError, Workspace};
 use serde::Serialize;
@@ -29,7 +29,20 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let ws = Workspace::create(&path)?;
             let req = a.request();
             match koubei_app::import(&ws, &req, &Bars).await {
-                Ok(report) => render(out, a.output, &report),
+                // The import is committed: if its summary cannot be printed
+                // (a full disk, a closed pipe), say so, not only that
+                // writing failed.
+                Ok(report) => render(out, a.output, &report)
+                    .and_then(|()| Ok(out.flush()?))
+                    .with_context(|| {
+                        let r = &report.report;
+                        format!(
+                            "the import is committed ({} rows loaded, {} version {}), but its summary could not be printed",
+                            r.loaded,
+                            r.table,
+                            r.version.map_or("unchanged".into(), |v| v.to_string())
+                        )
+                    }),
                 Err(koubei_app::Error::Store(StoreError::TooManyRejects {
                     rejected,
                     read,

@@ -169,3 +169,32 @@ fn times_outside_what_queries_hold() {
     assert_eq!(rows.len(), 1);
     ws.ok(&["sales", "--by", "month"]);
 }
+
+/// An import whose summary cannot be printed (stdout is a full disk) exits
+/// non-zero, and says that the rows are committed.
+#[test]
+fn committed_import_with_a_full_stdout() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "o.csv",
+        "order_id,customer_id,ts,amount\no1,a,2024-01-01,5\n",
+    );
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("koubei"))
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["import", "orders", f.to_str().unwrap()])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the import is committed (1 rows loaded, orders version 0), but its summary could not be printed"),
+        "{stderr}"
+    );
+    assert_eq!(ws.count("orders"), 1);
+}
