@@ -426,7 +426,8 @@ fn parse_integer(name: &str, v: &str) -> Result<i64, String> {
     match name {
         "rating" if !(1..=5).contains(&n) => Err(format!("rating {n} is outside 1 to 5")),
         "quantity" if n < 0 => Err(format!("quantity {n} is negative")),
-        "line" if n < 1 => Err(format!("line {n}: lines are numbered from 1")),
+        // Exports count lines from 0 as often as from 1: either is a key.
+        "line" if n < 0 => Err(format!("line {n} is negative")),
         _ => Ok(n),
     }
 }

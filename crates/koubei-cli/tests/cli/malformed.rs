@@ -198,3 +198,20 @@ fn committed_import_with_a_full_stdout() {
     );
     assert_eq!(ws.count("orders"), 1);
 }
+
+/// Order lines counted from 0, as many exports count them, are keys like
+/// any other; a negative line is refused.
+#[test]
+fn order_lines_from_zero() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "lines.csv",
+        "order_id,line,customer_id,ts,amount\n\
+         o1,0,a,2024-01-01,5\n\
+         o1,1,a,2024-01-01,7\n\
+         o2,-1,a,2024-01-01,1\n",
+    );
+    let r = ws.import("orders", &f, &["--max-reject-ratio", "1"]);
+    assert_eq!(r["loaded"], 2, "{r}");
+    assert_eq!(r["first_rejects"][0]["reason"], "line -1 is negative");
+}
