@@ -852,9 +852,9 @@ impl JsonChunks {
                     reason: "this is a JSON array; koubei reads JSON Lines, one object per line (jq -c '.[]' converts it)".into(),
                 });
             }
-            let object = match serde_json::from_str::<serde_json::Value>(s) {
-                Ok(serde_json::Value::Object(o)) => o,
-                Ok(_) => {
+            let object = match serde_json::from_str::<Fields>(s) {
+                Ok(Fields(Some(o))) => o,
+                Ok(Fields(None)) => {
                     rejects.push(Reject::new(
                         self.line,
                         None,
@@ -891,11 +891,19 @@ impl JsonChunks {
                     continue; // a repeated key: the first one wins
                 }
                 filled[i] = true;
-                match value {
-                    serde_json::Value::Null => builders[i].append_null(),
-                    serde_json::Value::String(s) if s.is_empty() => builders[i].append_null(),
-                    serde_json::Value::String(s) => builders[i].append_value(s),
-                    other => builders[i].append_value(other.to_string()),
+                // Each value as written: a number keeps its digits (an id
+                // beyond 64 bits, or written 1.0), a string is unescaped.
+                let raw = value.get();
+                if raw == "null" {
+                    builders[i].append_null();
+                } else if raw.starts_with('"') {
+                    match serde_json::from_str::<String>(raw) {
+                        Ok(s) if s.is_empty() => builders[i].append_null(),
+                        Ok(s) => builders[i].append_value(s),
+                        Err(_) => builders[i].append_value(raw),
+                    }
+                } else {
+                    builders[i].append_value(raw);
                 }
             }
             for (b, f) in builders.iter_mut().zip(&filled) {
@@ -993,6 +1001,68 @@ pub(crate) fn batch_chunks(batches: Vec<RecordBatch>) -> ChunkIter {
             rows_read: n,
         }))
     }))
+}
+
+/// One JSON Lines record: its fields in the order written, each value as
+/// its raw text, or None when the line is JSON but not an object.
+struct Fields(Option<Vec<(String, Box<serde_json::value::RawValue>)>>);
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Fields, M::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(Some(fields)))
+            }
+
+            // Any other value is a line that is not an object.
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> std::result::Result<Fields, S::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Fields(None))
+            }
+
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Fields, E> {
+                Ok(Fields(None))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Fields, E> {
+                Ok(Fields(None))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Fields, E> {
+                Ok(Fields(None))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Fields, E> {
+                Ok(Fields(None))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Fields, E> {
+                Ok(Fields(None))
+            }
+
+            fn visit_unit<E>(self) -> std::result::Result<Fields, E> {
+                Ok(Fields(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[cfg(test)]

@@ -431,3 +431,28 @@ fn whitespace_separated_files() {
     assert_eq!(r["loaded"], 1);
     assert_eq!(ws.count("orders"), 4);
 }
+
+/// JSON Lines values keep the text they were written with: an id beyond 64
+/// bits keeps its digits, 1.0 stays 1.0, a string is unescaped, and the
+/// first of a repeated key is kept.
+#[test]
+fn json_values_as_written() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "c.jsonl",
+        concat!(
+            r#"{"customer_id": 123456789012345678901, "country": "CN", "city": "Sh\u0061nghai"}"#,
+            "\n",
+            r#"{"customer_id": 1.0, "country": "US", "country": "FR", "vip": true}"#,
+            "\n",
+        ),
+    );
+    let r = ws.import("customers", &f, &[]);
+    assert_eq!(r["loaded"], 2, "{r}");
+    let rows = ws.sql("SELECT customer_id, country, city, vip FROM customers ORDER BY customer_id");
+    assert_eq!(rows[0]["customer_id"], "1.0");
+    assert_eq!(rows[0]["country"], "US");
+    assert_eq!(rows[0]["vip"], "true");
+    assert_eq!(rows[1]["customer_id"], "123456789012345678901");
+    assert_eq!(rows[1]["city"], "Shanghai");
+}
