@@ -79,14 +79,12 @@ pub enum Error {
     Json(#[from] serde_json::Error),
 }
 
+/// The engine's and the store's errors; an invalid field in either stays
+/// one, so that a front end can name it.
 impl From<koubei_engine::Error> for Error {
-    /// An engine's invalid field stays one, so that a front end can name it.
     fn from(e: koubei_engine::Error) -> Self {
         match e {
-            koubei_engine::Error::Invalid { field, reason } => Error::Invalid {
-                field: field.to_string(),
-                reason,
-            },
+            koubei_engine::Error::Invalid { field, reason } => Error::invalid(field, reason),
             koubei_engine::Error::Store(s) => s.into(),
             e => Error::Engine(e),
         }
@@ -94,13 +92,9 @@ impl From<koubei_engine::Error> for Error {
 }
 
 impl From<koubei_store::Error> for Error {
-    /// The store's invalid field stays one, as the engine's does.
     fn from(e: koubei_store::Error) -> Self {
         match e {
-            koubei_store::Error::Invalid { field, reason } => Error::Invalid {
-                field: field.to_string(),
-                reason,
-            },
+            koubei_store::Error::Invalid { field, reason } => Error::invalid(field, reason),
             e => Error::Store(e),
         }
     }

@@ -491,16 +491,21 @@ mod tests {
         check_hessian::<BgNbd>(&[3.0, 0.5, 4.0, 0.3], &rows());
     }
 
+    /// CDNOW's BG/NBD parameters (FHL 2005), plain or modified.
+    fn cdnow_params(modified: bool) -> BgNbdParams {
+        BgNbdParams {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+            modified,
+        }
+    }
+
     #[test]
     fn pmf_sums_to_one_and_its_mean_is_the_expectation() {
         for modified in [false, true] {
-            let p = BgNbdParams {
-                r: 0.243,
-                alpha: 4.414,
-                a: 0.793,
-                b: 2.426,
-                modified,
-            };
+            let p = cdnow_params(modified);
             let t = 39.0;
             let probs: Vec<f64> = (0..400).map(|x| p.pmf(t, x).unwrap()).collect();
             let total: f64 = probs.iter().sum();
@@ -519,13 +524,7 @@ mod tests {
     #[test]
     fn pmf_at_time_zero_is_all_at_zero() {
         for modified in [false, true] {
-            let p = BgNbdParams {
-                r: 0.243,
-                alpha: 4.414,
-                a: 0.793,
-                b: 2.426,
-                modified,
-            };
+            let p = cdnow_params(modified);
             let probs: Vec<f64> = (0..4).map(|x| p.pmf(0.0, x).unwrap()).collect();
             let want = [1.0, 0.0, 0.0, 0.0];
             assert!(

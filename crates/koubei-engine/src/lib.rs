@@ -324,6 +324,11 @@ pub(crate) async fn test_engine_with(tables: &[(TableKind, &str)]) -> (tempfile:
 mod tests {
     use super::*;
 
+    /// The first value of a query's first column, as a whole number.
+    fn first_i64(b: &[RecordBatch]) -> i64 {
+        crate::cols::i64s(b[0].column(0)).unwrap()[0].unwrap()
+    }
+
     #[tokio::test]
     async fn empty_workspace_answers_with_zero_rows() {
         let dir = tempfile::tempdir().unwrap();
@@ -333,14 +338,7 @@ mod tests {
             .sql("SELECT count(*) AS n FROM orders JOIN customers USING (customer_id)")
             .await
             .unwrap();
-        let n = arrow::compute::cast(b[0].column(0), &arrow::datatypes::DataType::Int64).unwrap();
-        assert_eq!(
-            n.as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .unwrap()
-                .value(0),
-            0
-        );
+        assert_eq!(first_i64(&b), 0);
         let e = engine
             .sql("SELECT * FROM nope")
             .await
@@ -394,14 +392,7 @@ mod tests {
             .sql_read_only("SELECT count(*) FROM orders")
             .await
             .unwrap();
-        let n = arrow::compute::cast(b[0].column(0), &arrow::datatypes::DataType::Int64).unwrap();
-        assert_eq!(
-            n.as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .unwrap()
-                .value(0),
-            1
-        );
+        assert_eq!(first_i64(&b), 1);
         for q in [
             "VALUES (1)",
             "EXPLAIN SELECT * FROM orders",

@@ -183,11 +183,12 @@ fn workspace_from_the_environment() {
 #[test]
 fn partitions_far_beyond_the_cores_are_capped() {
     let ws = Ws::new();
-    let events = ws.file(
+    ws.load(
+        "events",
         "events.csv",
         "ts,customer_id,event\n2024-01-01T10:00:00Z,a,view\n2024-01-01T10:05:00Z,a,purchase\n",
+        &[],
     );
-    ws.ok(&["import", "events", events.to_str().unwrap()]);
     let out = ws
         .cmd()
         .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "100000")

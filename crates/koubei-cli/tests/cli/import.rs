@@ -74,11 +74,12 @@ fn every_timestamp_format() {
     }
     // A negative offset is a value, not a flag.
     let ws = Ws::new();
-    let f = ws.file(
+    ws.load(
+        "events",
         "e.csv",
         "event_id,ts,customer_id,event\ne1,2024-03-01 05:30:00,u1,view\n",
+        &["--timezone", "-03:00"],
     );
-    ws.import("events", &f, &["--timezone", "-03:00"]);
     let rows = ws.sql("SELECT CAST(ts AS VARCHAR) AS got FROM events");
     assert_eq!(rows[0]["got"], "2024-03-01T08:30:00Z");
 }
@@ -438,7 +439,8 @@ fn whitespace_separated_files() {
 #[test]
 fn json_values_as_written() {
     let ws = Ws::new();
-    let f = ws.file(
+    let r = ws.load(
+        "customers",
         "c.jsonl",
         concat!(
             r#"{"customer_id": 123456789012345678901, "country": "CN", "city": "Sh\u0061nghai"}"#,
@@ -446,8 +448,8 @@ fn json_values_as_written() {
             r#"{"customer_id": 1.0, "country": "US", "country": "FR", "vip": true}"#,
             "\n",
         ),
+        &[],
     );
-    let r = ws.import("customers", &f, &[]);
     assert_eq!(r["loaded"], 2, "{r}");
     let rows = ws.sql("SELECT customer_id, country, city, vip FROM customers ORDER BY customer_id");
     assert_eq!(rows[0]["customer_id"], "1.0");

@@ -151,14 +151,15 @@ fn endless_line() {
 #[test]
 fn times_outside_what_queries_hold() {
     let ws = Ws::new();
-    let f = ws.file(
+    let r = ws.load(
+        "orders",
         "far.csv",
         "order_id,customer_id,ts,amount\n\
          o1,a,0001-01-01T00:00:00Z,1\n\
          o2,a,9999-12-31T00:00:00Z,1\n\
          o3,a,2024-05-01T00:00:00Z,1\n",
+        &["--max-reject-ratio", "1"],
     );
-    let r = ws.import("orders", &f, &["--max-reject-ratio", "1"]);
     assert_eq!(r["loaded"], 1, "{r}");
     assert_eq!(r["rejected"], 2, "{r}");
     assert_eq!(
@@ -183,9 +184,8 @@ fn committed_import_with_a_full_stdout() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("koubei"))
-        .arg("--workspace")
-        .arg(ws.path())
+    let out = ws
+        .process()
         .args(["import", "orders", f.to_str().unwrap()])
         .stdout(full)
         .output()
@@ -204,14 +204,15 @@ fn committed_import_with_a_full_stdout() {
 #[test]
 fn order_lines_from_zero() {
     let ws = Ws::new();
-    let f = ws.file(
+    let r = ws.load(
+        "orders",
         "lines.csv",
         "order_id,line,customer_id,ts,amount\n\
          o1,0,a,2024-01-01,5\n\
          o1,1,a,2024-01-01,7\n\
          o2,-1,a,2024-01-01,1\n",
+        &["--max-reject-ratio", "1"],
     );
-    let r = ws.import("orders", &f, &["--max-reject-ratio", "1"]);
     assert_eq!(r["loaded"], 2, "{r}");
     assert_eq!(r["first_rejects"][0]["reason"], "line -1 is negative");
 }

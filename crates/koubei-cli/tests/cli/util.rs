@@ -69,6 +69,22 @@ impl Ws {
         serde_json::from_str(&self.ok(&args)).unwrap()
     }
 
+    /// Imports `text` as the file `name` into `table`; the summary as JSON.
+    pub fn load(&self, table: &str, name: &str, text: &str, extra: &[&str]) -> Value {
+        let file = self.file(name, text);
+        self.import(table, &file, extra)
+    }
+
+    /// The binary as a plain process on the workspace, for what assert_cmd
+    /// does not set: running in the background, stdout to a given file.
+    pub fn process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("koubei"));
+        c.env_remove("KOUBEI_WORKSPACE")
+            .arg("--workspace")
+            .arg(self.path());
+        c
+    }
+
     /// Rows of a query as JSON objects.
     pub fn sql(&self, q: &str) -> Vec<Value> {
         let out = self.ok(&["sql", q, "--format", "json"]);

@@ -138,31 +138,21 @@ fn bad_graphs_and_requests_get_clear_errors() {
     ]);
     assert!(e.contains("outside [0, 1]"), "{e}");
 
-    let seeds = ws.file("seeds.txt", "alice\n# a comment\nzed\n");
-    let e = ws.fails(&[
-        "wom",
-        "simulate",
-        "--graph",
-        g.to_str().unwrap(),
-        "--seeds",
-        seeds.to_str().unwrap(),
-    ]);
+    // Simulations of seed files on the stars, that must fail.
+    let simulate = |seeds: &str, runs: &str| {
+        let seeds = ws.file("seeds.txt", seeds);
+        let (g, seeds) = (g.to_str().unwrap(), seeds.to_str().unwrap());
+        ws.fails(&[
+            "wom", "simulate", "--graph", g, "--seeds", seeds, "--runs", runs,
+        ])
+    };
+    let e = simulate("alice\n# a comment\nzed\n", "100");
     assert!(
         e.contains("line 3: node \"zed\" is not in the graph"),
         "{e}"
     );
     // A run count that would size an allocation of terabytes is refused.
-    let alice = ws.file("alice.txt", "alice\n");
-    let e = ws.fails(&[
-        "wom",
-        "simulate",
-        "--graph",
-        g.to_str().unwrap(),
-        "--seeds",
-        alice.to_str().unwrap(),
-        "--runs",
-        "18446744073709551615",
-    ]);
+    let e = simulate("alice\n", "18446744073709551615");
     assert!(e.contains("--runs: must be from 1 to 10000000"), "{e}");
     // A graph of one node has its seed, with no delta given.
     let one = ws.file("one.txt", "1 1\n");

@@ -2,16 +2,14 @@
 //! lock for the whole of its work, so they run one after the other and the
 //! end state is one of theirs, never a mix.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
 use crate::util::Ws;
 
 fn spawn(ws: &Ws, args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("koubei"))
-        .arg("--workspace")
-        .arg(ws.path())
+    ws.process()
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
