@@ -101,11 +101,27 @@ pub(crate) fn plan(
             ));
         }
     }
+    // Other columns are kept under their own names; a name that a table
+    // column or an earlier kept column already has, in any case (a column
+    // mapped over, `event` beside `EVENT`), gets a suffix: `city_2`.
+    let mut taken: std::collections::HashSet<String> = table
+        .columns()
+        .iter()
+        .map(|c| c.name.to_lowercase())
+        .collect();
     let extras = names
         .iter()
         .enumerate()
         .filter(|(i, n)| !used[*i] && !n.is_empty())
-        .map(|(i, n)| (n.clone(), i))
+        .map(|(i, n)| {
+            let mut kept = n.clone();
+            let mut k = 2;
+            while !taken.insert(kept.to_lowercase()) {
+                kept = format!("{n}_{k}");
+                k += 1;
+            }
+            (kept, i)
+        })
         .collect();
     Ok(ColumnPlan { canonical, extras })
 }
@@ -521,6 +537,26 @@ mod tests {
         );
         let e = plan(TableKind::Orders, &n, &[("buyer".into(), "a".into())]).unwrap_err();
         assert!(e.contains("orders has no column \"buyer\""), "{e}");
+    }
+
+    /// A kept column whose name a table column or another kept column has,
+    /// in any case, is kept under a suffixed name.
+    #[test]
+    fn kept_names_never_clash() {
+        let n = names(&[
+            "order_id",
+            "customer_id",
+            "ts",
+            "amount",
+            "city",
+            "region",
+            "Note",
+            "note",
+        ]);
+        let p = plan(TableKind::Orders, &n, &[("city".into(), "region".into())]).unwrap();
+        let kept: Vec<&str> = p.extras.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kept, ["city_2", "Note", "note_2"]);
+        assert_eq!(p.extras[0].1, 4, "the file's own city is kept");
     }
 
     /// A header of one enormous field, or of very many, is cut short.

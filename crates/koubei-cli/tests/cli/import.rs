@@ -458,3 +458,27 @@ fn json_values_as_written() {
     assert_eq!(rows[1]["customer_id"], "123456789012345678901");
     assert_eq!(rows[1]["city"], "Shanghai");
 }
+
+/// A column mapped over another the file also has, or two names that differ
+/// only in case: the other is kept under a suffixed name, not a failed import.
+#[test]
+fn clashing_column_names_are_kept_apart() {
+    let ws = Ws::new();
+    let r = ws.load(
+        "orders",
+        "o.csv",
+        "order_id,customer_id,ts,amount,city,region\no1,a,2024-01-01,5,Shenzhen,Guangdong\n",
+        &["--map", "city=region"],
+    );
+    assert_eq!(r["extra_columns"], serde_json::json!(["city_2"]), "{r}");
+    let rows = ws.sql("SELECT city, city_2 FROM orders");
+    assert_eq!(rows[0]["city"], "Guangdong");
+    assert_eq!(rows[0]["city_2"], "Shenzhen");
+    let r = ws.load(
+        "events",
+        "e.jsonl",
+        "{\"ts\": \"2024-01-01T00:00:00Z\", \"customer_id\": \"a\", \"event\": \"view\", \"EVENT\": \"x\"}\n",
+        &[],
+    );
+    assert_eq!(r["extra_columns"], serde_json::json!(["EVENT_2"]), "{r}");
+}
