@@ -452,15 +452,15 @@ impl CsvChunks {
         while !self.eof && self.buf.len() < want {
             let start = self.buf.len();
             self.buf.resize(want, 0);
-            let n = self
-                .input
-                .read(&mut self.buf[start..])
-                .map_err(|e| read_error(&self.path, self.line, e));
-            let n = match n {
+            let n = match self.input.read(&mut self.buf[start..]) {
                 Ok(n) => n,
                 Err(e) => {
                     self.buf.truncate(start);
-                    return Err(e);
+                    // The line the stream broke in: `line` is the next one
+                    // to hand over, and those whole in what was read and
+                    // not yet handed over come before it.
+                    let line = self.line + memchr::memchr_iter(b'\n', &self.buf).count() as u64;
+                    return Err(read_error(&self.path, line, e));
                 }
             };
             self.buf.truncate(start + n);

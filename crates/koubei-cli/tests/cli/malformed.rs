@@ -38,10 +38,28 @@ fn truncated_gzip_and_parquet() {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(csv.as_bytes()).unwrap();
     let gz = e.finish().unwrap();
-    let err = import_err(&ws, "orders", "cut.csv.gz", &gz[..gz.len() / 2], &[]);
+    let cut = &gz[..gz.len() / 2];
+    let err = import_err(&ws, "orders", "cut.csv.gz", cut, &[]);
     assert!(
         err.contains("cut.csv.gz") && err.contains("truncated"),
         "{err}"
+    );
+    // It names the line where the stream broke: after every whole line
+    // that decodes.
+    let mut decoded = Vec::new();
+    let mut d = flate2::read::GzDecoder::new(cut);
+    let mut piece = [0u8; 4096];
+    while let Ok(n) = std::io::Read::read(&mut d, &mut piece) {
+        if n == 0 {
+            break;
+        }
+        decoded.extend_from_slice(&piece[..n]);
+    }
+    let whole = decoded.iter().filter(|&&b| b == b'\n').count();
+    assert!(whole > 1000, "{whole}");
+    assert!(
+        err.contains(&format!("line {}:", whole + 1)),
+        "{whole}: {err}"
     );
     assert_eq!(ws.count("orders"), 0);
 
