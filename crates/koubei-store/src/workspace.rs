@@ -56,7 +56,13 @@ impl Workspace {
     /// `tables/`) is finished.
     pub fn create(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        if !root.exists() && root.symlink_metadata().is_ok() {
+        // A link, not what it points to (another process may be making the
+        // folder at this moment: that is not a dangling link).
+        let dangling = root
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+            && !root.exists();
+        if dangling {
             return Err(Error::Workspace {
                 path: root,
                 reason: "it is a symbolic link to a path that does not exist".into(),
@@ -262,6 +268,10 @@ fn is_half_made(p: &Path) -> Result<bool> {
         let entry = entry.map_err(|e| Error::io(p, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
+        // Another process's creation may finish while this one looks.
+        if name == MARKER {
+            return Ok(true);
+        }
         let ours = name.starts_with(&format!(".{MARKER}.tmp-"))
             || name == ".lock"
             || (name == "tables"
