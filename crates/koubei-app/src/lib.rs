@@ -34,7 +34,7 @@ pub mod wom;
 
 pub use demo::{DemoReport, DemoRequest, demo};
 pub use import::{ImportRequest, Imported, Mapping, import, refresh};
-pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales};
+pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales, segment_customers};
 pub use progress::{Progress, Quiet, Task};
 pub use tables::{SqlReport, SqlRequest, TablesReport, sql, tables};
 

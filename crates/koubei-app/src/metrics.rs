@@ -6,7 +6,7 @@ use koubei_engine::Engine;
 use koubei_engine::clv_report::{ClvReport, ClvRequest};
 use koubei_engine::funnel_query::{FunnelReport, FunnelRequest};
 use koubei_engine::retention::{RetentionReport, RetentionRequest};
-use koubei_engine::rfm::SEGMENTS;
+use koubei_engine::rfm::{CustomerRfm, SEGMENTS};
 use koubei_engine::rfm_report::RfmReport;
 use koubei_engine::sales::{SalesReport, SalesRequest};
 use koubei_store::Workspace;
@@ -56,6 +56,19 @@ pub async fn rfm(ws: &Workspace, req: &RfmRequest) -> Result<RfmReport> {
         .await?
         .rfm_report(req.as_of, req.from)
         .await?)
+}
+
+/// The customers of the request's segments (every customer without any),
+/// with their CLV, in id order: what an export or a segment's list shows.
+pub fn segment_customers<'a>(
+    report: &'a RfmReport,
+    req: &RfmRequest,
+) -> Vec<&'a (CustomerRfm, Option<f64>)> {
+    report
+        .per_customer
+        .iter()
+        .filter(|(c, _)| req.segments.is_empty() || req.segments.iter().any(|s| s == c.segment))
+        .collect()
 }
 
 pub async fn clv(ws: &Workspace, req: &ClvRequest) -> Result<ClvReport> {

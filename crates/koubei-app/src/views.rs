@@ -9,7 +9,7 @@ use koubei_engine::retention::RetentionReport;
 use koubei_engine::rfm_report::RfmReport;
 use koubei_engine::sales::SalesReport;
 use koubei_engine::wom::{CascadeReport, MetricsReport, ReachReport};
-use koubei_view::{Cell, Column, Kind, Section, View, human_seconds};
+use koubei_view::{Cell, Column, Kind, Section, View, human_seconds, number};
 
 use crate::demo::DemoReport;
 use crate::import::Imported;
@@ -329,7 +329,7 @@ impl ToView for RetentionReport {
             }
         }
         for r in &self.repeat_purchase {
-            let rate = r.rate.map_or("-".into(), |x| format!("{:.1}%", x * 100.0));
+            let rate = r.rate.map_or("-".into(), |x| number(x, Kind::Share));
             s.after.push(format!(
                 "repeat purchase within {} days: {rate} ({} of {} first-time buyers)",
                 r.days, r.repeated, r.buyers
@@ -496,23 +496,6 @@ impl ToView for ClvReport {
     }
 }
 
-/// A share as the text shows it, or nothing when it is not a number.
-fn pct(x: f64) -> String {
-    if x.is_finite() {
-        format!("{:.1}%", 100.0 * x)
-    } else {
-        String::new()
-    }
-}
-
-fn num(x: f64, digits: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.digits$}")
-    } else {
-        String::new()
-    }
-}
-
 impl ToView for MetricsReport {
     fn view(&self) -> View {
         let f = &self.funnel;
@@ -538,9 +521,11 @@ impl ToView for MetricsReport {
         ]);
         ft.after.push(format!(
             "referral conversion {} of shares; share to first order: mean {} days, median {} days",
-            pct(f.conversion_rate),
-            f.days_to_order_mean.map_or(String::new(), |d| num(d, 1)),
-            f.days_to_order_median.map_or(String::new(), |d| num(d, 1)),
+            number(f.conversion_rate, Kind::Share),
+            f.days_to_order_mean
+                .map_or(String::new(), |d| number(d, Kind::Number(1))),
+            f.days_to_order_median
+                .map_or(String::new(), |d| number(d, Kind::Number(1))),
         ));
         let mut t = Section::new(
             Some(&format!(
@@ -747,7 +732,7 @@ impl ToView for ReachReport {
             self.home,
             x.home_regions,
             self.home_regions_total,
-            pct(x.home_coverage)
+            number(x.home_coverage, Kind::Share)
         ));
         if !self.home_regions_missing.is_empty() {
             head.before.push(format!(
@@ -766,7 +751,7 @@ impl ToView for ReachReport {
             "worldwide: {} of {} ISO 3166-1 countries ({})",
             x.countries,
             self.countries_total,
-            pct(x.global_coverage)
+            number(x.global_coverage, Kind::Share)
         ));
         let mut ot = Section::new(
             Some("Over time"),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use koubei_app::views::{ToView, describe_reject};
-use koubei_app::{ClvReport, Hint, RfmReport, SqlRequest, StoreError, Workspace};
+use koubei_app::{ClvReport, Hint, RfmReport, RfmRequest, SqlRequest, StoreError, Workspace};
 use serde::Serialize;
 
 use crate::args::{Cli, Command, OutputFormat, WomCommand};
@@ -90,7 +90,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let req = a.request();
             let report = koubei_app::rfm(&open()?, &req).await.map_err(cli_error)?;
             if let Some(file) = &a.export {
-                let n = export_rfm(file, &report, &req.segments)?;
+                let n = export_rfm(file, &report, &req)?;
                 eprintln!("wrote {n} customers to {}", file.display());
             }
             render(out, a.format, &report)
@@ -198,13 +198,9 @@ fn flag(field: &str) -> String {
 
 /// Writes the customers of the chosen segments (all without any) with
 /// their scores and CLV; returns how many.
-fn export_rfm(file: &Path, report: &RfmReport, segments: &[String]) -> Result<usize> {
+fn export_rfm(file: &Path, report: &RfmReport, req: &RfmRequest) -> Result<usize> {
     use std::fmt::Write as _;
-    let chosen: Vec<_> = report
-        .per_customer
-        .iter()
-        .filter(|(c, _)| segments.is_empty() || segments.iter().any(|s| s == c.segment))
-        .collect();
+    let chosen = koubei_app::segment_customers(report, req);
     let header = [
         "customer_id",
         "recency_days",

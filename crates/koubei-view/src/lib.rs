@@ -19,7 +19,7 @@ mod csv;
 mod text;
 
 pub use csv::{csv_cell, csv_number};
-pub use text::human_seconds;
+pub use text::{human_seconds, number};
 
 /// How a column's values are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

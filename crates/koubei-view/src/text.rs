@@ -2,8 +2,6 @@
 //! with columns padded to their widest cell, two spaces apart. It makes
 //! sense without colour.
 
-use std::fmt::Write as _;
-
 use crate::{Cell, Column, Kind, View};
 
 impl View {
@@ -80,20 +78,25 @@ fn shown(cell: &Cell, col: &Column) -> String {
         Cell::Text(s) => s.clone(),
         Cell::Int(v) => itoa::Buffer::new().format(*v).to_string(),
         Cell::Part(n, of) => percent(*n as f64 / (*of).max(1) as f64, false),
-        Cell::Float(v) if !v.is_finite() => String::new(),
-        Cell::Float(v) => match col.kind {
-            Kind::Money => format!("{v:.2}"),
-            Kind::Share | Kind::Part => percent(*v, false),
-            Kind::Growth => percent(*v, true),
-            Kind::Number(d) => format!("{v:.d$}"),
-            Kind::Duration => human_seconds(*v),
-            Kind::Count => format!("{v:.0}"),
-            Kind::Text => {
-                let mut s = String::new();
-                let _ = write!(s, "{v}");
-                s
-            }
-        },
+        Cell::Float(v) => number(*v, col.kind),
+    }
+}
+
+/// A number as the terminal shows one of its kind: `12.3%`, `45.60`,
+/// `1.5h`; nothing when it is not a number. Sentences around a table use it
+/// too, so that a share reads the same in both.
+pub fn number(v: f64, kind: Kind) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    match kind {
+        Kind::Money => format!("{v:.2}"),
+        Kind::Share | Kind::Part => percent(v, false),
+        Kind::Growth => percent(v, true),
+        Kind::Number(d) => format!("{v:.d$}"),
+        Kind::Duration => human_seconds(v),
+        Kind::Count => format!("{v:.0}"),
+        Kind::Text => v.to_string(),
     }
 }
 
