@@ -337,6 +337,12 @@ pub struct SeedsReport {
     pub stopped_by: &'static str,
     pub cumulative_spread: Vec<f64>,
     pub rounds: Vec<SeedRound>,
+    /// The random seed the RR sets were sampled with: the same seed and
+    /// data give the same seeds on any number of threads.
+    pub random_seed: u64,
+    /// How long it took: shown in the terminal, not in JSON, which is the
+    /// same from run to run.
+    #[serde(skip)]
     pub seconds: f64,
     /// The seeds' ids as text.
     #[serde(skip)]
@@ -399,6 +405,7 @@ pub async fn seeds(ws: &Path, req: &SeedsRequest, progress: &dyn Progress) -> Re
                 approximation: r.approximation,
             })
             .collect(),
+        random_seed: req.seed,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -449,6 +456,8 @@ pub struct SimulateReport {
     pub spread: f64,
     pub std_error: f64,
     pub model: String,
+    /// The random seed of the runs.
+    pub random_seed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<GroupSpread>,
 }
@@ -474,6 +483,7 @@ pub async fn simulate(ws: &Path, req: &SimulateRequest) -> Result<SimulateReport
         spread: spread.people.mean,
         std_error: spread.people.std_error,
         model: loaded.model,
+        random_seed: req.seed,
         groups: spread.groups.map(|g| GroupSpread {
             objective,
             mean: g.mean,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::error::ArrowError;
@@ -86,7 +86,7 @@ pub(crate) struct Builders {
     o_customer: StringBuilder,
     o_ts: TimestampMicrosecondBuilder,
     o_qty: Int64Builder,
-    o_amount: Float64Builder,
+    o_amount: Decimal128Builder,
     o_currency: StringBuilder,
     o_product: StringBuilder,
     o_category: StringBuilder,
@@ -155,7 +155,7 @@ impl Builders {
             o_customer: StringBuilder::new(),
             o_ts: ts_builder(n * 4),
             o_qty: Int64Builder::new(),
-            o_amount: Float64Builder::new(),
+            o_amount: Decimal128Builder::new().with_data_type(ColumnType::Decimal.arrow()),
             o_currency: StringBuilder::new(),
             o_product: StringBuilder::new(),
             o_category: StringBuilder::new(),
@@ -248,7 +248,8 @@ impl Builders {
             self.o_customer.append_value(customer);
             self.o_ts.append_value(ts);
             self.o_qty.append_value(1 + s.poisson(0.3) as i64);
-            self.o_amount.append_value(c as f64 / 100.0);
+            // Cents, in the stored units of 10^-4.
+            self.o_amount.append_value(c as i128 * 100);
             self.o_currency.append_value("CNY");
             self.o_product.append_value(&product);
             self.o_category.append_value(category);

@@ -1,7 +1,7 @@
 //! The generated data follows the recorded parameters.
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Float64Type, Int64Type};
+use arrow::datatypes::{Decimal128Type, Int64Type};
 
 use super::*;
 
@@ -137,11 +137,11 @@ fn order_values_follow_gamma_gamma() {
         let amt = b
             .column_by_name("amount")
             .unwrap()
-            .as_primitive::<Float64Type>();
+            .as_primitive::<Decimal128Type>();
         let status = b.column_by_name("status").unwrap().as_string::<i32>();
         for i in 0..b.num_rows() {
             if status.value(i) == "paid" {
-                *totals.entry(ids.value(i).to_string()).or_default() += amt.value(i);
+                *totals.entry(ids.value(i).to_string()).or_default() += amt.value(i) as f64 / 1e4;
             }
         }
     }

@@ -220,7 +220,7 @@ pub(crate) fn purchase_days_sql(
 ) -> String {
     let split = end.filter(|_| holdout_end.is_some());
     format!(
-        "SELECT customer_id, {f}(ts, CAST(amount AS DOUBLE){unit}{split}) AS p{extra}
+        "SELECT customer_id, {f}(ts, amount{unit}{split}) AS p{extra}
          FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND {range}
          GROUP BY customer_id",
         f = if unit.is_some() {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::Result;
 
 /// The aggregate of RFM's values, per customer.
-pub(crate) const RFM_AGGREGATE: &str = "customer_orders(ts, CAST(amount AS DOUBLE), order_id)";
+pub(crate) const RFM_AGGREGATE: &str = "customer_orders(ts, amount, order_id)";
 
 /// The column of each stored row's place in id order, counted from 0
 /// (Delta has no unsigned integers: up to 2^31 customers).

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::cols::{money, money_units_of};
 use crate::customers::RFM_AGGREGATE;
 use crate::rfm::{CustomerRfm, SEGMENTS, rfm_rows};
 use crate::{Engine, Error, Result};
@@ -118,16 +119,18 @@ impl Engine {
             |r| paired(&rows, r.customers().map(|(id, c)| (id, c.clv))),
         );
         tracing::debug!(elapsed = ?started.elapsed(), "rfm clv valued");
-        let total_revenue: f64 = rows.iter().map(|c| c.monetary).sum();
+        // Revenue in exact units: each customer's is an exact sum, and so is
+        // each segment's.
+        let total_revenue: i128 = rows.iter().map(|c| money_units_of(c.monetary)).sum();
         let n = rows.len();
         // Customers, revenue, and the sum and count of CLVs, per segment, in
         // one pass over the customers in order.
-        let mut per = vec![(0usize, 0.0, 0.0, 0usize); SEGMENTS.len()];
+        let mut per = vec![(0usize, 0i128, 0.0, 0usize); SEGMENTS.len()];
         for (c, v) in rows.iter().zip(&clv_of) {
             if let Some(k) = SEGMENTS.iter().position(|s| *s == c.segment) {
                 let p = &mut per[k];
                 p.0 += 1;
-                p.1 += c.monetary;
+                p.1 += money_units_of(c.monetary);
                 if let Some(v) = v {
                     p.2 += v;
                     p.3 += 1;
@@ -141,9 +144,9 @@ impl Engine {
                 segment: s,
                 customers,
                 share: customers as f64 / n.max(1) as f64,
-                revenue,
-                revenue_share: if total_revenue > 0.0 {
-                    revenue / total_revenue
+                revenue: money(revenue),
+                revenue_share: if total_revenue > 0 {
+                    revenue as f64 / total_revenue as f64
                 } else {
                     0.0
                 },

@@ -336,7 +336,8 @@ impl Engine {
                     sum(quantity) AS units,
                     count(DISTINCT customer_id) AS buyers,
                     count(DISTINCT CASE WHEN is_new THEN customer_id END) AS new_buyers,
-                    sum(CASE WHEN is_new THEN amount ELSE 0 END) AS new_revenue
+                    sum(CASE WHEN is_new THEN amount ELSE 0 END) AS new_revenue,
+                    sum(CASE WHEN is_new THEN 0 ELSE amount END) AS returning_revenue
              FROM lines GROUP BY period, grp"
         );
         let (_, batches) = self.sql(&sql).await?;
@@ -363,27 +364,26 @@ impl Engine {
                     .as_primitive::<Int64Type>()
                     .clone())
             };
-            let (revenue, orders, units, buyers, new_buyers, new_revenue) =
-                (f(2)?, n(3)?, n(4)?, n(5)?, n(6)?, f(7)?);
+            // Sums of money are exact decimals, each made a float once.
+            let (revenue, orders, units, buyers, new_buyers, new_revenue, returning_revenue) =
+                (f(2)?, n(3)?, n(4)?, n(5)?, n(6)?, f(7)?, f(8)?);
             for r in 0..b.num_rows() {
                 let day = DateTime::from_timestamp_micros(period.value(r))
                     .map(|d| d.date_naive())
                     .unwrap_or_default();
                 let g = (!grp.is_null(r)).then(|| grp.value(r).to_string());
-                let rev = revenue.value(r);
-                let new_rev = new_revenue.value(r);
                 cells.insert(
                     (g, day),
                     SalesMeasures {
-                        revenue: rev,
+                        revenue: revenue.value(r),
                         orders: orders.value(r),
                         units: if units.is_null(r) { 0 } else { units.value(r) },
                         buyers: buyers.value(r),
                         average_order_value: None,
                         units_per_order: None,
                         new_buyers: new_buyers.value(r),
-                        new_buyer_revenue: new_rev,
-                        returning_buyer_revenue: rev - new_rev,
+                        new_buyer_revenue: new_revenue.value(r),
+                        returning_buyer_revenue: returning_revenue.value(r),
                     },
                 );
             }
@@ -448,7 +448,7 @@ fn dense_rows(
         for (g, _) in &groups {
             let mut m = cells.get(&(g.clone(), day)).cloned().unwrap_or_default();
             if m.orders > 0 {
-                m.average_order_value = Some(cents(m.revenue / m.orders as f64));
+                m.average_order_value = Some(m.revenue / m.orders as f64);
                 m.units_per_order = Some(m.units as f64 / m.orders as f64);
             }
             let growth = |other: NaiveDate| {
@@ -457,9 +457,6 @@ fn dense_rows(
             };
             let revenue_growth = growth(req.by.previous(day));
             let revenue_yoy = growth(req.by.year_before(day));
-            m.revenue = cents(m.revenue);
-            m.new_buyer_revenue = cents(m.new_buyer_revenue);
-            m.returning_buyer_revenue = cents(m.returning_buyer_revenue);
             rows.push(SalesRow {
                 period: day,
                 group: g.clone(),
@@ -471,11 +468,6 @@ fn dense_rows(
         day = req.by.next(day);
     }
     rows
-}
-
-/// Money is reported to the cent.
-fn cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, Int64Builder, StructArray,
 };
 use arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, Int32Type, Int64Type, TimeUnit,
+    DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type, TimeUnit,
     TimestampMicrosecondType,
 };
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -56,7 +56,7 @@ pub struct PurchaseDays {
 impl PurchaseDays {
     pub fn new() -> Self {
         PurchaseDays {
-            signature: days_signature(&[DataType::Float64]),
+            signature: days_signature(&[crate::MONEY]),
             by_unit: false,
         }
     }
@@ -64,7 +64,7 @@ impl PurchaseDays {
     /// `purchase_days_by_unit`.
     pub fn by_unit() -> Self {
         PurchaseDays {
-            signature: days_signature(&[DataType::Float64, DataType::Float64]),
+            signature: days_signature(&[crate::MONEY, DataType::Float64]),
             by_unit: true,
         }
     }
@@ -186,7 +186,7 @@ impl AggregateUDFImpl for PurchaseDays {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(list_state_fields(
             &args,
-            &[("day", DataType::Int32), ("spend", DataType::Float64)],
+            &[("day", DataType::Int32), ("spend", DataType::Int64)],
         ))
     }
 }
@@ -261,18 +261,19 @@ impl AggregateUDFImpl for PurchaseOpportunities {
     }
 }
 
-/// One order line: its day and amount, in 12 bytes rather than 16 (a day
-/// number fits an i32 for any timestamp; an arena holds one per line, so
-/// ten million customers' lines take a quarter less memory).
+/// One order line: its day and amount (in units of [`crate::MONEY`]), in 12
+/// bytes rather than 16 (a day number fits an i32 for any timestamp; an
+/// arena holds one per line, so ten million customers' lines take a quarter
+/// less memory).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, packed(4))]
 struct Line {
-    spend: f64,
+    spend: i64,
     day: i32,
 }
 
 impl Line {
-    fn new(day: i32, spend: f64) -> Line {
+    fn new(day: i32, spend: i64) -> Line {
         Line { spend, day }
     }
 
@@ -280,7 +281,7 @@ impl Line {
         i64::from(self.day)
     }
 
-    fn spend(self) -> f64 {
+    fn spend(self) -> i64 {
         self.spend
     }
 }
@@ -378,28 +379,31 @@ struct Days {
     first_spend: f64,
 }
 
-/// Sorted by day, then amount, so that sums do not depend on the order the
-/// lines arrived in.
+/// Sorted by day, to count the days; sums of spend are exact, the same in
+/// any order.
 fn summarise(lines: &mut [Line]) -> Days {
     sort_lines(lines);
     let mut d = Days::default();
+    let (mut spend, mut first_spend) = (0i128, 0i128);
     for (i, l) in lines.iter().enumerate() {
         if i == 0 || lines[i - 1].day() != l.day() {
             d.days += 1;
         }
         if l.day() == lines[0].day() {
-            d.first_spend += l.spend();
+            first_spend += i128::from(l.spend());
         }
-        d.spend += l.spend();
+        spend += i128::from(l.spend());
     }
+    d.spend = crate::money(spend);
+    d.first_spend = crate::money(first_spend);
     d.first = lines.first().map(|l| l.day());
     d.last = lines.last().map(|l| l.day());
     d
 }
 
-/// By day, then amount: the order every sum over a customer's lines runs in.
+/// By day: the order a customer's lines are read in.
 fn sort_lines(lines: &mut [Line]) {
-    lines.sort_unstable_by(|a, b| a.day().cmp(&b.day()).then(a.spend().total_cmp(&b.spend())));
+    lines.sort_unstable_by_key(|l| l.day());
 }
 
 /// Calls `f(row, line)` for each row with a day (and, for `purchase_days`,
@@ -417,7 +421,10 @@ fn for_each_line(
     };
     // purchase_opportunities(day, end, unit) has no amounts.
     let spend = match values.get(1) {
-        Some(s) if with_spend => Some(s.as_primitive::<Float64Type>()),
+        Some(s) if with_spend => match s.as_primitive_opt::<Decimal128Type>() {
+            Some(s) => Some(s),
+            None => return exec_err!("purchase_days: the amount must be {}", crate::MONEY),
+        },
         _ => None,
     };
     let (days, per_day) = day_numbers("purchase_days", day)?;
@@ -429,7 +436,8 @@ fn for_each_line(
             continue;
         }
         let d = day_number(v, per_day)?;
-        f(row, Line::new(d, spend.map_or(0.0, |s| s.value(row))));
+        // A stored amount fits 64 bits (18 digits).
+        f(row, Line::new(d, spend.map_or(0, |s| s.value(row) as i64)));
     }
     Ok(())
 }
@@ -460,7 +468,7 @@ pub(super) fn day_number(v: i64, per_day: i64) -> Result<i32> {
 fn state_of(groups: &Grouped<Line>) -> Vec<ArrayRef> {
     vec![
         groups.lists::<Int32Type>(|l| l.day),
-        groups.lists::<Float64Type>(|l| l.spend()),
+        groups.lists::<Int64Type>(|l| l.spend()),
     ]
 }
 
@@ -579,7 +587,7 @@ impl GroupsAccumulator for DayGroups {
         self.lines.resize(total_num_groups);
         let (days, spends) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
         let dv = days.values().as_primitive::<Int32Type>().values();
-        let sv = spends.values().as_primitive::<Float64Type>().values();
+        let sv = spends.values().as_primitive::<Int64Type>().values();
         self.lines
             .push_lists(group_indices, &[days, spends], |s, k| {
                 Line::new(dv[s[0] + k], sv[s[1] + k])
@@ -606,6 +614,7 @@ impl GroupsAccumulator for DayGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Float64Type;
 
     #[test]
     fn lines_by_hand() {
@@ -613,7 +622,7 @@ mod tests {
         // day's spend is day 3's, whatever the arrival order.
         let mut lines: Vec<Line> = [(5, 10.0), (3, 2.5), (9, 1.0), (5, 4.0)]
             .iter()
-            .map(|&(day, spend)| Line::new(day, spend))
+            .map(|&(day, spend)| Line::new(day, (spend * 1e4) as i64))
             .collect();
         assert_eq!(
             summarise(&mut lines),
@@ -635,7 +644,7 @@ mod tests {
     fn opportunities_by_hand() {
         let mut lines: Vec<Line> = [41, 12, 10, 17, 24, 10]
             .iter()
-            .map(|&day| Line::new(day, 0.0))
+            .map(|&day| Line::new(day, 0))
             .collect();
         assert_eq!(
             opportunities(&mut lines, 40, 7.0),
@@ -673,7 +682,7 @@ mod tests {
         let mut past_last = 0;
         for _ in 0..3000 {
             let mut lines: Vec<Line> = (0..1 + next(12))
-                .map(|_| Line::new(100 + next(60) as i32, 1.0))
+                .map(|_| Line::new(100 + next(60) as i32, 10_000))
                 .collect();
             sort_lines(&mut lines);
             let last = lines.last().unwrap().day();
@@ -696,7 +705,7 @@ mod tests {
     #[test]
     fn days_out_of_range_are_refused() {
         let day: ArrayRef = Arc::new(Int64Array::from(vec![3, 1 << 40]));
-        let spend: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0]));
+        let spend: ArrayRef = crate::money_array(&[1.0, 2.0]);
         let mut a = DayGroups::default();
         let e = a.update_batch(&[day, spend], &[0, 0], None, 1).unwrap_err();
         assert!(e.to_string().contains("out of range"), "{e}");
@@ -712,7 +721,7 @@ mod tests {
                 .with_timezone("UTC"),
         );
         let days: ArrayRef = Arc::new(Int64Array::from(vec![-1, 0, 0, 1, 3]));
-        let spend: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0]));
+        let spend: ArrayRef = crate::money_array(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         let rows = [0, 0, 0, 0, 0];
         let summary = |day: &ArrayRef| {
             let mut a = DayGroups::default();
@@ -734,7 +743,7 @@ mod tests {
     #[test]
     fn lines_after_the_end_are_the_holdout() {
         let day: ArrayRef = Arc::new(Int64Array::from(vec![5, 1, 3, 8, 3, 5]));
-        let spend: ArrayRef = Arc::new(Float64Array::from(vec![4.0, 1.0, 2.0, 8.0, 0.5, 1.0]));
+        let spend: ArrayRef = crate::money_array(&[4.0, 1.0, 2.0, 8.0, 0.5, 1.0]);
         let mut a = DayGroups {
             split: Some(3),
             ..DayGroups::default()
@@ -772,7 +781,7 @@ mod tests {
             Some(4),
             Some(1),
         ]));
-        let spend: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0]));
+        let spend: ArrayRef = crate::money_array(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         let values = vec![day, spend];
         let rows = [0, 1, 0, 1, 1];
         let mut a = DayGroups::default();

@@ -32,6 +32,28 @@ pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
 pub use rfm::CustomerOrders;
 
+/// The amounts the money aggregates take: exact decimals with four places,
+/// as koubei stores money (`koubei_schema::MONEY_SCALE`; the engine's tests
+/// hold the two together). Each customer's spend is summed exactly in these
+/// units, whatever order the lines come in, and turned into a float once.
+pub const MONEY: DataType = DataType::Decimal128(18, 4);
+
+/// Units of [`MONEY`] in one: 10^4.
+const MONEY_UNIT: f64 = 1e4;
+
+/// An exact sum of [`MONEY`] units as a float: the nearest double to it
+/// for any sum below 2^53 units.
+pub(crate) fn money(units: i128) -> f64 {
+    units as f64 / MONEY_UNIT
+}
+
+/// Amounts as a [`MONEY`] array, for tests.
+#[cfg(test)]
+pub(crate) fn money_array(amounts: &[f64]) -> ArrayRef {
+    let units = amounts.iter().map(|a| (a * MONEY_UNIT).round() as i128);
+    Arc::new(arrow::array::Decimal128Array::from_iter_values(units).with_data_type(MONEY))
+}
+
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
 

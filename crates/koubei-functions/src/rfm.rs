@@ -20,7 +20,9 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, Int64Builder, StructArray,
 };
-use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int32Type, UInt64Type};
+use arrow::datatypes::{
+    DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type, UInt64Type,
+};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -41,9 +43,8 @@ impl CustomerOrders {
         let days = day_types();
         let ids = [DataType::Utf8, DataType::Utf8View, DataType::LargeUtf8];
         let forms = days.iter().flat_map(|day| {
-            ids.iter().map(move |id| {
-                TypeSignature::Exact(vec![day.clone(), DataType::Float64, id.clone()])
-            })
+            ids.iter()
+                .map(move |id| TypeSignature::Exact(vec![day.clone(), crate::MONEY, id.clone()]))
         });
         CustomerOrders {
             signature: Signature::one_of(forms.collect(), Volatility::Immutable),
@@ -87,26 +88,26 @@ impl AggregateUDFImpl for CustomerOrders {
             &args,
             &[
                 ("day", DataType::Int32),
-                ("spend", DataType::Float64),
+                ("spend", DataType::Int64),
                 ("order", DataType::UInt64),
             ],
         ))
     }
 }
 
-/// One order line: its order's hash (0 for none), amount and day, in 20
-/// bytes.
+/// One order line: its order's hash (0 for none), amount (in units of
+/// [`crate::MONEY`]) and day, in 20 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, packed(4))]
 struct Line {
     order: u64,
-    spend: f64,
+    spend: i64,
     day: i32,
 }
 
 impl Line {
-    fn key(&self) -> (u64, i32, f64) {
-        (self.order, self.day, self.spend)
+    fn key(&self) -> (u64, i32) {
+        (self.order, self.day)
     }
 }
 
@@ -118,22 +119,21 @@ struct Orders {
     spend: f64,
 }
 
-/// Sorted by order, day and amount first, so that the sum does not depend
-/// on the order the lines arrived in.
+/// Sorted by order first, to count each order once; the spend is an
+/// exact sum, the same in any order.
 fn summarise(lines: &mut [Line]) -> Orders {
-    lines.sort_unstable_by(|a, b| {
-        let (a, b) = (a.key(), b.key());
-        a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2))
-    });
+    lines.sort_unstable_by_key(|l| l.key());
     let mut o = Orders::default();
+    let mut spend: i128 = 0;
     for (i, l) in lines.iter().enumerate() {
-        let (order, day, spend) = l.key();
+        let (order, day) = l.key();
         if order != 0 && (i == 0 || lines[i - 1].key().0 != order) {
             o.orders += 1;
         }
-        o.spend += spend;
+        spend += i128::from(l.spend);
         o.last = o.last.max(Some(i64::from(day)));
     }
+    o.spend = crate::money(spend);
     o
 }
 
@@ -152,7 +152,9 @@ fn for_each_line(
         return exec_err!("customer_orders: expected a day, an amount and an order id");
     };
     let (days, per_day) = day_numbers("customer_orders", day)?;
-    let spend = spend.as_primitive::<Float64Type>();
+    let Some(spend) = spend.as_primitive_opt::<Decimal128Type>() else {
+        return exec_err!("customer_orders: the amount must be {}", crate::MONEY);
+    };
     let hash = |row: usize| -> u64 {
         if order.is_null(row) {
             return 0;
@@ -168,10 +170,11 @@ fn for_each_line(
             continue;
         }
         let d = day_number(v, per_day)?;
+        // A stored amount fits 64 bits (18 digits).
         let amount = if spend.is_null(row) {
-            0.0
+            0
         } else {
-            spend.value(row)
+            spend.value(row) as i64
         };
         f(
             row,
@@ -188,7 +191,7 @@ fn for_each_line(
 fn state_of(groups: &Grouped<Line>) -> Vec<ArrayRef> {
     vec![
         groups.lists::<Int32Type>(|l| l.day),
-        groups.lists::<Float64Type>(|l| l.spend),
+        groups.lists::<Int64Type>(|l| l.spend),
         groups.lists::<UInt64Type>(|l| l.order),
     ]
 }
@@ -263,7 +266,7 @@ impl GroupsAccumulator for OrderGroups {
         self.lines.resize(total_num_groups);
         let lists = [0, 1, 2].map(|i| values[i].as_list::<i32>());
         let days = lists[0].values().as_primitive::<Int32Type>().values();
-        let spends = lists[1].values().as_primitive::<Float64Type>().values();
+        let spends = lists[1].values().as_primitive::<Int64Type>().values();
         let orders = lists[2].values().as_primitive::<UInt64Type>().values();
         self.lines.push_lists(group_indices, &lists, |s, k| Line {
             order: orders[s[2] + k],
@@ -291,7 +294,7 @@ impl GroupsAccumulator for OrderGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::datatypes::Int64Type;
+    use arrow::datatypes::Float64Type;
 
     fn line(order: &str, day: i32, spend: f64) -> Line {
         Line {
@@ -300,7 +303,7 @@ mod tests {
             } else {
                 order_hash(order)
             },
-            spend,
+            spend: (spend * 1e4) as i64,
             day,
         }
     }
@@ -324,6 +327,18 @@ mod tests {
             }
         );
         assert_eq!(summarise(&mut []), Orders::default());
+    }
+
+    /// Spend is an exact sum: a tenth added a thousand times, in any
+    /// order, is 100, where floats give 99.9999999999986.
+    #[test]
+    fn spend_is_exact_in_any_order() {
+        let float: f64 = (0..1000).map(|_| 0.1).sum();
+        assert_ne!(float, 100.0);
+        let mut lines: Vec<Line> = (0..1000).map(|i| line("o", i % 7, 0.1)).collect();
+        assert_eq!(summarise(&mut lines).spend, 100.0);
+        lines.reverse();
+        assert_eq!(summarise(&mut lines).spend, 100.0);
     }
 
     /// The state that crosses a shuffle gives back the same lines.

@@ -16,12 +16,24 @@ use serde_with::DeserializeFromStr;
 /// The time zone every stored timestamp is normalised to.
 pub const TIMESTAMP_TZ: &str = "UTC";
 
+/// Money is stored as exact decimals with this many places, so that every
+/// sum of it is exact and the same in any order. Four places hold every
+/// currency's minor unit (ISO 4217 goes to four) with room for prices
+/// per gram or per minute; more places in a file are rounded half away from
+/// zero at import.
+pub const MONEY_SCALE: i8 = 4;
+/// Digits of a stored amount, of which [`MONEY_SCALE`] are decimals: up to
+/// 99,999,999,999,999.9999 in one line, which fits in 64 bits, and sums of
+/// any number of lines fit in Decimal128's 38 digits.
+pub const MONEY_PRECISION: u8 = 18;
+
 /// The logical type of a canonical column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
     Text,
     Integer,
+    /// Money: an exact decimal with [`MONEY_SCALE`] places.
     Decimal,
     Boolean,
     /// An instant, stored as microseconds since the epoch in UTC.
@@ -33,7 +45,7 @@ impl ColumnType {
         match self {
             ColumnType::Text => DataType::Utf8,
             ColumnType::Integer => DataType::Int64,
-            ColumnType::Decimal => DataType::Float64,
+            ColumnType::Decimal => DataType::Decimal128(MONEY_PRECISION, MONEY_SCALE),
             ColumnType::Boolean => DataType::Boolean,
             ColumnType::Timestamp => {
                 DataType::Timestamp(TimeUnit::Microsecond, Some(TIMESTAMP_TZ.into()))

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringArray, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Decimal128Builder, Int64Array, Int64Builder,
+    StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit};
-use koubei_schema::{ColumnType, Presence, TableKind};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
+use koubei_schema::{ColumnType, MONEY_SCALE, Presence, TableKind};
 
 use crate::error::Hint;
 use crate::timestamp::{ImportTz, parse_timestamp};
@@ -250,11 +250,47 @@ pub(crate) fn convert_column(
         (ColumnType::Timestamp, DataType::Timestamp(_, Some(_))) => {
             return cast(source, &ty.arrow()).map_err(|e| e.to_string());
         }
-        (ColumnType::Integer, t) if t.is_integer() && name != "rating" => {
-            return cast(source, &DataType::Int64).map_err(|e| e.to_string());
+        (ColumnType::Integer, t) if t.is_integer() => {
+            let ints = cast(source, &DataType::Int64).map_err(|e| e.to_string())?;
+            let ints = ints.as_primitive::<Int64Type>();
+            let checked: Int64Array = (0..rows)
+                .map(|row| {
+                    let v = ints.is_valid(row).then(|| ints.value(row))?;
+                    check_integer(name, v)
+                        .map_err(|reason| fail(errors, row, name, reason))
+                        .ok()
+                })
+                .collect();
+            return Ok(Arc::new(checked));
         }
-        (ColumnType::Decimal, t) if t.is_numeric() => {
-            return cast(source, &DataType::Float64).map_err(|e| e.to_string());
+        (ColumnType::Decimal, t) if t == &ty.arrow() => return Ok(source.clone()),
+        (ColumnType::Decimal, t) if t.is_floating() => {
+            // Each float as the decimal it prints as: 29.9 is 29.9000, not
+            // the binary value just below it.
+            let floats = cast(source, &DataType::Float64).map_err(|e| e.to_string())?;
+            let floats = floats.as_primitive::<Float64Type>();
+            let mut b = Decimal128Builder::with_capacity(rows).with_data_type(ty.arrow());
+            let mut shortest = ryu::Buffer::new();
+            for row in 0..rows {
+                if floats.is_null(row) {
+                    b.append_null();
+                    continue;
+                }
+                let x = floats.value(row);
+                let parsed = if x.is_finite() {
+                    parse_decimal(shortest.format_finite(x))
+                } else {
+                    Err(format!("{x} is not a number"))
+                };
+                match parsed {
+                    Ok(v) => b.append_value(v.into()),
+                    Err(reason) => {
+                        fail(errors, row, name, reason);
+                        b.append_null();
+                    }
+                }
+            }
+            return Ok(Arc::new(b.finish()));
         }
         (ColumnType::Boolean, DataType::Boolean) => return Ok(source.clone()),
         _ => {}
@@ -296,11 +332,11 @@ pub(crate) fn convert_column(
             Arc::new(b.finish())
         }
         ColumnType::Decimal => {
-            let mut b = Float64Builder::with_capacity(rows);
+            let mut b = Decimal128Builder::with_capacity(rows).with_data_type(ty.arrow());
             for row in 0..rows {
                 match cell(&values, row).map(parse_decimal) {
                     None => b.append_null(),
-                    Some(Ok(v)) => b.append_value(v),
+                    Some(Ok(v)) => b.append_value(v.into()),
                     Some(Err(reason)) => {
                         fail(errors, row, name, reason);
                         b.append_null();
@@ -439,46 +475,145 @@ fn parse_integer(name: &str, v: &str) -> Result<i64, String> {
                 .map(|x| x as i64)
         })
         .ok_or_else(|| format!("\"{v}\" is not a whole number"))?;
+    check_integer(name, n)
+}
+
+/// The most units one order line may have: more is a mistake in the file,
+/// and sums of units stay far inside 64 bits.
+const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// The range checks of a whole-number column, for text and typed sources.
+fn check_integer(name: &str, n: i64) -> Result<i64, String> {
     match name {
         "rating" if !(1..=5).contains(&n) => Err(format!("rating {n} is outside 1 to 5")),
         "quantity" if n < 0 => Err(format!("quantity {n} is negative")),
+        "quantity" if n > MAX_QUANTITY => Err(format!(
+            "quantity {n} is more than {MAX_QUANTITY} units on one line"
+        )),
         // Exports count lines from 0 as often as from 1: either is a key.
         "line" if n < 0 => Err(format!("line {n} is negative")),
         _ => Ok(n),
     }
 }
 
-/// Numbers as shops export them: `1234.5`, `1,234.50`, `¥29.90`, `$12`.
-pub(crate) fn parse_decimal(v: &str) -> Result<f64, String> {
-    if let Ok(x) = v.parse::<f64>() {
-        return if x.is_finite() {
-            Ok(x)
-        } else {
-            Err(format!("\"{v}\" is not a number"))
-        };
+/// Money as shops export it: `1234.5`, `1,234.50`, `¥29.90`, `$12`, `1.5e3`;
+/// exact, in units of 10^-[`MONEY_SCALE`].
+pub(crate) fn parse_decimal(v: &str) -> Result<i64, String> {
+    if let Ok(x) = parse_exact(v) {
+        return Ok(x);
     }
     let t = v
         .trim_start_matches(['¥', '￥', '$', '€', '£'])
         .trim_start_matches("US$")
         .trim_start_matches("RMB")
         .trim();
-    let parsed = t.parse::<f64>().ok().or_else(|| {
-        // Thousands separators only in their proper places.
-        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-        let int = int.strip_prefix('-').unwrap_or(int);
-        let groups: Vec<&str> = int.split(',').collect();
-        let ok = groups.len() > 1
-            && (1..=3).contains(&groups[0].len())
-            && groups[1..].iter().all(|g| g.len() == 3)
-            && groups.iter().all(|g| g.bytes().all(|c| c.is_ascii_digit()));
-        ok.then(|| t.replace(',', "").parse::<f64>().ok())
-            .flatten()
-            .filter(|_| frac.bytes().all(|c| c.is_ascii_digit()))
-    });
-    match parsed {
-        Some(x) if x.is_finite() => Ok(x),
-        _ => Err(format!("\"{v}\" is not a number")),
+    let not_a_number = || format!("\"{v}\" is not a number");
+    match parse_exact(t) {
+        Err(Invalid::TooLarge) => Err(too_large(v)),
+        Ok(x) => Ok(x),
+        Err(Invalid::NotANumber) => {
+            // Thousands separators only in their proper places.
+            let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+            let int = int.strip_prefix('-').unwrap_or(int);
+            let groups: Vec<&str> = int.split(',').collect();
+            let ok = groups.len() > 1
+                && (1..=3).contains(&groups[0].len())
+                && groups[1..].iter().all(|g| g.len() == 3)
+                && groups.iter().all(|g| g.bytes().all(|c| c.is_ascii_digit()))
+                && frac.bytes().all(|c| c.is_ascii_digit());
+            if !ok {
+                return Err(not_a_number());
+            }
+            parse_exact(&t.replace(',', "")).map_err(|e| match e {
+                Invalid::TooLarge => too_large(v),
+                Invalid::NotANumber => not_a_number(),
+            })
+        }
     }
+}
+
+fn too_large(v: &str) -> String {
+    let shown: String = v.chars().take(40).collect();
+    format!("\"{shown}\" is too large: an amount is at most 99,999,999,999,999.9999")
+}
+
+#[derive(Debug, PartialEq)]
+enum Invalid {
+    NotANumber,
+    TooLarge,
+}
+
+/// A plain decimal (`-12.5`, `+3`, `.5`, `1.5e3`) in units of
+/// 10^-[`MONEY_SCALE`], rounded half away from zero, read digit by digit
+/// so that no binary rounding comes between the file and the stored value.
+fn parse_exact(v: &str) -> Result<i64, Invalid> {
+    const MAX_INT_DIGITS: usize = 18 - MONEY_SCALE as usize;
+    let (negative, body) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => {
+            let e = &body[i + 1..];
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(Invalid::NotANumber);
+            }
+            // Any exponent beyond a few thousand only says "huge" or "zero".
+            let digits = digits.trim_start_matches('0');
+            let magnitude: i64 = if digits.len() > 6 {
+                999_999
+            } else {
+                digits.parse().unwrap_or(0)
+            };
+            (
+                &body[..i],
+                if e.starts_with('-') {
+                    -magnitude
+                } else {
+                    magnitude
+                },
+            )
+        }
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+    {
+        return Err(Invalid::NotANumber);
+    }
+    // The significant digits; digit i is worth 10^(point - 1 - i).
+    let int = int.trim_start_matches('0');
+    let point = int.len() as i64 + exponent;
+    let digits: Vec<i64> = int
+        .bytes()
+        .chain(frac.bytes())
+        .map(|c| (c - b'0') as i64)
+        .collect();
+    if digits.iter().all(|d| *d == 0) {
+        return Ok(0);
+    }
+    if point > MAX_INT_DIGITS as i64 {
+        return Err(Invalid::TooLarge);
+    }
+    // Keep the digits down to 10^-SCALE, and round on the next one.
+    let kept = point + MONEY_SCALE as i64;
+    let at = |i: i64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| digits.get(i).copied())
+            .unwrap_or(0)
+    };
+    let mut scaled = (0..kept.max(0)).fold(0i64, |n, i| n * 10 + at(i));
+    if at(kept) >= 5 {
+        scaled += 1;
+    }
+    if scaled >= 10i64.pow(18) {
+        return Err(Invalid::TooLarge);
+    }
+    Ok(if negative { -scaled } else { scaled })
 }
 
 fn parse_bool(v: &str) -> Result<bool, String> {
@@ -593,14 +728,54 @@ mod tests {
 
     #[test]
     fn decimals_as_shops_write_them() {
-        assert_eq!(parse_decimal("29.9").unwrap(), 29.9);
-        assert_eq!(parse_decimal("¥29.90").unwrap(), 29.9);
-        assert_eq!(parse_decimal("1,234.50").unwrap(), 1234.5);
-        assert_eq!(parse_decimal("-1,234").unwrap(), -1234.0);
+        let d = |v: &str| parse_decimal(v).map(|x| x as f64 / 1e4);
+        assert_eq!(d("29.9").unwrap(), 29.9);
+        assert_eq!(d("¥29.90").unwrap(), 29.9);
+        assert_eq!(d("1,234.50").unwrap(), 1234.5);
+        assert_eq!(d("-1,234").unwrap(), -1234.0);
+        assert_eq!(d("1.5e3").unwrap(), 1500.0);
+        assert_eq!(d("+.5").unwrap(), 0.5);
         assert!(parse_decimal("1,23.4").is_err());
         assert!(parse_decimal("NaN").is_err());
         assert!(parse_decimal("inf").is_err());
         assert!(parse_decimal("twelve").is_err());
+        assert!(parse_decimal("-").is_err());
+        assert!(parse_decimal("1e").is_err());
+        assert!(parse_decimal("1.2.3").is_err());
+    }
+
+    /// Stored units of 10^-4: exact, rounded half away from zero on the
+    /// decimal as written, with a clear refusal past 10^14.
+    #[test]
+    fn decimals_are_exact_to_four_places() {
+        let ok = |v: &str| parse_decimal(v).unwrap();
+        assert_eq!(ok("0.1"), 1000);
+        assert_eq!(ok("19.990000000000002"), 199_900);
+        assert_eq!(ok("1.00005"), 10_001);
+        assert_eq!(ok("-1.00005"), -10_001);
+        assert_eq!(ok("1.00004999"), 10_000);
+        assert_eq!(ok("0.00005"), 1);
+        assert_eq!(ok("0.000049"), 0);
+        assert_eq!(ok("5e-5"), 1);
+        assert_eq!(ok("1e-999999999"), 0);
+        assert_eq!(ok("000123.4"), 1_234_000);
+        assert_eq!(ok("0e5"), 0);
+        assert_eq!(ok("99999999999999.9999"), 999_999_999_999_999_999);
+        assert_eq!(ok("12E2"), 12_000_000);
+        for big in [
+            "1e308",
+            "100000000000000",
+            "99999999999999.99995",
+            "1e0000014",
+            "1e999999999",
+        ] {
+            let e = parse_decimal(big).unwrap_err();
+            assert!(
+                e.contains("too large") && e.contains("99,999,999,999,999.9999"),
+                "{big}: {e}"
+            );
+        }
+        assert_eq!(ok("1e0000013"), 100_000_000_000_000_000);
     }
 
     #[test]
@@ -621,5 +796,10 @@ mod tests {
         );
         assert!(parse_integer("rating", "4.5").is_err());
         assert!(parse_integer("quantity", "-1").is_err());
+        assert!(
+            parse_integer("quantity", "9223372036854775807")
+                .unwrap_err()
+                .contains("more than 1000000000 units")
+        );
     }
 }

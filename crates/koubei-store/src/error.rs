@@ -54,6 +54,17 @@ pub enum Error {
         samples: Vec<crate::Reject>,
     },
 
+    /// A table stored by an older koubei, in types this one does not read.
+    #[error(
+        "table {table} stores {column} as {stored}, as an older koubei did; this koubei stores it as {wanted}. Import the files again into a new workspace"
+    )]
+    Outdated {
+        table: String,
+        column: String,
+        stored: String,
+        wanted: String,
+    },
+
     #[error("{} is not a koubei workspace: {reason}", path.display())]
     Workspace { path: PathBuf, reason: String },
 

@@ -23,16 +23,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
     StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, Schema, TimeUnit};
 use datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
-use koubei_schema::{Presence, REJECTS, TableKind, rejects_schema};
+use koubei_schema::{ColumnType, MONEY_PRECISION, Presence, REJECTS, TableKind, rejects_schema};
 use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
@@ -666,18 +666,33 @@ impl DeriveState {
             if columns[a].null_count() > 0 {
                 let quantity = columns[q].as_primitive::<Int64Type>().clone();
                 let unit = columns[col_index(table, "unit_price")]
-                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .as_primitive::<Decimal128Type>()
                     .clone();
-                let amount: Float64Array = columns[a]
-                    .as_primitive::<arrow::datatypes::Float64Type>()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        v.or_else(|| {
-                            (!unit.is_null(i)).then(|| unit.value(i) * quantity.value(i) as f64)
-                        })
+                let stored = columns[a].as_primitive::<Decimal128Type>().clone();
+                // unit_price × quantity, exact; a product past the largest
+                // amount rejects the row.
+                let amount: Decimal128Array = (0..rows)
+                    .map(|i| {
+                        if stored.is_valid(i) {
+                            return Some(stored.value(i));
+                        }
+                        let product = unit
+                            .is_valid(i)
+                            .then(|| unit.value(i).checked_mul(quantity.value(i) as i128))??;
+                        if product.abs() < 10i128.pow(MONEY_PRECISION as u32) {
+                            Some(product)
+                        } else {
+                            fail(
+                                errors,
+                                i,
+                                "amount",
+                                "unit_price × quantity is too large: an amount is at most 99,999,999,999,999.9999".into(),
+                            );
+                            None
+                        }
                     })
-                    .collect();
+                    .collect::<Decimal128Array>()
+                    .with_data_type(ColumnType::Decimal.arrow());
                 columns[a] = Arc::new(amount);
             }
             let st = col_index(table, "status");
@@ -848,6 +863,9 @@ fn hash_cell(h: &mut Xxh3, c: &ArrayRef, row: usize) {
                 .to_bits()
                 .to_le_bytes(),
         ),
+        DataType::Decimal128(_, _) => {
+            h.update(&c.as_primitive::<Decimal128Type>().value(row).to_le_bytes())
+        }
         DataType::Boolean => h.update(&[c.as_boolean().value(row) as u8]),
         DataType::Timestamp(TimeUnit::Microsecond, _) => h.update(
             &c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()

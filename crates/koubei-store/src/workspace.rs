@@ -123,6 +123,9 @@ impl Workspace {
     }
 
     /// The table at its latest version, or None if nothing was ever committed.
+    ///
+    /// A table whose canonical columns have other types than this koubei
+    /// stores (money as floats, before it was exact) is an error.
     pub async fn load_table(&self, name: &str) -> Result<Option<DeltaTable>> {
         self.load_table_in(&self.table_dir(name), name).await
     }
@@ -135,6 +138,10 @@ impl Workspace {
         let table = deltalake::open_table(dir_url(dir)?)
             .await
             .map_err(|source| Error::delta(name, source))?;
+        if let Ok(kind) = name.parse::<TableKind>() {
+            let schema = table_provider(&table).await?.schema();
+            check_canonical(kind, &schema)?;
+        }
         Ok(Some(table))
     }
 
@@ -315,9 +322,71 @@ pub async fn table_provider(
     table.table_provider().await.map_err(Error::from)
 }
 
+/// The stored table has its money columns in the type this koubei stores
+/// (the one type that changed since workspaces were first made).
+fn check_canonical(table: TableKind, stored: &arrow::datatypes::Schema) -> Result<()> {
+    let money = table
+        .columns()
+        .iter()
+        .filter(|c| c.ty == koubei_schema::ColumnType::Decimal);
+    for spec in money {
+        let wanted = spec.ty.arrow();
+        if let Ok(f) = stored.field_with_name(spec.name)
+            && !f.data_type().equals_datatype(&wanted)
+        {
+            return Err(Error::Outdated {
+                table: table.name().into(),
+                column: spec.name.into(),
+                stored: f.data_type().to_string(),
+                wanted: wanted.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Orders stored with money as floats (as before money was exact) are
+    /// named as such, on reading and before an import appends to them.
+    #[tokio::test]
+    async fn money_stored_as_floats_is_named() {
+        use arrow::array::{Float64Array, RecordBatch};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "amount",
+            DataType::Float64,
+            false,
+        )]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(Float64Array::from(vec![1.5]))]).unwrap();
+        ws.table_for_write("orders")
+            .await
+            .unwrap()
+            .write(vec![batch])
+            .await
+            .unwrap();
+        let e = ws.load_table("orders").await.unwrap_err().to_string();
+        assert!(
+            e.contains("table orders stores amount as Float64")
+                && e.contains("Decimal128(18, 4)")
+                && e.contains("new workspace"),
+            "{e}"
+        );
+        let csv = dir.path().join("o.csv");
+        std::fs::write(&csv, "customer_id,ts,amount\nc1,2024-01-01,2\n").unwrap();
+        let opts = crate::ImportOptions::default();
+        let e = ws
+            .import_file(TableKind::Orders, &csv, &opts, &crate::Quiet)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stores amount as Float64"), "{e}");
+    }
 
     #[test]
     fn create_refuses_a_folder_with_other_files() {

@@ -27,7 +27,7 @@ impl View {
                     Cell::Text(t) => csv_cell(&mut out, t),
                     Cell::Int(v) | Cell::Part(v, _) => out.push_str(itoa::Buffer::new().format(*v)),
                     Cell::Float(v) if col.kind == Kind::Money && v.is_finite() => {
-                        out.push_str(&format!("{v:.2}"))
+                        out.push_str(&crate::fixed(*v, 2))
                     }
                     Cell::Float(v) => csv_number(&mut out, *v),
                 }

@@ -4,8 +4,8 @@
 //! a kind (a count, a share, money, a duration, ...), and each renderer
 //! formats a kind its own way:
 //! - [`View::text`], the terminal table: shares as `12.3%`, money to the
-//!   cent, durations as `1.5h`, half away from zero as Rust's formatting
-//!   rounds;
+//!   cent, durations as `1.5h`, each rounded half away from zero from the
+//!   decimal the number prints as ([`fixed`]);
 //! - [`View::csv`], one section as CSV for a spreadsheet or a script: counts
 //!   and money as numbers (money to the cent), shares and growth as ratios
 //!   (0.123, not 12.3%), durations in seconds, and other numbers as the
@@ -19,7 +19,7 @@ mod csv;
 mod text;
 
 pub use csv::{csv_cell, csv_number};
-pub use text::{human_seconds, number};
+pub use text::{fixed, human_seconds, number};
 
 /// How a column's values are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -90,33 +90,111 @@ pub fn number(v: f64, kind: Kind) -> String {
         return String::new();
     }
     match kind {
-        Kind::Money => format!("{v:.2}"),
+        Kind::Money => fixed(v, 2),
         Kind::Share | Kind::Part => percent(v, false),
         Kind::Growth => percent(v, true),
-        Kind::Number(d) => format!("{v:.d$}"),
+        Kind::Number(d) => fixed(v, d),
         Kind::Duration => human_seconds(v),
-        Kind::Count => format!("{v:.0}"),
+        Kind::Count => fixed(v, 0),
         Kind::Text => v.to_string(),
     }
 }
 
 fn percent(v: f64, signed: bool) -> String {
-    if signed {
-        format!("{:+.1}%", v * 100.0)
+    let shown = fixed(v * 100.0, 1);
+    if signed && !shown.starts_with('-') {
+        format!("+{shown}%")
     } else {
-        format!("{:.1}%", v * 100.0)
+        format!("{shown}%")
     }
+}
+
+/// `v` with `digits` decimals, rounded half away from zero from the
+/// shortest decimal that reads back as `v` (what `v` prints as), not from
+/// its binary expansion: 314.015 is 314.02, as a person rounding the
+/// printed number would write it. Rust's `{:.2}` rounds the binary value,
+/// just below the tie, to 314.01.
+pub fn fixed(v: f64, digits: usize) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    // `Display` writes the shortest round-trip digits, never an exponent.
+    let shortest = v.abs().to_string();
+    let (int, frac) = shortest.split_once('.').unwrap_or((&shortest, ""));
+    let mut kept: Vec<u8> = int
+        .bytes()
+        .chain(frac.bytes().chain(std::iter::repeat(b'0')).take(digits))
+        .collect();
+    if frac.as_bytes().get(digits).is_some_and(|d| *d >= b'5') {
+        // Carry the rounding up through the kept digits.
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                kept.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if kept[i] == b'9' {
+                kept[i] = b'0';
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    let split = kept.len() - digits;
+    let mut out = String::with_capacity(kept.len() + 2);
+    if v < 0.0 && kept.iter().any(|d| *d != b'0') {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&kept[..split]).unwrap_or("0"));
+    if digits > 0 {
+        out.push('.');
+        out.push_str(std::str::from_utf8(&kept[split..]).unwrap_or("0"));
+    }
+    out
 }
 
 /// 45 → "45s", 90 → "1.5m", 7200 → "2.0h", 3 days → "3.0d".
 pub fn human_seconds(s: f64) -> String {
     if s < 60.0 {
-        format!("{s:.0}s")
+        format!("{}s", fixed(s, 0))
     } else if s < 3600.0 {
-        format!("{:.1}m", s / 60.0)
+        format!("{}m", fixed(s / 60.0, 1))
     } else if s < 86_400.0 {
-        format!("{:.1}h", s / 3600.0)
+        format!("{}h", fixed(s / 3600.0, 1))
     } else {
-        format!("{:.1}d", s / 86_400.0)
+        format!("{}d", fixed(s / 86_400.0, 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ties of the printed decimal round away from zero, on either side of
+    /// the binary value; carries run through every digit.
+    #[test]
+    fn fixed_rounds_the_printed_decimal_half_away_from_zero() {
+        assert_eq!(format!("{:.2}", 314.015), "314.01", "the binary value");
+        assert_eq!(fixed(314.015, 2), "314.02");
+        assert_eq!(fixed(-314.015, 2), "-314.02");
+        assert_eq!(fixed(2.675, 2), "2.68");
+        assert_eq!(fixed(1.005, 2), "1.01");
+        assert_eq!(fixed(0.125, 2), "0.13");
+        assert_eq!(fixed(0.0049, 2), "0.00");
+        assert_eq!(fixed(-0.004, 2), "0.00", "no negative zero");
+        assert_eq!(fixed(9.995, 2), "10.00");
+        assert_eq!(fixed(999.5, 0), "1000");
+        assert_eq!(fixed(12.0, 3), "12.000");
+        assert_eq!(fixed(1e21, 2), "1000000000000000000000.00");
+        assert_eq!(fixed(1.5e-7, 6), "0.000000");
+        assert_eq!(fixed(2.5e-7, 6), "0.000000");
+        assert_eq!(fixed(5e-7, 6), "0.000001");
+        assert_eq!(number(0.12345, Kind::Share), "12.3%");
+        assert_eq!(number(0.00125, Kind::Share), "0.1%");
+        assert_eq!(number(-0.0001, Kind::Growth), "+0.0%");
+        assert_eq!(number(-0.051, Kind::Growth), "-5.1%");
+        assert_eq!(number(0.05, Kind::Growth), "+5.0%");
     }
 }

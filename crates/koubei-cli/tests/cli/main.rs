@@ -6,6 +6,7 @@ mod golden;
 mod import;
 mod kill;
 mod malformed;
+mod reproducible;
 mod snapshots;
 mod util;
 mod wom;

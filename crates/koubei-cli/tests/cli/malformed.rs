@@ -234,3 +234,89 @@ fn order_lines_from_zero() {
     assert_eq!(r["loaded"], 2, "{r}");
     assert_eq!(r["first_rejects"][0]["reason"], "line -1 is negative");
 }
+
+/// Amounts are exact decimals: sums of tenths are exact, and a value no
+/// amount can be (infinite, 10^14 or more, a product past it) or a quantity
+/// of more than a billion units is rejected with its reason, never summed
+/// into `inf` or a wrapped negative.
+#[test]
+fn amounts_are_exact_and_absurd_ones_rejected() {
+    let ws = Ws::new();
+    let r = ws.load(
+        "orders",
+        "money.csv",
+        "order_id,customer_id,ts,quantity,unit_price,amount\n\
+         o1,a,2024-01-01,1,,0.1\n\
+         o2,a,2024-01-02,1,,0.2\n\
+         o3,b,2024-01-03,3,0.1,\n\
+         o4,b,2024-01-04,1,,19.990000000000002\n\
+         o5,c,2024-01-05,1,,1e308\n\
+         o6,c,2024-01-06,1,,inf\n\
+         o7,c,2024-01-07,9223372036854775807,,1\n\
+         o8,c,2024-01-08,1000000,99999999999,\n",
+        &["--max-reject-ratio", "1"],
+    );
+    assert_eq!(r["loaded"], 4, "{r}");
+    let reasons: Vec<&str> = r["first_rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "\"1e308\" is too large: an amount is at most 99,999,999,999,999.9999",
+            "\"inf\" is not a number",
+            "quantity 9223372036854775807 is more than 1000000000 units on one line",
+            "unit_price × quantity is too large: an amount is at most 99,999,999,999,999.9999",
+        ]
+    );
+    // 0.1 + 0.2 + 3 × 0.1 + 19.99 is 20.59 exactly, in SQL and in sales.
+    let rows = ws.sql("SELECT CAST(sum(amount) AS VARCHAR) AS s FROM orders");
+    assert_eq!(rows[0]["s"], "20.5900");
+    let s: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["sales", "--by", "year", "--format", "json"])).unwrap();
+    assert_eq!(s["total"][0]["revenue"], 20.59, "{s}");
+    assert_eq!(s["total"][0]["units"], 6, "{s}");
+}
+
+/// A Parquet file's float amounts are stored as the decimals they print
+/// as (29.9, not 29.899999999999998578...), and its integer quantities get
+/// the same checks as text ones.
+#[test]
+fn parquet_floats_and_integers() {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let ws = Ws::new();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("ts", DataType::Utf8, false),
+        Field::new("quantity", DataType::Int64, false),
+        Field::new("amount", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["a", "a", "b", "b"])),
+            Arc::new(StringArray::from(vec!["2024-01-01"; 4])),
+            Arc::new(Int64Array::from(vec![1, 2, -5, 1])),
+            Arc::new(Float64Array::from(vec![29.9, 0.1, 1.0, f64::NAN])),
+        ],
+    )
+    .unwrap();
+    let path = ws.dir.path().join("o.parquet");
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
+            .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let r = ws.import("orders", &path, &["--max-reject-ratio", "1"]);
+    assert_eq!(r["loaded"], 2, "{r}");
+    assert_eq!(r["first_rejects"][0]["reason"], "quantity -5 is negative");
+    assert_eq!(r["first_rejects"][1]["reason"], "NaN is not a number");
+    let rows = ws.sql("SELECT CAST(sum(amount) AS VARCHAR) AS s FROM orders");
+    assert_eq!(rows[0]["s"], "30.0000");
+}

@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use super::{Period, SHARES};
-use crate::cols::{bools, f64s, i64s, strings};
+use crate::cols::{bools, f64s, i64s, money, money_units, strings, sum_sorted};
 use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -329,7 +329,7 @@ impl Engine {
         let (_, batches) = self
             .sql(
                 "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                                    SUM(CAST(amount AS DOUBLE)) AS amount
+                                    SUM(amount) AS amount
                              FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
                              GROUP BY order_id),
                       c AS (SELECT customer_id, COUNT(*) AS orders, SUM(amount) AS revenue,
@@ -371,20 +371,19 @@ impl Engine {
         #[derive(Default)]
         struct Acc {
             n: u64,
-            revenue: f64,
+            revenue: i128,
             orders: u64,
             repeated: u64,
             eligible: u64,
             retained: u64,
-            clv_sum: f64,
-            clv_n: u64,
+            clvs: Vec<f64>,
         }
         let mut acc = [Acc::default(), Acc::default()];
         let mut new_by_period: HashMap<String, (u64, u64)> = HashMap::new();
         for b in &batches {
             let id = strings(b.column(0))?;
             let orders = col_u64(b, 1)?;
-            let revenue = f64s(b.column(2))?;
+            let revenue = money_units(b.column(2))?;
             let flags: Vec<Vec<Option<bool>>> =
                 (3..6).map(|i| bools(b.column(i))).collect::<Result<_>>()?;
             let cohort = strings(b.column(6))?;
@@ -392,7 +391,7 @@ impl Engine {
                 let r = referred.get(id[i].as_str()).copied().unwrap_or(false);
                 let a = &mut acc[usize::from(!r)];
                 a.n += 1;
-                a.revenue += revenue[i].unwrap_or(0.0);
+                a.revenue += revenue[i].unwrap_or(0);
                 a.orders += orders[i];
                 a.repeated += u64::from(flags[0][i] == Some(true));
                 if flags[1][i] == Some(true) {
@@ -400,8 +399,7 @@ impl Engine {
                     a.retained += u64::from(flags[2][i] == Some(true));
                 }
                 if let Some(v) = clv.get(&id[i]).filter(|v| v.is_finite()) {
-                    a.clv_sum += v;
-                    a.clv_n += 1;
+                    a.clvs.push(*v);
                 }
                 let e = new_by_period.entry(cohort[i].clone()).or_default();
                 e.0 += 1;
@@ -420,12 +418,15 @@ impl Engine {
             .map(|(group, a)| Cohort {
                 group,
                 customers: a.n,
-                revenue: a.revenue,
-                revenue_per_customer: a.revenue / a.n.max(1) as f64,
+                revenue: money(a.revenue),
+                revenue_per_customer: money(a.revenue) / a.n.max(1) as f64,
                 orders_per_customer: a.orders as f64 / a.n.max(1) as f64,
                 repeat_rate: ratio(a.repeated, a.n),
                 retained_90d: (a.eligible > 0).then(|| ratio(a.retained, a.eligible)),
-                mean_clv: (a.clv_n > 0).then(|| a.clv_sum / a.clv_n as f64),
+                mean_clv: (!a.clvs.is_empty()).then(|| {
+                    let n = a.clvs.len() as f64;
+                    sum_sorted(a.clvs) / n
+                }),
             })
             .collect();
         Ok(MetricsReport {

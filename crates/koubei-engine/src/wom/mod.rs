@@ -132,14 +132,15 @@ impl Engine {
             ArcModel::WeightedCascade => EdgeModel::WeightedCascade,
             ArcModel::Constant(p) => EdgeModel::Constant(p),
         };
-        // Places of the nodes that are customers.
+        // Places of the nodes that are customers, read in order: a group's
+        // number is its first customer's, the same on every run.
         let n = b.node_count();
         let mut region_of = vec![None; n];
         let mut country_of = vec![None; n];
         let mut regions = Interner::default();
         let mut countries = Interner::default();
         let (_, batches) = self
-            .sql("SELECT customer_id, country, region FROM customers")
+            .sql("SELECT customer_id, country, region FROM customers ORDER BY customer_id")
             .await?;
         for batch in &batches {
             let id = strings(batch.column(0))?;
