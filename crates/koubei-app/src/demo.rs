@@ -52,6 +52,10 @@ pub struct DemoReport {
     pub try_next: [&'static str; 3],
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// A step after the data was committed that failed (see
+    /// [`crate::Imported::unfinished`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<String>,
 }
 
 const TRY_NEXT: [&str; 3] = [
@@ -132,16 +136,14 @@ pub async fn demo(
         }
     }
     drop(data);
-    let warnings = crate::import::refresh_after_import(ws, progress)
-        .await
-        .into_iter()
-        .collect();
+    let unfinished = crate::import::refresh_after_import(ws, progress).await;
     Ok(DemoReport {
         workspace: ws.root().display().to_string(),
         seed: req.seed,
         summary: summary(&Engine::open(ws).await?).await?,
         try_next: TRY_NEXT,
-        warnings,
+        warnings: Vec::new(),
+        unfinished,
     })
 }
 

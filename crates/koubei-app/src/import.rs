@@ -71,11 +71,16 @@ pub struct Imported {
     pub report: ImportReport,
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// A step after the commit that failed (storing the customers'
+    /// purchases, on a full disk): the import stands, but the command did
+    /// not do all it was asked, and a front end says so as a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<String>,
 }
 
 /// Imports one file as one commit. After an import of orders, the
 /// customers' purchases are stored again; the import stands whether or not
-/// they could be (a warning says so).
+/// they could be ([`Imported::unfinished`] says why not).
 pub async fn import(
     ws: &Workspace,
     req: &ImportRequest,
@@ -107,11 +112,16 @@ pub async fn import(
         .await;
     task.finish();
     let report = result?;
-    let mut warnings = Vec::new();
-    if req.table == TableKind::Orders {
-        warnings.extend(refresh_after_import(ws, progress).await);
-    }
-    Ok(Imported { report, warnings })
+    let unfinished = if req.table == TableKind::Orders {
+        refresh_after_import(ws, progress).await
+    } else {
+        None
+    };
+    Ok(Imported {
+        report,
+        warnings: Vec::new(),
+        unfinished,
+    })
 }
 
 /// Stores each customer's purchases for the current orders, as an import of
@@ -130,8 +140,9 @@ pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<u
     Ok(stored)
 }
 
-/// [`refresh`] after a committed import: a failure is a warning, since
-/// reports group the order lines until the purchases are stored.
+/// [`refresh`] after a committed import: why it failed, if it did. The
+/// import stands, since reports group the order lines until the purchases
+/// are stored.
 pub(crate) async fn refresh_after_import(
     ws: &Workspace,
     progress: &dyn Progress,

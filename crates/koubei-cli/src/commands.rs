@@ -19,11 +19,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Demo(a) => {
             let ws = Workspace::create(&path)?;
-            show(
-                out,
-                a.format,
-                koubei_app::demo(&ws, &a.request(), &Bars).await,
-            )
+            let report = koubei_app::demo(&ws, &a.request(), &Bars).await;
+            let unfinished = report.as_ref().ok().and_then(|r| r.unfinished.clone());
+            show(out, a.format, report)?;
+            unfinished.map_or(Ok(()), |u| Err(anyhow!(u)))
         }
         Command::Import(a) => {
             let ws = Workspace::create(&path)?;
@@ -32,17 +31,21 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 // The import is committed: if its summary cannot be printed
                 // (a full disk, a closed pipe), say so, not only that
                 // writing failed.
-                Ok(report) => render(out, a.output, &report)
-                    .and_then(|()| Ok(out.flush()?))
-                    .with_context(|| {
-                        let r = &report.report;
-                        format!(
-                            "the import is committed ({} rows loaded, {} version {}), but its summary could not be printed",
-                            r.loaded,
-                            r.table,
-                            r.version.map_or("unchanged".into(), |v| v.to_string())
-                        )
-                    }),
+                Ok(report) => {
+                    render(out, a.output, &report)
+                        .and_then(|()| Ok(out.flush()?))
+                        .with_context(|| {
+                            let r = &report.report;
+                            format!(
+                                "the import is committed ({} rows loaded, {} version {}), but its summary could not be printed",
+                                r.loaded,
+                                r.table,
+                                r.version.map_or("unchanged".into(), |v| v.to_string())
+                            )
+                        })?;
+                    // A step after the commit failed: the exit code says so.
+                    report.unfinished.map_or(Ok(()), |u| Err(anyhow!(u)))
+                }
                 Err(koubei_app::Error::Store(StoreError::TooManyRejects {
                     rejected,
                     read,

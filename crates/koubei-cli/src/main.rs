@@ -74,15 +74,21 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     // Logs go to stderr; KOUBEI_LOG=debug shows the import's stage timings.
     // The Delta kernel logs an error when it probes a table not yet created,
-    // which koubei expects and handles: keep it quiet unless asked for.
+    // which koubei expects and handles, and deltalake's writer warns of
+    // clean-up it could not do after the error it returns: keep them quiet
+    // unless asked for.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KOUBEI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,buoyant_kernel=off")),
+            tracing_subscriber::EnvFilter::try_from_env("KOUBEI_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "warn,buoyant_kernel=off,deltalake_core::datafile::writer=error",
+                )
+            }),
         )
         .with_writer(io::stderr)
         .with_ansi(false)
         .init();
+    quiet_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,7 +101,19 @@ fn main() -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let result = runtime.block_on(commands::run(cli, &mut out));
+    let run = std::panic::AssertUnwindSafe(|| runtime.block_on(commands::run(cli, &mut out)));
+    let result = match std::panic::catch_unwind(run) {
+        Ok(r) => r,
+        Err(_) => {
+            let what = LAST_PANIC
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default();
+            eprintln!("error: internal error, a bug in koubei: {what}");
+            return ExitCode::from(101);
+        }
+    };
     let result = result.and_then(|()| out.flush().map_err(Into::into));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +131,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The last panic, with its place (and backtrace under `RUST_BACKTRACE`).
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// A panic is not shown as it happens: a library may catch it and return
+/// an error that says what went wrong (deltalake's Parquet writer panics in
+/// its clean-up on a full disk, then reports "No space left on device").
+/// One that is not caught reaches `main`, which reports it once as an
+/// internal error. `KOUBEI_LOG=debug` shows every panic.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        let text = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("{info}\n{backtrace}"),
+            _ => info.to_string(),
+        };
+        tracing::debug!("panic: {text}");
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+    }));
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

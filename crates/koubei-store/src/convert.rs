@@ -414,15 +414,7 @@ fn normalize_text<'a>(
 ) -> Result<std::borrow::Cow<'a, str>, String> {
     use std::borrow::Cow;
     match name {
-        "country" => {
-            if v.len() == 2 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
-                Ok(Cow::Owned(v.to_ascii_uppercase()))
-            } else {
-                Err(format!(
-                    "\"{v}\" is not an ISO 3166-1 alpha-2 country code such as CN or US"
-                ))
-            }
-        }
+        "country" => country(v).map(Cow::Owned),
         "currency" => {
             if v.len() == 3 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
                 Ok(Cow::Owned(v.to_ascii_uppercase()))
@@ -436,6 +428,27 @@ fn normalize_text<'a>(
         "status" if table == TableKind::Orders => normalize_status(v).map(Cow::Borrowed),
         _ => Ok(Cow::Borrowed(v)),
     }
+}
+
+/// An ISO 3166-1 alpha-2 code in upper case: one assigned to a country
+/// (`XX` and `ZZ` are not), Kosovo's `XK` as the EU and banks use it, and
+/// `UK` as `GB`, as exports often write it.
+fn country(v: &str) -> Result<String, String> {
+    let upper = v.to_ascii_uppercase();
+    let code = match upper.as_str() {
+        "UK" => Some("GB".to_string()),
+        "XK" => Some(upper),
+        _ => keshvar::Alpha2::try_from(upper.as_str())
+            .ok()
+            .map(|a| a.to_string()),
+    };
+    code.ok_or_else(|| {
+        if v.len() == 2 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
+            format!("\"{v}\" is not an assigned ISO 3166-1 alpha-2 country code")
+        } else {
+            format!("\"{v}\" is not an ISO 3166-1 alpha-2 country code such as CN or US")
+        }
+    })
 }
 
 /// Maps the order statuses of common shop exports onto paid, refunded and cancelled.
@@ -776,6 +789,18 @@ mod tests {
             );
         }
         assert_eq!(ok("1e0000013"), 100_000_000_000_000_000);
+    }
+
+    #[test]
+    fn countries_are_assigned_codes() {
+        assert_eq!(country("cn").unwrap(), "CN");
+        assert_eq!(country("UK").unwrap(), "GB");
+        assert_eq!(country("xk").unwrap(), "XK");
+        for bad in ["XX", "ZZ", "QQ", "AA"] {
+            let e = country(bad).unwrap_err();
+            assert!(e.contains("not an assigned"), "{bad}: {e}");
+        }
+        assert!(country("USA").unwrap_err().contains("such as CN or US"));
     }
 
     #[test]

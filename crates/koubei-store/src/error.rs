@@ -68,6 +68,12 @@ pub enum Error {
     #[error("{} is not a koubei workspace: {reason}", path.display())]
     Workspace { path: PathBuf, reason: String },
 
+    /// The disk is full: said plainly, whichever layer found it.
+    #[error(
+        "no space left on the device to write table {table}; nothing of this write was committed"
+    )]
+    NoSpace { table: String },
+
     #[error("Delta table {table}: {source}")]
     Delta {
         table: String,
@@ -118,6 +124,13 @@ impl Hint {
 
 impl Error {
     pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> Self {
+        // The writers wrap the OS error in text ("Failed to parse parquet:
+        // ... No space left on device (os error 28)").
+        if source.to_string().contains("(os error 28)") {
+            return Error::NoSpace {
+                table: table.to_string(),
+            };
+        }
         Error::Delta {
             table: table.to_string(),
             source: Box::new(source),

@@ -40,6 +40,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::append;
 use crate::convert::{self, ColumnPlan, RowErrors};
 use crate::error::{Error, Result};
+use crate::kept;
 use crate::reader::{self, ByteCounter, ChunkIter, Format};
 use crate::reject::Reject;
 use crate::timestamp::ImportTz;
@@ -208,6 +209,19 @@ impl Workspace {
             Some(t) => Some(table_provider(t).await?.schema()),
             None => None,
         };
+        // The type each kept column is stored as.
+        let mut kept_types: HashMap<String, DataType> = stored_schema
+            .iter()
+            .flat_map(|s| s.fields().iter())
+            .filter(|f| table.column(f.name()).is_none())
+            .map(|f| {
+                let ty = match f.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                    t => t.clone(),
+                };
+                (f.name().clone(), ty)
+            })
+            .collect();
         let mut appender = append::Appender::new(
             table.name(),
             self.table_url(table.name())?,
@@ -305,6 +319,30 @@ impl Workspace {
                     })?;
                     let rows = chunk.lines.len();
                     let derived = state.derive(&mut columns, &chunk.lines, &mut errors, &plan);
+                    // Kept columns, in a type Delta holds and the type the
+                    // name was first kept as; a value that would change
+                    // rejects its row.
+                    let mut fields: Vec<Field> = table
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.as_ref().clone())
+                        .collect();
+                    for (name, i) in &plan.extras {
+                        let col = kept::storable(name, &chunk.columns[*i]).map_err(|reason| {
+                            Error::Columns {
+                                path: path.clone(),
+                                reason,
+                                hint: None,
+                            }
+                        })?;
+                        let ty = kept_types
+                            .entry(name.clone())
+                            .or_insert_with(|| col.data_type().clone());
+                        let col = kept::fit(name, &col, ty, &mut errors);
+                        fields.push(Field::new(name, col.data_type().clone(), true));
+                        columns.push(col);
+                    }
                     let mut mask = Vec::with_capacity(rows);
                     for (row, err) in errors.iter().enumerate() {
                         match err {
@@ -319,23 +357,6 @@ impl Workspace {
                             }
                             None => mask.push(derived[row] == Keep::Yes),
                         }
-                    }
-                    let mut fields: Vec<Field> = table
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.as_ref().clone())
-                        .collect();
-                    for (name, i) in &plan.extras {
-                        let col = &chunk.columns[*i];
-                        let col = match col.data_type() {
-                            DataType::Utf8View
-                            | DataType::LargeUtf8
-                            | DataType::Dictionary(_, _) => cast(col, &DataType::Utf8)?,
-                            _ => col.clone(),
-                        };
-                        fields.push(Field::new(name, col.data_type().clone(), true));
-                        columns.push(col);
                     }
                     // Nullability of the canonical schema is checked only on kept rows.
                     let loose_schema = Arc::new(Schema::new(

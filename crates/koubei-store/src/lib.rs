@@ -10,6 +10,7 @@ mod convert;
 mod derived;
 mod error;
 mod import;
+mod kept;
 mod reader;
 mod reject;
 pub mod timestamp;

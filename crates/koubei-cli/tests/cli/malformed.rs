@@ -320,3 +320,104 @@ fn parquet_floats_and_integers() {
     let rows = ws.sql("SELECT CAST(sum(amount) AS VARCHAR) AS s FROM orders");
     assert_eq!(rows[0]["s"], "30.0000");
 }
+
+fn write_parquet(path: &std::path::Path, batch: &arrow::array::RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Kept Parquet columns of types Delta has no type for are stored as the
+/// nearest type it has, and a later value that the stored type would
+/// change rejects its row instead of being cut (2.9 into whole numbers).
+#[test]
+fn kept_columns_of_any_type_and_never_narrowed() {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        ArrayRef, DurationSecondArray, Float32Array, Float64Array, RecordBatch, StringArray,
+        Time64MicrosecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
+    };
+    use arrow::datatypes::DataType;
+    let ws = Ws::new();
+    let half = arrow::compute::cast(
+        &(Arc::new(Float32Array::from(vec![1.5, 2.5])) as ArrayRef),
+        &DataType::Float16,
+    )
+    .unwrap();
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("customer_id", Arc::new(StringArray::from(vec!["a", "b"]))),
+        (
+            "ts",
+            Arc::new(StringArray::from(vec!["2024-01-01", "2024-01-02"])),
+        ),
+        ("amount", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+        (
+            "paid_s",
+            Arc::new(TimestampSecondArray::from(vec![1_700_000_000, 0])),
+        ),
+        (
+            "paid_ns",
+            Arc::new(
+                TimestampNanosecondArray::from(vec![1_700_000_000_000_000_123, 0])
+                    .with_timezone("+08:00"),
+            ),
+        ),
+        (
+            "at",
+            Arc::new(Time64MicrosecondArray::from(vec![3_600_000_000, 0])),
+        ),
+        ("took", Arc::new(DurationSecondArray::from(vec![90, 5]))),
+        ("weight", half),
+        ("n", Arc::new(UInt64Array::from(vec![1, 2]))),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let first = ws.dir.path().join("first.parquet");
+    write_parquet(&first, &batch);
+    let r = ws.import("orders", &first, &[]);
+    assert_eq!(r["loaded"], 2, "{r}");
+    let rows = ws.sql(
+        "SELECT CAST(paid_s AS VARCHAR) s, CAST(paid_ns AS VARCHAR) ns, at, took, weight, n \
+         FROM orders WHERE customer_id = 'a'",
+    );
+    assert_eq!(rows[0]["s"], "2023-11-14T22:13:20Z", "{rows:?}");
+    assert_eq!(rows[0]["ns"], "2023-11-14T22:13:20Z", "{rows:?}");
+    assert_eq!(rows[0]["at"], "01:00:00", "{rows:?}");
+    assert_eq!(rows[0]["weight"], 1.5, "{rows:?}");
+    assert_eq!(rows[0]["n"], 1, "{rows:?}");
+
+    // A second file: n = 2.9 would be stored as 2. Its row is rejected.
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "customer_id",
+            Arc::new(StringArray::from(vec!["c", "d"])) as ArrayRef,
+        ),
+        (
+            "ts",
+            Arc::new(StringArray::from(vec!["2024-02-01", "2024-02-02"])),
+        ),
+        ("amount", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+        ("n", Arc::new(Float64Array::from(vec![3.0, 2.9]))),
+    ])
+    .unwrap();
+    let second = ws.dir.path().join("second.parquet");
+    write_parquet(&second, &batch);
+    let r = ws.import("orders", &second, &["--max-reject-ratio", "1"]);
+    assert_eq!(r["loaded"], 1, "{r}");
+    assert_eq!(
+        r["first_rejects"][0]["reason"],
+        "column n is Int64 in the table, which cannot hold \"2.9\" as it is"
+    );
+    // And from text: "3.99" is not a whole number; "4" is.
+    let r = ws.load(
+        "orders",
+        "third.csv",
+        "customer_id,ts,amount,n\ne,2024-03-01,1,4\nf,2024-03-01,1,3.99\n",
+        &["--max-reject-ratio", "1"],
+    );
+    assert_eq!(r["loaded"], 1, "{r}");
+    assert_eq!(r["first_rejects"][0]["column"], "n", "{r}");
+    let n = ws.sql("SELECT sum(n) AS n FROM orders");
+    assert_eq!(n[0]["n"], 10, "{n:?}");
+}

@@ -133,3 +133,65 @@ fn two_first_imports_make_one_workspace() {
         assert_eq!(ws.count("orders"), 2, "round {round}");
     }
 }
+
+/// A tmpfs of `size` mounted on a new folder, unmounted when dropped; None
+/// where mounting is not allowed (not root, or in a container without it).
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// On a full disk, an import says so once, with no panic or backtrace
+/// (even under RUST_BACKTRACE), exits non-zero, and commits nothing.
+#[test]
+fn a_full_disk_is_said_plainly() {
+    let Some(disk) = SmallDisk::mount("256k") else {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let ws = Ws::new();
+    let mut csv = String::from("order_id,customer_id,ts,amount,note\n");
+    for i in 0..60_000u64 {
+        let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20;
+        csv.push_str(&format!(
+            "o{i},c{},2024-01-{:02},{}.{:02},{x}\n",
+            i % 5000,
+            1 + i % 28,
+            x % 1000,
+            x % 100
+        ));
+    }
+    let file = ws.file("big.csv", csv);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("koubei"))
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("KOUBEI_LOG")
+        .arg("--workspace")
+        .arg(disk.0.path().join("ws"))
+        .args(["import", "orders", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: no space left on the device to write table orders; nothing of this write was committed"
+    );
+}
