@@ -21,6 +21,7 @@ use datafusion::prelude::SessionContext;
 
 mod arena;
 mod clv;
+mod distinct;
 mod funnel;
 pub mod matcher;
 mod retention;
@@ -28,6 +29,7 @@ mod rfm;
 
 pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
+pub use distinct::{DistinctRows, RowKey};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
 pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
 pub use rfm::CustomerOrders;
@@ -103,6 +105,8 @@ pub fn register_functions(ctx: &SessionContext) {
     for f in functions() {
         ctx.register_udaf(f);
     }
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(RowKey::new()));
+    ctx.add_optimizer_rule(Arc::new(DistinctRows));
 }
 
 /// Every aggregate function koubei adds, for sessions and cluster nodes alike.

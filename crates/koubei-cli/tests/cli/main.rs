@@ -3,6 +3,7 @@
 mod clv;
 mod demo;
 mod golden;
+mod hostile;
 mod import;
 mod kill;
 mod malformed;
