@@ -300,6 +300,14 @@ fn repeats(col: &ArrayRef) -> bool {
                 .collect::<HashSet<_>>()
                 .len()
         }
+        DataType::Decimal128(_, _) => {
+            let d = col.as_primitive::<arrow::datatypes::Decimal128Type>();
+            (0..n)
+                .filter(|&i| d.is_valid(i))
+                .map(|i| d.value(i))
+                .collect::<HashSet<_>>()
+                .len()
+        }
         _ => return true,
     };
     distinct * 8 <= n
@@ -598,9 +606,10 @@ mod tests {
             .with_timezone("UTC"),
         );
         let quantity: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| 1 + i % 3)));
-        let amount: ArrayRef = Arc::new(arrow::array::Float64Array::from_iter_values(
-            (0..n).map(|i| i as f64 * 0.37),
-        ));
+        let amount: ArrayRef = Arc::new(
+            arrow::array::Decimal128Array::from_iter_values((0..n).map(|i| i as i128 * 3_700))
+                .with_data_type(koubei_schema::ColumnType::Decimal.arrow()),
+        );
         assert!(!repeats(&ids));
         assert!(repeats(&status));
         assert!(!repeats(&ts));
@@ -608,6 +617,7 @@ mod tests {
         assert!(!repeats(&amount));
         // A slice is read from its own offset.
         assert!(repeats(&quantity.slice(5000, 4000)));
+        assert!(!repeats(&amount.slice(5000, 4000)));
         assert!(!repeats(&ts.slice(5000, 4000)));
     }
 

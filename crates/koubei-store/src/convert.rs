@@ -414,7 +414,7 @@ fn normalize_text<'a>(
 ) -> Result<std::borrow::Cow<'a, str>, String> {
     use std::borrow::Cow;
     match name {
-        "country" => country(v).map(Cow::Owned),
+        "country" => country(v),
         "currency" => {
             if v.len() == 3 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
                 Ok(Cow::Owned(v.to_ascii_uppercase()))
@@ -432,23 +432,36 @@ fn normalize_text<'a>(
 
 /// An ISO 3166-1 alpha-2 code in upper case: one assigned to a country
 /// (`XX` and `ZZ` are not), Kosovo's `XK` as the EU and banks use it, and
-/// `UK` as `GB`, as exports often write it.
-fn country(v: &str) -> Result<String, String> {
-    let upper = v.to_ascii_uppercase();
-    let code = match upper.as_str() {
-        "UK" => Some("GB".to_string()),
-        "XK" => Some(upper),
-        _ => keshvar::Alpha2::try_from(upper.as_str())
-            .ok()
-            .map(|a| a.to_string()),
-    };
-    code.ok_or_else(|| {
-        if v.len() == 2 && v.bytes().all(|c| c.is_ascii_alphabetic()) {
-            format!("\"{v}\" is not an assigned ISO 3166-1 alpha-2 country code")
-        } else {
-            format!("\"{v}\" is not an ISO 3166-1 alpha-2 country code such as CN or US")
-        }
-    })
+/// `UK` as `GB`, as exports often write it. Borrowed when it is already
+/// upper case, as nearly every row's is.
+fn country(v: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    use std::borrow::Cow;
+    static ASSIGNED: std::sync::OnceLock<std::collections::HashSet<[u8; 2]>> =
+        std::sync::OnceLock::new();
+    let assigned = ASSIGNED.get_or_init(|| {
+        keshvar::CountryIterator::new()
+            .filter_map(|c| <[u8; 2]>::try_from(c.alpha2().to_string().as_bytes()).ok())
+            .chain([*b"XK"])
+            .collect()
+    });
+    let b = v.as_bytes();
+    if b.len() != 2 || !b.iter().all(u8::is_ascii_alphabetic) {
+        return Err(format!(
+            "\"{v}\" is not an ISO 3166-1 alpha-2 country code such as CN or US"
+        ));
+    }
+    let upper = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
+    if &upper == b"UK" {
+        Ok(Cow::Borrowed("GB"))
+    } else if !assigned.contains(&upper) {
+        Err(format!(
+            "\"{v}\" is not an assigned ISO 3166-1 alpha-2 country code"
+        ))
+    } else if upper == *b {
+        Ok(Cow::Borrowed(v))
+    } else {
+        Ok(Cow::Owned(v.to_ascii_uppercase()))
+    }
 }
 
 /// Maps the order statuses of common shop exports onto paid, refunded and cancelled.
@@ -556,6 +569,35 @@ enum Invalid {
     TooLarge,
 }
 
+/// The common case without allocating: digits, and at most one point,
+/// with no exponent and fewer than 15 whole digits; None for anything else,
+/// which the general path reads (or refuses).
+fn plain(body: &str) -> Option<i64> {
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let int = int.trim_start_matches('0');
+    if int.len() > 14 || (int.is_empty() && frac.is_empty() && !body.starts_with('0')) {
+        return None;
+    }
+    let digits = |s: &str| {
+        s.bytes().try_fold(0i64, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let whole = digits(int)?;
+    let scale = MONEY_SCALE as usize;
+    let kept = &frac[..frac.len().min(scale)];
+    let mut scaled = whole * 10i64.pow(MONEY_SCALE as u32)
+        + digits(kept)? * 10i64.pow((scale - kept.len()) as u32);
+    let rest = frac.as_bytes().get(scale..).unwrap_or_default();
+    if !rest.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if rest.first().is_some_and(|d| *d >= b'5') {
+        scaled += 1;
+    }
+    (scaled < 10i64.pow(18)).then_some(scaled)
+}
+
 /// A plain decimal (`-12.5`, `+3`, `.5`, `1.5e3`) in units of
 /// 10^-[`MONEY_SCALE`], rounded half away from zero, read digit by digit
 /// so that no binary rounding comes between the file and the stored value.
@@ -566,6 +608,9 @@ fn parse_exact(v: &str) -> Result<i64, Invalid> {
         Some(b'+') => (false, &v[1..]),
         _ => (false, v),
     };
+    if let Some(x) = plain(body) {
+        return Ok(if negative { -x } else { x });
+    }
     let (mantissa, exponent) = match body.find(['e', 'E']) {
         Some(i) => {
             let e = &body[i + 1..];
