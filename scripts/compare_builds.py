@@ -5,7 +5,7 @@ slower. The peers' own benches (bench_*.py, check_*.py) compare koubei with
 DuckDB, chdb and lifetimes; at a fixed peer time, a koubei ratio that holds
 between two builds is the same check without installing the peers.
 
-    python3 scripts/compare_builds.py OLD_BINARY NEW_BINARY [--customers 200000] [--runs 5]
+    python3 scripts/compare_builds.py OLD_BINARY NEW_BINARY [--customers 200000] [--runs 5] [--only import]
 
 Workloads, on a demo shop that each binary generates for itself (the same
 seed gives the same shop; a build may store it differently, as money
@@ -44,6 +44,7 @@ def main():
     ap.add_argument("new")
     ap.add_argument("--customers", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", help="time only the workloads whose name contains this")
     ap.add_argument(
         "--nethept", default=os.path.join(ROOT, "..", "shared", "data", "nethept", "hep.txt")
     )
@@ -94,16 +95,18 @@ def main():
             print(f"{a.nethept} not found: NetHEPT skipped", file=sys.stderr)
         print(f"| workload | old median (s) | new median (s) | new / old |")
         print(f"|---|---|---|---|")
+        workloads = [w for w in workloads if not a.only or a.only in w[0]]
         # Import: into a fresh workspace each time.
         times = {old: [], new: []}
-        for i in range(a.runs):
+        for i in range(a.runs if not a.only or a.only in "import of the orders CSV" else 0):
             for b in (old, new) if i % 2 == 0 else (new, old):
                 ws = os.path.join(work, f"import-{i}")
                 shutil.rmtree(ws, ignore_errors=True)
                 t = run(b, ["-w", ws, "import", "orders", orders, "--output", "json"], work)
                 times[b].append(t)
                 shutil.rmtree(ws, ignore_errors=True)
-        report("import of the orders CSV", times, old, new)
+        if times[old]:
+            report("import of the orders CSV", times, old, new)
         for name, args in workloads:
             times = {old: [], new: []}
             for i in range(a.runs):
