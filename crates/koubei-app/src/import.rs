@@ -154,3 +154,8 @@ pub(crate) async fn refresh_after_import(
         )
     })
 }
+
+koubei_schema::text_schema!(
+    Mapping,
+    "TARGET=SOURCE: a table column and the file column that fills it"
+);

@@ -24,7 +24,7 @@ crate::engine_ops! {
 }
 
 /// What `koubei rfm` scores.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct RfmRequest {
     /// Score as of this day (default: the last paid order's day).

@@ -571,3 +571,6 @@ fn read_seed_file(file: &Path) -> Result<Vec<(usize, String)>> {
     }
     Ok(labels)
 }
+
+koubei_schema::text_schema!(GraphModel, "learned, wc, given, or const:P");
+koubei_schema::text_schema!(Objective, "people, regions or countries");

@@ -143,7 +143,7 @@ fn parse_horizon(s: &str) -> std::result::Result<f64, String> {
 }
 
 /// Which orders make the summary.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SummaryRequest {
     pub unit: Unit,
@@ -551,6 +551,9 @@ impl Engine {
         ))
     }
 }
+
+koubei_schema::text_schema!(Unit, "day, week or month");
+koubei_schema::text_schema!(Horizon, "a number and a unit: 90d, 26w, 6m, 1y");
 
 #[cfg(test)]
 mod tests {

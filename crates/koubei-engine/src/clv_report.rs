@@ -48,7 +48,7 @@ impl std::str::FromStr for ModelKind {
 }
 
 /// What to fit and predict.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct ClvRequest {
     #[serde(flatten)]
@@ -692,3 +692,5 @@ fn holdout_rows(
         })
         .collect()
 }
+
+koubei_schema::text_schema!(ModelKind, "bgnbd, mbgnbd, pareto, bgbb or gamma-gamma");

@@ -19,7 +19,7 @@ use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
 use koubei_functions::matcher::FunnelOrder;
 
 /// What `koubei funnel` computes; the same type serves every front end.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FunnelRequest {
     /// Steps in order: an event name, optionally with property filters,
     /// such as `purchase[channel=app]` or `view[country!=CN,channel=web]`.
@@ -36,6 +36,7 @@ pub struct FunnelRequest {
     #[serde(default = "default_window")]
     pub window_seconds: i64,
     #[serde(default)]
+    #[schemars(with = "String", description = "ordered, strict or unordered")]
     pub order: FunnelOrder,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
@@ -538,6 +539,12 @@ fn step_rows(names: &[Step], paths: &[&Vec<i64>]) -> Vec<FunnelStep> {
         })
         .collect()
 }
+
+koubei_schema::text_schema!(
+    Step,
+    "an event name with optional filters: purchase[channel=app], view[country!=CN]"
+);
+koubei_schema::text_schema!(Exclusion, "an event between two steps: support_call:1-2");
 
 #[cfg(test)]
 mod tests {

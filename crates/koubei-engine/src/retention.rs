@@ -31,7 +31,7 @@ use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
 use koubei_functions::RETENTION_STRIDE as STRIDE;
 
 /// What `koubei retention` computes; the same type serves every front end.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct RetentionRequest {
     /// day, week or month.

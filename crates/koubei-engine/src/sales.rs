@@ -187,7 +187,7 @@ impl FromStr for Period {
 }
 
 /// What `koubei sales` computes; the same type serves every front end.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SalesRequest {
     pub by: Period,
@@ -469,6 +469,8 @@ fn dense_rows(
     }
     rows
 }
+
+koubei_schema::text_schema!(Period, "day, week (from Monday), month, quarter or year");
 
 #[cfg(test)]
 mod tests {

@@ -389,6 +389,25 @@ const REFERRALS: &[ColumnSpec] = &[
     ),
 ];
 
+/// A JSON Schema for a type written as text and read through its one
+/// `FromStr` (a period, a funnel step, a time zone): a string, described.
+#[macro_export]
+macro_rules! text_schema {
+    ($ty:ty, $description:expr) => {
+        impl ::schemars::JsonSchema for $ty {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({ "type": "string", "description": $description })
+            }
+        }
+    };
+}
+
+text_schema!(TableKind, "customers, orders, events, reviews or referrals");
+
 /// The table where rejected rows are kept, with where they came from and why.
 pub fn rejects_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

@@ -1065,6 +1065,12 @@ impl<'de> serde::Deserialize<'de> for Fields {
     }
 }
 
+koubei_schema::text_schema!(
+    Format,
+    "csv, tsv, jsonl, parquet, or any of them gzipped (csv.gz)"
+);
+koubei_schema::text_schema!(Delimiter, "a single character, or tab");
+
 #[cfg(test)]
 mod tests {
     use super::*;

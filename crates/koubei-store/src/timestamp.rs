@@ -224,6 +224,11 @@ fn parse_offset(b: &[u8]) -> Option<(i32, &[u8])> {
     (h < 24 && m < 60).then_some((sign * (h * 3600 + m * 60), rest))
 }
 
+koubei_schema::text_schema!(
+    ImportTz,
+    "UTC, an IANA zone such as Asia/Shanghai, or an offset such as +08:00"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

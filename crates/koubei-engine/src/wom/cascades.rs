@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Distribution, People, Period, forest};
 use crate::{Engine, Result};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct CascadeRequest {
     /// How many of the largest cascades to list.

@@ -10,7 +10,7 @@ use super::{Period, SHARES};
 use crate::cols::{bools, f64s, i64s, money, money_units, strings, sum_sorted};
 use crate::{Engine, Error, Result};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct MetricsRequest {
     pub by: Period,

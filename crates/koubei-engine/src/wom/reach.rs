@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{People, Period, forest};
 use crate::{Engine, Error, Result};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct ReachRequest {
     /// The home country, as a code or a name.
