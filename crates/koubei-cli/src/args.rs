@@ -97,6 +97,9 @@ pub enum Command {
     Wom(WomArgs),
     /// Run a DataFusion SQL query over all the tables.
     Sql(SqlArgs),
+    /// Serve every query over HTTP (JSON), with its OpenAPI document at
+    /// /openapi.json.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -293,6 +296,27 @@ pub struct ClvArgs {
 pub struct WomArgs {
     #[command(subcommand)]
     pub command: WomCommand,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Where to listen: loopback unless another address is given.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// The bearer token that writes need (and reads, with --auth read).
+    #[arg(long, env = "KOUBEI_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// What needs the token: write (the default) or read (everything but
+    /// /v1/health).
+    #[arg(long, value_enum, default_value_t)]
+    pub auth: AuthArg,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    #[default]
+    Write,
+    Read,
 }
 
 #[derive(Debug, clap::Args)]

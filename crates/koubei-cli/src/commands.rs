@@ -118,6 +118,30 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let report = koubei_app::sql(&open()?, &req).await.map_err(cli_error)?;
             output::batches(out, a.format, &report.schema, &report.batches)
         }
+        Command::Serve(a) => {
+            open()?;
+            let listener = tokio::net::TcpListener::bind(&a.addr)
+                .await
+                .with_context(|| format!("--addr {}: cannot listen there", a.addr))?;
+            let config = koubei_server::Config {
+                workspace: path.clone(),
+                token: a.token,
+                auth_reads: a.auth == crate::args::AuthArg::Read,
+            };
+            eprintln!(
+                "koubei: serving {} on http://{}/ (OpenAPI at /openapi.json); Ctrl-C stops",
+                path.display(),
+                listener.local_addr()?
+            );
+            koubei_server::serve(listener, config)
+                .await
+                .map_err(|e| match e {
+                    koubei_server::ConfigError::ReadsNeedToken => {
+                        anyhow!("--auth read needs a token: --token or KOUBEI_TOKEN")
+                    }
+                    e => anyhow!(e),
+                })
+        }
     }
 }
 

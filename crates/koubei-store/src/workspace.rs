@@ -122,6 +122,35 @@ impl Workspace {
         dir_url(&self.table_dir(name))
     }
 
+    /// Each table's latest committed version, from the names in its Delta
+    /// log alone (no table is opened): what a cache of answers keys on, so
+    /// that an import or a capture shows at once.
+    pub fn versions(&self) -> Vec<(String, Option<u64>)> {
+        let mut names: Vec<String> = TableKind::ALL
+            .iter()
+            .map(|t| t.name().to_string())
+            .chain([REJECTS.to_string()])
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let log = self.table_dir(&name).join("_delta_log");
+                let latest = fs::read_dir(&log).ok().and_then(|entries| {
+                    entries
+                        .flatten()
+                        .filter_map(|e| {
+                            let n = e.file_name();
+                            let n = n.to_str()?;
+                            n.strip_suffix(".json")?.parse::<u64>().ok()
+                        })
+                        .max()
+                });
+                (name, latest)
+            })
+            .collect()
+    }
+
     /// The table at its latest version, or None if nothing was ever committed.
     ///
     /// A table whose canonical columns have other types than this koubei
@@ -348,6 +377,37 @@ fn check_canonical(table: TableKind, stored: &arrow::datatypes::Schema) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Versions follow commits, read from the log's file names.
+    #[tokio::test]
+    async fn versions_follow_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        let orders = |ws: &Workspace| {
+            ws.versions()
+                .into_iter()
+                .find(|(n, _)| n == "orders")
+                .unwrap()
+                .1
+        };
+        assert_eq!(orders(&ws), None);
+        let csv = dir.path().join("o.csv");
+        for (i, text) in ["o1,c1,2024-01-01,2", "o2,c1,2024-01-02,3"]
+            .iter()
+            .enumerate()
+        {
+            std::fs::write(&csv, format!("order_id,customer_id,ts,amount\n{text}\n")).unwrap();
+            ws.import_file(
+                TableKind::Orders,
+                &csv,
+                &crate::ImportOptions::default(),
+                &crate::Quiet,
+            )
+            .await
+            .unwrap();
+            assert_eq!(orders(&ws), Some(i as u64));
+        }
+    }
 
     /// Orders stored with money as floats (as before money was exact) are
     /// named as such, on reading and before an import appends to them.

@@ -8,6 +8,7 @@ mod import;
 mod kill;
 mod malformed;
 mod reproducible;
+mod serve;
 mod snapshots;
 mod util;
 mod wom;

@@ -1,0 +1,142 @@
+//! `koubei serve` as a user runs it: its answers equal the command line's
+//! `--format json` for the same request.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+
+use crate::util::Ws;
+
+/// The server, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `koubei serve` on a free port; its address from what it prints.
+fn start(ws: &Ws, extra: &[&str]) -> (Server, String) {
+    let mut child = ws
+        .process()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (Server(child), addr)
+}
+
+/// One HTTP/1.1 GET: the status and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+#[test]
+fn the_api_answers_what_the_command_line_prints() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "400", "--seed", "9"]);
+    let (_server, addr) = start(&ws, &[]);
+    let same: &[(&[&str], &str)] = &[
+        (&["tables"], "/v1/tables"),
+        (&["sales", "--by", "month"], "/v1/sales?by=month"),
+        (
+            &[
+                "sales",
+                "--by",
+                "quarter",
+                "--breakdown",
+                "country",
+                "--top",
+                "5",
+            ],
+            "/v1/sales?by=quarter&breakdown=country&top=5",
+        ),
+        (
+            &[
+                "funnel",
+                "--steps",
+                "view,add_to_cart[channel=app],purchase",
+                "--window",
+                "7d",
+            ],
+            "/v1/funnel?steps=view,add_to_cart%5Bchannel%3Dapp%5D,purchase&window_seconds=604800",
+        ),
+        (
+            &["retention", "--period", "week", "--periods", "6"],
+            "/v1/retention?period=week&periods=6",
+        ),
+        (
+            &["rfm", "--as-of", "2025-12-31"],
+            "/v1/rfm?as_of=2025-12-31",
+        ),
+        (&["clv"], "/v1/clv"),
+        (
+            &["clv", "--model", "pareto", "--unit", "day"],
+            "/v1/clv?model=pareto&unit=day",
+        ),
+        (&["wom", "metrics"], "/v1/wom/metrics"),
+        (&["wom", "cascades", "--top", "5"], "/v1/wom/cascades?top=5"),
+        (&["wom", "reach", "--home", "CN"], "/v1/wom/reach?home=CN"),
+    ];
+    for (args, path) in same {
+        let mut cli_args = args.to_vec();
+        cli_args.extend(["--format", "json"]);
+        let cli: Value = serde_json::from_str(&ws.ok(&cli_args)).unwrap();
+        let (status, body) = get(&addr, path);
+        assert_eq!(status, 200, "{path}: {body}");
+        let api: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(api, cli, "koubei {args:?} against GET {path}");
+    }
+    let (status, body) = get(&addr, "/v1/sales?by=fortnight");
+    assert_eq!(status, 400);
+    assert!(body.contains("\"field\":\"by\""), "{body}");
+}
+
+/// `--auth read` without a token is refused at the start; with one, reads
+/// need it.
+#[test]
+fn reads_behind_the_token() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "100", "--seed", "9"]);
+    let out = ws
+        .process()
+        .env_remove("KOUBEI_TOKEN")
+        .args(["serve", "--addr", "127.0.0.1:0", "--auth", "read"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--auth read needs a token: --token or KOUBEI_TOKEN"),
+        "{stderr}"
+    );
+    let (_server, addr) = start(&ws, &["--auth", "read", "--token", "t0ken"]);
+    assert_eq!(get(&addr, "/v1/tables").0, 401);
+    assert_eq!(get(&addr, "/v1/health").0, 200);
+}

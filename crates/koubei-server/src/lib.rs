@@ -1,0 +1,298 @@
+//! `koubei serve`: every query operation over HTTP.
+//!
+//! A route only parses, calls [`koubei_app::dispatch::query`] and renders:
+//! the numbers are the command line's, from the same function. A request
+//! is a JSON body (`POST /v1/sales`) or a query string (`GET
+//! /v1/sales?by=month&top=5`), whose text takes each field's type from the
+//! request's JSON Schema. `/openapi.json` describes every route from the
+//! same schemas.
+//!
+//! Answers are cached until a table's Delta version changes, which is read
+//! from the log's file names on each request: an import, or events captured
+//! later, show at the next request, with no restart.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use koubei_app::Workspace;
+use koubei_app::dispatch::{QUERIES, query, request_from_pairs};
+use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
+
+mod openapi;
+
+/// The largest request body: a day of a small shop's events in one batch.
+pub const BODY_LIMIT: usize = 10 << 20;
+
+/// How long a request may take to arrive and be answered.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// How the server is run.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub workspace: PathBuf,
+    /// The bearer token that writes, and with `auth_reads` reads, need.
+    pub token: Option<String>,
+    /// Reads need the token too.
+    pub auth_reads: bool,
+}
+
+/// Why the server cannot start or stopped.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// `auth_reads` without a `token`.
+    ReadsNeedToken,
+    /// The workspace cannot be opened.
+    Workspace(String),
+    /// Serving failed.
+    Serve(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::ReadsNeedToken => {
+                f.write_str("auth_reads: reads can need a token only when one is set (token)")
+            }
+            ConfigError::Workspace(e) | ConfigError::Serve(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Shared {
+    ws: Workspace,
+    config: Config,
+    cache: Mutex<Cache>,
+}
+
+/// Answers by (operation, request), valid for the table versions they were
+/// computed at.
+#[derive(Default)]
+struct Cache {
+    versions: Vec<(String, Option<u64>)>,
+    answers: HashMap<(String, String), Arc<Bytes>>,
+}
+
+/// At most this many answers are kept; past it the cache starts again.
+const CACHED: usize = 512;
+
+/// The routes, over the workspace in `config`.
+pub fn router(config: Config) -> Result<Router, ConfigError> {
+    if config.auth_reads && config.token.is_none() {
+        return Err(ConfigError::ReadsNeedToken);
+    }
+    let ws =
+        Workspace::open(&config.workspace).map_err(|e| ConfigError::Workspace(e.to_string()))?;
+    let shared = Arc::new(Shared {
+        ws,
+        config,
+        cache: Mutex::new(Cache::default()),
+    });
+    Ok(Router::new()
+        .route("/v1/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/{*operation}", get(query_get).post(query_post))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            DEADLINE,
+        ))
+        .with_state(shared))
+}
+
+/// Serves the routes on `listener` until Ctrl-C or SIGTERM, finishing the
+/// requests under way.
+pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> Result<(), ConfigError> {
+    let app = router(config)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| ConfigError::Serve(e.to_string()))
+}
+
+async fn health(State(s): State<Arc<Shared>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({ "status": "ok", "workspace": s.ws.root().display().to_string() }),
+    )
+}
+
+async fn openapi() -> Response {
+    match openapi::document() {
+        Ok(doc) => json_response(StatusCode::OK, &doc),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    }
+}
+
+async fn query_get(
+    State(s): State<Arc<Shared>>,
+    Path(operation): Path<String>,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(refused) = check_read(&s, &headers, &operation) {
+        return refused;
+    }
+    match request_from_pairs(&operation, &pairs) {
+        Ok(request) => answer(&s, &operation, request).await,
+        Err(e) => app_error(e),
+    }
+}
+
+async fn query_post(
+    State(s): State<Arc<Shared>>,
+    Path(operation): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = check_read(&s, &headers, &operation) {
+        return refused;
+    }
+    let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "the body must be a JSON object of the request's fields",
+                    None,
+                );
+            }
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the body is not JSON: {e}"),
+                    None,
+                );
+            }
+        }
+    };
+    answer(&s, &operation, request).await
+}
+
+/// Why the request is refused, if it is: no such operation, or the
+/// caller may not read.
+fn check_read(s: &Shared, headers: &HeaderMap, operation: &str) -> Option<Response> {
+    if !QUERIES.contains(&operation) {
+        return Some(error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no operation \"{operation}\": expected one of {}",
+                QUERIES.join(", ")
+            ),
+            None,
+        ));
+    }
+    if s.config.auth_reads {
+        return authorize(&s.config, headers);
+    }
+    None
+}
+
+/// The refusal of a request without the bearer token, compared in
+/// constant time.
+fn authorize(config: &Config, headers: &HeaderMap) -> Option<Response> {
+    let Some(want) = &config.token else {
+        return None;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let same = given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |d, (a, b)| d | (a ^ b))
+            == 0;
+    (!same).then(|| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "a missing or wrong token: send Authorization: Bearer TOKEN",
+            None,
+        )
+    })
+}
+
+async fn answer(s: &Shared, operation: &str, request: Value) -> Response {
+    let key = (operation.to_string(), request.to_string());
+    let versions = s.ws.versions();
+    {
+        let mut cache = s.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.versions != versions {
+            cache.answers.clear();
+            cache.versions = versions.clone();
+        }
+        if let Some(hit) = cache.answers.get(&key) {
+            return body_response(StatusCode::OK, Bytes::clone(hit), "hit");
+        }
+    }
+    match query(&s.ws, operation, request).await {
+        Ok(report) => {
+            let body = Arc::new(Bytes::from(serde_json::to_vec(&report).unwrap_or_default()));
+            let mut cache = s.cache.lock().unwrap_or_else(|e| e.into_inner());
+            // Kept only if the tables did not change while it was computed.
+            if cache.versions == versions {
+                if cache.answers.len() >= CACHED {
+                    cache.answers.clear();
+                }
+                cache.answers.insert(key, Arc::clone(&body));
+            }
+            body_response(StatusCode::OK, Bytes::clone(&body), "miss")
+        }
+        Err(e) => app_error(e),
+    }
+}
+
+/// A failed operation: the request's fault (400, naming the field) or the
+/// server's (500).
+fn app_error(e: koubei_app::Error) -> Response {
+    use koubei_app::Error;
+    match &e {
+        Error::Invalid { field, reason } => error(StatusCode::BAD_REQUEST, reason, Some(field)),
+        Error::Request(_) | Error::Json(_) => error(StatusCode::BAD_REQUEST, &e.to_string(), None),
+        _ => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    }
+}
+
+fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    let mut body = json!({ "error": message });
+    if let Some(f) = field {
+        body["field"] = json!(f);
+    }
+    json_response(status, &body)
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    body_response(
+        status,
+        Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        "none",
+    )
+}
+
+fn body_response(status: StatusCode, body: Bytes, cache: &'static str) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert("x-koubei-cache", HeaderValue::from_static(cache));
+    r
+}

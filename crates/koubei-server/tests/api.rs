@@ -1,0 +1,216 @@
+//! The router, driven with `oneshot` over a demo shop.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use koubei_app::Workspace;
+use koubei_app::dispatch::{QUERIES, query};
+use koubei_server::{BODY_LIMIT, Config, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Shop {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+async fn shop() -> Shop {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws");
+    let ws = Workspace::create(&path).unwrap();
+    let req = koubei_app::DemoRequest {
+        customers: 300,
+        seed: 5,
+        ..Default::default()
+    };
+    koubei_app::demo(&ws, &req, &koubei_app::Quiet)
+        .await
+        .unwrap();
+    Shop { _dir: dir, path }
+}
+
+fn config(shop: &Shop) -> Config {
+    Config {
+        workspace: shop.path.clone(),
+        ..Config::default()
+    }
+}
+
+/// Status, cache header and JSON of one request.
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, String, Value) {
+    let r = app.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    let cache = r
+        .headers()
+        .get("x-koubei-cache")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, cache, body)
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+/// Every query answers the JSON its operation gives, by query string and
+/// by body; a repeated request is answered from the cache until the data
+/// changes.
+#[tokio::test]
+async fn queries_answer_what_the_operations_give() {
+    let shop = shop().await;
+    let app = router(config(&shop)).unwrap();
+    let ws = Workspace::open(&shop.path).unwrap();
+
+    let (status, cache, body) =
+        call(&app, get("/v1/sales?by=quarter&breakdown=country&top=3")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(cache, "miss");
+    let want = query(
+        &ws,
+        "sales",
+        json!({"by": "quarter", "breakdown": "country", "top": 3}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body, want);
+    let (_, cache, again) = call(&app, get("/v1/sales?by=quarter&breakdown=country&top=3")).await;
+    assert_eq!((cache.as_str(), &again), ("hit", &want));
+
+    let funnel = json!({"steps": ["view", "add_to_cart", "purchase"], "window_seconds": 86400});
+    let (status, _, body) = call(&app, post("/v1/funnel", funnel.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, query(&ws, "funnel", funnel).await.unwrap());
+    let (_, _, by_query) = call(
+        &app,
+        get("/v1/funnel?steps=view,add_to_cart&steps=purchase&window_seconds=86400"),
+    )
+    .await;
+    assert_eq!(by_query, body);
+
+    for name in QUERIES.iter().filter(|n| **n != "funnel") {
+        let (status, _, body) = call(&app, get(&format!("/v1/{name}"))).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body, query(&ws, name, json!({})).await.unwrap(), "{name}");
+    }
+
+    // New orders: the next answer is computed again, with them.
+    let csv = shop.path.parent().unwrap().join("more.csv");
+    std::fs::write(
+        &csv,
+        "order_id,customer_id,ts,amount\nnew1,c0000001,2025-12-30T10:00:00Z,1000\n",
+    )
+    .unwrap();
+    let req: koubei_app::ImportRequest =
+        serde_json::from_value(json!({"table": "orders", "file": csv})).unwrap();
+    koubei_app::import(&ws, &req, &koubei_app::Quiet)
+        .await
+        .unwrap();
+    let (_, cache, after) = call(&app, get("/v1/sales?by=quarter&breakdown=country&top=3")).await;
+    assert_eq!(cache, "miss");
+    assert_ne!(after, want);
+}
+
+/// Bad requests get a 4xx with a reason, naming the field where there is
+/// one; a body over the limit is refused.
+#[tokio::test]
+async fn bad_requests_are_named() {
+    let shop = shop().await;
+    let app = router(config(&shop)).unwrap();
+    let (status, _, body) = call(&app, get("/v1/sales?top=five")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"error": "\"five\" is not a whole number", "field": "top"})
+    );
+    let (status, _, body) = call(&app, post("/v1/sales", r#"{"by": "fortnight"}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "by", "{body}");
+    let (status, _, body) = call(&app, post("/v1/sales", "{not json")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is not JSON"),
+        "{body}"
+    );
+    let (status, _, body) = call(&app, post("/v1/sales", "[1, 2]")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = call(&app, get("/v1/funnel")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("steps"), "{body}");
+    let (status, _, body) = call(&app, get("/v1/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("sales"), "{body}");
+    let (status, _, _) = call(&app, post("/v1/sales", vec![b' '; BODY_LIMIT + 1])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, _) = call(&app, post("/v1/sales", vec![b' '; BODY_LIMIT])).await;
+    assert_eq!(status, StatusCode::OK, "a body of the limit itself is read");
+}
+
+/// With reads behind the token, a request without it or with a wrong one
+/// is refused; a token is needed for that setting at all.
+#[tokio::test]
+async fn reads_can_need_the_token() {
+    let shop = shop().await;
+    let mut c = config(&shop);
+    c.auth_reads = true;
+    assert!(router(c.clone()).is_err());
+    c.token = Some("s3cret".into());
+    let app = router(c).unwrap();
+    let (status, _, _) = call(&app, get("/v1/tables")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let wrong = Request::get("/v1/tables")
+        .header("authorization", "Bearer s3cres")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
+    let right = Request::get("/v1/tables")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, right).await.0, StatusCode::OK);
+    let (status, _, _) = call(&app, get("/v1/health")).await;
+    assert_eq!(status, StatusCode::OK, "health needs no token");
+}
+
+/// The OpenAPI document has every query, its fields as parameters, and
+/// every schema it refers to.
+#[tokio::test]
+async fn openapi_describes_every_query() {
+    let shop = shop().await;
+    let app = router(config(&shop)).unwrap();
+    let (status, _, doc) = call(&app, get("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for name in QUERIES {
+        assert!(
+            doc["paths"][format!("/v1/{name}")]["get"].is_object(),
+            "{name}"
+        );
+    }
+    let params: Vec<&str> = doc["paths"]["/v1/sales"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["by", "breakdown", "top", "since", "until"]);
+    // Every reference resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"").skip(1) {
+        let target = r.split('"').next().unwrap();
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{target}");
+    }
+}
