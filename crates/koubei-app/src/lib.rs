@@ -36,7 +36,7 @@ pub use demo::{DemoReport, DemoRequest, demo};
 pub use import::{ImportRequest, Imported, Mapping, import, refresh};
 pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales, segment_customers};
 pub use progress::{Progress, Quiet, Task};
-pub use tables::{SqlReport, SqlRequest, TablesReport, sql, tables};
+pub use tables::{SqlReport, SqlRequest, TablesReport, json_rows, sql, tables};
 
 pub use koubei_engine::FunnelOrder;
 pub use koubei_engine::clv::{Horizon, SummaryRequest, Unit};

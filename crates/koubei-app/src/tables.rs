@@ -33,6 +33,30 @@ pub struct SqlReport {
     pub batches: Vec<RecordBatch>,
 }
 
+impl SqlReport {
+    /// The rows as a JSON array of objects, as `--format json` prints them.
+    pub fn json_rows(&self) -> Result<Vec<u8>> {
+        json_rows(&self.batches)
+    }
+}
+
+/// Rows as a JSON array of objects (`[]` for none), values as Arrow's JSON
+/// writer gives them: decimals with all their places.
+pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let arrow = |e| crate::Error::from(koubei_engine::Error::from(e));
+    let mut w = arrow::json::ArrayWriter::new(Vec::new());
+    for b in batches {
+        w.write(b).map_err(arrow)?;
+    }
+    w.finish().map_err(arrow)?;
+    let body = w.into_inner();
+    Ok(if body.is_empty() {
+        b"[]".to_vec()
+    } else {
+        body
+    })
+}
+
 pub async fn sql(ws: &Workspace, req: &SqlRequest) -> Result<SqlReport> {
     let engine = Engine::open(ws).await?;
     let (schema, batches) = engine.sql_read_only(&req.query).await?;

@@ -310,6 +310,9 @@ pub struct ServeArgs {
     /// /v1/health).
     #[arg(long, value_enum, default_value_t)]
     pub auth: AuthArg,
+    /// Serve read-only SQL at POST /v1/sql, behind the token.
+    #[arg(long)]
+    pub allow_sql: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

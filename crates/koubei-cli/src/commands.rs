@@ -127,6 +127,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 workspace: path.clone(),
                 token: a.token,
                 auth_reads: a.auth == crate::args::AuthArg::Read,
+                allow_sql: a.allow_sql,
             };
             eprintln!(
                 "koubei: serving {} on http://{}/ (OpenAPI at /openapi.json); Ctrl-C stops",
@@ -138,6 +139,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 .map_err(|e| match e {
                     koubei_server::ConfigError::ReadsNeedToken => {
                         anyhow!("--auth read needs a token: --token or KOUBEI_TOKEN")
+                    }
+                    koubei_server::ConfigError::SqlNeedsToken => {
+                        anyhow!("--allow-sql needs a token: --token or KOUBEI_TOKEN")
                     }
                     e => anyhow!(e),
                 })

@@ -37,18 +37,8 @@ pub fn batches(
             writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
         }
         OutputFormat::Json => {
-            let mut w = arrow::json::ArrayWriter::new(Vec::new());
-            for b in batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            let body = w.into_inner();
-            if body.is_empty() {
-                writeln!(out, "[]")?;
-            } else {
-                out.write_all(&body)?;
-                writeln!(out)?;
-            }
+            out.write_all(&koubei_app::json_rows(batches)?)?;
+            writeln!(out)?;
         }
         OutputFormat::Csv => {
             let mut w = arrow::csv::WriterBuilder::new()

@@ -43,6 +43,8 @@ pub struct Config {
     pub token: Option<String>,
     /// Reads need the token too.
     pub auth_reads: bool,
+    /// Serve `POST /v1/sql` (read-only SQL), which always needs the token.
+    pub allow_sql: bool,
 }
 
 /// Why the server cannot start or stopped.
@@ -50,6 +52,8 @@ pub struct Config {
 pub enum ConfigError {
     /// `auth_reads` without a `token`.
     ReadsNeedToken,
+    /// `allow_sql` without a `token`.
+    SqlNeedsToken,
     /// The workspace cannot be opened.
     Workspace(String),
     /// Serving failed.
@@ -61,6 +65,9 @@ impl std::fmt::Display for ConfigError {
         match self {
             ConfigError::ReadsNeedToken => {
                 f.write_str("auth_reads: reads can need a token only when one is set (token)")
+            }
+            ConfigError::SqlNeedsToken => {
+                f.write_str("allow_sql: SQL is served only behind a token (token)")
             }
             ConfigError::Workspace(e) | ConfigError::Serve(e) => f.write_str(e),
         }
@@ -91,6 +98,9 @@ pub fn router(config: Config) -> Result<Router, ConfigError> {
     if config.auth_reads && config.token.is_none() {
         return Err(ConfigError::ReadsNeedToken);
     }
+    if config.allow_sql && config.token.is_none() {
+        return Err(ConfigError::SqlNeedsToken);
+    }
     let ws =
         Workspace::open(&config.workspace).map_err(|e| ConfigError::Workspace(e.to_string()))?;
     let shared = Arc::new(Shared {
@@ -101,6 +111,7 @@ pub fn router(config: Config) -> Result<Router, ConfigError> {
     Ok(Router::new()
         .route("/v1/health", get(health))
         .route("/openapi.json", get(openapi))
+        .route("/v1/sql", axum::routing::post(sql))
         .route("/v1/{*operation}", get(query_get).post(query_post))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
@@ -182,6 +193,40 @@ async fn query_post(
         }
     };
     answer(&s, &operation, request).await
+}
+
+/// `POST /v1/sql` with `{"query": "SELECT ..."}`: the rows as a JSON array.
+/// Off unless `allow_sql`, and always behind the token; the query may only
+/// read.
+async fn sql(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !s.config.allow_sql {
+        return error(
+            StatusCode::NOT_FOUND,
+            "SQL is not served: start the server with allow_sql",
+            None,
+        );
+    }
+    if let Some(refused) = authorize(&s.config, &headers) {
+        return refused;
+    }
+    let request: koubei_app::SqlRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body must be {{\"query\": \"SELECT ...\"}}: {e}"),
+                None,
+            );
+        }
+    };
+    match koubei_app::sql(&s.ws, &request)
+        .await
+        .and_then(|r| r.json_rows())
+    {
+        Ok(rows) => body_response(StatusCode::OK, Bytes::from(rows), "none"),
+        // A query that does not plan or is refused is the caller's.
+        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string(), None),
+    }
 }
 
 /// Why the request is refused, if it is: no such operation, or the

@@ -214,3 +214,37 @@ async fn openapi_describes_every_query() {
         assert!(doc["components"]["schemas"][name].is_object(), "{target}");
     }
 }
+
+/// SQL is off unless allowed, needs the token, only reads, and answers
+/// rows as JSON with decimals in full.
+#[tokio::test]
+async fn sql_only_when_allowed_and_behind_the_token() {
+    let shop = shop().await;
+    let (status, _, _) = call(
+        &router(config(&shop)).unwrap(),
+        post("/v1/sql", r#"{"query": "SELECT 1"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut c = config(&shop);
+    c.allow_sql = true;
+    assert!(router(c.clone()).is_err(), "SQL without a token");
+    c.token = Some("k".into());
+    let app = router(c).unwrap();
+    let q = r#"{"query": "SELECT count(*) AS n, sum(amount) AS revenue FROM orders WHERE status = 'paid'"}"#;
+    let (status, _, _) = call(&app, post("/v1/sql", q)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let with_token = |body: &str| {
+        Request::post("/v1/sql")
+            .header("authorization", "Bearer k")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, _, rows) = call(&app, with_token(q)).await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert!(rows[0]["n"].as_i64().unwrap() > 0, "{rows}");
+    let (status, _, e) = call(&app, with_token(r#"{"query": "DROP TABLE orders"}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let (status, _, _) = call(&app, with_token("SELECT 1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
