@@ -21,7 +21,8 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import peers
+
 
 QUERIES = [
     "/v1/sales?by=month",
@@ -41,11 +42,7 @@ def main():
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--koubei", help="path to a built koubei binary (default: a release build)")
     a = ap.parse_args()
-    koubei = a.koubei
-    if not koubei:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "koubei-cli"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        koubei = os.path.join(target, "release", "koubei")
+    koubei = peers.koubei(a.koubei, release=True)
     with tempfile.TemporaryDirectory() as tmp:
         ws = os.path.join(tmp, "ws")
         subprocess.run([koubei, "-w", ws, "demo", "--customers", str(a.customers)], check=True, capture_output=True)

@@ -25,9 +25,10 @@ import random
 import subprocess
 import sys
 import tempfile
+
+import peers
 from decimal import Decimal
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DUCKDB_QUERY = """
 SELECT strftime(date_trunc('month', CAST(ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC'), '%Y-%m-%d') AS month,
@@ -61,19 +62,9 @@ def main():
     ap.add_argument("--lines", type=int, default=300_000)
     ap.add_argument("--koubei", help="path to a built koubei binary")
     args = ap.parse_args()
-    try:
-        import duckdb
-    except ImportError:
-        if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "duckdb"]).returncode != 0:
-            print("cannot install duckdb from PyPI: nothing checked", file=sys.stderr)
-            sys.exit(2)
-        import duckdb
+    duckdb = peers.module("duckdb")
 
-    koubei = args.koubei
-    if not koubei:
-        subprocess.run(["cargo", "build", "-q", "-p", "koubei-cli"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        koubei = os.path.join(target, "debug", "koubei")
+    koubei = peers.koubei(args.koubei)
 
     failed = False
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import peers
+
 
 DUCKDB_QUERY = """
 WITH o AS (SELECT customer_id AS person, CAST(ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS ts FROM read_csv('{csv}')),
@@ -40,19 +41,9 @@ def main():
     ap.add_argument("--periods", type=int, default=10)
     ap.add_argument("--koubei", help="path to a built koubei binary")
     args = ap.parse_args()
-    try:
-        import duckdb
-    except ImportError:
-        if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "duckdb"]).returncode != 0:
-            print("cannot install duckdb from PyPI: nothing checked", file=sys.stderr)
-            sys.exit(2)
-        import duckdb
+    duckdb = peers.module("duckdb")
 
-    koubei = args.koubei
-    if not koubei:
-        subprocess.run(["cargo", "build", "-q", "-p", "koubei-cli"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        koubei = os.path.join(target, "debug", "koubei")
+    koubei = peers.koubei(args.koubei)
     with tempfile.TemporaryDirectory() as tmp:
         ws = os.path.join(tmp, "ws")
         run = lambda *a: subprocess.run([koubei, "--workspace", ws, *a], check=True, capture_output=True, text=True).stdout

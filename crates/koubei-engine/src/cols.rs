@@ -18,16 +18,7 @@ pub(crate) fn money_units(a: &dyn Array) -> Result<Vec<Option<i128>>> {
     Ok(c.as_primitive::<Decimal128Type>().iter().collect())
 }
 
-/// An exact sum of money units, made a float once.
-pub(crate) fn money(units: i128) -> f64 {
-    units as f64 / 10f64.powi(koubei_schema::MONEY_SCALE.into())
-}
-
-/// The exact units of money that [`money`] made a float: the float is the
-/// nearest to them, so rounding gives them back (below 2^52 units).
-pub(crate) fn money_units_of(x: f64) -> i128 {
-    (x * 10f64.powi(koubei_schema::MONEY_SCALE.into())).round() as i128
-}
+pub(crate) use koubei_functions::{money, money_units_of};
 
 /// A sum of floats that does not depend on the order they came in: they
 /// are summed in ascending order.
@@ -60,4 +51,23 @@ pub(crate) fn opt_strings(a: &dyn Array) -> Result<Vec<Option<String>>> {
 pub(crate) fn bools(a: &dyn Array) -> Result<Vec<Option<bool>>> {
     let c = cast(a, &DataType::Boolean)?;
     Ok(c.as_boolean().iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The aggregates take money as the store keeps it, and a sum made a
+    /// float gives its units back.
+    #[test]
+    fn money_is_one_type_everywhere() {
+        assert_eq!(
+            koubei_functions::MONEY,
+            koubei_schema::ColumnType::Decimal.arrow()
+        );
+        for units in [0i128, 1, 199_900, 9_321_172_800, -5, 999_999_999_999_999] {
+            assert_eq!(money_units_of(money(units)), units);
+        }
+        assert_eq!(money(9_321_172_800), 932_117.28);
+    }
 }

@@ -45,14 +45,20 @@ const MONEY_UNIT: f64 = 1e4;
 
 /// An exact sum of [`MONEY`] units as a float: the nearest double to it
 /// for any sum below 2^53 units.
-pub(crate) fn money(units: i128) -> f64 {
+pub fn money(units: i128) -> f64 {
     units as f64 / MONEY_UNIT
+}
+
+/// The units of [`MONEY`] that [`money`] made a float: the float is the
+/// nearest to them, so rounding gives them back (below 2^52 units).
+pub fn money_units_of(x: f64) -> i128 {
+    (x * MONEY_UNIT).round() as i128
 }
 
 /// Amounts as a [`MONEY`] array, for tests.
 #[cfg(test)]
 pub(crate) fn money_array(amounts: &[f64]) -> ArrayRef {
-    let units = amounts.iter().map(|a| (a * MONEY_UNIT).round() as i128);
+    let units = amounts.iter().map(|a| money_units_of(*a));
     Arc::new(arrow::array::Decimal128Array::from_iter_values(units).with_data_type(MONEY))
 }
 
