@@ -103,6 +103,7 @@ pub async fn import(
             .collect(),
         timezone: req.timezone,
         max_reject_ratio: req.max_reject_ratio,
+        ..ImportOptions::default()
     };
     // The import and the purchases stored after it are one writer's work.
     let _lock = ws.lock()?;

@@ -313,6 +313,18 @@ pub struct ServeArgs {
     /// Serve read-only SQL at POST /v1/sql, behind the token.
     #[arg(long)]
     pub allow_sql: bool,
+    /// How often captured records are stored in their tables, in seconds
+    /// (sooner when many are waiting). Capture (POST /v1/events and
+    /// /v1/referrals) is on whenever a token is set.
+    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    pub flush_seconds: f64,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("expected seconds between 0 and 86400, not {s:?}")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

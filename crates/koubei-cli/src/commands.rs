@@ -125,9 +125,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 .with_context(|| format!("--addr {}: cannot listen there", a.addr))?;
             let config = koubei_server::Config {
                 workspace: path.clone(),
-                token: a.token,
+                token: a.token.clone(),
                 auth_reads: a.auth == crate::args::AuthArg::Read,
                 allow_sql: a.allow_sql,
+                capture: a.token.is_some().then(|| koubei_capture::Config {
+                    flush_every: std::time::Duration::from_secs_f64(a.flush_seconds),
+                    ..koubei_capture::Config::default()
+                }),
             };
             eprintln!(
                 "koubei: serving {} on http://{}/ (OpenAPI at /openapi.json); Ctrl-C stops",

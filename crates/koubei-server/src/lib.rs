@@ -10,6 +10,11 @@
 //! Answers are cached until a table's Delta version changes, which is read
 //! from the log's file names on each request: an import, or events captured
 //! later, show at the next request, with no restart.
+//!
+//! With a token, `POST /v1/events` and `POST /v1/referrals` capture records
+//! (see `koubei_capture`): the answer comes once they are on disk, and they
+//! reach the tables within seconds. These two routes alone allow CORS, so
+//! that a shop's pages can send them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,10 +26,13 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use koubei_app::Workspace;
 use koubei_app::dispatch::{QUERIES, query, request_from_pairs};
+use koubei_capture::Capture;
+use koubei_schema::TableKind;
 use serde_json::{Value, json};
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 mod openapi;
@@ -45,6 +53,9 @@ pub struct Config {
     pub auth_reads: bool,
     /// Serve `POST /v1/sql` (read-only SQL), which always needs the token.
     pub allow_sql: bool,
+    /// Capture records at `POST /v1/events` and `/v1/referrals`, which
+    /// always needs the token.
+    pub capture: Option<koubei_capture::Config>,
 }
 
 /// Why the server cannot start or stopped.
@@ -54,6 +65,11 @@ pub enum ConfigError {
     ReadsNeedToken,
     /// `allow_sql` without a `token`.
     SqlNeedsToken,
+    /// `capture` without a `token`.
+    CaptureNeedsToken,
+    /// Capture cannot start (another server captures into the workspace,
+    /// or its log cannot be read or stored).
+    Capture(String),
     /// The workspace cannot be opened.
     Workspace(String),
     /// Serving failed.
@@ -69,7 +85,12 @@ impl std::fmt::Display for ConfigError {
             ConfigError::SqlNeedsToken => {
                 f.write_str("allow_sql: SQL is served only behind a token (token)")
             }
-            ConfigError::Workspace(e) | ConfigError::Serve(e) => f.write_str(e),
+            ConfigError::CaptureNeedsToken => {
+                f.write_str("capture: records are captured only behind a token (token)")
+            }
+            ConfigError::Workspace(e) | ConfigError::Serve(e) | ConfigError::Capture(e) => {
+                f.write_str(e)
+            }
         }
     }
 }
@@ -80,6 +101,7 @@ struct Shared {
     ws: Workspace,
     config: Config,
     cache: Mutex<Cache>,
+    capture: Option<Arc<Capture>>,
 }
 
 /// Answers by (operation, request), valid for the table versions they were
@@ -93,44 +115,187 @@ struct Cache {
 /// At most this many answers are kept; past it the cache starts again.
 const CACHED: usize = 512;
 
-/// The routes, over the workspace in `config`.
-pub fn router(config: Config) -> Result<Router, ConfigError> {
+/// The server: its routes, and the capture behind them.
+pub struct App {
+    pub router: Router,
+    capture: Option<Arc<Capture>>,
+}
+
+impl App {
+    /// Stores every record acknowledged so far in its table.
+    pub async fn flush(&self) -> Result<(), ConfigError> {
+        let Some(c) = self.capture.clone() else {
+            return Ok(());
+        };
+        blocking(move || c.flush()).await
+    }
+
+    /// Stores what is waiting and stops capturing.
+    pub async fn close(self) -> Result<(), ConfigError> {
+        let Some(c) = self.capture else {
+            return Ok(());
+        };
+        blocking(move || c.close()).await
+    }
+}
+
+async fn blocking(
+    f: impl FnOnce() -> Result<(), koubei_capture::Error> + Send + 'static,
+) -> Result<(), ConfigError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ConfigError::Capture(e.to_string()))?
+        .map_err(|e| ConfigError::Capture(e.to_string()))
+}
+
+/// The routes over the workspace in `config`. With `capture`, the logs are
+/// opened and what they hold from before is stored first.
+pub async fn app(config: Config) -> Result<App, ConfigError> {
     if config.auth_reads && config.token.is_none() {
         return Err(ConfigError::ReadsNeedToken);
     }
     if config.allow_sql && config.token.is_none() {
         return Err(ConfigError::SqlNeedsToken);
     }
+    if config.capture.is_some() && config.token.is_none() {
+        return Err(ConfigError::CaptureNeedsToken);
+    }
     let ws =
         Workspace::open(&config.workspace).map_err(|e| ConfigError::Workspace(e.to_string()))?;
+    let capture = match config.capture.clone() {
+        Some(c) => {
+            let store = ws.clone();
+            let started = tokio::task::spawn_blocking(move || Capture::start(&store, c))
+                .await
+                .map_err(|e| ConfigError::Capture(e.to_string()))?
+                .map_err(|e| ConfigError::Capture(e.to_string()))?;
+            Some(Arc::new(started))
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         ws,
         config,
         cache: Mutex::new(Cache::default()),
+        capture: capture.clone(),
     });
-    Ok(Router::new()
+    // A page on any site may send records, with the token.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600));
+    let capture_routes = Router::new()
+        .route("/v1/events", post(capture_events))
+        .route("/v1/referrals", post(capture_referrals))
+        .layer(cors);
+    let router = Router::new()
         .route("/v1/health", get(health))
         .route("/openapi.json", get(openapi))
-        .route("/v1/sql", axum::routing::post(sql))
+        .route("/v1/sql", post(sql))
+        .merge(capture_routes)
         .route("/v1/{*operation}", get(query_get).post(query_post))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             DEADLINE,
         ))
-        .with_state(shared))
+        .with_state(shared);
+    Ok(App { router, capture })
 }
 
 /// Serves the routes on `listener` until Ctrl-C or SIGTERM, finishing the
-/// requests under way.
+/// requests under way, then stores the records waiting.
 pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> Result<(), ConfigError> {
-    let app = router(config)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    let app = app(config).await?;
+    axum::serve(listener, app.router.clone())
+        .with_graceful_shutdown(stopped())
         .await
-        .map_err(|e| ConfigError::Serve(e.to_string()))
+        .map_err(|e| ConfigError::Serve(e.to_string()))?;
+    app.close().await
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send).
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn capture_events(s: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    capture(&s, &headers, TableKind::Events, body).await
+}
+
+async fn capture_referrals(s: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    capture(&s, &headers, TableKind::Referrals, body).await
+}
+
+/// Bodies past this size are checked off the request threads.
+const INLINE_BODY: usize = 64 << 10;
+
+/// A capture request: 200 once its records are on disk, 400 naming each
+/// bad record and field (nothing stored), 503 with Retry-After when the
+/// log is busy or cannot be written.
+async fn capture(s: &Shared, headers: &HeaderMap, table: TableKind, body: Bytes) -> Response {
+    let Some(capture) = s.capture.clone() else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "capture is off: start koubei serve with a token, which writes always need",
+            None,
+        );
+    };
+    if let Some(refused) = authorize(&s.config, headers) {
+        return refused;
+    }
+    let checked = if body.len() <= INLINE_BODY {
+        capture.check(table, &body)
+    } else {
+        let c = Arc::clone(&capture);
+        match tokio::task::spawn_blocking(move || c.check(table, &body)).await {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+        }
+    };
+    let result = match checked {
+        Ok(records) => capture.append(table, records).await,
+        Err(e) => Err(e),
+    };
+    use koubei_capture::Error as E;
+    match result {
+        Ok(ack) => json_response(StatusCode::OK, &json!(ack)),
+        Err(E::Body(e)) => {
+            let mut body = json!({ "error": e.to_string(), "records": e.problems });
+            if let Some(first) = e.problems.first() {
+                body["record"] = json!(first.record);
+                if let Some(f) = &first.field {
+                    body["field"] = json!(f);
+                }
+            }
+            json_response(StatusCode::BAD_REQUEST, &body)
+        }
+        Err(e @ (E::Busy | E::Log(_))) => {
+            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    }
 }
 
 async fn health(State(s): State<Arc<Shared>>) -> Response {

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use koubei_app::Workspace;
 use koubei_app::dispatch::{QUERIES, query};
-use koubei_server::{BODY_LIMIT, Config, router};
+use koubei_server::{BODY_LIMIT, Config, app as start};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -68,7 +68,7 @@ fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
 #[tokio::test]
 async fn queries_answer_what_the_operations_give() {
     let shop = shop().await;
-    let app = router(config(&shop)).unwrap();
+    let app = start(config(&shop)).await.unwrap().router;
     let ws = Workspace::open(&shop.path).unwrap();
 
     let (status, cache, body) =
@@ -125,7 +125,7 @@ async fn queries_answer_what_the_operations_give() {
 #[tokio::test]
 async fn bad_requests_are_named() {
     let shop = shop().await;
-    let app = router(config(&shop)).unwrap();
+    let app = start(config(&shop)).await.unwrap().router;
     let (status, _, body) = call(&app, get("/v1/sales?top=five")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -165,9 +165,9 @@ async fn reads_can_need_the_token() {
     let shop = shop().await;
     let mut c = config(&shop);
     c.auth_reads = true;
-    assert!(router(c.clone()).is_err());
+    assert!(start(c.clone()).await.is_err());
     c.token = Some("s3cret".into());
-    let app = router(c).unwrap();
+    let app = start(c).await.unwrap().router;
     let (status, _, _) = call(&app, get("/v1/tables")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let wrong = Request::get("/v1/tables")
@@ -189,7 +189,7 @@ async fn reads_can_need_the_token() {
 #[tokio::test]
 async fn openapi_describes_every_query() {
     let shop = shop().await;
-    let app = router(config(&shop)).unwrap();
+    let app = start(config(&shop)).await.unwrap().router;
     let (status, _, doc) = call(&app, get("/openapi.json")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -221,16 +221,16 @@ async fn openapi_describes_every_query() {
 async fn sql_only_when_allowed_and_behind_the_token() {
     let shop = shop().await;
     let (status, _, _) = call(
-        &router(config(&shop)).unwrap(),
+        &start(config(&shop)).await.unwrap().router,
         post("/v1/sql", r#"{"query": "SELECT 1"}"#),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mut c = config(&shop);
     c.allow_sql = true;
-    assert!(router(c.clone()).is_err(), "SQL without a token");
+    assert!(start(c.clone()).await.is_err(), "SQL without a token");
     c.token = Some("k".into());
-    let app = router(c).unwrap();
+    let app = start(c).await.unwrap().router;
     let q = r#"{"query": "SELECT count(*) AS n, sum(amount) AS revenue FROM orders WHERE status = 'paid'"}"#;
     let (status, _, _) = call(&app, post("/v1/sql", q)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -247,4 +247,108 @@ async fn sql_only_when_allowed_and_behind_the_token() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
     let (status, _, _) = call(&app, with_token("SELECT 1")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+fn with_token(mut req: Request<Body>, token: &str) -> Request<Body> {
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req
+}
+
+/// Rows of `table` as `GET /v1/tables` reports them.
+async fn rows(app: &axum::Router, table: &str) -> i64 {
+    let (_, _, tables) = call(app, get("/v1/tables")).await;
+    tables["tables"]
+        .as_array()
+        .or(tables.as_array())
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == table)
+        .and_then(|t| t["rows"].as_i64())
+        .unwrap_or(0)
+}
+
+/// Captured records: only with the token; bad ones refused naming the
+/// record and field; good ones acknowledged, then in the table (and in the
+/// answers) after a flush; refused as busy after the server stops. CORS
+/// is allowed on these routes and no other.
+#[tokio::test]
+async fn events_are_captured_behind_the_token() {
+    let shop = shop().await;
+    let off = start(config(&shop)).await.unwrap().router;
+    let (status, _, body) = call(&off, post("/v1/events", "{}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let mut c = config(&shop);
+    c.capture = Some(koubei_capture::Config {
+        flush_every: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    });
+    assert!(start(c.clone()).await.is_err(), "capture without a token");
+    c.token = Some("w".into());
+    let server = start(c).await.unwrap();
+    let app = server.router.clone();
+    let before = rows(&app, "events").await;
+    let events = r#"[{"event_id":"x1","customer_id":"c1","event":"view","ts":"2026-03-01T08:00:00+08:00"},
+                     {"event_id":"x2","anonymous_id":"a9","event":"view","channel":"app"}]"#;
+    let (status, _, _) = call(&app, post("/v1/events", events)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, ack) = call(&app, with_token(post("/v1/events", events), "w")).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert_eq!(ack["accepted"], 2);
+
+    let bad = "{\"customer_id\":\"c1\",\"event\":\"view\"}\n{\"customer_id\":\"c1\",\"event\":\"view\",\"ts\":\"31/02/2026\"}";
+    let (status, _, e) = call(&app, with_token(post("/v1/events", bad), "w")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(
+        (e["record"].clone(), e["field"].clone()),
+        (json!(2), json!("ts")),
+        "{e}"
+    );
+    let (status, _, e) = call(
+        &app,
+        with_token(post("/v1/referrals", "[{\"sharer\":\"c1\"}]"), "w"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["field"], "sharer", "{e}");
+    let (status, _, _) = call(
+        &app,
+        with_token(post("/v1/events", vec![b' '; BODY_LIMIT + 1]), "w"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A body of the limit itself is read: one record padded out.
+    let mut padded = br#"[{"customer_id":"c2","event":"view","event_id":"x3"}"#.to_vec();
+    padded.resize(BODY_LIMIT - 1, b' ');
+    padded.push(b']');
+    let (status, _, ack) = call(&app, with_token(post("/v1/events", padded), "w")).await;
+    assert_eq!(
+        (status, ack["accepted"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+
+    assert_eq!(rows(&app, "events").await, before, "not flushed yet");
+    server.flush().await.unwrap();
+    assert_eq!(rows(&app, "events").await, before + 3);
+
+    let preflight = |path: &str| {
+        Request::options(path)
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = app.clone().oneshot(preflight("/v1/events")).await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let r = app.clone().oneshot(preflight("/v1/sales")).await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    server.close().await.unwrap();
+    let (status, _, e) = call(&app, with_token(post("/v1/events", events), "w")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{e}");
 }

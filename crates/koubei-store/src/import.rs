@@ -60,6 +60,25 @@ pub struct ImportOptions {
     pub timezone: ImportTz,
     /// The share of rejected rows above which nothing is committed.
     pub max_reject_ratio: f64,
+    /// What rows with the same key in one import are.
+    pub repeats: Repeats,
+    /// An application transaction recorded in the same commit as the rows
+    /// (Delta's `txn` action): a writer's own last sequence number, read
+    /// back with [`Workspace::app_version`] so that a replay after a crash
+    /// can skip what is already stored.
+    pub app_transaction: Option<(String, i64)>,
+}
+
+/// What two rows of one import with the same primary key are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Repeats {
+    /// A file: identical rows without ids are distinct rows (two of the same
+    /// item bought in one second), and a repeated key is rejected.
+    #[default]
+    Reject,
+    /// Captured records: a repeated key, or an identical record without an
+    /// id, is one record sent again (a client's retry), stored once.
+    StoreOnce,
 }
 
 impl Default for ImportOptions {
@@ -71,6 +90,8 @@ impl Default for ImportOptions {
             mapping: Vec::new(),
             timezone: ImportTz::Utc,
             max_reject_ratio: 0.01,
+            repeats: Repeats::Reject,
+            app_transaction: None,
         }
     }
 }
@@ -83,7 +104,8 @@ pub struct ImportReport {
     pub source: String,
     pub rows_read: u64,
     pub loaded: u64,
-    /// Rows whose primary key was already stored: an earlier import of the same data.
+    /// Rows whose primary key was already stored: an earlier import of the
+    /// same data (or, under [`Repeats::StoreOnce`], a record sent again).
     pub already_present: u64,
     pub rejected: u64,
     /// The first rejects; all of them are in the `rejects` table.
@@ -181,6 +203,44 @@ impl Workspace {
         .await
     }
 
+    /// Imports JSON Lines held in memory (captured records), through the
+    /// same checks as a file; `source` names them in the commit.
+    pub async fn import_jsonl(
+        &self,
+        table: TableKind,
+        source: &str,
+        text: Vec<u8>,
+        opts: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
+        let bytes = text.len();
+        progress.stage("checking", None);
+        self.import_chunks(
+            table,
+            source.to_string(),
+            reader::jsonl_chunks(source, text),
+            false,
+            opts,
+            progress,
+            None,
+            RowsHint::Rows(bytes / 100),
+        )
+        .await
+    }
+
+    /// The last version that the application `app_id` recorded in `table`
+    /// (see [`ImportOptions::app_transaction`]), or None.
+    pub async fn app_version(&self, table: TableKind, app_id: &str) -> Result<Option<i64>> {
+        let Some(t) = self.load_table(table.name()).await? else {
+            return Ok(None);
+        };
+        let state = t.snapshot().map_err(|e| Error::delta(table.name(), e))?;
+        state
+            .transaction_version(t.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| Error::delta(table.name(), e))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn import_chunks(
         &self,
@@ -201,7 +261,7 @@ impl Workspace {
             None => KeySet::default(),
         };
         tracing::debug!(keys = stored_keys.len(), elapsed = ?started.elapsed(), "stored keys loaded");
-        let mut state = DeriveState::new(table, stored_keys);
+        let mut state = DeriveState::new(table, stored_keys, opts.repeats);
         if let RowsHint::Rows(rows) = hint {
             state.expect_rows(rows);
         }
@@ -411,7 +471,7 @@ impl Workspace {
                 "rows_read": rows_read,
                 "rejected": rejected,
             });
-            let props = CommitProperties::default().with_metadata(vec![
+            let mut props = CommitProperties::default().with_metadata(vec![
                 (
                     "koubei.import_id".to_string(),
                     serde_json::Value::from(import_id.clone()),
@@ -422,6 +482,10 @@ impl Workspace {
                 ),
                 ("koubei.counts".to_string(), info),
             ]);
+            if let Some((app_id, v)) = &opts.app_transaction {
+                props = props
+                    .with_application_transaction(deltalake::kernel::Transaction::new(app_id, *v));
+            }
             version = Some(append::commit(table.name(), existing.as_ref(), written, props).await?);
             tracing::debug!(loaded, elapsed = ?started.elapsed(), "committed");
         }
@@ -607,6 +671,58 @@ type KeyMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<PreHashed>>;
 /// What tells how many rows an import will have, so that its key map is
 /// sized once: growing it rehashes every key, and for a moment holds the
 /// old table and the new one.
+/// What [`check_jsonl`] found in a set of records.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Records read.
+    pub records: u64,
+    /// Each bad record with its first bad field; `line` is the record's
+    /// number, from 1.
+    pub rejects: Vec<Reject>,
+    /// Fields that are not the table's columns, in order of appearance.
+    pub unknown_fields: Vec<String>,
+}
+
+/// Checks JSON Lines of `table`'s records as an import would check them,
+/// storing nothing: a record that passes is one that an import stores. Its
+/// timestamps without an offset are read in `tz`.
+pub fn check_jsonl(table: TableKind, text: Vec<u8>, tz: ImportTz) -> Result<Checked> {
+    let mut checked = Checked::default();
+    let mut state = DeriveState::new(table, KeySet::default(), Repeats::StoreOnce);
+    for piece in reader::jsonl_chunks("records", text) {
+        let chunk = piece?.into_chunk()?;
+        checked.records += chunk.rows_read;
+        checked.rejects.extend(chunk.rejects.iter().cloned());
+        let plan = convert::plan(table, &chunk.names, &[]).map_err(|reason| Error::Invalid {
+            field: "records",
+            reason,
+        })?;
+        for (name, _) in &plan.extras {
+            if !checked.unknown_fields.contains(name) {
+                checked.unknown_fields.push(name.clone());
+            }
+        }
+        let (mut columns, mut errors) =
+            convert::convert_chunk(table, &chunk, &plan, tz).map_err(|reason| Error::Invalid {
+                field: "records",
+                reason,
+            })?;
+        state.derive(&mut columns, &chunk.lines, &mut errors, &plan);
+        for (row, err) in errors.into_iter().enumerate() {
+            if let Some(e) = err {
+                checked.rejects.push(Reject::new(
+                    chunk.lines[row],
+                    Some(e.column),
+                    e.reason,
+                    None,
+                ));
+            }
+        }
+    }
+    checked.rejects.sort_by_key(|r| r.line);
+    Ok(checked)
+}
+
 #[derive(Clone, Copy)]
 enum RowsHint {
     /// Rows already in memory.
@@ -626,6 +742,7 @@ struct DeriveState {
     /// Lines numbered so far per order, when the file has order ids but no lines.
     order_lines: HashMap<String, i64>,
     already_present: u64,
+    repeats: Repeats,
 }
 
 fn col_index(table: TableKind, name: &str) -> usize {
@@ -637,7 +754,7 @@ fn col_index(table: TableKind, name: &str) -> usize {
 }
 
 impl DeriveState {
-    fn new(table: TableKind, stored: KeySet) -> Self {
+    fn new(table: TableKind, stored: KeySet, repeats: Repeats) -> Self {
         DeriveState {
             table,
             stored,
@@ -645,6 +762,7 @@ impl DeriveState {
             occurrences: KeyMap::default(),
             order_lines: HashMap::new(),
             already_present: 0,
+            repeats,
         }
     }
 
@@ -779,7 +897,12 @@ impl DeriveState {
                     }
                 }
                 let content = h.digest128();
-                let n = self.occurrences.entry(Key::from(content)).or_insert(0);
+                // A record sent again is the same record: it keeps the id
+                // of its first occurrence.
+                let n = match self.repeats {
+                    Repeats::Reject => self.occurrences.entry(Key::from(content)).or_insert(0),
+                    Repeats::StoreOnce => &mut 0,
+                };
                 let mut h = Xxh3::new();
                 h.update(&content.to_le_bytes());
                 h.update(&n.to_le_bytes());
@@ -835,6 +958,12 @@ impl DeriveState {
             match self.in_file.entry(key) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(lines[row]);
+                }
+                std::collections::hash_map::Entry::Occupied(_)
+                    if self.repeats == Repeats::StoreOnce =>
+                {
+                    keep[row] = Keep::AlreadyStored;
+                    self.already_present += 1;
                 }
                 std::collections::hash_map::Entry::Occupied(first) => {
                     let first = *first.get();

@@ -18,7 +18,7 @@ mod workspace;
 
 pub use derived::Source;
 pub use error::{Error, Hint, Result};
-pub use import::{ImportOptions, ImportReport, Progress, Quiet};
+pub use import::{Checked, ImportOptions, ImportReport, Progress, Quiet, Repeats, check_jsonl};
 pub use reader::{Delimiter, Format};
 pub use reject::Reject;
 pub use timestamp::ImportTz;

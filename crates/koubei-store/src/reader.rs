@@ -806,6 +806,17 @@ impl JsonChunks {
         })
     }
 
+    /// JSON Lines already in memory, such as captured records; `name` is
+    /// what errors call the source.
+    fn in_memory(name: &str, text: Vec<u8>) -> Self {
+        JsonChunks {
+            path: name.into(),
+            reader: BufReader::new(Box::new(io::Cursor::new(text))),
+            line: 0,
+            done: false,
+        }
+    }
+
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         let mut names: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -979,6 +990,11 @@ fn parquet_chunks(path: &Path, counter: &ByteCounter) -> Result<ChunkIter> {
             rows_read: n,
         }))
     })))
+}
+
+/// Chunks of JSON Lines already in memory.
+pub(crate) fn jsonl_chunks(name: &str, text: Vec<u8>) -> ChunkIter {
+    Box::new(Chunks(JsonChunks::in_memory(name, text)))
 }
 
 /// Chunks from record batches already in memory (the demo generator).
