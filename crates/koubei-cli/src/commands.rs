@@ -133,22 +133,27 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     ..koubei_capture::Config::default()
                 }),
             };
+            let error = |e| match e {
+                koubei_server::ConfigError::ReadsNeedToken => {
+                    anyhow!("--auth read needs a token: --token or KOUBEI_TOKEN")
+                }
+                koubei_server::ConfigError::SqlNeedsToken => {
+                    anyhow!("--allow-sql needs a token: --token or KOUBEI_TOKEN")
+                }
+                e => anyhow!(e),
+            };
+            let capturing = config.capture.is_some();
+            // Capture first stores what its log holds from before.
+            let app = koubei_server::app(config).await.map_err(error)?;
             eprintln!(
                 "koubei: serving {} on http://{}/ (OpenAPI at /openapi.json); Ctrl-C stops",
                 path.display(),
                 listener.local_addr()?
             );
-            koubei_server::serve(listener, config)
-                .await
-                .map_err(|e| match e {
-                    koubei_server::ConfigError::ReadsNeedToken => {
-                        anyhow!("--auth read needs a token: --token or KOUBEI_TOKEN")
-                    }
-                    koubei_server::ConfigError::SqlNeedsToken => {
-                        anyhow!("--allow-sql needs a token: --token or KOUBEI_TOKEN")
-                    }
-                    e => anyhow!(e),
-                })
+            if capturing {
+                eprintln!("koubei: capturing at POST /v1/events and /v1/referrals (token needed)");
+            }
+            koubei_server::serve(listener, app).await.map_err(error)
         }
     }
 }

@@ -206,8 +206,7 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
 
 /// Serves the routes on `listener` until Ctrl-C or SIGTERM, finishing the
 /// requests under way, then stores the records waiting.
-pub async fn serve(listener: tokio::net::TcpListener, config: Config) -> Result<(), ConfigError> {
-    let app = app(config).await?;
+pub async fn serve(listener: tokio::net::TcpListener, app: App) -> Result<(), ConfigError> {
     axum::serve(listener, app.router.clone())
         .with_graceful_shutdown(stopped())
         .await

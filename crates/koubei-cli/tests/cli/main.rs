@@ -1,5 +1,6 @@
 //! Integration tests that drive the real `koubei` binary.
 
+mod capture;
 mod clv;
 mod demo;
 mod golden;

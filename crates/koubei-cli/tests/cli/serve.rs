@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::util::Ws;
 
 /// The server, killed when dropped.
-struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -20,7 +20,7 @@ impl Drop for Server {
 }
 
 /// Starts `koubei serve` on a free port; its address from what it prints.
-fn start(ws: &Ws, extra: &[&str]) -> (Server, String) {
+pub fn start(ws: &Ws, extra: &[&str]) -> (Server, String) {
     let mut child = ws
         .process()
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -30,9 +30,15 @@ fn start(ws: &Ws, extra: &[&str]) -> (Server, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    // The rest of its log is read (and shown with the test's output), so
+    // that the server never writes to a closed pipe.
+    std::thread::spawn(move || {
+        for l in stderr.lines().map_while(Result::ok) {
+            eprintln!("server: {l}");
+        }
+    });
     let addr = line
         .split("http://")
         .nth(1)
