@@ -16,7 +16,7 @@ macro_rules! engine_ops {
         $(
             $(#[$doc])*
             pub async fn $name(ws: &koubei_store::Workspace, req: &$req) -> $crate::Result<$report> {
-                Ok(koubei_engine::Engine::open(ws).await?.$method(req).await?)
+                Ok($crate::engines::engine(ws).await?.$method(req).await?)
             }
         )*
     };
@@ -25,6 +25,7 @@ use engine_ops;
 
 mod demo;
 pub mod dispatch;
+mod engines;
 mod import;
 mod metrics;
 mod progress;

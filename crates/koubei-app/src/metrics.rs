@@ -77,11 +77,10 @@ pub async fn clv(ws: &Workspace, req: &ClvRequest) -> Result<ClvReport> {
 
 /// The engine over the workspace; with `recompute`, without the stored
 /// per-customer purchases.
-async fn open(ws: &Workspace, recompute: bool) -> Result<Engine> {
-    let engine = Engine::open(ws).await?;
+async fn open(ws: &Workspace, recompute: bool) -> Result<std::sync::Arc<Engine>> {
     Ok(if recompute {
-        engine.recompute()?
+        std::sync::Arc::new(Engine::open(ws).await?.recompute()?)
     } else {
-        engine
+        crate::engines::engine(ws).await?
     })
 }

@@ -2,7 +2,6 @@
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use koubei_engine::Engine;
 use koubei_store::{TableInfo, Workspace};
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +57,7 @@ pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<u8>> {
 }
 
 pub async fn sql(ws: &Workspace, req: &SqlRequest) -> Result<SqlReport> {
-    let engine = Engine::open(ws).await?;
+    let engine = crate::engines::engine(ws).await?;
     let (schema, batches) = engine.sql_read_only(&req.query).await?;
     Ok(SqlReport { schema, batches })
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
-use koubei_engine::Engine;
 use koubei_engine::wom::ArcModel;
 use koubei_store::Workspace;
 use koubei_wom::{EdgeModel, Graph, GraphBuilder, Groups, SeedRequest, StopReason, Targets};
@@ -201,7 +200,10 @@ async fn load_graph(ws: &Path, src: &GraphSource) -> Result<Loaded> {
             }
         };
         let ws = Workspace::open(ws)?;
-        let g = Engine::open(&ws).await?.referral_graph(model).await?;
+        let g = crate::engines::engine(&ws)
+            .await?
+            .referral_graph(model)
+            .await?;
         let model = match model {
             ArcModel::Learned { prior } => format!(
                 "learned: each sharer's conversion rate, smoothed by {prior} shares at the shop's {:.2}%",

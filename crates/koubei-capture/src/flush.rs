@@ -301,6 +301,7 @@ mod tests {
         );
         submit(&c, r#"{"customer_id":"c3","event":"view"}"#);
         c.close().unwrap();
+        drop(c);
         assert_eq!(
             count(
                 &ws,
@@ -317,11 +318,13 @@ mod tests {
         let (_, seg) = log::segments(&dir).unwrap().pop().unwrap();
         let kept = std::fs::read(&seg).unwrap();
         c.close().unwrap();
+        drop(c);
         assert!(log::segments(&dir).unwrap().is_empty());
         std::fs::write(&seg, kept).unwrap();
         let c = Capture::start(&ws, config).unwrap();
         assert!(log::segments(&dir).unwrap().is_empty());
         c.close().unwrap();
+        drop(c);
         assert_eq!(count(&ws, "SELECT count(*) FROM events"), ["5"]);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let v = rt

@@ -122,9 +122,10 @@ impl Workspace {
         dir_url(&self.table_dir(name))
     }
 
-    /// Each table's latest committed version, from the names in its Delta
-    /// log alone (no table is opened): what a cache of answers keys on, so
-    /// that an import or a capture shows at once.
+    /// Each table's latest committed version (derived tables as
+    /// `derived/NAME`), from the names in its Delta log alone (no table is
+    /// opened): what a cache of answers or of engines keys on, so that an
+    /// import or a capture shows at once.
     pub fn versions(&self) -> Vec<(String, Option<u64>)> {
         let mut names: Vec<String> = TableKind::ALL
             .iter()
@@ -132,10 +133,22 @@ impl Workspace {
             .chain([REJECTS.to_string()])
             .collect();
         names.sort();
-        names
+        let tables = names.into_iter().map(|n| (self.table_dir(&n), n));
+        // Derived tables too: an engine registers them when they match.
+        let mut derived: Vec<(PathBuf, String)> = fs::read_dir(self.root.join("derived"))
             .into_iter()
-            .map(|name| {
-                let log = self.table_dir(&name).join("_delta_log");
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                Some((e.path(), format!("derived/{name}")))
+            })
+            .collect();
+        derived.sort();
+        tables
+            .chain(derived)
+            .map(|(dir, name)| {
+                let log = dir.join("_delta_log");
                 let latest = fs::read_dir(&log).ok().and_then(|entries| {
                     entries
                         .flatten()

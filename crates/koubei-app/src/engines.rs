@@ -1,0 +1,39 @@
+//! One engine per workspace and data version, shared by the requests that
+//! read it: a server opens the tables once per change of data rather than
+//! once per request, and a new import or captured records show at the next
+//! request.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use koubei_engine::Engine;
+use koubei_store::Workspace;
+
+use crate::Result;
+
+type Versions = Vec<(String, Option<u64>)>;
+
+/// The engine last opened: its workspace and the versions it was keyed on.
+static OPEN: Mutex<Option<(PathBuf, Versions, Arc<Engine>)>> = Mutex::new(None);
+
+/// The engine over the workspace's latest tables.
+///
+/// The key is read before the engine opens: if a commit lands while it
+/// opens, the engine reads the newer data and the next request, seeing the
+/// newer versions, opens another. An engine is never kept past a change.
+pub(crate) async fn engine(ws: &Workspace) -> Result<Arc<Engine>> {
+    let versions = ws.versions();
+    {
+        let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((root, v, engine)) = open.as_ref()
+            && root == ws.root()
+            && *v == versions
+        {
+            return Ok(Arc::clone(engine));
+        }
+    }
+    let engine = Arc::new(Engine::open(ws).await?);
+    *OPEN.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((ws.root().to_path_buf(), versions, Arc::clone(&engine)));
+    Ok(engine)
+}
