@@ -75,6 +75,8 @@ pub(crate) fn start(
         table,
         dir: dir.clone(),
         committed,
+        commits: 0,
+        compact_after: config.compact_after.max(1),
         rt,
     };
     state.store(segments)?;
@@ -135,6 +137,9 @@ struct State {
     dir: PathBuf,
     /// The last sequence number stored in the table.
     committed: i64,
+    /// Commits made by this flusher.
+    commits: u64,
+    compact_after: u64,
     rt: tokio::runtime::Runtime,
 }
 
@@ -152,7 +157,20 @@ impl State {
             }
             segments.push(s);
         }
-        self.store(segments)
+        let committed = self.commits;
+        self.store(segments)?;
+        if self.commits > committed && self.commits.is_multiple_of(self.compact_after) {
+            // A failed compaction costs only speed; the records are stored.
+            match self
+                .rt
+                .block_on(self.ws.compact(self.table, self.compact_after as usize))
+            {
+                Ok(Some(c)) => tracing::info!(table = %self.table, ?c, "compacted"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(table = %self.table, error = %e, "compaction failed"),
+            }
+        }
+        Ok(())
     }
 
     /// Stores the records past the committed sequence number in one commit
@@ -187,6 +205,7 @@ impl State {
                 &Quiet,
             ))?;
             if report.loaded > 0 {
+                self.commits += 1;
                 let dir = self.ws.table_dir(self.table.name());
                 sync_new_files(&dir, started).map_err(|e| Error::io(&dir, e))?;
             }
@@ -331,5 +350,30 @@ mod tests {
             .block_on(ws.app_version(TableKind::Events, APP_ID))
             .unwrap();
         assert!(v.is_some_and(|v| v >= 3), "{v:?}");
+    }
+
+    /// Every few flushes the table's small files are packed into one.
+    #[test]
+    fn flushes_are_compacted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(tmp.path().join("ws")).unwrap();
+        let config = Config {
+            flush_every: Duration::from_secs(3600),
+            compact_after: 3,
+            ..Config::default()
+        };
+        let c = Capture::start(&ws, config).unwrap();
+        let files = || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let t = rt.block_on(ws.load_table("events")).unwrap().unwrap();
+            t.get_file_uris().unwrap().count()
+        };
+        for i in 0..5 {
+            submit(&c, &format!(r#"{{"customer_id":"c{i}","event":"view"}}"#));
+            c.flush().unwrap();
+        }
+        // Three commits packed into one, then two more.
+        assert_eq!(files(), 3);
+        assert_eq!(count(&ws, "SELECT count(*) FROM events"), ["5"]);
     }
 }

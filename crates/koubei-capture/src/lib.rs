@@ -46,6 +46,9 @@ pub struct Config {
     /// Bytes of requests waiting for the log writer, past which requests
     /// are turned away (busy) rather than queued.
     pub queue_bytes: usize,
+    /// Flush commits (each about one small file) after which a table is
+    /// compacted; the default is five minutes of steady capture.
+    pub compact_after: u64,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             flush_every: Duration::from_secs(5),
             flush_bytes: 64 << 20,
             queue_bytes: 256 << 20,
+            compact_after: 60,
         }
     }
 }

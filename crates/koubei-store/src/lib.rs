@@ -6,6 +6,7 @@
 //! a single atomic commit.
 
 mod append;
+mod compact;
 mod convert;
 mod derived;
 mod error;
@@ -16,6 +17,7 @@ mod reject;
 pub mod timestamp;
 mod workspace;
 
+pub use compact::Compacted;
 pub use derived::Source;
 pub use error::{Error, Hint, Result};
 pub use import::{Checked, ImportOptions, ImportReport, Progress, Quiet, Repeats, check_jsonl};

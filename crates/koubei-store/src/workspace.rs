@@ -148,17 +148,7 @@ impl Workspace {
         tables
             .chain(derived)
             .map(|(dir, name)| {
-                let log = dir.join("_delta_log");
-                let latest = fs::read_dir(&log).ok().and_then(|entries| {
-                    entries
-                        .flatten()
-                        .filter_map(|e| {
-                            let n = e.file_name();
-                            let n = n.to_str()?;
-                            n.strip_suffix(".json")?.parse::<u64>().ok()
-                        })
-                        .max()
-                });
+                let latest = latest_version(&dir.join("_delta_log"));
                 (name, latest)
             })
             .collect()
@@ -283,6 +273,35 @@ impl Workspace {
     }
 }
 
+/// The latest version in a Delta log folder. From the last checkpoint on,
+/// the next versions' files are looked for one by one: a table that has
+/// taken a commit every few seconds for weeks holds many thousands of log
+/// files, and listing them on every request would cost more than the
+/// answer. A log without a checkpoint is listed.
+fn latest_version(log: &Path) -> Option<u64> {
+    let commit = |v: u64| log.join(format!("{v:020}.json"));
+    let checkpoint = fs::read(log.join("_last_checkpoint"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|j| j["version"].as_u64());
+    let Some(mut v) = checkpoint else {
+        return fs::read_dir(log).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let n = e.file_name();
+                    let n = n.to_str()?;
+                    n.strip_suffix(".json")?.parse::<u64>().ok()
+                })
+                .max()
+        });
+    };
+    while commit(v + 1).exists() {
+        v += 1;
+    }
+    Some(v)
+}
+
 /// The URL of a table folder, which is made if it does not exist.
 fn dir_url(dir: &Path) -> Result<Url> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -389,6 +408,26 @@ fn check_canonical(table: TableKind, stored: &arrow::datatypes::Schema) -> Resul
 
 #[cfg(test)]
 mod tests {
+
+    /// From the last checkpoint, the next versions are found one by one;
+    /// without one, the log is listed.
+    #[test]
+    fn latest_version_from_the_checkpoint_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path();
+        assert_eq!(latest_version(&log.join("none")), None);
+        for v in [0u64, 1, 2] {
+            fs::write(log.join(format!("{v:020}.json")), "{}").unwrap();
+        }
+        assert_eq!(latest_version(log), Some(2));
+        fs::write(log.join("_last_checkpoint"), r#"{"version":1,"size":3}"#).unwrap();
+        for v in [3u64, 4] {
+            fs::write(log.join(format!("{v:020}.json")), "{}").unwrap();
+        }
+        // Logs before the checkpoint may be gone.
+        fs::remove_file(log.join(format!("{:020}.json", 0))).unwrap();
+        assert_eq!(latest_version(log), Some(4));
+    }
     use super::*;
 
     /// Versions follow commits, read from the log's file names.
