@@ -132,6 +132,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     flush_every: std::time::Duration::from_secs_f64(a.flush_seconds),
                     ..koubei_capture::Config::default()
                 }),
+                deadline: None,
             };
             let error = |e| match e {
                 koubei_server::ConfigError::ReadsNeedToken => {

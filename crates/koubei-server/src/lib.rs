@@ -40,8 +40,8 @@ mod openapi;
 /// The largest request body: a day of a small shop's events in one batch.
 pub const BODY_LIMIT: usize = 10 << 20;
 
-/// How long a request may take to arrive and be answered.
-const DEADLINE: Duration = Duration::from_secs(60);
+/// How long a request may take to arrive and be answered, by default.
+pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// How the server is run.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +56,9 @@ pub struct Config {
     /// Capture records at `POST /v1/events` and `/v1/referrals`, which
     /// always needs the token.
     pub capture: Option<koubei_capture::Config>,
+    /// How long a request may take to arrive and be answered ([`DEADLINE`]
+    /// when None); past it, 408.
+    pub deadline: Option<Duration>,
 }
 
 /// Why the server cannot start or stopped.
@@ -198,9 +201,9 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            DEADLINE,
+            shared.config.deadline.unwrap_or(DEADLINE),
         ))
-        .with_state(shared);
+        .with_state(Arc::clone(&shared));
     Ok(App { router, capture })
 }
 

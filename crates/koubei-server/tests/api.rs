@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use futures::StreamExt;
 use koubei_app::Workspace;
 use koubei_app::dispatch::{QUERIES, query};
 use koubei_server::{BODY_LIMIT, Config, app as start};
@@ -351,4 +352,26 @@ async fn events_are_captured_behind_the_token() {
     server.close().await.unwrap();
     let (status, _, e) = call(&app, with_token(post("/v1/events", events), "w")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+}
+
+/// A body that never finishes is cut off at the deadline with a 408, and
+/// the server goes on answering.
+#[tokio::test]
+async fn a_slow_body_meets_the_deadline() {
+    let shop = shop().await;
+    let mut c = config(&shop);
+    c.token = Some("w".into());
+    c.deadline = Some(std::time::Duration::from_millis(300));
+    c.capture = Some(koubei_capture::Config::default());
+    let server = start(c).await.unwrap();
+    let app = server.router.clone();
+    let first: Result<&'static [u8], std::io::Error> = Ok(b"[{\"customer_id\":");
+    let slow = futures::stream::iter([first]).chain(futures::stream::pending());
+    let req = with_token(post("/v1/events", Body::from_stream(slow)), "w");
+    let started = std::time::Instant::now();
+    let (status, _, _) = call(&app, req).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(call(&app, get("/v1/health")).await.0, StatusCode::OK);
+    server.close().await.unwrap();
 }
