@@ -9,8 +9,9 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 9] = [
+pub const QUERIES: [&str; 10] = [
     "tables",
+    "overview",
     "sales",
     "funnel",
     "retention",
@@ -26,6 +27,7 @@ pub const QUERIES: [&str; 9] = [
 pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> {
     match name {
         "tables" => json(crate::tables(ws).await?),
+        "overview" => json(crate::overview(ws, &parse(request)?).await?),
         "sales" => json(crate::sales(ws, &parse(request)?).await?),
         "funnel" => json(crate::funnel(ws, &parse(request)?).await?),
         "retention" => json(crate::retention(ws, &parse(request)?).await?),
@@ -47,6 +49,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
     use schemars::schema_for;
     Ok(match name {
         "tables" => schemars::json_schema!({ "type": "object", "properties": {} }),
+        "overview" => schema_for!(crate::OverviewRequest),
         "sales" => schema_for!(crate::SalesRequest),
         "funnel" => schema_for!(crate::FunnelRequest),
         "retention" => schema_for!(crate::RetentionRequest),

@@ -28,6 +28,7 @@ pub mod dispatch;
 mod engines;
 mod import;
 mod metrics;
+mod overview;
 mod progress;
 mod tables;
 pub mod views;
@@ -36,6 +37,7 @@ pub mod wom;
 pub use demo::{DemoReport, DemoRequest, demo};
 pub use import::{ImportRequest, Imported, Mapping, import, refresh};
 pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales, segment_customers};
+pub use overview::{Kpi, OverviewReport, OverviewRequest, overview};
 pub use progress::{Progress, Quiet, Task};
 pub use tables::{SqlReport, SqlRequest, TablesReport, json_rows, sql, tables};
 

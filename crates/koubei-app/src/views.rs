@@ -13,6 +13,7 @@ use koubei_view::{Cell, Column, Kind, Section, View, human_seconds, number};
 
 use crate::demo::DemoReport;
 use crate::import::Imported;
+use crate::overview::OverviewReport;
 use crate::tables::TablesReport;
 use crate::wom::{SeedsReport, SimulateReport};
 
@@ -128,6 +129,37 @@ impl ToView for DemoReport {
         s.after
             .extend(self.try_next.iter().map(|n| format!("  {n}")));
         View::new(vec![s]).warn(self.warnings.clone())
+    }
+}
+
+impl ToView for OverviewReport {
+    fn view(&self) -> View {
+        let title = format!(
+            "{} to {}, against {} to {} and a year before",
+            self.range.since, self.range.until, self.previous.since, self.previous.until
+        );
+        let mut s = Section::new(
+            Some(&title),
+            vec![
+                text("kpi"),
+                col("value", Kind::Number(2)).missing("-"),
+                col("previous", Kind::Number(2)).missing("-"),
+                col("change", Kind::Growth).missing("-"),
+                col("year_before", Kind::Number(2)).missing("-"),
+                col("yoy", Kind::Growth).missing("-"),
+            ],
+        );
+        for k in &self.kpis {
+            s.row(vec![
+                k.label.into(),
+                k.value.into(),
+                k.previous.into(),
+                k.change.into(),
+                k.year_before.into(),
+                k.yoy.into(),
+            ]);
+        }
+        View::new(vec![s])
     }
 }
 

@@ -81,6 +81,9 @@ pub enum Command {
     Refresh,
     /// List the tables with their rows, Delta versions and last import.
     Tables(TablesArgs),
+    /// The headline numbers over a date range (30 days to the last order by
+    /// default), against the range before it and a year before.
+    Overview(OverviewArgs),
     /// Sales KPIs by period: revenue net of refunds, orders, units, buyers,
     /// average order value, new against returning buyers, and growth.
     Sales(SalesArgs),
@@ -152,6 +155,17 @@ pub struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct TablesArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OverviewArgs {
+    #[command(flatten)]
+    pub range: DayRange,
+    /// The sparklines' period: day, week, month, quarter or year.
+    #[arg(long)]
+    pub by: Option<Period>,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }

@@ -74,6 +74,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         Command::Tables(a) => show(out, a.format, koubei_app::tables(&open()?).await),
+        Command::Overview(a) => show(
+            out,
+            a.format,
+            koubei_app::overview(&open()?, &a.request()).await,
+        ),
         Command::Sales(a) => show(
             out,
             a.format,

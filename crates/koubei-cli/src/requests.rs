@@ -38,6 +38,16 @@ impl ImportArgs {
     }
 }
 
+impl OverviewArgs {
+    pub fn request(&self) -> koubei_app::OverviewRequest {
+        koubei_app::OverviewRequest {
+            since: self.range.since,
+            until: self.range.until,
+            by: self.by,
+        }
+    }
+}
+
 impl SalesArgs {
     pub fn request(&self) -> SalesRequest {
         SalesRequest {

@@ -239,6 +239,15 @@ pub struct SalesReport {
     pub groups: Vec<SalesRow>,
 }
 
+/// [`Engine::sales_totals`]: a date range's measures taken together.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SalesTotals {
+    #[serde(flatten)]
+    pub measures: SalesMeasures,
+    /// Buyers in the range with two or more paid orders up to its end.
+    pub repeat_buyers: i64,
+}
+
 /// The group that collects everything outside the top N.
 pub const OTHER: &str = "(other)";
 
@@ -259,6 +268,90 @@ impl Engine {
             total,
             groups,
         })
+    }
+
+    /// The measures of every paid order line from `since` to `until`
+    /// (inclusive days, UTC) taken together: buyers and orders counted once
+    /// over the whole range, as a KPI over a date range needs (a sum of
+    /// daily buyers would count a buyer once a day). A new buyer's first
+    /// paid order falls in the range; a repeat buyer has two or more paid
+    /// orders up to `until`.
+    pub async fn sales_totals(
+        &self,
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+    ) -> Result<SalesTotals> {
+        let range = crate::ts_in_days("ts", since, until);
+        let upto = crate::ts_in_days("ts", None, until);
+        let first_in_range = crate::ts_in_days("first_ts", since, None);
+        let sql = format!(
+            "WITH upto AS (
+               SELECT customer_id, min(ts) AS first_ts, count(DISTINCT order_id) AS orders
+               FROM orders WHERE status = 'paid' AND {upto} GROUP BY customer_id
+             ),
+             lines AS (
+               SELECT o.customer_id, o.order_id, o.amount, o.quantity,
+                      {first_in_range} AS is_new, u.orders >= 2 AS repeat
+               FROM orders o JOIN upto u ON o.customer_id = u.customer_id
+               WHERE o.status = 'paid' AND {range}
+             )
+             SELECT sum(amount), count(DISTINCT order_id), sum(quantity),
+                    count(DISTINCT customer_id),
+                    count(DISTINCT CASE WHEN is_new THEN customer_id END),
+                    sum(CASE WHEN is_new THEN amount ELSE 0 END),
+                    sum(CASE WHEN is_new THEN 0 ELSE amount END),
+                    count(DISTINCT CASE WHEN repeat THEN customer_id END)
+             FROM lines"
+        );
+        let (_, batches) = self.sql(&sql).await?;
+        let b = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| Error::Request("no totals".into()))?;
+        let f = |i: usize| -> Result<f64> {
+            let c = cast(b.column(i), &DataType::Float64)?;
+            let c = c.as_primitive::<Float64Type>();
+            Ok(if c.is_null(0) { 0.0 } else { c.value(0) })
+        };
+        let n = |i: usize| -> Result<i64> {
+            let c = cast(b.column(i), &DataType::Int64)?;
+            let c = c.as_primitive::<Int64Type>();
+            Ok(if c.is_null(0) { 0 } else { c.value(0) })
+        };
+        let mut m = SalesMeasures {
+            revenue: f(0)?,
+            orders: n(1)?,
+            units: n(2)?,
+            buyers: n(3)?,
+            average_order_value: None,
+            units_per_order: None,
+            new_buyers: n(4)?,
+            new_buyer_revenue: f(5)?,
+            returning_buyer_revenue: f(6)?,
+        };
+        if m.orders > 0 {
+            m.average_order_value = Some(m.revenue / m.orders as f64);
+            m.units_per_order = Some(m.units as f64 / m.orders as f64);
+        }
+        Ok(SalesTotals {
+            repeat_buyers: n(7)?,
+            measures: m,
+        })
+    }
+
+    /// The day (UTC) of the last paid order, if any.
+    pub async fn last_paid_day(&self) -> Result<Option<NaiveDate>> {
+        let (_, b) = self
+            .sql("SELECT CAST(max(ts) AS BIGINT) FROM orders WHERE status = 'paid'")
+            .await?;
+        let Some(b) = b.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
+        let c = cast(b.column(0), &DataType::Int64)?;
+        let c = c.as_primitive::<Int64Type>();
+        Ok((!c.is_null(0))
+            .then(|| DateTime::from_timestamp_micros(c.value(0)).map(|d| d.date_naive()))
+            .flatten())
     }
 
     /// Checks that `name` is a column of `orders` and returns it quoted for SQL.

@@ -70,6 +70,19 @@ fn the_api_answers_what_the_command_line_prints() {
     let (_server, addr) = start(&ws, &[]);
     let same: &[(&[&str], &str)] = &[
         (&["tables"], "/v1/tables"),
+        (&["overview"], "/v1/overview"),
+        (
+            &[
+                "overview",
+                "--since",
+                "2025-01-01",
+                "--until",
+                "2025-03-31",
+                "--by",
+                "month",
+            ],
+            "/v1/overview?since=2025-01-01&until=2025-03-31&by=month",
+        ),
         (&["sales", "--by", "month"], "/v1/sales?by=month"),
         (
             &[
@@ -145,4 +158,59 @@ fn reads_behind_the_token() {
     let (_server, addr) = start(&ws, &["--auth", "read", "--token", "t0ken"]);
     assert_eq!(get(&addr, "/v1/tables").0, 401);
     assert_eq!(get(&addr, "/v1/health").0, 200);
+}
+
+/// The overview's range totals equal plain SQL over the orders: revenue,
+/// orders and buyers of the range, and of the range before it.
+#[test]
+fn overview_totals_equal_plain_sql() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "400", "--seed", "9"]);
+    let o: Value = serde_json::from_str(&ws.ok(&[
+        "overview",
+        "--since",
+        "2025-02-10",
+        "--until",
+        "2025-05-20",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(o["previous"]["since"], "2024-11-02");
+    assert_eq!(o["previous"]["until"], "2025-02-09");
+    let kpi = |key: &str, which: &str| {
+        o["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key"] == key)
+            .unwrap()[which]
+            .as_f64()
+            .unwrap()
+    };
+    for (which, since, next) in [
+        ("value", "2025-02-10", "2025-05-21"),
+        ("previous", "2024-11-02", "2025-02-10"),
+    ] {
+        let row = &ws.sql(&format!(
+            "SELECT CAST(sum(amount) AS DOUBLE) AS r, count(DISTINCT order_id) AS o,
+                    count(DISTINCT customer_id) AS b
+             FROM orders WHERE status = 'paid'
+               AND ts >= TIMESTAMP '{since}T00:00:00Z' AND ts < TIMESTAMP '{next}T00:00:00Z'"
+        ))[0];
+        assert!((kpi("revenue", which) - row["r"].as_f64().unwrap()).abs() < 1e-6);
+        assert_eq!(kpi("orders", which), row["o"].as_f64().unwrap());
+        assert_eq!(kpi("buyers", which), row["b"].as_f64().unwrap());
+        assert!(kpi("buyers", which) > 0.0);
+    }
+    // Repeat buyers: buyers of the range with two paid orders by its end.
+    let repeat = &ws.sql(
+        "WITH n AS (SELECT customer_id, count(DISTINCT order_id) AS k FROM orders
+                    WHERE status = 'paid' AND ts < TIMESTAMP '2025-05-21T00:00:00Z' GROUP BY 1),
+              b AS (SELECT DISTINCT customer_id FROM orders WHERE status = 'paid'
+                    AND ts >= TIMESTAMP '2025-02-10T00:00:00Z' AND ts < TIMESTAMP '2025-05-21T00:00:00Z')
+         SELECT CAST(sum(CASE WHEN k >= 2 THEN 1 ELSE 0 END) AS DOUBLE) / count(*) AS rate
+         FROM b JOIN n USING (customer_id)",
+    )[0];
+    assert!((kpi("repeat_rate", "value") - repeat["rate"].as_f64().unwrap()).abs() < 1e-12);
 }

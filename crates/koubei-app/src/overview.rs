@@ -1,0 +1,192 @@
+//! The overview: each headline number over a date range, against the range
+//! just before it and the same range a year before, with its series for a
+//! sparkline. The dashboard's first page and the report's first section.
+
+use chrono::{Months, NaiveDate, TimeDelta};
+use koubei_engine::sales::{Period, SalesRequest, SalesTotals};
+use koubei_store::Workspace;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// What `overview` shows.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct OverviewRequest {
+    /// First day included (default: 29 days before `until`, so 30 days).
+    pub since: Option<NaiveDate>,
+    /// Last day included (default: the last paid order's day).
+    pub until: Option<NaiveDate>,
+    /// The sparklines' period (default: day for up to 62 days, week for up
+    /// to a year, month beyond).
+    pub by: Option<Period>,
+}
+
+/// A range of days, both ends included.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Range {
+    pub since: NaiveDate,
+    pub until: NaiveDate,
+}
+
+/// One headline number.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Kpi {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// money, count or share.
+    pub unit: &'static str,
+    /// None when it is undefined (an average over no orders).
+    pub value: Option<f64>,
+    pub previous: Option<f64>,
+    /// value ÷ previous − 1.
+    pub change: Option<f64>,
+    pub year_before: Option<f64>,
+    /// value ÷ year_before − 1.
+    pub yoy: Option<f64>,
+    /// The value in each period of the range, for a sparkline.
+    pub series: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Point {
+    pub period: NaiveDate,
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OverviewReport {
+    pub range: Range,
+    pub previous: Range,
+    pub year_before: Range,
+    pub by: Period,
+    pub kpis: Vec<Kpi>,
+}
+
+/// Each KPI: its key, label, unit, and how it is read from a range's
+/// totals. One list, so the cards, the comparison and the sparkline agree.
+type Read = fn(&SalesTotals) -> Option<f64>;
+const KPIS: &[(&str, &str, &str, Read)] = &[
+    ("revenue", "Revenue", "money", |t| Some(t.measures.revenue)),
+    ("orders", "Orders", "count", |t| {
+        Some(t.measures.orders as f64)
+    }),
+    ("buyers", "Buyers", "count", |t| {
+        Some(t.measures.buyers as f64)
+    }),
+    ("average_order_value", "Average order value", "money", |t| {
+        t.measures.average_order_value
+    }),
+    ("units_per_order", "Units per order", "number", |t| {
+        t.measures.units_per_order
+    }),
+    ("new_buyers", "New buyers", "count", |t| {
+        Some(t.measures.new_buyers as f64)
+    }),
+    ("repeat_rate", "Repeat buyer rate", "share", |t| {
+        (t.measures.buyers > 0).then(|| t.repeat_buyers as f64 / t.measures.buyers as f64)
+    }),
+];
+
+pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewReport> {
+    let engine = crate::engines::engine(ws).await?;
+    let until = match req.until {
+        Some(u) => u,
+        None => engine.last_paid_day().await?.ok_or_else(|| {
+            Error::Request("there are no paid orders: import orders first".into())
+        })?,
+    };
+    let since = req.since.unwrap_or(until - TimeDelta::days(29));
+    if since > until {
+        return Err(Error::invalid(
+            "since",
+            format!("{since} is after until ({until})"),
+        ));
+    }
+    let days = (until - since).num_days() + 1;
+    let previous = Range {
+        since: since - TimeDelta::days(days),
+        until: since - TimeDelta::days(1),
+    };
+    let year = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
+    let year_before = Range {
+        since: year(since),
+        until: year(until),
+    };
+    let by = req.by.unwrap_or(match days {
+        ..=62 => Period::Day,
+        ..=366 => Period::Week,
+        _ => Period::Month,
+    });
+    let now = engine.sales_totals(Some(since), Some(until)).await?;
+    let before = engine
+        .sales_totals(Some(previous.since), Some(previous.until))
+        .await?;
+    let last_year = engine
+        .sales_totals(Some(year_before.since), Some(year_before.until))
+        .await?;
+    let trend = engine
+        .sales(&SalesRequest {
+            by,
+            since: Some(since),
+            until: Some(until),
+            ..SalesRequest::default()
+        })
+        .await?;
+    // The series: each period's own measures (the sales report reads a
+    // year before `since` for its growth figures; those rows are left out).
+    let periods: Vec<_> = trend
+        .total
+        .iter()
+        .filter(|r| r.period >= by.start(since))
+        .map(|r| (r.period, &r.measures))
+        .collect();
+    let kpis = KPIS
+        .iter()
+        .map(|(key, label, unit, read)| {
+            let value = read(&now);
+            let previous = read(&before);
+            let year_before = read(&last_year);
+            // A period's repeat rate would need its own totals: no sparkline.
+            let series = if *key == "repeat_rate" {
+                Vec::new()
+            } else {
+                periods
+                    .iter()
+                    .map(|(period, m)| Point {
+                        period: *period,
+                        value: read(&SalesTotals {
+                            measures: (*m).clone(),
+                            repeat_buyers: 0,
+                        }),
+                    })
+                    .collect()
+            };
+            Kpi {
+                key,
+                label,
+                unit,
+                value,
+                previous,
+                change: ratio(value, previous),
+                year_before,
+                yoy: ratio(value, year_before),
+                series,
+            }
+        })
+        .collect();
+    Ok(OverviewReport {
+        range: Range { since, until },
+        previous,
+        year_before,
+        by,
+        kpis,
+    })
+}
+
+fn ratio(value: Option<f64>, base: Option<f64>) -> Option<f64> {
+    match (value, base) {
+        (Some(v), Some(b)) if b != 0.0 => Some(v / b - 1.0),
+        _ => None,
+    }
+}
