@@ -115,7 +115,7 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
     };
     let by = req.by.unwrap_or(match days {
         ..=62 => Period::Day,
-        ..=366 => Period::Week,
+        63..=366 => Period::Week,
         _ => Period::Month,
     });
     let now = engine.sales_totals(Some(since), Some(until)).await?;

@@ -112,7 +112,8 @@ async fn bad_requests_name_their_field() {
         .await
         .unwrap_err();
     assert!(
-        e.to_string().contains("expected one of tables, sales"),
+        e.to_string()
+            .contains("expected one of tables, overview, sales"),
         "{e}"
     );
 }
