@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fetches the dashboard's third-party files from npm at pinned versions,
 checks each against its pinned SHA-256, and writes them (with their
-licences) to crates/koubei-server/assets/, where the server embeds them.
+licences) to crates/koubei-web/assets/, where the server embeds them.
 
     python3 scripts/fetch_assets.py          # fetch, check and write
     python3 scripts/fetch_assets.py --check  # check the committed files only
@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ASSETS = os.path.join(ROOT, "crates", "koubei-server", "assets")
+ASSETS = os.path.join(ROOT, "crates", "koubei-web", "assets")
 
 # (package@version, file in the package, name here, sha256)
 FILES = [

@@ -193,6 +193,8 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
         .route("/v1/referrals", post(capture_referrals))
         .layer(cors);
     let router = Router::new()
+        .route("/", get(index))
+        .route("/assets/{name}", get(asset))
         .route("/v1/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/v1/sql", post(sql))
@@ -297,6 +299,35 @@ async fn capture(s: &Shared, headers: &HeaderMap, table: TableKind, body: Bytes)
             r
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    }
+}
+
+/// The dashboard.
+async fn index() -> Response {
+    let mut r = koubei_web::INDEX.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// A file the dashboard loads, compiled in.
+async fn asset(Path(name): Path<String>) -> Response {
+    match koubei_web::asset(&name) {
+        Some(a) => {
+            let mut r = Bytes::from_static(a.bytes).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(a.content_type),
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            r
+        }
+        None => error(StatusCode::NOT_FOUND, &format!("no asset \"{name}\""), None),
     }
 }
 

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""The dashboard in a real headless browser: every page loads with no
+console error, shows the API's numbers, and is saved as a screenshot.
+
+    python3 scripts/check_dashboard.py [--koubei PATH] [--out DIR]
+
+Needs Debian's chromium and chromium-driver (and fonts-wqy-microhei for
+Chinese text); installs selenium from PyPI when it is missing. Starts
+`koubei serve` on a demo shop, opens each page with Selenium through
+/usr/bin/chromedriver, and compares what the page shows with the JSON the
+API answers for the same request. Screenshots go to DIR (default
+target/screenshots). Prints "N passed, N failed" and exits 1 on a failure.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import peers
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def api(addr, path):
+    with urllib.request.urlopen(f"http://{addr}{path}") as r:
+        return json.load(r)
+
+
+def money(v):
+    return f"{v:,.2f}"
+
+
+def count(v):
+    return f"{round(v):,}"
+
+
+def share(v):
+    return f"{v * 100:.1f}%"
+
+
+FORMAT = {"money": money, "count": count, "number": money, "share": share}
+
+
+class Check:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def equal(self, what, got, want):
+        if got == want:
+            self.passed += 1
+        else:
+            self.failed.append(f"{what}: shows {got!r}, the API says {want!r}")
+
+    def true(self, what, ok):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed.append(what)
+
+
+def open_page(driver, addr, hash_, check):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"http://{addr}/#{hash_}")
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "page").get_attribute("data-state") in ("ready", "error"))
+    state = driver.find_element(By.ID, "page").get_attribute("data-state")
+    if state != "ready":
+        check.true(f"{hash_}: the page says {driver.find_element(By.ID, 'page').text!r}", False)
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    check.true(f"{hash_}: console errors {errors}", not errors)
+    return state == "ready"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--koubei", help="path to a built koubei binary (default: a debug build)")
+    ap.add_argument("--out", default=os.path.join(peers.ROOT, "target", "screenshots"))
+    a = ap.parse_args()
+    if not os.path.exists(CHROMEDRIVER):
+        print(f"{CHROMEDRIVER} is missing: apt-get install chromium chromium-driver fonts-wqy-microhei", file=sys.stderr)
+        sys.exit(2)
+    peers.module("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    koubei = peers.koubei(a.koubei)
+    os.makedirs(a.out, exist_ok=True)
+    check = Check()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = os.path.join(tmp, "ws")
+        subprocess.run([koubei, "-w", ws, "demo", "--customers", "2000", "--seed", "11"], check=True, capture_output=True)
+        server = subprocess.Popen([koubei, "-w", ws, "serve", "--addr", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
+        options = webdriver.ChromeOptions()
+        for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000", "--lang=zh-CN"]:
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = None
+        try:
+            addr = server.stderr.readline().split("http://")[1].split("/")[0]
+            driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+            # Overview, on the default range: each card's number is the API's.
+            if open_page(driver, addr, "overview", check):
+                hash_ = driver.execute_script("return location.hash")
+                query = hash_.split("?", 1)[1]
+                o = api(addr, f"/v1/overview?{query}")
+                for k in o["kpis"]:
+                    card = driver.find_element(By.CSS_SELECTOR, f'.card[data-kpi="{k["key"]}"]')
+                    shown = card.find_element(By.CLASS_NAME, "value").text
+                    check.equal(f"overview {k['key']}", shown, FORMAT[k["unit"]](k["value"]) if k["value"] is not None else "–")
+                    raw = card.get_attribute("data-value")
+                    check.equal(f"overview {k['key']} raw", float(raw) if raw else None, k["value"])
+                check.true("overview: a sparkline per card with a series",
+                           len(driver.find_elements(By.CSS_SELECTOR, ".card .spark canvas")) == sum(1 for k in o["kpis"] if k["series"]))
+                driver.save_screenshot(os.path.join(a.out, "overview.png"))
+
+            # Sales, by month over a year, then by country.
+            for name, hash_, breakdown in [
+                ("sales", "sales?since=2025-01-01&until=2025-12-31&by=month", None),
+                ("sales-country", "sales?since=2025-01-01&until=2025-12-31&by=month&breakdown=country", "country"),
+            ]:
+                if not open_page(driver, addr, hash_, check):
+                    continue
+                q = "by=month&since=2025-01-01&until=2025-12-31" + (f"&breakdown={breakdown}&top=8" if breakdown else "")
+                s = api(addr, f"/v1/sales?{q}")
+                rows = s["groups"] if breakdown else s["total"]
+                cells = driver.find_elements(By.CSS_SELECTOR, "#page table tbody tr")
+                check.equal(f"{name} rows", len(cells), len(rows))
+                col = 2 if breakdown else 1
+                for tr, r in zip(cells, rows):
+                    tds = tr.find_elements(By.TAG_NAME, "td")
+                    check.equal(f"{name} {r['period']} {r.get('group')} revenue", tds[col].text, money(r["revenue"]))
+                driver.save_screenshot(os.path.join(a.out, f"{name}.png"))
+
+            # A bad range is shown as the API's reason, not a console error.
+            open_page(driver, addr, "overview?since=2025-05-01&until=2025-01-01", Check())
+            check.true("a bad range names its field",
+                       "since" in driver.find_element(By.ID, "page").text)
+        finally:
+            if driver:
+                driver.quit()
+            server.terminate()
+            server.wait(timeout=60)
+    for f in check.failed:
+        print(f"FAILED {f}", file=sys.stderr)
+    print(f"screenshots in {a.out}", file=sys.stderr)
+    print(f"{check.passed} passed, {len(check.failed)} failed")
+    sys.exit(1 if check.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
