@@ -141,6 +141,30 @@ def main():
                     check.equal(f"{name} {r['period']} {r.get('group')} revenue", tds[col].text, money(r["revenue"]))
                 driver.save_screenshot(os.path.join(a.out, f"{name}.png"))
 
+            # The report the demo wrote: opened from the file, with no server
+            # needed, it shows the API's numbers for its range.
+            driver.get(f"file://{ws}/report.html")
+            from selenium.webdriver.support.ui import WebDriverWait
+            WebDriverWait(driver, 30).until(
+                lambda d: d.find_element(By.ID, "page").get_attribute("data-state") in ("ready", "error"))
+            check.equal("report state", driver.find_element(By.ID, "page").get_attribute("data-state"), "ready")
+            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            check.true(f"report: console errors {errors}", not errors)
+            data = driver.execute_script("return window.KOUBEI_DATA.range")
+            o = api(addr, f"/v1/overview?since={data['since']}&until={data['until']}")
+            for k in o["kpis"]:
+                card = driver.find_element(By.CSS_SELECTOR, f'.card[data-kpi="{k["key"]}"]')
+                raw = card.get_attribute("data-value")
+                check.equal(f"report {k['key']}", float(raw) if raw else None, k["value"])
+            s = api(addr, f"/v1/sales?by=month&since={data['since']}&until={data['until']}")
+            sections = driver.find_elements(By.CSS_SELECTOR, "#page > section")
+            check.equal("report sections", len(sections), 3)
+            first = sections[1].find_elements(By.CSS_SELECTOR, "tbody tr")
+            check.equal("report sales rows", len(first), len(s["total"]))
+            driver.set_window_size(1400, 2600)
+            driver.save_screenshot(os.path.join(a.out, "report.png"))
+            driver.set_window_size(1400, 1000)
+
             # A bad range is shown as the API's reason, not a console error.
             open_page(driver, addr, "overview?since=2025-05-01&until=2025-01-01", Check())
             check.true("a bad range names its field",

@@ -48,6 +48,10 @@ pub struct DemoReport {
     /// customers, paid orders, revenue, events, reviews, referrals,
     /// countries, first and last order day, in that order.
     pub summary: serde_json::Map<String, serde_json::Value>,
+    /// The report of the shop's last year (`koubei report`), written into
+    /// the workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
     /// Commands to try next.
     pub try_next: [&'static str; 3],
     #[serde(skip)]
@@ -137,12 +141,29 @@ pub async fn demo(
     }
     drop(data);
     let unfinished = crate::import::refresh_after_import(ws, progress).await;
+    let mut warnings = Vec::new();
+    let report = match crate::report(
+        ws,
+        &crate::ReportRequest {
+            out: ws.root().join("report.html"),
+            ..Default::default()
+        },
+    )
+    .await
+    {
+        Ok(r) => Some(r.path),
+        Err(e) => {
+            warnings.push(format!("the report could not be written: {e}"));
+            None
+        }
+    };
     Ok(DemoReport {
         workspace: ws.root().display().to_string(),
         seed: req.seed,
         summary: summary(&Engine::open(ws).await?).await?,
+        report,
         try_next: TRY_NEXT,
-        warnings: Vec::new(),
+        warnings,
         unfinished,
     })
 }

@@ -30,6 +30,7 @@ mod import;
 mod metrics;
 mod overview;
 mod progress;
+mod report;
 mod tables;
 pub mod views;
 pub mod wom;
@@ -39,6 +40,7 @@ pub use import::{ImportRequest, Imported, Mapping, import, refresh};
 pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales, segment_customers};
 pub use overview::{Kpi, OverviewReport, OverviewRequest, overview};
 pub use progress::{Progress, Quiet, Task};
+pub use report::{ReportData, ReportRequest, ReportWritten, report, report_data};
 pub use tables::{SqlReport, SqlRequest, TablesReport, json_rows, sql, tables};
 
 pub use koubei_engine::FunnelOrder;

@@ -122,6 +122,10 @@ impl ToView for DemoReport {
             ]);
         }
         s.after.push(String::new());
+        if let Some(r) = &self.report {
+            s.after
+                .push(format!("Its report, to open in a browser: {r}"));
+        }
         s.after.push(format!(
             "The demo shop is in {} (seed {}). Try next:",
             self.workspace, self.seed
@@ -129,6 +133,18 @@ impl ToView for DemoReport {
         s.after
             .extend(self.try_next.iter().map(|n| format!("  {n}")));
         View::new(vec![s]).warn(self.warnings.clone())
+    }
+}
+
+impl ToView for crate::ReportWritten {
+    fn view(&self) -> View {
+        let mut s = Section::new(None, vec![text("report"), text("range"), count("bytes")]);
+        s.row(vec![
+            self.path.as_str().into(),
+            format!("{} to {}", self.range.since, self.range.until).into(),
+            self.bytes.into(),
+        ]);
+        View::new(vec![s])
     }
 }
 

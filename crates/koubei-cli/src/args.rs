@@ -84,6 +84,10 @@ pub enum Command {
     /// The headline numbers over a date range (30 days to the last order by
     /// default), against the range before it and a year before.
     Overview(OverviewArgs),
+    /// Write a self-contained HTML report (overview and sales) to send:
+    /// it opens in any browser with no network. A year to the last order
+    /// by default.
+    Report(ReportArgs),
     /// Sales KPIs by period: revenue net of refunds, orders, units, buyers,
     /// average order value, new against returning buyers, and growth.
     Sales(SalesArgs),
@@ -166,6 +170,17 @@ pub struct OverviewArgs {
     /// The sparklines' period: day, week, month, quarter or year.
     #[arg(long)]
     pub by: Option<Period>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The HTML file to write.
+    #[arg(long, default_value = "koubei-report.html")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub range: DayRange,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }

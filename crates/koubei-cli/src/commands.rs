@@ -79,6 +79,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             a.format,
             koubei_app::overview(&open()?, &a.request()).await,
         ),
+        Command::Report(a) => show(
+            out,
+            a.format,
+            koubei_app::report(&open()?, &a.request()).await,
+        ),
         Command::Sales(a) => show(
             out,
             a.format,

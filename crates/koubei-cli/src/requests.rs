@@ -48,6 +48,16 @@ impl OverviewArgs {
     }
 }
 
+impl ReportArgs {
+    pub fn request(&self) -> koubei_app::ReportRequest {
+        koubei_app::ReportRequest {
+            out: self.out.clone(),
+            since: self.range.since,
+            until: self.range.until,
+        }
+    }
+}
+
 impl SalesArgs {
     pub fn request(&self) -> SalesRequest {
         SalesRequest {

@@ -51,6 +51,36 @@ pub const ASSETS: &[Asset] = &[
     },
 ];
 
+/// A self-contained page of the report whose JSON is `report` (an object
+/// with `range` and `sections`): the style, ECharts and the dashboard's
+/// script inlined, so that it opens with no network and no server.
+pub fn report_html(title: &str, report: &str) -> String {
+    let text = |name: &str| {
+        let a = asset(name).expect("an embedded asset");
+        std::str::from_utf8(a.bytes).expect("UTF-8")
+    };
+    // Inside <script>, "</" would end the element; JSON may write it "<\/".
+    let data = report.replace("</", "<\\/");
+    let title = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>\n{css}</style>\n\
+         <script>{echarts}</script>\n<script>window.KOUBEI_DATA = {data};</script>\n</head>\n<body>\n\
+         <header><h1>koubei <span lang=\"zh\">口碑</span></h1><nav id=\"pages\"></nav></header>\n\
+         <section id=\"controls\" aria-label=\"controls\"></section>\n\
+         <main id=\"page\" aria-live=\"polite\"></main>\n\
+         <footer>{title}. Made by koubei report; every chart offers its data as CSV.</footer>\n\
+         <script>{script}</script>\n</body>\n</html>\n",
+        css = text("dashboard.css"),
+        echarts = text("echarts.min.js").replace("</script", "<\\/script"),
+        script = text("dashboard.js"),
+    )
+}
+
 /// The asset called `name`, if there is one.
 pub fn asset(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)
@@ -78,5 +108,19 @@ mod tests {
             assert!(asset(name).is_some(), "{name}");
         }
         assert!(!INDEX.contains("http://") && !INDEX.contains("https://"));
+    }
+
+    /// A report page loads nothing: every script and style is inline, and
+    /// its data cannot end the script element that holds it.
+    #[test]
+    fn a_report_is_self_contained() {
+        let page = report_html(
+            "Shop <A>",
+            r#"{"range":{},"sections":{"x":"</script><b>"}}"#,
+        );
+        assert!(!page.contains("<script src") && !page.contains("rel=\"stylesheet\""));
+        assert!(page.contains("<title>Shop &lt;A&gt;</title>"));
+        assert_eq!(page.matches("</script>").count(), 3);
+        assert!(page.contains(r#""x":"<\/script><b>""#));
     }
 }

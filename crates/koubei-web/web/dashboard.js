@@ -33,12 +33,12 @@
 
   // ---- data ----------------------------------------------------------------
 
-  async function api(op, params) {
+  // A report holds each section's answer under the section's name.
+  async function api(op, params, section) {
     const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null));
-    const key = `${op}?${query}`;
     if (REPORT) {
-      if (!(key in REPORT.answers)) throw new Error(`this report holds no ${op} for ${query}`);
-      return REPORT.answers[key];
+      if (!(section in REPORT.sections)) throw new Error(`this report has no ${section} section`);
+      return REPORT.sections[section];
     }
     const headers = {};
     const token = sessionStorage.getItem("koubei-token");
@@ -164,7 +164,7 @@
   // ---- pages -----------------------------------------------------------------
 
   async function overviewPage(main, params) {
-    const o = await api("overview", { since: params.since, until: params.until, by: params.by });
+    const o = await api("overview", { since: params.since, until: params.until, by: params.by }, "overview");
     const cards = el("div", { class: "cards" });
     main.append(el("h2", {}, `${o.range.since} to ${o.range.until}`),
       el("p", { class: "cmp" }, `Compared with ${o.previous.since} to ${o.previous.until}, and with ${o.year_before.since} to ${o.year_before.until}.`),
@@ -217,7 +217,7 @@
     const s = await api("sales", {
       by: params.by || "month", since: params.since, until: params.until,
       breakdown: params.breakdown, top: params.breakdown ? 8 : undefined,
-    });
+    }, params.breakdown ? `sales_${params.breakdown}` : "sales");
     const rows = s.breakdown ? s.groups : s.total;
     const periods = [...new Set(rows.map((r) => r.period))];
     const box = el("div", { class: "chart", id: "sales-trend" });
@@ -258,7 +258,7 @@
     main.dataset.state = "loading";
     try {
       // One date range for every page: by default, 30 days to the last order.
-      defaults = defaults || (await api("overview", {})).range;
+      defaults = defaults || (await api("overview", {}, "overview")).range;
       const range = { since: params.since || defaults.since, until: params.until || defaults.until, last: defaults.until };
       if (!params.since || !params.until) {
         writeState(page, { ...params, since: range.since, until: range.until });
@@ -273,7 +273,34 @@
     }
   }
 
-  window.addEventListener("hashchange", draw);
+  // A report: every section, one after another, with no controls.
+  async function drawReport() {
+    const main = document.getElementById("page");
+    main.dataset.state = "loading";
+    const { since, until } = REPORT.range;
+    document.getElementById("pages").replaceChildren(el("span", {}, `Report, ${since} to ${until}`));
+    try {
+      for (const [title, page, params] of [
+        ["Overview 概览", overviewPage, { since, until }],
+        ["Sales 销售", salesPage, { since, until, by: "month" }],
+        ["Sales by country 各国销售", salesPage, { since, until, by: "month", breakdown: "country" }],
+      ]) {
+        const section = el("section", {}, el("h2", {}, title));
+        main.append(section);
+        await page(section, params);
+      }
+      main.dataset.state = "ready";
+    } catch (e) {
+      main.append(el("div", { class: "error" }, String(e.message || e)));
+      main.dataset.state = "error";
+    }
+  }
+
   window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
-  draw();
+  if (REPORT) {
+    drawReport();
+  } else {
+    window.addEventListener("hashchange", draw);
+    draw();
+  }
 })();

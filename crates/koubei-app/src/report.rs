@@ -1,0 +1,116 @@
+//! `koubei report`: one self-contained HTML file of the dashboard's
+//! sections, to send to a colleague. Its numbers are the same operations'
+//! reports the dashboard draws, inlined with the same script.
+
+use std::path::PathBuf;
+
+use chrono::{Months, NaiveDate};
+use koubei_engine::sales::{Period, SalesReport, SalesRequest};
+use koubei_store::Workspace;
+use serde::{Deserialize, Serialize};
+
+use crate::overview::{OverviewReport, OverviewRequest, Range};
+use crate::{Error, Result};
+
+/// What `report` writes.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct ReportRequest {
+    /// Where to write the HTML file.
+    pub out: PathBuf,
+    /// First day included (default: a year before `until`, so that the
+    /// monthly sales show a year).
+    pub since: Option<NaiveDate>,
+    /// Last day included (default: the last paid order's day).
+    pub until: Option<NaiveDate>,
+}
+
+/// The sections of a report, as the dashboard's script reads them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportData {
+    pub range: Range,
+    pub sections: Sections,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sections {
+    pub overview: OverviewReport,
+    pub sales: SalesReport,
+    pub sales_country: SalesReport,
+}
+
+/// A report written.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportWritten {
+    pub path: String,
+    pub range: Range,
+    pub bytes: u64,
+}
+
+/// The report's data: each section's report.
+pub async fn report_data(
+    ws: &Workspace,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Result<ReportData> {
+    let engine = crate::engines::engine(ws).await?;
+    let until = match until {
+        Some(u) => u,
+        None => engine.last_paid_day().await?.ok_or_else(|| {
+            Error::Request("there are no paid orders: import orders first".into())
+        })?,
+    };
+    let since = since.unwrap_or_else(|| {
+        until
+            .checked_sub_months(Months::new(12))
+            .map_or(until, |d| d.succ_opt().unwrap_or(d))
+    });
+    let overview = crate::overview(
+        ws,
+        &OverviewRequest {
+            since: Some(since),
+            until: Some(until),
+            by: None,
+        },
+    )
+    .await?;
+    let sales = |breakdown: Option<&str>| SalesRequest {
+        by: Period::Month,
+        breakdown: breakdown.map(str::to_string),
+        top: breakdown.map(|_| 8),
+        since: Some(since),
+        until: Some(until),
+    };
+    Ok(ReportData {
+        range: Range { since, until },
+        sections: Sections {
+            overview,
+            sales: engine.sales(&sales(None)).await?,
+            sales_country: engine.sales(&sales(Some("country"))).await?,
+        },
+    })
+}
+
+/// Writes the report to `req.out`, whole or not at all.
+pub async fn report(ws: &Workspace, req: &ReportRequest) -> Result<ReportWritten> {
+    if req.out.as_os_str().is_empty() {
+        return Err(Error::invalid("out", "name the HTML file to write"));
+    }
+    let data = report_data(ws, req.since, req.until).await?;
+    let title = format!(
+        "koubei report, {} to {}",
+        data.range.since, data.range.until
+    );
+    let html = koubei_web::report_html(&title, &serde_json::to_string(&data)?);
+    koubei_store::atomic_write(&req.out, html.as_bytes())?;
+    Ok(ReportWritten {
+        path: req
+            .out
+            .canonicalize()
+            .unwrap_or_else(|_| req.out.clone())
+            .display()
+            .to_string(),
+        range: data.range,
+        bytes: html.len() as u64,
+    })
+}
