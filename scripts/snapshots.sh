@@ -68,6 +68,8 @@ mkdir -p "$work/demo"
 snap demo demo demo
 snap demo tables tables
 snap demo sql-countries sql "SELECT country, count(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC, country LIMIT 10"
+snap demo overview overview
+snap demo overview-quarter overview --since 2025-10-01 --until 2025-12-31 --by month
 snap demo sales-month sales --by month
 snap demo sales-week-range sales --by week --since 2025-10-01 --until 2025-12-31
 snap demo sales-quarter-country sales --by quarter --breakdown country --top 5
