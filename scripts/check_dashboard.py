@@ -64,6 +64,15 @@ class Check:
             self.failed.append(what)
 
 
+def shot(driver, path):
+    """A screenshot of the whole page, not only the window."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(height + 120, 8000))
+    time.sleep(0.3)
+    driver.save_screenshot(path)
+    driver.set_window_size(1400, 1000)
+
+
 def open_page(driver, addr, hash_, check):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -121,7 +130,7 @@ def main():
                     check.equal(f"overview {k['key']} raw", float(raw) if raw else None, k["value"])
                 check.true("overview: a sparkline per card with a series",
                            len(driver.find_elements(By.CSS_SELECTOR, ".card .spark canvas")) == sum(1 for k in o["kpis"] if k["series"]))
-                driver.save_screenshot(os.path.join(a.out, "overview.png"))
+                shot(driver, os.path.join(a.out, "overview.png"))
 
             # Sales, by month over a year, then by country.
             for name, hash_, breakdown in [
@@ -139,7 +148,32 @@ def main():
                 for tr, r in zip(cells, rows):
                     tds = tr.find_elements(By.TAG_NAME, "td")
                     check.equal(f"{name} {r['period']} {r.get('group')} revenue", tds[col].text, money(r["revenue"]))
-                driver.save_screenshot(os.path.join(a.out, f"{name}.png"))
+                shot(driver, os.path.join(a.out, f"{name}.png"))
+
+            # The other pages: each table shows the API's numbers.
+            r = "since=2025-01-01&until=2025-12-31"
+            pages = [
+                ("funnel", f"funnel?{r}&by=month",
+                 f"/v1/funnel?steps=view,add_to_cart,checkout,purchase&window_seconds=604800&trend=month&{r}",
+                 lambda j: [count(st["persons"]) for st in j["steps"]], 1),
+                ("retention", f"retention?{r}&by=month",
+                 f"/v1/retention?period=month&periods=12&{r}",
+                 lambda j: [count(c["size"]) for c in j["cohorts"]], 1),
+                ("customers", f"customers?{r}",
+                 "/v1/rfm?as_of=2025-12-31",
+                 lambda j: [count(g["customers"]) for g in j["segments"]], 1),
+                ("wom", f"wom?{r}",
+                 "/v1/wom/metrics?by=month",
+                 lambda j: [share(p["customer_share_rate"]) for p in j["periods"] if "2025-01-01" <= p["period"] <= "2025-12-31"], 2),
+            ]
+            for name, hash_, path, want, col in pages:
+                if not open_page(driver, addr, hash_, check):
+                    continue
+                rows = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+                shown = [tr.find_elements(By.TAG_NAME, "td")[col].text for tr in rows]
+                check.equal(f"{name} table", shown, want(api(addr, path)))
+                check.true(f"{name}: its charts are drawn", len(driver.find_elements(By.CSS_SELECTOR, "#page canvas")) >= 1)
+                shot(driver, os.path.join(a.out, f"{name}.png"))
 
             # The report the demo wrote: opened from the file, with no server
             # needed, it shows the API's numbers for its range.
@@ -161,9 +195,7 @@ def main():
             check.equal("report sections", len(sections), 3)
             first = sections[1].find_elements(By.CSS_SELECTOR, "tbody tr")
             check.equal("report sales rows", len(first), len(s["total"]))
-            driver.set_window_size(1400, 2600)
-            driver.save_screenshot(os.path.join(a.out, "report.png"))
-            driver.set_window_size(1400, 1000)
+            shot(driver, os.path.join(a.out, "report.png"))
 
             # A bad range is shown as the API's reason, not a console error.
             open_page(driver, addr, "overview?since=2025-05-01&until=2025-01-01", Check())

@@ -11,7 +11,13 @@
   const PAGES = [
     ["overview", "Overview 概览"],
     ["sales", "Sales 销售"],
+    ["funnel", "Funnel 转化"],
+    ["retention", "Retention 留存"],
+    ["customers", "RFM & CLV 客户价值"],
+    ["wom", "Word of mouth 口碑"],
   ];
+  const WINDOWS = [["86400", "1 day"], ["604800", "7 days"], ["2592000", "30 days"]];
+  const DEFAULT_STEPS = "view,add_to_cart,checkout,purchase";
   const BREAKDOWNS = ["", "country", "region", "channel", "category"];
   const INTERVALS = ["", "day", "week", "month", "quarter", "year"];
   const PRESETS = [["7", "Last 7 days"], ["30", "Last 30 days"], ["90", "Last 90 days"], ["365", "Last 365 days"], ["custom", "Custom"]];
@@ -152,6 +158,14 @@
     by.addEventListener("change", () => apply({}));
     box.append(el("label", { for: "preset" }, "Dates"), preset, since, el("span", {}, "to"), until,
       el("label", { for: "by" }, "Interval"), by);
+    if (page === "funnel") {
+      const steps = el("input", { id: "steps", size: 40, value: params.steps || DEFAULT_STEPS, "aria-label": "steps" });
+      const windowSel = el("select", { id: "window", "aria-label": "window" }, ...WINDOWS.map(([v, t]) => el("option", { value: v }, t)));
+      windowSel.value = params.window || "604800";
+      steps.addEventListener("change", () => apply({ steps: steps.value }));
+      windowSel.addEventListener("change", () => apply({ window: windowSel.value }));
+      box.append(el("label", { for: "steps" }, "Steps"), steps, el("label", { for: "window" }, "Window"), windowSel);
+    }
     if (page === "sales") {
       const breakdown = el("select", { id: "breakdown", "aria-label": "breakdown" },
         ...BREAKDOWNS.map((v) => el("option", { value: v }, v || "none")));
@@ -242,7 +256,173 @@
     });
   }
 
-  const DRAW = { overview: overviewPage, sales: salesPage };
+  function duration(seconds) {
+    if (seconds == null) return "–";
+    if (seconds >= 86400 && seconds % 86400 === 0) return seconds === 86400 ? "1 day" : `${seconds / 86400} days`;
+    if (seconds < 120) return `${seconds.toFixed(0)}s`;
+    if (seconds < 7200) return `${(seconds / 60).toFixed(1)}m`;
+    if (seconds < 172800) return `${(seconds / 3600).toFixed(1)}h`;
+    return `${(seconds / 86400).toFixed(1)}d`;
+  }
+
+  function titled(text) {
+    return { text, left: "center", textStyle: { fontSize: 13 } };
+  }
+
+  async function funnelPage(main, params) {
+    const f = await api("funnel", {
+      steps: params.steps || DEFAULT_STEPS, window_seconds: params.window || "604800",
+      trend: params.by || "week", since: params.since, until: params.until,
+    }, "funnel");
+    const bars = el("div", { class: "chart", id: "funnel-steps" });
+    const header = ["step", "persons", "conversion_from_previous", "conversion_from_first", "dropoff", "median_time_from_previous"];
+    const data = f.steps.map((st) => [st.name, st.persons, st.conversion_from_previous, st.conversion_from_first, st.dropoff, st.median_seconds_from_previous]);
+    main.append(panel("Funnel", csvButton("funnel", header, data), bars,
+      table(header, data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("share", r[3]), fmt("count", r[4]), duration(r[5])]))));
+    chart(bars, {
+      title: titled(`Persons at each step, within ${duration(f.window_seconds)}`),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      grid: { left: 110, right: 90, top: 40, bottom: 50 },
+      xAxis: { type: "value", name: "persons", nameLocation: "middle", nameGap: 28 },
+      yAxis: { type: "category", inverse: true, data: f.steps.map((st) => st.name) },
+      series: [{
+        type: "bar", name: "persons", data: f.steps.map((st) => st.persons),
+        label: { show: true, position: "right", formatter: (p) => `${fmt("count", p.value)} (${fmt("share", f.steps[p.dataIndex].conversion_from_first)})` },
+      }],
+    });
+    if (f.trend && f.trend.length) {
+      const trend = el("div", { class: "chart", id: "funnel-trend" });
+      main.append(panel("Conversion over time", csvButton("funnel-trend", ["period", "entered", "converted", "conversion"],
+        f.trend.map((t) => [t.period, t.entered, t.converted, t.conversion])), trend));
+      chart(trend, {
+        title: titled("Conversion by the period persons entered"),
+        tooltip: { trigger: "axis" },
+        legend: { bottom: 0 },
+        grid: { left: 70, right: 60, top: 40, bottom: 72 },
+        xAxis: { type: "category", name: "entered", nameLocation: "middle", nameGap: 28, data: f.trend.map((t) => t.period) },
+        yAxis: [{ type: "value", name: "conversion", axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } }, { type: "value", name: "persons" }],
+        series: [
+          { name: "conversion", type: "line", data: f.trend.map((t) => t.conversion), tooltip: { valueFormatter: (v) => fmt("share", v) } },
+          { name: "entered", type: "bar", yAxisIndex: 1, data: f.trend.map((t) => t.entered) },
+        ],
+      });
+    }
+  }
+
+  async function retentionPage(main, params) {
+    const period = params.by && params.by !== "day" ? params.by : "month";
+    const r = await api("retention", { period, periods: 12, since: params.since, until: params.until }, "retention");
+    const cohorts = r.cohorts;
+    const width = Math.max(0, ...cohorts.map((c) => c.retained.length));
+    const offsets = [...Array(width).keys()];
+    const heat = el("div", { class: "chart", id: "retention-heatmap", style: `height:${Math.max(340, 26 * cohorts.length + 90)}px` });
+    const header = ["cohort", "size", ...offsets.map((o) => `${period} ${o}`)];
+    const data = cohorts.map((c) => [c.cohort, c.size, ...offsets.map((o) => c.retained[o] ?? null)]);
+    main.append(panel("Retention", csvButton("retention", header, data), heat,
+      table(header, cohorts.map((c) => [c.cohort, fmt("count", c.size), ...offsets.map((o) => (c.retained[o] == null || !c.size ? "–" : fmt("share", c.retained[o] / c.size)))]))));
+    const cells = [];
+    cohorts.forEach((c, y) => offsets.forEach((o) => {
+      if (c.retained[o] != null && c.size) cells.push([o, y, c.retained[o] / c.size]);
+    }));
+    chart(heat, {
+      title: titled(`Share of each ${period}'s new customers who came back, by ${period}s since`),
+      tooltip: { formatter: (p) => `${cohorts[p.value[1]].cohort}, ${period} ${p.value[0]}: ${fmt("share", p.value[2])}` },
+      grid: { left: 100, right: 30, top: 40, bottom: 80 },
+      xAxis: { type: "category", name: `${period}s since first`, nameLocation: "middle", nameGap: 28, data: offsets.map(String) },
+      yAxis: { type: "category", name: "cohort", nameLocation: "start", inverse: true, data: cohorts.map((c) => c.cohort) },
+      visualMap: { min: 0, max: 1, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 160, formatter: (v) => `${(v * 100).toFixed(0)}%` },
+      series: [{ type: "heatmap", data: cells, label: { show: cells.length <= 200, formatter: (p) => `${(p.value[2] * 100).toFixed(0)}` } }],
+    });
+    const curves = el("div", { class: "chart", id: "retention-curves" });
+    main.append(panel("Retention curves", "", curves));
+    const recent = cohorts.filter((c) => c.size > 0).slice(-6);
+    chart(curves, {
+      title: titled(`Retention curves of the last ${recent.length} cohorts`),
+      tooltip: { trigger: "axis", valueFormatter: (v) => fmt("share", v) },
+      legend: { bottom: 0 },
+      grid: { left: 70, right: 30, top: 40, bottom: 72 },
+      xAxis: { type: "category", name: `${period}s since first`, nameLocation: "middle", nameGap: 28, data: offsets.map(String) },
+      yAxis: { type: "value", name: "retained", max: 1, axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } },
+      series: recent.map((c) => ({ name: c.cohort, type: "line", data: c.retained.map((v) => (v == null ? null : v / c.size)) })),
+    });
+  }
+
+  async function customersPage(main, params) {
+    const rfm = await api("rfm", { as_of: params.until }, "rfm");
+    const seg = el("div", { class: "chart", id: "rfm-segments" });
+    const header = ["segment", "customers", "share", "revenue", "revenue_share", "avg_clv"];
+    const data = rfm.segments.map((g) => [g.segment, g.customers, g.share, g.revenue, g.revenue_share, g.avg_clv]);
+    main.append(panel("RFM segments", csvButton("rfm", header, data), seg,
+      table(header, data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("money", r[3]), fmt("share", r[4]), fmt("money", r[5])]))));
+    chart(seg, {
+      title: titled(`RFM segments as of ${rfm.as_of}: share of customers and of revenue`),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt("share", v) },
+      legend: { bottom: 0 },
+      grid: { left: 130, right: 40, top: 40, bottom: 72 },
+      xAxis: { type: "value", name: "share", nameLocation: "middle", nameGap: 28, axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } },
+      yAxis: { type: "category", inverse: true, data: rfm.segments.map((g) => g.segment) },
+      series: [
+        { name: "customers", type: "bar", data: rfm.segments.map((g) => g.share) },
+        { name: "revenue", type: "bar", data: rfm.segments.map((g) => g.revenue_share) },
+      ],
+    });
+    const clv = await api("clv", {}, "clv");
+    const hist = el("div", { class: "chart", id: "clv-histogram" });
+    const totals = [["customers", fmt("count", clv.customers)], ["repeat buyers", fmt("count", clv.repeat_buyers)],
+      ["expected purchases (horizon)", fmt("number", clv.expected_purchases)], ["total CLV", fmt("money", clv.total_clv)]];
+    main.append(panel("CLV", csvButton("clv-histogram", ["purchases", "actual", "predicted"], clv.histogram.map((h) => [h.purchases, h.actual, h.predicted])),
+      table(["measure", "value"], totals), hist));
+    chart(hist, {
+      title: titled(`${clv.model} fit: customers by repeat purchases, actual against predicted`),
+      tooltip: { trigger: "axis" },
+      legend: { bottom: 0 },
+      grid: { left: 70, right: 30, top: 40, bottom: 72 },
+      xAxis: { type: "category", name: "repeat purchases", nameLocation: "middle", nameGap: 28, data: clv.histogram.map((h) => String(h.purchases)) },
+      yAxis: { type: "value", name: "customers" },
+      series: [
+        { name: "actual", type: "bar", data: clv.histogram.map((h) => h.actual) },
+        { name: "predicted", type: "bar", data: clv.histogram.map((h) => h.predicted), tooltip: { valueFormatter: (v) => fmt("number", v) } },
+      ],
+    });
+  }
+
+  function tree(node) {
+    return { name: node.id, children: (node.children || []).map(tree) };
+  }
+
+  async function womPage(main, params) {
+    const m = await api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
+    const periods = m.periods.filter((p) => p.period <= params.until && p.period >= params.since.slice(0, 7));
+    const line = el("div", { class: "chart", id: "wom-trend" });
+    const header = ["period", "buyers", "customer_share_rate", "order_share_rate", "shares", "k_factor", "new_customers_from_shares"];
+    const data = periods.map((p) => [p.period, p.buyers, p.customer_share_rate, p.order_share_rate, p.shares, p.k_factor, p.new_customers_from_shares]);
+    main.append(panel("Share rate and K-factor", csvButton("wom", header, data), line,
+      table(header, data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("share", r[3]), fmt("count", r[4]), fmt("number", r[5]), fmt("count", r[6])]))));
+    chart(line, {
+      title: titled(`Share rate and K-factor by ${m.by}`),
+      tooltip: { trigger: "axis" },
+      legend: { bottom: 0 },
+      grid: { left: 70, right: 70, top: 40, bottom: 72 },
+      xAxis: { type: "category", name: m.by, nameLocation: "middle", nameGap: 28, data: periods.map((p) => p.period) },
+      yAxis: [{ type: "value", name: "share rate", axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } }, { type: "value", name: "K-factor" }],
+      series: [
+        { name: "customer share rate", type: "line", data: periods.map((p) => p.customer_share_rate), tooltip: { valueFormatter: (v) => fmt("share", v) } },
+        { name: "K-factor", type: "line", yAxisIndex: 1, data: periods.map((p) => p.k_factor), tooltip: { valueFormatter: (v) => fmt("number", v) } },
+      ],
+    });
+    const c = await api("wom/cascades", { top: 3 }, "wom_cascades");
+    for (const [i, cascade] of c.largest.entries()) {
+      const box = el("div", { class: "chart", id: `cascade-${i}` });
+      main.append(panel(`Cascade ${i + 1}`, "", box));
+      chart(box, {
+        title: titled(`Cascade from ${cascade.root}: ${cascade.size} customers, depth ${cascade.depth}, started ${cascade.started}`),
+        tooltip: { trigger: "item" },
+        series: [{ type: "tree", data: [tree(cascade.tree)], top: 50, bottom: 20, left: 80, right: 120, symbolSize: 9, initialTreeDepth: -1, label: { position: "left", fontSize: 11 }, leaves: { label: { position: "right" } } }],
+      });
+    }
+  }
+
+  const DRAW = { overview: overviewPage, sales: salesPage, funnel: funnelPage, retention: retentionPage, customers: customersPage, wom: womPage };
 
   // ---- the page --------------------------------------------------------------
 
