@@ -192,7 +192,12 @@ def main():
                 check.equal(f"report {k['key']}", float(raw) if raw else None, k["value"])
             s = api(addr, f"/v1/sales?by=month&since={data['since']}&until={data['until']}")
             sections = driver.find_elements(By.CSS_SELECTOR, "#page > section")
-            check.equal("report sections", len(sections), 3)
+            check.equal("report sections", len(sections), 7)
+            skipped = driver.execute_script("return window.KOUBEI_DATA.sections.skipped")
+            check.equal("report sections skipped", skipped, {})
+            f = api(addr, f"/v1/funnel?steps=view,add_to_cart,checkout,purchase&window_seconds=604800&trend=week&since={data['since']}&until={data['until']}")
+            shown = [tr.find_elements(By.TAG_NAME, "td")[1].text for tr in sections[3].find_elements(By.CSS_SELECTOR, "table")[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
+            check.equal("report funnel", shown, [count(st["persons"]) for st in f["steps"]])
             first = sections[1].find_elements(By.CSS_SELECTOR, "tbody tr")
             check.equal("report sales rows", len(first), len(s["total"]))
             shot(driver, os.path.join(a.out, "report.png"))

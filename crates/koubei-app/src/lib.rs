@@ -90,6 +90,9 @@ impl From<koubei_engine::Error> for Error {
     fn from(e: koubei_engine::Error) -> Self {
         match e {
             koubei_engine::Error::Invalid { field, reason } => Error::invalid(field, reason),
+            // The data cannot answer the request (an empty table): the
+            // caller's to fix, not a fault (a 400, not a 500, in the API).
+            koubei_engine::Error::Request(m) => Error::Request(m),
             koubei_engine::Error::Store(s) => s.into(),
             e => Error::Engine(e),
         }

@@ -37,6 +37,12 @@ pub struct Sections {
     pub overview: OverviewReport,
     pub sales: SalesReport,
     pub sales_country: SalesReport,
+    /// The other pages' reports, by section name, each made by the same
+    /// request the dashboard's page sends; a section whose data is missing
+    /// (a shop without events or referrals) is in `skipped` instead.
+    #[serde(flatten)]
+    pub more: serde_json::Map<String, serde_json::Value>,
+    pub skipped: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A report written.
@@ -81,12 +87,55 @@ pub async fn report_data(
         since: Some(since),
         until: Some(until),
     };
+    // The dashboard's defaults for these pages (see dashboard.js).
+    let (s, u) = (since.to_string(), until.to_string());
+    let pages = [
+        (
+            "funnel",
+            "funnel",
+            serde_json::json!({"steps": ["view", "add_to_cart", "checkout", "purchase"],
+                               "window_seconds": 604800, "trend": "week", "since": s, "until": u}),
+        ),
+        (
+            "retention",
+            "retention",
+            serde_json::json!({"period": "month", "periods": 12, "since": s, "until": u}),
+        ),
+        ("rfm", "rfm", serde_json::json!({"as_of": u})),
+        ("clv", "clv", serde_json::json!({})),
+        (
+            "wom_metrics",
+            "wom/metrics",
+            serde_json::json!({"by": "month"}),
+        ),
+        (
+            "wom_cascades",
+            "wom/cascades",
+            serde_json::json!({"top": 3}),
+        ),
+    ];
+    let mut more = serde_json::Map::new();
+    let mut skipped = serde_json::Map::new();
+    for (section, op, request) in pages {
+        match crate::dispatch::query(ws, op, request).await {
+            Ok(v) => {
+                more.insert(section.into(), v);
+            }
+            // A shop without events or referrals has no such page.
+            Err(e @ (Error::Request(_) | Error::Invalid { .. })) => {
+                skipped.insert(section.into(), e.to_string().into());
+            }
+            Err(e) => return Err(e),
+        }
+    }
     Ok(ReportData {
         range: Range { since, until },
         sections: Sections {
             overview,
             sales: engine.sales(&sales(None)).await?,
             sales_country: engine.sales(&sales(Some("country"))).await?,
+            more,
+            skipped,
         },
     })
 }

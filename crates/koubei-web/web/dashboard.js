@@ -460,14 +460,20 @@
     const { since, until } = REPORT.range;
     document.getElementById("pages").replaceChildren(el("span", {}, `Report, ${since} to ${until}`));
     try {
-      for (const [title, page, params] of [
-        ["Overview 概览", overviewPage, { since, until }],
-        ["Sales 销售", salesPage, { since, until, by: "month" }],
-        ["Sales by country 各国销售", salesPage, { since, until, by: "month", breakdown: "country" }],
+      const skipped = REPORT.sections.skipped || {};
+      for (const [title, page, params, needs] of [
+        ["Overview 概览", overviewPage, { since, until }, "overview"],
+        ["Sales 销售", salesPage, { since, until, by: "month" }, "sales"],
+        ["Sales by country 各国销售", salesPage, { since, until, by: "month", breakdown: "country" }, "sales_country"],
+        ["Funnel 转化", funnelPage, { since, until }, "funnel"],
+        ["Retention 留存", retentionPage, { since, until }, "retention"],
+        ["RFM & CLV 客户价值", customersPage, { since, until }, "rfm"],
+        ["Word of mouth 口碑", womPage, { since, until }, "wom_metrics"],
       ]) {
         const section = el("section", {}, el("h2", {}, title));
         main.append(section);
-        await page(section, params);
+        if (needs in skipped) section.append(el("p", {}, `Not in this report: ${skipped[needs]}`));
+        else await page(section, params);
       }
       main.dataset.state = "ready";
     } catch (e) {

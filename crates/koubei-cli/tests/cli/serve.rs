@@ -214,3 +214,60 @@ fn overview_totals_equal_plain_sql() {
     )[0];
     assert!((kpi("repeat_rate", "value") - repeat["rate"].as_f64().unwrap()).abs() < 1e-12);
 }
+
+/// `koubei report` writes one file that needs nothing else; a shop with
+/// orders only has no word-of-mouth section, and says so instead of failing.
+#[test]
+fn a_report_is_one_file_and_says_what_it_lacks() {
+    let ws = Ws::new();
+    ws.load(
+        "orders",
+        "orders.csv",
+        "order_id,customer_id,ts,amount\no1,c1,2025-03-01T10:00:00Z,10.50\no2,c2,2025-03-02T10:00:00Z,20\no3,c1,2025-04-01T10:00:00Z,5.25\n",
+        &[],
+    );
+    let out = ws.path().join("r.html");
+    let written: Value = serde_json::from_str(&ws.ok(&[
+        "report",
+        "--out",
+        out.to_str().unwrap(),
+        "--since",
+        "2025-01-01",
+        "--until",
+        "2025-12-31",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(written["range"]["since"], "2025-01-01");
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(written["bytes"].as_u64().unwrap() as usize, html.len());
+    assert!(!html.contains("<script src") && !html.contains("rel=\"stylesheet\""));
+    let data = html
+        .split("window.KOUBEI_DATA = ")
+        .nth(1)
+        .and_then(|r| r.split(";</script>").next())
+        .unwrap();
+    let data: Value = serde_json::from_str(&data.replace("<\\/", "</")).unwrap();
+    let skipped = &data["sections"]["skipped"];
+    assert!(
+        skipped["wom_metrics"]
+            .as_str()
+            .is_some_and(|r| r.contains("referrals")),
+        "{skipped}"
+    );
+    let api: Value = serde_json::from_str(&ws.ok(&[
+        "overview",
+        "--since",
+        "2025-01-01",
+        "--until",
+        "2025-12-31",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(data["sections"]["overview"], api);
+    assert_eq!(api["kpis"][0]["value"], 35.75);
+    let e = ws.fails(&["report", "--out", ""]);
+    assert!(e.contains("out"), "{e}");
+}
