@@ -173,6 +173,12 @@ def main():
                 shown = [tr.find_elements(By.TAG_NAME, "td")[col].text for tr in rows]
                 check.equal(f"{name} table", shown, want(api(addr, path)))
                 check.true(f"{name}: its charts are drawn", len(driver.find_elements(By.CSS_SELECTOR, "#page canvas")) >= 1)
+                if name == "wom":
+                    reach = api(addr, "/v1/wom/reach?home=CN")
+                    rows = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")[1].find_elements(By.CSS_SELECTOR, "tbody tr")
+                    check.equal("wom reach regions", [tr.find_elements(By.TAG_NAME, "td")[2].text for tr in rows],
+                                [count(p["customers"]) for p in reach["home_region_customers"]])
+                    check.true("wom: both maps drawn", len(driver.find_elements(By.CSS_SELECTOR, ".chart.map canvas")) == 2)
                 shot(driver, os.path.join(a.out, f"{name}.png"))
 
             # The report the demo wrote: opened from the file, with no server

@@ -113,6 +113,7 @@ pub async fn report_data(
             "wom/cascades",
             serde_json::json!({"top": 3}),
         ),
+        ("wom_reach", "wom/reach", serde_json::json!({"home": "CN"})),
     ];
     let mut more = serde_json::Map::new();
     let mut skipped = serde_json::Map::new();

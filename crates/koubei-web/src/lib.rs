@@ -69,7 +69,9 @@ pub fn report_html(title: &str, report: &str) -> String {
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title}</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>\n{css}</style>\n\
-         <script>{echarts}</script>\n<script>window.KOUBEI_DATA = {data};</script>\n</head>\n<body>\n\
+         <script>{echarts}</script>\n<script>{topojson}</script>\n\
+         <script>window.KOUBEI_MAPS = {{\"china.json\": {china}, \"countries-110m.json\": {world}}};</script>\n\
+         <script>window.KOUBEI_DATA = {data};</script>\n</head>\n<body>\n\
          <header><h1>koubei <span lang=\"zh\">口碑</span></h1><nav id=\"pages\"></nav></header>\n\
          <section id=\"controls\" aria-label=\"controls\"></section>\n\
          <main id=\"page\" aria-live=\"polite\"></main>\n\
@@ -78,6 +80,9 @@ pub fn report_html(title: &str, report: &str) -> String {
         css = text("dashboard.css"),
         echarts = text("echarts.min.js").replace("</script", "<\\/script"),
         script = text("dashboard.js"),
+        topojson = text("topojson-client.min.js").replace("</script", "<\\/script"),
+        china = text("china.json").replace("</", "<\\/"),
+        world = text("countries-110m.json").replace("</", "<\\/"),
     )
 }
 
@@ -120,7 +125,7 @@ mod tests {
         );
         assert!(!page.contains("<script src") && !page.contains("rel=\"stylesheet\""));
         assert!(page.contains("<title>Shop &lt;A&gt;</title>"));
-        assert_eq!(page.matches("</script>").count(), 3);
+        assert_eq!(page.matches("</script>").count(), 5);
         assert!(page.contains(r#""x":"<\/script><b>""#));
     }
 }

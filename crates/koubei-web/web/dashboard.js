@@ -386,6 +386,102 @@
     });
   }
 
+  // ISO 3166-2:CN to the names in china.json.
+  const CN_NAMES = {
+    "CN-AH": "安徽", "CN-BJ": "北京", "CN-CQ": "重庆", "CN-FJ": "福建", "CN-GD": "广东", "CN-GS": "甘肃",
+    "CN-GX": "广西", "CN-GZ": "贵州", "CN-HA": "河南", "CN-HB": "湖北", "CN-HE": "河北", "CN-HI": "海南",
+    "CN-HK": "香港", "CN-HL": "黑龙江", "CN-HN": "湖南", "CN-JL": "吉林", "CN-JS": "江苏", "CN-JX": "江西",
+    "CN-LN": "辽宁", "CN-MO": "澳门", "CN-NM": "内蒙古", "CN-NX": "宁夏", "CN-QH": "青海", "CN-SC": "四川",
+    "CN-SD": "山东", "CN-SH": "上海", "CN-SN": "陕西", "CN-SX": "山西", "CN-TJ": "天津", "CN-TW": "台湾",
+    "CN-XJ": "新疆", "CN-XZ": "西藏", "CN-YN": "云南", "CN-ZJ": "浙江",
+  };
+
+  // A map's GeoJSON: inlined in a report, fetched from the server otherwise.
+  async function geo(name) {
+    if (window.KOUBEI_MAPS) return window.KOUBEI_MAPS[name];
+    const r = await fetch(`/assets/${name}`);
+    return r.json();
+  }
+
+  async function reachSection(main) {
+    const r = await api("wom/reach", { home: "CN" }, "wom_reach");
+    const header = ["code", "name", "customers"];
+    const regions = r.home_region_customers.map((p) => [p.code, p.name, p.customers]);
+    const countries = r.country_customers.map((p) => [p.code, p.name, p.customers]);
+    const homeMap = el("div", { class: "chart map", id: "reach-home" });
+    main.append(panel("Reach at home", csvButton("reach-regions", header, regions), homeMap,
+      el("p", { class: "cmp" }, `${r.home_regions} of ${r.home_regions_total} regions of ${r.home} reached by ${fmt("count", r.reached)} referred customers (${fmt("share", r.home_coverage)}).`),
+      table(header, regions.map((x) => [x[0], x[1], fmt("count", x[2])]))));
+    const most = Math.max(1, ...r.home_region_customers.map((p) => p.customers));
+    if (r.home === "CN") {
+      echarts.registerMap("china", await geo("china.json"));
+      chart(homeMap, {
+        title: titled("Referred customers by province (sketch map 示意图)"),
+        tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmt("count", p.value || 0)}` },
+        visualMap: { min: 0, max: most, left: 10, bottom: 10, text: ["customers", ""], calculable: true },
+        series: [{
+          type: "map", map: "china", roam: false, top: 50, bottom: 10, label: { show: false },
+          data: r.home_region_customers.map((p) => ({ name: CN_NAMES[p.code] || p.name, value: p.customers })),
+        }],
+      });
+    } else {
+      chart(homeMap, {
+        title: titled(`Referred customers by region of ${r.home}`),
+        tooltip: { trigger: "axis" },
+        grid: { left: 140, right: 30, top: 40, bottom: 40 },
+        xAxis: { type: "value", name: "customers" },
+        yAxis: { type: "category", inverse: true, data: r.home_region_customers.map((p) => p.name) },
+        series: [{ type: "bar", data: r.home_region_customers.map((p) => p.customers) }],
+      });
+    }
+    const worldMap = el("div", { class: "chart map", id: "reach-world" });
+    main.append(panel("Reach in the world", csvButton("reach-countries", header, countries), worldMap,
+      el("p", { class: "cmp" }, `${r.countries} countries on ${r.continents} continents; ${r.overseas_countries} overseas.`)));
+    const topo = await geo("countries-110m.json");
+    const world = topojson.feature(topo, topo.objects.countries);
+    // Rings that cross the antimeridian (Russia, Fiji) would be drawn as
+    // bands across the map: their western points move east of 180°.
+    // Antarctica takes room and holds no customers.
+    const unwrap = (ring) => {
+      const lons = ring.map((p) => p[0]);
+      return Math.max(...lons) - Math.min(...lons) > 180 ? ring.map(([x, y]) => [x < 0 ? x + 360 : x, y]) : ring;
+    };
+    world.features = world.features.filter((f) => f.properties.name !== "Antarctica" && f.geometry);
+    for (const f of world.features) {
+      const g = f.geometry;
+      if (g.type === "Polygon") g.coordinates = g.coordinates.map(unwrap);
+      if (g.type === "MultiPolygon") g.coordinates = g.coordinates.map((poly) => poly.map(unwrap));
+    }
+    const byNumeric = Object.fromEntries(world.features.map((f) => [f.id, f.properties.name]));
+    echarts.registerMap("world", world);
+    chart(worldMap, {
+      title: titled("Referred customers by country (Natural Earth 1:110m)"),
+      tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmt("count", p.value || 0)}` },
+      visualMap: { min: 0, max: Math.max(1, ...r.country_customers.map((p) => p.customers)), left: 10, bottom: 10, text: ["customers", ""], calculable: true },
+      series: [{
+        type: "map", map: "world", roam: false, top: 50, bottom: 10,
+        data: r.country_customers.map((p) => ({ name: byNumeric[p.numeric] || p.name, value: p.customers })),
+      }],
+    });
+    if (r.over_time.length) {
+      const curve = el("div", { class: "chart", id: "reach-coverage" });
+      main.append(panel("Coverage over time", csvButton("reach-coverage", ["period", "reached", "home_coverage", "global_coverage"],
+        r.over_time.map((t) => [t.period, t.reached, t.home_coverage, t.global_coverage])), curve));
+      chart(curve, {
+        title: titled(`Share of ${r.home}'s regions and of the world's countries reached, so far`),
+        tooltip: { trigger: "axis", valueFormatter: (v) => fmt("share", v) },
+        legend: { bottom: 0 },
+        grid: { left: 70, right: 30, top: 40, bottom: 72 },
+        xAxis: { type: "category", name: "period", nameLocation: "middle", nameGap: 28, data: r.over_time.map((t) => t.period) },
+        yAxis: { type: "value", name: "coverage", max: 1, axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } },
+        series: [
+          { name: `${r.home} regions`, type: "line", data: r.over_time.map((t) => t.home_coverage) },
+          { name: "world countries", type: "line", data: r.over_time.map((t) => t.global_coverage) },
+        ],
+      });
+    }
+  }
+
   function tree(node) {
     return { name: node.id, children: (node.children || []).map(tree) };
   }
@@ -410,6 +506,7 @@
         { name: "K-factor", type: "line", yAxisIndex: 1, data: periods.map((p) => p.k_factor), tooltip: { valueFormatter: (v) => fmt("number", v) } },
       ],
     });
+    await reachSection(main);
     const c = await api("wom/cascades", { top: 3 }, "wom_cascades");
     for (const [i, cascade] of c.largest.entries()) {
       const box = el("div", { class: "chart", id: `cascade-${i}` });

@@ -11,6 +11,8 @@ use keshvar::{Country, CountryIterator};
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountryInfo {
     pub alpha2: String,
+    /// ISO 3166-1 numeric, as world maps (Natural Earth) key countries.
+    pub numeric: String,
     pub name: String,
     pub continent: String,
 }
@@ -98,6 +100,7 @@ fn index() -> &'static Index {
             }
             countries.push(CountryInfo {
                 alpha2,
+                numeric: c.number().to_string(),
                 name: c.iso_short_name().to_string(),
                 continent: title(&c.continent().to_string()),
             });

@@ -439,6 +439,27 @@ mod shop_tests {
                 .any(|s| s.starts_with("CN-GD"))
         );
         assert_eq!(r.over_time.len(), 2);
+        // One referred customer in each place; countries carry their ISO
+        // numeric code, which world maps key on.
+        let regions: Vec<(&str, usize)> = r
+            .home_region_customers
+            .iter()
+            .map(|p| (p.code.as_str(), p.customers))
+            .collect();
+        assert_eq!(regions, [("CN-BJ", 1), ("CN-GD", 1)]);
+        let countries: Vec<(&str, Option<&str>, usize)> = r
+            .country_customers
+            .iter()
+            .map(|p| (p.code.as_str(), p.numeric.as_deref(), p.customers))
+            .collect();
+        assert_eq!(
+            countries,
+            [
+                ("CN", Some("156"), 2),
+                ("FR", Some("250"), 1),
+                ("US", Some("840"), 1)
+            ]
+        );
     }
 
     #[tokio::test]

@@ -48,6 +48,18 @@ pub struct Places {
     pub global_coverage: f64,
 }
 
+/// Referred customers in one place.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlaceCount {
+    /// ISO 3166-2 (a subdivision) or ISO 3166-1 alpha-2 (a country).
+    pub code: String,
+    pub name: String,
+    /// ISO 3166-1 numeric, for a country.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<String>,
+    pub customers: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReachPoint {
     pub period: String,
@@ -76,6 +88,10 @@ pub struct ReachReport {
     pub places: Places,
     pub home_regions_reached: Vec<String>,
     pub home_regions_missing: Vec<String>,
+    /// Referred customers in each home subdivision they reached, most first.
+    pub home_region_customers: Vec<PlaceCount>,
+    /// Referred customers in each country they reached, most first.
+    pub country_customers: Vec<PlaceCount>,
     pub overseas: Vec<String>,
     pub continent_list: Vec<String>,
     /// Region names in the home country that match no ISO 3166-2 subdivision,
@@ -203,6 +219,8 @@ impl Engine {
         let mut by_period: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
         let mut cascades = Vec::new();
         let mut reached = 0;
+        let mut region_counts: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut country_counts: BTreeMap<String, usize> = BTreeMap::new();
         for t in 0..f.tree_count() {
             let nodes = f.tree(t);
             if nodes.len() < 2 {
@@ -213,6 +231,12 @@ impl Engine {
                 let v = v as usize;
                 reached += 1;
                 all.add(&places[v]);
+                if let Some(r) = places[v].home_region {
+                    *region_counts.entry(r).or_default() += 1;
+                }
+                if let Some(c) = &places[v].country {
+                    *country_counts.entry(c.clone()).or_default() += 1;
+                }
                 mine.add(&places[v]);
                 if let Some(j) = people.joined[v] {
                     by_period.entry(req.by.of_micros(j)).or_default().push(v);
@@ -263,6 +287,39 @@ impl Engine {
                 })
                 .unwrap_or_default()
         };
+        // Most customers first; ties by code, so the order is the data's.
+        let by_count = |mut v: Vec<PlaceCount>| {
+            v.sort_by(|a, b| b.customers.cmp(&a.customers).then(a.code.cmp(&b.code)));
+            v
+        };
+        let home_region_customers = by_count(
+            region_counts
+                .iter()
+                .filter_map(|(&i, &n)| {
+                    let (code, name) = subs.as_ref()?.list.get(i)?;
+                    Some(PlaceCount {
+                        code: code.to_string(),
+                        name: name.to_string(),
+                        numeric: None,
+                        customers: n,
+                    })
+                })
+                .collect(),
+        );
+        let country_customers = by_count(
+            country_counts
+                .iter()
+                .map(|(c, &n)| {
+                    let info = geo::country(c);
+                    PlaceCount {
+                        code: c.clone(),
+                        name: info.map_or_else(|| c.clone(), |i| i.name.clone()),
+                        numeric: info.map(|i| i.numeric.clone()),
+                        customers: n,
+                    }
+                })
+                .collect(),
+        );
         Ok(ReachReport {
             home: home.alpha2.clone(),
             home_regions_total: home_total,
@@ -271,6 +328,8 @@ impl Engine {
             places: all.places(&home.alpha2, home_total),
             home_regions_reached: names(true),
             home_regions_missing: names(false),
+            home_region_customers,
+            country_customers,
             overseas: all
                 .countries
                 .iter()
