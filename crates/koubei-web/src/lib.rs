@@ -115,6 +115,26 @@ mod tests {
         assert!(!INDEX.contains("http://") && !INDEX.contains("https://"));
     }
 
+    /// Every province the script names is a name in the China map, and
+    /// every one of China's 34 ISO 3166-2 subdivisions has one.
+    #[test]
+    fn province_names_are_the_maps() {
+        let script = std::str::from_utf8(asset("dashboard.js").unwrap().bytes).unwrap();
+        let map = std::str::from_utf8(asset("china.json").unwrap().bytes).unwrap();
+        let table = script.split("const CN_NAMES = {").nth(1).unwrap();
+        let table = table.split("};").next().unwrap();
+        let names: Vec<&str> = table
+            .split(',')
+            .filter_map(|pair| pair.split(':').nth(1))
+            .map(|n| n.trim().trim_matches('"'))
+            .filter(|n| !n.is_empty())
+            .collect();
+        assert_eq!(names.len(), 34);
+        for n in names {
+            assert!(map.contains(&format!("\"name\":\"{n}\"")), "{n}");
+        }
+    }
+
     /// A report page loads nothing: every script and style is inline, and
     /// its data cannot end the script element that holds it.
     #[test]
