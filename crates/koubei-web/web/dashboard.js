@@ -178,7 +178,10 @@
   // ---- pages -----------------------------------------------------------------
 
   async function overviewPage(main, params) {
-    const o = await api("overview", { since: params.since, until: params.until, by: params.by }, "overview");
+    // The default range's answer was fetched to learn the range: the same.
+    const o = !REPORT && firstOverview && params.since === defaults.since && params.until === defaults.until && !params.by
+      ? firstOverview
+      : await api("overview", { since: params.since, until: params.until, by: params.by }, "overview");
     const cards = el("div", { class: "cards" });
     main.append(el("h2", {}, `${o.range.since} to ${o.range.until}`),
       el("p", { class: "cmp" }, `Compared with ${o.previous.since} to ${o.previous.until}, and with ${o.year_before.since} to ${o.year_before.until}.`),
@@ -524,6 +527,7 @@
   // ---- the page --------------------------------------------------------------
 
   let defaults = null;
+  let firstOverview = null;
 
   async function draw() {
     while (charts.length) charts.pop().dispose();
@@ -535,7 +539,10 @@
     main.dataset.state = "loading";
     try {
       // One date range for every page: by default, 30 days to the last order.
-      defaults = defaults || (await api("overview", {}, "overview")).range;
+      if (!defaults) {
+        firstOverview = await api("overview", {}, "overview");
+        defaults = firstOverview.range;
+      }
       const range = { since: params.since || defaults.since, until: params.until || defaults.until, last: defaults.until };
       if (!params.since || !params.until) {
         writeState(page, { ...params, since: range.since, until: range.until });
