@@ -181,6 +181,20 @@ def main():
                     check.true("wom: both maps drawn", len(driver.find_elements(By.CSS_SELECTOR, ".chart.map canvas")) == 2)
                 shot(driver, os.path.join(a.out, f"{name}.png"))
 
+            # A segment's button opens its customers, as the API lists them.
+            if open_page(driver, addr, f"customers?{r}", check):
+                driver.find_element(By.CSS_SELECTOR, 'button[data-list="At Risk"]').click()
+                from selenium.webdriver.support.ui import WebDriverWait
+                WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "customer-list"))
+                WebDriverWait(driver, 30).until(
+                    lambda d: d.find_element(By.ID, "page").get_attribute("data-state") == "ready")
+                listed = api(addr, "/v1/rfm/customers?as_of=2025-12-31&segments=At%20Risk")
+                tables = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")
+                ids = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in tables[1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("At Risk customers", ids, [c["customer_id"] for c in listed["customers"]][:200])
+                check.true("the list is in the URL", "list=At+Risk" in driver.execute_script("return location.hash"))
+                shot(driver, os.path.join(a.out, "customers-at-risk.png"))
+
             # The report the demo wrote: opened from the file, with no server
             # needed, it shows the API's numbers for its range.
             driver.get(f"file://{ws}/report.html")

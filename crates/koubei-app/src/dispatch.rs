@@ -9,13 +9,14 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 10] = [
+pub const QUERIES: [&str; 11] = [
     "tables",
     "overview",
     "sales",
     "funnel",
     "retention",
     "rfm",
+    "rfm/customers",
     "clv",
     "wom/metrics",
     "wom/cascades",
@@ -32,6 +33,7 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "funnel" => json(crate::funnel(ws, &parse(request)?).await?),
         "retention" => json(crate::retention(ws, &parse(request)?).await?),
         "rfm" => json(crate::rfm(ws, &parse(request)?).await?),
+        "rfm/customers" => json(crate::rfm_customers(ws, &parse(request)?).await?),
         "clv" => json(crate::clv(ws, &parse(request)?).await?),
         "wom/metrics" => json(crate::wom::metrics(ws, &parse(request)?).await?),
         "wom/cascades" => json(crate::wom::cascades(ws, &parse(request)?).await?),
@@ -53,7 +55,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "sales" => schema_for!(crate::SalesRequest),
         "funnel" => schema_for!(crate::FunnelRequest),
         "retention" => schema_for!(crate::RetentionRequest),
-        "rfm" => schema_for!(crate::RfmRequest),
+        "rfm" | "rfm/customers" => schema_for!(crate::RfmRequest),
         "clv" => schema_for!(crate::ClvRequest),
         "wom/metrics" => schema_for!(crate::wom::MetricsRequest),
         "wom/cascades" => schema_for!(crate::wom::CascadeRequest),

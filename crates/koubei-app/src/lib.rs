@@ -37,7 +37,10 @@ pub mod wom;
 
 pub use demo::{DemoReport, DemoRequest, demo};
 pub use import::{ImportRequest, Imported, Mapping, import, refresh};
-pub use metrics::{RfmRequest, clv, funnel, retention, rfm, sales, segment_customers};
+pub use metrics::{
+    RfmRequest, SegmentCustomer, SegmentCustomers, clv, funnel, retention, rfm, rfm_customers,
+    sales, segment_customers,
+};
 pub use overview::{Kpi, OverviewReport, OverviewRequest, overview};
 pub use progress::{Progress, Quiet, Task};
 pub use report::{ReportData, ReportRequest, ReportWritten, report, report_data};

@@ -71,6 +71,43 @@ pub fn segment_customers<'a>(
         .collect()
 }
 
+/// The customers of the request's segments, with their scores and CLV:
+/// the list behind a segment's number, for a win-back campaign.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SegmentCustomers {
+    pub as_of: NaiveDate,
+    pub segments: Vec<String>,
+    pub customers: Vec<SegmentCustomer>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SegmentCustomer {
+    #[serde(flatten)]
+    pub rfm: CustomerRfm,
+    pub clv: Option<f64>,
+}
+
+pub async fn rfm_customers(ws: &Workspace, req: &RfmRequest) -> Result<SegmentCustomers> {
+    if req.segments.is_empty() {
+        return Err(Error::invalid(
+            "segments",
+            format!("name one or more segments: {}", SEGMENTS.join(", ")),
+        ));
+    }
+    let report = rfm(ws, req).await?;
+    Ok(SegmentCustomers {
+        as_of: report.as_of,
+        segments: req.segments.clone(),
+        customers: segment_customers(&report, req)
+            .into_iter()
+            .map(|(c, clv)| SegmentCustomer {
+                rfm: c.clone(),
+                clv: *clv,
+            })
+            .collect(),
+    })
+}
+
 pub async fn clv(ws: &Workspace, req: &ClvRequest) -> Result<ClvReport> {
     Ok(open(ws, req.recompute).await?.clv(req).await?)
 }

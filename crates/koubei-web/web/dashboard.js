@@ -355,9 +355,14 @@
     const seg = el("div", { class: "chart", id: "rfm-segments" });
     const header = ["segment", "customers", "share", "revenue", "revenue_share", "avg_clv"];
     const data = rfm.segments.map((g) => [g.segment, g.customers, g.share, g.revenue, g.revenue_share, g.avg_clv]);
-    main.append(panel("RFM segments", csvButton("rfm", header, data), seg,
-      table(header, data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("money", r[3]), fmt("share", r[4]), fmt("money", r[5])]))));
-    chart(seg, {
+    // A segment's customers: a button on its row (and a click on its bar)
+    // opens the list, which the URL keeps.
+    const open = (segment) => writeState("customers", { ...params, list: segment });
+    const cells = data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("money", r[3]), fmt("share", r[4]), fmt("money", r[5])]);
+    const segTable = table(REPORT ? header : [...header, ""], REPORT ? cells
+      : cells.map((c) => [...c, el("button", { type: "button", "data-list": c[0], onclick: () => open(c[0]) }, "customers")]));
+    main.append(panel("RFM segments", csvButton("rfm", header, data), seg, segTable));
+    const segChart = chart(seg, {
       title: titled(`RFM segments as of ${rfm.as_of}: share of customers and of revenue`),
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt("share", v) },
       legend: { bottom: 0 },
@@ -369,6 +374,16 @@
         { name: "revenue", type: "bar", data: rfm.segments.map((g) => g.revenue_share) },
       ],
     });
+    segChart.on("click", (p) => { if (!REPORT) open(p.name); });
+    if (params.list && !REPORT) {
+      const l = await api("rfm/customers", { as_of: params.until, segments: params.list }, "");
+      const lh = ["customer_id", "segment", "recency_days", "frequency", "monetary", "r", "f", "m", "clv"];
+      const rows = l.customers.map((c) => [c.customer_id, c.segment, c.recency_days, c.frequency, c.monetary, c.r, c.f, c.m, c.clv]);
+      const shown = 200;
+      main.append(panel(`Customers: ${params.list}`, csvButton(`customers-${params.list}`, lh, rows),
+        el("h3", { id: "customer-list" }, `${params.list}: ${fmt("count", rows.length)} customers as of ${l.as_of}${rows.length > shown ? ` (the first ${shown} shown; the CSV has all)` : ""}`),
+        table(lh, rows.slice(0, shown).map((r) => [r[0], r[1], fmt("count", r[2]), fmt("count", r[3]), fmt("money", r[4]), r[5], r[6], r[7], fmt("money", r[8])]))));
+    }
     const clv = await api("clv", {}, "clv");
     const hist = el("div", { class: "chart", id: "clv-histogram" });
     const totals = [["customers", fmt("count", clv.customers)], ["repeat buyers", fmt("count", clv.repeat_buyers)],
