@@ -87,13 +87,8 @@ pub struct SegmentCustomer {
     pub clv: Option<f64>,
 }
 
+/// Without segments, every customer (as `koubei rfm --export` writes them).
 pub async fn rfm_customers(ws: &Workspace, req: &RfmRequest) -> Result<SegmentCustomers> {
-    if req.segments.is_empty() {
-        return Err(Error::invalid(
-            "segments",
-            format!("name one or more segments: {}", SEGMENTS.join(", ")),
-        ));
-    }
     let report = rfm(ws, req).await?;
     Ok(SegmentCustomers {
         as_of: report.as_of,
