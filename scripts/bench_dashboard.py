@@ -6,7 +6,8 @@
 For each shop size: generates the demo shop, then RUNS times starts a fresh
 `koubei serve` (nothing opened, nothing cached) and opens each page in
 headless chromium, timing from navigation to the page's data drawn
-(`main[data-state=ready]`); and times `koubei report`. Prints medians.
+(`main[data-state=ready]`, by the page's own clock); and times
+`koubei report`. Prints medians.
 Needs chromium and chromium-driver (see scripts/check_dashboard.py).
 There is no peer to run: the targets are absolute (overview at 1M under
 2 s cold, any page of the 10k shop under 300 ms, the report at 1M under
@@ -59,11 +60,12 @@ def main():
                         addr = server.stderr.readline().split("http://")[1].split("/")[0]
                         for p in PAGES:
                             driver.get("about:blank")
-                            t = time.perf_counter()
                             driver.get(f"http://{addr}/#{p}")
-                            WebDriverWait(driver, 120).until(
+                            WebDriverWait(driver, 120, poll_frequency=0.02).until(
                                 lambda d: d.find_element(By.ID, "page").get_attribute("data-state") in ("ready", "error"))
-                            times[p].append(time.perf_counter() - t)
+                            # The page's own clock: navigation start to data drawn.
+                            ms = driver.find_element(By.ID, "page").get_attribute("data-ms")
+                            times[p].append(float(ms) / 1e3 if ms else float("nan"))
                     finally:
                         server.terminate()
                         server.wait(timeout=60)

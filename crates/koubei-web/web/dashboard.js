@@ -565,6 +565,8 @@
       }
       controls(page, params, range);
       await DRAW[page](main, params);
+      // Milliseconds from navigation to the data drawn, for benchmarks.
+      main.dataset.ms = Math.round(performance.now());
       main.dataset.state = "ready";
     } catch (e) {
       main.replaceChildren(el("div", { class: "error" }, String(e.message || e)));
