@@ -118,21 +118,20 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
         63..=366 => Period::Week,
         _ => Period::Month,
     });
-    let now = engine.sales_totals(Some(since), Some(until)).await?;
-    let before = engine
-        .sales_totals(Some(previous.since), Some(previous.until))
-        .await?;
-    let last_year = engine
-        .sales_totals(Some(year_before.since), Some(year_before.until))
-        .await?;
-    let trend = engine
-        .sales(&SalesRequest {
-            by,
-            since: Some(since),
-            until: Some(until),
-            ..SalesRequest::default()
-        })
-        .await?;
+    // Four independent queries, run together: each leaves cores idle in
+    // its single-threaded phases.
+    let series = SalesRequest {
+        by,
+        since: Some(since),
+        until: Some(until),
+        ..SalesRequest::default()
+    };
+    let (now, before, last_year, trend) = futures::try_join!(
+        engine.sales_totals(Some(since), Some(until)),
+        engine.sales_totals(Some(previous.since), Some(previous.until)),
+        engine.sales_totals(Some(year_before.since), Some(year_before.until)),
+        engine.sales(&series),
+    )?;
     // The series: each period's own measures (the sales report reads a
     // year before `since` for its growth figures; those rows are left out).
     let periods: Vec<_> = trend
