@@ -184,3 +184,25 @@ fn capture_survives_bad_clients_and_feeds_referrals() {
     let (_server, _) = start(&ws, &["--token", "k"]);
     assert_eq!(ws.count("referrals"), before + 2, "the retry added nothing");
 }
+
+/// A log whose last record was torn by a kill is cut when the server
+/// starts, with a warning before its address, and capture goes on.
+#[test]
+fn a_torn_log_is_cut_at_start() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "50", "--seed", "2"]);
+    let dir = ws.path().join("capture/events");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Half of a record header: what a kill in the middle of a write leaves.
+    std::fs::write(dir.join("00000000000000000000.log"), [7u8, 0, 0, 0, 1, 2]).unwrap();
+    let before = ws.count("events");
+    let (_server, addr) = start(&ws, &["--token", "k", "--flush-seconds", "0.1"]);
+    let body = r#"{"event_id":"t1","customer_id":"c1","event":"view","ts":"2026-11-30T10:00:00Z"}"#;
+    assert_eq!(post(&addr, "/v1/events", body), Some(200));
+    let mut waited = 0;
+    while ws.count("events") < before + 1 && waited < 100 {
+        std::thread::sleep(Duration::from_millis(100));
+        waited += 1;
+    }
+    assert_eq!(ws.count("events"), before + 1);
+}

@@ -29,9 +29,19 @@ pub fn start(ws: &Ws, extra: &[&str]) -> (Server, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The address line, after any warnings (a torn log tail cut after a
+    // kill is one).
     let mut line = String::new();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    stderr.read_line(&mut line).unwrap();
+    while !line.contains("http://") {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if !line.contains("http://") {
+            eprintln!("server: {}", line.trim_end());
+        }
+    }
     // The rest of its log is read (and shown with the test's output), so
     // that the server never writes to a closed pipe.
     std::thread::spawn(move || {
