@@ -132,6 +132,11 @@ def main():
                            len(driver.find_elements(By.CSS_SELECTOR, ".card .spark canvas")) == sum(1 for k in o["kpis"] if k["series"]))
                 shot(driver, os.path.join(a.out, "overview.png"))
 
+            # Comparison off: the cards keep their numbers and lose the change.
+            if open_page(driver, addr, "overview?compare=off", check):
+                check.equal("compare off", len(driver.find_elements(By.CSS_SELECTOR, ".card .cmp")), 0)
+                check.equal("compare off keeps the cards", len(driver.find_elements(By.CSS_SELECTOR, ".card")), len(api(addr, "/v1/overview")["kpis"]))
+
             # Sales, by month over a year, then by country.
             for name, hash_, breakdown in [
                 ("sales", "sales?since=2025-01-01&until=2025-12-31&by=month", None),

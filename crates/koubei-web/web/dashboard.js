@@ -158,6 +158,14 @@
     by.addEventListener("change", () => apply({}));
     box.append(el("label", { for: "preset" }, "Dates"), preset, since, el("span", {}, "to"), until,
       el("label", { for: "by" }, "Interval"), by);
+    if (page === "overview") {
+      // Comparison with the range before and a year before: on unless the
+      // URL says compare=off.
+      const compare = el("input", { type: "checkbox", id: "compare" });
+      compare.checked = params.compare !== "off";
+      compare.addEventListener("change", () => apply({ compare: compare.checked ? "" : "off" }));
+      box.append(compare, el("label", { for: "compare" }, "Compare"));
+    }
     if (page === "funnel") {
       const steps = el("input", { id: "steps", size: 40, value: params.steps || DEFAULT_STEPS, "aria-label": "steps" });
       const windowSel = el("select", { id: "window", "aria-label": "window" }, ...WINDOWS.map(([v, t]) => el("option", { value: v }, t)));
@@ -184,7 +192,7 @@
       : await api("overview", { since: params.since, until: params.until, by: params.by }, "overview");
     const cards = el("div", { class: "cards" });
     main.append(el("h2", {}, `${o.range.since} to ${o.range.until}`),
-      el("p", { class: "cmp" }, `Compared with ${o.previous.since} to ${o.previous.until}, and with ${o.year_before.since} to ${o.year_before.until}.`),
+      params.compare === "off" ? "" : el("p", { class: "cmp" }, `Compared with ${o.previous.since} to ${o.previous.until}, and with ${o.year_before.since} to ${o.year_before.until}.`),
       cards);
     for (const k of o.kpis) {
       const prev = growth(k.change);
@@ -193,7 +201,7 @@
       cards.append(el("div", { class: "card", "data-kpi": k.key, "data-value": k.value ?? "" },
         el("div", { class: "label" }, k.label),
         el("div", { class: "value" }, fmt(k.unit, k.value)),
-        el("div", { class: "cmp" }, el("span", { class: prev.cls }, prev.text), " vs previous · ",
+        params.compare === "off" ? "" : el("div", { class: "cmp" }, el("span", { class: prev.cls }, prev.text), " vs previous · ",
           el("span", { class: yoy.cls }, yoy.text), " vs a year before"),
         spark));
       if (k.series.length) {
