@@ -31,15 +31,6 @@ import peers
 SHAPES = [("batched", 4, 1000), ("single", 64, 1)]
 
 
-def load_client(path):
-    if path:
-        return path
-    subprocess.run(["cargo", "build", "-q", "--release", "-p", "koubei-server", "--example", "capture_load"],
-                   cwd=peers.ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(peers.ROOT, "target"))
-    return os.path.join(target, "release", "examples", "capture_load")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=10)
@@ -48,7 +39,7 @@ def main():
     ap.add_argument("--load", help="path to a built capture_load example (default: a release build)")
     a = ap.parse_args()
     koubei = peers.koubei(a.koubei, release=True)
-    load = load_client(a.load)
+    load = peers.example("capture_load", "koubei-server", a.load)
     with tempfile.TemporaryDirectory() as tmp:
         ws = os.path.join(tmp, "ws")
         subprocess.run([koubei, "-w", ws, "demo", "--customers", "1000"], check=True, capture_output=True)

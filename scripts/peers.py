@@ -11,12 +11,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def koubei(path=None, release=False):
     """`path`, or koubei built here (debug unless `release`)."""
-    if path:
-        return path
+    return path or _build(["-p", "koubei-cli"], "koubei", release)
+
+
+def example(name, package, path=None, release=True):
+    """`path`, or the example `name` of `package` built here."""
+    return path or _build(["-p", package, "--example", name], os.path.join("examples", name), release)
+
+
+def _build(args, output, release):
     profile = ["--release"] if release else []
-    subprocess.run(["cargo", "build", "-q", *profile, "-p", "koubei-cli"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "-q", *profile, *args], cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release" if release else "debug", "koubei")
+    return os.path.join(target, "release" if release else "debug", output)
 
 
 def module(name, package=None):

@@ -132,12 +132,11 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
         engine.sales_totals(Some(year_before.since), Some(year_before.until)),
         engine.sales(&series),
     )?;
-    // The series: each period's own measures (the sales report reads a
-    // year before `since` for its growth figures; those rows are left out).
+    // The series: each period's own measures (the sales report already
+    // starts at `since`'s period).
     let periods: Vec<_> = trend
         .total
         .iter()
-        .filter(|r| r.period >= by.start(since))
         .map(|r| (r.period, &r.measures))
         .collect();
     let kpis = KPIS

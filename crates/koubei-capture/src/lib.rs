@@ -120,17 +120,6 @@ pub struct Capture {
 #[derive(Debug)]
 pub struct Checked(body::Records);
 
-impl Checked {
-    /// How many records.
-    pub fn len(&self) -> usize {
-        self.0.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.count == 0
-    }
-}
-
 impl Capture {
     /// Opens the logs under `capture/` in the workspace, stores what they
     /// hold from before (a crash or a stop), and starts writing and

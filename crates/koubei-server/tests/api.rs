@@ -104,6 +104,28 @@ async fn queries_answer_what_the_operations_give() {
         assert_eq!(body, query(&ws, name, json!({})).await.unwrap(), "{name}");
     }
 
+    // A segment's list has as many customers as its row counts.
+    let (_, _, rfm) = call(&app, get("/v1/rfm")).await;
+    for seg in rfm["segments"].as_array().unwrap() {
+        let name = seg["segment"].as_str().unwrap();
+        let (status, _, list) = call(
+            &app,
+            get(&format!(
+                "/v1/rfm/customers?segments={}",
+                name.replace(' ', "%20").replace('\'', "%27")
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let customers = list["customers"].as_array().unwrap();
+        assert_eq!(
+            customers.len() as u64,
+            seg["customers"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert!(customers.iter().all(|c| c["segment"] == name));
+    }
+
     // New orders: the next answer is computed again, with them.
     let csv = shop.path.parent().unwrap().join("more.csv");
     std::fs::write(

@@ -212,6 +212,14 @@ fn overview_totals_equal_plain_sql() {
         assert_eq!(kpi("orders", which), row["o"].as_f64().unwrap());
         assert_eq!(kpi("buyers", which), row["b"].as_f64().unwrap());
         assert!(kpi("buyers", which) > 0.0);
+        // New buyers: first paid order ever in the range.
+        let new = &ws.sql(&format!(
+            "SELECT count(*) AS n FROM (SELECT customer_id, min(ts) AS f FROM orders
+               WHERE status = 'paid' GROUP BY 1)
+             WHERE f >= TIMESTAMP '{since}T00:00:00Z' AND f < TIMESTAMP '{next}T00:00:00Z'"
+        ))[0];
+        assert_eq!(kpi("new_buyers", which), new["n"].as_f64().unwrap());
+        assert!(kpi("new_buyers", which) > 0.0);
     }
     // Repeat buyers: buyers of the range with two paid orders by its end.
     let repeat = &ws.sql(
