@@ -200,6 +200,25 @@ def main():
                 check.true("the list is in the URL", "list=At+Risk" in driver.execute_script("return location.hash"))
                 shot(driver, os.path.join(a.out, "customers-at-risk.png"))
 
+            # A step's drop-off button lists those persons, as the API does,
+            # and as many as the step's drop-off count.
+            if open_page(driver, addr, f"funnel?{r}&by=month", check):
+                driver.find_element(By.CSS_SELECTOR, 'button[data-list="3"]').click()
+                from selenium.webdriver.support.ui import WebDriverWait
+                WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "person-list"))
+                WebDriverWait(driver, 30).until(
+                    lambda d: d.find_element(By.ID, "page").get_attribute("data-state") == "ready")
+                q = f"steps=view,add_to_cart,checkout,purchase&window_seconds=604800&{r}"
+                listed = api(addr, f"/v1/funnel/persons?{q}&step=3&dropped_off=true")
+                funnel = api(addr, f"/v1/funnel?{q}")
+                check.equal("funnel drop-off list size", len(listed["persons"]), funnel["steps"][2]["dropoff"])
+                check.true("funnel drop-off list is not empty", len(listed["persons"]) > 0)
+                tables = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")
+                ids = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in tables[-1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("funnel dropped-off persons", ids, listed["persons"][:200])
+                check.true("the funnel list is in the URL", "list=3" in driver.execute_script("return location.hash"))
+                shot(driver, os.path.join(a.out, "funnel-dropped-off.png"))
+
             # The report the demo wrote: opened from the file, with no server
             # needed, it shows the API's numbers for its range.
             driver.get(f"file://{ws}/report.html")

@@ -9,11 +9,12 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 11] = [
+pub const QUERIES: [&str; 12] = [
     "tables",
     "overview",
     "sales",
     "funnel",
+    "funnel/persons",
     "retention",
     "rfm",
     "rfm/customers",
@@ -31,6 +32,7 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "overview" => json(crate::overview(ws, &parse(request)?).await?),
         "sales" => json(crate::sales(ws, &parse(request)?).await?),
         "funnel" => json(crate::funnel(ws, &parse(request)?).await?),
+        "funnel/persons" => json(crate::funnel_persons(ws, &parse(request)?).await?),
         "retention" => json(crate::retention(ws, &parse(request)?).await?),
         "rfm" => json(crate::rfm(ws, &parse(request)?).await?),
         "rfm/customers" => json(crate::rfm_customers(ws, &parse(request)?).await?),
@@ -54,6 +56,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "overview" => schema_for!(crate::OverviewRequest),
         "sales" => schema_for!(crate::SalesRequest),
         "funnel" => schema_for!(crate::FunnelRequest),
+        "funnel/persons" => schema_for!(crate::FunnelPersonsRequest),
         "retention" => schema_for!(crate::RetentionRequest),
         "rfm" | "rfm/customers" => schema_for!(crate::RfmRequest),
         "clv" => schema_for!(crate::ClvRequest),
@@ -251,6 +254,28 @@ mod tests {
         let req: crate::FunnelRequest = parse(v).unwrap();
         assert_eq!(req.steps.len(), 3);
         assert_eq!(req.window_seconds, 3600);
+
+        // A funnel's fields, flattened into the persons' request, are typed
+        // the same, beside its own.
+        let v = request_from_pairs(
+            "funnel/persons",
+            &pairs(&[
+                ("steps", "view,purchase"),
+                ("window_seconds", "3600"),
+                ("step", "2"),
+                ("dropped_off", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"steps": ["view", "purchase"], "window_seconds": 3600, "step": 2, "dropped_off": true})
+        );
+        let req: crate::FunnelPersonsRequest = parse(v).unwrap();
+        assert_eq!(
+            (req.funnel.steps.len(), req.step, req.dropped_off),
+            (2, 2, true)
+        );
 
         let v = request_from_pairs(
             "clv",

@@ -38,8 +38,8 @@ pub mod wom;
 pub use demo::{DemoReport, DemoRequest, demo};
 pub use import::{ImportRequest, Imported, Mapping, import, refresh};
 pub use metrics::{
-    RfmRequest, SegmentCustomer, SegmentCustomers, clv, funnel, retention, rfm, rfm_customers,
-    sales, segment_customers,
+    FunnelPersons, FunnelPersonsRequest, RfmRequest, SegmentCustomer, SegmentCustomers, clv,
+    funnel, funnel_persons, retention, rfm, rfm_customers, sales, segment_customers,
 };
 pub use overview::{Kpi, OverviewReport, OverviewRequest, overview};
 pub use progress::{Progress, Quiet, Task};

@@ -116,3 +116,41 @@ async fn open(ws: &Workspace, recompute: bool) -> Result<std::sync::Arc<Engine>>
         crate::engines::engine(ws).await?
     })
 }
+
+/// What `funnel/persons` lists: a funnel, as `funnel` takes it, and one of
+/// its steps.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+pub struct FunnelPersonsRequest {
+    #[serde(flatten)]
+    pub funnel: FunnelRequest,
+    /// The step, from 1.
+    pub step: usize,
+    /// List the step's drop-off (who reached the step before and not this
+    /// one) rather than who reached it.
+    #[serde(default)]
+    pub dropped_off: bool,
+}
+
+/// The persons behind a funnel step's count or its drop-off, in id order:
+/// customer ids, or anonymous ids for visitors not yet known.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FunnelPersons {
+    pub step: usize,
+    /// The step as written in the request.
+    pub name: String,
+    pub dropped_off: bool,
+    pub persons: Vec<String>,
+}
+
+pub async fn funnel_persons(ws: &Workspace, req: &FunnelPersonsRequest) -> Result<FunnelPersons> {
+    let engine = crate::engines::engine(ws).await?;
+    let persons = engine
+        .funnel_persons(&req.funnel, req.step, req.dropped_off)
+        .await?;
+    Ok(FunnelPersons {
+        step: req.step,
+        name: req.funnel.steps[req.step - 1].to_string(),
+        dropped_off: req.dropped_off,
+        persons,
+    })
+}

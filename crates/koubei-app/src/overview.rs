@@ -3,6 +3,7 @@
 //! sparkline. The dashboard's first page and the report's first section.
 
 use chrono::{Months, NaiveDate, TimeDelta};
+use koubei_engine::growth::GrowthCounts;
 use koubei_engine::sales::{Period, SalesRequest, SalesTotals};
 use koubei_store::Workspace;
 use serde::{Deserialize, Serialize};
@@ -63,30 +64,58 @@ pub struct OverviewReport {
     pub kpis: Vec<Kpi>,
 }
 
+/// A range's (or a period's) sales and growth counts.
+struct Totals {
+    sales: SalesTotals,
+    growth: GrowthCounts,
+}
+
 /// Each KPI: its key, label, unit, and how it is read from a range's
 /// totals. One list, so the cards, the comparison and the sparkline agree.
-type Read = fn(&SalesTotals) -> Option<f64>;
+type Read = fn(&Totals) -> Option<f64>;
 const KPIS: &[(&str, &str, &str, Read)] = &[
-    ("revenue", "Revenue", "money", |t| Some(t.measures.revenue)),
+    ("revenue", "Revenue", "money", |t| {
+        Some(t.sales.measures.revenue)
+    }),
     ("orders", "Orders", "count", |t| {
-        Some(t.measures.orders as f64)
+        Some(t.sales.measures.orders as f64)
     }),
     ("buyers", "Buyers", "count", |t| {
-        Some(t.measures.buyers as f64)
+        Some(t.sales.measures.buyers as f64)
     }),
     ("average_order_value", "Average order value", "money", |t| {
-        t.measures.average_order_value
+        t.sales.measures.average_order_value
     }),
     ("units_per_order", "Units per order", "number", |t| {
-        t.measures.units_per_order
+        t.sales.measures.units_per_order
     }),
     ("new_buyers", "New buyers", "count", |t| {
-        Some(t.measures.new_buyers as f64)
+        Some(t.sales.measures.new_buyers as f64)
+    }),
+    ("conversion_rate", "Conversion rate", "share", |t| {
+        per(t.growth.converted_visitors, t.growth.visitors)
     }),
     ("repeat_rate", "Repeat buyer rate", "share", |t| {
-        (t.measures.buyers > 0).then(|| t.repeat_buyers as f64 / t.measures.buyers as f64)
+        per(Some(t.sales.repeat_buyers), Some(t.sales.measures.buyers))
+    }),
+    ("share_rate", "Share rate", "share", |t| {
+        per(t.growth.sharing_buyers, Some(t.sales.measures.buyers))
+    }),
+    ("k_factor", "K-factor", "number", |t| {
+        per(
+            t.growth.new_customers_from_shares,
+            Some(t.sales.measures.buyers),
+        )
     }),
 ];
+
+/// a ÷ b, None when either is unknown or b is 0.
+fn per(a: Option<i64>, b: Option<i64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0 => Some(a as f64 / b as f64),
+        _ => None,
+    }
+}
 
 pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewReport> {
     let engine = crate::engines::engine(ws).await?;
@@ -118,26 +147,44 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
         63..=366 => Period::Week,
         _ => Period::Month,
     });
-    // Four independent queries, run together: each leaves cores idle in
-    // its single-threaded phases.
+    // Independent queries, run together: each leaves cores idle in its
+    // single-threaded phases.
     let series = SalesRequest {
         by,
         since: Some(since),
         until: Some(until),
         ..SalesRequest::default()
     };
-    let (now, before, last_year, trend) = futures::try_join!(
-        engine.sales_totals(Some(since), Some(until)),
-        engine.sales_totals(Some(previous.since), Some(previous.until)),
-        engine.sales_totals(Some(year_before.since), Some(year_before.until)),
+    let engine = &engine;
+    let totals = |r: Range| async move {
+        let (sales, growth) = futures::try_join!(
+            engine.sales_totals(Some(r.since), Some(r.until)),
+            engine.growth(r.since, r.until, None)
+        )?;
+        let growth = growth.into_iter().next().map(|g| g.1).unwrap_or_default();
+        Ok::<_, koubei_engine::Error>(Totals { sales, growth })
+    };
+    let (now, before, last_year, trend, growth) = futures::try_join!(
+        totals(Range { since, until }),
+        totals(previous),
+        totals(year_before),
         engine.sales(&series),
+        engine.growth(since, until, Some(by)),
     )?;
     // The series: each period's own measures (the sales report already
-    // starts at `since`'s period).
+    // starts at `since`'s period), with its growth counts.
+    let growth: std::collections::HashMap<_, _> = growth.into_iter().collect();
     let periods: Vec<_> = trend
         .total
         .iter()
-        .map(|r| (r.period, &r.measures))
+        .map(|r| Totals {
+            sales: SalesTotals {
+                measures: r.measures.clone(),
+                repeat_buyers: 0,
+            },
+            growth: growth.get(&Some(r.period)).cloned().unwrap_or_default(),
+        })
+        .zip(trend.total.iter().map(|r| r.period))
         .collect();
     let kpis = KPIS
         .iter()
@@ -151,12 +198,9 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
             } else {
                 periods
                     .iter()
-                    .map(|(period, m)| Point {
+                    .map(|(t, period)| Point {
                         period: *period,
-                        value: read(&SalesTotals {
-                            measures: (*m).clone(),
-                            repeat_buyers: 0,
-                        }),
+                        value: read(t),
                     })
                     .collect()
             };

@@ -166,12 +166,20 @@ impl ToView for OverviewReport {
             ],
         );
         for k in &self.kpis {
+            // Each row in its own unit: counts whole, shares as percentages.
+            let kind = match k.unit {
+                "money" => Kind::Money,
+                "count" => Kind::Count,
+                "share" => Kind::Share,
+                _ => Kind::Number(2),
+            };
+            let shown = |v: Option<f64>| v.map_or(Cell::Null, |v| Cell::Shown(v, kind));
             s.row(vec![
                 k.label.into(),
-                k.value.into(),
-                k.previous.into(),
+                shown(k.value),
+                shown(k.previous),
                 k.change.into(),
-                k.year_before.into(),
+                shown(k.year_before),
                 k.yoy.into(),
             ]);
         }

@@ -201,7 +201,7 @@ impl Summary {
     }
 }
 
-fn epoch_day(d: NaiveDate) -> i64 {
+pub(crate) fn epoch_day(d: NaiveDate) -> i64 {
     (d - NaiveDate::default()).num_days()
 }
 

@@ -310,7 +310,10 @@ fn quote(s: &str) -> String {
 }
 
 impl Engine {
-    pub async fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
+    /// The query of each person's path through the funnel (`person`,
+    /// `path`: the level reached, negative when excluded, then the steps'
+    /// times), after checking the request; and the steps' conditions.
+    async fn paths_sql(&self, req: &FunnelRequest) -> Result<(String, Vec<String>)> {
         let n = req.steps.len();
         if n == 0 || n > 32 {
             return Err(Error::Request("a funnel has 1 to 32 steps".into()));
@@ -375,6 +378,12 @@ impl Engine {
             conds = conds.join(", "),
             filters = filters.join(" AND "),
         );
+        Ok((per, conds))
+    }
+
+    pub async fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
+        let n = req.steps.len();
+        let (per, conds) = self.paths_sql(req).await?;
         let sql = match &req.breakdown {
             None => {
                 format!("WITH per AS ({per}) SELECT path, '' AS value FROM per WHERE path[1] <> 0")
@@ -482,6 +491,44 @@ impl Engine {
             breakdown,
             trend,
         })
+    }
+}
+
+impl Engine {
+    /// The persons of a funnel's `step` (from 1): those who reached it; or,
+    /// with `dropped_off`, those who reached the step before and not this
+    /// one, the step's drop-off in [`Engine::funnel`]. In id order.
+    pub async fn funnel_persons(
+        &self,
+        req: &FunnelRequest,
+        step: usize,
+        dropped_off: bool,
+    ) -> Result<Vec<String>> {
+        let n = req.steps.len();
+        let first = if dropped_off { 2 } else { 1 };
+        if step < first || step > n {
+            let which = if dropped_off { "a drop-off" } else { "persons" };
+            return Err(Error::invalid(
+                "step",
+                format!("{step}: the funnel has {which} at steps {first} to {n}"),
+            ));
+        }
+        let (per, _) = self.paths_sql(req).await?;
+        let at = if dropped_off {
+            format!("path[1] = {}", step - 1)
+        } else {
+            format!("path[1] >= {step}")
+        };
+        let (_, batches) = self
+            .sql(&format!(
+                "WITH per AS ({per}) SELECT person FROM per WHERE {at} ORDER BY person"
+            ))
+            .await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            out.extend(crate::cols::strings(b.column(0))?);
+        }
+        Ok(out)
     }
 }
 
@@ -612,6 +659,22 @@ mod tests {
         let unordered = e.funnel(&req(FunnelOrder::Unordered)).await.unwrap();
         // p4 did two of the three steps in any order.
         assert_eq!(persons(&unordered), vec![6, 5, 3]);
+
+        // The lists behind the counts: who reached the cart, who dropped
+        // off before buying, who dropped off before the cart (the visitor).
+        let ordered = req(FunnelOrder::Ordered);
+        let list = |step, dropped| {
+            let (e, ordered) = (&e, &ordered);
+            async move { e.funnel_persons(ordered, step, dropped).await.unwrap() }
+        };
+        assert_eq!(list(2, false).await, ["p1", "p2", "p3", "p5"]);
+        assert_eq!(list(3, true).await, ["p2"]);
+        assert_eq!(list(2, true).await, ["v1"]);
+        assert_eq!(list(1, false).await.len(), 5);
+        for (step, dropped) in [(0, false), (4, false), (1, true)] {
+            let err = e.funnel_persons(&ordered, step, dropped).await.unwrap_err();
+            assert!(err.to_string().contains("step"), "{err}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod clv_report;
 mod cols;
 pub mod customers;
 pub mod funnel_query;
+pub mod growth;
 pub mod purchases;
 pub mod retention;
 pub mod rfm;

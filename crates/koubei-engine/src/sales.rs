@@ -25,6 +25,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 use serde_with::DeserializeFromStr;
 
+use crate::clv::epoch_day;
 use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, DeserializeFromStr)]
@@ -39,7 +40,7 @@ pub enum Period {
 }
 
 impl Period {
-    fn sql(self) -> &'static str {
+    pub(crate) fn sql(self) -> &'static str {
         match self {
             Period::Day => "day",
             Period::Week => "week",
@@ -281,18 +282,19 @@ impl Engine {
         since: Option<NaiveDate>,
         until: Option<NaiveDate>,
     ) -> Result<SalesTotals> {
-        let range = crate::ts_in_days("ts", since, until);
-        let upto = crate::ts_in_days("ts", None, until);
-        let first_in_range = crate::ts_in_days("first_ts", since, None);
+        let range = crate::ts_in_days("o.ts", since, until);
+        let is_new = since.map_or("TRUE".to_string(), |s| {
+            format!("b.first_day >= {}", epoch_day(s))
+        });
+        let repeat = until.map_or("b.second_day IS NOT NULL".to_string(), |u| {
+            format!("b.second_day <= {}", epoch_day(u))
+        });
         let sql = format!(
-            "WITH upto AS (
-               SELECT customer_id, min(ts) AS first_ts, count(DISTINCT order_id) AS orders
-               FROM orders WHERE status = 'paid' AND {upto} GROUP BY customer_id
-             ),
+            "WITH b AS ({buyers}),
              lines AS (
                SELECT o.customer_id, o.order_id, o.amount, o.quantity,
-                      {first_in_range} AS is_new, u.orders >= 2 AS repeat
-               FROM orders o JOIN upto u ON o.customer_id = u.customer_id
+                      {is_new} AS is_new, {repeat} AS repeat
+               FROM orders o JOIN b ON o.customer_id = b.customer_id
                WHERE o.status = 'paid' AND {range}
              )
              SELECT sum(amount), count(DISTINCT order_id), sum(quantity),
@@ -301,7 +303,8 @@ impl Engine {
                     sum(CASE WHEN is_new THEN amount ELSE 0 END),
                     sum(CASE WHEN is_new THEN 0 ELSE amount END),
                     count(DISTINCT CASE WHEN repeat THEN customer_id END)
-             FROM lines"
+             FROM lines",
+            buyers = self.buyer_days_sql(),
         );
         let (_, batches) = self.sql(&sql).await?;
         let b = batches
@@ -414,14 +417,13 @@ impl Engine {
         let sql = format!(
             "WITH paid AS (
                SELECT customer_id, order_id, ts, amount, quantity, {grp} AS grp
-               FROM orders WHERE status = 'paid'
+               FROM orders WHERE status = 'paid' AND {range}
              ),
-             firsts AS (SELECT customer_id, min(ts) AS first_ts FROM paid GROUP BY customer_id),
+             b AS ({buyers}),
              lines AS (
                SELECT date_trunc('{p}', paid.ts) AS period, grp, paid.customer_id, order_id, amount, quantity,
-                      date_trunc('{p}', firsts.first_ts) = date_trunc('{p}', paid.ts) AS is_new
-               FROM paid JOIN firsts ON paid.customer_id = firsts.customer_id
-                 WHERE {range}
+                      date_trunc('{p}', to_timestamp_micros(b.first_day * 86400000000)) = date_trunc('{p}', paid.ts) AS is_new
+               FROM paid JOIN b ON paid.customer_id = b.customer_id
              )
              SELECT period, grp,
                     sum(amount) AS revenue,
@@ -431,7 +433,8 @@ impl Engine {
                     count(DISTINCT CASE WHEN is_new THEN customer_id END) AS new_buyers,
                     sum(CASE WHEN is_new THEN amount ELSE 0 END) AS new_revenue,
                     sum(CASE WHEN is_new THEN 0 ELSE amount END) AS returning_revenue
-             FROM lines GROUP BY period, grp"
+             FROM lines GROUP BY period, grp",
+            buyers = self.buyer_days_sql(),
         );
         let (_, batches) = self.sql(&sql).await?;
         // (group, period) → measures

@@ -1,6 +1,10 @@
 //! `customer_orders(day, amount, order_id)`: what RFM needs of a customer,
 //! from all of their order lines at once: the `last` day with a line, the
-//! number of distinct `orders`, and the total `spend`.
+//! number of distinct `orders`, and the total `spend`; and what a KPI over a
+//! date range needs: the `first` day with a line, and the day of the
+//! `second` order (an order's day is its first line's), so that whether a
+//! buyer was new in a range, or had ordered twice by its end, needs no
+//! second pass over their lines.
 //!
 //! `day` is a day number or a timestamp (its UTC day is taken). A line
 //! without an amount counts as an order but adds no spend, and a line
@@ -63,6 +67,8 @@ fn result_fields() -> Fields {
         Field::new("last", DataType::Int64, true),
         Field::new("orders", DataType::Int64, false),
         Field::new("spend", DataType::Float64, false),
+        Field::new("first", DataType::Int64, true),
+        Field::new("second", DataType::Int64, true),
     ])
 }
 
@@ -117,6 +123,9 @@ struct Orders {
     last: Option<i64>,
     orders: i64,
     spend: f64,
+    first: Option<i64>,
+    /// The second-earliest of the orders' days.
+    second: Option<i64>,
 }
 
 /// Sorted by order first, to count each order once; the spend is an
@@ -125,14 +134,26 @@ fn summarise(lines: &mut [Line]) -> Orders {
     lines.sort_unstable_by_key(|l| l.key());
     let mut o = Orders::default();
     let mut spend: i128 = 0;
+    // The two earliest order days: an order's first line is its earliest.
+    let mut earliest: [Option<i64>; 2] = [None, None];
     for (i, l) in lines.iter().enumerate() {
         let (order, day) = l.key();
+        let day = i64::from(day);
         if order != 0 && (i == 0 || lines[i - 1].key().0 != order) {
             o.orders += 1;
+            match earliest {
+                [None, _] => earliest[0] = Some(day),
+                [Some(a), _] if day < a => earliest = [Some(day), Some(a)],
+                [_, None] => earliest[1] = Some(day),
+                [_, Some(b)] if day < b => earliest[1] = Some(day),
+                _ => {}
+            }
         }
         spend += i128::from(l.spend);
-        o.last = o.last.max(Some(i64::from(day)));
+        o.last = o.last.max(Some(day));
+        o.first = Some(o.first.map_or(day, |f| f.min(day)));
     }
+    o.second = earliest[1];
     o.spend = crate::money(spend);
     o
 }
@@ -234,17 +255,23 @@ impl GroupsAccumulator for OrderGroups {
         let mut groups = self.lines.take(emit_to);
         let n = groups.len();
         let mut last = Int64Builder::with_capacity(n);
+        let mut first = Int64Builder::with_capacity(n);
+        let mut second = Int64Builder::with_capacity(n);
         let (mut orders, mut spend) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for g in 0..n {
             let o = summarise(groups.get_mut(g));
             last.append_option(o.last);
             orders.push(o.orders);
             spend.push(o.spend);
+            first.append_option(o.first);
+            second.append_option(o.second);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(last.finish()),
             Arc::new(Int64Array::from(orders)),
             Arc::new(Float64Array::from(spend)),
+            Arc::new(first.finish()),
+            Arc::new(second.finish()),
         ];
         Ok(Arc::new(StructArray::try_new(
             result_fields(),
@@ -324,9 +351,45 @@ mod tests {
                 last: Some(9),
                 orders: 2,
                 spend: 17.5,
+                first: Some(3),
+                second: Some(5),
             }
         );
         assert_eq!(summarise(&mut []), Orders::default());
+    }
+
+    /// `first` is the earliest line, with or without an order; `second` is
+    /// the second-earliest order's day, where an order's day is its
+    /// earliest line's, checked against sorting the orders' days.
+    #[test]
+    fn first_and_second_against_sorting_the_orders() {
+        let mut seed = 7u64;
+        for _ in 0..500 {
+            let mut lines = Vec::new();
+            for _ in 0..(seed % 9) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let order = ["", "a", "b", "c", "d"][(seed >> 33) as usize % 5];
+                lines.push(line(order, ((seed >> 40) % 30) as i32, 1.0));
+            }
+            let mut by_order = std::collections::BTreeMap::<u64, i32>::new();
+            for l in lines.iter().filter(|l| l.order != 0) {
+                let d = by_order.entry(l.order).or_insert(l.day);
+                *d = (*d).min(l.day);
+            }
+            let mut days: Vec<i64> = by_order.values().map(|&d| i64::from(d)).collect();
+            days.sort_unstable();
+            let first = lines.iter().map(|l| i64::from(l.day)).min();
+            let o = summarise(&mut lines);
+            assert_eq!(o.first, first);
+            assert_eq!(o.second, days.get(1).copied());
+            assert_eq!(o.orders, days.len() as i64);
+        }
+        // An order-less line before every order is the first day.
+        let mut lines = vec![line("", 1, 1.0), line("x", 4, 1.0), line("y", 2, 1.0)];
+        let o = summarise(&mut lines);
+        assert_eq!((o.first, o.second), (Some(1), Some(4)));
     }
 
     /// Spend is an exact sum: a tenth added a thousand times, in any

@@ -98,7 +98,26 @@ async fn queries_answer_what_the_operations_give() {
     .await;
     assert_eq!(by_query, body);
 
-    for name in QUERIES.iter().filter(|n| **n != "funnel") {
+    // Each step's drop-off lists as many persons as it counts.
+    for (i, step) in body["steps"].as_array().unwrap().iter().enumerate().skip(1) {
+        let (status, _, list) = call(
+            &app,
+            get(&format!(
+                "/v1/funnel/persons?steps=view,add_to_cart,purchase&window_seconds=86400&step={}&dropped_off=true",
+                i + 1
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let persons = list["persons"].as_array().unwrap();
+        assert_eq!(persons.len() as u64, step["dropoff"].as_u64().unwrap());
+        assert!(!persons.is_empty());
+    }
+    let (status, _, err) = call(&app, get("/v1/funnel/persons?steps=view,purchase&step=9")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["field"], "step", "{err}");
+
+    for name in QUERIES.iter().filter(|n| !n.starts_with("funnel")) {
         let (status, _, body) = call(&app, get(&format!("/v1/{name}"))).await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         assert_eq!(body, query(&ws, name, json!({})).await.unwrap(), "{name}");

@@ -29,7 +29,10 @@ impl View {
                     Cell::Float(v) if col.kind == Kind::Money && v.is_finite() => {
                         out.push_str(&crate::fixed(*v, 2))
                     }
-                    Cell::Float(v) => csv_number(&mut out, *v),
+                    Cell::Shown(v, Kind::Money) if v.is_finite() => {
+                        out.push_str(&crate::fixed(*v, 2))
+                    }
+                    Cell::Float(v) | Cell::Shown(v, _) => csv_number(&mut out, *v),
                 }
             }
             out.push('\n');

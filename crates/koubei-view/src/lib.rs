@@ -54,6 +54,14 @@ pub enum Cell {
     Float(f64),
     /// A count and the total it is part of.
     Part(i64, i64),
+    /// A number shown as this kind rather than as its column's, in a column
+    /// of mixed units (an overview's KPIs: money, counts and shares).
+    #[serde(serialize_with = "just_the_number")]
+    Shown(f64, Kind),
+}
+
+fn just_the_number<S: serde::Serializer>(v: &f64, _: &Kind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*v)
 }
 
 impl From<&str> for Cell {
@@ -241,6 +249,17 @@ mod tests {
             Cell::Float(1e-7),
             Cell::Int(3),
         ]);
+        s.row(vec![
+            "shown".into(),
+            Cell::Shown(0.25, Kind::Share),
+            Cell::Shown(12.0, Kind::Count),
+            Cell::Null,
+            Cell::Shown(1.5, Kind::Money),
+            Cell::Null,
+            Cell::Null,
+            Cell::Shown(2.0, Kind::Number(1)),
+            Cell::Null,
+        ]);
         s.after.push("done".into());
         let mut hidden = Section::new(None, vec![Column::new("only_csv", Kind::Count)]);
         hidden.hidden = true;
@@ -256,6 +275,7 @@ mod tests {
             "step         persons  conversion  growth  revenue  time  kept   p      version\n\
              view, \"all\"  1000     100.0%              12.35    1.5m  33.3%  0.300  -\n\
              purchase     7        0.7%        -25.0%           2.0h  0.0%   0.000  3\n\
+             shown        25.0%    12                  1.50                  2.0    -\n\
              done\n\
              \n\
              next\n"
@@ -270,7 +290,8 @@ mod tests {
             sample().csv(),
             "step,persons,conversion,growth,revenue,time,kept,p,version\n\
              \"view, \"\"all\"\"\",1000,1,,12.35,90,1,0.30000000000000004,\n\
-             purchase,7,0.0071,-0.25,,7200,0,1e-7,3\n"
+             purchase,7,0.0071,-0.25,,7200,0,1e-7,3\n\
+             shown,0.25,12,,1.50,,,2,\n"
         );
         assert_eq!(sample().csv_from(1).csv(), "only_csv\n");
     }

@@ -79,6 +79,7 @@ fn shown(cell: &Cell, col: &Column) -> String {
         Cell::Int(v) => itoa::Buffer::new().format(*v).to_string(),
         Cell::Part(n, of) => percent(*n as f64 / (*of).max(1) as f64, false),
         Cell::Float(v) => number(*v, col.kind),
+        Cell::Shown(v, kind) => number(*v, *kind),
     }
 }
 

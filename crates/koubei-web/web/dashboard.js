@@ -281,15 +281,21 @@
   }
 
   async function funnelPage(main, params) {
-    const f = await api("funnel", {
+    const request = {
       steps: params.steps || DEFAULT_STEPS, window_seconds: params.window || "604800",
-      trend: params.by || "week", since: params.since, until: params.until,
-    }, "funnel");
+      since: params.since, until: params.until,
+    };
+    const f = await api("funnel", { ...request, trend: params.by || "week" }, "funnel");
     const bars = el("div", { class: "chart", id: "funnel-steps" });
     const header = ["step", "persons", "conversion_from_previous", "conversion_from_first", "dropoff", "median_time_from_previous"];
     const data = f.steps.map((st) => [st.name, st.persons, st.conversion_from_previous, st.conversion_from_first, st.dropoff, st.median_seconds_from_previous]);
+    // A step's drop-off: a button on its row opens the list of those
+    // persons, which the URL keeps (list=N for step N).
+    const open = (step) => writeState("funnel", { ...params, list: String(step) });
+    const cells = data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("share", r[3]), fmt("count", r[4]), duration(r[5])]);
     main.append(panel("Funnel", csvButton("funnel", header, data), bars,
-      table(header, data.map((r) => [r[0], fmt("count", r[1]), fmt("share", r[2]), fmt("share", r[3]), fmt("count", r[4]), duration(r[5])]))));
+      table(REPORT ? header : [...header, ""], REPORT ? cells : cells.map((c, i) => [...c, i === 0 || !data[i][4] ? ""
+        : el("button", { type: "button", "data-list": String(i + 1), onclick: () => open(i + 1) }, "who dropped off")]))));
     chart(bars, {
       title: titled(`Persons at each step, within ${duration(f.window_seconds)}`),
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
@@ -301,6 +307,16 @@
         label: { show: true, position: "right", formatter: (p) => `${fmt("count", p.value)} (${fmt("share", f.steps[p.dataIndex].conversion_from_first)})` },
       }],
     });
+    const step = Number(params.list);
+    if (!REPORT && step >= 2 && step <= f.steps.length) {
+      const l = await api("funnel/persons", { ...request, step, dropped_off: true }, "");
+      const rows = l.persons.map((p) => [p]);
+      const shown = 200;
+      const title = `Dropped off before ${l.name}: ${fmt("count", rows.length)} persons`;
+      main.append(panel(title, csvButton(`funnel-dropped-${step}`, ["person"], rows),
+        el("h3", { id: "person-list" }, `They reached ${f.steps[step - 2].name} and not ${l.name}${rows.length > shown ? ` (the first ${shown} shown; the CSV has all)` : ""}.`),
+        table(["person"], rows.slice(0, shown))));
+    }
     if (f.trend && f.trend.length) {
       const trend = el("div", { class: "chart", id: "funnel-trend" });
       main.append(panel("Conversion over time", csvButton("funnel-trend", ["period", "entered", "converted", "conversion"],
@@ -423,14 +439,16 @@
   };
 
   // A map's GeoJSON: inlined in a report, fetched from the server otherwise.
-  async function geo(name) {
-    if (window.KOUBEI_MAPS) return window.KOUBEI_MAPS[name];
-    const r = await fetch(`/assets/${name}`);
-    return r.json();
+  // Each is fetched once per page load.
+  const maps = {};
+  function geo(name) {
+    if (window.KOUBEI_MAPS) return Promise.resolve(window.KOUBEI_MAPS[name]);
+    maps[name] ||= fetch(`/assets/${name}`).then((r) => r.json());
+    return maps[name];
   }
 
-  async function reachSection(main) {
-    const r = await api("wom/reach", { home: "CN" }, "wom_reach");
+  async function reachSection(main, reach) {
+    const r = await reach;
     const header = ["code", "name", "customers"];
     const regions = r.home_region_customers.map((p) => [p.code, p.name, p.customers]);
     const countries = r.country_customers.map((p) => [p.code, p.name, p.customers]);
@@ -513,7 +531,17 @@
   }
 
   async function womPage(main, params) {
-    const m = await api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
+    // The three answers are asked for at once: the server works on them
+    // while the first is drawn.
+    const metrics = api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
+    const reach = api("wom/reach", { home: "CN" }, "wom_reach");
+    const cascades = api("wom/cascades", { top: 3 }, "wom_cascades");
+    // Each is awaited in turn below; a failure of one not yet awaited would
+    // otherwise be reported as unhandled.
+    for (const p of [reach, cascades]) p.catch(() => {});
+    geo("china.json");
+    geo("countries-110m.json");
+    const m = await metrics;
     const periods = m.periods.filter((p) => p.period <= params.until && p.period >= params.since.slice(0, 7));
     const line = el("div", { class: "chart", id: "wom-trend" });
     const header = ["period", "buyers", "customer_share_rate", "order_share_rate", "shares", "k_factor", "new_customers_from_shares"];
@@ -532,8 +560,8 @@
         { name: "K-factor", type: "line", yAxisIndex: 1, data: periods.map((p) => p.k_factor), tooltip: { valueFormatter: (v) => fmt("number", v) } },
       ],
     });
-    await reachSection(main);
-    const c = await api("wom/cascades", { top: 3 }, "wom_cascades");
+    await reachSection(main, reach);
+    const c = await cascades;
     for (const [i, cascade] of c.largest.entries()) {
       const box = el("div", { class: "chart", id: `cascade-${i}` });
       main.append(panel(`Cascade ${i + 1}`, "", box));
@@ -556,7 +584,7 @@
     while (charts.length) charts.pop().dispose();
     const { page, params } = readState();
     document.getElementById("pages").replaceChildren(...PAGES.map(([p, t]) =>
-      el("a", { href: `#${p}?${new URLSearchParams(Object.entries(params).filter(([k]) => k !== "breakdown"))}`, class: p === page ? "active" : "" }, t)));
+      el("a", { href: `#${p}?${new URLSearchParams(Object.entries(params).filter(([k]) => k !== "breakdown" && k !== "list"))}`, class: p === page ? "active" : "" }, t)));
     const main = document.getElementById("page");
     main.replaceChildren();
     main.dataset.state = "loading";

@@ -231,6 +231,38 @@ fn overview_totals_equal_plain_sql() {
          FROM b JOIN n USING (customer_id)",
     )[0];
     assert!((kpi("repeat_rate", "value") - repeat["rate"].as_f64().unwrap()).abs() < 1e-12);
+    // Conversion: people with an event in the range who bought in it.
+    let range = "ts >= TIMESTAMP '2025-02-10T00:00:00Z' AND ts < TIMESTAMP '2025-05-21T00:00:00Z'";
+    let conversion = &ws.sql(&format!(
+        "WITH v AS (SELECT DISTINCT COALESCE(customer_id, 'a:' || anonymous_id) AS p, customer_id
+                    FROM events WHERE {range}),
+              b AS (SELECT DISTINCT customer_id FROM orders WHERE status = 'paid' AND {range})
+         SELECT CAST(count(DISTINCT CASE WHEN b.customer_id IS NOT NULL THEN v.p END) AS DOUBLE)
+                / count(DISTINCT v.p) AS rate
+         FROM v LEFT JOIN b ON b.customer_id = v.customer_id"
+    ))[0];
+    let rate = kpi("conversion_rate", "value");
+    assert!(rate > 0.0 && rate < 1.0);
+    assert!((rate - conversion["rate"].as_f64().unwrap()).abs() < 1e-12);
+    // Share rate: buyers of the range who shared in it. K-factor: shares
+    // of the range that brought a new customer (one whose first paid order
+    // came at or after the share), per buyer.
+    let sharing = &ws.sql(&format!(
+        "WITH b AS (SELECT DISTINCT customer_id FROM orders WHERE status = 'paid' AND {range}),
+              f AS (SELECT customer_id, min(ts) AS t FROM orders WHERE status = 'paid' GROUP BY 1),
+              s AS (SELECT * FROM referrals WHERE {range})
+         SELECT CAST((SELECT count(DISTINCT sharer_id) FROM s JOIN b ON b.customer_id = s.sharer_id) AS DOUBLE)
+                  / (SELECT count(*) FROM b) AS share_rate,
+                CAST((SELECT count(*) FROM s LEFT JOIN f ON f.customer_id = s.recipient_id
+                      WHERE COALESCE(s.ordered, f.t >= s.ts) AND (f.t IS NULL OR f.t >= s.ts)) AS DOUBLE)
+                  / (SELECT count(*) FROM b) AS k"
+    ))[0];
+    let share_rate = kpi("share_rate", "value");
+    assert!(share_rate > 0.0 && share_rate < 1.0);
+    assert!((share_rate - sharing["share_rate"].as_f64().unwrap()).abs() < 1e-12);
+    let k = kpi("k_factor", "value");
+    assert!(k > 0.0);
+    assert!((k - sharing["k"].as_f64().unwrap()).abs() < 1e-12);
 }
 
 /// `koubei report` writes one file that needs nothing else; a shop with

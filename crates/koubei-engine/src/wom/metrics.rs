@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use super::{Period, SHARES};
+use super::Period;
 use crate::cols::{bools, f64s, i64s, money, money_units, strings, sum_sorted};
 use crate::{Engine, Error, Result};
 
@@ -156,6 +156,7 @@ fn col_u64(b: &RecordBatch, i: usize) -> Result<Vec<u64>> {
 
 impl Engine {
     pub async fn wom_metrics(&self, req: &MetricsRequest) -> Result<MetricsReport> {
+        let with_shares = self.shares();
         if self.referral_count().await? == 0 {
             return Err(Error::Request(
                 "the referrals table is empty: import referrals first".into(),
@@ -166,7 +167,7 @@ impl Engine {
         // The funnel over all shares.
         let (_, b) = self
             .sql(&format!(
-                "WITH {SHARES}
+                "WITH {with_shares}
                  SELECT COUNT(*),
                         COUNT(recipient_id),
                         SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
@@ -199,7 +200,7 @@ impl Engine {
         // Per period: buyers, orders, sharing, K-factor, new customers.
         let (_, batches) = self
             .sql(&format!(
-                "WITH {SHARES},
+                "WITH {with_shares},
                  po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts
                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
                         GROUP BY order_id),
@@ -256,7 +257,7 @@ impl Engine {
         // Channels.
         let (_, batches) = self
             .sql(&format!(
-                "WITH {SHARES}
+                "WITH {with_shares}
                  SELECT COALESCE(channel, ''), COUNT(*), COUNT(DISTINCT sharer_id),
                         SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
                         SUM(CASE WHEN converted THEN 1 ELSE 0 END),
@@ -286,7 +287,7 @@ impl Engine {
         // Sharing after orders, by the order's channel.
         let (_, batches) = self
             .sql(&format!(
-                "WITH {SHARES},
+                "WITH {with_shares},
                  po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
                                MIN(COALESCE(channel, '')) AS channel
                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL

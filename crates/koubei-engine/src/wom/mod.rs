@@ -49,10 +49,12 @@ pub struct ReferralGraph {
     pub conversions: u64,
 }
 
-/// SQL for every share with whether it converted.
-pub(crate) const SHARES: &str = "
-  fo AS (SELECT customer_id, MIN(ts) AS t FROM orders
-         WHERE status = 'paid' AND customer_id IS NOT NULL GROUP BY customer_id),
+/// SQL for every share (`sh`) with whether it converted, after `fo`: each
+/// buyer's first paid order, from [`Engine::first_orders_sql`].
+fn shares_sql(first_orders: &str) -> String {
+    format!(
+        "
+  fo AS ({first_orders}),
   sh AS (SELECT r.ts, r.sharer_id, NULLIF(r.recipient_id, '') AS recipient_id, r.channel,
                 COALESCE(r.clicked, r.ordered, fo.t IS NOT NULL AND fo.t >= r.ts) AS clicked,
                 COALESCE(r.ordered, fo.t IS NOT NULL AND fo.t >= r.ts) AS converted,
@@ -60,7 +62,16 @@ pub(crate) const SHARES: &str = "
                   AND (fo.t IS NULL OR fo.t >= r.ts) AS new_customer,
                 fo.t AS first_order
          FROM referrals r LEFT JOIN fo ON fo.customer_id = r.recipient_id
-         WHERE r.sharer_id IS NOT NULL AND r.sharer_id <> '')";
+         WHERE r.sharer_id IS NOT NULL AND r.sharer_id <> '')"
+    )
+}
+
+impl Engine {
+    /// The CTEs `fo` and `sh` of [`shares_sql`] for this session.
+    pub(crate) fn shares(&self) -> String {
+        shares_sql(&self.first_orders_sql())
+    }
+}
 
 impl Engine {
     async fn referral_count(&self) -> Result<i64> {
@@ -75,6 +86,7 @@ impl Engine {
     /// The referral graph: an arc from sharer to recipient for every pair
     /// with a share between them.
     pub async fn referral_graph(&self, model: ArcModel) -> Result<ReferralGraph> {
+        let with_shares = self.shares();
         if self.referral_count().await? == 0 {
             return Err(Error::Request(
                 "the referrals table is empty: import referrals first, or read a graph file".into(),
@@ -82,7 +94,7 @@ impl Engine {
         }
         let (_, totals) = self
             .sql(&format!(
-                "WITH {SHARES} SELECT COUNT(*), SUM(CASE WHEN converted THEN 1 ELSE 0 END) FROM sh"
+                "WITH {with_shares} SELECT COUNT(*), SUM(CASE WHEN converted THEN 1 ELSE 0 END) FROM sh"
             ))
             .await?;
         let t = &totals[0];
@@ -91,7 +103,7 @@ impl Engine {
         let rate = conversions as f64 / shares.max(1) as f64;
         let (_, batches) = self
             .sql(&format!(
-                "WITH {SHARES},
+                "WITH {with_shares},
                  per AS (SELECT sharer_id, COUNT(*) AS n,
                                 SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS k
                          FROM sh GROUP BY sharer_id)
@@ -205,9 +217,10 @@ pub(crate) struct People {
 
 impl Engine {
     pub(crate) async fn people(&self) -> Result<People> {
+        let with_shares = self.shares();
         let (_, batches) = self
             .sql(&format!(
-                "WITH {SHARES},
+                "WITH {with_shares},
                  conv AS (SELECT recipient_id, sharer_id,
                                  ROW_NUMBER() OVER (PARTITION BY recipient_id
                                                     ORDER BY ts, sharer_id) AS k
