@@ -21,6 +21,19 @@ pub struct OverviewRequest {
     /// The sparklines' period (default: day for up to 62 days, week for up
     /// to a year, month beyond).
     pub by: Option<Period>,
+    /// Which cards: all, or only the sales cards or only the growth cards
+    /// (conversion, share rate, K-factor), so that a page can draw the
+    /// quick ones first.
+    pub cards: Cards,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cards {
+    #[default]
+    All,
+    Sales,
+    Growth,
 }
 
 /// A range of days, both ends included.
@@ -70,42 +83,56 @@ struct Totals {
     growth: GrowthCounts,
 }
 
-/// Each KPI: its key, label, unit, and how it is read from a range's
-/// totals. One list, so the cards, the comparison and the sparkline agree.
+/// Each KPI: its key, label, unit, which cards it is one of, and how it is
+/// read from a range's totals. One list, so the cards, the comparison and
+/// the sparkline agree.
 type Read = fn(&Totals) -> Option<f64>;
-const KPIS: &[(&str, &str, &str, Read)] = &[
-    ("revenue", "Revenue", "money", |t| {
+const KPIS: &[(&str, &str, &str, Cards, Read)] = &[
+    ("revenue", "Revenue", "money", Cards::Sales, |t| {
         Some(t.sales.measures.revenue)
     }),
-    ("orders", "Orders", "count", |t| {
+    ("orders", "Orders", "count", Cards::Sales, |t| {
         Some(t.sales.measures.orders as f64)
     }),
-    ("buyers", "Buyers", "count", |t| {
+    ("buyers", "Buyers", "count", Cards::Sales, |t| {
         Some(t.sales.measures.buyers as f64)
     }),
-    ("average_order_value", "Average order value", "money", |t| {
-        t.sales.measures.average_order_value
-    }),
-    ("units_per_order", "Units per order", "number", |t| {
-        t.sales.measures.units_per_order
-    }),
-    ("new_buyers", "New buyers", "count", |t| {
+    (
+        "average_order_value",
+        "Average order value",
+        "money",
+        Cards::Sales,
+        |t| t.sales.measures.average_order_value,
+    ),
+    (
+        "units_per_order",
+        "Units per order",
+        "number",
+        Cards::Sales,
+        |t| t.sales.measures.units_per_order,
+    ),
+    ("new_buyers", "New buyers", "count", Cards::Sales, |t| {
         Some(t.sales.measures.new_buyers as f64)
     }),
-    ("conversion_rate", "Conversion rate", "share", |t| {
-        per(t.growth.converted_visitors, t.growth.visitors)
+    (
+        "repeat_rate",
+        "Repeat buyer rate",
+        "share",
+        Cards::Sales,
+        |t| per(Some(t.sales.repeat_buyers), Some(t.sales.measures.buyers)),
+    ),
+    (
+        "conversion_rate",
+        "Conversion rate",
+        "share",
+        Cards::Growth,
+        |t| per(t.growth.converted_visitors, t.growth.visitors),
+    ),
+    ("share_rate", "Share rate", "share", Cards::Growth, |t| {
+        per(t.growth.sharing_buyers, Some(t.growth.buyers))
     }),
-    ("repeat_rate", "Repeat buyer rate", "share", |t| {
-        per(Some(t.sales.repeat_buyers), Some(t.sales.measures.buyers))
-    }),
-    ("share_rate", "Share rate", "share", |t| {
-        per(t.growth.sharing_buyers, Some(t.sales.measures.buyers))
-    }),
-    ("k_factor", "K-factor", "number", |t| {
-        per(
-            t.growth.new_customers_from_shares,
-            Some(t.sales.measures.buyers),
-        )
+    ("k_factor", "K-factor", "number", Cards::Growth, |t| {
+        per(t.growth.new_customers_from_shares, Some(t.growth.buyers))
     }),
 ];
 
@@ -156,39 +183,72 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
         ..SalesRequest::default()
     };
     let engine = &engine;
+    let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
     let totals = |r: Range| async move {
         let (sales, growth) = futures::try_join!(
-            engine.sales_totals(Some(r.since), Some(r.until)),
-            engine.growth(r.since, r.until, None)
+            async {
+                match sales {
+                    true => engine.sales_totals(Some(r.since), Some(r.until)).await,
+                    false => Ok(SalesTotals::default()),
+                }
+            },
+            async {
+                match growth {
+                    true => engine.growth(r.since, r.until, None).await,
+                    false => Ok(Vec::new()),
+                }
+            }
         )?;
         let growth = growth.into_iter().next().map(|g| g.1).unwrap_or_default();
         Ok::<_, koubei_engine::Error>(Totals { sales, growth })
     };
-    let (now, before, last_year, trend, growth) = futures::try_join!(
+    let (now, before, last_year, trend, growth_series) = futures::try_join!(
         totals(Range { since, until }),
         totals(previous),
         totals(year_before),
-        engine.sales(&series),
-        engine.growth(since, until, Some(by)),
+        async {
+            match sales {
+                true => engine.sales(&series).await.map(|s| s.total),
+                false => Ok(Vec::new()),
+            }
+        },
+        async {
+            match growth {
+                true => engine.growth(since, until, Some(by)).await,
+                false => Ok(Vec::new()),
+            }
+        },
     )?;
     // The series: each period's own measures (the sales report already
     // starts at `since`'s period), with its growth counts.
-    let growth: std::collections::HashMap<_, _> = growth.into_iter().collect();
-    let periods: Vec<_> = trend
-        .total
-        .iter()
-        .map(|r| Totals {
-            sales: SalesTotals {
-                measures: r.measures.clone(),
-                repeat_buyers: 0,
-            },
-            growth: growth.get(&Some(r.period)).cloned().unwrap_or_default(),
+    let mut periods: std::collections::BTreeMap<NaiveDate, Totals> = trend
+        .into_iter()
+        .map(|r| {
+            let t = Totals {
+                sales: SalesTotals {
+                    measures: r.measures,
+                    repeat_buyers: 0,
+                },
+                growth: GrowthCounts::default(),
+            };
+            (r.period, t)
         })
-        .zip(trend.total.iter().map(|r| r.period))
         .collect();
+    for (period, g) in growth_series {
+        if let Some(p) = period {
+            periods
+                .entry(p)
+                .or_insert_with(|| Totals {
+                    sales: SalesTotals::default(),
+                    growth: GrowthCounts::default(),
+                })
+                .growth = g;
+        }
+    }
     let kpis = KPIS
         .iter()
-        .map(|(key, label, unit, read)| {
+        .filter(|k| req.cards == Cards::All || req.cards == k.3)
+        .map(|(key, label, unit, _, read)| {
             let value = read(&now);
             let previous = read(&before);
             let year_before = read(&last_year);
@@ -198,7 +258,7 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
             } else {
                 periods
                     .iter()
-                    .map(|(t, period)| Point {
+                    .map(|(period, t)| Point {
                         period: *period,
                         value: read(t),
                     })

@@ -77,6 +77,7 @@ pub async fn report_data(
             since: Some(since),
             until: Some(until),
             by: None,
+            cards: crate::Cards::All,
         },
     )
     .await?;

@@ -44,6 +44,7 @@ impl OverviewArgs {
             since: self.range.since,
             until: self.range.until,
             by: self.by,
+            cards: koubei_app::Cards::All,
         }
     }
 }

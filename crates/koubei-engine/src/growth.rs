@@ -18,6 +18,8 @@ use crate::{Engine, Result};
 /// rate rather than 0.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct GrowthCounts {
+    /// Customers with a paid order, the base of the share rate and K-factor.
+    pub buyers: i64,
     /// People with an event: customers by id, visitors not yet known by
     /// their anonymous id.
     pub visitors: Option<i64>,
@@ -55,10 +57,9 @@ impl Engine {
         let visits = format!(
             "WITH {buyers},
              v AS (SELECT DISTINCT {p} AS period, customer_id,
-                          COALESCE(customer_id, concat('anonymous:', anonymous_id)) AS person
+                          CASE WHEN customer_id IS NULL THEN anonymous_id END AS anonymous_id
                    FROM events WHERE {range})
-             SELECT v.period, count(DISTINCT v.person),
-                    count(DISTINCT CASE WHEN b.customer_id IS NOT NULL THEN v.person END)
+             SELECT v.period, count(*), count(b.customer_id)
              FROM v LEFT JOIN b ON b.customer_id = v.customer_id
                AND b.period IS NOT DISTINCT FROM v.period
              GROUP BY v.period",
@@ -79,7 +80,8 @@ impl Engine {
             range = crate::ts_in_days("sh.ts", Some(since), Some(until)),
         );
         let nothing = || async { Ok((None, Vec::new())) };
-        let (visits, shares) = futures::try_join!(
+        let buyer_counts = format!("WITH {buyers} SELECT period, count(*) FROM b GROUP BY period");
+        let (visits, shares, buyer_counts) = futures::try_join!(
             async {
                 if has_events {
                     self.sql(&visits).await.map(|(s, b)| (Some(s), b))
@@ -93,11 +95,13 @@ impl Engine {
                 } else {
                     nothing().await
                 }
-            }
+            },
+            self.sql(&buyer_counts)
         )?;
         let mut out: std::collections::BTreeMap<Option<NaiveDate>, GrowthCounts> =
             Default::default();
         let zero = GrowthCounts {
+            buyers: 0,
             visitors: has_events.then_some(0),
             converted_visitors: has_events.then_some(0),
             sharing_buyers: has_referrals.then_some(0),
@@ -107,6 +111,13 @@ impl Engine {
         // The whole range has its row even where nothing happened.
         if by.is_none() {
             out.insert(None, zero.clone());
+        }
+        for b in &buyer_counts.1 {
+            let days = period_days(b.column(0))?;
+            let n = i64s(b.column(1))?;
+            for (i, day) in days.into_iter().enumerate() {
+                out.entry(day).or_insert_with(|| zero.clone()).buyers = n[i].unwrap_or(0);
+            }
         }
         for b in &visits.1 {
             let days = period_days(b.column(0))?;
@@ -196,6 +207,7 @@ mod tests {
             .await
             .unwrap();
         let want = GrowthCounts {
+            buyers: 3,
             visitors: Some(3),
             converted_visitors: Some(1),
             sharing_buyers: Some(1),
@@ -228,6 +240,10 @@ mod tests {
             .growth(day("2024-01-01"), day("2024-01-31"), None)
             .await
             .unwrap();
-        assert_eq!(g, [(None, GrowthCounts::default())]);
+        let want = GrowthCounts {
+            buyers: 1,
+            ..GrowthCounts::default()
+        };
+        assert_eq!(g, [(None, want)]);
     }
 }

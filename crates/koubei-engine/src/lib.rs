@@ -142,7 +142,11 @@ impl Engine {
 
     /// Runs one SQL statement and returns its schema and rows.
     pub async fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        collect(self.ctx.sql(query).await?).await
+        let started = std::time::Instant::now();
+        let out = collect(self.ctx.sql(query).await?).await;
+        // KOUBEI_LOG=koubei_engine=debug: where a command's time goes.
+        tracing::debug!(elapsed = ?started.elapsed(), query = %query.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect::<String>(), "sql");
+        out
     }
 
     /// Runs one query that reads: SELECT (or VALUES, EXPLAIN, SHOW,
