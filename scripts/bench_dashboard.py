@@ -25,6 +25,8 @@ import time
 import peers
 
 PAGES = ["overview", "sales", "funnel", "retention", "customers", "wom"]
+# The overview draws its sales cards first, then the growth cards.
+COLUMNS = ["overview sales cards"] + PAGES
 
 
 def main():
@@ -52,7 +54,7 @@ def main():
                 started = time.perf_counter()
                 subprocess.run([koubei, "-w", ws, "demo", "--customers", str(n)], check=True, capture_output=True)
                 print(f"{n} customers: demo made in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-                times = {p: [] for p in PAGES}
+                times = {p: [] for p in COLUMNS}
                 for run in range(a.runs):
                     server = subprocess.Popen([koubei, "-w", ws, "serve", "--addr", "127.0.0.1:0"],
                                               stderr=subprocess.PIPE, text=True)
@@ -66,10 +68,13 @@ def main():
                             # The page's own clock: navigation start to data drawn.
                             ms = driver.find_element(By.ID, "page").get_attribute("data-ms")
                             times[p].append(float(ms) / 1e3 if ms else float("nan"))
+                            if p == "overview":
+                                first = driver.find_element(By.ID, "page").get_attribute("data-first-ms")
+                                times[COLUMNS[0]].append(float(first) / 1e3 if first else float("nan"))
                     finally:
                         server.terminate()
                         server.wait(timeout=60)
-                    print(f"  run {run + 1}: " + ", ".join(f"{p} {times[p][-1] * 1e3:.0f} ms" for p in PAGES), file=sys.stderr)
+                    print(f"  run {run + 1}: " + ", ".join(f"{p} {times[p][-1] * 1e3:.0f} ms" for p in COLUMNS), file=sys.stderr)
                 report = []
                 for _ in range(a.runs):
                     t = time.perf_counter()
@@ -78,10 +83,10 @@ def main():
                 rows.append((n, {p: statistics.median(v) for p, v in times.items()}, statistics.median(report)))
     finally:
         driver.quit()
-    print("| customers | " + " | ".join(PAGES) + " | `koubei report` |")
-    print("|---:|" + "---:|" * (len(PAGES) + 1))
+    print("| customers | " + " | ".join(COLUMNS) + " | `koubei report` |")
+    print("|---:|" + "---:|" * (len(COLUMNS) + 1))
     for n, t, r in rows:
-        print(f"| {n:,} | " + " | ".join(f"{t[p] * 1e3:,.0f} ms" for p in PAGES) + f" | {r:.2f} s |")
+        print(f"| {n:,} | " + " | ".join(f"{t[p] * 1e3:,.0f} ms" for p in COLUMNS) + f" | {r:.2f} s |")
 
 
 if __name__ == "__main__":

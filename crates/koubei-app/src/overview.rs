@@ -184,31 +184,36 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
     };
     let engine = &engine;
     let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
-    let totals = |r: Range| async move {
-        let (sales, growth) = futures::try_join!(
-            async {
-                match sales {
-                    true => engine.sales_totals(Some(r.since), Some(r.until)).await,
-                    false => Ok(SalesTotals::default()),
-                }
-            },
-            async {
-                match growth {
-                    true => engine.growth(r.since, r.until, None).await,
-                    false => Ok(Vec::new()),
-                }
-            }
-        )?;
-        let growth = growth.into_iter().next().map(|g| g.1).unwrap_or_default();
-        Ok::<_, koubei_engine::Error>(Totals { sales, growth })
+    let growth_of = |r: Range| async move {
+        match growth {
+            true => Ok(engine
+                .growth(r.since, r.until, None)
+                .await?
+                .into_iter()
+                .next()
+                .map(|g| g.1)
+                .unwrap_or_default()),
+            false => Ok::<_, koubei_engine::Error>(GrowthCounts::default()),
+        }
     };
-    let (now, before, last_year, trend, growth_series) = futures::try_join!(
-        totals(Range { since, until }),
-        totals(previous),
-        totals(year_before),
+    let ranges = [Range { since, until }, previous, year_before];
+    let (sales_totals, g0, g1, g2, trend, growth_series) = futures::try_join!(
         async {
             match sales {
-                true => engine.sales(&series).await.map(|s| s.total),
+                true => {
+                    engine
+                        .sales_totals_of(&ranges.map(|r| (Some(r.since), Some(r.until))))
+                        .await
+                }
+                false => Ok(vec![SalesTotals::default(); 3]),
+            }
+        },
+        growth_of(ranges[0]),
+        growth_of(ranges[1]),
+        growth_of(ranges[2]),
+        async {
+            match sales {
+                true => engine.sales_trend(&series).await,
                 false => Ok(Vec::new()),
             }
         },
@@ -219,6 +224,13 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
             }
         },
     )?;
+    let [now, before, last_year] = [g0, g1, g2]
+        .into_iter()
+        .zip(sales_totals)
+        .map(|(growth, sales)| Totals { sales, growth })
+        .collect::<Vec<_>>()
+        .try_into()
+        .map_err(|_| Error::Request("three ranges' totals".into()))?;
     // The series: each period's own measures (the sales report already
     // starts at `since`'s period), with its growth counts.
     let mut periods: std::collections::BTreeMap<NaiveDate, Totals> = trend

@@ -307,6 +307,18 @@ o7,c1,2024-03-10T10:00:00Z,9,paid
         // with two orders (c1's second is refunded).
         let day = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
         for engine in [&stored, &recomputed] {
+            assert_eq!(engine.last_paid_day().await.unwrap(), day("2024-03-10"));
+            // Three ranges in one pass: each as it is alone.
+            let ranges = [
+                (day("2024-02-01"), day("2024-03-05")),
+                (None, None),
+                (day("2024-01-01"), day("2024-01-15")),
+            ];
+            let many = engine.sales_totals_of(&ranges).await.unwrap();
+            for (r, t) in ranges.iter().zip(&many) {
+                assert_eq!(&engine.sales_totals(r.0, r.1).await.unwrap(), t);
+            }
+            assert_eq!(many[1].measures.orders, 6);
             let t = engine
                 .sales_totals(day("2024-02-01"), day("2024-03-05"))
                 .await

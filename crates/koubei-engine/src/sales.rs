@@ -258,9 +258,9 @@ impl Engine {
             Some(d) => Some(self.orders_column(d).await?),
             None => None,
         };
-        let total = self.sales_series(req, None).await?;
+        let total = self.sales_series(req, None, true).await?;
         let groups = match &dim {
-            Some(col) => self.sales_series(req, Some(col)).await?,
+            Some(col) => self.sales_series(req, Some(col), true).await?,
             None => Vec::new(),
         };
         Ok(SalesReport {
@@ -269,6 +269,13 @@ impl Engine {
             total,
             groups,
         })
+    }
+
+    /// The total series of [`Engine::sales`] without its growth against the
+    /// period before and the year before, so without reading the year
+    /// before `since`: a sparkline's values.
+    pub async fn sales_trend(&self, req: &SalesRequest) -> Result<Vec<SalesRow>> {
+        self.sales_series(req, None, false).await
     }
 
     /// The measures of every paid order line from `since` to `until`
@@ -282,29 +289,55 @@ impl Engine {
         since: Option<NaiveDate>,
         until: Option<NaiveDate>,
     ) -> Result<SalesTotals> {
-        let range = crate::ts_in_days("o.ts", since, until);
-        let is_new = since.map_or("TRUE".to_string(), |s| {
-            format!("b.first_day >= {}", epoch_day(s))
-        });
-        let repeat = until.map_or("b.second_day IS NOT NULL".to_string(), |u| {
-            format!("b.second_day <= {}", epoch_day(u))
-        });
+        let mut t = self.sales_totals_of(&[(since, until)]).await?;
+        Ok(t.remove(0))
+    }
+
+    /// [`Engine::sales_totals`] of several ranges in one pass over their
+    /// order lines, each line joined once to its buyer's days: an
+    /// overview's range, the one before it and the year before.
+    pub async fn sales_totals_of(
+        &self,
+        ranges: &[(Option<NaiveDate>, Option<NaiveDate>)],
+    ) -> Result<Vec<SalesTotals>> {
+        let any = ranges
+            .iter()
+            .map(|(s, u)| format!("({})", crate::ts_in_days("o.ts", *s, *u)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let mut flags = Vec::new();
+        let mut measures = Vec::new();
+        for (k, (since, until)) in ranges.iter().enumerate() {
+            let is_new = since.map_or("TRUE".to_string(), |s| {
+                format!("b.first_day >= {}", epoch_day(s))
+            });
+            let repeat = until.map_or("b.second_day IS NOT NULL".to_string(), |u| {
+                format!("b.second_day <= {}", epoch_day(u))
+            });
+            flags.push(format!(
+                "{range} AS in{k}, {range} AND {is_new} AS new{k}, {range} AND {repeat} AS repeat{k}",
+                range = crate::ts_in_days("o.ts", *since, *until),
+            ));
+            measures.push(format!(
+                "sum(CASE WHEN in{k} THEN amount END), count(DISTINCT CASE WHEN in{k} THEN order_id END),
+                 sum(CASE WHEN in{k} THEN quantity END), count(DISTINCT CASE WHEN in{k} THEN customer_id END),
+                 count(DISTINCT CASE WHEN new{k} THEN customer_id END),
+                 sum(CASE WHEN new{k} THEN amount ELSE 0 END),
+                 sum(CASE WHEN in{k} AND NOT new{k} THEN amount ELSE 0 END),
+                 count(DISTINCT CASE WHEN repeat{k} THEN customer_id END)"
+            ));
+        }
         let sql = format!(
             "WITH b AS ({buyers}),
              lines AS (
-               SELECT o.customer_id, o.order_id, o.amount, o.quantity,
-                      {is_new} AS is_new, {repeat} AS repeat
+               SELECT o.customer_id, o.order_id, o.amount, o.quantity, {flags}
                FROM orders o JOIN b ON o.customer_id = b.customer_id
-               WHERE o.status = 'paid' AND {range}
+               WHERE o.status = 'paid' AND ({any})
              )
-             SELECT sum(amount), count(DISTINCT order_id), sum(quantity),
-                    count(DISTINCT customer_id),
-                    count(DISTINCT CASE WHEN is_new THEN customer_id END),
-                    sum(CASE WHEN is_new THEN amount ELSE 0 END),
-                    sum(CASE WHEN is_new THEN 0 ELSE amount END),
-                    count(DISTINCT CASE WHEN repeat THEN customer_id END)
-             FROM lines",
+             SELECT {measures} FROM lines",
             buyers = self.buyer_days_sql(),
+            flags = flags.join(", "),
+            measures = measures.join(", "),
         );
         let (_, batches) = self.sql(&sql).await?;
         let b = batches
@@ -321,32 +354,45 @@ impl Engine {
             let c = c.as_primitive::<Int64Type>();
             Ok(if c.is_null(0) { 0 } else { c.value(0) })
         };
-        let mut m = SalesMeasures {
-            revenue: f(0)?,
-            orders: n(1)?,
-            units: n(2)?,
-            buyers: n(3)?,
-            average_order_value: None,
-            units_per_order: None,
-            new_buyers: n(4)?,
-            new_buyer_revenue: f(5)?,
-            returning_buyer_revenue: f(6)?,
-        };
-        if m.orders > 0 {
-            m.average_order_value = Some(m.revenue / m.orders as f64);
-            m.units_per_order = Some(m.units as f64 / m.orders as f64);
-        }
-        Ok(SalesTotals {
-            repeat_buyers: n(7)?,
-            measures: m,
-        })
+        (0..ranges.len())
+            .map(|k| {
+                let at = |i: usize| 8 * k + i;
+                let mut m = SalesMeasures {
+                    revenue: f(at(0))?,
+                    orders: n(at(1))?,
+                    units: n(at(2))?,
+                    buyers: n(at(3))?,
+                    average_order_value: None,
+                    units_per_order: None,
+                    new_buyers: n(at(4))?,
+                    new_buyer_revenue: f(at(5))?,
+                    returning_buyer_revenue: f(at(6))?,
+                };
+                if m.orders > 0 {
+                    m.average_order_value = Some(m.revenue / m.orders as f64);
+                    m.units_per_order = Some(m.units as f64 / m.orders as f64);
+                }
+                Ok(SalesTotals {
+                    repeat_buyers: n(at(7))?,
+                    measures: m,
+                })
+            })
+            .collect()
     }
 
     /// The day (UTC) of the last paid order, if any.
     pub async fn last_paid_day(&self) -> Result<Option<NaiveDate>> {
-        let (_, b) = self
-            .sql("SELECT CAST(max(ts) AS BIGINT) FROM orders WHERE status = 'paid'")
-            .await?;
+        // The stored purchases hold each buyer's last day: a million rows
+        // to read rather than every order line.
+        let sql = if self.reads_stored_purchases() {
+            format!(
+                "SELECT CAST(max(o['last']) AS BIGINT) * 86400000000 FROM {}",
+                crate::purchases::CUSTOMER_PURCHASES
+            )
+        } else {
+            "SELECT CAST(max(ts) AS BIGINT) FROM orders WHERE status = 'paid'".to_string()
+        };
+        let (_, b) = self.sql(&sql).await?;
         let Some(b) = b.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
         };
@@ -389,9 +435,18 @@ impl Engine {
         Ok(format!("\"{}\"", found.name().replace('"', "\"\"")))
     }
 
-    async fn sales_series(&self, req: &SalesRequest, dim: Option<&str>) -> Result<Vec<SalesRow>> {
+    async fn sales_series(
+        &self,
+        req: &SalesRequest,
+        dim: Option<&str>,
+        growth: bool,
+    ) -> Result<Vec<SalesRow>> {
         let p = req.by.sql();
-        let range = range_filter(req);
+        let range = if growth {
+            range_filter(req)
+        } else {
+            crate::ts_in_days("ts", req.since.map(|s| req.by.start(s)), req.until)
+        };
         let grp = match dim {
             None => "CAST(NULL AS VARCHAR)".to_string(),
             Some(d) => {
