@@ -32,6 +32,7 @@ COLUMNS = ["overview sales cards"] + PAGES
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, nargs="+", default=[10_000, 1_000_000])
+    ap.add_argument("--workspace", help="measure this demo workspace (made with the one --customers given) instead of making one")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--koubei", help="path to a built koubei binary (default: a release build)")
     a = ap.parse_args()
@@ -50,10 +51,11 @@ def main():
     try:
         for n in a.customers:
             with tempfile.TemporaryDirectory() as tmp:
-                ws = os.path.join(tmp, "ws")
-                started = time.perf_counter()
-                subprocess.run([koubei, "-w", ws, "demo", "--customers", str(n)], check=True, capture_output=True)
-                print(f"{n} customers: demo made in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+                ws = a.workspace or os.path.join(tmp, "ws")
+                if not a.workspace:
+                    started = time.perf_counter()
+                    subprocess.run([koubei, "-w", ws, "demo", "--customers", str(n)], check=True, capture_output=True)
+                    print(f"{n} customers: demo made in {time.perf_counter() - started:.1f} s", file=sys.stderr)
                 times = {p: [] for p in COLUMNS}
                 for run in range(a.runs):
                     server = subprocess.Popen([koubei, "-w", ws, "serve", "--addr", "127.0.0.1:0"],

@@ -187,12 +187,11 @@
 
   async function overviewPage(main, params) {
     // The sales cards come quickly; the growth cards (conversion, share
-    // rate, K-factor) read events and referrals and come after. Both are
-    // asked for at once. The default range's sales cards were fetched to
-    // learn the range: the same. A report holds every card.
+    // rate, K-factor) read events and referrals, and are asked for once the
+    // sales cards are drawn, so as not to slow them. The default range's
+    // sales cards were fetched to learn the range: the same. A report holds
+    // every card.
     const q = { since: params.since, until: params.until, by: params.by };
-    const growthCards = REPORT ? null : api("overview", { ...q, cards: "growth" }, "overview");
-    if (growthCards) growthCards.catch(() => {});
     const o = !REPORT && firstOverview && params.since === defaults.since && params.until === defaults.until && !params.by
       ? firstOverview
       : await api("overview", REPORT ? q : { ...q, cards: "sales" }, "overview");
@@ -248,8 +247,8 @@
     });
     // Milliseconds to the sales cards and chart drawn, for benchmarks.
     main.dataset.firstMs = Math.round(performance.now());
-    if (growthCards) {
-      const g = await growthCards;
+    if (!REPORT) {
+      const g = await api("overview", { ...q, cards: "growth" }, "overview");
       drawCards(g.kpis);
       csvRows.push(...g.kpis.map(csvRow));
     }
