@@ -32,6 +32,8 @@ COLUMNS = ["overview sales cards"] + PAGES
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, nargs="+", default=[10_000, 1_000_000])
+    ap.add_argument("--pages", nargs="+", default=PAGES, choices=PAGES, help="only these pages")
+    ap.add_argument("--report-runs", type=int, help="runs of koubei report (default: --runs)")
     ap.add_argument("--workspace", help="measure this demo workspace (made with the one --customers given) instead of making one")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--koubei", help="path to a built koubei binary (default: a release build)")
@@ -62,7 +64,7 @@ def main():
                                               stderr=subprocess.PIPE, text=True)
                     try:
                         addr = server.stderr.readline().split("http://")[1].split("/")[0]
-                        for p in PAGES:
+                        for p in a.pages:
                             driver.get("about:blank")
                             driver.get(f"http://{addr}/#{p}")
                             WebDriverWait(driver, 120, poll_frequency=0.02).until(
@@ -76,13 +78,14 @@ def main():
                     finally:
                         server.terminate()
                         server.wait(timeout=60)
-                    print(f"  run {run + 1}: " + ", ".join(f"{p} {times[p][-1] * 1e3:.0f} ms" for p in COLUMNS), file=sys.stderr)
+                    print(f"  run {run + 1}: " + ", ".join(f"{p} {times[p][-1] * 1e3:.0f} ms" for p in COLUMNS if times[p]), file=sys.stderr)
                 report = []
-                for _ in range(a.runs):
+                for _ in range(a.runs if a.report_runs is None else a.report_runs):
                     t = time.perf_counter()
                     subprocess.run([koubei, "-w", ws, "report", "--out", os.path.join(tmp, "r.html")], check=True, capture_output=True)
                     report.append(time.perf_counter() - t)
-                rows.append((n, {p: statistics.median(v) for p, v in times.items()}, statistics.median(report)))
+                rows.append((n, {p: statistics.median(v) if v else float("nan") for p, v in times.items()},
+                             statistics.median(report) if report else float("nan")))
     finally:
         driver.quit()
     print("| customers | " + " | ".join(COLUMNS) + " | `koubei report` |")

@@ -331,7 +331,7 @@
       const title = `Dropped off before ${l.name}: ${fmt("count", rows.length)} persons`;
       main.append(panel(title, csvButton(`funnel-dropped-${step}`, ["person"], rows),
         el("h3", { id: "person-list" }, `They reached ${f.steps[step - 2].name} and not ${l.name}${rows.length > shown ? ` (the first ${shown} shown; the CSV has all)` : ""}.`),
-        table(["person"], rows.slice(0, shown))));
+        el("div", { class: "ids" }, ...rows.slice(0, shown).map((r) => el("span", {}, r[0])))));
     }
     if (f.trend && f.trend.length) {
       const trend = el("div", { class: "chart", id: "funnel-trend" });
