@@ -330,7 +330,7 @@
       const shown = 200;
       const title = `Dropped off before ${l.name}: ${fmt("count", rows.length)} persons`;
       main.append(panel(title, csvButton(`funnel-dropped-${step}`, ["person"], rows),
-        el("h3", { id: "person-list" }, `They reached ${f.steps[step - 2].name} and not ${l.name}${rows.length > shown ? ` (the first ${shown} shown; the CSV has all)` : ""}.`),
+        el("h3", { id: "person-list" }, `${fmt("count", rows.length)} persons reached ${f.steps[step - 2].name} and not ${l.name}${rows.length > shown ? ` (the first ${shown} shown; the CSV has all)` : ""}.`),
         el("div", { class: "ids" }, ...rows.slice(0, shown).map((r) => el("span", {}, r[0])))));
     }
     if (f.trend && f.trend.length) {
