@@ -547,17 +547,12 @@
   }
 
   async function womPage(main, params) {
-    // The three answers are asked for at once: the server works on them
-    // while the first is drawn.
-    const metrics = api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
-    const reach = api("wom/reach", { home: "CN" }, "wom_reach");
-    const cascades = api("wom/cascades", { top: 3 }, "wom_cascades");
-    // Each is awaited in turn below; a failure of one not yet awaited would
-    // otherwise be reported as unhandled.
-    for (const p of [reach, cascades]) p.catch(() => {});
+    // The three answers are asked for one after another: at a million
+    // customers, asking for them at once took 23 s against 19.5 s in turn
+    // (they compete for the same cores). The maps load meanwhile.
     geo("china.json");
     geo("countries-110m.json");
-    const m = await metrics;
+    const m = await api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
     const periods = m.periods.filter((p) => p.period <= params.until && p.period >= params.since.slice(0, 7));
     const line = el("div", { class: "chart", id: "wom-trend" });
     const header = ["period", "buyers", "customer_share_rate", "order_share_rate", "shares", "k_factor", "new_customers_from_shares"];
@@ -576,8 +571,8 @@
         { name: "K-factor", type: "line", yAxisIndex: 1, data: periods.map((p) => p.k_factor), tooltip: { valueFormatter: (v) => fmt("number", v) } },
       ],
     });
-    await reachSection(main, reach);
-    const c = await cascades;
+    await reachSection(main, api("wom/reach", { home: "CN" }, "wom_reach"));
+    const c = await api("wom/cascades", { top: 3 }, "wom_cascades");
     for (const [i, cascade] of c.largest.entries()) {
       const box = el("div", { class: "chart", id: `cascade-${i}` });
       main.append(panel(`Cascade ${i + 1}`, "", box));
