@@ -3,7 +3,7 @@
 //! sparkline. The dashboard's first page and the report's first section.
 
 use chrono::{Months, NaiveDate, TimeDelta};
-use koubei_engine::growth::GrowthCounts;
+use koubei_engine::growth::{Growth, GrowthCounts};
 use koubei_engine::sales::{Period, SalesRequest, SalesTotals};
 use koubei_store::Workspace;
 use serde::{Deserialize, Serialize};
@@ -184,20 +184,9 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
     };
     let engine = &engine;
     let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
-    let growth_of = |r: Range| async move {
-        match growth {
-            true => Ok(engine
-                .growth(r.since, r.until, None)
-                .await?
-                .into_iter()
-                .next()
-                .map(|g| g.1)
-                .unwrap_or_default()),
-            false => Ok::<_, koubei_engine::Error>(GrowthCounts::default()),
-        }
-    };
     let ranges = [Range { since, until }, previous, year_before];
-    let (sales_totals, g0, g1, g2, trend, growth_series) = futures::try_join!(
+    // The three ranges' and the series' growth counts in one pass per table.
+    let (sales_totals, trend, growth_counts) = futures::try_join!(
         async {
             match sales {
                 true => {
@@ -208,9 +197,6 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
                 false => Ok(vec![SalesTotals::default(); 3]),
             }
         },
-        growth_of(ranges[0]),
-        growth_of(ranges[1]),
-        growth_of(ranges[2]),
         async {
             match sales {
                 true => engine.sales_trend(&series).await,
@@ -219,12 +205,24 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
         },
         async {
             match growth {
-                true => engine.growth(since, until, Some(by)).await,
-                false => Ok(Vec::new()),
+                true => {
+                    engine
+                        .growth(
+                            &ranges.map(|r| (r.since, r.until)),
+                            Some(((since, until), by)),
+                        )
+                        .await
+                }
+                false => Ok(Growth {
+                    ranges: vec![GrowthCounts::default(); 3],
+                    series: Vec::new(),
+                }),
             }
         },
     )?;
-    let [now, before, last_year] = [g0, g1, g2]
+    let growth_series = growth_counts.series;
+    let [now, before, last_year] = growth_counts
+        .ranges
         .into_iter()
         .zip(sales_totals)
         .map(|(growth, sales)| Totals { sales, growth })
@@ -246,16 +244,14 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
             (r.period, t)
         })
         .collect();
-    for (period, g) in growth_series {
-        if let Some(p) = period {
-            periods
-                .entry(p)
-                .or_insert_with(|| Totals {
-                    sales: SalesTotals::default(),
-                    growth: GrowthCounts::default(),
-                })
-                .growth = g;
-        }
+    for (p, g) in growth_series {
+        periods
+            .entry(p)
+            .or_insert_with(|| Totals {
+                sales: SalesTotals::default(),
+                growth: GrowthCounts::default(),
+            })
+            .growth = g;
     }
     let kpis = KPIS
         .iter()

@@ -3,10 +3,9 @@
 //! customers their shares brought (share rate, K-factor). The overview's
 //! cards; `docs/metrics.md` defines each.
 
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimestampMicrosecondType};
-use chrono::{DateTime, NaiveDate};
+use arrow::array::{Array, AsArray, RecordBatch};
+use chrono::{Datelike, NaiveDate, NaiveTime};
+use koubei_functions::DAY_US;
 use serde::Serialize;
 
 use crate::cols::i64s;
@@ -33,134 +32,298 @@ pub struct GrowthCounts {
     pub new_customers_from_shares: Option<i64>,
 }
 
-impl Engine {
-    /// The growth counts from `since` to `until` (days, UTC), for the whole
-    /// range when `by` is None, else for each of its periods.
-    pub async fn growth(
-        &self,
-        since: NaiveDate,
-        until: NaiveDate,
-        by: Option<Period>,
-    ) -> Result<Vec<(Option<NaiveDate>, GrowthCounts)>> {
-        let period = |col: &str| match by {
-            Some(p) => format!("date_trunc('{}', {col})", p.sql()),
-            None => "CAST(NULL AS TIMESTAMP)".to_string(),
+/// A range of whole days (UTC), both ends included.
+pub type Days = (NaiveDate, NaiveDate);
+
+/// What [`Engine::growth`] counted: one entry per range asked for, and one
+/// per period of the series (every period, from the one holding its first
+/// day).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Growth {
+    pub ranges: Vec<GrowthCounts>,
+    pub series: Vec<(NaiveDate, GrowthCounts)>,
+}
+
+/// Bits of a mask that [`Buckets`] uses: 63, so that masks stay positive.
+const USED_BITS: usize = 63;
+
+/// The date ranges and the series' periods of one [`Engine::growth`] call,
+/// each a bit in the masks that a row (an event, an order line, a share)
+/// gets: bit k for range k, then one per period. Counting a range's or a
+/// period's distinct people is then counting the people with its bit set,
+/// and all of them take one pass over each table.
+struct Buckets {
+    ranges: Vec<Days>,
+    series: Option<(Days, Period)>,
+    periods: Vec<NaiveDate>,
+}
+
+impl Buckets {
+    fn new(ranges: &[Days], series: Option<(Days, Period)>) -> Self {
+        let periods = series.map_or_else(Vec::new, |((since, until), by)| by.range(since, until));
+        Buckets {
+            ranges: ranges.to_vec(),
+            series,
+            periods,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ranges.len() + self.periods.len()
+    }
+
+    /// Mask columns: `USED_BITS` buckets in each.
+    fn columns(&self) -> usize {
+        self.len().div_ceil(USED_BITS).max(1)
+    }
+
+    /// Rows in any of the ranges or in the series.
+    fn any(&self, ts: &str) -> String {
+        let all = self.ranges.iter().chain(self.series.as_ref().map(|s| &s.0));
+        let parts: Vec<String> = all
+            .map(|(s, u)| format!("({})", crate::ts_in_days(ts, Some(*s), Some(*u))))
+            .collect();
+        if parts.is_empty() {
+            "FALSE".into()
+        } else {
+            parts.join(" OR ")
+        }
+    }
+
+    /// The index of the series' period that holds `ts`: whole periods since
+    /// the one holding the series' first day.
+    fn period_index(&self, ts: &str) -> String {
+        let Some(((since, _), by)) = self.series else {
+            return "0".into();
         };
+        let start = by.start(since);
+        let micros = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+        let month = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+        let months = |n: i64| {
+            format!(
+                "((CAST(date_part('year', {ts}) AS BIGINT) * 12
+                   + CAST(date_part('month', {ts}) AS BIGINT) - 1) / {n} - {})",
+                month(start) / n
+            )
+        };
+        match by {
+            Period::Day => format!("((CAST({ts} AS BIGINT) - {}) / {DAY_US})", micros(start)),
+            Period::Week => format!(
+                "((CAST({ts} AS BIGINT) - {}) / {})",
+                micros(start),
+                7 * DAY_US
+            ),
+            Period::Month => months(1),
+            Period::Quarter => months(3),
+            Period::Year => months(12),
+        }
+    }
+
+    /// The mask columns of a row whose time is `ts` and whose series period
+    /// is `pidx` (see [`Buckets::period_index`]), named `m0`, `m1`, ...
+    fn masks(&self, ts: &str, pidx: &str) -> String {
+        let n = self.ranges.len();
+        (0..self.columns())
+            .map(|c| {
+                let (lo, hi) = (c * USED_BITS, (c + 1) * USED_BITS);
+                let mut parts: Vec<String> = self
+                    .ranges
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| (lo..hi).contains(k))
+                    .map(|(k, (s, u))| {
+                        format!(
+                            "CASE WHEN {} THEN {} ELSE 0 END",
+                            crate::ts_in_days(ts, Some(*s), Some(*u)),
+                            1i64 << (k - lo)
+                        )
+                    })
+                    .collect();
+                if let Some(((s, u), _)) = self.series
+                    && n + self.periods.len() > lo
+                    && n < hi
+                {
+                    parts.push(format!(
+                        "CASE WHEN {in_series} AND {pidx} + {n} >= {lo} AND {pidx} + {n} < {hi}
+                              THEN CAST(1 AS BIGINT) << ({pidx} + {n} - {lo}) ELSE 0 END",
+                        in_series = crate::ts_in_days(ts, Some(s), Some(u)),
+                    ));
+                }
+                if parts.is_empty() {
+                    parts.push("0".into());
+                }
+                format!("CAST({} AS BIGINT) AS m{c}", parts.join(" | "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `bit_or` of every mask column, for a GROUP BY.
+    fn bit_ors(&self, of: &str) -> String {
+        (0..self.columns())
+            .map(|c| format!("bit_or({of}m{c}) AS m{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `bit_counts` of a measure over every mask column: `expr` with `{m}`
+    /// standing for the column.
+    fn counts(&self, expr: &str) -> Vec<String> {
+        (0..self.columns())
+            .map(|c| format!("bit_counts({})", expr.replace("{m}", &format!("m{c}"))))
+            .collect()
+    }
+
+    /// Each bucket's count of a measure whose [`Buckets::counts`] lists
+    /// start at column `first` of the row.
+    fn read(&self, b: &RecordBatch, first: usize) -> Result<Vec<i64>> {
+        let mut lists = Vec::new();
+        for c in 0..self.columns() {
+            let col = b.column(first + c).as_list::<i32>();
+            let counts = if col.is_null(0) {
+                vec![0; USED_BITS]
+            } else {
+                i64s(&col.value(0))?
+                    .into_iter()
+                    .map(|v| v.unwrap_or(0))
+                    .collect()
+            };
+            lists.push(counts);
+        }
+        Ok((0..self.len())
+            .map(|i| lists[i / USED_BITS][i % USED_BITS])
+            .collect())
+    }
+}
+
+impl Engine {
+    /// The growth counts of each range, and of each period of `series`:
+    /// every count in one pass over each of orders, events and referrals.
+    pub async fn growth(&self, ranges: &[Days], series: Option<(Days, Period)>) -> Result<Growth> {
+        let buckets = Buckets::new(ranges, series);
         let (has_events, has_referrals) =
             futures::try_join!(self.has_rows("events"), self.has_rows("referrals"))?;
+        let ors = buckets.bit_ors("");
         let buyers = format!(
-            "b AS (SELECT DISTINCT {p} AS period, customer_id FROM orders
-                   WHERE status = 'paid' AND customer_id IS NOT NULL AND {range})",
-            p = period("ts"),
-            range = crate::ts_in_days("ts", Some(since), Some(until)),
+            "b AS (SELECT customer_id, {ors}
+                   FROM (SELECT customer_id, {masks}
+                         FROM (SELECT customer_id, ts, {pidx} AS pidx FROM orders
+                               WHERE status = 'paid' AND customer_id IS NOT NULL AND ({any})))
+                   GROUP BY customer_id)",
+            masks = buckets.masks("ts", "pidx"),
+            pidx = buckets.period_index("ts"),
+            any = buckets.any("ts"),
         );
+        let joined = |a: &str| {
+            let mut v = buckets.counts(&format!("{a}.{{m}}"));
+            v.extend(buckets.counts(&format!("{a}.{{m}} & b.{{m}}")));
+            v.join(", ")
+        };
         let visits = format!(
             "WITH {buyers},
-             v AS (SELECT DISTINCT {p} AS period, customer_id,
-                          CASE WHEN customer_id IS NULL THEN anonymous_id END AS anonymous_id
-                   FROM events WHERE {range})
-             SELECT v.period, count(*), count(b.customer_id)
-             FROM v LEFT JOIN b ON b.customer_id = v.customer_id
-               AND b.period IS NOT DISTINCT FROM v.period
-             GROUP BY v.period",
-            p = period("ts"),
-            range = crate::ts_in_days("ts", Some(since), Some(until)),
+             v AS (SELECT customer_id, a, {ors}
+                   FROM (SELECT customer_id, a, {masks}
+                         FROM (SELECT customer_id,
+                                      CASE WHEN customer_id IS NULL THEN anonymous_id END AS a,
+                                      ts, {pidx} AS pidx
+                               FROM events WHERE {any}))
+                   GROUP BY customer_id, a)
+             SELECT {counts} FROM v LEFT JOIN b ON b.customer_id = v.customer_id",
+            masks = buckets.masks("ts", "pidx"),
+            pidx = buckets.period_index("ts"),
+            any = buckets.any("ts"),
+            counts = joined("v"),
         );
         let shares = format!(
             "WITH {buyers}, {with_shares},
-             s AS (SELECT {p} AS period, sharer_id, new_customer FROM sh WHERE {range})
-             SELECT s.period,
-                    count(DISTINCT CASE WHEN b.customer_id IS NOT NULL THEN s.sharer_id END),
-                    count(*), sum(CASE WHEN s.new_customer THEN 1 ELSE 0 END)
-             FROM s LEFT JOIN b ON b.customer_id = s.sharer_id
-               AND b.period IS NOT DISTINCT FROM s.period
-             GROUP BY s.period",
+             s AS (SELECT sharer_id, new_customer, {masks}
+                   FROM (SELECT sharer_id, new_customer, ts, {pidx} AS pidx FROM sh WHERE {any})),
+             per AS (SELECT sharer_id, {ors} FROM s GROUP BY sharer_id),
+             x AS (SELECT {sharing} FROM per LEFT JOIN b ON b.customer_id = per.sharer_id),
+             y AS (SELECT {made} FROM s)
+             SELECT * FROM x CROSS JOIN y",
             with_shares = self.shares(),
-            p = period("sh.ts"),
-            range = crate::ts_in_days("sh.ts", Some(since), Some(until)),
+            masks = buckets.masks("ts", "pidx"),
+            pidx = buckets.period_index("ts"),
+            any = buckets.any("ts"),
+            sharing = buckets.counts("per.{m} & b.{m}").join(", "),
+            made = [
+                buckets.counts("{m}"),
+                buckets.counts("CASE WHEN new_customer THEN {m} END"),
+            ]
+            .concat()
+            .join(", "),
         );
-        let nothing = || async { Ok((None, Vec::new())) };
-        let buyer_counts = format!("WITH {buyers} SELECT period, count(*) FROM b GROUP BY period");
+        let buyer_counts = format!(
+            "WITH {buyers} SELECT {} FROM b",
+            buckets.counts("{m}").join(", ")
+        );
+        let nothing = || async { Ok(Vec::new()) };
         let (visits, shares, buyer_counts) = futures::try_join!(
             async {
-                if has_events {
-                    self.sql(&visits).await.map(|(s, b)| (Some(s), b))
-                } else {
-                    nothing().await
+                match has_events {
+                    true => self.sql(&visits).await.map(|r| r.1),
+                    false => nothing().await,
                 }
             },
             async {
-                if has_referrals {
-                    self.sql(&shares).await.map(|(s, b)| (Some(s), b))
-                } else {
-                    nothing().await
+                match has_referrals {
+                    true => self.sql(&shares).await.map(|r| r.1),
+                    false => nothing().await,
                 }
             },
-            self.sql(&buyer_counts)
+            async { self.sql(&buyer_counts).await.map(|r| r.1) }
         )?;
-        let mut out: std::collections::BTreeMap<Option<NaiveDate>, GrowthCounts> =
-            Default::default();
-        let zero = GrowthCounts {
-            buyers: 0,
-            visitors: has_events.then_some(0),
-            converted_visitors: has_events.then_some(0),
-            sharing_buyers: has_referrals.then_some(0),
-            shares: has_referrals.then_some(0),
-            new_customers_from_shares: has_referrals.then_some(0),
+        let one_row = |batches: &[RecordBatch]| batches.iter().find(|b| b.num_rows() > 0).cloned();
+        let c = buckets.columns();
+        let zeros = vec![0; buckets.len()];
+        let buyers = match one_row(&buyer_counts) {
+            Some(b) => buckets.read(&b, 0)?,
+            None => zeros.clone(),
         };
-        // The whole range has its row even where nothing happened.
-        if by.is_none() {
-            out.insert(None, zero.clone());
-        }
-        for b in &buyer_counts.1 {
-            let days = period_days(b.column(0))?;
-            let n = i64s(b.column(1))?;
-            for (i, day) in days.into_iter().enumerate() {
-                out.entry(day).or_insert_with(|| zero.clone()).buyers = n[i].unwrap_or(0);
+        let (visitors, converted) = match one_row(&visits) {
+            Some(b) => (Some(buckets.read(&b, 0)?), Some(buckets.read(&b, c)?)),
+            None => (
+                has_events.then(|| zeros.clone()),
+                has_events.then(|| zeros.clone()),
+            ),
+        };
+        let (sharing, made, won) = match one_row(&shares) {
+            Some(b) => (
+                Some(buckets.read(&b, 0)?),
+                Some(buckets.read(&b, c)?),
+                Some(buckets.read(&b, 2 * c)?),
+            ),
+            None => {
+                let z = has_referrals.then(|| zeros.clone());
+                (z.clone(), z.clone(), z)
             }
-        }
-        for b in &visits.1 {
-            let days = period_days(b.column(0))?;
-            let (n, c) = (i64s(b.column(1))?, i64s(b.column(2))?);
-            for (i, day) in days.into_iter().enumerate() {
-                let row = out.entry(day).or_insert_with(|| zero.clone());
-                row.visitors = Some(n[i].unwrap_or(0));
-                row.converted_visitors = Some(c[i].unwrap_or(0));
-            }
-        }
-        for b in &shares.1 {
-            let days = period_days(b.column(0))?;
-            let (sb, n, won) = (i64s(b.column(1))?, i64s(b.column(2))?, i64s(b.column(3))?);
-            for (i, day) in days.into_iter().enumerate() {
-                let row = out.entry(day).or_insert_with(|| zero.clone());
-                row.sharing_buyers = Some(sb[i].unwrap_or(0));
-                row.shares = Some(n[i].unwrap_or(0));
-                row.new_customers_from_shares = Some(won[i].unwrap_or(0));
-            }
-        }
-        Ok(out.into_iter().collect())
+        };
+        let at = |v: &Option<Vec<i64>>, i: usize| v.as_ref().map(|v| v[i]);
+        let counts = |i: usize| GrowthCounts {
+            buyers: buyers[i],
+            visitors: at(&visitors, i),
+            converted_visitors: at(&converted, i),
+            sharing_buyers: at(&sharing, i),
+            shares: at(&made, i),
+            new_customers_from_shares: at(&won, i),
+        };
+        let n = buckets.ranges.len();
+        Ok(Growth {
+            ranges: (0..n).map(counts).collect(),
+            series: buckets
+                .periods
+                .iter()
+                .enumerate()
+                .map(|(j, d)| (*d, counts(n + j)))
+                .collect(),
+        })
     }
 
     async fn has_rows(&self, table: &str) -> Result<bool> {
         let (_, b) = self.sql(&format!("SELECT 1 FROM {table} LIMIT 1")).await?;
         Ok(b.iter().any(|b| b.num_rows() > 0))
     }
-}
-
-/// A column of period starts (or nulls, for a whole range) as days.
-fn period_days(a: &dyn Array) -> Result<Vec<Option<NaiveDate>>> {
-    let t = cast(
-        a,
-        &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
-    )?;
-    let t = t.as_primitive::<TimestampMicrosecondType>();
-    Ok((0..t.len())
-        .map(|i| {
-            (!t.is_null(i))
-                .then(|| DateTime::from_timestamp_micros(t.value(i)).map(|d| d.date_naive()))
-                .flatten()
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -203,9 +366,10 @@ mod tests {
         .await;
         let day = |s: &str| s.parse::<NaiveDate>().unwrap();
         let jan = engine
-            .growth(day("2024-01-01"), day("2024-01-31"), None)
+            .growth(&[(day("2024-01-01"), day("2024-01-31"))], None)
             .await
-            .unwrap();
+            .unwrap()
+            .ranges;
         let want = GrowthCounts {
             buyers: 3,
             visitors: Some(3),
@@ -214,14 +378,18 @@ mod tests {
             shares: Some(3),
             new_customers_from_shares: Some(1),
         };
-        assert_eq!(jan, [(None, want)]);
+        assert_eq!(jan, [want]);
         // By month over both: February's visitor c2 bought in February.
         let months = engine
-            .growth(day("2024-01-01"), day("2024-02-29"), Some(Period::Month))
+            .growth(
+                &[],
+                Some(((day("2024-01-01"), day("2024-02-29")), Period::Month)),
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .series;
         assert_eq!(months.len(), 2);
-        assert_eq!(months[1].0, Some(day("2024-02-01")));
+        assert_eq!(months[1].0, day("2024-02-01"));
         assert_eq!(
             (
                 months[1].1.visitors,
@@ -237,13 +405,142 @@ mod tests {
         )])
         .await;
         let g = bare
-            .growth(day("2024-01-01"), day("2024-01-31"), None)
+            .growth(&[(day("2024-01-01"), day("2024-01-31"))], None)
             .await
-            .unwrap();
+            .unwrap()
+            .ranges;
         let want = GrowthCounts {
             buyers: 1,
             ..GrowthCounts::default()
         };
-        assert_eq!(g, [(None, want)]);
+        assert_eq!(g, [want]);
+    }
+
+    /// Every range's and every period's counts against counting sets by
+    /// hand, for each kind of period, over a series long enough by day to
+    /// need two mask columns and starting mid-week and mid-month.
+    #[tokio::test]
+    async fn counts_equal_sets_counted_by_hand() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut seed = 11u64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let first = day("2023-12-20");
+        let when = |n: &mut dyn FnMut(u64) -> u64| {
+            first.and_hms_opt(0, 0, 0).unwrap() + chrono::TimeDelta::seconds(n(112 * 86_400) as i64)
+        };
+        let (mut events, mut orders, mut referrals) = (
+            String::from("ts,customer_id,anonymous_id,event\n"),
+            String::from("order_id,customer_id,ts,amount\n"),
+            String::from("ts,sharer_id,recipient_id,ordered\n"),
+        );
+        // (time, person) of each event, order and share.
+        let mut seen = Vec::new();
+        let mut bought = Vec::new();
+        let mut shared = Vec::new();
+        for i in 0..600 {
+            let t = when(&mut next);
+            let p = next(40);
+            let (c, a) = if p < 30 {
+                (format!("c{p}"), String::new())
+            } else {
+                (String::new(), format!("a{p}"))
+            };
+            events.push_str(&format!(
+                "{}Z,{c},{a},view\n",
+                t.format("%Y-%m-%dT%H:%M:%S")
+            ));
+            seen.push((t, if c.is_empty() { a } else { c }));
+            if i % 3 == 0 {
+                let (t, c) = (when(&mut next), format!("c{}", next(30)));
+                orders.push_str(&format!("o{i},{c},{}Z,1\n", t.format("%Y-%m-%dT%H:%M:%S")));
+                bought.push((t, c));
+            }
+            if i % 4 == 0 {
+                let (t, c, won) = (when(&mut next), format!("c{}", next(30)), next(2) == 1);
+                referrals.push_str(&format!(
+                    "{}Z,{c},r{},{won}\n",
+                    t.format("%Y-%m-%dT%H:%M:%S"),
+                    next(10)
+                ));
+                shared.push((t, c, won));
+            }
+        }
+        let (_dir, engine) = test_engine_with(&[
+            (TableKind::Events, events.as_str()),
+            (TableKind::Orders, orders.as_str()),
+            (TableKind::Referrals, referrals.as_str()),
+        ])
+        .await;
+        let ranges = [
+            (day("2024-01-03"), day("2024-01-20")),
+            (day("2024-02-01"), day("2024-03-15")),
+            (day("2023-12-25"), day("2024-01-05")),
+        ];
+        let series = (day("2024-01-03"), day("2024-03-31"));
+        for by in [Period::Day, Period::Week, Period::Month, Period::Quarter] {
+            let got = engine.growth(&ranges, Some((series, by))).await.unwrap();
+            // Buckets by hand: each range, then each period of the series.
+            let mut keys: Vec<Box<dyn Fn(NaiveDate) -> bool>> = ranges
+                .iter()
+                .map(|&(s, u)| {
+                    Box::new(move |d| s <= d && d <= u) as Box<dyn Fn(NaiveDate) -> bool>
+                })
+                .collect();
+            let periods = by.range(series.0, series.1);
+            for &p in &periods {
+                keys.push(Box::new(move |d| {
+                    series.0 <= d && d <= series.1 && by.start(d) == p
+                }));
+            }
+            let mut want = BTreeMap::new();
+            for (k, inside) in keys.iter().enumerate() {
+                let set = |v: &[(chrono::NaiveDateTime, String)]| -> BTreeSet<String> {
+                    v.iter()
+                        .filter(|(t, _)| inside(t.date()))
+                        .map(|x| x.1.clone())
+                        .collect()
+                };
+                let (visitors, buyers) = (set(&seen), set(&bought));
+                let mine: Vec<_> = shared.iter().filter(|s| inside(s.0.date())).collect();
+                let sharers: BTreeSet<&String> = mine.iter().map(|s| &s.1).collect();
+                want.insert(
+                    k,
+                    GrowthCounts {
+                        buyers: buyers.len() as i64,
+                        visitors: Some(visitors.len() as i64),
+                        converted_visitors: Some(visitors.intersection(&buyers).count() as i64),
+                        sharing_buyers: Some(
+                            sharers.iter().filter(|s| buyers.contains(**s)).count() as i64,
+                        ),
+                        shares: Some(mine.len() as i64),
+                        new_customers_from_shares: Some(mine.iter().filter(|s| s.2).count() as i64),
+                    },
+                );
+            }
+            let got_all: Vec<_> = got
+                .ranges
+                .iter()
+                .chain(got.series.iter().map(|s| &s.1))
+                .cloned()
+                .collect();
+            let want_all: Vec<_> = want.into_values().collect();
+            assert_eq!(
+                got.series.iter().map(|s| s.0).collect::<Vec<_>>(),
+                periods,
+                "{by}"
+            );
+            assert_eq!(got_all, want_all, "{by}");
+            let busy = got_all.iter().filter(|g| g.visitors > Some(0));
+            assert!(
+                busy.count() * 4 >= got_all.len() * 3,
+                "{by}: most buckets have data"
+            );
+        }
     }
 }

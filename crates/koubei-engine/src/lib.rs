@@ -75,6 +75,9 @@ pub struct Engine {
     /// registered: made from that version of `orders`, of the shape this
     /// koubei makes, and not set aside by [`Engine::recompute`].
     stored_purchases: bool,
+    /// Every person with their referrer and place, read once per engine
+    /// (that is, per version of the data) for word of mouth's reports.
+    people: tokio::sync::OnceCell<std::sync::Arc<wom::People>>,
 }
 
 impl Engine {
@@ -121,6 +124,7 @@ impl Engine {
             ctx,
             orders,
             stored_purchases: false,
+            people: Default::default(),
         };
         engine.register_stored_purchases(ws).await?;
         Ok(engine)
@@ -445,6 +449,7 @@ mod tests {
             ctx,
             orders: None,
             stored_purchases: false,
+            people: Default::default(),
         };
         let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k";
         let plan = engine

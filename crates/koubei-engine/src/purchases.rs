@@ -60,6 +60,7 @@ impl Engine {
         if self.stored_purchases {
             self.ctx.deregister_table(CUSTOMER_PURCHASES)?;
             self.stored_purchases = false;
+            self.people = Default::default();
         }
         Ok(self)
     }

@@ -293,51 +293,81 @@ impl Engine {
         Ok(t.remove(0))
     }
 
-    /// [`Engine::sales_totals`] of several ranges in one pass over their
-    /// order lines, each line joined once to its buyer's days: an
-    /// overview's range, the one before it and the year before.
+    /// [`Engine::sales_totals`] of several ranges (at most 63) in one pass
+    /// over their order lines: an overview's range, the one before it and
+    /// the year before. Each line gets a bit per range it falls in; its
+    /// customer's and its order's bits, OR-ed, count the buyers and orders
+    /// of every range at once (`bit_counts`), where a `count(DISTINCT ...)`
+    /// per range and measure would hash every line again.
     pub async fn sales_totals_of(
         &self,
         ranges: &[(Option<NaiveDate>, Option<NaiveDate>)],
     ) -> Result<Vec<SalesTotals>> {
+        if ranges.is_empty() || ranges.len() > 63 {
+            return Err(Error::Request(format!(
+                "sales totals of {} ranges: 1 to 63 at once",
+                ranges.len()
+            )));
+        }
+        let bits = |cond: &dyn Fn(usize) -> String| {
+            let parts: Vec<String> = (0..ranges.len())
+                .map(|k| format!("CASE WHEN {} THEN {} ELSE 0 END", cond(k), 1i64 << k))
+                .collect();
+            format!("CAST({} AS BIGINT)", parts.join(" | "))
+        };
         let any = ranges
             .iter()
-            .map(|(s, u)| format!("({})", crate::ts_in_days("o.ts", *s, *u)))
+            .map(|(s, u)| format!("({})", crate::ts_in_days("ts", *s, *u)))
             .collect::<Vec<_>>()
             .join(" OR ");
-        let mut flags = Vec::new();
-        let mut measures = Vec::new();
-        for (k, (since, until)) in ranges.iter().enumerate() {
-            let is_new = since.map_or("TRUE".to_string(), |s| {
+        let flags = ranges
+            .iter()
+            .enumerate()
+            .map(|(k, (s, u))| format!("{} AS in{k}", crate::ts_in_days("ts", *s, *u)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let line_bits = bits(&|k| format!("in{k}"));
+        let is_new = |k: usize| {
+            ranges[k].0.map_or("TRUE".to_string(), |s| {
                 format!("b.first_day >= {}", epoch_day(s))
-            });
-            let repeat = until.map_or("b.second_day IS NOT NULL".to_string(), |u| {
-                format!("b.second_day <= {}", epoch_day(u))
-            });
-            flags.push(format!(
-                "{range} AS in{k}, {range} AND {is_new} AS new{k}, {range} AND {repeat} AS repeat{k}",
-                range = crate::ts_in_days("o.ts", *since, *until),
+            })
+        };
+        let repeat = |k: usize| {
+            ranges[k]
+                .1
+                .map_or("b.second_day IS NOT NULL".to_string(), |u| {
+                    format!("b.second_day <= {}", epoch_day(u))
+                })
+        };
+        let mut per_customer = Vec::new();
+        let mut sums = Vec::new();
+        for k in 0..ranges.len() {
+            per_customer.push(format!(
+                "sum(CASE WHEN in{k} THEN amount END) AS r{k}, sum(CASE WHEN in{k} THEN quantity END) AS u{k}"
             ));
-            measures.push(format!(
-                "sum(CASE WHEN in{k} THEN amount END), count(DISTINCT CASE WHEN in{k} THEN order_id END),
-                 sum(CASE WHEN in{k} THEN quantity END), count(DISTINCT CASE WHEN in{k} THEN customer_id END),
-                 count(DISTINCT CASE WHEN new{k} THEN customer_id END),
-                 sum(CASE WHEN new{k} THEN amount ELSE 0 END),
-                 sum(CASE WHEN in{k} AND NOT new{k} THEN amount ELSE 0 END),
-                 count(DISTINCT CASE WHEN repeat{k} THEN customer_id END)"
+            sums.push(format!(
+                "sum(r{k}), sum(u{k}), sum(CASE WHEN {new} THEN r{k} ELSE 0 END),
+                 sum(CASE WHEN NOT ({new}) THEN r{k} ELSE 0 END)",
+                new = is_new(k),
             ));
         }
         let sql = format!(
             "WITH b AS ({buyers}),
-             lines AS (
-               SELECT o.customer_id, o.order_id, o.amount, o.quantity, {flags}
-               FROM orders o JOIN b ON o.customer_id = b.customer_id
-               WHERE o.status = 'paid' AND ({any})
-             )
-             SELECT {measures} FROM lines",
+             l AS (SELECT customer_id, order_id, amount, quantity, {flags}
+                   FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL AND ({any})),
+             c AS (SELECT customer_id, bit_or({line_bits}) AS m, {per_customer}
+                   FROM l GROUP BY customer_id),
+             o AS (SELECT order_id, bit_or({line_bits}) AS m FROM l GROUP BY order_id),
+             x AS (SELECT bit_counts(c.m), bit_counts(c.m & {new_bits}),
+                          bit_counts(c.m & {repeat_bits}), {sums}
+                   FROM c JOIN b ON b.customer_id = c.customer_id),
+             y AS (SELECT bit_counts(m) FROM o)
+             SELECT * FROM x CROSS JOIN y",
             buyers = self.buyer_days_sql(),
-            flags = flags.join(", "),
-            measures = measures.join(", "),
+            per_customer = per_customer.join(", "),
+            new_bits = bits(&is_new),
+            repeat_bits = bits(&repeat),
+            sums = sums.join(", "),
         );
         let (_, batches) = self.sql(&sql).await?;
         let b = batches
@@ -354,26 +384,33 @@ impl Engine {
             let c = c.as_primitive::<Int64Type>();
             Ok(if c.is_null(0) { 0 } else { c.value(0) })
         };
+        let counts = |i: usize| -> Result<Vec<i64>> {
+            let c = b.column(i).as_list::<i32>();
+            let v = c.value(0);
+            Ok(v.as_primitive::<Int64Type>().values().to_vec())
+        };
+        let (buyers, new, repeat) = (counts(0)?, counts(1)?, counts(2)?);
+        let orders = counts(3 + 4 * ranges.len())?;
         (0..ranges.len())
             .map(|k| {
-                let at = |i: usize| 8 * k + i;
+                let at = |i: usize| 3 + 4 * k + i;
                 let mut m = SalesMeasures {
                     revenue: f(at(0))?,
-                    orders: n(at(1))?,
-                    units: n(at(2))?,
-                    buyers: n(at(3))?,
+                    orders: orders[k],
+                    units: n(at(1))?,
+                    buyers: buyers[k],
                     average_order_value: None,
                     units_per_order: None,
-                    new_buyers: n(at(4))?,
-                    new_buyer_revenue: f(at(5))?,
-                    returning_buyer_revenue: f(at(6))?,
+                    new_buyers: new[k],
+                    new_buyer_revenue: f(at(2))?,
+                    returning_buyer_revenue: f(at(3))?,
                 };
                 if m.orders > 0 {
                     m.average_order_value = Some(m.revenue / m.orders as f64);
                     m.units_per_order = Some(m.units as f64 / m.orders as f64);
                 }
                 Ok(SalesTotals {
-                    repeat_buyers: n(at(7))?,
+                    repeat_buyers: repeat[k],
                     measures: m,
                 })
             })

@@ -20,6 +20,7 @@ use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
 
 mod arena;
+mod bits;
 mod clv;
 mod distinct;
 mod funnel;
@@ -27,6 +28,7 @@ pub mod matcher;
 mod retention;
 mod rfm;
 
+pub use bits::{BITS as MASK_BITS, BitCounts};
 pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use distinct::{DistinctRows, RowKey};
@@ -125,6 +127,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(PurchaseDays::by_unit()),
         AggregateUDF::from(PurchaseOpportunities::new()),
         AggregateUDF::from(CustomerOrders::new()),
+        AggregateUDF::from(BitCounts::new()),
     ]
 }
 

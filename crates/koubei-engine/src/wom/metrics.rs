@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::Period;
-use crate::cols::{bools, f64s, i64s, money, money_units, strings, sum_sorted};
+use crate::cols::{bools, f64s, i64s, money, money_units, opt_strings, strings, sum_sorted};
 use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -164,80 +165,138 @@ impl Engine {
         }
         let p = req.by;
         let w = req.share_window_days;
-        // The funnel over all shares.
-        let (_, b) = self
+        // The funnel over all shares, and the same counts by channel.
+        let (_, batches) = self
             .sql(&format!(
                 "WITH {with_shares}
-                 SELECT COUNT(*),
-                        COUNT(recipient_id),
+                 SELECT grouping(ch), ch, COUNT(*), COUNT(recipient_id),
                         SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
                         SUM(CASE WHEN converted THEN 1 ELSE 0 END),
                         SUM(CASE WHEN new_customer THEN 1 ELSE 0 END),
                         AVG(CASE WHEN new_customer AND first_order IS NOT NULL
                             THEN CAST(first_order - ts AS BIGINT) END) / 86400e6,
                         MEDIAN(CASE WHEN new_customer AND first_order IS NOT NULL
-                            THEN CAST(first_order - ts AS BIGINT) END) / 86400e6
-                 FROM sh"
+                            THEN CAST(first_order - ts AS BIGINT) END) / 86400e6,
+                        COUNT(DISTINCT sharer_id)
+                 FROM (SELECT *, COALESCE(channel, '') AS ch FROM sh)
+                 GROUP BY GROUPING SETS ((), (ch))
+                 ORDER BY 1 DESC, 3 DESC, 2"
             ))
             .await?;
-        let b = &b[0];
-        let v = |i| col_u64(b, i).map(|v| v[0]);
-        let (shares, with_recipient, clicked, ordered, new_customers) =
-            (v(0)?, v(1)?, v(2)?, v(3)?, v(4)?);
-        let funnel = Funnel {
-            shares,
-            with_recipient,
-            clicked,
-            ordered,
-            new_customers,
-            click_rate: ratio(clicked, shares),
-            order_rate_after_click: ratio(ordered, clicked),
-            conversion_rate: ratio(ordered, shares),
-            days_to_order_mean: f64s(b.column(5))?[0],
-            days_to_order_median: f64s(b.column(6))?[0],
-        };
+        let mut funnel = Funnel::default();
+        let mut channels = Vec::new();
+        for b in &batches {
+            // grouping(ch) is 1 on the row of all shares.
+            let whole = i64s(b.column(0))?;
+            let name = opt_strings(b.column(1))?;
+            let c: Vec<Vec<u64>> = [2, 3, 4, 5, 6, 9]
+                .into_iter()
+                .map(|i| col_u64(b, i))
+                .collect::<Result<_>>()?;
+            let (mean, median) = (f64s(b.column(7))?, f64s(b.column(8))?);
+            for i in 0..b.num_rows() {
+                let (shares, with_recipient, clicked, ordered, new_customers, sharers) =
+                    (c[0][i], c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]);
+                if whole[i] == Some(1) {
+                    funnel = Funnel {
+                        shares,
+                        with_recipient,
+                        clicked,
+                        ordered,
+                        new_customers,
+                        click_rate: ratio(clicked, shares),
+                        order_rate_after_click: ratio(ordered, clicked),
+                        conversion_rate: ratio(ordered, shares),
+                        days_to_order_mean: mean[i],
+                        days_to_order_median: median[i],
+                    };
+                } else {
+                    channels.push(ChannelMetrics {
+                        channel: name[i].clone().unwrap_or_default(),
+                        shares,
+                        sharers,
+                        clicked,
+                        ordered,
+                        new_customers,
+                        click_rate: ratio(clicked, shares),
+                        conversion_rate: ratio(ordered, shares),
+                        share_of_shares: 0.0,
+                    });
+                }
+            }
+        }
+        for c in &mut channels {
+            c.share_of_shares = ratio(c.shares, funnel.shares);
+        }
 
-        // Per period: buyers, orders, sharing, K-factor, new customers.
+        // Each paid order, flagged when its buyer shared within the window
+        // after it; counted by the order's period and by its channel.
         let (_, batches) = self
             .sql(&format!(
                 "WITH {with_shares},
-                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts
+                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                               MIN(COALESCE(channel, '')) AS channel
                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
                         GROUP BY order_id),
-                 act AS (SELECT date_trunc('{p}', ts) AS period,
-                                COUNT(DISTINCT customer_id) AS buyers, COUNT(*) AS orders
-                         FROM po GROUP BY 1),
-                 so AS (SELECT date_trunc('{p}', po.ts) AS period,
-                               COUNT(DISTINCT po.order_id) AS shared_orders
-                        FROM po JOIN sh ON sh.sharer_id = po.customer_id
-                         AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
-                        GROUP BY 1),
-                 sb AS (SELECT date_trunc('{p}', po.ts) AS period,
-                               COUNT(DISTINCT po.customer_id) AS sharing_buyers
-                        FROM po JOIN sh ON sh.sharer_id = po.customer_id
-                         AND date_trunc('{p}', sh.ts) = date_trunc('{p}', po.ts)
-                        GROUP BY 1),
-                 s AS (SELECT date_trunc('{p}', ts) AS period, COUNT(*) AS shares,
-                              SUM(CASE WHEN new_customer THEN 1 ELSE 0 END) AS won
-                       FROM sh GROUP BY 1)
-                 SELECT CAST(CAST(act.period AS DATE) AS VARCHAR) AS period_start, act.buyers, act.orders,
-                        COALESCE(sb.sharing_buyers, 0), COALESCE(so.shared_orders, 0),
-                        COALESCE(s.shares, 0), COALESCE(s.won, 0)
-                 FROM act LEFT JOIN so ON so.period = act.period
-                 LEFT JOIN sb ON sb.period = act.period
-                 LEFT JOIN s ON s.period = act.period
-                 ORDER BY act.period"
+                 flagged AS (SELECT po.order_id, po.customer_id, po.channel,
+                                    CAST(CAST(date_trunc('{p}', po.ts) AS DATE) AS VARCHAR) AS period,
+                                    MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
+                             FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
+                              AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
+                             GROUP BY po.order_id, po.customer_id, po.channel, 4)
+                 SELECT grouping(period), period, channel, COUNT(*), SUM(shared),
+                        COUNT(DISTINCT customer_id),
+                        COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
+                 FROM flagged GROUP BY GROUPING SETS ((period), (channel))
+                 ORDER BY 1, 2, 4 DESC, 3"
             ))
             .await?;
-        let mut periods = Vec::new();
+        // (period, orders, shared orders), in order.
+        let mut order_periods: Vec<(NaiveDate, u64, u64)> = Vec::new();
+        let mut order_channels = Vec::new();
         for b in &batches {
-            let name = strings(b.column(0))?;
-            let c: Vec<Vec<u64>> = (1..7).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
+            // grouping(period) is 1 on the rows by channel.
+            let by_channel = i64s(b.column(0))?;
+            let (period, channel) = (opt_strings(b.column(1))?, opt_strings(b.column(2))?);
+            let c: Vec<Vec<u64>> = (3..7).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
             for i in 0..b.num_rows() {
-                let (buyers, orders, sharing, shared, shares, won) =
-                    (c[0][i], c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]);
+                if by_channel[i] == Some(0) {
+                    let Some(day) = period[i].as_deref().and_then(|d| d.parse().ok()) else {
+                        continue;
+                    };
+                    order_periods.push((day, c[0][i], c[1][i]));
+                } else {
+                    order_channels.push(OrderChannel {
+                        channel: channel[i].clone().unwrap_or_default(),
+                        orders: c[0][i],
+                        shared_orders: c[1][i],
+                        order_share_rate: ratio(c[1][i], c[0][i]),
+                        buyers: c[2][i],
+                        sharing_buyers: c[3][i],
+                        customer_share_rate: ratio(c[3][i], c[2][i]),
+                    });
+                }
+            }
+        }
+
+        // Buyers, sharing buyers, shares and their new customers in each
+        // period with orders: the overview's counts (one definition of the
+        // share rate and K-factor).
+        let mut periods = Vec::new();
+        if let (Some(first), Some(last)) = (order_periods.first(), order_periods.last()) {
+            let until = p.next(last.0) - chrono::TimeDelta::days(1);
+            let growth = self.growth(&[], Some(((first.0, until), p))).await?;
+            let counts: HashMap<NaiveDate, &crate::growth::GrowthCounts> =
+                growth.series.iter().map(|(d, g)| (*d, g)).collect();
+            for (day, orders, shared) in order_periods {
+                let g = counts.get(&day);
+                let n = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+                let buyers = g.map_or(0, |g| n(Some(g.buyers)));
+                let sharing = g.map_or(0, |g| n(g.sharing_buyers));
+                let shares = g.map_or(0, |g| n(g.shares));
+                let won = g.map_or(0, |g| n(g.new_customers_from_shares));
                 periods.push(PeriodMetrics {
-                    period: name[i].clone(),
+                    period: day.to_string(),
                     buyers,
                     orders,
                     sharing_buyers: sharing,
@@ -250,71 +309,6 @@ impl Engine {
                     invite_conversion: ratio(won, shares),
                     k_factor: ratio(won, buyers),
                     ..Default::default()
-                });
-            }
-        }
-
-        // Channels.
-        let (_, batches) = self
-            .sql(&format!(
-                "WITH {with_shares}
-                 SELECT COALESCE(channel, ''), COUNT(*), COUNT(DISTINCT sharer_id),
-                        SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
-                        SUM(CASE WHEN converted THEN 1 ELSE 0 END),
-                        SUM(CASE WHEN new_customer THEN 1 ELSE 0 END)
-                 FROM sh GROUP BY 1 ORDER BY 2 DESC, 1"
-            ))
-            .await?;
-        let mut channels = Vec::new();
-        for b in &batches {
-            let name = strings(b.column(0))?;
-            let c: Vec<Vec<u64>> = (1..6).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
-            for i in 0..b.num_rows() {
-                channels.push(ChannelMetrics {
-                    channel: name[i].clone(),
-                    shares: c[0][i],
-                    sharers: c[1][i],
-                    clicked: c[2][i],
-                    ordered: c[3][i],
-                    new_customers: c[4][i],
-                    click_rate: ratio(c[2][i], c[0][i]),
-                    conversion_rate: ratio(c[3][i], c[0][i]),
-                    share_of_shares: ratio(c[0][i], shares),
-                });
-            }
-        }
-
-        // Sharing after orders, by the order's channel.
-        let (_, batches) = self
-            .sql(&format!(
-                "WITH {with_shares},
-                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                               MIN(COALESCE(channel, '')) AS channel
-                        FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                        GROUP BY order_id),
-                 flagged AS (SELECT po.order_id, po.customer_id, po.channel,
-                                    MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
-                             FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
-                              AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
-                             GROUP BY po.order_id, po.customer_id, po.channel)
-                 SELECT channel, COUNT(*), SUM(shared), COUNT(DISTINCT customer_id),
-                        COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
-                 FROM flagged GROUP BY channel ORDER BY 2 DESC, 1"
-            ))
-            .await?;
-        let mut order_channels = Vec::new();
-        for b in &batches {
-            let name = strings(b.column(0))?;
-            let c: Vec<Vec<u64>> = (1..5).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
-            for i in 0..b.num_rows() {
-                order_channels.push(OrderChannel {
-                    channel: name[i].clone(),
-                    orders: c[0][i],
-                    shared_orders: c[1][i],
-                    order_share_rate: ratio(c[1][i], c[0][i]),
-                    buyers: c[2][i],
-                    sharing_buyers: c[3][i],
-                    customer_share_rate: ratio(c[3][i], c[2][i]),
                 });
             }
         }

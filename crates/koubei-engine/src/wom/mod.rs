@@ -216,7 +216,16 @@ pub(crate) struct People {
 }
 
 impl Engine {
-    pub(crate) async fn people(&self) -> Result<People> {
+    /// Every person (see [`People`]), read once per engine: cascades, reach
+    /// and the metrics share them.
+    pub(crate) async fn people(&self) -> Result<std::sync::Arc<People>> {
+        self.people
+            .get_or_try_init(|| async { self.read_people().await.map(std::sync::Arc::new) })
+            .await
+            .cloned()
+    }
+
+    async fn read_people(&self) -> Result<People> {
         let with_shares = self.shares();
         let (_, batches) = self
             .sql(&format!(
