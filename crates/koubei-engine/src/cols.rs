@@ -48,11 +48,6 @@ pub(crate) fn opt_strings(a: &dyn Array) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
-pub(crate) fn bools(a: &dyn Array) -> Result<Vec<Option<bool>>> {
-    let c = cast(a, &DataType::Boolean)?;
-    Ok(c.as_boolean().iter().collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

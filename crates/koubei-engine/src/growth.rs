@@ -101,9 +101,10 @@ impl Buckets {
         let month = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
         let months = |n: i64| {
             format!(
-                "((CAST(date_part('year', {ts}) AS BIGINT) * 12
-                   + CAST(date_part('month', {ts}) AS BIGINT) - 1) / {n} - {})",
-                month(start) / n
+                "((CAST(date_part('year', {wall}) AS BIGINT) * 12
+                   + CAST(date_part('month', {wall}) AS BIGINT) - 1) / {n} - {})",
+                month(start) / n,
+                wall = crate::utc_wall_sql(ts),
             )
         };
         match by {
@@ -200,9 +201,25 @@ impl Engine {
     /// The growth counts of each range, and of each period of `series`:
     /// every count in one pass over each of orders, events and referrals.
     pub async fn growth(&self, ranges: &[Days], series: Option<(Days, Period)>) -> Result<Growth> {
+        self.growth_counts(ranges, series, true).await
+    }
+
+    /// [`Engine::growth`] without the visitors (None), which take a pass
+    /// over the events: the buyers and their shares only.
+    pub async fn sharing(&self, ranges: &[Days], series: Option<(Days, Period)>) -> Result<Growth> {
+        self.growth_counts(ranges, series, false).await
+    }
+
+    async fn growth_counts(
+        &self,
+        ranges: &[Days],
+        series: Option<(Days, Period)>,
+        visitors: bool,
+    ) -> Result<Growth> {
         let buckets = Buckets::new(ranges, series);
         let (has_events, has_referrals) =
             futures::try_join!(self.has_rows("events"), self.has_rows("referrals"))?;
+        let has_events = visitors && has_events;
         let ors = buckets.bit_ors("");
         let buyers = format!(
             "b AS (SELECT customer_id, {ors}
@@ -536,6 +553,23 @@ mod tests {
                 "{by}"
             );
             assert_eq!(got_all, want_all, "{by}");
+            // Without the visitors: the same buyers and shares.
+            let sharing = engine.sharing(&ranges, Some((series, by))).await.unwrap();
+            let without = |g: &GrowthCounts| GrowthCounts {
+                visitors: None,
+                converted_visitors: None,
+                ..g.clone()
+            };
+            assert_eq!(
+                sharing
+                    .ranges
+                    .iter()
+                    .chain(sharing.series.iter().map(|s| &s.1))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                got_all.iter().map(without).collect::<Vec<_>>(),
+                "{by}"
+            );
             let busy = got_all.iter().filter(|g| g.visitors > Some(0));
             assert!(
                 busy.count() * 4 >= got_all.len() * 3,

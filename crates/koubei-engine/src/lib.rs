@@ -268,6 +268,16 @@ pub(crate) fn day_number_sql(col: &str) -> String {
     )
 }
 
+/// A UTC timestamp column as a timestamp without a time zone, the same
+/// wall time: `date_trunc` and `date_part` on it skip the time-zone
+/// conversion of every value, which made them take most of a sales query
+/// (1.4 s against 0.5 s to group 3M order lines by month).
+pub(crate) fn utc_wall_sql(col: &str) -> String {
+    // Microseconds still, as stored: `CAST(... AS TIMESTAMP)` would make
+    // nanoseconds, which overflow before 1677.
+    format!("arrow_cast({col}, 'Timestamp(Microsecond, None)')")
+}
+
 /// The person behind an event: the customer when known, else the anonymous id.
 pub(crate) const PERSON: &str = "COALESCE(customer_id, anonymous_id)";
 

@@ -373,8 +373,9 @@ impl Engine {
             })
             .collect();
         let sql = format!(
-            "WITH paid AS (SELECT customer_id, ts FROM orders WHERE status = 'paid'),
-                  firsts AS (SELECT customer_id, min(ts) AS first_ts FROM paid GROUP BY customer_id),
+            "WITH paid AS (SELECT customer_id, ts FROM orders
+                           WHERE status = 'paid' AND customer_id IS NOT NULL),
+                  firsts AS (SELECT customer_id, t AS first_ts FROM ({first_orders})),
                   nexts AS (
                     SELECT p.customer_id, min(p.ts) AS next_ts
                     FROM paid p JOIN firsts f ON p.customer_id = f.customer_id AND p.ts > f.first_ts
@@ -384,8 +385,10 @@ impl Engine {
                     SELECT f.first_ts, n.next_ts, (SELECT max(ts) FROM orders) AS last_ts
                     FROM firsts f LEFT JOIN nexts n ON f.customer_id = n.customer_id
                   )
-             SELECT {} FROM buyers",
-            columns.join(", ")
+             SELECT {columns} FROM buyers",
+            // Each buyer's first paid time: stored with the purchases.
+            first_orders = self.first_orders_sql(),
+            columns = columns.join(", "),
         );
         let (_, batches) = self.sql(&sql).await?;
         let mut out = Vec::new();

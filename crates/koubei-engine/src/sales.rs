@@ -136,14 +136,21 @@ impl Period {
         }
     }
 
+    /// A SQL expression for the start of the period holding a UTC
+    /// timestamp column's value.
+    pub(crate) fn trunc_sql(self, col: &str) -> String {
+        format!("date_trunc('{}', {})", self.sql(), crate::utc_wall_sql(col))
+    }
+
     /// A SQL expression for [`Period::index`] of a UTC timestamp column.
     pub(crate) fn index_sql(self, col: &str) -> String {
         // Days from 0001-01-01 to 1970-01-01.
         const UNIX_DAY0: i64 = 719_162;
         let day = crate::day_number_sql(col);
+        let wall = crate::utc_wall_sql(col);
         let (y, m) = (
-            format!("(CAST(date_part('year', {col}) AS BIGINT) - 1)"),
-            format!("(CAST(date_part('month', {col}) AS BIGINT) - 1)"),
+            format!("(CAST(date_part('year', {wall}) AS BIGINT) - 1)"),
+            format!("(CAST(date_part('month', {wall}) AS BIGINT) - 1)"),
         );
         match self {
             Period::Day => format!("({day} + {UNIX_DAY0})"),
@@ -478,7 +485,8 @@ impl Engine {
         dim: Option<&str>,
         growth: bool,
     ) -> Result<Vec<SalesRow>> {
-        let p = req.by.sql();
+        // A line's buyer is new in its period when their first day falls in
+        // it: the first day is never after the line's.
         let range = if growth {
             range_filter(req)
         } else {
@@ -513,9 +521,10 @@ impl Engine {
              ),
              b AS ({buyers}),
              lines AS (
-               SELECT date_trunc('{p}', paid.ts) AS period, grp, paid.customer_id, order_id, amount, quantity,
-                      date_trunc('{p}', to_timestamp_micros(b.first_day * 86400000000)) = date_trunc('{p}', paid.ts) AS is_new
-               FROM paid JOIN b ON paid.customer_id = b.customer_id
+               SELECT period, grp, paid.customer_id, order_id, amount, quantity,
+                      b.first_day >= CAST(CAST(period AS DATE) AS BIGINT) AS is_new
+               FROM (SELECT *, {period} AS period FROM paid) paid
+               JOIN b ON paid.customer_id = b.customer_id
              )
              SELECT period, grp,
                     sum(amount) AS revenue,
@@ -527,6 +536,7 @@ impl Engine {
                     sum(CASE WHEN is_new THEN 0 ELSE amount END) AS returning_revenue
              FROM lines GROUP BY period, grp",
             buyers = self.buyer_days_sql(),
+            period = req.by.trunc_sql("ts"),
         );
         let (_, batches) = self.sql(&sql).await?;
         // (group, period) → measures

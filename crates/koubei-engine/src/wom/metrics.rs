@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::Period;
-use crate::cols::{bools, f64s, i64s, money, money_units, opt_strings, strings, sum_sorted};
+use crate::cols::{f64s, i64s, money, money_units, opt_strings, strings, sum_sorted};
 use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -239,7 +239,7 @@ impl Engine {
                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
                         GROUP BY order_id),
                  flagged AS (SELECT po.order_id, po.customer_id, po.channel,
-                                    CAST(CAST(date_trunc('{p}', po.ts) AS DATE) AS VARCHAR) AS period,
+                                    CAST(CAST({trunc} AS DATE) AS VARCHAR) AS period,
                                     MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
                              FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
                               AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
@@ -248,7 +248,8 @@ impl Engine {
                         COUNT(DISTINCT customer_id),
                         COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
                  FROM flagged GROUP BY GROUPING SETS ((period), (channel))
-                 ORDER BY 1, 2, 4 DESC, 3"
+                 ORDER BY 1, 2, 4 DESC, 3",
+                trunc = p.trunc_sql("po.ts"),
             ))
             .await?;
         // (period, orders, shared orders), in order.
@@ -285,7 +286,7 @@ impl Engine {
         let mut periods = Vec::new();
         if let (Some(first), Some(last)) = (order_periods.first(), order_periods.last()) {
             let until = p.next(last.0) - chrono::TimeDelta::days(1);
-            let growth = self.growth(&[], Some(((first.0, until), p))).await?;
+            let growth = self.sharing(&[], Some(((first.0, until), p))).await?;
             let counts: HashMap<NaiveDate, &crate::growth::GrowthCounts> =
                 growth.series.iter().map(|(d, g)| (*d, g)).collect();
             for (day, orders, shared) in order_periods {
@@ -323,25 +324,29 @@ impl Engine {
             .collect();
         let (_, batches) = self
             .sql(
-                "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                                    SUM(amount) AS amount
-                             FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                             GROUP BY order_id),
-                      c AS (SELECT customer_id, COUNT(*) AS orders, SUM(amount) AS revenue,
-                                   MIN(ts) AS first_ts,
-                                   MIN(CASE WHEN CAST(ts AS DATE) > first_day THEN ts END) AS second_ts
-                            FROM (SELECT *, CAST(MIN(ts) OVER (PARTITION BY customer_id) AS DATE)
-                                            AS first_day FROM po)
-                            GROUP BY customer_id),
-                      last AS (SELECT MAX(ts) AS t FROM po)
-                 SELECT customer_id, orders, revenue,
-                        second_ts IS NOT NULL AS repeated,
-                        first_ts <= last.t - INTERVAL '90 days' AS eligible,
-                        second_ts IS NOT NULL AND second_ts < first_ts + INTERVAL '90 days' AS retained,
-                        CAST(CAST(date_trunc('PERIOD', first_ts) AS DATE) AS VARCHAR) AS cohort
-                 FROM c CROSS JOIN last"
-                    .replace("PERIOD", &p.to_string())
-                    .as_str(),
+                &format!(
+                    "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                                        SUM(amount) AS amount
+                                 FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                                 GROUP BY order_id),
+                          fo AS ({first_orders}),
+                          c AS (SELECT po.customer_id, COUNT(*) AS orders, SUM(po.amount) AS revenue,
+                                       MIN(fo.t) AS first_ts,
+                                       MIN(CASE WHEN {day} > {first_day} THEN po.ts END) AS second_ts,
+                                       MAX(po.ts) AS last_ts
+                                FROM po JOIN fo ON fo.customer_id = po.customer_id
+                                GROUP BY po.customer_id)
+                     SELECT customer_id, orders, revenue, CAST(first_ts AS BIGINT),
+                            CAST(second_ts AS BIGINT), CAST(last_ts AS BIGINT),
+                            CAST(CAST({cohort} AS DATE) AS VARCHAR) AS cohort
+                     FROM c",
+                    // Each buyer's first paid time, stored with the purchases:
+                    // no window over every order to find it.
+                    first_orders = self.first_orders_sql(),
+                    day = crate::day_number_sql("po.ts"),
+                    first_day = crate::day_number_sql("fo.t"),
+                    cohort = p.trunc_sql("first_ts"),
+                ),
             )
             .await?;
         let mut warnings = Vec::new();
@@ -375,12 +380,17 @@ impl Engine {
         }
         let mut acc = [Acc::default(), Acc::default()];
         let mut new_by_period: HashMap<String, (u64, u64)> = HashMap::new();
+        // The last paid order's time, which the 90 days must fit before.
+        let mut last = None;
+        for b in &batches {
+            last = last.max(i64s(b.column(5))?.into_iter().flatten().max());
+        }
+        const DAYS_90: i64 = 90 * crate::DAY_US;
         for b in &batches {
             let id = strings(b.column(0))?;
             let orders = col_u64(b, 1)?;
             let revenue = money_units(b.column(2))?;
-            let flags: Vec<Vec<Option<bool>>> =
-                (3..6).map(|i| bools(b.column(i))).collect::<Result<_>>()?;
+            let (first, second) = (i64s(b.column(3))?, i64s(b.column(4))?);
             let cohort = strings(b.column(6))?;
             for i in 0..b.num_rows() {
                 let r = referred.get(id[i].as_str()).copied().unwrap_or(false);
@@ -388,10 +398,14 @@ impl Engine {
                 a.n += 1;
                 a.revenue += revenue[i].unwrap_or(0);
                 a.orders += orders[i];
-                a.repeated += u64::from(flags[0][i] == Some(true));
-                if flags[1][i] == Some(true) {
+                // A second paid order on a later day; within 90 days of the
+                // first, for buyers whose first is 90 days before the last.
+                a.repeated += u64::from(second[i].is_some());
+                if let (Some(f), Some(l)) = (first[i], last)
+                    && f <= l - DAYS_90
+                {
                     a.eligible += 1;
-                    a.retained += u64::from(flags[2][i] == Some(true));
+                    a.retained += u64::from(second[i].is_some_and(|s| s < f + DAYS_90));
                 }
                 if let Some(v) = clv.get(&id[i]).filter(|v| v.is_finite()) {
                     a.clvs.push(*v);
