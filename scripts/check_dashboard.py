@@ -129,7 +129,15 @@ def main():
                     raw = card.get_attribute("data-value")
                     check.equal(f"overview {k['key']} raw", float(raw) if raw else None, k["value"])
                 check.true("overview: a sparkline per card with a series",
-                           len(driver.find_elements(By.CSS_SELECTOR, ".card .spark canvas")) == sum(1 for k in o["kpis"] if k["series"]))
+                           len(driver.find_elements(By.CSS_SELECTOR, ".card .spark svg")) == sum(1 for k in o["kpis"] if k["series"]))
+                # Each sparkline's hover text: every period's value, as the API gives it.
+                for k in o["kpis"]:
+                    if not k["series"]:
+                        continue
+                    titles = [t.get_attribute("textContent") for t in driver.find_elements(
+                        By.CSS_SELECTOR, f'.card[data-kpi="{k["key"]}"] .spark title')]
+                    want = [f'{p["period"]}: {FORMAT[k["unit"]](p["value"]) if p["value"] is not None else "–"}' for p in k["series"]]
+                    check.equal(f"overview {k['key']} sparkline values", titles, want)
                 shot(driver, os.path.join(a.out, "overview.png"))
 
             # Comparison off: the cards keep their numbers and lose the change.

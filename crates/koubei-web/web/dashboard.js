@@ -8,6 +8,9 @@
 
 (() => {
   const REPORT = window.KOUBEI_DATA || null;
+  // The default range's sales cards, asked for before anything else (api is
+  // hoisted): they also give every page its default range.
+  const firstRequest = REPORT ? null : api("overview", { cards: "sales" }, "overview");
   const PAGES = [
     ["overview", "Overview 概览"],
     ["sales", "Sales 销售"],
@@ -117,6 +120,41 @@
     return c;
   }
 
+  // A KPI card's trend: a line drawn as SVG, with each period's value on
+  // hover. Drawn without the chart library, so the cards show before it
+  // has loaded.
+  function sparkline(container, k) {
+    const SVG = "http://www.w3.org/2000/svg";
+    const node = (tag, attrs, ...kids) => {
+      const e = document.createElementNS(SVG, tag);
+      for (const [a, v] of Object.entries(attrs)) e.setAttribute(a, v);
+      e.append(...kids);
+      return e;
+    };
+    const [w, h, pad] = [200, 40, 3];
+    const values = k.series.map((p) => p.value).filter((v) => v != null);
+    const lo = Math.min(...values);
+    const span = Math.max(...values) - lo || 1;
+    const step = w / Math.max(k.series.length - 1, 1);
+    const x = (i) => (k.series.length > 1 ? i * step : w / 2);
+    const y = (v) => h - pad - ((v - lo) / span) * (h - 2 * pad);
+    const svg = node("svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none", role: "img", "aria-label": `${k.label} by period` });
+    // Runs of periods with a value, each a polyline.
+    let run = [];
+    const flush = () => {
+      if (run.length) svg.append(node("polyline", { points: run.join(" "), class: "line" }));
+      run = [];
+    };
+    k.series.forEach((p, i) => (p.value == null ? flush() : run.push(`${x(i).toFixed(1)},${y(p.value).toFixed(1)}`)));
+    flush();
+    // One hover band per period, titled with its value.
+    k.series.forEach((p, i) => {
+      svg.append(node("rect", { x: Math.max(x(i) - step / 2, 0).toFixed(1), y: 0, width: step.toFixed(1), height: h, class: "hover", "data-period": p.period },
+        node("title", {}, `${p.period}: ${fmt(k.unit, p.value)}`)));
+    });
+    container.append(svg);
+  }
+
   // A chart's own title names it; the panel carries its tools.
   function panel(title, csv, ...body) {
     return el("div", { class: "panel", "aria-label": title }, el("div", { class: "tools" }, csv), ...body);
@@ -188,7 +226,7 @@
   async function overviewPage(main, params) {
     // The sales cards come quickly; the growth cards (conversion, share
     // rate, K-factor) read events and referrals, and are asked for once the
-    // sales cards are drawn, so as not to slow them. The default range's
+    // sales cards have come, so as not to slow them. The default range's
     // sales cards were fetched to learn the range: the same. A report holds
     // every card.
     const q = { since: params.since, until: params.until, by: params.by };
@@ -210,17 +248,11 @@
           params.compare === "off" ? "" : el("div", { class: "cmp" }, el("span", { class: prev.cls }, prev.text), " vs previous · ",
             el("span", { class: yoy.cls }, yoy.text), " vs a year before"),
           spark));
-        if (k.series.length) {
-          chart(spark, {
-            grid: { left: 2, right: 2, top: 4, bottom: 4 },
-            xAxis: { type: "category", show: false, data: k.series.map((p) => p.period) },
-            yAxis: { type: "value", show: false, scale: true },
-            tooltip: { trigger: "axis", valueFormatter: (v) => fmt(k.unit, v) },
-            series: [{ type: "line", data: k.series.map((p) => p.value), showSymbol: false, lineStyle: { width: 1.5 }, name: k.label }],
-          });
-        }
+        if (k.series.length) sparkline(spark, k);
       }
     };
+    // Asked for now, answered while the sales cards are drawn.
+    const growthCards = REPORT ? null : api("overview", { ...q, cards: "growth" }, "overview");
     drawCards(o.kpis);
     const csvRow = (k) => [k.key, k.value, k.previous, k.change, k.year_before, k.yoy];
     const csvRows = o.kpis.map(csvRow);
@@ -247,8 +279,8 @@
     });
     // Milliseconds to the sales cards and chart drawn, for benchmarks.
     main.dataset.firstMs = Math.round(performance.now());
-    if (!REPORT) {
-      const g = await api("overview", { ...q, cards: "growth" }, "overview");
+    if (growthCards) {
+      const g = await growthCards;
       drawCards(g.kpis);
       csvRows.push(...g.kpis.map(csvRow));
     }
@@ -590,6 +622,12 @@
 
   let defaults = null;
   let firstOverview = null;
+  // The page, and the chart libraries (deferred scripts), are there by
+  // DOMContentLoaded; this script may run before it (the dashboard loads it
+  // async) or after.
+  const libs = document.readyState !== "loading"
+    ? Promise.resolve()
+    : new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }));
 
   async function draw() {
     while (charts.length) charts.pop().dispose();
@@ -602,9 +640,10 @@
     try {
       // One date range for every page: by default, 30 days to the last order.
       if (!defaults) {
-        firstOverview = await api("overview", REPORT ? {} : { cards: "sales" }, "overview");
+        firstOverview = await (firstRequest || api("overview", REPORT ? {} : { cards: "sales" }, "overview"));
         defaults = firstOverview.range;
       }
+
       const range = { since: params.since || defaults.since, until: params.until || defaults.until, last: defaults.until };
       if (!params.since || !params.until) {
         writeState(page, { ...params, since: range.since, until: range.until });
@@ -652,9 +691,10 @@
 
   window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
   if (REPORT) {
-    drawReport();
+    libs.then(drawReport);
   } else {
     window.addEventListener("hashchange", draw);
-    draw();
+    // The page's elements are parsed by then.
+    libs.then(draw);
   }
 })();
