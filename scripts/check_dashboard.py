@@ -14,6 +14,7 @@ target/screenshots). Prints "N passed, N failed" and exits 1 on a failure.
 
 import argparse
 import json
+from decimal import ROUND_HALF_UP, Decimal
 import os
 import subprocess
 import sys
@@ -31,16 +32,23 @@ def api(addr, path):
         return json.load(r)
 
 
+def fixed(x, places):
+    """x to `places` decimals as the page's JavaScript rounds it (toFixed,
+    Intl.NumberFormat): from the double's exact value, ties away from zero,
+    where Python's own formatting takes ties to even (6.25 -> 6.2)."""
+    return Decimal(x).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def money(v):
-    return f"{v:,.2f}"
+    return f"{fixed(v, 2):,}"
 
 
 def count(v):
-    return f"{round(v):,}"
+    return f"{fixed(v, 0):,}"
 
 
 def share(v):
-    return f"{v * 100:.1f}%"
+    return f"{fixed(v * 100, 1)}%"
 
 
 FORMAT = {"money": money, "count": count, "number": money, "share": share}
