@@ -1,7 +1,9 @@
 //! Review text models: text in, a probability of being positive and the
 //! terms behind it out.
 //!
-//! - [`Lexicon`]: the default model, with no training. It splits a review
+//! - [`DefaultModel`]: with no training, [`Lexicon`] for Chinese and
+//!   [`Vader`] for English.
+//! - [`Lexicon`]: the Chinese default. It splits a review
 //!   into clauses, finds sentiment words (jionlp's lexicon and koubei's own
 //!   shop words), and turns a word around after a negation (不, 没) and
 //!   scales it after a degree word (很, 太).
@@ -15,13 +17,33 @@
 
 mod bayes;
 mod cv;
+mod english;
 mod lexicon;
 mod text;
 
 pub use bayes::NaiveBayes;
 pub use cv::{CvReport, cross_validate};
+pub use english::Vader;
 pub use lexicon::Lexicon;
 pub use text::{Language, Tokenizer, language};
+
+/// The default model, with no training: the Chinese lexicon for Chinese
+/// reviews and VADER for English ones.
+#[derive(Default)]
+pub struct DefaultModel {
+    pub chinese: Lexicon,
+    pub english: Vader,
+}
+
+impl DefaultModel {
+    /// The review's language and its score by that language's model.
+    pub fn score(&self, text: &str) -> (Language, Scored) {
+        match language(text) {
+            Language::Chinese => (Language::Chinese, self.chinese.score(text)),
+            Language::English => (Language::English, self.english.score(text)),
+        }
+    }
+}
 
 /// How a review reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,4 +122,20 @@ fn sigmoid(x: f64) -> f64 {
 pub enum Error {
     #[error("{0}")]
     Training(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_model_reads_each_language_with_its_own() {
+        let m = DefaultModel::default();
+        let (lang, s) = m.score("物流很快，质量很好");
+        assert_eq!((lang, s.label), (Language::Chinese, Label::Positive));
+        assert_eq!(s, m.chinese.score("物流很快，质量很好"));
+        let (lang, s) = m.score("Awful, it broke after one day");
+        assert_eq!((lang, s.label), (Language::English, Label::Negative));
+        assert_eq!(s, m.english.score("Awful, it broke after one day"));
+    }
 }
