@@ -31,6 +31,7 @@ mod metrics;
 mod overview;
 mod progress;
 mod report;
+pub mod reviews;
 mod tables;
 pub mod views;
 pub mod wom;

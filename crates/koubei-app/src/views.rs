@@ -968,3 +968,34 @@ impl ToView for SimulateReport {
         View::new(vec![t])
     }
 }
+
+impl ToView for crate::reviews::ScoreReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            None,
+            vec![
+                text("id"),
+                text("language"),
+                col("p_positive", Kind::Number(3)),
+                text("label"),
+                text("terms"),
+            ],
+        );
+        for r in &self.rows {
+            let terms = r
+                .terms
+                .iter()
+                .map(|t| format!("{} {:+.2}", t.text, t.weight))
+                .collect::<Vec<_>>()
+                .join("; ");
+            s.row(vec![
+                r.id.as_str().into(),
+                r.language.into(),
+                r.p_positive.into(),
+                r.label.into(),
+                terms.into(),
+            ]);
+        }
+        View::new(vec![s])
+    }
+}

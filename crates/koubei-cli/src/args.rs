@@ -102,6 +102,8 @@ pub enum Command {
     Clv(ClvArgs),
     /// Word of mouth: choose seed customers, simulate spread.
     Wom(WomArgs),
+    /// Reviews: the sentiment of review texts.
+    Reviews(ReviewsArgs),
     /// Run a DataFusion SQL query over all the tables.
     Sql(SqlArgs),
     /// Serve every query over HTTP (JSON), with its OpenAPI document at
@@ -325,6 +327,38 @@ pub struct ClvArgs {
 pub struct WomArgs {
     #[command(subcommand)]
     pub command: WomCommand,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReviewsArgs {
+    #[command(subcommand)]
+    pub command: ReviewsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewsCommand {
+    /// Score the texts of a CSV file without importing it: each row's
+    /// language, probability of being positive, label, and the words that
+    /// weighed most.
+    Score(ReviewsScoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReviewsScoreArgs {
+    /// A CSV file with a header row.
+    pub file: PathBuf,
+    /// The column holding each review's text.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+    /// The column naming each review (default: `id` where there is one,
+    /// else the row's number).
+    #[arg(long)]
+    pub id_column: Option<String>,
+    /// The model: default (a lexicon for Chinese, VADER for English).
+    #[arg(long, default_value = "default")]
+    pub model: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use koubei_app::views::{ToView, describe_reject};
 use koubei_app::{ClvReport, Hint, RfmReport, RfmRequest, SqlRequest, StoreError, Workspace};
 use serde::Serialize;
 
-use crate::args::{Cli, Command, OutputFormat, WomCommand};
+use crate::args::{Cli, Command, OutputFormat, ReviewsCommand, WomCommand};
 use crate::output;
 use crate::progress::Bars;
 
@@ -123,6 +123,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             render(out, a.format, &report)
         }
         Command::Wom(a) => wom(&path, a.command, out).await,
+        Command::Reviews(a) => match a.command {
+            ReviewsCommand::Score(a) => {
+                show(out, a.format, koubei_app::reviews::score(&a.request()))
+            }
+        },
         Command::Sql(a) => {
             let req = SqlRequest { query: a.query };
             let report = koubei_app::sql(&open()?, &req).await.map_err(cli_error)?;

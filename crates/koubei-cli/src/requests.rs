@@ -199,3 +199,14 @@ impl SimulateArgs {
         }
     }
 }
+
+impl crate::args::ReviewsScoreArgs {
+    pub fn request(&self) -> koubei_app::reviews::ScoreRequest {
+        koubei_app::reviews::ScoreRequest {
+            file: self.file.clone(),
+            text_column: self.text_column.clone(),
+            id_column: self.id_column.clone(),
+            model: self.model.clone(),
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod import;
 mod kill;
 mod malformed;
 mod reproducible;
+mod reviews;
 mod serve;
 mod snapshots;
 mod util;
