@@ -183,7 +183,21 @@ impl Engine {
                  ORDER BY 1 DESC, 3 DESC, 2"
             ))
             .await?;
-        let mut funnel = Funnel::default();
+        let funnel_of =
+            |shares, with_recipient, clicked, ordered, new_customers, mean, median| Funnel {
+                shares,
+                with_recipient,
+                clicked,
+                ordered,
+                new_customers,
+                click_rate: ratio(clicked, shares),
+                order_rate_after_click: ratio(ordered, clicked),
+                conversion_rate: ratio(ordered, shares),
+                days_to_order_mean: mean,
+                days_to_order_median: median,
+            };
+        // No share with a sharer: no row at all, and no rate.
+        let mut funnel = funnel_of(0, 0, 0, 0, 0, None, None);
         let mut channels = Vec::new();
         for b in &batches {
             // grouping(ch) is 1 on the row of all shares.
@@ -198,18 +212,15 @@ impl Engine {
                 let (shares, with_recipient, clicked, ordered, new_customers, sharers) =
                     (c[0][i], c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]);
                 if whole[i] == Some(1) {
-                    funnel = Funnel {
+                    funnel = funnel_of(
                         shares,
                         with_recipient,
                         clicked,
                         ordered,
                         new_customers,
-                        click_rate: ratio(clicked, shares),
-                        order_rate_after_click: ratio(ordered, clicked),
-                        conversion_rate: ratio(ordered, shares),
-                        days_to_order_mean: mean[i],
-                        days_to_order_median: median[i],
-                    };
+                        mean[i],
+                        median[i],
+                    );
                 } else {
                     channels.push(ChannelMetrics {
                         channel: name[i].clone().unwrap_or_default(),
