@@ -99,6 +99,10 @@ snap demo wom-seeds wom seeds -k 20
 snap demo wom-seeds-regions wom seeds -k 10 --objective regions
 (cd "$work/demo" && "$bin" wom seeds -k 20 --format json 2>/dev/null >seeds.json)
 snap demo wom-simulate wom simulate --seeds seeds.json --runs 2000
+# The demo's first reviews as a file, scored without importing it.
+(cd "$work/demo" && "$bin" sql "SELECT review_id AS id, rating, text FROM reviews ORDER BY review_id LIMIT 60" \
+  --format csv 2>/dev/null >reviews.csv)
+snap demo reviews-score reviews score reviews.csv
 
 # --- CDNOW, from its raw file
 mkdir -p "$work/cdnow"

@@ -94,7 +94,16 @@ pub struct Scored {
 }
 
 impl Scored {
-    fn new(p_positive: f64, mut terms: Vec<Term>, keep: usize) -> Scored {
+    /// Keeps the `keep` heaviest terms, a word said twice as one term with
+    /// the sum of its weights.
+    fn new(p_positive: f64, said: Vec<Term>, keep: usize) -> Scored {
+        let mut terms: Vec<Term> = Vec::with_capacity(said.len());
+        for t in said {
+            match terms.iter_mut().find(|x| x.text == t.text) {
+                Some(x) => x.weight += t.weight,
+                None => terms.push(t),
+            }
+        }
         terms.sort_by(|a, b| {
             b.weight
                 .abs()
@@ -127,6 +136,13 @@ pub enum Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_said_twice_is_one_term() {
+        let s = Lexicon::standard().score("推荐，推荐，不错");
+        assert_eq!(s.terms.len(), 2, "{s:?}");
+        assert_eq!((s.terms[0].text.as_str(), s.terms[0].weight), ("推荐", 2.6));
+    }
 
     #[test]
     fn the_default_model_reads_each_language_with_its_own() {
