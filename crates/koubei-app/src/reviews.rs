@@ -83,13 +83,11 @@ pub fn score(req: &ScoreRequest) -> Result<ScoreReport> {
         ));
     }
     let source = req.file.display().to_string();
-    let mut reader = csv::Reader::from_path(&req.file).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Io {
-            path: req.file.clone(),
-            source,
-        },
-        other => Error::Request(format!("{source}: {other:?}")),
+    let file = std::fs::File::open(&req.file).map_err(|source| Error::Io {
+        path: req.file.clone(),
+        source,
     })?;
+    let mut reader = csv::Reader::from_reader(file);
     let header = reader
         .headers()
         .map_err(|e| Error::Request(format!("{source}: the header row: {e}")))?

@@ -48,6 +48,21 @@ pub(crate) fn opt_strings(a: &dyn Array) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
+/// The first row of a `bit_counts` column: how many rows had each bit of
+/// the mask set (all 0 where the aggregate saw no row).
+pub(crate) fn bit_counts(a: &dyn Array) -> Result<Vec<i64>> {
+    let list = a
+        .as_list_opt::<i32>()
+        .ok_or_else(|| crate::Error::Request(format!("bit_counts gave {}", a.data_type())))?;
+    if list.is_empty() || list.is_null(0) {
+        return Ok(vec![0; koubei_functions::MASK_BITS]);
+    }
+    Ok(i64s(&list.value(0))?
+        .into_iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

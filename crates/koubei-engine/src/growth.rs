@@ -3,12 +3,12 @@
 //! customers their shares brought (share rate, K-factor). The overview's
 //! cards; `docs/metrics.md` defines each.
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use koubei_functions::DAY_US;
 use serde::Serialize;
 
-use crate::cols::i64s;
+use crate::cols::bit_counts;
 use crate::sales::Period;
 use crate::{Engine, Result};
 
@@ -178,19 +178,9 @@ impl Buckets {
     /// Each bucket's count of a measure whose [`Buckets::counts`] lists
     /// start at column `first` of the row.
     fn read(&self, b: &RecordBatch, first: usize) -> Result<Vec<i64>> {
-        let mut lists = Vec::new();
-        for c in 0..self.columns() {
-            let col = b.column(first + c).as_list::<i32>();
-            let counts = if col.is_null(0) {
-                vec![0; USED_BITS]
-            } else {
-                i64s(&col.value(0))?
-                    .into_iter()
-                    .map(|v| v.unwrap_or(0))
-                    .collect()
-            };
-            lists.push(counts);
-        }
+        let lists = (0..self.columns())
+            .map(|c| bit_counts(b.column(first + c)))
+            .collect::<Result<Vec<_>>>()?;
         Ok((0..self.len())
             .map(|i| lists[i / USED_BITS][i % USED_BITS])
             .collect())

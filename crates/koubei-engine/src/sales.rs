@@ -391,11 +391,7 @@ impl Engine {
             let c = c.as_primitive::<Int64Type>();
             Ok(if c.is_null(0) { 0 } else { c.value(0) })
         };
-        let counts = |i: usize| -> Result<Vec<i64>> {
-            let c = b.column(i).as_list::<i32>();
-            let v = c.value(0);
-            Ok(v.as_primitive::<Int64Type>().values().to_vec())
-        };
+        let counts = |i: usize| crate::cols::bit_counts(b.column(i));
         let (buyers, new, repeat) = (counts(0)?, counts(1)?, counts(2)?);
         let orders = counts(3 + 4 * ranges.len())?;
         (0..ranges.len())

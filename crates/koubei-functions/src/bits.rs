@@ -177,26 +177,18 @@ mod tests {
         )
         .unwrap();
         ctx.register_table("t", Arc::new(table)).unwrap();
-        let out = ctx
-            .sql("SELECT bit_counts(m) FROM t")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let list = out[0].column(0).as_list::<i32>().value(0);
-        let got: Vec<i64> = list.as_primitive::<Int64Type>().values().to_vec();
-        assert_eq!(got, want);
+        let counts = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let out = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+                let list = out[0].column(0).as_list::<i32>().value(0);
+                list.as_primitive::<Int64Type>().values().to_vec()
+            }
+        };
+        assert_eq!(counts("SELECT bit_counts(m) FROM t").await, want);
         assert!(want.iter().all(|&c| c > 50), "every bit is set somewhere");
         // No rows: every count 0, not null.
-        let none = ctx
-            .sql("SELECT bit_counts(m) FROM t WHERE m = 0 AND m = 1")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let list = none[0].column(0).as_list::<i32>().value(0);
-        assert_eq!(list.as_primitive::<Int64Type>().values().to_vec(), [0; 64]);
+        let none = counts("SELECT bit_counts(m) FROM t WHERE m = 0 AND m = 1").await;
+        assert_eq!(none, [0; 64]);
     }
 }
