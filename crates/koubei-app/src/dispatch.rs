@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 12] = [
+pub const QUERIES: [&str; 13] = [
     "tables",
     "overview",
     "sales",
@@ -22,6 +22,7 @@ pub const QUERIES: [&str; 12] = [
     "wom/metrics",
     "wom/cascades",
     "wom/reach",
+    "reviews",
 ];
 
 /// Runs the operation `name` on `request` (an object of the request's
@@ -40,6 +41,7 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "wom/metrics" => json(crate::wom::metrics(ws, &parse(request)?).await?),
         "wom/cascades" => json(crate::wom::cascades(ws, &parse(request)?).await?),
         "wom/reach" => json(crate::wom::reach(ws, &parse(request)?).await?),
+        "reviews" => json(crate::reviews::satisfaction(ws, &parse(request)?).await?),
         _ => Err(Error::Request(format!(
             "no operation \"{name}\": expected one of {}",
             QUERIES.join(", ")
@@ -63,6 +65,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "wom/metrics" => schema_for!(crate::wom::MetricsRequest),
         "wom/cascades" => schema_for!(crate::wom::CascadeRequest),
         "wom/reach" => schema_for!(crate::wom::ReachRequest),
+        "reviews" => schema_for!(crate::reviews::SatisfactionRequest),
         _ => {
             return Err(Error::Request(format!(
                 "no operation \"{name}\": expected one of {}",

@@ -113,10 +113,15 @@ pub async fn import(
         .await;
     task.finish();
     let report = result?;
-    let unfinished = if req.table == TableKind::Orders {
-        refresh_after_import(ws, progress).await
-    } else {
-        None
+    let unfinished = match req.table {
+        TableKind::Orders => refresh_after_import(ws, progress).await,
+        TableKind::Reviews => store_review_scores(ws, progress).await.err().map(|e| {
+            format!(
+                "the import is committed, but the reviews' scores were not stored ({e}); \
+                 reports score the reviews themselves until a refresh stores them"
+            )
+        }),
+        _ => None,
     };
     Ok(Imported {
         report,
@@ -125,8 +130,11 @@ pub async fn import(
     })
 }
 
-/// Stores each customer's purchases for the current orders, as an import of
-/// orders does. Returns how many customers were stored (None without orders).
+/// Stores what reports read instead of the canonical tables, where it is
+/// missing or stale: each customer's purchases (from `orders`) and each
+/// review's sentiment and aspects (from `reviews`). An import does this
+/// itself. Returns how many customers' purchases were stored (None when
+/// they were already, or there are no orders).
 pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<usize>> {
     let _lock = ws.lock()?;
     let task = progress.task("customer purchases");
@@ -138,7 +146,22 @@ pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<u
     if let Some(n) = stored {
         tracing::info!(customers = n, elapsed = ?started.elapsed(), "stored the customers' purchases");
     }
+    store_review_scores(ws, progress).await?;
     Ok(stored)
+}
+
+/// Scores the reviews and stores the scores, unless they are stored for
+/// the current `reviews` already. The caller holds the lock.
+async fn store_review_scores(ws: &Workspace, progress: &dyn Progress) -> Result<()> {
+    let task = progress.task("review sentiment");
+    task.stage("scoring", None);
+    let started = std::time::Instant::now();
+    let scored = Engine::store_review_scores(ws).await;
+    task.finish();
+    if let Some(n) = scored? {
+        tracing::info!(reviews = n, elapsed = ?started.elapsed(), "stored the reviews' scores");
+    }
+    Ok(())
 }
 
 /// [`refresh`] after a committed import: why it failed, if it did. The
@@ -151,7 +174,7 @@ pub(crate) async fn refresh_after_import(
     refresh(ws, progress).await.err().map(|e| {
         format!(
             "the import is committed, but the customers' purchases were not stored ({e}); \
-             clv and rfm group the order lines until a refresh stores them"
+             reports compute them until a refresh stores them"
         )
     })
 }

@@ -1,5 +1,6 @@
-//! `reviews score`: the sentiment of each text in a file, without importing
-//! it, by koubei-reviews' default model.
+//! Reviews: the shop's satisfaction from its imported reviews (`reviews`),
+//! and the sentiment of each text in a file without importing it
+//! (`reviews score`).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -8,6 +9,16 @@ use koubei_reviews::DefaultModel;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+pub use koubei_engine::satisfaction::{
+    Grouping, SatisfactionReport, SatisfactionRequest, SatisfactionRow,
+};
+
+crate::engine_ops! {
+    /// Ratings, CSAT, review and refund rates, sentiment and the service
+    /// dimensions, by period or group, against the range before.
+    satisfaction = satisfaction(SatisfactionRequest) -> SatisfactionReport;
+}
 
 /// What `reviews score` reads.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

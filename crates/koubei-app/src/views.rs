@@ -999,3 +999,108 @@ impl ToView for crate::reviews::ScoreReport {
         View::new(vec![s])
     }
 }
+
+impl ToView for crate::reviews::SatisfactionReport {
+    fn view(&self) -> View {
+        let group = self
+            .by
+            .as_ref()
+            .map_or("group".to_string(), |b| b.to_string());
+        let mut columns = vec![
+            text(&group),
+            count("reviews"),
+            count("rated"),
+            text("stars_1_to_5"),
+            col("mean", Kind::Number(2)),
+            col("bayesian_mean", Kind::Number(2)),
+            col("csat", Kind::Share),
+            col("nps", Kind::Number(2)),
+            col("positive", Kind::Part),
+            col("review_rate", Kind::Share),
+            col("refund_rate", Kind::Share),
+        ];
+        columns.extend(
+            ["description", "service", "logistics", "price"]
+                .iter()
+                .map(|d| col(&format!("dsr_{d}"), Kind::Number(2))),
+        );
+        columns.extend([
+            col("mean_change", Kind::Number(2)),
+            col("csat_change", Kind::Number(3)),
+            col("reviews_change", Kind::Growth),
+        ]);
+        let title = format!(
+            "sentiment by the {} model; Bayesian mean: a prior of {} ratings at {}",
+            self.model,
+            number(self.prior_reviews, Kind::Number(1)),
+            self.prior_mean
+                .map_or("-".into(), |m| number(m, Kind::Number(2))),
+        );
+        let mut s = Section::new(Some(&title), columns);
+        for row in std::iter::once(&self.total).chain(&self.rows) {
+            let n = &row.now;
+            let change = row.change.clone().unwrap_or_default();
+            s.row(vec![
+                row.key.as_str().into(),
+                n.reviews.into(),
+                n.rated.into(),
+                n.stars
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join("/")
+                    .into(),
+                n.mean_rating.into(),
+                n.bayesian_mean.into(),
+                n.csat.into(),
+                n.nps.into(),
+                Cell::Part(n.positive, n.positive + n.negative + n.neutral),
+                n.review_rate.into(),
+                n.refund_rate.into(),
+                n.description.score.into(),
+                n.service.score.into(),
+                n.logistics.score.into(),
+                n.price.score.into(),
+                change.mean_rating.into(),
+                change.csat.into(),
+                change.reviews.into(),
+            ]);
+        }
+        let mut tags = Section::new(
+            Some("what customers say (tags)"),
+            vec![text("aspect"), text("tag"), text("label"), count("reviews")],
+        );
+        for t in &self.tags {
+            tags.row(vec![
+                t.aspect.as_str().into(),
+                t.tag.as_str().into(),
+                t.label.into(),
+                t.reviews.into(),
+            ]);
+        }
+        let mut after = Section::new(
+            Some("customers by their first rating in the range"),
+            vec![
+                count("rating"),
+                count("customers"),
+                col("repeat_rate", Kind::Share),
+                col("orders_after", Kind::Number(2)),
+                col("revenue_after", Kind::Money),
+                col("revenue_per_customer", Kind::Money),
+                col("refund_rate", Kind::Share),
+            ],
+        );
+        for o in &self.by_rating {
+            after.row(vec![
+                o.rating.into(),
+                o.customers.into(),
+                o.repeat_rate.into(),
+                o.orders_after.into(),
+                o.revenue_after.into(),
+                o.revenue_per_customer.into(),
+                o.refund_rate.into(),
+            ]);
+        }
+        View::new(vec![s, tags, after])
+    }
+}

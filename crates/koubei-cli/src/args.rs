@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
+use koubei_app::reviews::Grouping;
 use koubei_app::wom::{GraphModel, Objective};
 use koubei_app::{
     Delimiter, Exclusion, Format, FunnelOrder, Horizon, ImportTz, Mapping, ModelKind, Period, Step,
@@ -76,8 +77,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Import a CSV, JSON Lines or Parquet file (optionally .gz) into a table.
     Import(ImportArgs),
-    /// Store each customer's purchases for the current orders, as an import
-    /// of orders does (for a workspace imported before koubei kept them).
+    /// Store each customer's purchases and each review's sentiment, as an
+    /// import does (for a workspace imported before koubei kept them).
     Refresh,
     /// List the tables with their rows, Delta versions and last import.
     Tables(TablesArgs),
@@ -102,7 +103,9 @@ pub enum Command {
     Clv(ClvArgs),
     /// Word of mouth: choose seed customers, simulate spread.
     Wom(WomArgs),
-    /// Reviews: the sentiment of review texts.
+    /// Reviews: satisfaction (ratings, CSAT, review and refund rates, the
+    /// service dimensions, what customers praise and complain about), and
+    /// the sentiment of review texts.
     Reviews(ReviewsArgs),
     /// Run a DataFusion SQL query over all the tables.
     Sql(SqlArgs),
@@ -330,9 +333,34 @@ pub struct WomArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReviewsArgs {
     #[command(subcommand)]
-    pub command: ReviewsCommand,
+    pub command: Option<ReviewsCommand>,
+    #[command(flatten)]
+    pub report: SatisfactionArgs,
+}
+
+/// `koubei reviews` without a subcommand: the satisfaction report.
+#[derive(Debug, clap::Args)]
+pub struct SatisfactionArgs {
+    /// Rows by day, week, month, quarter, year, product, category, or a
+    /// column of the reviewed order (region, country, channel).
+    #[arg(long)]
+    pub by: Option<Grouping>,
+    /// Keep the N groups with the most reviews.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// The Bayesian mean's prior weight, in ratings (default: the median
+    /// number of ratings of a group).
+    #[arg(long)]
+    pub prior_reviews: Option<f64>,
+    /// Compared with the range of the same length before, when both ends
+    /// are given.
+    #[command(flatten)]
+    pub range: DayRange,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

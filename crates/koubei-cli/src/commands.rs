@@ -124,9 +124,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Wom(a) => wom(&path, a.command, out).await,
         Command::Reviews(a) => match a.command {
-            ReviewsCommand::Score(a) => {
+            Some(ReviewsCommand::Score(a)) => {
                 show(out, a.format, koubei_app::reviews::score(&a.request()))
             }
+            None => show(
+                out,
+                a.report.format,
+                koubei_app::reviews::satisfaction(&open()?, &a.report.request()).await,
+            ),
         },
         Command::Sql(a) => {
             let req = SqlRequest { query: a.query };

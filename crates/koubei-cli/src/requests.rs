@@ -59,6 +59,18 @@ impl ReportArgs {
     }
 }
 
+impl SatisfactionArgs {
+    pub fn request(&self) -> koubei_app::reviews::SatisfactionRequest {
+        koubei_app::reviews::SatisfactionRequest {
+            since: self.range.since,
+            until: self.range.until,
+            by: self.by.clone(),
+            top: self.top,
+            prior_reviews: self.prior_reviews,
+        }
+    }
+}
+
 impl SalesArgs {
     pub fn request(&self) -> SalesRequest {
         SalesRequest {

@@ -25,9 +25,11 @@ pub mod funnel_query;
 pub mod growth;
 pub mod purchases;
 pub mod retention;
+pub mod review_scores;
 pub mod rfm;
 pub mod rfm_report;
 pub mod sales;
+pub mod satisfaction;
 pub mod wom;
 
 pub use koubei_functions::matcher::FunnelOrder;
@@ -78,6 +80,11 @@ pub struct Engine {
     /// Every person with their referrer and place, read once per engine
     /// (that is, per version of the data) for word of mouth's reports.
     people: tokio::sync::OnceCell<std::sync::Arc<wom::People>>,
+    /// The version of `reviews` the session reads, if it exists.
+    reviews: Option<koubei_store::Source>,
+    /// Set once `review_scores` and `review_mentions` are registered (see
+    /// [`review_scores`]): the model that scored.
+    review_scores: tokio::sync::OnceCell<String>,
 }
 
 impl Engine {
@@ -106,12 +113,15 @@ impl Engine {
             .iter()
             .map(|t| (t.name(), t.schema()))
             .chain(std::iter::once((REJECTS, rejects_schema())));
-        let mut orders = None;
+        let (mut orders, mut reviews) = (None, None);
         for (name, schema) in tables {
             match ws.load_table(name).await? {
                 Some(t) => {
                     if name == TableKind::Orders.name() {
                         orders = Some(koubei_store::Source::of(&t)?);
+                    }
+                    if name == TableKind::Reviews.name() {
+                        reviews = Some(koubei_store::Source::of(&t)?);
                     }
                     ctx.register_table(name, koubei_store::table_provider(&t).await?)?;
                 }
@@ -125,8 +135,11 @@ impl Engine {
             orders,
             stored_purchases: false,
             people: Default::default(),
+            reviews,
+            review_scores: Default::default(),
         };
         engine.register_stored_purchases(ws).await?;
+        engine.register_stored_review_scores(ws).await?;
         Ok(engine)
     }
 
@@ -460,6 +473,8 @@ mod tests {
             orders: None,
             stored_purchases: false,
             people: Default::default(),
+            reviews: None,
+            review_scores: Default::default(),
         };
         let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k";
         let plan = engine

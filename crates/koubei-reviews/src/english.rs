@@ -54,6 +54,13 @@ impl Vader {
     }
 }
 
+impl Vader {
+    /// A word's weight in VADER's lexicon, if it has one.
+    pub(crate) fn word_weight(&self, word: &str) -> Option<f64> {
+        LEXICON.get(&UniCase::new(word)).copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,17 +79,30 @@ impl Lexicon {
     /// clause and scaled by the degree words before it, through a sigmoid.
     /// Clauses from a contrast word (但是, 不过) on count 1.5 times.
     pub fn score(&self, text: &str) -> Scored {
+        self.score_with(text, |_, _| {})
+    }
+
+    /// [`Lexicon::score`], calling `each` with every clause's words and
+    /// sentiment, so that aspects are read from the same words.
+    pub(crate) fn score_with(
+        &self,
+        text: &str,
+        mut each: impl FnMut(&[String], &ClauseSentiment),
+    ) -> Scored {
         let mut total = 0.0;
         let mut terms: Vec<Term> = Vec::new();
         let mut clause_weight = 1.0;
-        for clause in clauses(text) {
-            let words = self.tokenizer.words(clause);
+        let mut clause = ClauseSentiment::default();
+        for text in clauses(text) {
+            let words = self.tokenizer.words(text);
             if words
                 .first()
                 .is_some_and(|w| CONTRASTS.contains(&w.as_str()))
             {
                 clause_weight = AFTER_CONTRAST;
             }
+            clause.value = 0.0;
+            clause.sentiment.clear();
             let (mut negated, mut degree) = (false, 1.0);
             // The first negation or degree word since the last sentiment
             // word: a term reads "不太好", not "好".
@@ -97,11 +110,13 @@ impl Lexicon {
             for (i, w) in words.iter().enumerate() {
                 if let Some(&v) = self.words.get(w) {
                     let sign = if negated { -1.0 } else { 1.0 };
-                    let value = v * degree * sign * clause_weight;
-                    total += value;
+                    let value = v * degree * sign;
+                    clause.value += value;
+                    clause.sentiment.push(i);
+                    total += value * clause_weight;
                     terms.push(Term {
                         text: words[from.unwrap_or(i)..=i].concat(),
-                        weight: value,
+                        weight: value * clause_weight,
                     });
                     (negated, degree, from) = (false, 1.0, None);
                 } else if self.negations.contains(w) {
@@ -112,9 +127,19 @@ impl Lexicon {
                     from.get_or_insert(i);
                 }
             }
+            each(&words, &clause);
         }
         Scored::new(sigmoid(total), terms, TERMS)
     }
+}
+
+/// One clause's sentiment, before a contrast's weight.
+#[derive(Default)]
+pub(crate) struct ClauseSentiment {
+    /// The sum of its sentiment words' weights, negated and scaled.
+    pub value: f64,
+    /// Where its sentiment words are among its words.
+    pub sentiment: Vec<usize>,
 }
 
 #[cfg(test)]

@@ -15,12 +15,14 @@
 //! The crate knows nothing of tables or requests: the engine gives it
 //! texts and stores what it returns.
 
+mod aspects;
 mod bayes;
 mod cv;
 mod english;
 mod lexicon;
 mod text;
 
+pub use aspects::{Analysis, Aspect, Aspects, Mention};
 pub use bayes::NaiveBayes;
 pub use cv::{CvReport, cross_validate};
 pub use english::Vader;

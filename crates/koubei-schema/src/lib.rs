@@ -343,7 +343,12 @@ const REVIEWS: &[ColumnSpec] = &[
     col("customer_id", Text, Optional, "The reviewer."),
     col("product_id", Text, Optional, "The product reviewed."),
     col("order_id", Text, Optional, "The order reviewed."),
-    col("rating", Integer, Required, "Stars, 1 to 5."),
+    col(
+        "rating",
+        Integer,
+        Optional,
+        "Stars, 1 to 5; empty for a review without one, such as a follow-up.",
+    ),
     col("text", Text, Optional, "The review's text."),
     col(
         "language",

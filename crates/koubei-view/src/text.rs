@@ -43,12 +43,17 @@ impl View {
     }
 }
 
+/// A cell's width in a terminal's columns: a Chinese character takes two.
+fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
 fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain(std::iter::once(header[i].chars().count()))
+                .map(|r| width(&r[i]))
+                .chain(std::iter::once(width(&header[i])))
                 .max()
                 .unwrap_or(0)
         })
@@ -60,7 +65,7 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
                 l.push_str("  ");
             }
             l.push_str(c);
-            l.extend(std::iter::repeat_n(' ', w - c.chars().count()));
+            l.extend(std::iter::repeat_n(' ', w - width(c)));
         }
         out.push_str(l.trim_end());
         out.push('\n');
@@ -197,5 +202,18 @@ mod tests {
         assert_eq!(number(-0.0001, Kind::Growth), "+0.0%");
         assert_eq!(number(-0.051, Kind::Growth), "-5.1%");
         assert_eq!(number(0.05, Kind::Growth), "+5.0%");
+    }
+
+    /// Columns line up under Chinese text, whose characters take two
+    /// columns of a terminal each.
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let mut out = String::new();
+        let rows = vec![
+            vec!["浙江".to_string(), "1".to_string()],
+            vec!["CN".to_string(), "22".to_string()],
+        ];
+        table(&mut out, &["region".into(), "n".into()], &rows);
+        assert_eq!(out, "region  n\n浙江    1\nCN      22\n");
     }
 }

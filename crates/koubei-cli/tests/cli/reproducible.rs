@@ -12,6 +12,16 @@ const QUERIES: &[&[&str]] = &[
         "SELECT country, count(*) AS n, sum(amount) AS revenue FROM orders GROUP BY country ORDER BY country",
     ],
     &["sales", "--by", "month"],
+    &["reviews", "--by", "month"],
+    &[
+        "reviews",
+        "--by",
+        "category",
+        "--since",
+        "2025-07-01",
+        "--until",
+        "2025-12-31",
+    ],
     &["sales", "--by", "week", "--since", "2025-10-01"],
     &[
         "sales",

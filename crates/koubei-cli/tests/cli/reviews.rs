@@ -86,3 +86,67 @@ fn a_missing_column_or_file_is_named() {
     let e = ws.fails(&["reviews", "score", bad.to_str().unwrap()]);
     assert!(e.contains("bad.csv, line 3: "), "{e}");
 }
+
+const ORDERS: &str = "order_id,customer_id,ts,amount,status,product_id,category,region
+o1,c1,2024-03-01,10,paid,p1,toys,浙江
+o2,c2,2024-03-02,20,paid,p2,food,上海
+o3,c3,2024-03-03,30,refunded,p1,toys,浙江
+o4,c1,2024-03-10,40,paid,p2,food,浙江
+";
+
+const RATED: &str = "review_id,ts,customer_id,product_id,order_id,rating,text
+r1,2024-03-02,c1,p1,o1,5,质量很好，物流很快
+r2,2024-03-04,c2,p2,o2,2,物流太慢了，包装破损
+r3,2024-03-05,c3,p1,o3,1,假货，客服态度恶劣
+r4,2024-03-12,c1,p2,o4,4,
+r5,2024-03-13,c1,p2,o4,,追评：用了一周还不错
+";
+
+/// An import of reviews stores their scores; the report reads them, and
+/// its figures are the rows' (worked by hand).
+#[test]
+fn satisfaction_of_imported_reviews() {
+    let ws = Ws::new();
+    ws.load("orders", "orders.csv", ORDERS, &[]);
+    ws.load("reviews", "reviews.csv", RATED, &[]);
+    assert!(ws.path().join("derived/review_scores").is_dir());
+    assert!(ws.path().join("derived/review_mentions").is_dir());
+    let out = ws.ok(&["reviews", "--by", "product", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let t = &v["total"];
+    assert_eq!(t["reviews"], 5);
+    assert_eq!(t["rated"], 4);
+    assert_eq!(t["stars"], serde_json::json!([1, 1, 0, 1, 1]));
+    assert_eq!(t["mean_rating"], 3.0);
+    assert_eq!(t["csat"], 0.5);
+    // 5★ share 1/4 minus 1–3★ share 2/4.
+    assert_eq!(t["nps"], -0.25);
+    // Three paid orders, one refunded; r4 has no text to score.
+    assert_eq!(
+        (t["paid_orders"].as_i64(), t["refund_rate"].as_f64()),
+        (Some(3), Some(0.25))
+    );
+    assert_eq!(
+        (t["positive"].as_i64(), t["negative"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let keys: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["p2", "p1"]);
+    // m = 2 (both products have two ratings), μ = 3: both Bayesian means 3.
+    assert_eq!(v["prior_reviews"], 2.0);
+    assert_eq!(v["rows"][0]["bayesian_mean"], 3.0);
+
+    let table = ws.ok(&["reviews", "--by", "region"]);
+    assert!(table.contains("浙江"), "{table}");
+    assert!(table.contains("物流很快"), "{table}");
+
+    let err = ws.fails(&["reviews", "--by", "colour"]);
+    assert!(err.contains("colour"), "{err}");
+    let err = ws.fails(&["reviews", "--since", "2024-04-01", "--until", "2024-03-01"]);
+    assert!(err.contains("--since"), "{err}");
+}

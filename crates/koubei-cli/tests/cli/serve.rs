@@ -132,6 +132,10 @@ fn the_api_answers_what_the_command_line_prints() {
         (&["wom", "metrics"], "/v1/wom/metrics"),
         (&["wom", "cascades", "--top", "5"], "/v1/wom/cascades?top=5"),
         (&["wom", "reach", "--home", "CN"], "/v1/wom/reach?home=CN"),
+        (
+            &["reviews", "--by", "product", "--top", "5"],
+            "/v1/reviews?by=product&top=5",
+        ),
     ];
     for (args, path) in same {
         let mut cli_args = args.to_vec();

@@ -1,0 +1,283 @@
+//! Each review's sentiment and aspect mentions, by koubei-reviews' default
+//! model, stored beside `reviews` after an import.
+//!
+//! Two derived tables: `review_scores` (one row per review: language,
+//! P(positive), label, and each aspect's polarity in it) and
+//! `review_mentions` (one row per aspect a clause names, with its tag). As
+//! with the stored purchases, they are read only while `reviews` is at the
+//! version they were made from; otherwise the scores are computed for the
+//! session and kept in memory, so a report never waits on a stale table.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{
+    Array, AsArray, Float64Builder, RecordBatch, StringArray, StringBuilder,
+    StringDictionaryBuilder,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use koubei_reviews::{Analysis, Aspect, Aspects, DefaultModel};
+use koubei_store::Workspace;
+use rayon::prelude::*;
+
+use crate::{Engine, Result};
+
+/// The derived tables' names, in the workspace and in the session.
+pub const REVIEW_SCORES: &str = "review_scores";
+pub const REVIEW_MENTIONS: &str = "review_mentions";
+
+/// The model that scores stored reviews.
+pub const DEFAULT_MODEL: &str = "default";
+
+/// Reviews scored per parallel task.
+const CHUNK: usize = 2048;
+
+fn models() -> &'static (DefaultModel, Aspects) {
+    static MODELS: OnceLock<(DefaultModel, Aspects)> = OnceLock::new();
+    MODELS.get_or_init(|| (DefaultModel::default(), Aspects::standard()))
+}
+
+fn scores_schema() -> SchemaRef {
+    let mut fields = vec![
+        Field::new("review_id", DataType::Utf8, true),
+        Field::new("language", DataType::Utf8, true),
+        Field::new("p_positive", DataType::Float64, true),
+        Field::new("label", DataType::Utf8, true),
+    ];
+    fields.extend(
+        Aspect::ALL
+            .iter()
+            .map(|a| Field::new(a.as_str(), DataType::Float64, true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+fn mentions_schema() -> SchemaRef {
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    Arc::new(Schema::new(vec![
+        Field::new("review_id", DataType::Utf8, true),
+        Field::new("aspect", dict.clone(), true),
+        Field::new("tag", dict, true),
+        Field::new("p_positive", DataType::Float64, true),
+    ]))
+}
+
+/// The scores and mentions of one batch of (review_id, text).
+fn score_batch(ids: &dyn Array, texts: &dyn Array) -> Result<(RecordBatch, RecordBatch)> {
+    let ids = arrow::compute::cast(ids, &DataType::Utf8)?;
+    let ids = ids.as_string::<i32>();
+    let texts = arrow::compute::cast(texts, &DataType::Utf8)?;
+    let texts = texts.as_string::<i32>();
+    let (model, aspects) = models();
+    let analyses: Vec<Option<Analysis>> = (0..texts.len())
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .map(|i| {
+            (!texts.is_null(i) && !texts.value(i).trim().is_empty())
+                .then(|| aspects.analyse(model, texts.value(i)))
+        })
+        .collect();
+    let n = analyses.len();
+    let mut language = StringBuilder::with_capacity(n, 2 * n);
+    let mut p = Float64Builder::with_capacity(n);
+    let mut label = StringBuilder::with_capacity(n, 8 * n);
+    let mut per_aspect: Vec<Float64Builder> = Aspect::ALL
+        .iter()
+        .map(|_| Float64Builder::with_capacity(n))
+        .collect();
+    let mut m_id = StringBuilder::new();
+    let mut m_aspect = StringDictionaryBuilder::<Int32Type>::new();
+    let mut m_tag = StringDictionaryBuilder::<Int32Type>::new();
+    let mut m_p = Float64Builder::new();
+    for (i, a) in analyses.iter().enumerate() {
+        let Some(a) = a else {
+            language.append_null();
+            p.append_null();
+            label.append_null();
+            per_aspect.iter_mut().for_each(Float64Builder::append_null);
+            continue;
+        };
+        language.append_value(a.language.code());
+        p.append_value(a.scored.p_positive);
+        label.append_value(a.scored.label.as_str());
+        for (k, aspect) in Aspect::ALL.iter().enumerate() {
+            let ps: Vec<f64> = a
+                .mentions
+                .iter()
+                .filter(|m| m.aspect == *aspect)
+                .map(|m| m.p_positive)
+                .collect();
+            per_aspect[k]
+                .append_option((!ps.is_empty()).then(|| ps.iter().sum::<f64>() / ps.len() as f64));
+        }
+        for m in &a.mentions {
+            m_id.append_option((!ids.is_null(i)).then(|| ids.value(i)));
+            m_aspect.append_value(m.aspect.as_str());
+            m_tag.append_value(&m.tag);
+            m_p.append_value(m.p_positive);
+        }
+    }
+    let mut columns: Vec<Arc<dyn Array>> = vec![
+        Arc::new(StringArray::from(ids.clone())),
+        Arc::new(language.finish()),
+        Arc::new(p.finish()),
+        Arc::new(label.finish()),
+    ];
+    columns.extend(
+        per_aspect
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as Arc<dyn Array>),
+    );
+    let scores = RecordBatch::try_new(scores_schema(), columns)?;
+    let mentions = RecordBatch::try_new(
+        mentions_schema(),
+        vec![
+            Arc::new(m_id.finish()),
+            Arc::new(m_aspect.finish()),
+            Arc::new(m_tag.finish()),
+            Arc::new(m_p.finish()),
+        ],
+    )?;
+    Ok((scores, mentions))
+}
+
+impl Engine {
+    /// Every review's scores and mentions, computed now.
+    async fn compute_review_scores(&self) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)> {
+        let started = std::time::Instant::now();
+        let (_, batches) = self.sql("SELECT review_id, text FROM reviews").await?;
+        let (mut scores, mut mentions) = (Vec::new(), Vec::new());
+        for b in &batches {
+            if b.num_rows() == 0 {
+                continue;
+            }
+            let (s, m) = score_batch(b.column(0), b.column(1))?;
+            scores.push(s);
+            mentions.push(m);
+        }
+        tracing::debug!(elapsed = ?started.elapsed(), reviews = scores.iter().map(RecordBatch::num_rows).sum::<usize>(), "reviews scored");
+        Ok((scores, mentions))
+    }
+
+    /// Registers the stored scores and mentions if they were made from the
+    /// `reviews` this session reads, with the columns this koubei writes.
+    pub(crate) async fn register_stored_review_scores(&mut self, ws: &Workspace) -> Result<()> {
+        let Some(source) = &self.reviews else {
+            return Ok(());
+        };
+        let (Some(s), Some(m)) = (
+            ws.load_derived(REVIEW_SCORES, source).await?,
+            ws.load_derived(REVIEW_MENTIONS, source).await?,
+        ) else {
+            return Ok(());
+        };
+        let (s, m) = (
+            koubei_store::table_provider(&s).await?,
+            koubei_store::table_provider(&m).await?,
+        );
+        let fits = |have: SchemaRef, want: SchemaRef| {
+            want.fields().iter().all(|f| {
+                have.field_with_name(f.name())
+                    .is_ok_and(|h| h.data_type().equals_datatype(f.data_type()))
+            })
+        };
+        if fits(s.schema(), scores_schema()) && fits(m.schema(), mentions_schema()) {
+            self.ctx.register_table(REVIEW_SCORES, s)?;
+            self.ctx.register_table(REVIEW_MENTIONS, m)?;
+            self.review_scores
+                .set(DEFAULT_MODEL.to_string())
+                .expect("set once, at open");
+        }
+        Ok(())
+    }
+
+    /// Makes sure `review_scores` and `review_mentions` are registered: the
+    /// stored tables, or scores computed now and kept for this session.
+    /// Returns the model that scored.
+    pub(crate) async fn review_scores(&self) -> Result<&str> {
+        self.review_scores
+            .get_or_try_init(|| async {
+                let (s, m) = self.compute_review_scores().await?;
+                self.ctx.register_table(
+                    REVIEW_SCORES,
+                    Arc::new(MemTable::try_new(scores_schema(), vec![s])?),
+                )?;
+                self.ctx.register_table(
+                    REVIEW_MENTIONS,
+                    Arc::new(MemTable::try_new(mentions_schema(), vec![m])?),
+                )?;
+                Ok::<_, crate::Error>(DEFAULT_MODEL.to_string())
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// Scores the workspace's reviews as they are now and stores the scores,
+    /// unless they are stored already; returns how many reviews it scored
+    /// (None without reviews).
+    pub async fn store_review_scores(ws: &Workspace) -> Result<Option<usize>> {
+        let engine = Engine::open(ws).await?;
+        let Some(source) = engine.reviews.clone() else {
+            return Ok(None);
+        };
+        if engine.review_scores.initialized() {
+            return Ok(None);
+        }
+        let (scores, mentions) = engine.compute_review_scores().await?;
+        let n = scores.iter().map(RecordBatch::num_rows).sum();
+        ws.replace_derived(REVIEW_MENTIONS, &source, mentions)
+            .await?;
+        ws.replace_derived(REVIEW_SCORES, &source, scores).await?;
+        Ok(Some(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_scores_each_review_and_lists_its_mentions() {
+        let ids = StringArray::from(vec![Some("a"), Some("b"), Some("c"), Some("d")]);
+        let texts = StringArray::from(vec![
+            Some("质量很好，但是物流太慢了"),
+            None,
+            Some("Great value, slow delivery"),
+            Some("收到了"),
+        ]);
+        let (s, m) = score_batch(&ids, &texts).unwrap();
+        assert_eq!(s.num_rows(), 4);
+        let p = s.column(2).as_primitive::<arrow::datatypes::Float64Type>();
+        let want = DefaultModel::default().score("质量很好，但是物流太慢了").1;
+        assert_eq!(p.value(0), want.p_positive);
+        assert!(p.is_null(1));
+        assert_eq!(p.value(3), 0.5);
+        let label = s.column(3).as_string::<i32>();
+        // Queries compare the labels as the model names them.
+        assert_eq!(label.value(0), koubei_reviews::Label::Negative.as_str());
+        assert_eq!(label.value(3), "neutral");
+        let col = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .clone()
+        };
+        assert!(col("description").value(0) > 0.6);
+        assert!(col("logistics").value(0) < 0.4);
+        assert!(col("price").value(2) > 0.6);
+        assert!(col("logistics").value(2) < 0.4);
+        assert!(col("service").is_null(0) && col("description").is_null(3));
+        // Four mentions: two per reviewed text, by review.
+        assert_eq!(m.num_rows(), 4);
+        let who = m.column(0).as_string::<i32>();
+        assert_eq!(
+            (0..4).map(|i| who.value(i)).collect::<Vec<_>>(),
+            ["a", "a", "c", "c"]
+        );
+        let tags = arrow::compute::cast(m.column(2), &DataType::Utf8).unwrap();
+        let tags = tags.as_string::<i32>();
+        assert_eq!(tags.value(0), "质量很好");
+        assert_eq!(tags.value(1), "物流太慢");
+        assert_eq!(tags.value(3), "slow delivery");
+    }
+}

@@ -1,0 +1,812 @@
+//! Satisfaction (满意度) from the shop's reviews: ratings, sentiment and
+//! the service dimensions (DSR), by period, product, category or any
+//! column of the reviewed order, beside the orders they review.
+//!
+//! Definitions (docs/metrics.md#satisfaction):
+//! - good, medium and bad reviews are 4–5★, 3★ and 1–2★; the good-review
+//!   rate (好评率) and CSAT are both the share of rated reviews with 4–5★;
+//!   the NPS-like score is the share of 5★ minus the share of 1–3★, in
+//!   [−1, 1];
+//! - the review rate is reviews per paid order of the same range and
+//!   group; the refund rate is refunded orders over paid and refunded ones;
+//! - the Bayesian mean is (m·μ + Σ stars) / (m + n): the group's n ratings
+//!   with a prior of m ratings at the shop's mean μ;
+//! - a DSR dimension's score is 1 + 4 × the mean polarity of the reviews
+//!   that mention it (each review's polarity is that of its clauses that
+//!   name the dimension), on the 1–5 scale shops are rated on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, TimeDelta};
+use koubei_reviews::Aspect;
+use serde::{Deserialize, Serialize};
+use serde_with::DeserializeFromStr;
+
+use crate::cols::{f64s, i64s, opt_strings};
+use crate::sales::Period;
+use crate::{Engine, Error, Result};
+
+/// What rows a satisfaction report has.
+#[derive(Debug, Clone, PartialEq, Eq, DeserializeFromStr)]
+pub enum Grouping {
+    /// One row per period of the review's time.
+    Period(Period),
+    /// The review's product.
+    Product,
+    /// The reviewed product's category, from `orders`.
+    Category,
+    /// Another column of `orders` (region, country, channel, ...), of the
+    /// reviewed order.
+    Order(String),
+}
+
+impl fmt::Display for Grouping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grouping::Period(p) => write!(f, "{p}"),
+            Grouping::Product => f.write_str("product"),
+            Grouping::Category => f.write_str("category"),
+            Grouping::Order(c) => f.write_str(c),
+        }
+    }
+}
+
+impl Serialize for Grouping {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl FromStr for Grouping {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        if let Ok(p) = s.parse::<Period>() {
+            return Ok(Grouping::Period(p));
+        }
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "" => {
+                return Err(
+                    "empty: expected a period, product, category or a column of orders".into(),
+                );
+            }
+            "product" | "product_id" => Grouping::Product,
+            "category" => Grouping::Category,
+            _ => Grouping::Order(s.to_string()),
+        })
+    }
+}
+
+koubei_schema::text_schema!(
+    Grouping,
+    "day, week, month, quarter, year, product, category, or a column of orders (region, country, channel)"
+);
+
+/// What `koubei reviews` computes.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct SatisfactionRequest {
+    /// First day included (UTC). With `until`, the range of the same
+    /// length before it is the one compared with.
+    pub since: Option<NaiveDate>,
+    /// Last day included (UTC).
+    pub until: Option<NaiveDate>,
+    /// Rows by a period, product, category or a column of the reviewed
+    /// order; only the total without.
+    pub by: Option<Grouping>,
+    /// Keep the N groups with the most reviews (all by default).
+    pub top: Option<usize>,
+    /// The Bayesian mean's prior weight m, in ratings; by default the
+    /// median number of ratings of a group.
+    pub prior_reviews: Option<f64>,
+}
+
+/// Each DSR dimension's score (1–5) and the reviews that mention it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Dimension {
+    pub score: Option<f64>,
+    pub reviews: i64,
+}
+
+/// One group's satisfaction in one range.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Satisfaction {
+    pub reviews: i64,
+    /// Reviews with a rating.
+    pub rated: i64,
+    /// Reviews with 1, 2, 3, 4 and 5 stars.
+    pub stars: [i64; 5],
+    pub mean_rating: Option<f64>,
+    pub bayesian_mean: Option<f64>,
+    pub good: i64,
+    pub medium: i64,
+    pub bad: i64,
+    /// 好评率: good over rated reviews.
+    pub good_rate: Option<f64>,
+    /// The share of rated reviews with 4–5★ (the same as `good_rate`).
+    pub csat: Option<f64>,
+    /// Share of 5★ minus share of 1–3★.
+    pub nps: Option<f64>,
+    /// Reviews with a text, by their sentiment's label.
+    pub positive: i64,
+    pub negative: i64,
+    pub neutral: i64,
+    pub paid_orders: i64,
+    /// Reviews per paid order.
+    pub review_rate: Option<f64>,
+    pub refunded_orders: i64,
+    /// Refunded orders over paid and refunded ones.
+    pub refund_rate: Option<f64>,
+    /// 描述相符, 服务态度, 物流服务 and price, from the texts.
+    pub description: Dimension,
+    pub service: Dimension,
+    pub logistics: Dimension,
+    pub price: Dimension,
+}
+
+/// The change of a group against the range (or period) before.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Change {
+    /// In stars.
+    pub mean_rating: Option<f64>,
+    /// In share points (0.01 = one point).
+    pub csat: Option<f64>,
+    /// As a fraction of the reviews before (0.1 = +10%).
+    pub reviews: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SatisfactionRow {
+    /// The group (a period's first day, a product, ...); `all` for the
+    /// total.
+    pub key: String,
+    #[serde(flatten)]
+    pub now: Satisfaction,
+    /// Against the range before (total and groups) or the period before
+    /// (periods); None without one.
+    pub change: Option<Change>,
+}
+
+/// A tag, as Taobao's 大家印象 shows them: 物流很快 (1,204).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Tag {
+    pub aspect: String,
+    pub tag: String,
+    /// positive, negative or neutral, by the mean polarity of its clauses.
+    pub label: &'static str,
+    pub reviews: i64,
+}
+
+/// What happened to customers after their first rated review in the range,
+/// by its rating.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RatingOutcome {
+    pub rating: i64,
+    pub customers: i64,
+    /// The share who paid for another order after the review.
+    pub repeat_rate: Option<f64>,
+    /// Paid orders per customer after the review.
+    pub orders_after: Option<f64>,
+    /// Revenue per customer after the review.
+    pub revenue_after: Option<f64>,
+    /// Revenue per customer over all their paid orders (historical value).
+    pub revenue_per_customer: Option<f64>,
+    /// Of the reviews with this rating of an order, the share whose order
+    /// was refunded.
+    pub refund_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SatisfactionReport {
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    /// The range compared with, when both ends are given.
+    pub previous: Option<(NaiveDate, NaiveDate)>,
+    pub by: Option<Grouping>,
+    /// The sentiment model that scored the texts.
+    pub model: String,
+    /// The Bayesian mean's prior: m ratings at the mean μ.
+    pub prior_reviews: f64,
+    pub prior_mean: Option<f64>,
+    pub total: SatisfactionRow,
+    pub rows: Vec<SatisfactionRow>,
+    /// The most frequent positive and negative tags.
+    pub tags: Vec<Tag>,
+    pub by_rating: Vec<RatingOutcome>,
+}
+
+/// Polarities are summed in millionths, as integers: a sum of floats
+/// would depend on the order the partitions come in, and the report must
+/// be the same on any number of threads.
+const MICROS: f64 = 1e6;
+
+fn exact(col: &str) -> String {
+    format!("CAST(round({col} * {MICROS}) AS BIGINT)")
+}
+
+/// Tags kept per label.
+const TAGS_PER_LABEL: usize = 12;
+
+/// The key of reviews without a group (no product, no order).
+const NONE: &str = "(none)";
+
+/// One grouped row of the reviews' or orders' query, before the metrics.
+#[derive(Default)]
+struct Counts {
+    reviews: i64,
+    rated: i64,
+    stars: [i64; 5],
+    star_sum: i64,
+    labels: [i64; 3],
+    /// Sum and count of each aspect's per-review polarity.
+    aspects: [(f64, i64); 4],
+    paid: i64,
+    refunded: i64,
+}
+
+impl Engine {
+    pub async fn satisfaction(&self, req: &SatisfactionRequest) -> Result<SatisfactionReport> {
+        if let (Some(s), Some(u)) = (req.since, req.until)
+            && s > u
+        {
+            return Err(Error::invalid("since", format!("{s} is after until ({u})")));
+        }
+        if let Some(m) = req.prior_reviews
+            && !(m >= 0.0 && m.is_finite())
+        {
+            return Err(Error::invalid(
+                "prior_reviews",
+                format!("{m}: must be 0 or more"),
+            ));
+        }
+        let model = self.review_scores().await?.to_string();
+        let previous = match (req.since, req.until) {
+            (Some(s), Some(u)) => {
+                let len = (u - s).num_days() + 1;
+                Some((s - TimeDelta::days(len), s - TimeDelta::days(1)))
+            }
+            _ => None,
+        };
+        let (review_key, order_key, join) = self.grouping_sql(req.by.as_ref()).await?;
+        let cur = crate::ts_in_days("r.ts", req.since, req.until);
+        let any = match previous {
+            Some((p, _)) => crate::ts_in_days("r.ts", Some(p), req.until),
+            None => cur.clone(),
+        };
+        let aspect_sums = Aspect::ALL
+            .iter()
+            .map(|a| {
+                let col = format!("s.{}", a.as_str());
+                format!("sum({}), count({col})", exact(&col))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stars = (1..=5)
+            .map(|k| format!("sum(CASE WHEN r.rating = {k} THEN 1 ELSE 0 END)"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let reviews_sql = format!(
+            "SELECT {review_key} AS k, {cur} AS cur, count(*), count(r.rating), {stars}, sum(r.rating),
+                    sum(CASE WHEN s.label = 'positive' THEN 1 ELSE 0 END),
+                    sum(CASE WHEN s.label = 'negative' THEN 1 ELSE 0 END),
+                    sum(CASE WHEN s.label = 'neutral' THEN 1 ELSE 0 END), {aspect_sums}
+             FROM reviews r LEFT JOIN review_scores s ON s.review_id = r.review_id {join}
+             WHERE {any}
+             GROUP BY GROUPING SETS ((k, cur), (cur))"
+        );
+        let orders_sql = format!(
+            "SELECT {order_key} AS k, {cur} AS cur,
+                    count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
+                    count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
+             FROM orders r WHERE {any}
+             GROUP BY GROUPING SETS ((k, cur), (cur))"
+        );
+        // (key or None for the total, current range?) -> counts.
+        let mut groups: BTreeMap<(Option<String>, bool), Counts> = BTreeMap::new();
+        for b in self.sql(&reviews_sql).await?.1 {
+            let k = opt_strings(b.column(0))?;
+            let cur = i64s(&arrow::compute::cast(
+                b.column(1),
+                &arrow::datatypes::DataType::Int64,
+            )?)?;
+            let n: Vec<Vec<i64>> = (2..=12)
+                .map(|i| {
+                    i64s(b.column(i))
+                        .map(|v| v.into_iter().map(Option::unwrap_or_default).collect())
+                })
+                .collect::<Result<_>>()?;
+            let mut aspects = Vec::new();
+            for a in 0..4 {
+                let sum = f64s(b.column(13 + 2 * a))?;
+                let count = i64s(b.column(14 + 2 * a))?;
+                aspects.push((sum, count));
+            }
+            for row in 0..b.num_rows() {
+                let c = groups
+                    .entry((k[row].clone(), cur[row] == Some(1)))
+                    .or_default();
+                c.reviews = n[0][row];
+                c.rated = n[1][row];
+                for s in 0..5 {
+                    c.stars[s] = n[2 + s][row];
+                }
+                c.star_sum = n[7][row];
+                c.labels = [n[8][row], n[9][row], n[10][row]];
+                for (a, (sum, count)) in aspects.iter().enumerate() {
+                    c.aspects[a] = (sum[row].unwrap_or(0.0) / MICROS, count[row].unwrap_or(0));
+                }
+            }
+        }
+        for b in self.sql(&orders_sql).await?.1 {
+            let k = opt_strings(b.column(0))?;
+            let cur = i64s(&arrow::compute::cast(
+                b.column(1),
+                &arrow::datatypes::DataType::Int64,
+            )?)?;
+            let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
+            for row in 0..b.num_rows() {
+                // Orders of a group with no review in the range are not a row.
+                let key = (k[row].clone(), cur[row] == Some(1));
+                if key.0.is_some() && !groups.contains_key(&key) {
+                    continue;
+                }
+                let c = groups.entry(key).or_default();
+                c.paid = paid[row].unwrap_or(0);
+                c.refunded = refunded[row].unwrap_or(0);
+            }
+        }
+        let total_now = groups.remove(&(None, true)).unwrap_or_default();
+        let total_before = groups.remove(&(None, false));
+        let prior_mean =
+            (total_now.rated > 0).then(|| total_now.star_sum as f64 / total_now.rated as f64);
+        let mut now: Vec<(String, Counts)> = Vec::new();
+        let mut before: BTreeMap<String, Counts> = BTreeMap::new();
+        for ((k, cur), c) in groups {
+            let k = k.expect("the total was taken out");
+            if cur {
+                now.push((k, c));
+            } else {
+                before.insert(k, c);
+            }
+        }
+        if req.by.is_none() {
+            // The total is the only row.
+            now.clear();
+        }
+        let is_period = matches!(req.by, Some(Grouping::Period(_)));
+        if !is_period {
+            now.sort_by(|a, b| b.1.reviews.cmp(&a.1.reviews).then_with(|| a.0.cmp(&b.0)));
+            if let Some(top) = req.top {
+                now.truncate(top);
+            }
+        }
+        let prior_reviews = req.prior_reviews.unwrap_or_else(|| {
+            let mut rated: Vec<i64> = now
+                .iter()
+                .map(|(_, c)| c.rated)
+                .filter(|&n| n > 0)
+                .collect();
+            rated.sort_unstable();
+            match rated.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => rated[n / 2] as f64,
+                n => (rated[n / 2 - 1] + rated[n / 2]) as f64 / 2.0,
+            }
+        });
+        let measure = |c: &Counts| satisfaction(c, prior_reviews, prior_mean);
+        let total = SatisfactionRow {
+            key: "all".into(),
+            now: measure(&total_now),
+            change: total_before
+                .as_ref()
+                .map(|b| change(&measure(&total_now), &measure(b))),
+        };
+        let mut rows = Vec::with_capacity(now.len());
+        let mut last: Option<Satisfaction> = None;
+        for (k, c) in &now {
+            let s = measure(c);
+            let before = if is_period {
+                last.take()
+            } else {
+                before.get(k).map(measure)
+            };
+            rows.push(SatisfactionRow {
+                key: k.clone(),
+                change: before.map(|b| change(&s, &b)),
+                now: s.clone(),
+            });
+            last = Some(s);
+        }
+        Ok(SatisfactionReport {
+            since: req.since,
+            until: req.until,
+            previous,
+            by: req.by.clone(),
+            model,
+            prior_reviews,
+            prior_mean,
+            total,
+            rows,
+            tags: self.tags(&cur).await?,
+            by_rating: self.rating_outcomes(req).await?,
+        })
+    }
+
+    /// SQL for a review's group, an order line's group, and the join that
+    /// the review's needs.
+    async fn grouping_sql(&self, by: Option<&Grouping>) -> Result<(String, String, String)> {
+        let text = |e: &str| format!("COALESCE(CAST({e} AS VARCHAR), '{NONE}')");
+        Ok(match by {
+            None => ("'all'".into(), "'all'".into(), String::new()),
+            Some(Grouping::Period(p)) => {
+                let k = |c: &str| format!("CAST(CAST({} AS DATE) AS VARCHAR)", p.trunc_sql(c));
+                (k("r.ts"), k("r.ts"), String::new())
+            }
+            Some(Grouping::Product) => (text("r.product_id"), text("r.product_id"), String::new()),
+            Some(Grouping::Category) => {
+                let col = self.orders_column("category").await?;
+                (
+                    text("g.v"),
+                    text(&format!("r.{col}")),
+                    format!(
+                        "LEFT JOIN (SELECT product_id, max({col}) AS v FROM orders
+                                    WHERE product_id IS NOT NULL GROUP BY product_id) g
+                         ON g.product_id = r.product_id"
+                    ),
+                )
+            }
+            Some(Grouping::Order(name)) => {
+                let col = self.orders_column(name).await?;
+                (
+                    text("g.v"),
+                    text(&format!("r.{col}")),
+                    format!(
+                        "LEFT JOIN (SELECT order_id, max({col}) AS v FROM orders GROUP BY order_id) g
+                         ON g.order_id = r.order_id"
+                    ),
+                )
+            }
+        })
+    }
+
+    /// The most frequent tags of the reviews in the range, per label.
+    async fn tags(&self, cur: &str) -> Result<Vec<Tag>> {
+        let sql = format!(
+            "WITH t AS (
+               SELECT CAST(m.aspect AS VARCHAR) AS aspect, CAST(m.tag AS VARCHAR) AS tag,
+                      count(DISTINCT m.review_id) AS n,
+                      CAST(sum({p}) AS DOUBLE) / count(m.p_positive) AS p
+               FROM review_mentions m JOIN reviews r ON r.review_id = m.review_id
+               WHERE {cur} GROUP BY 1, 2),
+             l AS (SELECT *, CASE WHEN p > 0.6 * {MICROS} THEN 'positive'
+                                  WHEN p < 0.4 * {MICROS} THEN 'negative'
+                                  ELSE 'neutral' END AS label FROM t)
+             SELECT aspect, tag, label, n FROM (
+               SELECT *, row_number() OVER (PARTITION BY label ORDER BY n DESC, tag) AS k FROM l
+               WHERE label <> 'neutral')
+             WHERE k <= {TAGS_PER_LABEL} ORDER BY label DESC, n DESC, tag",
+            p = exact("m.p_positive"),
+        );
+        let mut tags = Vec::new();
+        for b in self.sql(&sql).await?.1 {
+            let (aspect, tag, label, n) = (
+                opt_strings(b.column(0))?,
+                opt_strings(b.column(1))?,
+                opt_strings(b.column(2))?,
+                i64s(b.column(3))?,
+            );
+            for i in 0..b.num_rows() {
+                tags.push(Tag {
+                    aspect: aspect[i].clone().unwrap_or_default(),
+                    tag: tag[i].clone().unwrap_or_default(),
+                    label: if label[i].as_deref() == Some("positive") {
+                        "positive"
+                    } else {
+                        "negative"
+                    },
+                    reviews: n[i].unwrap_or(0),
+                });
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Customers by the rating of their first rated review in the range:
+    /// what they bought after it, and how often reviewed orders of each
+    /// rating were refunded.
+    async fn rating_outcomes(&self, req: &SatisfactionRequest) -> Result<Vec<RatingOutcome>> {
+        let cur = crate::ts_in_days("ts", req.since, req.until);
+        let sql = format!(
+            "WITH f AS (
+               SELECT customer_id, min(ts) AS t, first_value(rating ORDER BY ts, review_id) AS rating
+               FROM reviews WHERE rating IS NOT NULL AND customer_id IS NOT NULL AND {cur}
+               GROUP BY customer_id),
+             o AS (SELECT customer_id, order_id, ts, amount FROM orders
+                   WHERE status = 'paid' AND customer_id IS NOT NULL),
+             a AS (
+               SELECT f.customer_id, f.rating,
+                      count(DISTINCT CASE WHEN o.ts > f.t THEN o.order_id END) AS n,
+                      sum(CASE WHEN o.ts > f.t THEN o.amount END) AS after,
+                      sum(o.amount) AS spent
+               FROM f LEFT JOIN o ON o.customer_id = f.customer_id
+               GROUP BY f.customer_id, f.rating),
+             c AS (
+               SELECT rating, count(*) AS customers, sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS repeat,
+                      sum(n) AS orders, sum(after) AS after, sum(spent) AS spent
+               FROM a GROUP BY rating),
+             s AS (SELECT order_id, max(CASE WHEN status = 'refunded' THEN 1 ELSE 0 END) AS refunded
+                   FROM orders GROUP BY order_id),
+             x AS (
+               SELECT r.rating, count(s.order_id) AS reviewed, sum(s.refunded) AS refunded
+               FROM reviews r JOIN s ON s.order_id = r.order_id
+               WHERE r.rating IS NOT NULL AND {cur_r}
+               GROUP BY r.rating)
+             SELECT c.rating, c.customers, c.repeat, c.orders, c.after, c.spent, x.reviewed, x.refunded
+             FROM c LEFT JOIN x ON x.rating = c.rating ORDER BY c.rating",
+            cur_r = crate::ts_in_days("r.ts", req.since, req.until),
+        );
+        let mut out = Vec::new();
+        for b in self.sql(&sql).await?.1 {
+            let n: Vec<Vec<Option<i64>>> = [0, 1, 2, 3, 6, 7]
+                .iter()
+                .map(|&i| i64s(b.column(i)))
+                .collect::<Result<_>>()?;
+            let (after, spent) = (f64s(b.column(4))?, f64s(b.column(5))?);
+            for i in 0..b.num_rows() {
+                let customers = n[1][i].unwrap_or(0);
+                let per = |x: f64| (customers > 0).then(|| x / customers as f64);
+                let reviewed = n[4][i].unwrap_or(0);
+                out.push(RatingOutcome {
+                    rating: n[0][i].unwrap_or(0),
+                    customers,
+                    repeat_rate: per(n[2][i].unwrap_or(0) as f64),
+                    orders_after: per(n[3][i].unwrap_or(0) as f64),
+                    revenue_after: per(after[i].unwrap_or(0.0)),
+                    revenue_per_customer: per(spent[i].unwrap_or(0.0)),
+                    refund_rate: (reviewed > 0)
+                        .then(|| n[5][i].unwrap_or(0) as f64 / reviewed as f64),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn ratio(a: i64, b: i64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn satisfaction(c: &Counts, prior_reviews: f64, prior_mean: Option<f64>) -> Satisfaction {
+    let [s1, s2, s3, s4, s5] = c.stars;
+    let (good, medium, bad) = (s4 + s5, s3, s1 + s2);
+    let dimension = |a: usize| {
+        let (sum, n) = c.aspects[a];
+        Dimension {
+            score: (n > 0).then(|| 1.0 + 4.0 * sum / n as f64),
+            reviews: n,
+        }
+    };
+    let bayesian_mean = match prior_mean {
+        Some(mu) if c.rated as f64 + prior_reviews > 0.0 => {
+            Some((prior_reviews * mu + c.star_sum as f64) / (prior_reviews + c.rated as f64))
+        }
+        _ => None,
+    };
+    Satisfaction {
+        reviews: c.reviews,
+        rated: c.rated,
+        stars: c.stars,
+        mean_rating: ratio(c.star_sum, c.rated),
+        bayesian_mean,
+        good,
+        medium,
+        bad,
+        good_rate: ratio(good, c.rated),
+        csat: ratio(good, c.rated),
+        nps: (c.rated > 0).then(|| (s5 - (s1 + s2 + s3)) as f64 / c.rated as f64),
+        positive: c.labels[0],
+        negative: c.labels[1],
+        neutral: c.labels[2],
+        paid_orders: c.paid,
+        review_rate: ratio(c.reviews, c.paid),
+        refunded_orders: c.refunded,
+        refund_rate: ratio(c.refunded, c.paid + c.refunded),
+        description: dimension(0),
+        service: dimension(1),
+        logistics: dimension(2),
+        price: dimension(3),
+    }
+}
+
+fn change(now: &Satisfaction, before: &Satisfaction) -> Change {
+    let diff = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
+    Change {
+        mean_rating: diff(now.mean_rating, before.mean_rating),
+        csat: diff(now.csat, before.csat),
+        reviews: (before.reviews > 0).then(|| now.reviews as f64 / before.reviews as f64 - 1.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use koubei_schema::TableKind;
+
+    const ORDERS: &str = "order_id,customer_id,ts,amount,status,product_id,category,region
+o1,c1,2024-03-01,10,paid,p1,toys,浙江
+o2,c2,2024-03-02,20,paid,p2,food,上海
+o3,c3,2024-03-03,30,refunded,p1,toys,浙江
+o4,c1,2024-03-10,40,paid,p2,food,浙江
+o5,c4,2024-02-05,10,paid,p1,toys,上海
+o6,c2,2024-03-20,15,paid,p2,food,上海
+";
+
+    const REVIEWS: &str = "review_id,ts,customer_id,product_id,order_id,rating,text
+r1,2024-03-02,c1,p1,o1,5,质量很好，物流很快
+r2,2024-03-04,c2,p2,o2,2,物流太慢了，包装破损
+r3,2024-03-05,c3,p1,o3,1,假货，客服态度恶劣
+r4,2024-03-12,c1,p2,o4,5,性价比高
+r5,2024-03-13,c1,p2,o4,,追评：用了一周还不错
+r6,2024-02-06,c4,p1,o5,3,一般
+";
+
+    async fn engine() -> (tempfile::TempDir, Engine) {
+        crate::test_engine_with(&[(TableKind::Orders, ORDERS), (TableKind::Reviews, REVIEWS)]).await
+    }
+
+    fn march(by: Option<&str>) -> SatisfactionRequest {
+        SatisfactionRequest {
+            since: NaiveDate::from_ymd_opt(2024, 3, 1),
+            until: NaiveDate::from_ymd_opt(2024, 3, 31),
+            by: by.map(|b| b.parse().unwrap()),
+            ..Default::default()
+        }
+    }
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-12)
+    }
+
+    /// Every figure of the total, counted by hand from the rows above.
+    #[tokio::test]
+    async fn the_total_by_hand() {
+        let (_dir, e) = engine().await;
+        let r = e.satisfaction(&march(None)).await.unwrap();
+        assert_eq!(r.model, "default");
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(r.previous, Some((d(2024, 1, 30), d(2024, 2, 29))));
+        let t = &r.total.now;
+        assert_eq!((t.reviews, t.rated, t.stars), (5, 4, [1, 1, 0, 0, 2]));
+        assert!(close(t.mean_rating, 13.0 / 4.0));
+        assert_eq!((t.good, t.medium, t.bad), (2, 0, 2));
+        assert!(close(t.csat, 0.5) && close(t.good_rate, 0.5));
+        // 5★ share 2/4 minus 1–3★ share 2/4.
+        assert!(close(t.nps, 0.0));
+        // Paid orders o1, o2, o4, o6; o3 refunded.
+        assert_eq!((t.paid_orders, t.refunded_orders), (4, 1));
+        assert!(close(t.review_rate, 5.0 / 4.0) && close(t.refund_rate, 0.2));
+        // r5 (不错) is the third positive text; r2 and r3 are negative.
+        assert_eq!((t.positive, t.negative, t.neutral), (3, 2, 0));
+        // February: r6, 3★.
+        let c = r.total.change.as_ref().unwrap();
+        assert!(close(c.mean_rating, 13.0 / 4.0 - 3.0));
+        assert!(close(c.csat, 0.5) && close(c.reviews, 4.0));
+        // Mentions: description in r1 (质量很好) and r3 (假货); logistics in
+        // r1 (物流很快) and r2 (物流太慢, 包装破损); service in r3; price in r4.
+        assert_eq!(
+            [
+                t.description.reviews,
+                t.service.reviews,
+                t.logistics.reviews,
+                t.price.reviews
+            ],
+            [2, 1, 2, 1]
+        );
+        assert!(t.service.score.unwrap() < 2.0 && t.price.score.unwrap() > 4.0);
+        let logistics = t.logistics.score.unwrap();
+        assert!(logistics > 2.0 && logistics < 4.0, "{logistics}");
+        let tag = |s: &str| r.tags.iter().find(|t| t.tag == s).cloned();
+        let fast = tag("物流很快").unwrap();
+        assert_eq!(
+            (fast.aspect.as_str(), fast.label, fast.reviews),
+            ("logistics", "positive", 1)
+        );
+        assert_eq!(tag("物流太慢").unwrap().label, "negative");
+        // February's 一般 names no aspect; no tag is from outside the range.
+        assert!(r.tags.iter().all(|t| t.reviews == 1), "{:?}", r.tags);
+    }
+
+    /// Products: each with its own orders, the prior (m = the median of
+    /// ratings per product, μ = the shop's mean) and the change against
+    /// February where the product had reviews.
+    #[tokio::test]
+    async fn by_product_with_the_bayesian_mean() {
+        let (_dir, e) = engine().await;
+        let r = e.satisfaction(&march(Some("product"))).await.unwrap();
+        assert_eq!((r.prior_reviews, r.prior_mean), (2.0, Some(3.25)));
+        let keys: Vec<&str> = r.rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["p2", "p1"]);
+        let (p2, p1) = (&r.rows[0], &r.rows[1]);
+        assert!(close(p2.now.mean_rating, 3.5) && close(p1.now.mean_rating, 3.0));
+        assert!(close(p2.now.bayesian_mean, (2.0 * 3.25 + 7.0) / 4.0));
+        assert!(close(p1.now.bayesian_mean, (2.0 * 3.25 + 6.0) / 4.0));
+        assert_eq!((p1.now.paid_orders, p1.now.refunded_orders), (1, 1));
+        assert!(close(p1.now.review_rate, 2.0) && close(p1.now.refund_rate, 0.5));
+        assert_eq!(p2.now.paid_orders, 3);
+        assert!(p2.change.is_none());
+        assert!(close(p1.change.as_ref().unwrap().mean_rating, 0.0));
+        let top = e
+            .satisfaction(&SatisfactionRequest {
+                top: Some(1),
+                prior_reviews: Some(10.0),
+                ..march(Some("product"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(top.rows.len(), 1);
+        assert!(close(top.rows[0].now.bayesian_mean, (32.5 + 7.0) / 12.0));
+    }
+
+    /// Region is the reviewed order's; months compare with the month
+    /// before.
+    #[tokio::test]
+    async fn by_region_and_by_month() {
+        let (_dir, e) = engine().await;
+        let r = e.satisfaction(&march(Some("region"))).await.unwrap();
+        let row = |k: &str| r.rows.iter().find(|r| r.key == k).unwrap().now.clone();
+        let (zj, sh) = (row("浙江"), row("上海"));
+        assert_eq!((zj.reviews, zj.paid_orders, zj.refunded_orders), (4, 2, 1));
+        assert_eq!((sh.reviews, sh.paid_orders), (1, 2));
+        let r = e
+            .satisfaction(&SatisfactionRequest {
+                by: Some("month".parse().unwrap()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let keys: Vec<&str> = r.rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["2024-02-01", "2024-03-01"]);
+        assert!(r.rows[0].change.is_none());
+        assert!(close(r.rows[1].change.as_ref().unwrap().mean_rating, 0.25));
+        assert!(r.total.change.is_none() && r.previous.is_none());
+        assert_eq!(r.total.now.reviews, 6);
+    }
+
+    /// Customers by their first rated review in March.
+    #[tokio::test]
+    async fn what_customers_did_after_their_rating() {
+        let (_dir, e) = engine().await;
+        let r = e.satisfaction(&march(None)).await.unwrap();
+        let by: Vec<(i64, i64)> = r
+            .by_rating
+            .iter()
+            .map(|o| (o.rating, o.customers))
+            .collect();
+        assert_eq!(by, [(1, 1), (2, 1), (5, 1)]);
+        let (one, two, five) = (&r.by_rating[0], &r.by_rating[1], &r.by_rating[2]);
+        // c3 bought nothing more, and their order was refunded.
+        assert!(close(one.repeat_rate, 0.0) && close(one.refund_rate, 1.0));
+        assert!(close(one.revenue_per_customer, 0.0));
+        // c2 ordered o6 (15) after the review; 35 in all.
+        assert!(close(two.repeat_rate, 1.0) && close(two.orders_after, 1.0));
+        assert!(close(two.revenue_after, 15.0) && close(two.revenue_per_customer, 35.0));
+        // c1: o4 (40) after r1; r1 and r4 reviewed paid orders.
+        assert!(close(five.revenue_after, 40.0) && close(five.refund_rate, 0.0));
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_field() {
+        let (_dir, e) = engine().await;
+        let mut req = march(None);
+        req.since = NaiveDate::from_ymd_opt(2024, 4, 1);
+        let err = e.satisfaction(&req).await.unwrap_err().to_string();
+        assert!(err.contains("since"), "{err}");
+        let err = e
+            .satisfaction(&march(Some("colour")))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+}
