@@ -202,6 +202,34 @@ def main():
                     check.true("wom: both maps drawn", len(driver.find_elements(By.CSS_SELECTOR, ".chart.map canvas")) == 2)
                 shot(driver, os.path.join(a.out, f"{name}.png"))
 
+            # Reviews: the summary cards, the monthly table, the tags and the
+            # products' ranking are the API's.
+            if open_page(driver, addr, f"reviews?{r}&by=month", check):
+                j = api(addr, f"/v1/reviews?{r}&by=month")
+                t = j["total"]
+                for key, unit in [("reviews", "count"), ("mean_rating", "number"), ("csat", "share"),
+                                  ("review_rate", "share"), ("refund_rate", "share")]:
+                    card = driver.find_element(By.CSS_SELECTOR, f'#page .card[data-kpi="{key}"]')
+                    raw = card.get_attribute("data-value")
+                    check.equal(f"reviews {key} raw", float(raw) if raw else None, t[key])
+                    check.equal(f"reviews {key}", card.find_element(By.CLASS_NAME, "value").text,
+                                FORMAT[unit](t[key]) if t[key] is not None else "–")
+                tables = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")
+                rows = tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+                check.equal("reviews by month", [(tr.find_elements(By.TAG_NAME, "td")[0].text, tr.find_elements(By.TAG_NAME, "td")[1].text) for tr in rows],
+                            [(x["key"], count(x["reviews"])) for x in j["rows"]])
+                for label in ["positive", "negative"]:
+                    shown = [li.text for li in driver.find_elements(By.CSS_SELECTOR, f"#page .tags.{label} li")]
+                    check.equal(f"reviews {label} tags", shown,
+                                [f'{g["tag"]} ({count(g["reviews"])})' for g in j["tags"] if g["label"] == label])
+                check.true("reviews: tags of both kinds", all(driver.find_elements(By.CSS_SELECTOR, f"#page .tags.{l} li") for l in ["positive", "negative"]))
+                p = api(addr, f"/v1/reviews?{r}&by=product&top=10")
+                ranked = sorted(p["rows"], key=lambda x: -(x["bayesian_mean"] or 0))
+                shown = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in tables[-1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("reviews products by Bayesian mean", shown, [x["key"] for x in ranked])
+                check.true("reviews: its charts are drawn", len(driver.find_elements(By.CSS_SELECTOR, "#page canvas")) >= 4)
+                shot(driver, os.path.join(a.out, "reviews.png"))
+
             # A segment's button opens its customers, as the API lists them.
             if open_page(driver, addr, f"customers?{r}", check):
                 driver.find_element(By.CSS_SELECTOR, 'button[data-list="At Risk"]').click()
@@ -251,7 +279,7 @@ def main():
                 check.equal(f"report {k['key']}", float(raw) if raw else None, k["value"])
             s = api(addr, f"/v1/sales?by=month&since={data['since']}&until={data['until']}")
             sections = driver.find_elements(By.CSS_SELECTOR, "#page > section")
-            check.equal("report sections", len(sections), 7)
+            check.equal("report sections", len(sections), 8)
             skipped = driver.execute_script("return window.KOUBEI_DATA.sections.skipped")
             check.equal("report sections skipped", skipped, {})
             f = api(addr, f"/v1/funnel?steps=view,add_to_cart,checkout,purchase&window_seconds=604800&trend=week&since={data['since']}&until={data['until']}")
@@ -259,6 +287,9 @@ def main():
             check.equal("report funnel", shown, [count(st["persons"]) for st in f["steps"]])
             first = sections[1].find_elements(By.CSS_SELECTOR, "tbody tr")
             check.equal("report sales rows", len(first), len(s["total"]))
+            rv = api(addr, f"/v1/reviews?by=month&since={data['since']}&until={data['until']}")
+            card = sections[7].find_element(By.CSS_SELECTOR, '.card[data-kpi="csat"]')
+            check.equal("report reviews csat", float(card.get_attribute("data-value")), rv["total"]["csat"])
             shot(driver, os.path.join(a.out, "report.png"))
 
             # A bad range is shown as the API's reason, not a console error.

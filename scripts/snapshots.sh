@@ -103,6 +103,10 @@ snap demo wom-simulate wom simulate --seeds seeds.json --runs 2000
 (cd "$work/demo" && "$bin" sql "SELECT review_id AS id, rating, text FROM reviews ORDER BY review_id LIMIT 60" \
   --format csv 2>/dev/null >reviews.csv)
 snap demo reviews-score reviews score reviews.csv
+snap demo reviews-quarter reviews --by quarter
+snap demo reviews-category reviews --by category --since 2025-10-01 --until 2025-12-31
+# Last: training stores the shop's model in the workspace.
+snap demo reviews-train reviews train
 
 # --- CDNOW, from its raw file
 mkdir -p "$work/cdnow"

@@ -15,6 +15,37 @@ use crate::{Error, Progress, Result};
 /// against the truth.
 const DEMO_FILE: &str = "demo.json";
 
+/// What each demo review truly says (see [`koubei_demo::ReviewTruth`]),
+/// so that sentiment and aspects can be checked against it.
+const REVIEW_TRUTH_FILE: &str = "demo-reviews.csv";
+
+fn review_truth_csv(truth: &[koubei_demo::ReviewTruth]) -> Vec<u8> {
+    let mut out = String::from(
+        "review_id,stars,rated,follow_up,refunded,sentiment,description,service,logistics,price\n",
+    );
+    let said = |a: Option<bool>| match a {
+        Some(true) => "positive",
+        Some(false) => "negative",
+        None => "",
+    };
+    for t in truth {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            t.review_id,
+            t.stars,
+            t.rated,
+            t.follow_up,
+            t.refunded,
+            t.sentiment,
+            said(t.description),
+            said(t.service),
+            said(t.logistics),
+            said(t.price),
+        ));
+    }
+    out.into_bytes()
+}
+
 /// What `koubei demo` generates.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -114,6 +145,8 @@ pub async fn demo(
     let generated = koubei_demo::generate(&cfg, &mut |n| task.position(n));
     task.finish();
     let mut data = generated.map_err(Error::Request)?;
+    ws.write_file(REVIEW_TRUTH_FILE, &review_truth_csv(&data.review_truth))?;
+    data.review_truth = Vec::new();
     let opts = ImportOptions::default();
     for t in TableKind::ALL {
         let task = progress.task(t.name());

@@ -5,6 +5,7 @@
 use chrono::{Months, NaiveDate, TimeDelta};
 use koubei_engine::growth::{Growth, GrowthCounts};
 use koubei_engine::sales::{Period, SalesRequest, SalesTotals};
+use koubei_engine::satisfaction::Csat;
 use koubei_store::Workspace;
 use serde::{Deserialize, Serialize};
 
@@ -78,9 +79,11 @@ pub struct OverviewReport {
 }
 
 /// A range's (or a period's) sales and growth counts.
+#[derive(Default)]
 struct Totals {
     sales: SalesTotals,
     growth: GrowthCounts,
+    csat: Csat,
 }
 
 /// Each KPI: its key, label, unit, which cards it is one of, and how it is
@@ -134,6 +137,9 @@ const KPIS: &[(&str, &str, &str, Cards, Read)] = &[
     ("k_factor", "K-factor", "number", Cards::Growth, |t| {
         per(t.growth.new_customers_from_shares, Some(t.growth.buyers))
     }),
+    ("csat", "CSAT (4–5★)", "share", Cards::Growth, |t| {
+        t.csat.share()
+    }),
 ];
 
 /// a ÷ b, None when either is unknown or b is 0.
@@ -186,7 +192,7 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
     let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
     let ranges = [Range { since, until }, previous, year_before];
     // The three ranges' and the series' growth counts in one pass per table.
-    let (sales_totals, trend, growth_counts) = futures::try_join!(
+    let (sales_totals, trend, growth_counts, (csat, csat_series)) = futures::try_join!(
         async {
             match sales {
                 true => {
@@ -219,13 +225,31 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
                 }),
             }
         },
+        async {
+            match growth {
+                true => {
+                    engine
+                        .csat_of(
+                            &ranges.map(|r| (r.since, r.until)),
+                            Some(((since, until), by)),
+                        )
+                        .await
+                }
+                false => Ok((vec![Csat::default(); 3], Vec::new())),
+            }
+        },
     )?;
     let growth_series = growth_counts.series;
     let [now, before, last_year] = growth_counts
         .ranges
         .into_iter()
         .zip(sales_totals)
-        .map(|(growth, sales)| Totals { sales, growth })
+        .zip(csat)
+        .map(|((growth, sales), csat)| Totals {
+            sales,
+            growth,
+            csat,
+        })
         .collect::<Vec<_>>()
         .try_into()
         .map_err(|_| Error::Request("three ranges' totals".into()))?;
@@ -240,22 +264,23 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
                     repeat_buyers: 0,
                 },
                 growth: GrowthCounts::default(),
+                csat: Csat::default(),
             };
             (r.period, t)
         })
         .collect();
     for (p, g) in growth_series {
-        periods
-            .entry(p)
-            .or_insert_with(|| Totals {
-                sales: SalesTotals::default(),
-                growth: GrowthCounts::default(),
-            })
-            .growth = g;
+        periods.entry(p).or_default().growth = g;
     }
+    for (p, c) in csat_series {
+        periods.entry(p).or_default().csat = c;
+    }
+    // CSAT once there are reviews: a shop without ratings has no such card.
+    let rated = [&now, &before, &last_year].iter().any(|t| t.csat.rated > 0);
     let kpis = KPIS
         .iter()
         .filter(|k| req.cards == Cards::All || req.cards == k.3)
+        .filter(|k| k.0 != "csat" || rated)
         .map(|(key, label, unit, _, read)| {
             let value = read(&now);
             let previous = read(&before);

@@ -115,6 +115,16 @@ pub async fn report_data(
             serde_json::json!({"top": 3}),
         ),
         ("wom_reach", "wom/reach", serde_json::json!({"home": "CN"})),
+        (
+            "reviews",
+            "reviews",
+            serde_json::json!({"since": s, "until": u, "by": "month"}),
+        ),
+        (
+            "reviews_product",
+            "reviews",
+            serde_json::json!({"since": s, "until": u, "by": "product", "top": 10}),
+        ),
     ];
     let mut more = serde_json::Map::new();
     let mut skipped = serde_json::Map::new();

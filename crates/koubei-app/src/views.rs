@@ -1104,3 +1104,33 @@ impl ToView for crate::reviews::SatisfactionReport {
         View::new(vec![s, tags, after])
     }
 }
+
+impl ToView for crate::reviews::TrainReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some(&format!(
+                "{} reviews ({} positive, {} negative) from {}; {}-fold cross-validation",
+                self.reviews, self.positive, self.negative, self.trained_on, self.folds
+            )),
+            vec![
+                text("model"),
+                col("accuracy", Kind::Share),
+                col("balanced_accuracy", Kind::Share),
+                text("scores_the_shop"),
+            ],
+        );
+        s.row(vec![
+            "shop (trained, held out)".into(),
+            self.cv_accuracy.into(),
+            self.cv_balanced_accuracy.into(),
+            if self.in_use { "yes" } else { "no" }.into(),
+        ]);
+        s.row(vec![
+            "default (no training)".into(),
+            self.default_accuracy.into(),
+            self.default_balanced_accuracy.into(),
+            if self.in_use { "no" } else { "yes" }.into(),
+        ]);
+        View::new(vec![s])
+    }
+}

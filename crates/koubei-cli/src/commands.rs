@@ -125,8 +125,22 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Wom(a) => wom(&path, a.command, out).await,
         Command::Reviews(a) => match a.command {
             Some(ReviewsCommand::Score(a)) => {
-                show(out, a.format, koubei_app::reviews::score(&a.request()))
+                let ws = if a.model == "shop" {
+                    Some(open()?)
+                } else {
+                    None
+                };
+                show(
+                    out,
+                    a.format,
+                    koubei_app::reviews::score(ws.as_ref(), &a.request()),
+                )
             }
+            Some(ReviewsCommand::Train(a)) => show(
+                out,
+                a.format,
+                koubei_app::reviews::train(&open()?, &a.request(), &Bars).await,
+            ),
             None => show(
                 out,
                 a.report.format,

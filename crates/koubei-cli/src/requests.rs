@@ -59,6 +59,17 @@ impl ReportArgs {
     }
 }
 
+impl ReviewsTrainArgs {
+    pub fn request(&self) -> koubei_app::reviews::TrainRequest {
+        koubei_app::reviews::TrainRequest {
+            file: self.file.clone(),
+            text_column: self.text_column.clone(),
+            label_column: self.label_column.clone(),
+            folds: self.folds,
+        }
+    }
+}
+
 impl SatisfactionArgs {
     pub fn request(&self) -> koubei_app::reviews::SatisfactionRequest {
         koubei_app::reviews::SatisfactionRequest {

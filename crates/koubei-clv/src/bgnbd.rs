@@ -389,12 +389,24 @@ impl Counting for BgNbdParams {
         let BgNbdParams { r, alpha, a, b, .. } = *self;
         let s = self.shift();
         let c = a + b + x - 1.0 + s;
-        let f = Hyp2f1::new(c - r - x, a - 1.0, c);
+        // The transformed series' terms first grow like those of
+        // (1 − z)^−(a−1), the plain one's like (1 − z)^−(r+x): a fit at its
+        // boundary (a in the millions) takes the plain one.
+        let plain = a > 100.0 && a - 1.0 > r + x;
+        let f = if plain {
+            Hyp2f1::new(r + x, b + x + s, c)
+        } else {
+            Hyp2f1::new(c - r - x, a - 1.0, c)
+        };
         let zs: Vec<f64> = horizons.iter().map(|&h| h / (alpha + t + h)).collect();
         let mut out = vec![0.0; zs.len()];
         f.at_many(&zs, &mut out);
         for (v, z) in out.iter_mut().zip(&zs) {
-            let f = (1.0 - z).powf(a - 1.0) * *v;
+            let f = if plain {
+                (1.0 - z).powf(r + x) * *v
+            } else {
+                (1.0 - z).powf(a - 1.0) * *v
+            };
             *v = c / (a - 1.0) * (1.0 - f);
         }
         out
@@ -489,6 +501,43 @@ mod tests {
         check_hessian::<BgNbd>(&[0.24, 4.4, 0.79, 2.4], &rows());
         check_hessian::<MbgNbd>(&[0.5, 6.2, 0.9, 1.6], &rows());
         check_hessian::<BgNbd>(&[3.0, 0.5, 4.0, 0.3], &rows());
+    }
+
+    /// A fit with a large a (a and b in the hundreds here, in the millions
+    /// at a fit's boundary) takes the plain ₂F₁ and gives what the
+    /// transformed one gives; in the millions it is finite and quick.
+    #[test]
+    fn a_large_a_predicts_as_the_transformed_form_does() {
+        let p = BgNbdParams {
+            r: 0.75,
+            alpha: 8.5,
+            a: 150.0,
+            b: 1500.0,
+            modified: false,
+        };
+        let horizons = [52.0, 104.0];
+        for (x, t) in [(0.0, 30.0), (3.0, 50.0), (20.0, 100.0)] {
+            let got = p.expected_if_alive(x, t, &horizons);
+            let c = p.a + p.b + x - 1.0;
+            let f = Hyp2f1::new(c - p.r - x, p.a - 1.0, c);
+            for (k, h) in horizons.iter().enumerate() {
+                let z = h / (p.alpha + t + h);
+                let want = c / (p.a - 1.0) * (1.0 - (1.0 - z).powf(p.a - 1.0) * f.at(z));
+                assert!(
+                    (got[k] / want - 1.0).abs() < 1e-9,
+                    "x={x}: {} vs {want}",
+                    got[k]
+                );
+            }
+        }
+        let boundary = BgNbdParams {
+            a: 3471739.3215389126,
+            b: 35338384.432108335,
+            ..p
+        };
+        let v = boundary.expected_if_alive(20.0, 100.0, &horizons);
+        assert!(v.iter().all(|v| v.is_finite() && *v > 0.0), "{v:?}");
+        assert!(v[1] > v[0]);
     }
 
     /// CDNOW's BG/NBD parameters (FHL 2005), plain or modified.

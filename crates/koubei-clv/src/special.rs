@@ -113,6 +113,11 @@ impl Hyp2f1 {
         // near an integer), the plain series still converges (slowly: about
         // 37 / −ln z terms).
         let plain = (m - m.round()).abs() < 1e-3;
+        // Where c exceeds a + b by far (a BG/NBD fit at its boundary, with a
+        // and b in the millions), the series' terms fall like n^(−m−1) even
+        // at z = 1, and the transformation's halves would need millions of
+        // terms each.
+        let plain = plain || m > 20.0;
         let (near, far): (Vec<usize>, Vec<usize>) =
             (0..zs.len()).partition(|&i| plain || zs[i] <= 0.75);
         let near_z: Vec<f64> = near.iter().map(|&i| zs[i]).collect();
@@ -148,9 +153,15 @@ impl Hyp2f1 {
 /// ₂F₁(a, b; c; z) by its power series, which converges for |z| < 1 (used
 /// only where the terms shrink quickly), at several z at once: each term's
 /// coefficient is computed once and multiplied into every z's term. Each sum
-/// stops at its first term below 1e-17 of it, once the terms have begun to
-/// fall.
+/// stops at its first term below 1e-17 of it that is smaller than the term
+/// before.
 fn series_many(a: f64, b: f64, c: f64, zs: &[f64]) -> Vec<f64> {
+    series_terms(a, b, c, zs).0
+}
+
+/// [`series_many`] and how many terms it summed.
+fn series_terms(a: f64, b: f64, c: f64, zs: &[f64]) -> (Vec<f64>, usize) {
+    let mut terms = 0;
     let mut term = vec![1.0; zs.len()];
     let mut sum = vec![1.0; zs.len()];
     let mut open: Vec<bool> = zs.iter().map(|&z| z != 0.0).collect();
@@ -159,22 +170,26 @@ fn series_many(a: f64, b: f64, c: f64, zs: &[f64]) -> Vec<f64> {
         if left == 0 {
             break;
         }
+        terms += 1;
         let n = n as f64;
         let coef = (a + n) * (b + n) / ((c + n) * (n + 1.0));
         for j in 0..zs.len() {
             if !open[j] {
                 continue;
             }
-            term[j] *= coef * zs[j];
+            let ratio = coef * zs[j];
+            term[j] *= ratio;
             sum[j] += term[j];
-            if term[j] == 0.0 || (term[j].abs() <= 1e-17 * sum[j].abs() && n > (a.abs() + b.abs()))
-            {
+            // Small, and falling: the ratio of terms is under 1. (Waiting
+            // for n to pass a + b instead ran 200,000 terms for each z when
+            // a fit's a and b were in the millions.)
+            if term[j] == 0.0 || (term[j].abs() <= 1e-17 * sum[j].abs() && ratio.abs() < 1.0) {
                 open[j] = false;
                 left -= 1;
             }
         }
     }
-    sum
+    (sum, terms)
 }
 
 /// ln ₂F₁(a, b; a + 1; z) and its partial derivatives with respect to a, b and z,
@@ -307,6 +322,30 @@ pub fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With b = c, ₂F₁ is (1 − z)^(−a). At b in the tens of millions (a
+    /// BG/NBD fit at its boundary) the series stops once its terms are
+    /// small and falling, after tens of terms, not 200,000.
+    #[test]
+    fn a_huge_b_stops_early() {
+        let (a, b) = (0.75, 3.5e7);
+        let (sums, terms) = series_terms(a, b, b, &[0.5, 0.1]);
+        assert!((sums[0] - 2f64.powf(0.75)).abs() < 1e-13, "{}", sums[0]);
+        assert!((sums[1] - 0.9f64.powf(-0.75)).abs() < 1e-14, "{}", sums[1]);
+        assert!(terms < 100, "{terms} terms");
+    }
+
+    /// A BG/NBD fit at its boundary (a = 3.47e6, b = 3.53e7): its ₂F₁ for a
+    /// customer with 20 repeat purchases, against mpmath at 40 digits.
+    #[test]
+    fn a_boundary_fit_against_mpmath() {
+        let (a, b) = (3471739.3215389126, 35338384.432108335);
+        let f = Hyp2f1::new(20.75, b + 20.0, a + b + 19.0);
+        let v = f.at(0.8);
+        // mpmath: 558688110428.761891307639698705118176801.
+        let want = 558_688_110_428.761_9;
+        assert!((v / want - 1.0).abs() < 1e-12, "{v} against {want}");
+    }
 
     #[test]
     fn trigamma_matches_known_values() {

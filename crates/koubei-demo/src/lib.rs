@@ -21,8 +21,13 @@
 //! - **Geography**: provinces of China weighted by population, and a share of
 //!   customers overseas on five continents. Referred customers mostly live
 //!   near whoever referred them.
-//! - **Reviews** follow a fixed rating distribution, with short Chinese or
-//!   English texts whose tone matches the rating.
+//! - **Reviews** follow a fixed rating distribution. Each text, in Chinese or
+//!   English, speaks of one to three aspects (the goods as described,
+//!   service, logistics, price), praising each with a chance that follows
+//!   the rating, so that some reviews are mixed; some have no rating, some
+//!   are followed weeks later by a follow-up (追评) without one, and many
+//!   refunded orders get a low one. What each review truly says is kept in
+//!   [`DemoData::review_truth`].
 //!
 //! The same config and seed give the same data.
 
@@ -101,6 +106,12 @@ pub struct DemoConfig {
     pub review_rate: f64,
     /// Probabilities of 1 to 5 stars.
     pub rating_distribution: [f64; 5],
+    /// Share of reviews left without a rating.
+    pub unrated_share: f64,
+    /// Chance that a review is followed by a follow-up, with no rating.
+    pub follow_up_rate: f64,
+    /// Chance that a refunded order is reviewed, with 1 to 3 stars.
+    pub refund_review_rate: f64,
     /// Generate behavioural events and reviews; without them a shop of ten
     /// million customers fits in memory, for CLV and RFM at scale.
     #[serde(default = "yes")]
@@ -146,6 +157,9 @@ impl DemoConfig {
             cancel_rate: 0.02,
             review_rate: 0.25,
             rating_distribution: [0.05, 0.06, 0.12, 0.3, 0.47],
+            unrated_share: 0.04,
+            follow_up_rate: 0.08,
+            refund_review_rate: 0.4,
             events: true,
         }
     }
@@ -167,6 +181,10 @@ const CATEGORIES: [&str; 8] = [
     "books",
 ];
 const PRODUCTS: usize = 240;
+/// Mixed into the seed of the reviews' random stream.
+const REVIEW_STREAM: u64 = 0x7265_7669_6577;
+/// Ratings of refunded orders' reviews: 1 to 5 stars.
+const REFUND_RATINGS: [f64; 5] = [0.55, 0.3, 0.15, 0.0, 0.0];
 const WEEK_MICROS: f64 = 7.0 * 86_400.0 * 1e6;
 
 #[derive(Debug, Clone, Copy)]
@@ -186,6 +204,9 @@ struct Customer {
 
 struct Sampler {
     rng: ChaCha8Rng,
+    /// Reviews draw from their own stream, so that how they are written
+    /// leaves every other table as it is.
+    reviews: ChaCha8Rng,
     regions: WeightedIndex<f64>,
     overseas: WeightedIndex<f64>,
     products: WeightedIndex<f64>,
@@ -202,6 +223,7 @@ impl Sampler {
         };
         Ok(Sampler {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            reviews: ChaCha8Rng::seed_from_u64(cfg.seed ^ REVIEW_STREAM),
             regions: WeightedIndex::new(geo::CN_REGIONS.iter().map(|r| r.1))
                 .map_err(|x| e("regions", &x))?,
             overseas: WeightedIndex::new(geo::OVERSEAS.iter().map(|r| r.1))
@@ -284,6 +306,107 @@ impl Sampler {
 }
 
 /// Generates the demo shop. `progress` is called with the number of customers done.
+/// What a demo review truly says: its stars (also when it shows none),
+/// its tone, and each aspect it praises (true) or complains of (false).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewTruth {
+    pub review_id: String,
+    /// The stars behind the review; for a follow-up, its first review's.
+    pub stars: i64,
+    /// Whether the review shows its stars.
+    pub rated: bool,
+    pub follow_up: bool,
+    /// Whether the reviewed order was refunded.
+    pub refunded: bool,
+    /// positive (4–5★), negative (1–2★) or neutral (3★); a follow-up's
+    /// is its clause's.
+    pub sentiment: &'static str,
+    pub description: Option<bool>,
+    pub service: Option<bool>,
+    pub logistics: Option<bool>,
+    pub price: Option<bool>,
+}
+
+impl ReviewTruth {
+    fn new(review_id: String, stars: i64, rated: bool, written: &texts::Written) -> Self {
+        let said = |k: usize| written.aspects.iter().find(|a| a.0 == k).map(|a| a.1);
+        ReviewTruth {
+            review_id,
+            stars,
+            rated,
+            follow_up: false,
+            refunded: false,
+            sentiment: match stars {
+                1 | 2 => "negative",
+                3 => "neutral",
+                _ => "positive",
+            },
+            description: said(0),
+            service: said(1),
+            logistics: said(2),
+            price: said(3),
+        }
+    }
+}
+
+/// The index drawn from unnormalised weights.
+fn weighted(rng: &mut impl Rng, weights: &[f64]) -> usize {
+    WeightedIndex::new(weights).map_or(0, |w| w.sample(rng))
+}
+
+/// A review of `order` a few days after `t` (weeks), with `stars`: shown
+/// or not, and at times a follow-up weeks later. Reviews falling after the
+/// end are not written.
+#[allow(clippy::too_many_arguments)]
+fn write_reviews(
+    s: &mut Sampler,
+    out: &mut Builders,
+    cfg: &DemoConfig,
+    customer: &str,
+    t: f64,
+    order: &tables::Order,
+    stars: i64,
+    english: bool,
+    refunded: bool,
+    ts: &dyn Fn(f64) -> i64,
+) {
+    let horizon = cfg.weeks();
+    let exp = |rng: &mut ChaCha8Rng, mean: f64| Exp::new(1.0 / mean).map_or(0.0, |d| d.sample(rng));
+    let rt = t + exp(&mut s.reviews, 3.0 / 7.0);
+    if rt >= horizon {
+        return;
+    }
+    let written = texts::review(&mut s.reviews, stars, english);
+    let rated = !s.reviews.random_bool(cfg.unrated_share);
+    let id = out.review(
+        customer,
+        ts(rt),
+        order,
+        rated.then_some(stars),
+        &written.text,
+        english,
+    );
+    let mut truth = ReviewTruth::new(id, stars, rated, &written);
+    truth.refunded = refunded;
+    out.truth.push(truth);
+    if s.reviews.random_bool(cfg.follow_up_rate) {
+        let ft = rt + 1.0 + exp(&mut s.reviews, 3.0);
+        if ft < horizon {
+            let written = texts::follow_up(&mut s.reviews, stars, english);
+            let id = out.review(customer, ts(ft), order, None, &written.text, english);
+            let mut truth = ReviewTruth::new(id, stars, false, &written);
+            truth.follow_up = true;
+            truth.refunded = refunded;
+            truth.sentiment = if written.aspects[0].1 {
+                "positive"
+            } else {
+                "negative"
+            };
+            out.truth.push(truth);
+        }
+    }
+}
+
 pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoData, String> {
     if cfg.customers == 0 {
         return Err("the demo needs at least one customer".into());
@@ -379,19 +502,12 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
             if cfg.events {
                 out.purchase_session(&mut s, &cid, ts(t), &order, c.place, order_channel);
             }
-            if cfg.events && s.rng.random_bool(cfg.review_rate) {
-                let rt = t + s.exp(3.0 / 7.0);
-                if rt < horizon {
-                    let rating = s.ratings.sample(&mut s.rng) as i64 + 1;
-                    out.review(
-                        &mut s,
-                        &cid,
-                        ts(rt),
-                        &order,
-                        rating,
-                        c.place.country != "CN",
-                    );
-                }
+            if cfg.events && s.reviews.random_bool(cfg.review_rate) {
+                let stars = s.ratings.sample(&mut s.reviews) as i64 + 1;
+                let english = c.place.country != "CN";
+                write_reviews(
+                    &mut s, &mut out, cfg, &cid, t, &order, stars, english, false, &ts,
+                );
             }
             if s.rng.random_bool(rp.share_per_order) {
                 let share_t = t + s.exp(0.5 / 7.0);
@@ -458,15 +574,15 @@ pub fn generate(cfg: &DemoConfig, progress: &mut dyn FnMut(u64)) -> Result<DemoD
                 "cancelled"
             };
             let value = (spend.sample(&mut s.rng) * 100.0).round().max(1.0) / 100.0;
-            out.order(
-                &mut s,
-                &cid,
-                ts(t.min(horizon - 1e-6)),
-                value,
-                c.place,
-                order_channel,
-                status,
-            );
+            let t = t.min(horizon - 1e-6);
+            let order = out.order(&mut s, &cid, ts(t), value, c.place, order_channel, status);
+            if cfg.events && status == "refunded" && s.reviews.random_bool(cfg.refund_review_rate) {
+                let stars = weighted(&mut s.reviews, &REFUND_RATINGS) as i64 + 1;
+                let english = c.place.country != "CN";
+                write_reviews(
+                    &mut s, &mut out, cfg, &cid, t, &order, stars, english, true, &ts,
+                );
+            }
         }
         // Browsing sessions that do not end in a purchase.
         let browse = if cfg.events {

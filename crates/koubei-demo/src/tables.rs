@@ -23,6 +23,8 @@ pub struct DemoData {
     pub events: Vec<RecordBatch>,
     pub reviews: Vec<RecordBatch>,
     pub referrals: Vec<RecordBatch>,
+    /// What each review truly says, in the order of `reviews`.
+    pub review_truth: Vec<crate::ReviewTruth>,
 }
 
 impl DemoData {
@@ -109,6 +111,7 @@ pub(crate) struct Builders {
     e_referrer: StringBuilder,
     // reviews
     reviews: u64,
+    pub truth: Vec<crate::ReviewTruth>,
     r_id: StringBuilder,
     r_ts: TimestampMicrosecondBuilder,
     r_customer: StringBuilder,
@@ -176,6 +179,7 @@ impl Builders {
             e_region: StringBuilder::new(),
             e_referrer: StringBuilder::new(),
             reviews: 0,
+            truth: Vec::new(),
             r_id: StringBuilder::new(),
             r_ts: ts_builder(n),
             r_customer: StringBuilder::new(),
@@ -423,25 +427,27 @@ impl Builders {
         );
     }
 
+    /// Appends a review; returns its id.
     pub(crate) fn review(
         &mut self,
-        s: &mut Sampler,
         customer: &str,
         ts: i64,
         order: &Order,
-        rating: i64,
+        rating: Option<i64>,
+        text: &str,
         english: bool,
-    ) {
+    ) -> String {
         self.reviews += 1;
-        self.r_id.append_value(format!("r{:08}", self.reviews));
+        let id = format!("r{:08}", self.reviews);
+        self.r_id.append_value(&id);
         self.r_ts.append_value(ts);
         self.r_customer.append_value(customer);
         self.r_product.append_value(&order.lines[0].0);
         self.r_order.append_value(&order.id);
-        self.r_rating.append_value(rating);
-        self.r_text
-            .append_value(crate::texts::review(&mut s.rng, rating, english));
+        self.r_rating.append_option(rating);
+        self.r_text.append_value(text);
         self.r_lang.append_value(if english { "en" } else { "zh" });
+        id
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -471,6 +477,7 @@ impl Builders {
             b.finish()
         }
         Ok(DemoData {
+            review_truth: std::mem::take(&mut self.truth),
             customers: batches(
                 TableKind::Customers,
                 &[

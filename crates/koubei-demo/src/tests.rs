@@ -56,23 +56,43 @@ fn recorded_rates_are_recovered() {
         );
     };
 
-    // Ratings.
-    let ratings: Vec<i64> = d
+    // Ratings of paid orders' first reviews, shown or not; the shown share.
+    let first: Vec<&crate::ReviewTruth> = d
+        .review_truth
+        .iter()
+        .filter(|t| !t.follow_up && !t.refunded)
+        .collect();
+    for (stars, p) in cfg.rating_distribution.iter().enumerate() {
+        let got = first.iter().filter(|t| t.stars == stars as i64 + 1).count() as f64
+            / first.len() as f64;
+        near(&format!("{} stars", stars + 1), got, *p, first.len());
+    }
+    let unrated = first.iter().filter(|t| !t.rated).count() as f64 / first.len() as f64;
+    near("unrated", unrated, cfg.unrated_share, first.len());
+    // The table's ratings are the truth's where shown.
+    let ratings: Vec<Option<i64>> = d
         .reviews
         .iter()
         .flat_map(|b| {
             b.column_by_name("rating")
                 .unwrap()
                 .as_primitive::<Int64Type>()
-                .values()
-                .to_vec()
+                .iter()
+                .collect::<Vec<_>>()
         })
         .collect();
-    for (stars, p) in cfg.rating_distribution.iter().enumerate() {
-        let got = ratings.iter().filter(|r| **r == stars as i64 + 1).count() as f64
-            / ratings.len() as f64;
-        near(&format!("{} stars", stars + 1), got, *p, ratings.len());
+    assert_eq!(ratings.len(), d.review_truth.len());
+    for (r, t) in ratings.iter().zip(&d.review_truth) {
+        assert_eq!(*r, t.rated.then_some(t.stars), "{t:?}");
     }
+    // Refunded orders' reviews are 1–3★, and about as many as the rate says.
+    let refunded: Vec<_> = d
+        .review_truth
+        .iter()
+        .filter(|t| t.refunded && !t.follow_up)
+        .collect();
+    assert!(refunded.iter().all(|t| t.stars <= 3));
+    assert!(refunded.len() > 100, "{}", refunded.len());
 
     // Clicks among shares' recipients.
     let clicked: Vec<bool> = d
@@ -177,5 +197,72 @@ fn purchases_match_paid_orders() {
         d.events
             .iter()
             .all(|b| b.column_by_name("ts").unwrap().null_count() == 0)
+    );
+}
+
+/// The default sentiment model and the aspect list read the demo's
+/// reviews as they were written: each review's tone, and each aspect with
+/// whether it was praised. (A check that texts and models agree, not a
+/// measure of accuracy on real reviews: see docs/benchmarks.md for that.)
+#[test]
+fn the_default_model_reads_the_truth_back() {
+    use koubei_reviews::{Aspect, Aspects, DefaultModel, Label};
+    let d = generate(&DemoConfig::new(3_000, 7), &mut |_| {}).unwrap();
+    let texts = strings(&d.reviews, "text");
+    assert_eq!(texts.len(), d.review_truth.len());
+    let (model, aspects) = (DefaultModel::default(), Aspects::standard());
+    let (mut right, mut toned) = (0, 0);
+    let (mut found, mut said, mut mentioned) = (0, 0, 0);
+    let (mut mixed, mut english, mut follow_ups) = (0, 0, 0);
+    for (text, t) in texts.iter().zip(&d.review_truth) {
+        let text = text.as_deref().unwrap();
+        let a = aspects.analyse(&model, text);
+        english += usize::from(a.language.code() == "en");
+        follow_ups += usize::from(t.follow_up);
+        if t.sentiment != "neutral" {
+            toned += 1;
+            let want = if t.sentiment == "positive" {
+                Label::Positive
+            } else {
+                Label::Negative
+            };
+            right += usize::from(a.scored.label == want);
+        }
+        let truth = [
+            (Aspect::Description, t.description),
+            (Aspect::Service, t.service),
+            (Aspect::Logistics, t.logistics),
+            (Aspect::Price, t.price),
+        ];
+        let kinds: Vec<bool> = truth.iter().filter_map(|x| x.1).collect();
+        mixed += usize::from(kinds.contains(&true) && kinds.contains(&false));
+        for (aspect, praised) in truth {
+            let Some(praised) = praised else { continue };
+            said += 1;
+            found += usize::from(a.mentions.iter().any(|m| {
+                m.aspect == aspect && (m.p_positive > 0.5) == praised && m.p_positive != 0.5
+            }));
+        }
+        mentioned += a.mentions.len();
+    }
+    let n = texts.len();
+    assert!(n > 2_000, "{n} reviews");
+    assert!(mixed * 20 > n, "{mixed} mixed of {n}");
+    assert!(
+        english * 30 > n && follow_ups * 30 > n,
+        "{english} english, {follow_ups} follow-ups"
+    );
+    let accuracy = right as f64 / toned as f64;
+    assert!(accuracy > 0.9, "tone read right in {accuracy:.3}");
+    let recall = found as f64 / said as f64;
+    assert!(
+        recall > 0.9,
+        "aspects found with their polarity: {recall:.3}"
+    );
+    // Mentions of the truth's aspects, not of others (a review names each
+    // aspect once at most).
+    assert!(
+        mentioned <= said + said / 20,
+        "{mentioned} mentions, {said} said"
     );
 }

@@ -85,6 +85,9 @@ pub struct Engine {
     /// Set once `review_scores` and `review_mentions` are registered (see
     /// [`review_scores`]): the model that scored.
     review_scores: tokio::sync::OnceCell<String>,
+    /// The shop's sentiment model, when one is in use.
+    shop_model: Option<review_scores::ShopModelInfo>,
+    ws: Workspace,
 }
 
 impl Engine {
@@ -137,6 +140,8 @@ impl Engine {
             people: Default::default(),
             reviews,
             review_scores: Default::default(),
+            shop_model: review_scores::shop_model_info(ws)?.filter(|m| m.in_use),
+            ws: ws.clone(),
         };
         engine.register_stored_purchases(ws).await?;
         engine.register_stored_review_scores(ws).await?;
@@ -468,6 +473,7 @@ mod tests {
         .unwrap();
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(3));
         ctx.register_table("t", Arc::new(table)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let engine = Engine {
             ctx,
             orders: None,
@@ -475,6 +481,8 @@ mod tests {
             people: Default::default(),
             reviews: None,
             review_scores: Default::default(),
+            shop_model: None,
+            ws: Workspace::create(dir.path().join("ws")).unwrap(),
         };
         let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k";
         let plan = engine

@@ -1,12 +1,16 @@
-//! Each review's sentiment and aspect mentions, by koubei-reviews' default
-//! model, stored beside `reviews` after an import.
+//! Each review's sentiment and aspect mentions, stored beside `reviews`
+//! after an import: scored by the shop's own model when one was trained
+//! and beat the default in cross-validation (see [`ShopModelInfo`]), by
+//! koubei-reviews' default model otherwise. Aspects always come from the
+//! default model's clauses.
 //!
 //! Two derived tables: `review_scores` (one row per review: language,
 //! P(positive), label, and each aspect's polarity in it) and
 //! `review_mentions` (one row per aspect a clause names, with its tag). As
 //! with the stored purchases, they are read only while `reviews` is at the
-//! version they were made from; otherwise the scores are computed for the
-//! session and kept in memory, so a report never waits on a stale table.
+//! version they were made from, and by the model that would score them
+//! now; otherwise the scores are computed for the session and kept in
+//! memory, so a report never reads a stale table.
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,19 +20,95 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
-use koubei_reviews::{Analysis, Aspect, Aspects, DefaultModel};
+use koubei_reviews::{Analysis, Aspect, Aspects, DefaultModel, NaiveBayes};
 use koubei_store::Workspace;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::{Engine, Result};
+use crate::{Engine, Error, Result};
 
 /// The derived tables' names, in the workspace and in the session.
 pub const REVIEW_SCORES: &str = "review_scores";
 pub const REVIEW_MENTIONS: &str = "review_mentions";
 
-/// The model that scores stored reviews.
+/// The default model's name.
 pub const DEFAULT_MODEL: &str = "default";
 
+/// The shop's trained model and what is known of it, in the workspace.
+const SHOP_MODEL: &str = "models/sentiment-shop.tsv";
+const SHOP_MODEL_INFO: &str = "models/sentiment-shop.json";
+
+/// How the shop's model was trained and how it compared with the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopModelInfo {
+    /// UTC, to the second: it names the model.
+    pub trained_at: String,
+    /// `reviews` or the file trained on.
+    pub trained_on: String,
+    /// The version of `reviews` trained on.
+    pub data_version: Option<i64>,
+    pub reviews: usize,
+    pub positive: usize,
+    pub negative: usize,
+    pub folds: usize,
+    pub cv_accuracy: f64,
+    pub cv_balanced_accuracy: f64,
+    pub default_accuracy: f64,
+    pub default_balanced_accuracy: f64,
+    /// Whether it scores the shop's reviews: it beat the default's
+    /// balanced accuracy.
+    pub in_use: bool,
+}
+
+impl ShopModelInfo {
+    /// The name reports give for what scored them.
+    pub fn id(&self) -> String {
+        format!("shop (trained {})", self.trained_at)
+    }
+}
+
+/// The shop's model's record, if one was trained.
+pub fn shop_model_info(ws: &Workspace) -> Result<Option<ShopModelInfo>> {
+    let Some(bytes) = ws.read_file(SHOP_MODEL_INFO)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Request(format!("{SHOP_MODEL_INFO} in the workspace: {e}")))
+}
+
+/// The shop's model and its record, if one was trained.
+pub fn load_shop_model(ws: &Workspace) -> Result<Option<(ShopModelInfo, NaiveBayes)>> {
+    let Some(info) = shop_model_info(ws)? else {
+        return Ok(None);
+    };
+    let text = ws.read_file(SHOP_MODEL)?.ok_or_else(|| {
+        Error::Request(format!(
+            "{SHOP_MODEL_INFO} is in the workspace but {SHOP_MODEL} is not"
+        ))
+    })?;
+    let text = String::from_utf8_lossy(&text);
+    let model = NaiveBayes::from_text(&text)
+        .map_err(|e| Error::Request(format!("{SHOP_MODEL} in the workspace: {e}")))?;
+    Ok(Some((info, model)))
+}
+
+/// Stores the shop's model, then its record (which readers go by). The
+/// caller holds the workspace's lock.
+pub fn save_shop_model(ws: &Workspace, info: &ShopModelInfo, model: &NaiveBayes) -> Result<()> {
+    let dir = ws.root().join("models");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Request(format!("{}: {e}", dir.display())))?;
+    ws.write_file(SHOP_MODEL, model.to_text().as_bytes())?;
+    let info = serde_json::to_vec_pretty(info).map_err(|e| Error::Request(e.to_string()))?;
+    ws.write_file(SHOP_MODEL_INFO, &info)?;
+    Ok(())
+}
+
+/// What gives each review its P(positive).
+enum Scorer {
+    Default,
+    Shop(NaiveBayes),
+}
 /// Reviews scored per parallel task.
 const CHUNK: usize = 2048;
 
@@ -63,7 +143,11 @@ fn mentions_schema() -> SchemaRef {
 }
 
 /// The scores and mentions of one batch of (review_id, text).
-fn score_batch(ids: &dyn Array, texts: &dyn Array) -> Result<(RecordBatch, RecordBatch)> {
+fn score_batch(
+    ids: &dyn Array,
+    texts: &dyn Array,
+    scorer: &Scorer,
+) -> Result<(RecordBatch, RecordBatch)> {
     let ids = arrow::compute::cast(ids, &DataType::Utf8)?;
     let ids = ids.as_string::<i32>();
     let texts = arrow::compute::cast(texts, &DataType::Utf8)?;
@@ -73,8 +157,14 @@ fn score_batch(ids: &dyn Array, texts: &dyn Array) -> Result<(RecordBatch, Recor
         .into_par_iter()
         .with_min_len(CHUNK)
         .map(|i| {
-            (!texts.is_null(i) && !texts.value(i).trim().is_empty())
-                .then(|| aspects.analyse(model, texts.value(i)))
+            let text = texts.value(i);
+            (!texts.is_null(i) && !text.trim().is_empty()).then(|| {
+                let mut a = aspects.analyse(model, text);
+                if let Scorer::Shop(bayes) = scorer {
+                    a.scored = bayes.score(&model.words(text));
+                }
+                a
+            })
         })
         .collect();
     let n = analyses.len();
@@ -142,16 +232,34 @@ fn score_batch(ids: &dyn Array, texts: &dyn Array) -> Result<(RecordBatch, Recor
 }
 
 impl Engine {
+    /// The name of the model that scores this session's reviews.
+    pub fn sentiment_model(&self) -> String {
+        self.shop_model
+            .as_ref()
+            .map_or(DEFAULT_MODEL.to_string(), ShopModelInfo::id)
+    }
+
     /// Every review's scores and mentions, computed now.
     async fn compute_review_scores(&self) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)> {
         let started = std::time::Instant::now();
+        let scorer = match &self.shop_model {
+            None => Scorer::Default,
+            Some(info) => match load_shop_model(&self.ws)? {
+                Some((stored, model)) if stored == *info => Scorer::Shop(model),
+                _ => {
+                    return Err(Error::Request(
+                        "the shop's sentiment model changed while reading; try again".into(),
+                    ));
+                }
+            },
+        };
         let (_, batches) = self.sql("SELECT review_id, text FROM reviews").await?;
         let (mut scores, mut mentions) = (Vec::new(), Vec::new());
         for b in &batches {
             if b.num_rows() == 0 {
                 continue;
             }
-            let (s, m) = score_batch(b.column(0), b.column(1))?;
+            let (s, m) = score_batch(b.column(0), b.column(1), &scorer)?;
             scores.push(s);
             mentions.push(m);
         }
@@ -162,9 +270,10 @@ impl Engine {
     /// Registers the stored scores and mentions if they were made from the
     /// `reviews` this session reads, with the columns this koubei writes.
     pub(crate) async fn register_stored_review_scores(&mut self, ws: &Workspace) -> Result<()> {
-        let Some(source) = &self.reviews else {
+        let Some(source) = self.review_source() else {
             return Ok(());
         };
+        let source = &source;
         let (Some(s), Some(m)) = (
             ws.load_derived(REVIEW_SCORES, source).await?,
             ws.load_derived(REVIEW_MENTIONS, source).await?,
@@ -185,10 +294,40 @@ impl Engine {
             self.ctx.register_table(REVIEW_SCORES, s)?;
             self.ctx.register_table(REVIEW_MENTIONS, m)?;
             self.review_scores
-                .set(DEFAULT_MODEL.to_string())
+                .set(self.sentiment_model())
                 .expect("set once, at open");
         }
         Ok(())
+    }
+
+    /// The rated reviews with a text, for training: each text and whether
+    /// it is positive (4–5★) or negative (1–2★); 3★ is left out. With the
+    /// version of `reviews` read.
+    pub async fn rated_reviews(&self) -> Result<(Vec<String>, Vec<bool>, Option<i64>)> {
+        let (_, batches) = self
+            .sql(
+                "SELECT text, rating FROM reviews
+                 WHERE rating IN (1, 2, 4, 5) AND text IS NOT NULL AND trim(text) <> ''
+                 ORDER BY review_id",
+            )
+            .await?;
+        let (mut texts, mut positive) = (Vec::new(), Vec::new());
+        for b in &batches {
+            texts.extend(crate::cols::strings(b.column(0))?);
+            positive.extend(
+                crate::cols::i64s(b.column(1))?
+                    .into_iter()
+                    .map(|r| r.unwrap_or(0) >= 4),
+            );
+        }
+        Ok((texts, positive, self.reviews.as_ref().map(|s| s.version())))
+    }
+
+    /// The version of `reviews` this session reads, scored by its model.
+    fn review_source(&self) -> Option<koubei_store::Source> {
+        self.reviews
+            .as_ref()
+            .map(|s| s.made_with(&self.sentiment_model()))
     }
 
     /// Makes sure `review_scores` and `review_mentions` are registered: the
@@ -206,7 +345,7 @@ impl Engine {
                     REVIEW_MENTIONS,
                     Arc::new(MemTable::try_new(mentions_schema(), vec![m])?),
                 )?;
-                Ok::<_, crate::Error>(DEFAULT_MODEL.to_string())
+                Ok::<_, crate::Error>(self.sentiment_model())
             })
             .await
             .map(String::as_str)
@@ -217,7 +356,7 @@ impl Engine {
     /// (None without reviews).
     pub async fn store_review_scores(ws: &Workspace) -> Result<Option<usize>> {
         let engine = Engine::open(ws).await?;
-        let Some(source) = engine.reviews.clone() else {
+        let Some(source) = engine.review_source() else {
             return Ok(None);
         };
         if engine.review_scores.initialized() {
@@ -245,7 +384,7 @@ mod tests {
             Some("Great value, slow delivery"),
             Some("收到了"),
         ]);
-        let (s, m) = score_batch(&ids, &texts).unwrap();
+        let (s, m) = score_batch(&ids, &texts, &Scorer::Default).unwrap();
         assert_eq!(s.num_rows(), 4);
         let p = s.column(2).as_primitive::<arrow::datatypes::Float64Type>();
         let want = DefaultModel::default().score("质量很好，但是物流太慢了").1;

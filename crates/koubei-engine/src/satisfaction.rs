@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use arrow::array::AsArray;
 use chrono::{NaiveDate, TimeDelta};
 use koubei_reviews::Aspect;
 use serde::{Deserialize, Serialize};
@@ -245,7 +246,82 @@ struct Counts {
     refunded: i64,
 }
 
+/// Good (4–5★) and rated reviews: CSAT's parts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Csat {
+    pub good: i64,
+    pub rated: i64,
+}
+
+impl Csat {
+    pub fn share(&self) -> Option<f64> {
+        ratio(self.good, self.rated)
+    }
+}
+
 impl Engine {
+    /// CSAT's parts in each of `ranges` (whole UTC days), and in each
+    /// period of `series` (a range and its period): the overview's card,
+    /// without the rest of the satisfaction report. Reads ratings only.
+    pub async fn csat_of(
+        &self,
+        ranges: &[(NaiveDate, NaiveDate)],
+        series: Option<((NaiveDate, NaiveDate), Period)>,
+    ) -> Result<(Vec<Csat>, Vec<(NaiveDate, Csat)>)> {
+        let per_range = ranges
+            .iter()
+            .map(|(s, u)| {
+                let within = crate::ts_in_days("ts", Some(*s), Some(*u));
+                format!(
+                    "sum(CASE WHEN {within} AND rating >= 4 THEN 1 ELSE 0 END),
+                     sum(CASE WHEN {within} AND rating IS NOT NULL THEN 1 ELSE 0 END)"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut totals = vec![Csat::default(); ranges.len()];
+        if !ranges.is_empty() {
+            let sql = format!("SELECT {per_range} FROM reviews WHERE rating IS NOT NULL");
+            for b in self.sql(&sql).await?.1 {
+                if b.num_rows() == 0 {
+                    continue;
+                }
+                for (k, t) in totals.iter_mut().enumerate() {
+                    t.good = i64s(b.column(2 * k))?[0].unwrap_or(0);
+                    t.rated = i64s(b.column(2 * k + 1))?[0].unwrap_or(0);
+                }
+            }
+        }
+        let mut points = Vec::new();
+        if let Some(((since, until), by)) = series {
+            let sql = format!(
+                "SELECT CAST({} AS DATE), sum(CASE WHEN rating >= 4 THEN 1 ELSE 0 END), count(*)
+                 FROM reviews WHERE rating IS NOT NULL AND {}
+                 GROUP BY 1 ORDER BY 1",
+                by.trunc_sql("ts"),
+                crate::ts_in_days("ts", Some(since), Some(until)),
+            );
+            for b in self.sql(&sql).await?.1 {
+                let days = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Date32)?;
+                let days = days.as_primitive::<arrow::datatypes::Date32Type>();
+                let (good, rated) = (i64s(b.column(1))?, i64s(b.column(2))?);
+                for i in 0..b.num_rows() {
+                    let Some(day) = days.value_as_date(i) else {
+                        continue;
+                    };
+                    points.push((
+                        day,
+                        Csat {
+                            good: good[i].unwrap_or(0),
+                            rated: rated[i].unwrap_or(0),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok((totals, points))
+    }
+
     pub async fn satisfaction(&self, req: &SatisfactionRequest) -> Result<SatisfactionReport> {
         if let (Some(s), Some(u)) = (req.since, req.until)
             && s > u
@@ -771,6 +847,36 @@ r6,2024-02-06,c4,p1,o5,3,一般
         assert!(close(r.rows[1].change.as_ref().unwrap().mean_rating, 0.25));
         assert!(r.total.change.is_none() && r.previous.is_none());
         assert_eq!(r.total.now.reviews, 6);
+    }
+
+    /// CSAT of ranges and of each month, against the full report's.
+    #[tokio::test]
+    async fn csat_of_ranges_and_periods() {
+        let (_dir, e) = engine().await;
+        let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+        let (totals, series) = e
+            .csat_of(
+                &[
+                    (d(3, 1), d(3, 31)),
+                    (d(2, 1), d(2, 29)),
+                    (d(1, 1), d(1, 31)),
+                ],
+                Some(((d(2, 1), d(3, 31)), Period::Month)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(totals[0], Csat { good: 2, rated: 4 });
+        assert_eq!(totals[1], Csat { good: 0, rated: 1 });
+        assert_eq!((totals[2], totals[2].share()), (Csat::default(), None));
+        let full = e.satisfaction(&march(None)).await.unwrap();
+        assert_eq!(totals[0].share(), full.total.now.csat);
+        assert_eq!(
+            series,
+            [
+                (d(2, 1), Csat { good: 0, rated: 1 }),
+                (d(3, 1), Csat { good: 2, rated: 4 })
+            ]
+        );
     }
 
     /// Customers by their first rated review in March.

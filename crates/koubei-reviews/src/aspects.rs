@@ -20,7 +20,8 @@ const ASPECTS: &str = include_str!("../lexicon/aspects.txt");
 
 /// Words of English shop reviews that VADER leaves neutral, on VADER's
 /// scale (nice is 1.8): used for a clause VADER finds neutral.
-const ENGLISH_SHOP_WORDS: [(&str, f64); 9] = [
+const ENGLISH_SHOP_WORDS: [(&str, f64); 10] = [
+    ("early", 1.0),
     ("fast", 1.5),
     ("quick", 1.5),
     ("quickly", 1.5),

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 
 use crate::{Error, Scored, TERMS, Term};
 
+/// The first line of a model written as text.
+const HEADER: &str = "koubei naive-bayes 1";
+
 /// Laplace smoothing: each n-gram is counted as if seen this many more
 /// times in each class.
 const ALPHA: f64 = 0.5;
@@ -95,6 +98,50 @@ impl NaiveBayes {
         Scored::new(crate::sigmoid(total), terms, TERMS)
     }
 
+    /// The model as text: a header line, the unseen n-gram's weight, then
+    /// one `n-gram<TAB>weight` line per n-gram in order, so the same model
+    /// writes the same bytes. Weights are written as the shortest decimals
+    /// that read back as the same numbers.
+    pub fn to_text(&self) -> String {
+        let mut grams: Vec<(&String, &f64)> = self.log_ratio.iter().collect();
+        grams.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = format!("{HEADER}\nunseen\t{}\n", self.unseen);
+        for (g, w) in grams {
+            out.push_str(g);
+            out.push('\t');
+            out.push_str(&w.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads what [`NaiveBayes::to_text`] wrote.
+    pub fn from_text(text: &str) -> Result<NaiveBayes, Error> {
+        let bad = |line: usize, why: &str| Error::Model(format!("line {line}: {why}"));
+        let mut lines = text.lines();
+        if lines.next() != Some(HEADER) {
+            return Err(bad(1, &format!("expected \"{HEADER}\"")));
+        }
+        let weight = |line: usize, w: &str| -> Result<f64, Error> {
+            w.parse::<f64>()
+                .ok()
+                .filter(|w| w.is_finite())
+                .ok_or_else(|| bad(line, &format!("weight \"{w}\" is not a number")))
+        };
+        let unseen = match lines.next().and_then(|l| l.split_once('\t')) {
+            Some(("unseen", w)) => weight(2, w)?,
+            _ => return Err(bad(2, "expected unseen<TAB>weight")),
+        };
+        let mut log_ratio = HashMap::new();
+        for (i, l) in lines.enumerate() {
+            let (g, w) = l
+                .rsplit_once('\t')
+                .ok_or_else(|| bad(i + 3, "expected n-gram<TAB>weight"))?;
+            log_ratio.insert(g.to_string(), weight(i + 3, w)?);
+        }
+        Ok(NaiveBayes { log_ratio, unseen })
+    }
+
     /// N-grams the model knows.
     pub fn vocabulary(&self) -> usize {
         self.log_ratio.len()
@@ -128,6 +175,24 @@ mod tests {
         assert_eq!(m.score(&doc("bad")).label, Label::Negative);
         // A repeated word counts once.
         assert_eq!(m.score(&doc("bad bad")), m.score(&doc("bad bad bad")));
+    }
+
+    #[test]
+    fn written_and_read_back_the_same() {
+        let m = NaiveBayes::fit(
+            &[doc("good value"), doc("bad bad"), doc("not good")],
+            &[true, false, false],
+        )
+        .unwrap();
+        let text = m.to_text();
+        let back = NaiveBayes::from_text(&text).unwrap();
+        assert_eq!(back.log_ratio, m.log_ratio);
+        assert_eq!(back.unseen, m.unseen);
+        assert_eq!(back.to_text(), text);
+        assert!(text.starts_with("koubei naive-bayes 1\nunseen\t"));
+        let e = NaiveBayes::from_text("koubei naive-bayes 1\nunseen\t0\ngood\tx\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 3: weight \"x\" is not a number");
+        assert!(NaiveBayes::from_text("something else").is_err());
     }
 
     /// "not good" is told from "good" by its 2-gram.

@@ -21,6 +21,7 @@ mod cv;
 mod english;
 mod lexicon;
 mod text;
+mod train;
 
 pub use aspects::{Analysis, Aspect, Aspects, Mention};
 pub use bayes::NaiveBayes;
@@ -28,6 +29,7 @@ pub use cv::{CvReport, cross_validate};
 pub use english::Vader;
 pub use lexicon::Lexicon;
 pub use text::{Language, Tokenizer, language};
+pub use train::{Trained, train};
 
 /// The default model, with no training: the Chinese lexicon for Chinese
 /// reviews and VADER for English ones.
@@ -38,6 +40,12 @@ pub struct DefaultModel {
 }
 
 impl DefaultModel {
+    /// A review's words, as the trained model reads them (jieba's, with the
+    /// shop words kept whole; lower-cased words in English).
+    pub fn words(&self, text: &str) -> Vec<String> {
+        self.chinese.tokenizer().all_words(text)
+    }
+
     /// The review's language and its score by that language's model.
     pub fn score(&self, text: &str) -> (Language, Scored) {
         match language(text) {
@@ -133,6 +141,9 @@ fn sigmoid(x: f64) -> f64 {
 pub enum Error {
     #[error("{0}")]
     Training(String),
+    /// A stored model that cannot be read.
+    #[error("{0}")]
+    Model(String),
 }
 
 #[cfg(test)]

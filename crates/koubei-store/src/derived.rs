@@ -39,6 +39,20 @@ impl Source {
             version: snapshot.version() as i64,
         })
     }
+
+    /// The same version, made with `how` (a model): a derived table made
+    /// otherwise is stale.
+    pub fn made_with(&self, how: &str) -> Source {
+        Source {
+            app_id: format!("{}+{how}", self.app_id),
+            version: self.version,
+        }
+    }
+
+    /// The source table's version.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 impl Workspace {

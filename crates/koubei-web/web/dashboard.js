@@ -18,6 +18,7 @@
     ["retention", "Retention 留存"],
     ["customers", "RFM & CLV 客户价值"],
     ["wom", "Word of mouth 口碑"],
+    ["reviews", "Reviews 评价"],
   ];
   const WINDOWS = [["86400", "1 day"], ["604800", "7 days"], ["2592000", "30 days"]];
   const DEFAULT_STEPS = "view,add_to_cart,checkout,purchase";
@@ -616,7 +617,109 @@
     }
   }
 
-  const DRAW = { overview: overviewPage, sales: salesPage, funnel: funnelPage, retention: retentionPage, customers: customersPage, wom: womPage };
+  // The service dimensions shops are rated on (DSR), and price.
+  const ASPECTS = [["description", "描述相符 description"], ["service", "服务态度 service"], ["logistics", "物流服务 logistics"], ["price", "价格 price"]];
+
+  async function reviewsPage(main, params) {
+    const by = params.by || "month";
+    const r = await api("reviews", { since: params.since, until: params.until, by }, "reviews");
+    const t = r.total;
+    const c = t.change || {};
+    const diff = (v, unit) => (v == null ? { text: "–", cls: "" }
+      : { text: `${v >= 0 ? "▲ +" : "▼ "}${unit === "stars" ? v.toFixed(2) : (v * 100).toFixed(1)}${unit === "stars" ? "★" : " pts"}`, cls: v >= 0 ? "up" : "down" });
+    const cards = [
+      ["reviews", "Reviews", "count", t.reviews, growth(c.reviews)],
+      ["mean_rating", "Mean rating", "number", t.mean_rating, diff(c.mean_rating, "stars")],
+      ["csat", "CSAT / 好评率 (4–5★)", "share", t.csat, diff(c.csat, "points")],
+      ["nps", "NPS-like (5★ − 1–3★)", "number", t.nps, null],
+      ["review_rate", "Reviews per paid order", "share", t.review_rate, null],
+      ["refund_rate", "Refund rate", "share", t.refund_rate, null],
+      ["positive_share", "Positive texts", "share", t.positive + t.negative + t.neutral ? t.positive / (t.positive + t.negative + t.neutral) : null, null],
+    ];
+    const box = el("div", { class: "cards" });
+    for (const [key, label, unit, value, ch] of cards) {
+      box.append(el("div", { class: "card", "data-kpi": key, "data-value": value ?? "" },
+        el("div", { class: "label" }, label), el("div", { class: "value" }, fmt(unit, value)),
+        ch ? el("div", { class: "cmp" }, el("span", { class: ch.cls }, ch.text), " vs previous") : ""));
+    }
+    main.append(el("h2", {}, `${params.since} to ${params.until}`),
+      el("p", { class: "cmp" }, `Sentiment by the ${r.model} model.${r.previous ? ` Compared with ${r.previous[0]} to ${r.previous[1]}.` : ""}`), box);
+
+    const stars = el("div", { class: "chart", id: "reviews-stars" });
+    const dsr = el("div", { class: "chart", id: "reviews-dsr" });
+    main.append(el("div", { class: "pair" },
+      panel("Stars", csvButton("reviews-stars", ["stars", "reviews"], t.stars.map((n, i) => [i + 1, n])), stars),
+      panel("Service dimensions (DSR)", csvButton("reviews-dsr", ["dimension", "score", "reviews"], ASPECTS.map(([k]) => [k, t[k].score, t[k].reviews])), dsr)));
+    chart(stars, {
+      title: titled(`Reviews by stars: mean ${fmt("number", t.mean_rating)}, ${fmt("count", t.rated)} rated`),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      grid: { left: 70, right: 30, top: 40, bottom: 50 },
+      xAxis: { type: "category", name: "stars", nameLocation: "middle", nameGap: 28, data: ["1★", "2★", "3★", "4★", "5★"] },
+      yAxis: { type: "value", name: "reviews" },
+      series: [{ type: "bar", name: "reviews", data: t.stars, itemStyle: { color: (p) => ["#c23531", "#e07b39", "#d4b106", "#7cb305", "#389e0d"][p.dataIndex] } }],
+    });
+    chart(dsr, {
+      title: titled("Scored 1–5 from what the reviews say"),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: (ps) => ps.map((p) => `${p.name}: ${fmt("number", p.value)} (${fmt("count", t[ASPECTS[p.dataIndex][0]].reviews)} reviews)`).join("<br>") },
+      grid: { left: 150, right: 50, top: 40, bottom: 50 },
+      xAxis: { type: "value", name: "score", nameLocation: "middle", nameGap: 28, min: 1, max: 5 },
+      yAxis: { type: "category", inverse: true, data: ASPECTS.map(([, n]) => n) },
+      series: [{ type: "bar", data: ASPECTS.map(([k]) => t[k].score), label: { show: true, position: "right", formatter: (p) => fmt("number", p.value) } }],
+    });
+
+    const trend = el("div", { class: "chart", id: "reviews-trend" });
+    const header = ["period", "reviews", "mean_rating", "csat", "nps", "review_rate", "refund_rate", ...ASPECTS.map(([k]) => `dsr_${k}`)];
+    const rows = r.rows.map((x) => [x.key, x.reviews, x.mean_rating, x.csat, x.nps, x.review_rate, x.refund_rate, ...ASPECTS.map(([k]) => x[k].score)]);
+    main.append(panel(`Ratings by ${by}`, csvButton("reviews-trend", header, rows), trend,
+      table(header, rows.map((x) => [x[0], fmt("count", x[1]), fmt("number", x[2]), fmt("share", x[3]), fmt("number", x[4]), fmt("share", x[5]), fmt("share", x[6]), ...x.slice(7).map((v) => fmt("number", v))]))));
+    chart(trend, {
+      title: titled(`Mean rating and CSAT by ${by}`),
+      tooltip: { trigger: "axis" },
+      legend: { bottom: 0 },
+      grid: { left: 70, right: 70, top: 40, bottom: 72 },
+      xAxis: { type: "category", name: by, nameLocation: "middle", nameGap: 28, data: r.rows.map((x) => x.key) },
+      yAxis: [{ type: "value", name: "stars", min: 1, max: 5 }, { type: "value", name: "CSAT", max: 1, axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } }],
+      series: [
+        { name: "mean rating", type: "line", data: r.rows.map((x) => x.mean_rating), tooltip: { valueFormatter: (v) => fmt("number", v) } },
+        { name: "CSAT", type: "line", yAxisIndex: 1, data: r.rows.map((x) => x.csat), tooltip: { valueFormatter: (v) => fmt("share", v) } },
+      ],
+    });
+
+    const tagRows = r.tags.map((g) => [g.aspect, g.tag, g.label, g.reviews]);
+    const list = (label) => el("ul", { class: `tags ${label}` }, ...r.tags.filter((g) => g.label === label)
+      .map((g) => el("li", { "data-tag": g.tag }, `${g.tag} (${fmt("count", g.reviews)})`)));
+    main.append(panel("What customers say 大家印象", csvButton("reviews-tags", ["aspect", "tag", "label", "reviews"], tagRows),
+      el("h3", {}, "What customers say 大家印象"),
+      el("div", { class: "pair" }, el("div", {}, el("h4", {}, "Praise 好评"), list("positive")), el("div", {}, el("h4", {}, "Complaints 差评"), list("negative")))));
+
+    const after = el("div", { class: "chart", id: "reviews-after" });
+    const ah = ["rating", "customers", "repeat_rate", "orders_after", "revenue_after", "revenue_per_customer", "refund_rate"];
+    const ar = r.by_rating.map((o) => [o.rating, o.customers, o.repeat_rate, o.orders_after, o.revenue_after, o.revenue_per_customer, o.refund_rate]);
+    main.append(panel("After their rating", csvButton("reviews-after", ah, ar), after,
+      table(ah, ar.map((x) => [`${x[0]}★`, fmt("count", x[1]), fmt("share", x[2]), fmt("number", x[3]), fmt("money", x[4]), fmt("money", x[5]), fmt("share", x[6])]))));
+    chart(after, {
+      title: titled("Customers by their first rating: who bought again, and refunds"),
+      tooltip: { trigger: "axis", valueFormatter: (v) => fmt("share", v) },
+      legend: { bottom: 0 },
+      grid: { left: 70, right: 30, top: 40, bottom: 72 },
+      xAxis: { type: "category", name: "rating", nameLocation: "middle", nameGap: 28, data: r.by_rating.map((o) => `${o.rating}★`) },
+      yAxis: { type: "value", name: "share", axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` } },
+      series: [
+        { name: "bought again", type: "bar", data: r.by_rating.map((o) => o.repeat_rate) },
+        { name: "order refunded", type: "bar", data: r.by_rating.map((o) => o.refund_rate) },
+      ],
+    });
+
+    const p = await api("reviews", { since: params.since, until: params.until, by: "product", top: 10 }, "reviews_product");
+    const ph = ["product", "reviews", "mean_rating", "bayesian_mean", "csat", "review_rate", "refund_rate"];
+    const pr = p.rows.map((x) => [x.key, x.reviews, x.mean_rating, x.bayesian_mean, x.csat, x.review_rate, x.refund_rate])
+      .sort((a, b) => (b[3] ?? 0) - (a[3] ?? 0));
+    main.append(panel("Most reviewed products", csvButton("reviews-products", ph, pr),
+      el("h3", {}, `The ${pr.length} most reviewed products, ranked by Bayesian mean (a prior of ${fmt("number", p.prior_reviews)} ratings at ${fmt("number", p.prior_mean)})`),
+      table(ph, pr.map((x) => [x[0], fmt("count", x[1]), fmt("number", x[2]), fmt("number", x[3]), fmt("share", x[4]), fmt("share", x[5]), fmt("share", x[6])]))));
+  }
+
+  const DRAW = { overview: overviewPage, sales: salesPage, funnel: funnelPage, retention: retentionPage, customers: customersPage, wom: womPage, reviews: reviewsPage };
 
   // ---- the page --------------------------------------------------------------
 
@@ -676,6 +779,7 @@
         ["Retention 留存", retentionPage, { since, until }, "retention"],
         ["RFM & CLV 客户价值", customersPage, { since, until }, "rfm"],
         ["Word of mouth 口碑", womPage, { since, until }, "wom_metrics"],
+        ["Reviews 评价", reviewsPage, { since, until }, "reviews"],
       ]) {
         const section = el("section", {}, el("h2", {}, title));
         main.append(section);

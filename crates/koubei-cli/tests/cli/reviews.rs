@@ -79,8 +79,9 @@ fn a_missing_column_or_file_is_named() {
     );
     let e = ws.fails(&["reviews", "score", "no-such-file.csv"]);
     assert!(e.contains("no-such-file.csv"), "{e}");
+    // The shop's model lives in a workspace; there is none here.
     let e = ws.fails(&["reviews", "score", path, "--model", "shop"]);
-    assert!(e.contains("--model: shop: only the default model"), "{e}");
+    assert!(e.contains("not a koubei workspace"), "{e}");
     // A row that breaks the CSV is named by its line.
     let bad = ws.file("bad.csv", "id,text\nr1,好\nr2,差,多余\n");
     let e = ws.fails(&["reviews", "score", bad.to_str().unwrap()]);
@@ -149,4 +150,117 @@ fn satisfaction_of_imported_reviews() {
     assert!(err.contains("colour"), "{err}");
     let err = ws.fails(&["reviews", "--since", "2024-04-01", "--until", "2024-03-01"]);
     assert!(err.contains("--since"), "{err}");
+}
+
+/// Reviews in a slang the lexicon does not know: rated ones teach the
+/// shop's model, which then beats the default and scores the shop.
+fn slang_reviews() -> String {
+    let mut csv = String::from("review_id,ts,customer_id,rating,text\n");
+    for i in 0..30 {
+        let (good, bad) = if i % 2 == 0 {
+            ("这款超级yyds", "这款纯属智商税")
+        } else {
+            ("yyds，回头客", "智商税，踩雷")
+        };
+        csv.push_str(&format!("g{i},2024-03-01,c{i},5,{good}\n"));
+        csv.push_str(&format!("b{i},2024-03-02,d{i},1,{bad}\n"));
+    }
+    // 3★ and unrated reviews are not trained on.
+    csv.push_str("m1,2024-03-03,e1,3,还行\nu1,2024-03-04,e2,,yyds\n");
+    csv
+}
+
+#[test]
+fn train_the_shops_model_and_score_with_it() {
+    let ws = Ws::new();
+    ws.load("reviews", "reviews.csv", &slang_reviews(), &[]);
+    let v: Value = serde_json::from_str(&ws.ok(&["reviews", "train", "--format", "json"])).unwrap();
+    assert_eq!(v["model"], "shop");
+    assert_eq!(
+        (v["folds"].as_u64(), v["reviews"].as_u64()),
+        (Some(5), Some(60))
+    );
+    assert_eq!(
+        (v["positive"].as_u64(), v["negative"].as_u64()),
+        (Some(30), Some(30))
+    );
+    assert_eq!(v["cv_accuracy"], 1.0);
+    assert!(v["default_accuracy"].as_f64().unwrap() < 0.8, "{v}");
+    assert_eq!(v["in_use"], true);
+    assert_eq!(v["data_version"], 0);
+    let trained_at = v["trained_at"].as_str().unwrap().to_string();
+
+    // The report says which model scored: the unrated "yyds" is positive.
+    let r: Value = serde_json::from_str(&ws.ok(&["reviews", "--format", "json"])).unwrap();
+    assert_eq!(r["model"], format!("shop (trained {trained_at})"));
+    assert_eq!(
+        (
+            r["total"]["positive"].as_i64(),
+            r["total"]["negative"].as_i64()
+        ),
+        (Some(32), Some(30))
+    );
+
+    let f = ws.file("new.csv", "id,text\nn1,yyds\nn2,智商税\n");
+    let f = f.to_str().unwrap();
+    let shop: Value = serde_json::from_str(
+        &ws.ok(&["reviews", "score", f, "--model", "shop", "--format", "json"]),
+    )
+    .unwrap();
+    assert_eq!(shop["model"], r["model"]);
+    assert_eq!(shop["rows"][0]["label"], "positive");
+    assert_eq!(shop["rows"][1]["label"], "negative");
+    // The model file itself, by path, scores the same.
+    let path = ws.path().join("models/sentiment-shop.tsv");
+    let by_path: Value = serde_json::from_str(&ws.ok(&[
+        "reviews",
+        "score",
+        f,
+        "--model",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(by_path["rows"], shop["rows"]);
+
+    let e = ws.fails(&["reviews", "score", f, "--model", "nope"]);
+    assert!(e.contains("--model") && e.contains("nope"), "{e}");
+}
+
+#[test]
+fn train_on_a_labelled_file() {
+    let ws = Ws::new();
+    // The model is stored in a workspace.
+    ws.load("reviews", "reviews.csv", &slang_reviews(), &[]);
+    let mut csv = String::from("text,stars\n");
+    for i in 0..20 {
+        csv.push_str(&format!("yyds {i},5\n智商税 {i},1\n还行 {i},3\n"));
+    }
+    let f = ws.file("labelled.csv", &csv);
+    let f = f.to_str().unwrap();
+    let e = ws.fails(&["reviews", "train", f]);
+    assert!(e.contains("--label-column"), "{e}");
+    // Stars: 3★ is left out.
+    let v: Value = serde_json::from_str(&ws.ok(&[
+        "reviews",
+        "train",
+        f,
+        "--label-column",
+        "stars",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(v["reviews"], 40);
+    assert_eq!(v["data_version"], Value::Null);
+    let bad = ws.file("bad.csv", "text,label\nyyds,1\n智商税,maybe\n");
+    let e = ws.fails(&[
+        "reviews",
+        "train",
+        bad.to_str().unwrap(),
+        "--label-column",
+        "label",
+    ]);
+    assert!(e.contains("line 3") && e.contains("maybe"), "{e}");
 }
