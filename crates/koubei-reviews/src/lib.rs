@@ -11,6 +11,9 @@
 //!   (4–5★ positive, 1–2★ negative) over word 1- and 2-grams.
 //! - [`cross_validate`]: k-fold accuracy, to say whether the shop's model
 //!   beats the lexicon.
+//! - [`Aspects`]: what each clause speaks of (DSR's three dimensions and
+//!   price), with the clause's polarity.
+//! - [`log_odds`]: the terms that set bad reviews apart from good ones.
 //!
 //! The crate knows nothing of tables or requests: the engine gives it
 //! texts and stores what it returns.
@@ -20,6 +23,7 @@ mod bayes;
 mod cv;
 mod english;
 mod lexicon;
+mod odds;
 mod text;
 mod train;
 
@@ -28,6 +32,7 @@ pub use bayes::NaiveBayes;
 pub use cv::{CvReport, cross_validate};
 pub use english::Vader;
 pub use lexicon::Lexicon;
+pub use odds::{PRIOR_TERMS, TermOdds, document_counts, log_odds};
 pub use text::{Language, Tokenizer, language};
 pub use train::{Trained, train};
 
