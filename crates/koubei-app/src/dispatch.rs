@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 13] = [
+pub const QUERIES: [&str; 14] = [
     "tables",
     "overview",
     "sales",
@@ -23,6 +23,7 @@ pub const QUERIES: [&str; 13] = [
     "wom/cascades",
     "wom/reach",
     "reviews",
+    "reviews/terms",
 ];
 
 /// Runs the operation `name` on `request` (an object of the request's
@@ -42,6 +43,7 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "wom/cascades" => json(crate::wom::cascades(ws, &parse(request)?).await?),
         "wom/reach" => json(crate::wom::reach(ws, &parse(request)?).await?),
         "reviews" => json(crate::reviews::satisfaction(ws, &parse(request)?).await?),
+        "reviews/terms" => json(crate::reviews::terms(ws, &parse(request)?).await?),
         _ => Err(Error::Request(format!(
             "no operation \"{name}\": expected one of {}",
             QUERIES.join(", ")
@@ -66,6 +68,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "wom/cascades" => schema_for!(crate::wom::CascadeRequest),
         "wom/reach" => schema_for!(crate::wom::ReachRequest),
         "reviews" => schema_for!(crate::reviews::SatisfactionRequest),
+        "reviews/terms" => schema_for!(crate::reviews::TermsRequest),
         _ => {
             return Err(Error::Request(format!(
                 "no operation \"{name}\": expected one of {}",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use koubei_engine::review_terms::{TermRow, TermsReport, TermsRequest};
 pub use koubei_engine::satisfaction::{
     Grouping, SatisfactionReport, SatisfactionRequest, SatisfactionRow,
 };
@@ -20,6 +21,9 @@ crate::engine_ops! {
     /// Ratings, CSAT, review and refund rates, sentiment and the service
     /// dimensions, by period or group, against the range before.
     satisfaction = satisfaction(SatisfactionRequest) -> SatisfactionReport;
+    /// The terms that set bad reviews apart from good ones, with their
+    /// rating drag and examples.
+    terms = review_terms(TermsRequest) -> TermsReport;
 }
 
 /// What `reviews score` reads.

@@ -1134,3 +1134,48 @@ impl ToView for crate::reviews::TrainReport {
         View::new(vec![s])
     }
 }
+
+impl ToView for crate::reviews::TermsReport {
+    fn view(&self) -> View {
+        let section = |title: &str, rows: &[crate::reviews::TermRow]| {
+            let mut s = Section::new(
+                Some(title),
+                vec![
+                    text("term"),
+                    col("z", Kind::Number(2)),
+                    count("bad_reviews"),
+                    count("good_reviews"),
+                    col("share", Kind::Share),
+                    col("mean_with", Kind::Number(2)),
+                    col("mean_without", Kind::Number(2)),
+                    col("drag", Kind::Number(3)),
+                    text("example"),
+                ],
+            );
+            for t in rows {
+                s.row(vec![
+                    t.term.as_str().into(),
+                    t.z.into(),
+                    t.bad_reviews.into(),
+                    t.good_reviews.into(),
+                    t.share.into(),
+                    t.mean_with.into(),
+                    t.mean_without.into(),
+                    t.drag.into(),
+                    t.examples.first().map_or("", String::as_str).into(),
+                ]);
+            }
+            s
+        };
+        View::new(vec![
+            section(
+                &format!(
+                    "complaints: terms of {} bad (1–2★) against {} good (4–5★) reviews",
+                    self.bad, self.good
+                ),
+                &self.complaints,
+            ),
+            section("praise", &self.praise),
+        ])
+    }
+}

@@ -374,6 +374,29 @@ pub enum ReviewsCommand {
     /// cross-validated accuracy against the default model's, and use it
     /// when it does better.
     Train(ReviewsTrainArgs),
+    /// The terms that set bad reviews (1–2★) apart from good ones (4–5★),
+    /// by log-odds, with each term's rating drag and example reviews.
+    Terms(ReviewsTermsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReviewsTermsArgs {
+    /// Only this product's reviews.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Only the reviews of this category's products.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Terms listed of each kind.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// The prior's weight, in terms.
+    #[arg(long, default_value_t = 1000.0)]
+    pub prior_terms: f64,
+    #[command(flatten)]
+    pub range: DayRange,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]

@@ -136,6 +136,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     koubei_app::reviews::score(ws.as_ref(), &a.request()),
                 )
             }
+            Some(ReviewsCommand::Terms(a)) => show(
+                out,
+                a.format,
+                koubei_app::reviews::terms(&open()?, &a.request()).await,
+            ),
             Some(ReviewsCommand::Train(a)) => show(
                 out,
                 a.format,

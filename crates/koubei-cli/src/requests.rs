@@ -70,6 +70,19 @@ impl ReviewsTrainArgs {
     }
 }
 
+impl ReviewsTermsArgs {
+    pub fn request(&self) -> koubei_app::reviews::TermsRequest {
+        koubei_app::reviews::TermsRequest {
+            since: self.range.since,
+            until: self.range.until,
+            product: self.product.clone(),
+            category: self.category.clone(),
+            top: self.top,
+            prior_terms: self.prior_terms,
+        }
+    }
+}
+
 impl SatisfactionArgs {
     pub fn request(&self) -> koubei_app::reviews::SatisfactionRequest {
         koubei_app::reviews::SatisfactionRequest {

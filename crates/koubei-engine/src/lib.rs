@@ -26,6 +26,7 @@ pub mod growth;
 pub mod purchases;
 pub mod retention;
 pub mod review_scores;
+pub mod review_terms;
 pub mod rfm;
 pub mod rfm_report;
 pub mod sales;

@@ -117,6 +117,11 @@ fn models() -> &'static (DefaultModel, Aspects) {
     MODELS.get_or_init(|| (DefaultModel::default(), Aspects::standard()))
 }
 
+/// The default model, loaded once per process.
+pub(crate) fn default_model() -> &'static DefaultModel {
+    &models().0
+}
+
 fn scores_schema() -> SchemaRef {
     let mut fields = vec![
         Field::new("review_id", DataType::Utf8, true),

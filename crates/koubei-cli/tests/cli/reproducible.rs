@@ -13,6 +13,7 @@ const QUERIES: &[&[&str]] = &[
     ],
     &["sales", "--by", "month"],
     &["reviews", "--by", "month"],
+    &["reviews", "terms", "--top", "10"],
     &[
         "reviews",
         "--by",

@@ -264,3 +264,32 @@ fn train_on_a_labelled_file() {
     ]);
     assert!(e.contains("line 3") && e.contains("maybe"), "{e}");
 }
+
+/// The demo shop's complaint terms are its complaints: each is used by
+/// more bad reviews than good ones and drags the mean down; the table
+/// shows an example review.
+#[test]
+fn complaint_terms_of_the_demo_shop() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "400", "--seed", "3"]);
+    let v: Value =
+        serde_json::from_str(&ws.ok(&["reviews", "terms", "--top", "5", "--format", "json"]))
+            .unwrap();
+    let complaints = v["complaints"].as_array().unwrap();
+    assert_eq!(complaints.len(), 5);
+    for t in complaints {
+        assert!(t["z"].as_f64().unwrap() > 0.0, "{t}");
+        assert!(
+            t["bad_reviews"].as_u64() > t["good_reviews"].as_u64(),
+            "{t}"
+        );
+        assert!(t["drag"].as_f64().unwrap() > 0.0, "{t}");
+        assert!(!t["examples"].as_array().unwrap().is_empty(), "{t}");
+    }
+    let praise = v["praise"].as_array().unwrap();
+    assert!(praise.iter().all(|t| t["z"].as_f64().unwrap() < 0.0), "{v}");
+    let table = ws.ok(&["reviews", "terms", "--top", "3"]);
+    assert!(table.starts_with("complaints: terms of"), "{table}");
+    let e = ws.fails(&["reviews", "terms", "--prior-terms", "0"]);
+    assert!(e.contains("--prior-terms"), "{e}");
+}

@@ -136,6 +136,10 @@ fn the_api_answers_what_the_command_line_prints() {
             &["reviews", "--by", "product", "--top", "5"],
             "/v1/reviews?by=product&top=5",
         ),
+        (
+            &["reviews", "terms", "--top", "5"],
+            "/v1/reviews/terms?top=5",
+        ),
     ];
     for (args, path) in same {
         let mut cli_args = args.to_vec();
