@@ -123,7 +123,7 @@ pub async fn report_data(
         (
             "reviews_product",
             "reviews",
-            serde_json::json!({"since": s, "until": u, "by": "product", "top": 10}),
+            serde_json::json!({"since": s, "until": u, "by": "product", "top": 10, "rank_by_bayesian_mean": true}),
         ),
     ];
     let mut more = serde_json::Map::new();

@@ -3,7 +3,6 @@
 //! (`reviews score`).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use koubei_reviews::{DefaultModel, NaiveBayes, language};
 use koubei_store::Workspace;
@@ -80,13 +79,6 @@ pub struct ScoreReport {
     /// Which model scored.
     pub model: String,
     pub rows: Vec<ScoredReview>,
-}
-
-/// The default model, loaded once per process (its lexicon and jieba's
-/// dictionary take a moment).
-fn default_model() -> &'static DefaultModel {
-    static MODEL: OnceLock<DefaultModel> = OnceLock::new();
-    MODEL.get_or_init(DefaultModel::default)
 }
 
 /// A CSV file's rows, with the columns asked for: each named by the request
@@ -214,7 +206,7 @@ pub fn score(ws: Option<&Workspace>, req: &ScoreRequest) -> Result<ScoreReport> 
         read.push((id, cells[0].to_string()));
         Ok(())
     })?;
-    let default = default_model();
+    let default = DefaultModel::shared();
     let rows = read
         .into_par_iter()
         .with_min_len(1024)
@@ -398,7 +390,7 @@ pub async fn train(
     let task = progress.task("training");
     task.stage("cross-validating", None);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let trained = koubei_reviews::train(default_model(), &refs, &positive, req.folds);
+    let trained = koubei_reviews::train(DefaultModel::shared(), &refs, &positive, req.folds);
     task.finish();
     let trained = trained.map_err(|e| Error::Request(format!("training: {e}")))?;
     let info = koubei_engine::review_scores::ShopModelInfo {

@@ -355,6 +355,10 @@ pub struct SatisfactionArgs {
     /// number of ratings of a group).
     #[arg(long)]
     pub prior_reviews: Option<f64>,
+    /// Order the groups by their Bayesian mean, highest first (after --top
+    /// keeps the most reviewed).
+    #[arg(long)]
+    pub rank_by_bayesian_mean: bool,
     /// Compared with the range of the same length before, when both ends
     /// are given.
     #[command(flatten)]

@@ -91,6 +91,7 @@ impl SatisfactionArgs {
             by: self.by.clone(),
             top: self.top,
             prior_reviews: self.prior_reviews,
+            rank_by_bayesian_mean: self.rank_by_bayesian_mean,
         }
     }
 }

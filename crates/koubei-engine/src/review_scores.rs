@@ -112,14 +112,9 @@ enum Scorer {
 /// Reviews scored per parallel task.
 const CHUNK: usize = 2048;
 
-fn models() -> &'static (DefaultModel, Aspects) {
-    static MODELS: OnceLock<(DefaultModel, Aspects)> = OnceLock::new();
-    MODELS.get_or_init(|| (DefaultModel::default(), Aspects::standard()))
-}
-
-/// The default model, loaded once per process.
-pub(crate) fn default_model() -> &'static DefaultModel {
-    &models().0
+fn aspects() -> &'static Aspects {
+    static ASPECTS: OnceLock<Aspects> = OnceLock::new();
+    ASPECTS.get_or_init(Aspects::standard)
 }
 
 fn scores_schema() -> SchemaRef {
@@ -157,7 +152,7 @@ fn score_batch(
     let ids = ids.as_string::<i32>();
     let texts = arrow::compute::cast(texts, &DataType::Utf8)?;
     let texts = texts.as_string::<i32>();
-    let (model, aspects) = models();
+    let (model, aspects) = (DefaultModel::shared(), aspects());
     let analyses: Vec<Option<Analysis>> = (0..texts.len())
         .into_par_iter()
         .with_min_len(CHUNK)

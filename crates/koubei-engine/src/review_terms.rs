@@ -116,7 +116,7 @@ impl Engine {
                     .map(Option::unwrap_or_default),
             );
         }
-        let model = crate::review_scores::default_model();
+        let model = koubei_reviews::DefaultModel::shared();
         let words: Vec<Vec<String>> = texts.par_iter().map(|t| model.words(t)).collect();
         let bad_docs = (0..texts.len()).filter(|&i| ratings[i] <= 2);
         let good_docs = (0..texts.len()).filter(|&i| ratings[i] >= 4);

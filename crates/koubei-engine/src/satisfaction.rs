@@ -101,6 +101,9 @@ pub struct SatisfactionRequest {
     /// The Bayesian mean's prior weight m, in ratings; by default the
     /// median number of ratings of a group.
     pub prior_reviews: Option<f64>,
+    /// Order the groups (once `top` has kept the most reviewed) by their
+    /// Bayesian mean, highest first, instead of by reviews.
+    pub rank_by_bayesian_mean: bool,
 }
 
 /// Each DSR dimension's score (1–5) and the reviews that mention it.
@@ -133,6 +136,8 @@ pub struct Satisfaction {
     pub positive: i64,
     pub negative: i64,
     pub neutral: i64,
+    /// Positive over reviews with a text.
+    pub positive_share: Option<f64>,
     pub paid_orders: i64,
     /// Reviews per paid order.
     pub review_rate: Option<f64>,
@@ -494,6 +499,10 @@ impl Engine {
             });
             last = Some(s);
         }
+        if req.rank_by_bayesian_mean && !is_period {
+            let mean = |r: &SatisfactionRow| r.now.bayesian_mean.unwrap_or(f64::NEG_INFINITY);
+            rows.sort_by(|a, b| mean(b).total_cmp(&mean(a)).then_with(|| a.key.cmp(&b.key)));
+        }
         Ok(SatisfactionReport {
             since: req.since,
             until: req.until,
@@ -682,6 +691,7 @@ fn satisfaction(c: &Counts, prior_reviews: f64, prior_mean: Option<f64>) -> Sati
         csat: ratio(good, c.rated),
         nps: (c.rated > 0).then(|| (s5 - (s1 + s2 + s3)) as f64 / c.rated as f64),
         positive: c.labels[0],
+        positive_share: ratio(c.labels[0], c.labels.iter().sum()),
         negative: c.labels[1],
         neutral: c.labels[2],
         paid_orders: c.paid,
@@ -764,6 +774,7 @@ r6,2024-02-06,c4,p1,o5,3,一般
         assert!(close(t.review_rate, 5.0 / 4.0) && close(t.refund_rate, 0.2));
         // r5 (不错) is the third positive text; r2 and r3 are negative.
         assert_eq!((t.positive, t.negative, t.neutral), (3, 2, 0));
+        assert!(close(t.positive_share, 0.6));
         // February: r6, 3★.
         let c = r.total.change.as_ref().unwrap();
         assert!(close(c.mean_rating, 13.0 / 4.0 - 3.0));
@@ -779,9 +790,26 @@ r6,2024-02-06,c4,p1,o5,3,一般
             ],
             [2, 1, 2, 1]
         );
-        assert!(t.service.score.unwrap() < 2.0 && t.price.score.unwrap() > 4.0);
-        let logistics = t.logistics.score.unwrap();
-        assert!(logistics > 2.0 && logistics < 4.0, "{logistics}");
+        // Each clause's P is the sigmoid of its shop words: 很好 and 性价比高
+        // 1.5, 很快 1.3, 假货, 太慢 and 破损 −1.5, 态度恶劣 −1.7; r2's two
+        // logistics clauses average to σ(−1.5). Polarities are summed in
+        // millionths, so the scores agree to within 4 × 0.5e-6.
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let near = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 2.5e-6);
+        let description = 1.0 + 4.0 * (sig(1.5) + sig(-1.5)) / 2.0;
+        assert!(
+            near(t.description.score, description),
+            "{:?}",
+            t.description
+        );
+        assert!(
+            near(t.service.score, 1.0 + 4.0 * sig(-1.7)),
+            "{:?}",
+            t.service
+        );
+        let logistics = 1.0 + 4.0 * (sig(1.3) + sig(-1.5)) / 2.0;
+        assert!(near(t.logistics.score, logistics), "{:?}", t.logistics);
+        assert!(near(t.price.score, 1.0 + 4.0 * sig(1.5)), "{:?}", t.price);
         let tag = |s: &str| r.tags.iter().find(|t| t.tag == s).cloned();
         let fast = tag("物流很快").unwrap();
         assert_eq!(
@@ -821,7 +849,33 @@ r6,2024-02-06,c4,p1,o5,3,一般
             .await
             .unwrap();
         assert_eq!(top.rows.len(), 1);
+
         assert!(close(top.rows[0].now.bayesian_mean, (32.5 + 7.0) / 12.0));
+    }
+
+    /// Ranked by the Bayesian mean, the product with one 5★ review comes
+    /// before the one with three 3★ reviews, which leads by reviews:
+    /// m = 2 (the median of 3 and 1), μ = 14/4; (7 + 5)/3 = 4 against
+    /// (7 + 9)/5 = 3.2.
+    #[tokio::test]
+    async fn ranked_by_the_bayesian_mean() {
+        let csv = "review_id,ts,product_id,rating\na,2024-03-01,p1,3\nb,2024-03-02,p1,3\nc,2024-03-03,p1,3\nd,2024-03-04,p2,5\n";
+        let (_dir, e) = crate::test_engine(TableKind::Reviews, csv).await;
+        let by = |rank| SatisfactionRequest {
+            by: Some(Grouping::Product),
+            rank_by_bayesian_mean: rank,
+            ..Default::default()
+        };
+        let keys =
+            |r: &SatisfactionReport| r.rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            keys(&e.satisfaction(&by(false)).await.unwrap()),
+            ["p1", "p2"]
+        );
+        let ranked = e.satisfaction(&by(true)).await.unwrap();
+        assert_eq!(keys(&ranked), ["p2", "p1"]);
+        assert!(close(ranked.rows[0].now.bayesian_mean, 4.0));
+        assert!(close(ranked.rows[1].now.bayesian_mean, 3.2));
     }
 
     /// Region is the reviewed order's; months compare with the month

@@ -45,6 +45,13 @@ pub struct DefaultModel {
 }
 
 impl DefaultModel {
+    /// One model per process, loaded on first use: its lexicon and jieba's
+    /// dictionary take a moment, and every caller reads the same words.
+    pub fn shared() -> &'static DefaultModel {
+        static MODEL: std::sync::OnceLock<DefaultModel> = std::sync::OnceLock::new();
+        MODEL.get_or_init(DefaultModel::default)
+    }
+
     /// A review's words, as the trained model reads them (jieba's, with the
     /// shop words kept whole; lower-cased words in English).
     pub fn words(&self, text: &str) -> Vec<String> {

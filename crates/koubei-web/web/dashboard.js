@@ -634,7 +634,7 @@
       ["nps", "NPS-like (5★ − 1–3★)", "number", t.nps, null],
       ["review_rate", "Reviews per paid order", "share", t.review_rate, null],
       ["refund_rate", "Refund rate", "share", t.refund_rate, null],
-      ["positive_share", "Positive texts", "share", t.positive + t.negative + t.neutral ? t.positive / (t.positive + t.negative + t.neutral) : null, null],
+      ["positive_share", "Positive texts", "share", t.positive_share, null],
     ];
     const box = el("div", { class: "cards" });
     for (const [key, label, unit, value, ch] of cards) {
@@ -710,10 +710,9 @@
       ],
     });
 
-    const p = await api("reviews", { since: params.since, until: params.until, by: "product", top: 10 }, "reviews_product");
+    const p = await api("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true }, "reviews_product");
     const ph = ["product", "reviews", "mean_rating", "bayesian_mean", "csat", "review_rate", "refund_rate"];
-    const pr = p.rows.map((x) => [x.key, x.reviews, x.mean_rating, x.bayesian_mean, x.csat, x.review_rate, x.refund_rate])
-      .sort((a, b) => (b[3] ?? 0) - (a[3] ?? 0));
+    const pr = p.rows.map((x) => [x.key, x.reviews, x.mean_rating, x.bayesian_mean, x.csat, x.review_rate, x.refund_rate]);
     main.append(panel("Most reviewed products", csvButton("reviews-products", ph, pr),
       el("h3", {}, `The ${pr.length} most reviewed products, ranked by Bayesian mean (a prior of ${fmt("number", p.prior_reviews)} ratings at ${fmt("number", p.prior_mean)})`),
       table(ph, pr.map((x) => [x[0], fmt("count", x[1]), fmt("number", x[2]), fmt("number", x[3]), fmt("share", x[4]), fmt("share", x[5]), fmt("share", x[6])]))));
