@@ -16,6 +16,7 @@ import argparse
 import json
 from decimal import ROUND_HALF_UP, Decimal
 import os
+import urllib.parse
 import subprocess
 import sys
 import tempfile
@@ -227,7 +228,30 @@ def main():
                 shown = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in tables[-1].find_elements(By.CSS_SELECTOR, "tbody tr")]
                 check.equal("reviews products by Bayesian mean", shown, [x["key"] for x in ranked])
                 check.true("reviews: its charts are drawn", len(driver.find_elements(By.CSS_SELECTOR, "#page canvas")) >= 4)
+                terms = api(addr, f"/v1/reviews/terms?{r}&top=10")
+                check.equal("reviews complaint terms", [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#page button[data-term]")],
+                            [x["term"] for x in terms["complaints"] + terms["praise"]])
                 shot(driver, os.path.join(a.out, "reviews.png"))
+                # A complaint tag, then a term, opens the reviews behind it.
+                from selenium.webdriver.support.ui import WebDriverWait
+                tag = next(g for g in j["tags"] if g["label"] == "negative")
+                driver.find_element(By.CSS_SELECTOR, f'#page .tags.negative li[data-tag="{tag["tag"]}"] button').click()
+                WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "review-list"))
+                listed = api(addr, f"/v1/reviews/list?{r}&tag={urllib.parse.quote(tag['tag'])}&aspect={tag['aspect']}&limit=200")
+                check.equal("reviews behind a tag: as many as the tag says", listed["matched"], tag["reviews"])
+                check.true("reviews behind a tag: the count shown",
+                           driver.find_element(By.ID, "review-list").text.startswith(f'{count(listed["matched"])} reviews with the tag {tag["tag"]}'))
+                rows = driver.find_element(By.ID, "review-list").find_element(By.XPATH, "..").find_elements(By.CSS_SELECTOR, "tbody tr")
+                check.equal("reviews behind a tag: ids", [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in rows],
+                            [x["review_id"] for x in listed["rows"]])
+                shot(driver, os.path.join(a.out, "reviews-tag.png"))
+                term = terms["complaints"][0]["term"]
+                driver.find_element(By.CSS_SELECTOR, f'#page button[data-term="{term}"]').click()
+                WebDriverWait(driver, 20).until(lambda d: f"term {term}" in d.find_element(By.ID, "review-list").text)
+                listed = api(addr, f"/v1/reviews/list?{r}&term={urllib.parse.quote(term)}&limit=200")
+                check.true("reviews behind a term: the count shown",
+                           driver.find_element(By.ID, "review-list").text.startswith(f'{count(listed["matched"])} reviews with the term {term}'))
+                check.true("reviews behind a term: in the URL", "term=" in driver.current_url)
 
             # A segment's button opens its customers, as the API lists them.
             if open_page(driver, addr, f"customers?{r}", check):
@@ -289,6 +313,8 @@ def main():
             rv = api(addr, f"/v1/reviews?by=month&since={data['since']}&until={data['until']}")
             card = sections[7].find_element(By.CSS_SELECTOR, '.card[data-kpi="csat"]')
             check.equal("report reviews csat", float(card.get_attribute("data-value")), rv["total"]["csat"])
+            tv = api(addr, f"/v1/reviews/terms?top=10&since={data['since']}&until={data['until']}")
+            check.true("report reviews terms", all(x["term"] in sections[7].text for x in tv["complaints"]))
             shot(driver, os.path.join(a.out, "report.png"))
 
             # A bad range is shown as the API's reason, not a console error.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 14] = [
+pub const QUERIES: [&str; 15] = [
     "tables",
     "overview",
     "sales",
@@ -24,6 +24,7 @@ pub const QUERIES: [&str; 14] = [
     "wom/reach",
     "reviews",
     "reviews/terms",
+    "reviews/list",
 ];
 
 /// Runs the operation `name` on `request` (an object of the request's
@@ -44,6 +45,7 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "wom/reach" => json(crate::wom::reach(ws, &parse(request)?).await?),
         "reviews" => json(crate::reviews::satisfaction(ws, &parse(request)?).await?),
         "reviews/terms" => json(crate::reviews::terms(ws, &parse(request)?).await?),
+        "reviews/list" => json(crate::reviews::list(ws, &parse(request)?).await?),
         _ => Err(Error::Request(format!(
             "no operation \"{name}\": expected one of {}",
             QUERIES.join(", ")
@@ -69,6 +71,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "wom/reach" => schema_for!(crate::wom::ReachRequest),
         "reviews" => schema_for!(crate::reviews::SatisfactionRequest),
         "reviews/terms" => schema_for!(crate::reviews::TermsRequest),
+        "reviews/list" => schema_for!(crate::reviews::ReviewListRequest),
         _ => {
             return Err(Error::Request(format!(
                 "no operation \"{name}\": expected one of {}",

@@ -125,6 +125,11 @@ pub async fn report_data(
             "reviews",
             serde_json::json!({"since": s, "until": u, "by": "product", "top": 10, "rank_by_bayesian_mean": true}),
         ),
+        (
+            "reviews_terms",
+            "reviews/terms",
+            serde_json::json!({"since": s, "until": u, "top": 10}),
+        ),
     ];
     let mut more = serde_json::Map::new();
     let mut skipped = serde_json::Map::new();

@@ -1,16 +1,17 @@
 //! Reviews: the shop's satisfaction from its imported reviews (`reviews`),
-//! and the sentiment of each text in a file without importing it
+//! the terms of its complaints and the reviews behind them, and the sentiment of each text in a file without importing it
 //! (`reviews score`).
 
 use std::path::{Path, PathBuf};
 
-use koubei_reviews::{DefaultModel, NaiveBayes, language};
+use koubei_reviews::{DefaultModel, NaiveBayes};
 use koubei_store::Workspace;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use koubei_engine::review_list::{ListedReview, ReviewListReport, ReviewListRequest};
 pub use koubei_engine::review_terms::{TermRow, TermsReport, TermsRequest};
 pub use koubei_engine::satisfaction::{
     Grouping, SatisfactionReport, SatisfactionRequest, SatisfactionRow,
@@ -23,6 +24,8 @@ crate::engine_ops! {
     /// The terms that set bad reviews apart from good ones, with their
     /// rating drag and examples.
     terms = review_terms(TermsRequest) -> TermsReport;
+    /// The reviews behind a tag, a term, a rating or a label, newest first.
+    list = review_list(ReviewListRequest) -> ReviewListReport;
 }
 
 /// What `reviews score` reads.
@@ -213,7 +216,7 @@ pub fn score(ws: Option<&Workspace>, req: &ScoreRequest) -> Result<ScoreReport> 
         .map(|(id, body)| {
             let (language, s) = match &chosen {
                 Model::Default => default.score(&body),
-                Model::Trained(_, m) => (language(&body), m.score(&default.words(&body))),
+                Model::Trained(_, m) => m.score_text(default, &body),
             };
             ScoredReview {
                 id,

@@ -1088,6 +1088,7 @@ impl ToView for crate::reviews::SatisfactionReport {
                 col("revenue_after", Kind::Money),
                 col("revenue_per_customer", Kind::Money),
                 col("refund_rate", Kind::Share),
+                col("avg_clv", Kind::Money),
             ],
         );
         for o in &self.by_rating {
@@ -1099,6 +1100,7 @@ impl ToView for crate::reviews::SatisfactionReport {
                 o.revenue_after.into(),
                 o.revenue_per_customer.into(),
                 o.refund_rate.into(),
+                o.avg_clv.into(),
             ]);
         }
         View::new(vec![s, tags, after])
@@ -1131,6 +1133,42 @@ impl ToView for crate::reviews::TrainReport {
             self.default_balanced_accuracy.into(),
             if self.in_use { "no" } else { "yes" }.into(),
         ]);
+        View::new(vec![s])
+    }
+}
+
+impl ToView for crate::reviews::ReviewListReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some(&format!(
+                "{} of {} reviews, newest first (read by {})",
+                self.rows.len(),
+                self.matched,
+                self.model
+            )),
+            vec![
+                text("review_id"),
+                text("ts"),
+                text("customer_id"),
+                text("product_id"),
+                count("rating"),
+                col("p_positive", Kind::Number(3)),
+                text("label"),
+                text("text"),
+            ],
+        );
+        for r in &self.rows {
+            s.row(vec![
+                r.review_id.as_str().into(),
+                r.ts.as_str().into(),
+                r.customer_id.as_deref().unwrap_or("").into(),
+                r.product_id.as_deref().unwrap_or("").into(),
+                r.rating.into(),
+                r.p_positive.into(),
+                r.label.as_deref().unwrap_or("").into(),
+                r.text.as_deref().unwrap_or("").into(),
+            ]);
+        }
         View::new(vec![s])
     }
 }

@@ -359,6 +359,10 @@ pub struct SatisfactionArgs {
     /// keeps the most reviewed).
     #[arg(long)]
     pub rank_by_bayesian_mean: bool,
+    /// Leave out each rating's mean predicted CLV (which fits the CLV
+    /// model).
+    #[arg(long)]
+    pub no_clv: bool,
     /// Compared with the range of the same length before, when both ends
     /// are given.
     #[command(flatten)]
@@ -381,6 +385,44 @@ pub enum ReviewsCommand {
     /// The terms that set bad reviews (1–2★) apart from good ones (4–5★),
     /// by log-odds, with each term's rating drag and example reviews.
     Terms(ReviewsTermsArgs),
+    /// The reviews behind a tag, a term, a rating or a label, newest first,
+    /// with how the model read each.
+    List(ReviewsListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReviewsListArgs {
+    /// Only reviews with a clause of this tag (物流很快), as `koubei
+    /// reviews` lists them.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only reviews that mention this aspect: description, service,
+    /// logistics or price.
+    #[arg(long)]
+    pub aspect: Option<String>,
+    /// Only reviews that use this word, as `koubei reviews terms` lists
+    /// them.
+    #[arg(long)]
+    pub term: Option<String>,
+    /// Only reviews of this many stars.
+    #[arg(long)]
+    pub rating: Option<i64>,
+    /// Only reviews read as positive, negative or neutral.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Only this product's reviews.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Only the reviews of this category's products.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Reviews listed.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub range: DayRange,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]

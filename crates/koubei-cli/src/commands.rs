@@ -141,6 +141,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 a.format,
                 koubei_app::reviews::terms(&open()?, &a.request()).await,
             ),
+            Some(ReviewsCommand::List(a)) => show(
+                out,
+                a.format,
+                koubei_app::reviews::list(&open()?, &a.request()).await,
+            ),
             Some(ReviewsCommand::Train(a)) => show(
                 out,
                 a.format,

@@ -70,6 +70,23 @@ impl ReviewsTrainArgs {
     }
 }
 
+impl ReviewsListArgs {
+    pub fn request(&self) -> koubei_app::reviews::ReviewListRequest {
+        koubei_app::reviews::ReviewListRequest {
+            since: self.range.since,
+            until: self.range.until,
+            product: self.product.clone(),
+            category: self.category.clone(),
+            tag: self.tag.clone(),
+            aspect: self.aspect.clone(),
+            term: self.term.clone(),
+            rating: self.rating,
+            label: self.label.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
 impl ReviewsTermsArgs {
     pub fn request(&self) -> koubei_app::reviews::TermsRequest {
         koubei_app::reviews::TermsRequest {
@@ -92,6 +109,7 @@ impl SatisfactionArgs {
             top: self.top,
             prior_reviews: self.prior_reviews,
             rank_by_bayesian_mean: self.rank_by_bayesian_mean,
+            clv: !self.no_clv,
         }
     }
 }

@@ -433,6 +433,24 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Each customer's lifetime value by the standard model (see
+    /// [`ClvRequest::standard`]), for reports that show it beside their
+    /// own numbers; empty when spend cannot be modelled.
+    pub(crate) async fn standard_clv_by_customer(
+        &self,
+    ) -> Result<std::collections::HashMap<String, f64>> {
+        let r = self.clv(&ClvRequest::standard(None)).await?;
+        Ok(if r.spend.is_some() {
+            r.customers()
+                .map(|(id, c)| (id.to_string(), c.clv))
+                .collect()
+        } else {
+            Default::default()
+        })
+    }
+}
+
 /// The CLV report of a summary already made for `req`.
 pub(crate) fn clv_of_summary(
     req: &ClvRequest,

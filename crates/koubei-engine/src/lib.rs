@@ -25,6 +25,7 @@ pub mod funnel_query;
 pub mod growth;
 pub mod purchases;
 pub mod retention;
+pub mod review_list;
 pub mod review_scores;
 pub mod review_terms;
 pub mod rfm;

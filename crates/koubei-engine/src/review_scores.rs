@@ -161,7 +161,7 @@ fn score_batch(
             (!texts.is_null(i) && !text.trim().is_empty()).then(|| {
                 let mut a = aspects.analyse(model, text);
                 if let Scorer::Shop(bayes) = scorer {
-                    a.scored = bayes.score(&model.words(text));
+                    a.scored = bayes.score(&model.words(text), &a.scored);
                 }
                 a
             })

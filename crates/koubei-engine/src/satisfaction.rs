@@ -85,7 +85,7 @@ koubei_schema::text_schema!(
 );
 
 /// What `koubei reviews` computes.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SatisfactionRequest {
     /// First day included (UTC). With `until`, the range of the same
@@ -104,6 +104,23 @@ pub struct SatisfactionRequest {
     /// Order the groups (once `top` has kept the most reviewed) by their
     /// Bayesian mean, highest first, instead of by reviews.
     pub rank_by_bayesian_mean: bool,
+    /// Give each rating's customers their mean predicted lifetime value
+    /// (`by_rating`'s `avg_clv`), which fits the CLV model.
+    pub clv: bool,
+}
+
+impl Default for SatisfactionRequest {
+    fn default() -> Self {
+        SatisfactionRequest {
+            since: None,
+            until: None,
+            by: None,
+            top: None,
+            prior_reviews: None,
+            rank_by_bayesian_mean: false,
+            clv: true,
+        }
+    }
 }
 
 /// Each DSR dimension's score (1–5) and the reviews that mention it.
@@ -201,6 +218,10 @@ pub struct RatingOutcome {
     /// Of the reviews with this rating of an order, the share whose order
     /// was refunded.
     pub refund_rate: Option<f64>,
+    /// Their mean predicted lifetime value a year ahead (BG/NBD with
+    /// Gamma–Gamma, 10% a year, as RFM shows it), over those the model
+    /// values; None without `clv` or when spend cannot be modelled.
+    pub avg_clv: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -602,11 +623,14 @@ impl Engine {
     /// rating were refunded.
     async fn rating_outcomes(&self, req: &SatisfactionRequest) -> Result<Vec<RatingOutcome>> {
         let cur = crate::ts_in_days("ts", req.since, req.until);
+        // Each reviewer's first rated review in the range.
+        let first = format!(
+            "SELECT customer_id, min(ts) AS t, first_value(rating ORDER BY ts, review_id) AS rating
+             FROM reviews WHERE rating IS NOT NULL AND customer_id IS NOT NULL AND {cur}
+             GROUP BY customer_id"
+        );
         let sql = format!(
-            "WITH f AS (
-               SELECT customer_id, min(ts) AS t, first_value(rating ORDER BY ts, review_id) AS rating
-               FROM reviews WHERE rating IS NOT NULL AND customer_id IS NOT NULL AND {cur}
-               GROUP BY customer_id),
+            "WITH f AS ({first}),
              o AS (SELECT customer_id, order_id, ts, amount FROM orders
                    WHERE status = 'paid' AND customer_id IS NOT NULL),
              a AS (
@@ -651,7 +675,33 @@ impl Engine {
                     revenue_per_customer: per(spent[i].unwrap_or(0.0)),
                     refund_rate: (reviewed > 0)
                         .then(|| n[5][i].unwrap_or(0) as f64 / reviewed as f64),
+                    avg_clv: None,
                 });
+            }
+        }
+        if req.clv && !out.is_empty() {
+            // A shop whose spend cannot be modelled shows no CLV; the
+            // rest of the report stands.
+            let clv = self.standard_clv_by_customer().await.unwrap_or_default();
+            let mut by_rating: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+            for b in self
+                .sql(&format!("SELECT customer_id, rating FROM ({first})"))
+                .await?
+                .1
+            {
+                let (ids, ratings) = (opt_strings(b.column(0))?, i64s(b.column(1))?);
+                for (id, r) in ids.iter().zip(ratings) {
+                    if let (Some(v), Some(r)) = (id.as_ref().and_then(|id| clv.get(id)), r) {
+                        by_rating.entry(r).or_default().push(*v);
+                    }
+                }
+            }
+            for o in &mut out {
+                if let Some(vs) = by_rating.remove(&o.rating) {
+                    let n = vs.len() as f64;
+                    // Summed in sorted order: the same on any thread count.
+                    o.avg_clv = Some(crate::cols::sum_sorted(vs) / n);
+                }
             }
         }
         Ok(out)
@@ -953,6 +1003,19 @@ r6,2024-02-06,c4,p1,o5,3,一般
         assert!(close(two.revenue_after, 15.0) && close(two.revenue_per_customer, 35.0));
         // c1: o4 (40) after r1; r1 and r4 reviewed paid orders.
         assert!(close(five.revenue_after, 40.0) && close(five.refund_rate, 0.0));
+        // One customer per rating: the mean CLV is theirs, as the CLV
+        // report values them.
+        let clv = e.standard_clv_by_customer().await.unwrap();
+        assert_eq!(two.avg_clv, Some(clv["c2"]));
+        assert_eq!(five.avg_clv, Some(clv["c1"]));
+        let without = e
+            .satisfaction(&SatisfactionRequest {
+                clv: false,
+                ..march(None)
+            })
+            .await
+            .unwrap();
+        assert!(without.by_rating.iter().all(|o| o.avg_clv.is_none()));
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ impl Rng {
 
 /// Each review's fold: each class shuffled (seeded) and dealt round the
 /// folds, so that every fold holds both classes in their proportions.
-fn folds(positive: &[bool], k: usize, seed: u64) -> Vec<usize> {
+pub fn folds(positive: &[bool], k: usize, seed: u64) -> Vec<usize> {
     let mut rng = Rng(seed.max(1));
     let mut fold = vec![0; positive.len()];
     for class in [true, false] {
@@ -50,13 +50,15 @@ fn folds(positive: &[bool], k: usize, seed: u64) -> Vec<usize> {
 
 /// Trains `fit` on k − 1 folds and asks `predict` for P(positive) of each
 /// review of the fold held out, for each fold in turn.
-pub fn cross_validate<M>(
-    docs: &[Vec<String>],
+/// A review is whatever the model reads: its words, or its words with the
+/// default model's score.
+pub fn cross_validate<D: Clone, M>(
+    docs: &[D],
     positive: &[bool],
     k: usize,
     seed: u64,
-    fit: impl Fn(&[Vec<String>], &[bool]) -> Result<M, Error>,
-    predict: impl Fn(&M, &[String]) -> f64,
+    fit: impl Fn(&[D], &[bool]) -> Result<M, Error>,
+    predict: impl Fn(&M, &D) -> f64,
 ) -> Result<CvReport, Error> {
     if k < 2 {
         return Err(Error::Training(format!("folds: {k}; at least 2")));
@@ -130,7 +132,7 @@ mod tests {
     /// and the accuracy is the share of positives.
     #[test]
     fn accuracy_and_balanced_accuracy_by_hand() {
-        let docs = vec![Vec::new(); 40];
+        let docs = vec![(); 40];
         let positive: Vec<bool> = (0..40).map(|i| i < 32).collect();
         let r = cross_validate(&docs, &positive, 4, 1, |_, _| Ok(()), |_, _| 0.9).unwrap();
         assert_eq!((r.folds, r.reviews), (4, 40));
@@ -149,7 +151,7 @@ mod tests {
             .collect();
         let positive: Vec<bool> = (0..50).map(|i| i % 2 == 0).collect();
         let r = cross_validate(&docs, &positive, 5, 7, crate::NaiveBayes::fit, |m, w| {
-            m.score(w).p_positive
+            m.bayes_only(w).p_positive
         })
         .unwrap();
         assert_eq!((r.accuracy, r.balanced_accuracy), (1.0, 1.0));

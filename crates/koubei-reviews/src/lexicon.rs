@@ -10,6 +10,12 @@ const SENTIMENT_WORDS: &str = include_str!("../lexicon/sentiment_words.txt");
 const SHOP_WORDS: &str = include_str!("../lexicon/shop_words.txt");
 const NEGATIONS: &str = include_str!("../lexicon/negative_words.txt");
 const DEGREES: &str = include_str!("../lexicon/degree_words.txt");
+const SHOP_DEGREES: &str = include_str!("../lexicon/shop_degrees.txt");
+
+/// How many words before a sentiment word a negation still reaches: "不
+/// 太好" is negated, "没了为什么不及时" (sold out, so why not in time) is one
+/// complaint, not two negations of 及时.
+const NEGATION_REACH: usize = 3;
 
 /// Words that turn a review: what follows them counts more (东西不错，但是
 /// 物流太慢 is a complaint).
@@ -59,8 +65,12 @@ impl Lexicon {
             .filter(|w| !w.is_empty())
             .map(str::to_string)
             .collect();
-        let degrees: HashMap<String, f64> =
-            weighted(DEGREES).map(|(w, v)| (w.to_string(), v)).collect();
+        let degrees: HashMap<String, f64> = weighted(DEGREES)
+            .chain(weighted(SHOP_DEGREES))
+            .map(|(w, v)| (w.to_string(), v))
+            .collect();
+        // A degree word scales the next word; it is no sentiment of its own.
+        words.retain(|w, _| !degrees.contains_key(w));
         let tokenizer = Tokenizer::new(weighted(SHOP_WORDS).map(|(w, _)| w));
         Lexicon {
             tokenizer,
@@ -103,13 +113,18 @@ impl Lexicon {
             }
             clause.value = 0.0;
             clause.sentiment.clear();
-            let (mut negated, mut degree) = (false, 1.0);
+            // Where the negations since the last sentiment word are.
+            let (mut negations, mut degree) = (Vec::new(), 1.0);
             // The first negation or degree word since the last sentiment
             // word: a term reads "不太好", not "好".
             let mut from: Option<usize> = None;
             for (i, w) in words.iter().enumerate() {
                 if let Some(&v) = self.words.get(w) {
-                    let sign = if negated { -1.0 } else { 1.0 };
+                    let near = negations
+                        .iter()
+                        .filter(|&&at| i - at <= NEGATION_REACH)
+                        .count();
+                    let sign = if near % 2 == 1 { -1.0 } else { 1.0 };
                     let value = v * degree * sign;
                     clause.value += value;
                     clause.sentiment.push(i);
@@ -118,9 +133,10 @@ impl Lexicon {
                         text: words[from.unwrap_or(i)..=i].concat(),
                         weight: value * clause_weight,
                     });
-                    (negated, degree, from) = (false, 1.0, None);
+                    (degree, from) = (1.0, None);
+                    negations.clear();
                 } else if self.negations.contains(w) {
-                    negated = !negated;
+                    negations.push(i);
                     from.get_or_insert(i);
                 } else if let Some(&d) = self.degrees.get(w) {
                     degree *= d;

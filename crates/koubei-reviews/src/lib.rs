@@ -8,7 +8,8 @@
 //!   shop words), and turns a word around after a negation (不, 没) and
 //!   scales it after a degree word (很, 太).
 //! - [`NaiveBayes`]: the shop's own model, trained on its rated reviews
-//!   (4–5★ positive, 1–2★ negative) over word 1- and 2-grams.
+//!   (4–5★ positive, 1–2★ negative) over word 1- and 2-grams, and blended
+//!   with the default's score by a logistic regression ([`Blend`]).
 //! - [`cross_validate`]: k-fold accuracy, to say whether the shop's model
 //!   beats the lexicon.
 //! - [`Aspects`]: what each clause speaks of (DSR's three dimensions and
@@ -23,18 +24,19 @@ mod bayes;
 mod cv;
 mod english;
 mod lexicon;
+mod logistic;
 mod odds;
 mod text;
 mod train;
 
 pub use aspects::{Analysis, Aspect, Aspects, Mention};
-pub use bayes::NaiveBayes;
-pub use cv::{CvReport, cross_validate};
+pub use bayes::{Blend, NaiveBayes};
+pub use cv::{CvReport, cross_validate, folds};
 pub use english::Vader;
 pub use lexicon::Lexicon;
 pub use odds::{PRIOR_TERMS, TermOdds, document_counts, log_odds};
 pub use text::{Language, Tokenizer, language};
-pub use train::{Trained, train};
+pub use train::{FOLD_SEED, Trained, train};
 
 /// The default model, with no training: the Chinese lexicon for Chinese
 /// reviews and VADER for English ones.

@@ -5,7 +5,7 @@
 use crate::{CvReport, DefaultModel, Error, NaiveBayes, cross_validate};
 
 /// The seed of the folds: the same reviews give the same folds.
-const FOLD_SEED: u64 = 20_261_206;
+pub const FOLD_SEED: u64 = 20_261_206;
 
 /// A trained model and how it compares with the default.
 #[derive(Debug, Clone)]
@@ -28,8 +28,9 @@ impl Trained {
     }
 }
 
-/// Trains Naive Bayes on `texts` labelled `positive`, with `folds`-fold
-/// cross-validation, and scores the same texts by `default`.
+/// Trains Naive Bayes blended with `default` on `texts` labelled
+/// `positive`, with `folds`-fold cross-validation (the blend is fitted
+/// again inside each fold), and scores the same texts by `default`.
 pub fn train(
     default: &DefaultModel,
     texts: &[&str],
@@ -43,18 +44,21 @@ pub fn train(
             positive.len()
         )));
     }
-    let docs: Vec<Vec<String>> = texts.iter().map(|t| default.words(t)).collect();
-    let cv = cross_validate(
-        &docs,
-        positive,
-        folds,
-        FOLD_SEED,
-        NaiveBayes::fit,
-        |m, w| m.score(w).p_positive,
-    )?;
+    let reviews: Vec<(Vec<String>, crate::Scored)> = texts
+        .iter()
+        .map(|t| (default.words(t), default.score(t).1))
+        .collect();
+    let fit = |r: &[(Vec<String>, crate::Scored)], positive: &[bool]| {
+        let (docs, p): (Vec<Vec<String>>, Vec<f64>) =
+            r.iter().map(|(w, s)| (w.clone(), s.p_positive)).unzip();
+        NaiveBayes::fit_blended(&docs, &p, positive)
+    };
+    let cv = cross_validate(&reviews, positive, folds, FOLD_SEED, fit, |m, (w, s)| {
+        m.score(w, s).p_positive
+    })?;
     let mut right = [0usize; 2];
-    for (t, &p) in texts.iter().zip(positive) {
-        if (default.score(t).1.p_positive > 0.5) == p {
+    for ((_, s), &p) in reviews.iter().zip(positive) {
+        if (s.p_positive > 0.5) == p {
             right[usize::from(!p)] += 1;
         }
     }
@@ -62,7 +66,7 @@ pub fn train(
         positive.iter().filter(|p| **p).count(),
         positive.iter().filter(|p| !**p).count(),
     ];
-    let model = NaiveBayes::fit(&docs, positive)?;
+    let model = fit(&reviews, positive)?;
     Ok(Trained {
         model,
         cv,
@@ -109,8 +113,7 @@ mod tests {
             t.default_balanced_accuracy
         );
         assert!(t.beats_default());
-        let words = d.words("yyds");
-        assert_eq!(t.model.score(&words).label, Label::Positive);
+        assert_eq!(t.model.score_text(&d, "yyds").1.label, Label::Positive);
         let e = train(&d, &texts[..3], &positive[..3], 5).unwrap_err();
         assert!(e.to_string().contains("5 folds need"), "{e}");
     }

@@ -161,8 +161,8 @@
     return el("div", { class: "panel", "aria-label": title }, el("div", { class: "tools" }, csv), ...body);
   }
 
-  function table(header, rows) {
-    return el("table", {},
+  function table(header, rows, cls) {
+    return el("table", cls ? { class: cls } : {},
       el("thead", {}, el("tr", {}, ...header.map((h) => el("th", {}, h)))),
       el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
   }
@@ -685,18 +685,52 @@
       ],
     });
 
+    // A tag or a term opens the reviews behind it, which the URL keeps.
+    const openReviews = (filter) => writeState("reviews", { since: params.since, until: params.until, by: params.by, ...filter });
     const tagRows = r.tags.map((g) => [g.aspect, g.tag, g.label, g.reviews]);
-    const list = (label) => el("ul", { class: `tags ${label}` }, ...r.tags.filter((g) => g.label === label)
-      .map((g) => el("li", { "data-tag": g.tag }, `${g.tag} (${fmt("count", g.reviews)})`)));
+    const chip = (g) => {
+      const text = `${g.tag} (${fmt("count", g.reviews)})`;
+      return el("li", { "data-tag": g.tag }, REPORT ? text
+        : el("button", { type: "button", class: "link", title: "the reviews behind it", onclick: () => openReviews({ tag: g.tag, aspect: g.aspect }) }, text));
+    };
+    const list = (label) => el("ul", { class: `tags ${label}` }, ...r.tags.filter((g) => g.label === label).map(chip));
     main.append(panel("What customers say 大家印象", csvButton("reviews-tags", ["aspect", "tag", "label", "reviews"], tagRows),
       el("h3", {}, "What customers say 大家印象"),
       el("div", { class: "pair" }, el("div", {}, el("h4", {}, "Praise 好评"), list("positive")), el("div", {}, el("h4", {}, "Complaints 差评"), list("negative")))));
+    if ((params.tag || params.term) && !REPORT) {
+      const l = await api("reviews/list", { since: params.since, until: params.until, tag: params.tag, aspect: params.aspect, term: params.term, limit: 200 }, "");
+      const lh = ["review_id", "ts", "customer_id", "product_id", "rating", "p_positive", "label", "text"];
+      const lr = l.rows.map((x) => [x.review_id, x.ts, x.customer_id, x.product_id, x.rating, x.p_positive, x.label, x.text]);
+      const what = params.tag ? `tag ${params.tag}` : `term ${params.term}`;
+      main.append(panel(`Reviews: ${what}`, csvButton(`reviews-${what.replace(" ", "-")}`, lh, lr),
+        el("h3", { id: "review-list" }, `${fmt("count", l.matched)} reviews with the ${what}, newest first${l.matched > lr.length ? ` (the first ${lr.length} shown)` : ""}`),
+        table(lh, lr.map((x) => [x[0], x[1].slice(0, 10), x[2] ?? "", x[3] ?? "", x[4] == null ? "–" : `${x[4]}★`, fmt("number", x[5]), x[6] ?? "", x[7] ?? ""]), "texts")));
+    }
+
+    let terms;
+    try {
+      terms = await api("reviews/terms", { since: params.since, until: params.until, top: 10 }, "reviews_terms");
+    } catch (e) {
+      // Terms need both bad and good reviews in the range.
+      main.append(panel("Complaint terms", "", el("p", { class: "cmp", id: "reviews-terms-none" }, e.message)));
+    }
+    if (terms) {
+    const th = ["term", "z", "bad_reviews", "good_reviews", "share", "mean_with", "mean_without", "drag", "example"];
+    const termRows = (ts) => ts.map((x) => [x.term, x.z, x.bad_reviews, x.good_reviews, x.share, x.mean_with, x.mean_without, x.drag, x.examples[0] ?? ""]);
+    const termTable = (ts) => table(th, termRows(ts).map((x) => [
+      REPORT ? x[0] : el("button", { type: "button", class: "link", "data-term": x[0], title: "the reviews that use it", onclick: () => openReviews({ term: x[0] }) }, x[0]),
+      fmt("number", x[1]), fmt("count", x[2]), fmt("count", x[3]), fmt("share", x[4]), fmt("number", x[5]), fmt("number", x[6]), fmt("number", x[7]), x[8]]), "texts");
+    main.append(panel("Complaint terms", csvButton("reviews-terms", ["kind", ...th], [
+      ...termRows(terms.complaints).map((x) => ["complaint", ...x]), ...termRows(terms.praise).map((x) => ["praise", ...x])]),
+      el("h3", {}, `What ${fmt("count", terms.bad)} bad (1–2★) reviews say that ${fmt("count", terms.good)} good (4–5★) ones do not; drag: the stars the mean would gain without it`),
+      termTable(terms.complaints), el("h4", {}, "Praise"), termTable(terms.praise)));
+    }
 
     const after = el("div", { class: "chart", id: "reviews-after" });
-    const ah = ["rating", "customers", "repeat_rate", "orders_after", "revenue_after", "revenue_per_customer", "refund_rate"];
-    const ar = r.by_rating.map((o) => [o.rating, o.customers, o.repeat_rate, o.orders_after, o.revenue_after, o.revenue_per_customer, o.refund_rate]);
+    const ah = ["rating", "customers", "repeat_rate", "orders_after", "revenue_after", "revenue_per_customer", "refund_rate", "avg_clv"];
+    const ar = r.by_rating.map((o) => [o.rating, o.customers, o.repeat_rate, o.orders_after, o.revenue_after, o.revenue_per_customer, o.refund_rate, o.avg_clv]);
     main.append(panel("After their rating", csvButton("reviews-after", ah, ar), after,
-      table(ah, ar.map((x) => [`${x[0]}★`, fmt("count", x[1]), fmt("share", x[2]), fmt("number", x[3]), fmt("money", x[4]), fmt("money", x[5]), fmt("share", x[6])]))));
+      table(ah, ar.map((x) => [`${x[0]}★`, fmt("count", x[1]), fmt("share", x[2]), fmt("number", x[3]), fmt("money", x[4]), fmt("money", x[5]), fmt("share", x[6]), x[7] == null ? "–" : fmt("money", x[7])]))));
     chart(after, {
       title: titled("Customers by their first rating: who bought again, and refunds"),
       tooltip: { trigger: "axis", valueFormatter: (v) => fmt("share", v) },

@@ -292,4 +292,45 @@ fn complaint_terms_of_the_demo_shop() {
     assert!(table.starts_with("complaints: terms of"), "{table}");
     let e = ws.fails(&["reviews", "terms", "--prior-terms", "0"]);
     assert!(e.contains("--prior-terms"), "{e}");
+
+    // The reviews behind the first complaint: its 1★ and 2★ reviews are
+    // the term's bad reviews, each using the term.
+    let term = complaints[0]["term"].as_str().unwrap();
+    let listed = |rating: &str| -> Value {
+        let args = ["reviews", "list", "--term", term, "--rating", rating];
+        serde_json::from_str(
+            &ws.ok(&[&args[..], &["--limit", "1000", "--format", "json"]].concat()),
+        )
+        .unwrap()
+    };
+    let (one, two) = (listed("1"), listed("2"));
+    assert_eq!(
+        one["matched"].as_u64().unwrap() + two["matched"].as_u64().unwrap(),
+        complaints[0]["bad_reviews"].as_u64().unwrap(),
+        "{term}"
+    );
+    for r in one["rows"].as_array().unwrap() {
+        assert_eq!(r["rating"], 1);
+        assert!(r["text"].as_str().unwrap().contains(term), "{r}");
+    }
+    // The reviews behind a tag are as many as the report counts.
+    let report: Value = serde_json::from_str(&ws.ok(&["reviews", "--format", "json"])).unwrap();
+    let tag = &report["tags"][0];
+    let behind: Value = serde_json::from_str(&ws.ok(&[
+        "reviews",
+        "list",
+        "--tag",
+        tag["tag"].as_str().unwrap(),
+        "--aspect",
+        tag["aspect"].as_str().unwrap(),
+        "--limit",
+        "3",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(behind["matched"], tag["reviews"], "{tag}");
+    assert_eq!(behind["rows"].as_array().unwrap().len(), 3);
+    let e = ws.fails(&["reviews", "list", "--label", "angry"]);
+    assert!(e.contains("--label") && e.contains("positive"), "{e}");
 }

@@ -140,6 +140,10 @@ fn the_api_answers_what_the_command_line_prints() {
             &["reviews", "terms", "--top", "5"],
             "/v1/reviews/terms?top=5",
         ),
+        (
+            &["reviews", "list", "--aspect", "logistics", "--rating", "1"],
+            "/v1/reviews/list?aspect=logistics&rating=1",
+        ),
     ];
     for (args, path) in same {
         let mut cli_args = args.to_vec();

@@ -362,15 +362,8 @@ impl Engine {
             .await?;
         let mut warnings = Vec::new();
         let clv: HashMap<String, f64> = if req.clv {
-            match self
-                .clv(&crate::clv_report::ClvRequest::standard(None))
-                .await
-            {
-                Ok(r) if r.spend.is_some() => r
-                    .customers()
-                    .map(|(id, c)| (id.to_string(), c.clv))
-                    .collect(),
-                Ok(_) => HashMap::new(),
+            match self.standard_clv_by_customer().await {
+                Ok(clv) => clv,
                 Err(e) => {
                     warnings.push(format!("no CLV comparison: {e}"));
                     HashMap::new()
