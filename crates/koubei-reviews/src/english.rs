@@ -28,7 +28,7 @@ impl Vader {
     pub fn score(&self, text: &str) -> Scored {
         let compound = self
             .analyzer
-            .polarity_scores(text)
+            .polarity_scores(&no_as_negation(text))
             .get("compound")
             .copied()
             .unwrap_or(0.0);
@@ -54,6 +54,46 @@ impl Vader {
     }
 }
 
+/// "no" one or two words before a sentiment word reads as "not": "no
+/// problem" is praise. VADER's later versions (3.3) do about the same (the
+/// word "no" then turns the sentiment word around); the crate, a port of an
+/// earlier one, counted "no" as a negative word and "problem" as another.
+fn no_as_negation(text: &str) -> std::borrow::Cow<'_, str> {
+    let words: Vec<&str> = text.split(' ').collect();
+    let bare = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+            .to_string()
+    };
+    let turned: Vec<bool> = (0..words.len())
+        .map(|i| {
+            bare(words[i]).eq_ignore_ascii_case("no")
+                && words[i + 1..]
+                    .iter()
+                    .take(2)
+                    .any(|next| LEXICON.contains_key(&UniCase::new(bare(next).as_str())))
+        })
+        .collect();
+    if !turned.contains(&true) {
+        return text.into();
+    }
+    words
+        .iter()
+        .zip(&turned)
+        .map(|(w, &t)| {
+            if t {
+                // Keep the word's case and punctuation around it.
+                w.replacen("no", "not", 1)
+                    .replacen("No", "Not", 1)
+                    .replacen("NO", "NOT", 1)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into()
+}
+
 impl Vader {
     /// A word's weight in VADER's lexicon, if it has one.
     pub(crate) fn word_weight(&self, word: &str) -> Option<f64> {
@@ -77,5 +117,13 @@ mod tests {
         // VADER turns "good" around after "not".
         assert!(v.score("not good").p_positive < 0.5);
         assert_eq!(v.score("The parcel came on Tuesday.").label, Label::Neutral);
+        // "no" turns the next sentiment word around, as VADER 3.3 reads it.
+        assert_eq!(
+            v.score("No problem at all, works great").label,
+            Label::Positive
+        );
+        assert_eq!(v.score("I had no trouble with it.").label, Label::Positive);
+        assert_eq!(v.score("No real improvement.").label, Label::Negative);
+        assert_eq!(no_as_negation("NO complaints, no."), "NOT complaints, no.");
     }
 }
