@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 15] = [
+pub const QUERIES: [&str; 19] = [
     "tables",
     "overview",
     "sales",
@@ -25,6 +25,10 @@ pub const QUERIES: [&str; 15] = [
     "reviews",
     "reviews/terms",
     "reviews/list",
+    "recommend/together",
+    "recommend/similar",
+    "recommend/for",
+    "recommend/evaluate",
 ];
 
 /// Runs the operation `name` on `request` (an object of the request's
@@ -46,6 +50,10 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "reviews" => json(crate::reviews::satisfaction(ws, &parse(request)?).await?),
         "reviews/terms" => json(crate::reviews::terms(ws, &parse(request)?).await?),
         "reviews/list" => json(crate::reviews::list(ws, &parse(request)?).await?),
+        "recommend/together" => json(crate::recs::together(ws, &parse(request)?).await?),
+        "recommend/similar" => json(crate::recs::similar(ws, &parse(request)?).await?),
+        "recommend/for" => json(crate::recs::for_customer(ws, &parse(request)?).await?),
+        "recommend/evaluate" => json(crate::recs::evaluate(ws, &parse(request)?).await?),
         _ => Err(Error::Request(format!(
             "no operation \"{name}\": expected one of {}",
             QUERIES.join(", ")
@@ -72,6 +80,10 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "reviews" => schema_for!(crate::reviews::SatisfactionRequest),
         "reviews/terms" => schema_for!(crate::reviews::TermsRequest),
         "reviews/list" => schema_for!(crate::reviews::ReviewListRequest),
+        "recommend/together" => schema_for!(crate::recs::TogetherRequest),
+        "recommend/similar" => schema_for!(crate::recs::SimilarRequest),
+        "recommend/for" => schema_for!(crate::recs::ForRequest),
+        "recommend/evaluate" => schema_for!(crate::recs::EvaluateRequest),
         _ => {
             return Err(Error::Request(format!(
                 "no operation \"{name}\": expected one of {}",

@@ -30,6 +30,7 @@ mod import;
 mod metrics;
 mod overview;
 mod progress;
+pub mod recs;
 mod report;
 pub mod reviews;
 mod tables;

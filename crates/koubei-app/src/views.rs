@@ -1137,6 +1137,102 @@ impl ToView for crate::reviews::TrainReport {
     }
 }
 
+impl ToView for crate::recs::TogetherReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some(&format!(
+                "bought together, over {} paid orders",
+                self.orders
+            )),
+            vec![
+                text("product"),
+                text("with"),
+                count("orders"),
+                col("support", Kind::Share),
+                col("confidence", Kind::Share),
+                col("lift", Kind::Number(2)),
+            ],
+        );
+        for r in &self.rules {
+            s.row(vec![
+                r.product.as_str().into(),
+                r.with.as_str().into(),
+                r.orders.into(),
+                r.support.into(),
+                r.confidence.into(),
+                r.lift.into(),
+            ]);
+        }
+        View::new(vec![s])
+    }
+}
+
+impl ToView for crate::recs::SimilarReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some(&format!("products like {}", self.product)),
+            vec![text("product"), col("similarity", Kind::Number(3))],
+        );
+        for r in &self.similar {
+            s.row(vec![r.product.as_str().into(), r.similarity.into()]);
+        }
+        View::new(vec![s])
+    }
+}
+
+impl ToView for crate::recs::ForReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some(&format!(
+                "for {} ({} products bought), by {}",
+                self.customer, self.bought, self.model
+            )),
+            vec![text("product"), col("score", Kind::Number(3))],
+        );
+        for r in &self.products {
+            s.row(vec![r.product.as_str().into(), r.score.into()]);
+        }
+        View::new(vec![s])
+    }
+}
+
+impl ToView for crate::recs::EvaluateReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some(&format!(
+                "at k = {}: the earliest {:.0}% of {} order lines train, the rest test; {} customers in both",
+                self.k,
+                self.split * 100.0,
+                self.train_lines + self.test_lines,
+                self.customers
+            )),
+            vec![
+                text("model"),
+                col("precision", Kind::Number(4)),
+                col("recall", Kind::Number(4)),
+                col("ndcg", Kind::Number(4)),
+                col("map", Kind::Number(4)),
+                col("coverage", Kind::Share),
+                col("ndcg_vs_pop", Kind::Number(2)),
+                col("fit_seconds", Kind::Number(3)),
+            ],
+        );
+        for m in &self.models {
+            s.row(vec![
+                m.model.into(),
+                m.precision.into(),
+                m.recall.into(),
+                m.ndcg.into(),
+                m.map.into(),
+                m.coverage.into(),
+                m.vs_pop[2].into(),
+                m.fit_seconds.into(),
+            ]);
+        }
+        View::new(vec![s])
+    }
+}
+
 impl ToView for crate::reviews::ReviewListReport {
     fn view(&self) -> View {
         let mut s = Section::new(

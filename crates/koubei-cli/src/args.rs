@@ -103,6 +103,9 @@ pub enum Command {
     Clv(ClvArgs),
     /// Word of mouth: choose seed customers, simulate spread.
     Wom(WomArgs),
+    /// Recommendations from the orders: bought together, similar products,
+    /// a customer's top N, and each model measured on the latest orders.
+    Recommend(RecommendArgs),
     /// Reviews: satisfaction (ratings, CSAT, review and refund rates, the
     /// service dimensions, what customers praise and complain about), and
     /// the sentiment of review texts.
@@ -540,6 +543,91 @@ pub struct GraphArgs {
     /// learned on shop data; given when the file has probabilities, else wc.
     #[arg(long)]
     pub model: Option<GraphModel>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    #[command(subcommand)]
+    pub command: RecommendCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecommendCommand {
+    /// Products bought in the same orders, with support, confidence and
+    /// lift: a product's best companions, or the shop's strongest rules.
+    Together(TogetherArgs),
+    /// The products most like one, by the customers who bought both.
+    Similar(SimilarArgs),
+    /// A customer's top N.
+    For(ForArgs),
+    /// Train on the earliest orders, test on the latest: precision, recall,
+    /// NDCG, MAP and coverage at k of each model, against popularity.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TogetherArgs {
+    /// This product's companions (default: the shop's strongest rules).
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Orders that must hold both products.
+    #[arg(long, default_value_t = 3)]
+    pub min_orders: u64,
+    /// Of the orders with the first product, the share that must hold the
+    /// second.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_confidence: f64,
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimilarArgs {
+    #[arg(long)]
+    pub product: String,
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// cosine or jaccard.
+    #[arg(long, default_value = "cosine")]
+    pub similarity: String,
+    /// Added to the similarity's denominator: products with few buyers do
+    /// not look alike by chance.
+    #[arg(long, default_value_t = 10.0)]
+    pub shrink: f32,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ForArgs {
+    #[arg(long)]
+    pub customer: String,
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    /// als, itemknn or pop.
+    #[arg(long, default_value = "als")]
+    pub model: koubei_app::recs::RecModel,
+    /// Recommend products the customer has bought already (consumables).
+    #[arg(long)]
+    pub allow_repeat: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// Models to measure (default: als, itemknn, pop).
+    #[arg(long, value_delimiter = ',')]
+    pub model: Vec<koubei_app::recs::RecModel>,
+    /// The share of order lines, earliest first, that train.
+    #[arg(long, default_value_t = 0.8)]
+    pub split: f64,
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

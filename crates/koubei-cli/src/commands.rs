@@ -9,7 +9,7 @@ use koubei_app::views::{ToView, describe_reject};
 use koubei_app::{ClvReport, Hint, RfmReport, RfmRequest, SqlRequest, StoreError, Workspace};
 use serde::Serialize;
 
-use crate::args::{Cli, Command, OutputFormat, ReviewsCommand, WomCommand};
+use crate::args::{Cli, Command, OutputFormat, RecommendCommand, ReviewsCommand, WomCommand};
 use crate::output;
 use crate::progress::Bars;
 
@@ -123,6 +123,25 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             render(out, a.format, &report)
         }
         Command::Wom(a) => wom(&path, a.command, out).await,
+        Command::Recommend(a) => {
+            use koubei_app::recs;
+            match a.command {
+                RecommendCommand::Together(a) => {
+                    show(out, a.format, recs::together(&open()?, &a.request()).await)
+                }
+                RecommendCommand::Similar(a) => {
+                    show(out, a.format, recs::similar(&open()?, &a.request()).await)
+                }
+                RecommendCommand::For(a) => show(
+                    out,
+                    a.format,
+                    recs::for_customer(&open()?, &a.request()).await,
+                ),
+                RecommendCommand::Evaluate(a) => {
+                    show(out, a.format, recs::evaluate(&open()?, &a.request()).await)
+                }
+            }
+        }
         Command::Reviews(a) => match a.command {
             Some(ReviewsCommand::Score(a)) => {
                 let ws = if a.model == "shop" {

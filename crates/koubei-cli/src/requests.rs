@@ -70,6 +70,53 @@ impl ReviewsTrainArgs {
     }
 }
 
+impl TogetherArgs {
+    pub fn request(&self) -> koubei_app::recs::TogetherRequest {
+        koubei_app::recs::TogetherRequest {
+            product: self.product.clone(),
+            min_orders: self.min_orders,
+            min_confidence: self.min_confidence,
+            top: self.top,
+        }
+    }
+}
+
+impl SimilarArgs {
+    pub fn request(&self) -> koubei_app::recs::SimilarRequest {
+        koubei_app::recs::SimilarRequest {
+            product: self.product.clone(),
+            top: self.top,
+            similarity: self.similarity.clone(),
+            shrink: self.shrink,
+        }
+    }
+}
+
+impl ForArgs {
+    pub fn request(&self) -> koubei_app::recs::ForRequest {
+        koubei_app::recs::ForRequest {
+            customer: self.customer.clone(),
+            n: self.n,
+            model: self.model,
+            allow_repeat: self.allow_repeat,
+        }
+    }
+}
+
+impl EvaluateArgs {
+    pub fn request(&self) -> koubei_app::recs::EvaluateRequest {
+        let mut req = koubei_app::recs::EvaluateRequest {
+            split: self.split,
+            k: self.k,
+            ..Default::default()
+        };
+        if !self.model.is_empty() {
+            req.models = self.model.clone();
+        }
+        req
+    }
+}
+
 impl ReviewsListArgs {
     pub fn request(&self) -> koubei_app::reviews::ReviewListRequest {
         koubei_app::reviews::ReviewListRequest {

@@ -24,6 +24,7 @@ pub mod customers;
 pub mod funnel_query;
 pub mod growth;
 pub mod purchases;
+pub mod recs;
 pub mod retention;
 pub mod review_list;
 pub mod review_scores;

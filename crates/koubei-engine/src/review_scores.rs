@@ -132,6 +132,18 @@ fn scores_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// A column's type as Delta keeps it: a dictionary as its values, and any
+/// string as a string (Delta has one string type; read back, it may be a
+/// view). Without this, stored mentions never matched the dictionary
+/// columns written, and every report scored the reviews again.
+fn stored_as(t: &DataType) -> DataType {
+    match t {
+        DataType::Dictionary(_, v) => stored_as(v),
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        t => t.clone(),
+    }
+}
+
 fn mentions_schema() -> SchemaRef {
     let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     Arc::new(Schema::new(vec![
@@ -287,7 +299,7 @@ impl Engine {
         let fits = |have: SchemaRef, want: SchemaRef| {
             want.fields().iter().all(|f| {
                 have.field_with_name(f.name())
-                    .is_ok_and(|h| h.data_type().equals_datatype(f.data_type()))
+                    .is_ok_and(|h| stored_as(h.data_type()) == stored_as(f.data_type()))
             })
         };
         if fits(s.schema(), scores_schema()) && fits(m.schema(), mentions_schema()) {
@@ -374,6 +386,27 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Stored scores are read back by the next session, not made again.
+    #[tokio::test]
+    async fn stored_scores_are_read_back() {
+        let csv = "review_id,ts,rating,text\nr1,2024-03-01,5,物流很快\nr2,2024-03-02,1,包装破损\n";
+        let (dir, e) = crate::test_engine(koubei_schema::TableKind::Reviews, csv).await;
+        assert!(!e.review_scores.initialized());
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        assert_eq!(Engine::store_review_scores(&ws).await.unwrap(), Some(2));
+        let again = Engine::open(&ws).await.unwrap();
+        assert!(again.review_scores.initialized());
+        assert_eq!(Engine::store_review_scores(&ws).await.unwrap(), None);
+        let (_, b) = again
+            .sql("SELECT CAST(tag AS VARCHAR) FROM review_mentions ORDER BY review_id")
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::cols::strings(b[0].column(0)).unwrap(),
+            ["物流很快", "包装破损"]
+        );
+    }
 
     #[test]
     fn a_batch_scores_each_review_and_lists_its_mentions() {

@@ -397,12 +397,20 @@ impl Engine {
              WHERE {any}
              GROUP BY GROUPING SETS ((k, cur), (cur))"
         );
+        // Without groups the total is the one group: counted once, not
+        // twice by grouping sets (distinct orders are the report's slowest
+        // count).
+        let sets = if req.by.is_some() {
+            "GROUPING SETS ((k, cur), (cur))"
+        } else {
+            "k, cur"
+        };
         let orders_sql = format!(
             "SELECT {order_key} AS k, {cur} AS cur,
                     count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
                     count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
-             FROM orders r WHERE {any}
-             GROUP BY GROUPING SETS ((k, cur), (cur))"
+             FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
+             GROUP BY {sets}"
         );
         // (key or None for the total, current range?) -> counts.
         let mut groups: BTreeMap<(Option<String>, bool), Counts> = BTreeMap::new();
@@ -448,14 +456,21 @@ impl Engine {
             )?)?;
             let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
             for row in 0..b.num_rows() {
-                // Orders of a group with no review in the range are not a row.
-                let key = (k[row].clone(), cur[row] == Some(1));
-                if key.0.is_some() && !groups.contains_key(&key) {
-                    continue;
+                let cur = cur[row] == Some(1);
+                let mut keys = vec![(k[row].clone(), cur)];
+                if req.by.is_none() {
+                    // The one group's counts are the total's too.
+                    keys.push((None, cur));
                 }
-                let c = groups.entry(key).or_default();
-                c.paid = paid[row].unwrap_or(0);
-                c.refunded = refunded[row].unwrap_or(0);
+                for key in keys {
+                    // Orders of a group with no review in the range are not a row.
+                    if key.0.is_some() && !groups.contains_key(&key) {
+                        continue;
+                    }
+                    let c = groups.entry(key).or_default();
+                    c.paid = paid[row].unwrap_or(0);
+                    c.refunded = refunded[row].unwrap_or(0);
+                }
             }
         }
         let total_now = groups.remove(&(None, true)).unwrap_or_default();
@@ -631,11 +646,13 @@ impl Engine {
         );
         let sql = format!(
             "WITH f AS ({first}),
-             o AS (SELECT customer_id, order_id, ts, amount FROM orders
-                   WHERE status = 'paid' AND customer_id IS NOT NULL),
+             o AS (SELECT customer_id, order_id, min(ts) AS ts, sum(amount) AS amount FROM orders
+                   WHERE status = 'paid' AND customer_id IS NOT NULL
+                     AND customer_id IN (SELECT customer_id FROM f)
+                   GROUP BY customer_id, order_id),
              a AS (
                SELECT f.customer_id, f.rating,
-                      count(DISTINCT CASE WHEN o.ts > f.t THEN o.order_id END) AS n,
+                      count(CASE WHEN o.ts > f.t THEN 1 END) AS n,
                       sum(CASE WHEN o.ts > f.t THEN o.amount END) AS after,
                       sum(o.amount) AS spent
                FROM f LEFT JOIN o ON o.customer_id = f.customer_id

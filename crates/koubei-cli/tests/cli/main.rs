@@ -8,6 +8,7 @@ mod hostile;
 mod import;
 mod kill;
 mod malformed;
+mod recommend;
 mod reproducible;
 mod reviews;
 mod serve;

@@ -144,6 +144,10 @@ fn the_api_answers_what_the_command_line_prints() {
             &["reviews", "list", "--aspect", "logistics", "--rating", "1"],
             "/v1/reviews/list?aspect=logistics&rating=1",
         ),
+        (
+            &["recommend", "together", "--top", "5", "--min-orders", "2"],
+            "/v1/recommend/together?top=5&min_orders=2",
+        ),
     ];
     for (args, path) in same {
         let mut cli_args = args.to_vec();
