@@ -183,6 +183,8 @@ const CATEGORIES: [&str; 8] = [
 const PRODUCTS: usize = 240;
 /// Mixed into the seed of the reviews' random stream.
 const REVIEW_STREAM: u64 = 0x7265_7669_6577;
+/// The stream of customers' tastes (which products they buy).
+const TASTE_STREAM: u64 = 0x7461_7374_6573;
 /// Ratings of refunded orders' reviews: 1 to 5 stars.
 const REFUND_RATINGS: [f64; 5] = [0.55, 0.3, 0.15, 0.0, 0.0];
 const WEEK_MICROS: f64 = 7.0 * 86_400.0 * 1e6;
@@ -207,6 +209,8 @@ struct Sampler {
     /// Reviews draw from their own stream, so that how they are written
     /// leaves every other table as it is.
     reviews: ChaCha8Rng,
+    /// So do tastes.
+    taste: ChaCha8Rng,
     regions: WeightedIndex<f64>,
     overseas: WeightedIndex<f64>,
     products: WeightedIndex<f64>,
@@ -224,6 +228,7 @@ impl Sampler {
         Ok(Sampler {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             reviews: ChaCha8Rng::seed_from_u64(cfg.seed ^ REVIEW_STREAM),
+            taste: ChaCha8Rng::seed_from_u64(cfg.seed ^ TASTE_STREAM),
             regions: WeightedIndex::new(geo::CN_REGIONS.iter().map(|r| r.1))
                 .map_err(|x| e("regions", &x))?,
             overseas: WeightedIndex::new(geo::OVERSEAS.iter().map(|r| r.1))
@@ -350,6 +355,42 @@ impl ReviewTruth {
 }
 
 /// The index drawn from unnormalised weights.
+/// A customer's favourite category, from their id.
+fn favourite_category(customer: &str) -> usize {
+    let hash = customer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % CATEGORIES.len() as u64) as usize
+}
+
+impl Sampler {
+    /// A product for a line of `customer`'s order, after the order's first
+    /// line `first`. Customers have a taste: six first lines in ten come
+    /// from their favourite category; and a basket goes together: half the
+    /// later lines come from the first line's category, three in ten from
+    /// the favourite. The rest are drawn from every product by popularity.
+    /// The main stream's draw is made either way, so that every other table
+    /// stays as it was.
+    fn product_for(&mut self, customer: &str, first: Option<usize>) -> usize {
+        let any = self.products.sample(&mut self.rng);
+        let r: f64 = self.taste.random();
+        let category = match first {
+            Some(p) if r < 0.5 => p % CATEGORIES.len(),
+            Some(_) if r < 0.8 => favourite_category(customer),
+            None if r < 0.6 => favourite_category(customer),
+            _ => return any,
+        };
+        // By popularity within the category: products are dealt to the
+        // categories in turn.
+        loop {
+            let p = self.products.sample(&mut self.taste);
+            if p % CATEGORIES.len() == category {
+                return p;
+            }
+        }
+    }
+}
+
 fn weighted(rng: &mut impl Rng, weights: &[f64]) -> usize {
     WeightedIndex::new(weights).map_or(0, |w| w.sample(rng))
 }

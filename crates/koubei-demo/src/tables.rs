@@ -237,6 +237,7 @@ impl Builders {
         let cents = (value * 100.0).round() as i64;
         let mut left = cents;
         let mut lines = Vec::with_capacity(n);
+        let mut first = None;
         for (i, w) in weights.iter().enumerate() {
             let c = if i + 1 == n {
                 left
@@ -244,7 +245,8 @@ impl Builders {
                 ((cents as f64 * w / total).round() as i64).min(left)
             };
             left -= c;
-            let p = s.products.sample(&mut s.rng);
+            let p = s.product_for(customer, first);
+            first.get_or_insert(p);
             let product = format!("p{:04}", p + 1);
             let category = CATEGORIES[p % CATEGORIES.len()];
             self.o_id.append_value(&id);

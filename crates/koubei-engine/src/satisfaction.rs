@@ -25,7 +25,7 @@ use koubei_reviews::Aspect;
 use serde::{Deserialize, Serialize};
 use serde_with::DeserializeFromStr;
 
-use crate::cols::{f64s, i64s, opt_strings};
+use crate::cols::{f64s, i64s, money, money_units, opt_strings};
 use crate::sales::Period;
 use crate::{Engine, Error, Result};
 
@@ -638,90 +638,112 @@ impl Engine {
     /// rating were refunded.
     async fn rating_outcomes(&self, req: &SatisfactionRequest) -> Result<Vec<RatingOutcome>> {
         let cur = crate::ts_in_days("ts", req.since, req.until);
-        // Each reviewer's first rated review in the range.
-        let first = format!(
-            "SELECT customer_id, min(ts) AS t, first_value(rating ORDER BY ts, review_id) AS rating
-             FROM reviews WHERE rating IS NOT NULL AND customer_id IS NOT NULL AND {cur}
-             GROUP BY customer_id"
-        );
-        let sql = format!(
-            "WITH f AS ({first}),
+        // Per reviewer: the rating of their first rated review in the range,
+        // and their paid orders (after it, and in all), each order once.
+        let customers = format!(
+            "WITH f AS (
+               SELECT customer_id, min(ts) AS t, first_value(rating ORDER BY ts, review_id) AS rating
+               FROM reviews WHERE rating IS NOT NULL AND customer_id IS NOT NULL AND {cur}
+               GROUP BY customer_id),
              o AS (SELECT customer_id, order_id, min(ts) AS ts, sum(amount) AS amount FROM orders
                    WHERE status = 'paid' AND customer_id IS NOT NULL
-                     AND customer_id IN (SELECT customer_id FROM f)
-                   GROUP BY customer_id, order_id),
-             a AS (
-               SELECT f.customer_id, f.rating,
-                      count(CASE WHEN o.ts > f.t THEN 1 END) AS n,
-                      sum(CASE WHEN o.ts > f.t THEN o.amount END) AS after,
-                      sum(o.amount) AS spent
-               FROM f LEFT JOIN o ON o.customer_id = f.customer_id
-               GROUP BY f.customer_id, f.rating),
-             c AS (
-               SELECT rating, count(*) AS customers, sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS repeat,
-                      sum(n) AS orders, sum(after) AS after, sum(spent) AS spent
-               FROM a GROUP BY rating),
-             s AS (SELECT order_id, max(CASE WHEN status = 'refunded' THEN 1 ELSE 0 END) AS refunded
-                   FROM orders GROUP BY order_id),
-             x AS (
-               SELECT r.rating, count(s.order_id) AS reviewed, sum(s.refunded) AS refunded
-               FROM reviews r JOIN s ON s.order_id = r.order_id
-               WHERE r.rating IS NOT NULL AND {cur_r}
-               GROUP BY r.rating)
-             SELECT c.rating, c.customers, c.repeat, c.orders, c.after, c.spent, x.reviewed, x.refunded
-             FROM c LEFT JOIN x ON x.rating = c.rating ORDER BY c.rating",
+                   GROUP BY customer_id, order_id)
+             SELECT f.customer_id, f.rating,
+                    count(CASE WHEN o.ts > f.t THEN 1 END) AS n,
+                    sum(CASE WHEN o.ts > f.t THEN o.amount END) AS after,
+                    sum(o.amount) AS spent
+             FROM f LEFT JOIN o ON o.customer_id = f.customer_id
+             GROUP BY f.customer_id, f.rating"
+        );
+        // Of the rated reviews of an order, how many orders were refunded.
+        // (The few refunded orders are gathered, not every order grouped.)
+        let refunds = format!(
+            "SELECT r.rating, count(*) AS reviewed,
+                    sum(CASE WHEN x.order_id IS NOT NULL THEN 1 ELSE 0 END) AS refunded
+             FROM reviews r
+             LEFT JOIN (SELECT DISTINCT order_id FROM orders WHERE status = 'refunded') x
+               ON x.order_id = r.order_id
+             WHERE r.rating IS NOT NULL AND {cur_r} AND r.order_id IN (SELECT order_id FROM orders)
+             GROUP BY r.rating",
             cur_r = crate::ts_in_days("r.ts", req.since, req.until),
         );
-        let mut out = Vec::new();
-        for b in self.sql(&sql).await?.1 {
-            let n: Vec<Vec<Option<i64>>> = [0, 1, 2, 3, 6, 7]
-                .iter()
-                .map(|&i| i64s(b.column(i)))
-                .collect::<Result<_>>()?;
-            let (after, spent) = (f64s(b.column(4))?, f64s(b.column(5))?);
+        let clv = async {
+            if req.clv {
+                // A shop whose spend cannot be modelled shows no CLV; the
+                // rest of the report stands.
+                Ok(Some(
+                    self.standard_clv_by_customer().await.unwrap_or_default(),
+                ))
+            } else {
+                Ok::<_, Error>(None)
+            }
+        };
+        let ((_, per_customer), (_, refunds), clv) =
+            tokio::try_join!(self.sql(&customers), self.sql(&refunds), clv)?;
+        #[derive(Default)]
+        struct Acc {
+            customers: i64,
+            repeat: i64,
+            orders: i64,
+            /// Exact money units.
+            after: i128,
+            spent: i128,
+            clv: Vec<f64>,
+        }
+        let mut by: BTreeMap<i64, Acc> = BTreeMap::new();
+        for b in per_customer {
+            let (ids, ratings, n) = (
+                opt_strings(b.column(0))?,
+                i64s(b.column(1))?,
+                i64s(b.column(2))?,
+            );
+            let (after, spent) = (money_units(b.column(3))?, money_units(b.column(4))?);
             for i in 0..b.num_rows() {
-                let customers = n[1][i].unwrap_or(0);
-                let per = |x: f64| (customers > 0).then(|| x / customers as f64);
-                let reviewed = n[4][i].unwrap_or(0);
-                out.push(RatingOutcome {
-                    rating: n[0][i].unwrap_or(0),
-                    customers,
-                    repeat_rate: per(n[2][i].unwrap_or(0) as f64),
-                    orders_after: per(n[3][i].unwrap_or(0) as f64),
-                    revenue_after: per(after[i].unwrap_or(0.0)),
-                    revenue_per_customer: per(spent[i].unwrap_or(0.0)),
-                    refund_rate: (reviewed > 0)
-                        .then(|| n[5][i].unwrap_or(0) as f64 / reviewed as f64),
-                    avg_clv: None,
-                });
-            }
-        }
-        if req.clv && !out.is_empty() {
-            // A shop whose spend cannot be modelled shows no CLV; the
-            // rest of the report stands.
-            let clv = self.standard_clv_by_customer().await.unwrap_or_default();
-            let mut by_rating: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-            for b in self
-                .sql(&format!("SELECT customer_id, rating FROM ({first})"))
-                .await?
-                .1
-            {
-                let (ids, ratings) = (opt_strings(b.column(0))?, i64s(b.column(1))?);
-                for (id, r) in ids.iter().zip(ratings) {
-                    if let (Some(v), Some(r)) = (id.as_ref().and_then(|id| clv.get(id)), r) {
-                        by_rating.entry(r).or_default().push(*v);
-                    }
+                let Some(rating) = ratings[i] else { continue };
+                let a = by.entry(rating).or_default();
+                let n = n[i].unwrap_or(0);
+                a.customers += 1;
+                a.repeat += i64::from(n > 0);
+                a.orders += n;
+                a.after += after[i].unwrap_or(0);
+                a.spent += spent[i].unwrap_or(0);
+                if let Some(v) = clv
+                    .as_ref()
+                    .zip(ids[i].as_ref())
+                    .and_then(|(clv, id)| clv.get(id))
+                {
+                    a.clv.push(*v);
                 }
             }
-            for o in &mut out {
-                if let Some(vs) = by_rating.remove(&o.rating) {
-                    let n = vs.len() as f64;
+        }
+        let mut refunded: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for b in refunds {
+            let (r, n, k) = (i64s(b.column(0))?, i64s(b.column(1))?, i64s(b.column(2))?);
+            for i in 0..b.num_rows() {
+                if let Some(r) = r[i] {
+                    refunded.insert(r, (n[i].unwrap_or(0), k[i].unwrap_or(0)));
+                }
+            }
+        }
+        Ok(by
+            .into_iter()
+            .map(|(rating, a)| {
+                let per = |x: f64| (a.customers > 0).then(|| x / a.customers as f64);
+                let (reviewed, refunds) = refunded.get(&rating).copied().unwrap_or_default();
+                let n = a.clv.len() as f64;
+                RatingOutcome {
+                    rating,
+                    customers: a.customers,
+                    repeat_rate: per(a.repeat as f64),
+                    orders_after: per(a.orders as f64),
+                    revenue_after: per(money(a.after)),
+                    revenue_per_customer: per(money(a.spent)),
+                    refund_rate: (reviewed > 0).then(|| refunds as f64 / reviewed as f64),
                     // Summed in sorted order: the same on any thread count.
-                    o.avg_clv = Some(crate::cols::sum_sorted(vs) / n);
+                    avg_clv: (n > 0.0).then(|| crate::cols::sum_sorted(a.clv) / n),
                 }
-            }
-        }
-        Ok(out)
+            })
+            .collect())
     }
 }
 

@@ -3,9 +3,11 @@
 //! interaction, split by global time:
 //!
 //!     cargo run --release -p koubei-recs --example movielens -- FILE [--split 0.8] [-k 10]
-//!         [--write-split DIR] [--score FILE]
+//!         [--seed 42] [--write-split DIR] [--score FILE]
 //!
-//! Prints one JSON object per model with its metrics and fit time.
+//! Prints one JSON object per model with its metrics and fit time: ALS
+//! with koubei's defaults (32 factors, λ = 10) and with 64 factors and λ =
+//! 0.01, the settings the peer is compared at.
 //! `--write-split DIR` also writes DIR/train.csv (user,item of the training
 //! interactions) for a peer; `--score FILE` reads a peer's recommendations
 //! (user,item,rank) and prints their metrics, computed by the same
@@ -37,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let share: f64 = flag("--split").map_or(Ok(0.8), |s| s.parse())?;
     let k: usize = flag("-k").map_or(Ok(10), |s| s.parse())?;
+    let seed: u64 = flag("--seed").map_or(Ok(42), |s| s.parse())?;
     let text = std::fs::read_to_string(path)?;
     let (mut users, mut items): (HashMap<String, u32>, HashMap<String, u32>) = Default::default();
     let mut names = (Vec::new(), Vec::new());
@@ -141,12 +144,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         json("itemknn", &evaluate(&recs_of(&knn), &train, &test, k), t)
     );
-    let started = Instant::now();
-    let als = Als::default().fit(&train, |_| {})?;
-    let t = started.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        json("als", &evaluate(&recs_of(&als), &train, &test, k), t)
-    );
+    // koubei's defaults, and the settings the peer is run with.
+    for (name, als) in [
+        (
+            "als",
+            Als {
+                seed,
+                ..Als::default()
+            },
+        ),
+        (
+            "als-64-0.01",
+            Als {
+                factors: 64,
+                regularization: 0.01,
+                seed,
+                ..Als::default()
+            },
+        ),
+    ] {
+        let started = Instant::now();
+        let model = als.fit(&train, |_| {})?;
+        let t = started.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            json(name, &evaluate(&recs_of(&model), &train, &test, k), t)
+        );
+    }
     Ok(())
 }
