@@ -105,6 +105,9 @@ snap demo wom-simulate wom simulate --seeds seeds.json --runs 2000
 snap demo reviews-score reviews score reviews.csv
 snap demo reviews-quarter reviews --by quarter
 snap demo reviews-category reviews --by category --since 2025-10-01 --until 2025-12-31
+snap demo recommend-together recommend together --top 10
+snap demo recommend-similar recommend similar --product p0001 --top 5
+snap demo recommend-for recommend for --customer c0000001 -n 5
 # Last: training stores the shop's model in the workspace.
 snap demo reviews-train reviews train
 

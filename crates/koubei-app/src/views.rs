@@ -1148,7 +1148,7 @@ impl ToView for crate::recs::TogetherReport {
                 text("product"),
                 text("with"),
                 count("orders"),
-                col("support", Kind::Share),
+                col("support", Kind::Number(5)),
                 col("confidence", Kind::Share),
                 col("lift", Kind::Number(2)),
             ],

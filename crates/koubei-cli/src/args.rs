@@ -571,7 +571,7 @@ pub struct TogetherArgs {
     #[arg(long)]
     pub product: Option<String>,
     /// Orders that must hold both products.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub min_orders: u64,
     /// Of the orders with the first product, the share that must hold the
     /// second.

@@ -160,7 +160,7 @@ impl Default for TogetherRequest {
     fn default() -> Self {
         TogetherRequest {
             product: None,
-            min_orders: 3,
+            min_orders: 5,
             min_confidence: 0.0,
             top: 20,
         }

@@ -1,4 +1,5 @@
-//! `reviews terms`: the words that set bad reviews (1–2★) apart from good
+//! `reviews terms`: the words and phrases (a review's aspect tags, noun
+//! then adjective: 包装破损) that set bad reviews (1–2★) apart from good
 //! ones (4–5★), by the log-odds ratio with an informative Dirichlet prior
 //! (koubei-reviews' [`log_odds`]), each with its rating drag and example
 //! reviews: what to fix first.
@@ -101,13 +102,14 @@ impl Engine {
                 quoted(c)
             ));
         }
-        let sql = format!(
-            "SELECT r.text, r.rating FROM reviews r
-             WHERE r.rating IS NOT NULL AND r.text IS NOT NULL AND trim(r.text) <> '' AND {}
-             ORDER BY r.review_id",
+        let scope = format!(
+            "r.rating IS NOT NULL AND r.text IS NOT NULL AND trim(r.text) <> '' AND {}",
             filter.join(" AND ")
         );
-        let (mut texts, mut ratings) = (Vec::new(), Vec::new());
+        let sql = format!(
+            "SELECT r.text, r.rating, r.review_id FROM reviews r WHERE {scope} ORDER BY r.review_id"
+        );
+        let (mut texts, mut ratings, mut ids) = (Vec::new(), Vec::new(), Vec::new());
         for b in self.sql(&sql).await?.1 {
             texts.extend(strings(b.column(0))?);
             ratings.extend(
@@ -115,9 +117,41 @@ impl Engine {
                     .into_iter()
                     .map(Option::unwrap_or_default),
             );
+            ids.extend(strings(b.column(2))?);
+        }
+        // Each review's tags (noun–adjective phrases: 包装破损, 物流很快)
+        // count as terms beside its words.
+        self.review_scores().await?;
+        let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+        let tag_sql = format!(
+            "SELECT DISTINCT CAST(m.review_id AS VARCHAR) AS id, CAST(m.tag AS VARCHAR) AS tag
+             FROM review_mentions m JOIN reviews r ON r.review_id = m.review_id
+             WHERE m.tag IS NOT NULL AND {scope}"
+        );
+        for b in self.sql(&tag_sql).await?.1 {
+            for (id, tag) in strings(b.column(0))?.into_iter().zip(strings(b.column(1))?) {
+                tags.entry(id).or_default().push(tag);
+            }
         }
         let model = koubei_reviews::DefaultModel::shared();
-        let words: Vec<Vec<String>> = texts.par_iter().map(|t| model.words(t)).collect();
+        let words: Vec<Vec<String>> = texts
+            .par_iter()
+            .zip(&ids)
+            .map(|(t, id)| {
+                let mut w = model.words(t);
+                if let Some(phrases) = tags.get(id) {
+                    let mut phrases = phrases.clone();
+                    phrases.sort_unstable();
+                    w.extend(
+                        phrases
+                            .into_iter()
+                            .filter(|p| !w.contains(p))
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                w
+            })
+            .collect();
         let bad_docs = (0..texts.len()).filter(|&i| ratings[i] <= 2);
         let good_docs = (0..texts.len()).filter(|&i| ratings[i] >= 4);
         let bad = document_counts(bad_docs.clone().map(|i| words[i].as_slice()));

@@ -82,30 +82,26 @@ fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
     }
 }
 
-/// YᵀY + λI.
+/// YᵀY + λI. Rows are summed in fixed blocks, in parallel, and the
+/// blocks' sums added in order: the same factors on any number of threads.
 fn gram(y: &[f32], f: usize, lambda: f32) -> Vec<f32> {
-    let rows = y.len() / f;
-    let partial = (0..rows)
-        .into_par_iter()
-        .with_min_len(256)
-        .fold(
-            || vec![0.0f32; f * f],
-            |mut g, r| {
-                let v = &y[r * f..(r + 1) * f];
+    const BLOCK: usize = 256;
+    let partial: Vec<Vec<f32>> = y
+        .par_chunks(BLOCK * f)
+        .map(|rows| {
+            let mut g = vec![0.0f32; f * f];
+            for v in rows.chunks_exact(f) {
                 for a in 0..f {
                     axpy(&mut g[a * f..(a + 1) * f], v[a], v);
                 }
-                g
-            },
-        )
-        .reduce(
-            || vec![0.0f32; f * f],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    let mut g = partial;
+            }
+            g
+        })
+        .collect();
+    let mut g = vec![0.0f32; f * f];
+    for p in &partial {
+        g.iter_mut().zip(p).for_each(|(x, y)| *x += y);
+    }
     for a in 0..f {
         g[a * f + a] += lambda;
     }
@@ -322,12 +318,21 @@ mod tests {
         );
     }
 
-    /// The same seed gives the same factors.
+    /// The same seed gives the same factors, on one thread or several.
     #[test]
     fn reproducible() {
-        let m = Interactions::from_cells(3, 3, [(0, 0, 1.0), (1, 1, 1.0), (2, 0, 1.0)]).unwrap();
-        let a = Als::default().fit(&m, |_| {}).unwrap();
-        let b = Als::default().fit(&m, |_| {}).unwrap();
+        let cells = (0..2000u32).map(|u| (u, (u * 7 + u / 3) % 50, 1.0));
+        let m = Interactions::from_cells(2000, 50, cells).unwrap();
+        let on = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| Als::default().fit(&m, |_| {}).unwrap())
+        };
+        let (a, b, c) = (on(1), on(1), on(3));
         assert_eq!(a.users, b.users);
+        assert_eq!(a.users, c.users);
+        assert_eq!(a.items, c.items);
     }
 }

@@ -14,6 +14,8 @@ const QUERIES: &[&[&str]] = &[
     &["sales", "--by", "month"],
     &["reviews", "--by", "month"],
     &["reviews", "terms", "--top", "10"],
+    &["recommend", "together", "--top", "10"],
+    &["recommend", "for", "--customer", "c0000001"],
     &[
         "reviews",
         "--by",
