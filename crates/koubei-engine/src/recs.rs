@@ -72,6 +72,9 @@ impl Purchases {
     }
 
     fn product(&self, field: &'static str, id: &str) -> Result<usize> {
+        if id.is_empty() {
+            return Err(Error::invalid(field, "name a product (its product_id)"));
+        }
         self.products
             .binary_search_by(|p| p.as_str().cmp(id))
             .map_err(|_| Error::invalid(field, format!("{id}: no paid order has this product")))
@@ -450,6 +453,12 @@ impl Engine {
     }
 
     pub async fn recommend_for(&self, req: &ForRequest) -> Result<ForReport> {
+        if req.customer.is_empty() {
+            return Err(Error::invalid(
+                "customer",
+                "name a customer (their customer_id)",
+            ));
+        }
         let p = self.purchases().await?;
         let user = p
             .customers

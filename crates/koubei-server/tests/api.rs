@@ -117,11 +117,34 @@ async fn queries_answer_what_the_operations_give() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["field"], "step", "{err}");
 
-    for name in QUERIES.iter().filter(|n| !n.starts_with("funnel")) {
+    // Those that need no field; a product's or a customer's
+    // recommendations name one below, and an evaluation's fit times differ
+    // from run to run.
+    let needs = ["recommend/similar", "recommend/for", "recommend/evaluate"];
+    for name in QUERIES
+        .iter()
+        .filter(|n| !n.starts_with("funnel") && !needs.contains(n))
+    {
         let (status, _, body) = call(&app, get(&format!("/v1/{name}"))).await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         assert_eq!(body, query(&ws, name, json!({})).await.unwrap(), "{name}");
     }
+    for (name, field, value) in [
+        ("recommend/similar", "product", "p0001"),
+        ("recommend/for", "customer", "c0000001"),
+    ] {
+        let (status, _, body) = call(&app, get(&format!("/v1/{name}?{field}={value}"))).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let typed = query(&ws, name, json!({ field: value })).await.unwrap();
+        assert_eq!(body, typed, "{name}");
+        let (status, _, err) = call(&app, get(&format!("/v1/{name}"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {err}");
+        assert_eq!(err["field"], field, "{err}");
+    }
+    let (status, _, body) = call(&app, get("/v1/recommend/evaluate?k=5")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["k"], 5);
+    assert_eq!(body["models"].as_array().unwrap().len(), 3, "{body}");
 
     // A segment's list has as many customers as its row counts.
     let (_, _, rfm) = call(&app, get("/v1/rfm")).await;
