@@ -123,7 +123,8 @@ pub async fn report_data(
         (
             "reviews_product",
             "reviews",
-            serde_json::json!({"since": s, "until": u, "by": "product", "top": 10, "rank_by_bayesian_mean": true}),
+            serde_json::json!({"since": s, "until": u, "by": "product", "top": 10, "rank_by_bayesian_mean": true,
+                               "by_rating": false}),
         ),
         (
             "reviews_terms",

@@ -157,6 +157,7 @@ impl SatisfactionArgs {
             prior_reviews: self.prior_reviews,
             rank_by_bayesian_mean: self.rank_by_bayesian_mean,
             clv: !self.no_clv,
+            by_rating: true,
         }
     }
 }

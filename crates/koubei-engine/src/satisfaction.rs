@@ -107,6 +107,9 @@ pub struct SatisfactionRequest {
     /// Give each rating's customers their mean predicted lifetime value
     /// (`by_rating`'s `avg_clv`), which fits the CLV model.
     pub clv: bool,
+    /// Follow customers after their first rating (`by_rating`); a ranking
+    /// of products, which shows only the rows, can leave it out.
+    pub by_rating: bool,
 }
 
 impl Default for SatisfactionRequest {
@@ -119,6 +122,7 @@ impl Default for SatisfactionRequest {
             prior_reviews: None,
             rank_by_bayesian_mean: false,
             clv: true,
+            by_rating: true,
         }
     }
 }
@@ -550,7 +554,11 @@ impl Engine {
             total,
             rows,
             tags: self.tags(&cur).await?,
-            by_rating: self.rating_outcomes(req).await?,
+            by_rating: if req.by_rating {
+                self.rating_outcomes(req).await?
+            } else {
+                Vec::new()
+            },
         })
     }
 

@@ -744,7 +744,7 @@
       ],
     });
 
-    const p = await api("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true }, "reviews_product");
+    const p = await api("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true, by_rating: false }, "reviews_product");
     const ph = ["product", "reviews", "mean_rating", "bayesian_mean", "csat", "review_rate", "refund_rate"];
     const pr = p.rows.map((x) => [x.key, x.reviews, x.mean_rating, x.bayesian_mean, x.csat, x.review_rate, x.refund_rate]);
     main.append(panel("Most reviewed products", csvButton("reviews-products", ph, pr),
