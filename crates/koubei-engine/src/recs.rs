@@ -433,16 +433,15 @@ impl Engine {
         }
         let p = self.purchases().await?;
         let item = p.product("product", &req.product)?;
-        let model = ItemKnn {
+        let near = ItemKnn {
             similarity,
             shrink: req.shrink,
             neighbours: req.top,
         }
-        .fit(&p.matrix(p.events.iter().copied())?);
+        .neighbours_of(&p.matrix(p.events.iter().copied())?, item);
         Ok(SimilarReport {
             product: req.product.clone(),
-            similar: model
-                .similar(item, req.top)
+            similar: near
                 .iter()
                 .map(|&(j, s)| SimilarRow {
                     product: p.products[j as usize].clone(),

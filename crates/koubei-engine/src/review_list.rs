@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cols::{f64s, i64s, opt_strings, strings};
 use crate::review_scores::{REVIEW_MENTIONS, REVIEW_SCORES};
+use crate::review_terms::quoted;
 use crate::{Engine, Error, Result};
 
 /// Which reviews `reviews list` shows.
@@ -77,10 +78,6 @@ pub struct ReviewListReport {
     pub rows: Vec<ListedReview>,
 }
 
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 const ASPECTS: [&str; 4] = ["description", "service", "logistics", "price"];
 const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
 
@@ -102,17 +99,14 @@ impl Engine {
             return Err(Error::invalid("rating", format!("{r}: expected 1 to 5")));
         }
         let model = self.review_scores().await?.to_string();
-        let mut filter = vec![crate::ts_in_days("r.ts", req.since, req.until)];
-        if let Some(p) = &req.product {
-            filter.push(format!("r.product_id = {}", quoted(p)));
-        }
-        if let Some(c) = &req.category {
-            let col = self.orders_column("category").await?;
-            filter.push(format!(
-                "r.product_id IN (SELECT product_id FROM orders WHERE {col} = {})",
-                quoted(c)
-            ));
-        }
+        let mut filter = self
+            .review_scope(
+                req.since,
+                req.until,
+                req.product.as_deref(),
+                req.category.as_deref(),
+            )
+            .await?;
         let mut mention = Vec::new();
         if let Some(t) = &req.tag {
             mention.push(format!("CAST(tag AS VARCHAR) = {}", quoted(t)));

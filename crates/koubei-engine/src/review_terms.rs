@@ -79,11 +79,35 @@ pub struct TermsReport {
     pub praise: Vec<TermRow>,
 }
 
-fn quoted(s: &str) -> String {
+/// A string as an SQL literal.
+pub(crate) fn quoted(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 impl Engine {
+    /// SQL conditions on reviews `r`: written in the range, of one product,
+    /// of the products of one category (from `orders`).
+    pub(crate) async fn review_scope(
+        &self,
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+        product: Option<&str>,
+        category: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let mut filter = vec![crate::ts_in_days("r.ts", since, until)];
+        if let Some(p) = product {
+            filter.push(format!("r.product_id = {}", quoted(p)));
+        }
+        if let Some(c) = category {
+            let col = self.orders_column("category").await?;
+            filter.push(format!(
+                "r.product_id IN (SELECT product_id FROM orders WHERE {col} = {})",
+                quoted(c)
+            ));
+        }
+        Ok(filter)
+    }
+
     pub async fn review_terms(&self, req: &TermsRequest) -> Result<TermsReport> {
         if !(req.prior_terms > 0.0 && req.prior_terms.is_finite()) {
             return Err(Error::invalid(
@@ -91,17 +115,14 @@ impl Engine {
                 format!("{}: must be above 0", req.prior_terms),
             ));
         }
-        let mut filter = vec![crate::ts_in_days("r.ts", req.since, req.until)];
-        if let Some(p) = &req.product {
-            filter.push(format!("r.product_id = {}", quoted(p)));
-        }
-        if let Some(c) = &req.category {
-            let col = self.orders_column("category").await?;
-            filter.push(format!(
-                "r.product_id IN (SELECT product_id FROM orders WHERE {col} = {})",
-                quoted(c)
-            ));
-        }
+        let filter = self
+            .review_scope(
+                req.since,
+                req.until,
+                req.product.as_deref(),
+                req.category.as_deref(),
+            )
+            .await?;
         let scope = format!(
             "r.rating IS NOT NULL AND r.text IS NOT NULL AND trim(r.text) <> '' AND {}",
             filter.join(" AND ")
@@ -268,6 +289,15 @@ mod tests {
         assert!((slow.drag.unwrap() - drag).abs() < 1e-12);
         assert_eq!(slow.examples, ["物流太慢，质量不错", "物流太慢，包装破损"]);
         assert_eq!(r.complaints[0].term, "太慢", "{:?}", r.complaints);
+        // The tag 物流太慢 (noun, then adjective) is a term of its own, in
+        // the same three bad reviews.
+        let phrase = r.complaints.iter().find(|t| t.term == "物流太慢");
+        assert_eq!(
+            phrase.map(|t| (t.bad_reviews, t.good_reviews)),
+            Some((3, 0)),
+            "{:?}",
+            r.complaints
+        );
         assert!(
             r.praise.iter().take(3).any(|t| t.term == "很快"),
             "{:?}",

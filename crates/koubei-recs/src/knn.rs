@@ -47,53 +47,75 @@ pub struct ItemKnnModel {
 
 impl ItemKnn {
     pub fn fit(&self, m: &Interactions) -> ItemKnnModel {
-        let binary = m.binary();
-        let items = binary.transpose();
-        let buyers: Vec<f32> = (0..items.rows())
-            .map(|i| items.row(i).0.len() as f32)
-            .collect();
+        let users = m.binary();
+        let items = users.transpose();
+        let buyers = buyers(&items);
         let similar = (0..items.rows())
             .into_par_iter()
             .map_init(
                 || vec![0u32; items.rows()],
-                |both, i| {
-                    let mut touched = Vec::new();
-                    for &u in items.row(i).0 {
-                        for &j in binary.row(u as usize).0 {
-                            if j as usize != i {
-                                if both[j as usize] == 0 {
-                                    touched.push(j);
-                                }
-                                both[j as usize] += 1;
-                            }
-                        }
-                    }
-                    let mut near: Vec<(u32, f32)> = touched
-                        .iter()
-                        .map(|&j| {
-                            let c = both[j as usize] as f32;
-                            let (a, b) = (buyers[i], buyers[j as usize]);
-                            let denominator = match self.similarity {
-                                Similarity::Cosine => (a * b).sqrt(),
-                                Similarity::Jaccard => a + b - c,
-                            };
-                            (j, c / (denominator + self.shrink))
-                        })
-                        .collect();
-                    for &j in &touched {
-                        both[j as usize] = 0;
-                    }
-                    near.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-                    near.truncate(self.neighbours);
-                    near
-                },
+                |both, i| self.row(&users, &items, &buyers, both, i),
             )
             .collect();
-        ItemKnnModel {
-            similar,
-            users: binary,
-        }
+        ItemKnnModel { similar, users }
     }
+
+    /// The items most similar to `item` alone, most similar first: what a
+    /// fitted model's [`ItemKnnModel::similar`] gives, without the others.
+    pub fn neighbours_of(&self, m: &Interactions, item: usize) -> Vec<(u32, f32)> {
+        let users = m.binary();
+        let items = users.transpose();
+        let buyers = buyers(&items);
+        self.row(&users, &items, &buyers, &mut vec![0u32; items.rows()], item)
+    }
+
+    /// Item `i`'s neighbours, counting buyers of both in `both` (all 0
+    /// before and after).
+    fn row(
+        &self,
+        users: &Interactions,
+        items: &Interactions,
+        buyers: &[f32],
+        both: &mut [u32],
+        i: usize,
+    ) -> Vec<(u32, f32)> {
+        let mut touched = Vec::new();
+        for &u in items.row(i).0 {
+            for &j in users.row(u as usize).0 {
+                if j as usize != i {
+                    if both[j as usize] == 0 {
+                        touched.push(j);
+                    }
+                    both[j as usize] += 1;
+                }
+            }
+        }
+        let mut near: Vec<(u32, f32)> = touched
+            .iter()
+            .map(|&j| {
+                let c = both[j as usize] as f32;
+                let (a, b) = (buyers[i], buyers[j as usize]);
+                let denominator = match self.similarity {
+                    Similarity::Cosine => (a * b).sqrt(),
+                    Similarity::Jaccard => a + b - c,
+                };
+                (j, c / (denominator + self.shrink))
+            })
+            .collect();
+        for &j in &touched {
+            both[j as usize] = 0;
+        }
+        near.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        near.truncate(self.neighbours);
+        near
+    }
+}
+
+/// Each item's buyers.
+fn buyers(items: &Interactions) -> Vec<f32> {
+    (0..items.rows())
+        .map(|i| items.row(i).0.len() as f32)
+        .collect()
 }
 
 impl ItemKnnModel {
@@ -157,6 +179,7 @@ mod tests {
         }
         .fit(&m);
         assert!((jaccard.similar(1, 5)[0].1 - 2.0 / 4.0).abs() < 1e-6);
+        assert_eq!(knn.neighbours_of(&m, 0), s);
         // User 2 has item 0: item 1 is recommended; item 2 shares no buyer.
         assert_eq!(model.recommend(2, &[0], 5).len(), 1);
         assert_eq!(model.recommend(2, &[0], 5)[0].0, 1);
