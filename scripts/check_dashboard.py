@@ -253,6 +253,39 @@ def main():
                            driver.find_element(By.ID, "review-list").text.startswith(f'{count(listed["matched"])} reviews with the term {term}'))
                 check.true("reviews behind a term: in the URL", "term=" in driver.current_url)
 
+            # Recommendations: the pairs, the At Risk customers' top 3 and
+            # one customer's top 10 are the API's; measuring fills the
+            # models' table on a click.
+            if open_page(driver, addr, f"recs?{r}", check):
+                from selenium.webdriver.support.ui import WebDriverWait
+                t = api(addr, "/v1/recommend/together?top=15")
+                tables = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")
+                pairs = [(tr.find_elements(By.TAG_NAME, "td")[0].text, tr.find_elements(By.TAG_NAME, "td")[1].text)
+                         for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("recs bought together", pairs, [(x["product"], x["with"]) for x in t["rules"]])
+                check.true("recs: some pairs", len(pairs) > 0)
+                w = api(addr, "/v1/recommend/export?segments=At%20Risk&n=3&model=itemknn")
+                rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in tables[1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("recs win back", rows, [[c["customer_id"], *[p["product"] for p in c["products"]]] for c in w["customers"][:20]])
+                check.true("recs win back count", driver.find_element(By.ID, "recs-winback").text.startswith(f'At Risk: {count(w["matched"])} customers'))
+                first = w["customers"][0]["customer_id"]
+                f = api(addr, f"/v1/recommend/for?customer={first}&n=10&model=itemknn")
+                shown = [tr.find_elements(By.TAG_NAME, "td")[1].text for tr in tables[2].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("recs for the first customer", shown, [p["product"] for p in f["products"]])
+                check.true("recs: the pairs' chart is drawn", len(driver.find_elements(By.CSS_SELECTOR, "#recs-together canvas")) == 1)
+                # A customer of the list opens their own top 10.
+                other = w["customers"][1]["customer_id"]
+                driver.find_element(By.CSS_SELECTOR, f'button[data-customer="{other}"]').click()
+                WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "recs-for") and other in d.find_element(By.ID, "recs-for").text)
+                check.true("recs: the customer is in the URL", f"customer={other}" in driver.current_url)
+                driver.find_element(By.ID, "recs-measure").click()
+                WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#recs-evaluate canvas"))
+                e = api(addr, "/v1/recommend/evaluate")
+                tables = driver.find_elements(By.CSS_SELECTOR, "#page .panel table")
+                shown = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")][:4] for tr in tables[-1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+                check.equal("recs evaluate", shown, [[m["model"], f'{m["precision"]:.4f}', f'{m["recall"]:.4f}', f'{m["ndcg"]:.4f}'] for m in e["models"]])
+                shot(driver, os.path.join(a.out, "recs.png"))
+
             # A segment's button opens its customers, as the API lists them.
             if open_page(driver, addr, f"customers?{r}", check):
                 driver.find_element(By.CSS_SELECTOR, 'button[data-list="At Risk"]').click()
@@ -302,7 +335,7 @@ def main():
                 check.equal(f"report {k['key']}", float(raw) if raw else None, k["value"])
             s = api(addr, f"/v1/sales?by=month&since={data['since']}&until={data['until']}")
             sections = driver.find_elements(By.CSS_SELECTOR, "#page > section")
-            check.equal("report sections", len(sections), 8)
+            check.equal("report sections", len(sections), 9)
             skipped = driver.execute_script("return window.KOUBEI_DATA.sections.skipped")
             check.equal("report sections skipped", skipped, {})
             f = api(addr, f"/v1/funnel?steps=view,add_to_cart,checkout,purchase&window_seconds=604800&trend=week&since={data['since']}&until={data['until']}")
@@ -315,6 +348,13 @@ def main():
             check.equal("report reviews csat", float(card.get_attribute("data-value")), rv["total"]["csat"])
             tv = api(addr, f"/v1/reviews/terms?top=10&since={data['since']}&until={data['until']}")
             check.true("report reviews terms", all(x["term"] in sections[7].text for x in tv["complaints"]))
+            rt = api(addr, "/v1/recommend/together?top=15")
+            check.true("report recs: some pairs", len(rt["rules"]) > 0)
+            shown = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in sections[8].find_elements(By.CSS_SELECTOR, "table")[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
+            check.equal("report recs pairs", shown, [x["product"] for x in rt["rules"]])
+            rw = api(addr, "/v1/recommend/export?segments=At%20Risk&n=3&model=itemknn&limit=20")
+            shown = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in sections[8].find_elements(By.CSS_SELECTOR, "table")[1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+            check.equal("report recs win back", shown, [c["customer_id"] for c in rw["customers"]])
             shot(driver, os.path.join(a.out, "report.png"))
 
             # A bad range is shown as the API's reason, not a console error.

@@ -108,6 +108,7 @@ snap demo reviews-category reviews --by category --since 2025-10-01 --until 2025
 snap demo recommend-together recommend together --top 10
 snap demo recommend-similar recommend similar --product p0001 --top 5
 snap demo recommend-for recommend for --customer c0000001 -n 5
+snap demo recommend-export-at-risk recommend export --segment "At Risk" -n 2 --model itemknn
 # Last: training stores the shop's model in the workspace.
 snap demo reviews-train reviews train
 

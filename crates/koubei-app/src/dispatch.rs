@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{Error, Result, Workspace};
 
 /// The names [`query`] answers, as an API would route them.
-pub const QUERIES: [&str; 19] = [
+pub const QUERIES: [&str; 20] = [
     "tables",
     "overview",
     "sales",
@@ -29,6 +29,7 @@ pub const QUERIES: [&str; 19] = [
     "recommend/similar",
     "recommend/for",
     "recommend/evaluate",
+    "recommend/export",
 ];
 
 /// Runs the operation `name` on `request` (an object of the request's
@@ -54,6 +55,7 @@ pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> 
         "recommend/similar" => json(crate::recs::similar(ws, &parse(request)?).await?),
         "recommend/for" => json(crate::recs::for_customer(ws, &parse(request)?).await?),
         "recommend/evaluate" => json(crate::recs::evaluate(ws, &parse(request)?).await?),
+        "recommend/export" => json(crate::recs::export(ws, &parse(request)?).await?),
         _ => Err(Error::Request(format!(
             "no operation \"{name}\": expected one of {}",
             QUERIES.join(", ")
@@ -84,6 +86,7 @@ pub fn request_schema(name: &str) -> Result<schemars::Schema> {
         "recommend/similar" => schema_for!(crate::recs::SimilarRequest),
         "recommend/for" => schema_for!(crate::recs::ForRequest),
         "recommend/evaluate" => schema_for!(crate::recs::EvaluateRequest),
+        "recommend/export" => schema_for!(crate::recs::ExportRequest),
         _ => {
             return Err(Error::Request(format!(
                 "no operation \"{name}\": expected one of {}",

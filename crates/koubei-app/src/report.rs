@@ -131,6 +131,16 @@ pub async fn report_data(
             "reviews/terms",
             serde_json::json!({"since": s, "until": u, "top": 10}),
         ),
+        (
+            "recs_together",
+            "recommend/together",
+            serde_json::json!({"top": 15}),
+        ),
+        (
+            "recs_winback",
+            "recommend/export",
+            serde_json::json!({"segments": ["At Risk"], "n": 3, "model": "itemknn", "limit": 20}),
+        ),
     ];
     let mut more = serde_json::Map::new();
     let mut skipped = serde_json::Map::new();

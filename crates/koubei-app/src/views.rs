@@ -1180,17 +1180,113 @@ impl ToView for crate::recs::SimilarReport {
     }
 }
 
+/// Which model answered, in a title: stored (and when) or fitted now.
+fn model_used(m: &crate::recs::ModelUsed) -> String {
+    let mut t = match &m.trained_at {
+        Some(at) => format!("{} trained {at}", m.model),
+        None => format!("{} fitted now", m.model),
+    };
+    if !m.event_weights.is_empty() {
+        let w: Vec<String> = m
+            .event_weights
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        t.push_str(&format!(", events {}", w.join(" ")));
+    }
+    if m.stale {
+        t.push_str(" (the data changed since: train again)");
+    }
+    t
+}
+
 impl ToView for crate::recs::ForReport {
     fn view(&self) -> View {
         let mut s = Section::new(
             Some(&format!(
                 "for {} ({} products bought), by {}",
-                self.customer, self.bought, self.model
+                self.customer,
+                self.bought,
+                model_used(&self.model)
             )),
             vec![text("product"), col("score", Kind::Number(3))],
         );
         for r in &self.products {
             s.row(vec![r.product.as_str().into(), r.score.into()]);
+        }
+        View::new(vec![s])
+    }
+}
+
+impl ToView for crate::recs::TrainReport {
+    fn view(&self) -> View {
+        let mut s = Section::new(
+            Some("stored in the workspace"),
+            vec![
+                text("model"),
+                text("trained_at"),
+                text("data_version"),
+                col("customers", Kind::Count),
+                col("products", Kind::Count),
+                col("interactions", Kind::Count),
+                col("fit_seconds", Kind::Number(2)),
+            ],
+        );
+        for m in &self.models {
+            let v: Vec<String> = m
+                .data_version
+                .iter()
+                .map(|(t, v)| format!("{t} v{v}"))
+                .collect();
+            s.row(vec![
+                m.model.into(),
+                m.trained_at.as_str().into(),
+                v.join(", ").as_str().into(),
+                m.customers.into(),
+                m.products.into(),
+                m.interactions.into(),
+                m.fit_seconds.into(),
+            ]);
+        }
+        View::new(vec![s])
+    }
+}
+
+/// One row per customer and rank: what a CRM imports.
+impl ToView for crate::recs::ExportReport {
+    fn view(&self) -> View {
+        let mut title = format!(
+            "top {} of {} customers, by {}",
+            self.n,
+            self.customers.len(),
+            model_used(&self.model)
+        );
+        if self.unknown > 0 {
+            title.push_str(&format!(
+                "; {} customers of the segments are not in the model",
+                self.unknown
+            ));
+        }
+        let segments = self.customers.iter().any(|c| c.segment.is_some());
+        let mut columns = vec![text("customer_id")];
+        if segments {
+            columns.push(text("segment"));
+        }
+        columns.extend([
+            col("rank", Kind::Count),
+            text("product_id"),
+            col("score", Kind::Number(4)),
+        ]);
+        let mut s = Section::new(Some(&title), columns);
+        for c in &self.customers {
+            for (rank, r) in c.products.iter().enumerate() {
+                let mut cells = vec![c.customer_id.as_str().into()];
+                if segments {
+                    cells.push(c.segment.unwrap_or("").into());
+                }
+                cells.extend([(rank + 1).into(), r.product.as_str().into(), r.score.into()]);
+                s.row(cells);
+            }
         }
         View::new(vec![s])
     }

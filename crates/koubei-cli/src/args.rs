@@ -558,8 +558,16 @@ pub enum RecommendCommand {
     Together(TogetherArgs),
     /// The products most like one, by the customers who bought both.
     Similar(SimilarArgs),
-    /// A customer's top N.
+    /// A customer's top N, from the model `recommend train` stored (fitted
+    /// now when there is none).
     For(ForArgs),
+    /// Fit a model on every paid order (and weighted events) and store it
+    /// in the workspace with the data's version: `for` then answers in
+    /// milliseconds, and `export` lists every customer.
+    Train(RecTrainArgs),
+    /// Every customer's top N (or one RFM segment's) for a CRM or an e-mail
+    /// tool: one row per customer and rank.
+    Export(RecExportArgs),
     /// Train on the earliest orders, test on the latest: precision, recall,
     /// NDCG, MAP and coverage at k of each model, against popularity.
     Evaluate(EvaluateArgs),
@@ -600,6 +608,32 @@ pub struct SimilarArgs {
     pub format: OutputFormat,
 }
 
+/// An event's weight beside a paid order line's 1: `view=0.1`.
+fn parse_weight(s: &str) -> Result<(String, f32), String> {
+    let (name, w) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected EVENT=WEIGHT such as view=0.1, not \"{s}\""))?;
+    let w: f32 = w
+        .parse()
+        .map_err(|_| format!("{name}: the weight \"{w}\" is not a number"))?;
+    Ok((name.to_string(), w))
+}
+
+/// Events learnt from beside the orders, shared by the recommend commands.
+#[derive(Debug, clap::Args)]
+pub struct EventWeightArgs {
+    /// Also learn from these events, each with its weight beside a paid
+    /// order line's 1: `--events view=0.1,add_to_cart=0.5`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_weight)]
+    pub events: Vec<(String, f32)>,
+}
+
+impl EventWeightArgs {
+    pub fn weights(&self) -> koubei_app::recs::EventWeights {
+        self.events.iter().cloned().collect()
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ForArgs {
     #[arg(long)]
@@ -612,6 +646,48 @@ pub struct ForArgs {
     /// Recommend products the customer has bought already (consumables).
     #[arg(long)]
     pub allow_repeat: bool,
+    #[command(flatten)]
+    pub events: EventWeightArgs,
+    /// Fit on the latest data now instead of using the stored model.
+    #[arg(long)]
+    pub refit: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecTrainArgs {
+    /// Models to train and store (default: als).
+    #[arg(long, value_delimiter = ',')]
+    pub model: Vec<koubei_app::recs::RecModel>,
+    #[command(flatten)]
+    pub events: EventWeightArgs,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecExportArgs {
+    /// Write to this file: .csv, or .parquet (default: the rows to stdout
+    /// in --format).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    /// als, itemknn or pop.
+    #[arg(long, default_value = "als")]
+    pub model: koubei_app::recs::RecModel,
+    /// Only the customers of these RFM segments (repeatable), e.g.
+    /// --segment "At Risk" for a win-back campaign.
+    #[arg(long)]
+    pub segment: Vec<String>,
+    #[arg(long)]
+    pub allow_repeat: bool,
+    #[command(flatten)]
+    pub events: EventWeightArgs,
+    /// Fit on the latest data now instead of using the stored model.
+    #[arg(long)]
+    pub refit: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }
@@ -626,6 +702,8 @@ pub struct EvaluateArgs {
     pub split: f64,
     #[arg(short, default_value_t = 10)]
     pub k: usize,
+    #[command(flatten)]
+    pub events: EventWeightArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }

@@ -140,6 +140,28 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 RecommendCommand::Evaluate(a) => {
                     show(out, a.format, recs::evaluate(&open()?, &a.request()).await)
                 }
+                RecommendCommand::Train(a) => show(
+                    out,
+                    a.format,
+                    recs::train(&open()?, &a.request(), &Bars).await,
+                ),
+                RecommendCommand::Export(a) => {
+                    let report = recs::export(&open()?, &a.request())
+                        .await
+                        .map_err(cli_error)?;
+                    match &a.out {
+                        Some(file) => {
+                            let rows = export_recs(file, &report)?;
+                            eprintln!(
+                                "wrote {rows} rows ({} customers) to {}",
+                                report.customers.len(),
+                                file.display()
+                            );
+                            Ok(())
+                        }
+                        None => render(out, a.format, &report),
+                    }
+                }
             }
         }
         Command::Reviews(a) => match a.command {
@@ -293,6 +315,7 @@ fn flag(field: &str) -> String {
         "query" => "the query".into(),
         "exclusions" => "--exclude".into(),
         "segments" => "--segment".into(),
+        "event_weights" => "--events".into(),
         "window_seconds" => "--window".into(),
         "share_window_days" => "--share-window".into(),
         "memory_budget_mib" => "--memory-budget".into(),
@@ -332,6 +355,44 @@ fn export_rfm(file: &Path, report: &RfmReport, req: &RfmRequest) -> Result<usize
         }
     })?;
     Ok(chosen.len())
+}
+
+/// Writes one row per customer and rank, as CSV or Parquet by the file's
+/// extension; returns the rows written.
+fn export_recs(file: &Path, report: &koubei_app::recs::ExportReport) -> Result<usize> {
+    use std::fmt::Write as _;
+    let rows: Vec<(&koubei_app::recs::CustomerRecs, usize)> = report
+        .customers
+        .iter()
+        .flat_map(|c| (0..c.products.len()).map(move |r| (c, r)))
+        .collect();
+    let segments = report.customers.iter().any(|c| c.segment.is_some());
+    let parquet = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if parquet {
+        output::recs_parquet(file, &rows, segments)?;
+        return Ok(rows.len());
+    }
+    let mut header = vec!["customer_id"];
+    if segments {
+        header.push("segment");
+    }
+    header.extend(["rank", "product_id", "score"]);
+    output::csv_file(file, &header, rows.len(), |i, line| {
+        let (c, r) = rows[i];
+        koubei_app::view::csv_cell(line, &c.customer_id);
+        if segments {
+            line.push(',');
+            koubei_app::view::csv_cell(line, c.segment.unwrap_or(""));
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(line, ",{},", r + 1);
+        koubei_app::view::csv_cell(line, &c.products[r].product);
+        // The score is an f32: its shortest form, not its f64 expansion.
+        let _ = write!(line, ",{}", c.products[r].score as f32);
+    })?;
+    Ok(rows.len())
 }
 
 /// Writes one row per customer: the summary, P(alive), expected purchases

@@ -111,6 +111,56 @@ pub fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// Writes recommendations, one row per customer and rank, as Parquet.
+pub fn recs_parquet(
+    file: &std::path::Path,
+    rows: &[(&koubei_app::recs::CustomerRecs, usize)],
+    segments: bool,
+) -> Result<()> {
+    use anyhow::Context;
+    use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+    use std::sync::Arc;
+    let mut columns: Vec<(&str, ArrayRef)> = vec![(
+        "customer_id",
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(c, _)| c.customer_id.as_str()),
+        )),
+    )];
+    if segments {
+        columns.push((
+            "segment",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(c, _)| c.segment.unwrap_or("")),
+            )),
+        ));
+    }
+    columns.push((
+        "rank",
+        Arc::new(UInt32Array::from_iter_values(
+            rows.iter().map(|(_, r)| *r as u32 + 1),
+        )),
+    ));
+    columns.push((
+        "product_id",
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(c, r)| c.products[*r].product.as_str()),
+        )),
+    ));
+    columns.push((
+        "score",
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|(c, r)| c.products[*r].score),
+        )),
+    ));
+    let batch = RecordBatch::try_from_iter(columns)?;
+    let f = std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None)?;
+    w.write(&batch)
+        .and_then(|()| w.close().map(|_| ()))
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

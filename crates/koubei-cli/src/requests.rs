@@ -99,6 +99,35 @@ impl ForArgs {
             n: self.n,
             model: self.model,
             allow_repeat: self.allow_repeat,
+            event_weights: self.events.weights(),
+            refit: self.refit,
+        }
+    }
+}
+
+impl RecTrainArgs {
+    pub fn request(&self) -> koubei_app::recs::TrainRequest {
+        let mut req = koubei_app::recs::TrainRequest {
+            event_weights: self.events.weights(),
+            ..Default::default()
+        };
+        if !self.model.is_empty() {
+            req.models = self.model.clone();
+        }
+        req
+    }
+}
+
+impl RecExportArgs {
+    pub fn request(&self) -> koubei_app::recs::ExportRequest {
+        koubei_app::recs::ExportRequest {
+            n: self.n,
+            model: self.model,
+            allow_repeat: self.allow_repeat,
+            segments: self.segment.clone(),
+            event_weights: self.events.weights(),
+            refit: self.refit,
+            limit: 0,
         }
     }
 }
@@ -108,6 +137,7 @@ impl EvaluateArgs {
         let mut req = koubei_app::recs::EvaluateRequest {
             split: self.split,
             k: self.k,
+            event_weights: self.events.weights(),
             ..Default::default()
         };
         if !self.model.is_empty() {

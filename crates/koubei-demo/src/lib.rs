@@ -185,6 +185,8 @@ const PRODUCTS: usize = 240;
 const REVIEW_STREAM: u64 = 0x7265_7669_6577;
 /// The stream of customers' tastes (which products they buy).
 const TASTE_STREAM: u64 = 0x7461_7374_6573;
+/// The stream of what customers browse.
+const BROWSE_STREAM: u64 = 0x6272_6f77_7365;
 /// Ratings of refunded orders' reviews: 1 to 5 stars.
 const REFUND_RATINGS: [f64; 5] = [0.55, 0.3, 0.15, 0.0, 0.0];
 const WEEK_MICROS: f64 = 7.0 * 86_400.0 * 1e6;
@@ -211,6 +213,8 @@ struct Sampler {
     reviews: ChaCha8Rng,
     /// So do tastes.
     taste: ChaCha8Rng,
+    /// And what is browsed, apart from what is bought.
+    browse: ChaCha8Rng,
     regions: WeightedIndex<f64>,
     overseas: WeightedIndex<f64>,
     products: WeightedIndex<f64>,
@@ -229,6 +233,7 @@ impl Sampler {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             reviews: ChaCha8Rng::seed_from_u64(cfg.seed ^ REVIEW_STREAM),
             taste: ChaCha8Rng::seed_from_u64(cfg.seed ^ TASTE_STREAM),
+            browse: ChaCha8Rng::seed_from_u64(cfg.seed ^ BROWSE_STREAM),
             regions: WeightedIndex::new(geo::CN_REGIONS.iter().map(|r| r.1))
                 .map_err(|x| e("regions", &x))?,
             overseas: WeightedIndex::new(geo::OVERSEAS.iter().map(|r| r.1))
@@ -380,13 +385,31 @@ impl Sampler {
             None if r < 0.6 => favourite_category(customer),
             _ => return any,
         };
-        // By popularity within the category: products are dealt to the
-        // categories in turn.
-        loop {
-            let p = self.products.sample(&mut self.taste);
-            if p % CATEGORIES.len() == category {
-                return p;
+        in_category(&self.products, &mut self.taste, category)
+    }
+
+    /// A product viewed while browsing: six views in ten of a known
+    /// customer are of their favourite category, the rest (and a
+    /// visitor's) by popularity, from their own stream. As in
+    /// [`Sampler::product_for`], the main stream's draw is made either way.
+    fn viewed_by(&mut self, customer: Option<&str>) -> usize {
+        let any = self.products.sample(&mut self.rng);
+        match customer {
+            Some(c) if self.browse.random::<f64>() < 0.6 => {
+                in_category(&self.products, &mut self.browse, favourite_category(c))
             }
+            _ => any,
+        }
+    }
+}
+
+/// A product of `category` by popularity: products are dealt to the
+/// categories in turn.
+fn in_category(products: &WeightedIndex<f64>, rng: &mut ChaCha8Rng, category: usize) -> usize {
+    loop {
+        let p = products.sample(rng);
+        if p % CATEGORIES.len() == category {
+            return p;
         }
     }
 }

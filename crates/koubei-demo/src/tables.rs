@@ -310,7 +310,7 @@ impl Builders {
         let mut t = 0i64;
         let extra_views = s.poisson(1.5);
         for _ in 0..extra_views {
-            let p = format!("p{:04}", s.products.sample(&mut s.rng) + 1);
+            let p = format!("p{:04}", s.viewed_by(Some(customer)) + 1);
             steps.push((t, "view", p));
             t += (s.exp(1.5) * MINUTE as f64) as i64 + 1_000_000;
         }
@@ -373,7 +373,7 @@ impl Builders {
         let views = 1 + s.poisson(1.0);
         let mut last = String::new();
         for _ in 0..views {
-            last = format!("p{:04}", s.products.sample(&mut s.rng) + 1);
+            last = format!("p{:04}", s.viewed_by(customer) + 1);
             self.event(
                 t,
                 customer,

@@ -308,4 +308,37 @@ fn customers_have_a_taste_and_baskets_go_together() {
         together > 0.6,
         "later lines in the first line's category: {together}"
     );
+    // Known customers browse their favourite category too; visitors do
+    // not (products are dealt to the categories in turn).
+    let (mut known, mut known_fav, mut anon, mut anon_fav) = (0usize, 0, 0usize, 0);
+    let events = (
+        strings(&d.events, "event"),
+        strings(&d.events, "customer_id"),
+        strings(&d.events, "product_id"),
+    );
+    for ((e, c), p) in events.0.iter().zip(&events.1).zip(&events.2) {
+        let (Some("view"), Some(p)) = (e, p) else {
+            continue;
+        };
+        let category = (p[1..].parse::<usize>().unwrap() - 1) % CATEGORIES.len();
+        match c {
+            Some(c) => {
+                known += 1;
+                known_fav += usize::from(category == favourite_category(c));
+            }
+            None => {
+                anon += 1;
+                anon_fav += usize::from(category < 1);
+            }
+        }
+    }
+    let (kf, af) = (
+        known_fav as f64 / known as f64,
+        anon_fav as f64 / anon as f64,
+    );
+    assert!(
+        (0.6..0.75).contains(&kf),
+        "customers' views of their favourite: {kf}"
+    );
+    assert!(af < 0.3, "visitors' views of one category: {af}");
 }

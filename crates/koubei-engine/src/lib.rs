@@ -25,6 +25,7 @@ pub mod funnel_query;
 pub mod growth;
 pub mod purchases;
 pub mod recs;
+mod recs_model;
 pub mod retention;
 pub mod review_list;
 pub mod review_scores;
@@ -85,6 +86,8 @@ pub struct Engine {
     people: tokio::sync::OnceCell<std::sync::Arc<wom::People>>,
     /// The version of `reviews` the session reads, if it exists.
     reviews: Option<koubei_store::Source>,
+    /// The version of `events` the session reads, if it exists.
+    events: Option<koubei_store::Source>,
     /// Set once `review_scores` and `review_mentions` are registered (see
     /// [`review_scores`]): the model that scored.
     review_scores: tokio::sync::OnceCell<String>,
@@ -119,7 +122,7 @@ impl Engine {
             .iter()
             .map(|t| (t.name(), t.schema()))
             .chain(std::iter::once((REJECTS, rejects_schema())));
-        let (mut orders, mut reviews) = (None, None);
+        let (mut orders, mut reviews, mut events) = (None, None, None);
         for (name, schema) in tables {
             match ws.load_table(name).await? {
                 Some(t) => {
@@ -128,6 +131,9 @@ impl Engine {
                     }
                     if name == TableKind::Reviews.name() {
                         reviews = Some(koubei_store::Source::of(&t)?);
+                    }
+                    if name == TableKind::Events.name() {
+                        events = Some(koubei_store::Source::of(&t)?);
                     }
                     ctx.register_table(name, koubei_store::table_provider(&t).await?)?;
                 }
@@ -142,6 +148,7 @@ impl Engine {
             stored_purchases: false,
             people: Default::default(),
             reviews,
+            events,
             review_scores: Default::default(),
             shop_model: review_scores::shop_model_info(ws)?.filter(|m| m.in_use),
             ws: ws.clone(),
@@ -483,6 +490,7 @@ mod tests {
             stored_purchases: false,
             people: Default::default(),
             reviews: None,
+            events: None,
             review_scores: Default::default(),
             shop_model: None,
             ws: Workspace::create(dir.path().join("ws")).unwrap(),

@@ -3,72 +3,50 @@
 //! products, a customer's top N, and an evaluation of every model against
 //! the popularity baseline on a temporal split.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use koubei_recs::{
     Als, Event, Interactions, ItemKnn, Metrics, Popularity, Recommender, Similarity, evaluate,
     temporal_split, together,
 };
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cols::{i64s, strings};
+pub use crate::recs_model::RecModel;
+use crate::recs_model::{self, Customers, ItemSide, ModelInfo, Trained};
+use crate::review_terms::quoted;
 use crate::{Engine, Error, Result};
 
-/// The models `recommend` can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RecModel {
-    /// Implicit-feedback matrix factorisation (64 factors, 15 sweeps).
-    Als,
-    /// Item-to-item cosine similarity from co-purchase.
-    Itemknn,
-    /// The most bought products: the baseline.
-    Pop,
-}
-
-impl RecModel {
-    pub const ALL: [RecModel; 3] = [RecModel::Als, RecModel::Itemknn, RecModel::Pop];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RecModel::Als => "als",
-            RecModel::Itemknn => "itemknn",
-            RecModel::Pop => "pop",
-        }
-    }
-}
-
-impl std::str::FromStr for RecModel {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        RecModel::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("{s}: expected als, itemknn or pop"))
-    }
-}
-
-/// The paid order lines, as ids and the matrix.
+/// The paid order lines, and the weighted events, as ids and the matrix.
 struct Purchases {
     customers: Vec<String>,
     products: Vec<String>,
-    /// One per order line, in time order (ties by customer, product).
+    /// One per paid order line, in time order (ties by customer, product).
     events: Vec<Event>,
-    /// Per order, its products.
-    baskets: Vec<Vec<u32>>,
+    /// Events of the names weighted, with their weights, in time order.
+    weighted: Vec<(Event, f32)>,
 }
 
 impl Purchases {
-    /// Order lines per customer and product: a product bought three times
-    /// counts three.
-    fn matrix(&self, events: impl Iterator<Item = Event>) -> Result<Interactions> {
+    /// Per customer and product, an order line counts 1 (a product bought
+    /// three times counts three) and an event its weight.
+    fn matrix(&self, events: impl Iterator<Item = (Event, f32)>) -> Result<Interactions> {
         Interactions::from_cells(
             self.customers.len(),
             self.products.len(),
-            events.map(|e| (e.user, e.item, 1.0)),
+            events.map(|(e, w)| (e.user, e.item, w)),
         )
         .map_err(|e| Error::Request(e.to_string()))
+    }
+
+    /// Every order line and weighted event.
+    fn all(&self) -> impl Iterator<Item = (Event, f32)> + '_ {
+        self.events
+            .iter()
+            .map(|e| (*e, 1.0))
+            .chain(self.weighted.iter().copied())
     }
 
     fn product(&self, field: &'static str, id: &str) -> Result<usize> {
@@ -78,6 +56,52 @@ impl Purchases {
         self.products
             .binary_search_by(|p| p.as_str().cmp(id))
             .map_err(|_| Error::invalid(field, format!("{id}: no paid order has this product")))
+    }
+
+    /// Fits `model` on every cell; with its customers' side.
+    fn fit(
+        &self,
+        model: RecModel,
+        info: ModelInfo,
+        on_sweep: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<(Trained, Customers)> {
+        let m = self.matrix(self.all())?;
+        let bought = self.matrix(self.events.iter().map(|e| (*e, 1.0)))?;
+        let started = Instant::now();
+        let mut factors = Vec::new();
+        let side = match model {
+            RecModel::Als => {
+                let als = Als::default();
+                let mut fitted = als
+                    .fit(&m, |done| on_sweep(done, als.iterations))
+                    .map_err(|e| Error::Request(e.to_string()))?;
+                factors = std::mem::take(&mut fitted.users);
+                ItemSide::Als(fitted)
+            }
+            RecModel::Itemknn => ItemSide::Knn(ItemKnn::default().fit(&m)),
+            RecModel::Pop => ItemSide::Pop(Popularity::fit(&m)),
+        };
+        let rows = |m: &Interactions| (0..m.rows()).map(|u| m.row(u).0.to_vec()).collect();
+        let info = ModelInfo {
+            customers: m.rows(),
+            products: m.cols(),
+            interactions: m.nnz(),
+            fit_seconds: started.elapsed().as_secs_f64(),
+            ..info
+        };
+        Ok((
+            Trained {
+                info,
+                products: self.products.clone(),
+                side,
+            },
+            Customers {
+                ids: self.customers.clone(),
+                items: rows(&m),
+                bought: rows(&bought),
+                factors,
+            },
+        ))
     }
 }
 
@@ -93,6 +117,11 @@ fn fit(model: RecModel, m: &Interactions) -> Result<Box<dyn Recommender>> {
     })
 }
 
+/// Events that the models learn from beside the paid orders: each event
+/// name's weight, where a paid order line weighs 1 (say
+/// `{"view": 0.1, "add_to_cart": 0.5}`). Empty: the orders alone.
+pub type EventWeights = BTreeMap<String, f32>;
+
 /// What `recommend evaluate` measures.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
@@ -104,6 +133,9 @@ pub struct EvaluateRequest {
     pub split: f64,
     /// Recommendations per customer.
     pub k: usize,
+    /// Events to learn from beside the orders, by weight; those before
+    /// the split's last training order line train. The test is orders.
+    pub event_weights: EventWeights,
 }
 
 impl Default for EvaluateRequest {
@@ -112,6 +144,7 @@ impl Default for EvaluateRequest {
             models: RecModel::ALL.to_vec(),
             split: 0.8,
             k: 10,
+            event_weights: EventWeights::new(),
         }
     }
 }
@@ -233,6 +266,11 @@ pub struct ForRequest {
     pub model: RecModel,
     /// Recommend products the customer has bought already (consumables).
     pub allow_repeat: bool,
+    /// Events to learn from beside the orders, by weight. A stored model
+    /// trained with other weights is not used.
+    pub event_weights: EventWeights,
+    /// Fit on the latest data now, even when a stored model exists.
+    pub refit: bool,
 }
 
 impl Default for ForRequest {
@@ -242,6 +280,8 @@ impl Default for ForRequest {
             n: 10,
             model: RecModel::Als,
             allow_repeat: false,
+            event_weights: EventWeights::new(),
+            refit: false,
         }
     }
 }
@@ -252,72 +292,318 @@ pub struct Recommended {
     pub score: f64,
 }
 
+/// Which model answered: one stored by `recommend train`, or one fitted
+/// for this answer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelUsed {
+    pub model: &'static str,
+    /// When the stored model was trained; None when fitted for this answer.
+    pub trained_at: Option<String>,
+    /// The versions of the tables it learnt from.
+    pub data_version: BTreeMap<String, i64>,
+    /// Whether the tables changed since it was trained: purchases made
+    /// since are neither learnt nor left out. Train again to include them.
+    pub stale: bool,
+    pub event_weights: EventWeights,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ForReport {
     pub customer: String,
-    pub model: &'static str,
+    #[serde(flatten)]
+    pub model: ModelUsed,
     /// Distinct products the customer has bought.
     pub bought: usize,
     pub products: Vec<Recommended>,
 }
 
-impl Engine {
-    /// The paid order lines with a customer and a product.
-    async fn purchases(&self) -> Result<Purchases> {
-        let sql = "SELECT CAST(customer_id AS VARCHAR) AS c, CAST(product_id AS VARCHAR) AS p,
-                          CAST(ts AS BIGINT) AS t, CAST(order_id AS VARCHAR) AS o
-                   FROM orders
-                   WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL
-                   ORDER BY t, c, p, o";
-        let mut rows: Vec<(String, String, i64, String)> = Vec::new();
-        for b in self.sql(sql).await?.1 {
-            let (c, p, t, o) = (
-                strings(b.column(0))?,
-                strings(b.column(1))?,
-                i64s(b.column(2))?,
-                strings(b.column(3))?,
-            );
-            for i in 0..b.num_rows() {
-                rows.push((c[i].clone(), p[i].clone(), t[i].unwrap_or(0), o[i].clone()));
-            }
+/// What `recommend train` fits and stores.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct TrainRequest {
+    pub models: Vec<RecModel>,
+    /// Events to learn from beside the orders, by weight.
+    pub event_weights: EventWeights,
+}
+
+impl Default for TrainRequest {
+    fn default() -> Self {
+        TrainRequest {
+            models: vec![RecModel::Als],
+            event_weights: EventWeights::new(),
         }
-        if rows.is_empty() {
+    }
+}
+
+/// One stored model.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainedModel {
+    pub model: &'static str,
+    pub trained_at: String,
+    pub data_version: BTreeMap<String, i64>,
+    pub event_weights: EventWeights,
+    pub customers: usize,
+    pub products: usize,
+    /// Customer × product cells learnt from.
+    pub interactions: usize,
+    pub fit_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub models: Vec<TrainedModel>,
+}
+
+/// What `recommend export` lists: every customer's top N, or those of a
+/// list of customers.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct ExportRequest {
+    pub n: usize,
+    pub model: RecModel,
+    pub allow_repeat: bool,
+    /// RFM segments whose customers to list (every customer without any),
+    /// e.g. "At Risk" for a win-back campaign.
+    pub segments: Vec<String>,
+    pub event_weights: EventWeights,
+    pub refit: bool,
+    /// Customers listed at most, in id order; 0 lists all.
+    pub limit: usize,
+}
+
+impl Default for ExportRequest {
+    fn default() -> Self {
+        ExportRequest {
+            n: 10,
+            model: RecModel::Als,
+            allow_repeat: false,
+            segments: Vec::new(),
+            event_weights: EventWeights::new(),
+            refit: false,
+            limit: 0,
+        }
+    }
+}
+
+/// One customer's top N.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerRecs {
+    pub customer_id: String,
+    /// Their RFM segment, when the export asked for segments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<&'static str>,
+    pub products: Vec<Recommended>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    #[serde(flatten)]
+    pub model: ModelUsed,
+    pub n: usize,
+    /// Customers the model knows of those asked for (every customer
+    /// without a list); `customers` holds the first `limit` of them.
+    pub matched: usize,
+    /// Customers asked for that the model does not know (no order with a
+    /// product when it was trained).
+    pub unknown: usize,
+    pub customers: Vec<CustomerRecs>,
+}
+
+/// Ids in sorted order, and each one's place.
+fn index(mut all: Vec<&str>) -> (Vec<String>, HashMap<&str, u32>) {
+    all.sort_unstable();
+    all.dedup();
+    let places = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, i as u32))
+        .collect();
+    (all.into_iter().map(str::to_string).collect(), places)
+}
+
+impl Engine {
+    /// The paid order lines with a customer and a product, and the events
+    /// of the names weighted.
+    async fn purchases(&self, weights: &EventWeights) -> Result<Purchases> {
+        let read = |sql: String| async move {
+            let mut rows: Vec<(String, String, i64, String)> = Vec::new();
+            for b in self.sql(&sql).await?.1 {
+                let (c, p, t, e) = (
+                    strings(b.column(0))?,
+                    strings(b.column(1))?,
+                    i64s(b.column(2))?,
+                    strings(b.column(3))?,
+                );
+                for (((c, p), t), e) in c.into_iter().zip(p).zip(t).zip(e) {
+                    rows.push((c, p, t.unwrap_or(0), e));
+                }
+            }
+            Ok::<_, Error>(rows)
+        };
+        let orders = read(
+            "SELECT CAST(customer_id AS VARCHAR), CAST(product_id AS VARCHAR),
+                    CAST(ts AS BIGINT) AS t, '' AS e
+             FROM orders
+             WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL
+             ORDER BY t, 1, 2"
+                .into(),
+        )
+        .await?;
+        if orders.is_empty() {
             return Err(Error::Request(
                 "recommendations need paid orders with a customer and a product: import orders first"
                     .into(),
             ));
         }
-        let index = |names: Vec<&String>| -> BTreeMap<String, u32> {
-            let mut set: Vec<String> = names.into_iter().cloned().collect();
-            set.sort_unstable();
-            set.dedup();
-            set.into_iter()
-                .enumerate()
-                .map(|(i, s)| (s, i as u32))
-                .collect()
+        let events = if weights.is_empty() {
+            Vec::new()
+        } else {
+            self.check_weights(weights).await?;
+            let names: Vec<String> = weights.keys().map(|k| quoted(k)).collect();
+            read(format!(
+                "SELECT CAST(customer_id AS VARCHAR), CAST(product_id AS VARCHAR),
+                        CAST(ts AS BIGINT) AS t, CAST(event AS VARCHAR)
+                 FROM events
+                 WHERE event IN ({}) AND customer_id IS NOT NULL AND product_id IS NOT NULL
+                 ORDER BY t, 1, 2, 4",
+                names.join(", ")
+            ))
+            .await?
         };
-        let customers = index(rows.iter().map(|r| &r.0).collect());
-        let products = index(rows.iter().map(|r| &r.1).collect());
-        let mut by_order: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-        let events = rows
-            .iter()
-            .map(|(c, p, t, o)| {
-                let item = products[p];
-                by_order.entry(o).or_default().push(item);
-                Event {
-                    user: customers[c],
-                    item,
-                    ts: *t,
-                }
-            })
-            .collect();
-        let baskets = by_order.into_values().collect();
+        let both = || orders.iter().chain(&events);
+        let (customers, c_at) = index(both().map(|r| r.0.as_str()).collect());
+        let (products, p_at) = index(both().map(|r| r.1.as_str()).collect());
+        let event = |r: &(String, String, i64, String)| Event {
+            user: c_at[r.0.as_str()],
+            item: p_at[r.1.as_str()],
+            ts: r.2,
+        };
+        let lines = orders.iter().map(event).collect();
+        let weighted = events.iter().map(|r| (event(r), weights[&r.3])).collect();
         Ok(Purchases {
-            customers: customers.into_keys().collect(),
-            products: products.into_keys().collect(),
-            events,
-            baskets,
+            customers,
+            products,
+            events: lines,
+            weighted,
         })
+    }
+
+    /// Every weight above 0, and every name one the events have.
+    async fn check_weights(&self, weights: &EventWeights) -> Result<()> {
+        if let Some((name, w)) = weights.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0)) {
+            return Err(Error::invalid(
+                "event_weights",
+                format!("{name}={w}: a weight must be above 0"),
+            ));
+        }
+        let (_, batches) = self
+            .sql("SELECT DISTINCT CAST(event AS VARCHAR) FROM events ORDER BY 1")
+            .await?;
+        let mut known = Vec::new();
+        for b in &batches {
+            known.extend(strings(b.column(0))?);
+        }
+        if let Some(name) = weights.keys().find(|k| !known.contains(k)) {
+            return Err(Error::invalid(
+                "event_weights",
+                if known.is_empty() {
+                    format!("{name}: the events table is empty")
+                } else {
+                    format!(
+                        "{name}: no event has this name (the events have {})",
+                        known.join(", ")
+                    )
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The versions of the tables a model with these weights learns from.
+    fn data_version(&self, weights: &EventWeights) -> BTreeMap<String, i64> {
+        let mut v = BTreeMap::new();
+        if let Some(s) = &self.orders {
+            v.insert("orders".to_string(), s.version());
+        }
+        if !weights.is_empty()
+            && let Some(s) = &self.events
+        {
+            v.insert("events".to_string(), s.version());
+        }
+        v
+    }
+
+    /// The model stored for `model` when it may answer (it exists, learnt
+    /// from the same events, and no refit is asked for); else one fitted now
+    /// with its customers.
+    async fn model(
+        &self,
+        model: RecModel,
+        weights: &EventWeights,
+        refit: bool,
+    ) -> Result<(Either, ModelUsed)> {
+        if !refit
+            && let Some(stored) = recs_model::load(&self.ws, model)?
+            && (weights.is_empty() || *weights == stored.trained.info.event_weights)
+        {
+            let info = &stored.trained.info;
+            let used = ModelUsed {
+                model: model.name(),
+                trained_at: Some(info.trained_at.clone()),
+                stale: self.data_version(&info.event_weights) != info.data_version,
+                data_version: info.data_version.clone(),
+                event_weights: info.event_weights.clone(),
+            };
+            return Ok((Either::Stored(stored), used));
+        }
+        let p = self.purchases(weights).await?;
+        let mut info = ModelInfo::new(model, weights.clone());
+        info.data_version = self.data_version(weights);
+        let used = ModelUsed {
+            model: model.name(),
+            trained_at: None,
+            data_version: info.data_version.clone(),
+            stale: false,
+            event_weights: weights.clone(),
+        };
+        let fitted = p.fit(model, info, &|_, _| {})?;
+        Ok((Either::Fitted(fitted), used))
+    }
+
+    /// Fits each model on every order line (and weighted event) and
+    /// stores it in the workspace, for `recommend for` and `export`;
+    /// `on_sweep(model, done, total)` follows ALS's sweeps. The caller holds
+    /// the workspace's lock.
+    pub async fn recommend_train(
+        &self,
+        req: &TrainRequest,
+        on_sweep: &(dyn Fn(&str, usize, usize) + Sync),
+    ) -> Result<TrainReport> {
+        if req.models.is_empty() {
+            return Err(Error::invalid("models", "name at least one model"));
+        }
+        let p = self.purchases(&req.event_weights).await?;
+        let mut models = Vec::new();
+        for &model in &req.models {
+            let mut info = ModelInfo::new(model, req.event_weights.clone());
+            info.data_version = self.data_version(&req.event_weights);
+            let (mut trained, customers) = p.fit(model, info, &|done, total| {
+                on_sweep(model.name(), done, total)
+            })?;
+            recs_model::save(&self.ws, &mut trained, &customers)?;
+            let i = trained.info;
+            models.push(TrainedModel {
+                model: model.name(),
+                trained_at: i.trained_at,
+                data_version: i.data_version,
+                event_weights: i.event_weights,
+                customers: i.customers,
+                products: i.products,
+                interactions: i.interactions,
+                fit_seconds: i.fit_seconds,
+            });
+        }
+        Ok(TrainReport { models })
     }
 
     pub async fn recommend_evaluate(&self, req: &EvaluateRequest) -> Result<EvaluateReport> {
@@ -333,16 +619,28 @@ impl Engine {
         if req.k == 0 {
             return Err(Error::invalid("k", "at least 1"));
         }
-        let p = self.purchases().await?;
+        let p = self.purchases(&req.event_weights).await?;
         let is_train = temporal_split(&p.events, req.split);
+        // Events up to the last training order line train too.
+        let cut = p
+            .events
+            .iter()
+            .zip(&is_train)
+            .filter(|(_, t)| **t)
+            .map(|(e, _)| e.ts)
+            .max()
+            .unwrap_or(i64::MIN);
         let part = |want: bool| {
             p.events
                 .iter()
                 .zip(&is_train)
                 .filter(move |(_, t)| **t == want)
-                .map(|(e, _)| *e)
+                .map(|(e, _)| (*e, 1.0))
         };
-        let (train, test) = (p.matrix(part(true))?, p.matrix(part(false))?.binary());
+        let train =
+            p.matrix(part(true).chain(p.weighted.iter().filter(|(e, _)| e.ts <= cut).copied()))?;
+        let train_bought = p.matrix(part(true))?;
+        let test = p.matrix(part(false))?.binary();
         let score = |model: RecModel| -> Result<(Metrics, f64)> {
             let started = Instant::now();
             let fitted = fit(model, &train)?;
@@ -350,13 +648,13 @@ impl Engine {
             let recs: Vec<Vec<u32>> = (0..train.rows())
                 .map(|u| {
                     fitted
-                        .recommend(u, train.row(u).0, req.k)
+                        .recommend(u, train_bought.row(u).0, req.k)
                         .into_iter()
                         .map(|(i, _)| i)
                         .collect()
                 })
                 .collect();
-            Ok((evaluate(&recs, &train, &test, req.k), seconds))
+            Ok((evaluate(&recs, &train_bought, &test, req.k), seconds))
         };
         let (pop, _) = score(RecModel::Pop)?;
         let over = |a: f64, b: f64| (b > 0.0).then(|| a / b);
@@ -389,13 +687,40 @@ impl Engine {
         })
     }
 
+    /// Per paid order, its products, as indices of `p.products`.
+    async fn baskets(&self, p: &Purchases) -> Result<Vec<Vec<u32>>> {
+        let (_, batches) = self
+            .sql(
+                "SELECT CAST(order_id AS VARCHAR) AS o, CAST(product_id AS VARCHAR) AS p
+                 FROM orders
+                 WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL
+                 ORDER BY o, p",
+            )
+            .await?;
+        let mut baskets: Vec<Vec<u32>> = Vec::new();
+        let mut last: Option<String> = None;
+        for b in &batches {
+            let (o, prod) = (strings(b.column(0))?, strings(b.column(1))?);
+            for (o, prod) in o.into_iter().zip(prod) {
+                let item = p.product("product", &prod)? as u32;
+                if last.as_ref() != Some(&o) {
+                    baskets.push(Vec::new());
+                    last = Some(o);
+                }
+                baskets.last_mut().expect("pushed above").push(item);
+            }
+        }
+        Ok(baskets)
+    }
+
     pub async fn recommend_together(&self, req: &TogetherRequest) -> Result<TogetherReport> {
-        let p = self.purchases().await?;
+        let p = self.purchases(&EventWeights::new()).await?;
         let only = match &req.product {
             Some(id) => Some(p.product("product", id)? as u32),
             None => None,
         };
-        let rules = together(&p.baskets, req.min_orders, req.min_confidence)
+        let baskets = self.baskets(&p).await?;
+        let rules = together(&baskets, req.min_orders, req.min_confidence)
             .into_iter()
             .filter(|r| only.is_none_or(|a| r.antecedent == a))
             .take(req.top)
@@ -409,7 +734,7 @@ impl Engine {
             })
             .collect();
         Ok(TogetherReport {
-            orders: p.baskets.len(),
+            orders: baskets.len(),
             rules,
         })
     }
@@ -431,14 +756,14 @@ impl Engine {
                 format!("{}: 0 or more", req.shrink),
             ));
         }
-        let p = self.purchases().await?;
+        let p = self.purchases(&EventWeights::new()).await?;
         let item = p.product("product", &req.product)?;
         let near = ItemKnn {
             similarity,
             shrink: req.shrink,
             neighbours: req.top,
         }
-        .neighbours_of(&p.matrix(p.events.iter().copied())?, item);
+        .neighbours_of(&p.matrix(p.all())?, item);
         Ok(SimilarReport {
             product: req.product.clone(),
             similar: near
@@ -451,6 +776,8 @@ impl Engine {
         })
     }
 
+    /// A customer's top N: from the stored model when there is one (a read
+    /// of one block of customers), else from a model fitted now.
     pub async fn recommend_for(&self, req: &ForRequest) -> Result<ForReport> {
         if req.customer.is_empty() {
             return Err(Error::invalid(
@@ -458,40 +785,111 @@ impl Engine {
                 "name a customer (their customer_id)",
             ));
         }
-        let p = self.purchases().await?;
-        let user = p
-            .customers
-            .binary_search_by(|c| c.as_str().cmp(&req.customer))
-            .map_err(|_| {
-                Error::invalid(
-                    "customer",
-                    format!("{}: no paid order has this customer", req.customer),
-                )
-            })?;
-        let m = p.matrix(p.events.iter().copied())?;
-        let fitted = fit(req.model, &m)?;
-        let bought = m.row(user).0;
-        let exclude: &[u32] = if req.allow_repeat { &[] } else { bought };
+        let (model, used) = self.model(req.model, &req.event_weights, req.refit).await?;
+        let found = match &model {
+            Either::Stored(s) => s.customer(&req.customer)?.map(|(b, c)| (Some(b), c)),
+            Either::Fitted((_, customers)) => customers.find(&req.customer).map(|c| (None, c)),
+        };
+        let Some((block, c)) = found else {
+            return Err(Error::invalid(
+                "customer",
+                match &used.trained_at {
+                    Some(at) => format!(
+                        "{}: not in the model trained at {at} (a customer with no paid order of a product then); train again to include newer customers",
+                        req.customer
+                    ),
+                    None => format!("{}: no paid order has this customer", req.customer),
+                },
+            ));
+        };
+        let (trained, customers) = match (&model, &block) {
+            (Either::Stored(s), Some(b)) => (&s.trained, b),
+            (Either::Fitted((t, all)), _) => (t, all),
+            (Either::Stored(_), None) => unreachable!("a stored model's customer has its block"),
+        };
+        let products = trained
+            .recommend(customers, c, req.allow_repeat, req.n)
+            .into_iter()
+            .map(|(i, s)| Recommended {
+                product: trained.products[i as usize].clone(),
+                score: f64::from(s),
+            })
+            .collect();
         Ok(ForReport {
             customer: req.customer.clone(),
-            model: req.model.name(),
-            bought: bought.len(),
-            products: fitted
-                .recommend(user, exclude, req.n)
-                .into_iter()
-                .map(|(i, s)| Recommended {
-                    product: p.products[i as usize].clone(),
-                    score: f64::from(s),
-                })
-                .collect(),
+            model: used,
+            bought: customers.bought[c].len(),
+            products,
         })
     }
+
+    /// The top N of every customer, or of `only` (sorted ids) when given.
+    pub async fn recommend_export(
+        &self,
+        req: &ExportRequest,
+        only: Option<&[String]>,
+    ) -> Result<ExportReport> {
+        if req.n == 0 {
+            return Err(Error::invalid("n", "at least 1"));
+        }
+        let (model, used) = self.model(req.model, &req.event_weights, req.refit).await?;
+        let mut out: Vec<CustomerRecs> = Vec::new();
+        let mut matched = 0;
+        let room = if req.limit == 0 {
+            usize::MAX
+        } else {
+            req.limit
+        };
+        let mut each = |trained: &Trained, customers: Customers| -> Result<()> {
+            let mut chosen: Vec<usize> = (0..customers.ids.len())
+                .filter(|&c| only.is_none_or(|o| o.binary_search(&customers.ids[c]).is_ok()))
+                .collect();
+            matched += chosen.len();
+            chosen.truncate(room.saturating_sub(out.len()));
+            let recs: Vec<CustomerRecs> = chosen
+                .par_iter()
+                .map(|&c| CustomerRecs {
+                    customer_id: customers.ids[c].clone(),
+                    segment: None,
+                    products: trained
+                        .recommend(&customers, c, req.allow_repeat, req.n)
+                        .into_iter()
+                        .map(|(i, s)| Recommended {
+                            product: trained.products[i as usize].clone(),
+                            score: f64::from(s),
+                        })
+                        .collect(),
+                })
+                .collect();
+            out.extend(recs);
+            Ok(())
+        };
+        match model {
+            Either::Stored(s) => s.each_block(|block| each(&s.trained, block))?,
+            Either::Fitted((t, customers)) => each(&t, customers)?,
+        }
+        let unknown = only.map_or(0, |o| o.len() - matched);
+        Ok(ExportReport {
+            model: used,
+            n: req.n,
+            matched,
+            unknown,
+            customers: out,
+        })
+    }
+}
+
+/// A stored model, or one fitted now with every customer.
+enum Either {
+    Stored(recs_model::Stored),
+    Fitted((Trained, Customers)),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use koubei_schema::TableKind;
+    use koubei_store::Workspace;
 
     /// Two kinds of customers: tea drinkers (green, black, cups) and
     /// coffee drinkers (beans, grinder, filters), each order a basket of
@@ -565,6 +963,7 @@ mod tests {
                     model,
                     allow_repeat: true,
                     n: 3,
+                    ..ForRequest::default()
                 })
                 .await
                 .unwrap();
@@ -641,5 +1040,169 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("split"), "{err}");
+    }
+
+    /// A stored model answers as the model fitted now does, says when the
+    /// orders changed since, and exports every customer.
+    #[tokio::test]
+    async fn stored_models_answer_as_fitted_ones() {
+        let (dir, e) = crate::test_engine(TableKind::Orders, &orders()).await;
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        let models = RecModel::ALL.to_vec();
+        let sweeps = std::sync::Mutex::new(0);
+        let trained = e
+            .recommend_train(
+                &TrainRequest {
+                    models: models.clone(),
+                    ..TrainRequest::default()
+                },
+                &|_, _, _| *sweeps.lock().unwrap() += 1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(*sweeps.lock().unwrap(), Als::default().iterations);
+        assert_eq!(trained.models.len(), 3);
+        assert_eq!(trained.models[0].customers, 20);
+        assert_eq!(trained.models[0].products, 6);
+        assert_eq!(trained.models[0].data_version["orders"], 0);
+        for model in models {
+            for customer in ["c00", "c07", "c19"] {
+                let ask = |refit| ForRequest {
+                    customer: customer.into(),
+                    model,
+                    n: 4,
+                    allow_repeat: true,
+                    refit,
+                    ..ForRequest::default()
+                };
+                let stored = e.recommend_for(&ask(false)).await.unwrap();
+                let fitted = e.recommend_for(&ask(true)).await.unwrap();
+                assert!(stored.model.trained_at.is_some() && !stored.model.stale);
+                assert_eq!(fitted.model.trained_at, None);
+                assert_eq!(stored.bought, fitted.bought);
+                assert_eq!(stored.products, fitted.products, "{model:?} {customer}");
+            }
+        }
+        let all = e
+            .recommend_export(&ExportRequest::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(all.customers.len(), 20);
+        assert!(all.customers.iter().all(|c| c.products.len() == 3));
+        let some = e
+            .recommend_export(
+                &ExportRequest::default(),
+                Some(&["c03".to_string(), "nobody".to_string()]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (some.customers.len(), some.matched, some.unknown),
+            (1, 1, 1)
+        );
+        let first = e
+            .recommend_export(
+                &ExportRequest {
+                    limit: 5,
+                    ..ExportRequest::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!((first.customers.len(), first.matched), (5, 20));
+        assert_eq!(first.customers[4].customer_id, "c04");
+        assert_eq!(some.customers[0].products, all.customers[3].products);
+
+        // New orders: the stored model is stale, and knows no new customer.
+        let file = dir.path().join("more.csv");
+        std::fs::write(
+            &file,
+            "order_id,customer_id,ts,amount,status,product_id\nz1,c99,2024-02-01,10,paid,green\n",
+        )
+        .unwrap();
+        ws.import_file(
+            TableKind::Orders,
+            &file,
+            &koubei_store::ImportOptions::default(),
+            &koubei_store::Quiet,
+        )
+        .await
+        .unwrap();
+        let e = Engine::open(&ws).await.unwrap();
+        let r = e
+            .recommend_for(&ForRequest {
+                customer: "c00".into(),
+                ..ForRequest::default()
+            })
+            .await
+            .unwrap();
+        assert!(r.model.stale, "{r:?}");
+        let err = e
+            .recommend_for(&ForRequest {
+                customer: "c99".into(),
+                ..ForRequest::default()
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c99") && err.contains("train again"), "{err}");
+        let fresh = e
+            .recommend_for(&ForRequest {
+                customer: "c99".into(),
+                refit: true,
+                ..ForRequest::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(fresh.bought, 1);
+    }
+
+    /// Views weighted in: a customer who only viewed gets recommendations,
+    /// and an unknown event name is refused with the names there are.
+    #[tokio::test]
+    async fn events_weighted_in() {
+        let events = "ts,customer_id,event,product_id\n\
+                      2024-01-02,v1,view,green\n2024-01-03,v1,view,black\n\
+                      2024-01-03,c00,add_to_cart,beans\n";
+        let (_dir, e) =
+            crate::test_engine_with(&[(TableKind::Orders, &orders()), (TableKind::Events, events)])
+                .await;
+        let weights = EventWeights::from([("view".to_string(), 0.5)]);
+        let r = e
+            .recommend_for(&ForRequest {
+                customer: "v1".into(),
+                model: RecModel::Itemknn,
+                event_weights: weights.clone(),
+                ..ForRequest::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.bought, 0);
+        // Viewed tea: tea first (cups), viewed products not left out.
+        assert_eq!(r.products[0].product, "cups", "{r:?}");
+        assert_eq!(r.model.data_version.len(), 2);
+        let err = e
+            .recommend_for(&ForRequest {
+                customer: "v1".into(),
+                event_weights: EventWeights::from([("click".to_string(), 1.0)]),
+                ..ForRequest::default()
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("event_weights: click") && err.contains("add_to_cart, view"),
+            "{err}"
+        );
+        let err = e
+            .recommend_evaluate(&EvaluateRequest {
+                event_weights: EventWeights::from([("view".to_string(), -1.0)]),
+                ..EvaluateRequest::default()
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("above 0"), "{err}");
     }
 }

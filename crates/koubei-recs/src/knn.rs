@@ -119,26 +119,47 @@ fn buyers(items: &Interactions) -> Vec<f32> {
 }
 
 impl ItemKnnModel {
+    /// A model from stored neighbour lists (as [`ItemKnnModel::neighbour_lists`]
+    /// gives them), to score users' rows given to [`ItemKnnModel::score_items`].
+    pub fn from_neighbour_lists(similar: Vec<Vec<(u32, f32)>>) -> ItemKnnModel {
+        let users = Interactions::from_cells(0, similar.len(), []).expect("no cells");
+        ItemKnnModel { similar, users }
+    }
+
+    /// Per item, its neighbours and their similarity, most similar first.
+    pub fn neighbour_lists(&self) -> &[Vec<(u32, f32)>] {
+        &self.similar
+    }
+
     /// The items most similar to `item`, most similar first.
     pub fn similar(&self, item: usize, n: usize) -> &[(u32, f32)] {
         let s = &self.similar[item];
         &s[..s.len().min(n)]
+    }
+
+    /// The `n` best items for a user who has `items`: each scores the sum
+    /// of its similarity to them.
+    pub fn score_items(&self, items: &[u32], exclude: &[u32], n: usize) -> Vec<(u32, f32)> {
+        let mut scores = vec![f32::NEG_INFINITY; self.similar.len()];
+        for &i in items {
+            for &(j, s) in &self.similar[i as usize] {
+                let v = &mut scores[j as usize];
+                *v = if *v == f32::NEG_INFINITY { s } else { *v + s };
+            }
+        }
+        top_n(&scores, exclude, n)
     }
 }
 
 impl Recommender for ItemKnnModel {
     /// Each item scores the sum of its similarity to the user's items.
     fn recommend(&self, user: usize, exclude: &[u32], n: usize) -> Vec<(u32, f32)> {
-        let mut scores = vec![f32::NEG_INFINITY; self.similar.len()];
-        if user < self.users.rows() {
-            for &i in self.users.row(user).0 {
-                for &(j, s) in &self.similar[i as usize] {
-                    let v = &mut scores[j as usize];
-                    *v = if *v == f32::NEG_INFINITY { s } else { *v + s };
-                }
-            }
-        }
-        top_n(&scores, exclude, n)
+        let items = if user < self.users.rows() {
+            self.users.row(user).0
+        } else {
+            &[]
+        };
+        self.score_items(items, exclude, n)
     }
 }
 
@@ -183,5 +204,11 @@ mod tests {
         // User 2 has item 0: item 1 is recommended; item 2 shares no buyer.
         assert_eq!(model.recommend(2, &[0], 5).len(), 1);
         assert_eq!(model.recommend(2, &[0], 5)[0].0, 1);
+        // Stored lists score a row as the fitted model does.
+        let stored = ItemKnnModel::from_neighbour_lists(model.neighbour_lists().to_vec());
+        for u in 0..4 {
+            let row = m.row(u).0;
+            assert_eq!(stored.score_items(row, &[], 5), model.recommend(u, &[], 5));
+        }
     }
 }

@@ -26,7 +26,7 @@ mod split;
 mod topn;
 
 pub use als::{Als, AlsModel};
-pub use knn::{ItemKnn, Similarity};
+pub use knn::{ItemKnn, ItemKnnModel, Similarity};
 pub use matrix::Interactions;
 pub use metrics::{Metrics, evaluate};
 pub use popularity::Popularity;

@@ -18,6 +18,16 @@ impl Popularity {
         }
         Popularity { users }
     }
+
+    /// From stored scores, as [`Popularity::scores`] gives them.
+    pub fn from_scores(users: Vec<f32>) -> Popularity {
+        Popularity { users }
+    }
+
+    /// Each item's score: how many users have it.
+    pub fn scores(&self) -> &[f32] {
+        &self.users
+    }
 }
 
 impl Recommender for Popularity {

@@ -19,7 +19,12 @@
     ["customers", "RFM & CLV 客户价值"],
     ["wom", "Word of mouth 口碑"],
     ["reviews", "Reviews 评价"],
+    ["recs", "Recommendations 推荐"],
   ];
+  // koubei's RFM segments, in its order.
+  const SEGMENTS = ["Champions", "Loyal", "Potential Loyalist", "New Customers", "Promising", "Need Attention",
+    "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost"];
+  const MODELS = [["itemknn", "item-kNN (bought by the same customers)"], ["als", "ALS (matrix factorisation)"], ["pop", "popularity"]];
   const WINDOWS = [["86400", "1 day"], ["604800", "7 days"], ["2592000", "30 days"]];
   const DEFAULT_STEPS = "view,add_to_cart,checkout,purchase";
   const BREAKDOWNS = ["", "country", "region", "channel", "category"];
@@ -752,7 +757,111 @@
       table(ph, pr.map((x) => [x[0], fmt("count", x[1]), fmt("number", x[2]), fmt("number", x[3]), fmt("share", x[4]), fmt("share", x[5]), fmt("share", x[6])]))));
   }
 
-  const DRAW = { overview: overviewPage, sales: salesPage, funnel: funnelPage, retention: retentionPage, customers: customersPage, wom: womPage, reviews: reviewsPage };
+  // Which model answered, as the API says it.
+  function modelUsed(m) {
+    const name = (MODELS.find(([k]) => k === m.model) || [m.model, m.model])[1];
+    return `${name}, ${m.trained_at ? `stored model trained ${m.trained_at}${m.stale ? " (the data changed since: train again)" : ""}` : "fitted now on every paid order"}`;
+  }
+
+  // Recommendations: what goes together, whom to win back with what, one
+  // customer's top 10, and how well each model predicts.
+  async function recsPage(main, params) {
+    const model = params.model || "itemknn";
+    const segment = params.segment || "At Risk";
+    if (!REPORT) {
+      const pick = el("select", { id: "recs-model", "aria-label": "model" }, ...MODELS.map(([v, t]) => el("option", { value: v }, t)));
+      pick.value = model;
+      pick.addEventListener("change", () => writeState("recs", { ...params, model: pick.value }));
+      document.getElementById("controls").append(el("label", { for: "recs-model" }, "Model"), pick);
+    }
+
+    const t = await api("recommend/together", { top: 15 }, "recs_together");
+    const th = ["product", "with", "orders", "support", "confidence", "lift"];
+    const tr = t.rules.map((r) => [r.product, r.with, r.orders, r.support, r.confidence, r.lift]);
+    const lifts = el("div", { class: "chart", id: "recs-together" });
+    main.append(panel("Bought together 搭配购买", csvButton("recs-together", th, tr), lifts,
+      el("h3", {}, `Products in the same orders, of ${fmt("count", t.orders)} paid orders: lift is how many times more often than chance; confidence, the share of orders with the first that hold the second`),
+      table(th, tr.map((r) => [r[0], r[1], fmt("count", r[2]), `${(r[3] * 100).toFixed(3)}%`, fmt("share", r[4]), fmt("number", r[5])]))));
+    // A pair's two rules share their lift: the chart shows each pair once.
+    const seen = new Set();
+    const pairs = t.rules.filter((r) => { const k = [r.product, r.with].sort().join(" "); return !seen.has(k) && seen.add(k); });
+    chart(lifts, {
+      title: titled("Strongest pairs by lift"),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: (ps) => ps.map((p) => { const r = pairs[p.dataIndex]; return `${r.product} + ${r.with}<br>lift ${fmt("number", r.lift)}, ${fmt("count", r.orders)} orders together`; }).join("") },
+      grid: { left: 130, right: 40, top: 40, bottom: 48 },
+      xAxis: { type: "value", name: "lift (× chance)", nameLocation: "middle", nameGap: 28 },
+      yAxis: { type: "category", inverse: true, data: pairs.map((r) => `${r.product} + ${r.with}`) },
+      series: [{ type: "bar", name: "lift", data: pairs.map((r) => r.lift) }],
+    });
+
+    // A segment's customers with their top 3: the win-back list.
+    const shown = 20;
+    const w = await api("recommend/export", { segments: segment, n: 3, model, limit: REPORT ? shown : 0 }, "recs_winback");
+    const wh = ["customer_id", "segment", "rank", "product_id", "score"];
+    const wr = w.customers.flatMap((c) => c.products.map((p, i) => [c.customer_id, c.segment, i + 1, p.product, p.score]));
+    const segPick = REPORT ? "" : el("select", { id: "recs-segment", "aria-label": "segment" }, ...SEGMENTS.map((g) => el("option", { value: g }, g)));
+    if (segPick) {
+      segPick.value = segment;
+      segPick.addEventListener("change", () => writeState("recs", { ...params, segment: segPick.value }));
+    }
+    const rows = w.customers.slice(0, shown).map((c) => [
+      REPORT ? c.customer_id : el("button", { type: "button", class: "link", "data-customer": c.customer_id, title: "this customer's top 10", onclick: () => writeState("recs", { ...params, customer: c.customer_id }) }, c.customer_id),
+      ...[0, 1, 2].map((i) => (c.products[i] ? c.products[i].product : "–"))]);
+    main.append(panel("Win back 召回", csvButton(`recs-${segment.replace(/\W+/g, "-")}`, wh, wr),
+      el("h3", { id: "recs-winback" }, `${segment}: ${fmt("count", w.matched)} customers, each with the 3 products most likely to bring them back, by ${modelUsed(w)}${w.matched > rows.length ? ` (the first ${rows.length} shown${REPORT ? "" : "; the CSV has all"})` : ""}`),
+      ...(segPick ? [el("div", { class: "tools-left" }, el("label", { for: "recs-segment" }, "Segment "), segPick)] : []),
+      table(["customer", "1st", "2nd", "3rd"], rows)));
+    if (REPORT) return;
+
+    // One customer's top 10: the URL keeps who.
+    const who = params.customer || (w.customers[0] && w.customers[0].customer_id);
+    const input = el("input", { type: "text", id: "recs-customer", value: who || "", "aria-label": "customer_id", placeholder: "customer_id" });
+    const go = () => writeState("recs", { ...params, customer: input.value.trim() });
+    input.addEventListener("change", go);
+    const box = panel("For one customer 个性化推荐", "", el("div", { class: "tools-left" }, el("label", { for: "recs-customer" }, "Customer "), input));
+    main.append(box);
+    if (who) {
+      try {
+        const f = await api("recommend/for", { customer: who, n: 10, model }, "");
+        const fh = ["rank", "product_id", "score"];
+        const fr = f.products.map((p, i) => [i + 1, p.product, p.score]);
+        box.firstChild.replaceChildren(csvButton(`recs-${who}`, fh, fr));
+        box.append(el("h3", { id: "recs-for" }, `${who}: ${fmt("count", f.bought)} products bought; the top ${fr.length} of the rest, by ${modelUsed(f)}`),
+          table(fh, fr.map((r) => [r[0], r[1], fmt("number", r[2])])));
+      } catch (e) {
+        box.append(el("p", { class: "cmp", id: "recs-for-error" }, String(e.message || e)));
+      }
+    }
+
+    // Measuring fits every model again: on a click, not on every visit.
+    const ev = panel("Which model predicts best", "", el("p", {}, "Each model trains on the earliest 80% of order lines and is judged on whether it names the products bought in the latest 20%."));
+    main.append(ev);
+    const show = async () => {
+      const e = await api("recommend/evaluate", {}, "");
+      const eh = ["model", "precision", "recall", "ndcg", "map", "coverage", "ndcg_vs_pop", "fit_seconds"];
+      const er = e.models.map((m) => [m.model, m.precision, m.recall, m.ndcg, m.map, m.coverage, m.vs_pop[2], m.fit_seconds]);
+      const c = el("div", { class: "chart", id: "recs-evaluate" });
+      ev.replaceChildren(el("div", { class: "tools" }, csvButton("recs-evaluate", eh, er)), c,
+        el("h3", {}, `At k = ${e.k}, over ${fmt("count", e.customers)} customers with orders in both parts`),
+        table(eh, er.map((r) => [r[0], ...r.slice(1, 5).map((v) => v.toFixed(4)), fmt("share", r[5]), r[6] == null ? "–" : `${fmt("number", r[6])}×`, fmt("number", r[7])])));
+      chart(c, {
+        title: titled(`NDCG@${e.k} and recall@${e.k} on the latest orders`),
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => v.toFixed(4) },
+        legend: { bottom: 0 },
+        grid: { left: 70, right: 30, top: 40, bottom: 72 },
+        xAxis: { type: "category", name: "model", nameLocation: "middle", nameGap: 28, data: e.models.map((m) => m.model) },
+        yAxis: { type: "value", name: "score (0–1)" },
+        series: [
+          { name: `NDCG@${e.k}`, type: "bar", data: e.models.map((m) => m.ndcg) },
+          { name: `recall@${e.k}`, type: "bar", data: e.models.map((m) => m.recall) },
+        ],
+      });
+    };
+    ev.append(el("button", { type: "button", id: "recs-measure", onclick: () => show().catch((x) => ev.append(el("p", { class: "error" }, String(x.message || x)))) }, "Measure the models"));
+    if (params.measure) await show();
+  }
+
+  const DRAW = { overview: overviewPage, sales: salesPage, funnel: funnelPage, retention: retentionPage, customers: customersPage, wom: womPage, reviews: reviewsPage, recs: recsPage };
 
   // ---- the page --------------------------------------------------------------
 
@@ -813,6 +922,7 @@
         ["RFM & CLV 客户价值", customersPage, { since, until }, "rfm"],
         ["Word of mouth 口碑", womPage, { since, until }, "wom_metrics"],
         ["Reviews 评价", reviewsPage, { since, until }, "reviews"],
+        ["Recommendations 推荐", recsPage, {}, "recs_together"],
       ]) {
         const section = el("section", {}, el("h2", {}, title));
         main.append(section);
