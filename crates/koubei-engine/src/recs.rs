@@ -3,9 +3,13 @@
 //! products, a customer's top N, and an evaluation of every model against
 //! the popularity baseline on a temporal split.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int64Type};
 use koubei_recs::{
     Als, Event, Interactions, ItemKnn, Metrics, Popularity, Recommender, Similarity, evaluate,
     temporal_split, together,
@@ -13,7 +17,7 @@ use koubei_recs::{
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cols::{i64s, strings};
+use crate::cols::strings;
 pub use crate::recs_model::RecModel;
 use crate::recs_model::{self, Customers, ItemSide, ModelInfo, Trained};
 use crate::review_terms::quoted;
@@ -50,12 +54,7 @@ impl Purchases {
     }
 
     fn product(&self, field: &'static str, id: &str) -> Result<usize> {
-        if id.is_empty() {
-            return Err(Error::invalid(field, "name a product (its product_id)"));
-        }
-        self.products
-            .binary_search_by(|p| p.as_str().cmp(id))
-            .map_err(|_| Error::invalid(field, format!("{id}: no paid order has this product")))
+        product_of(&self.products, field, id)
     }
 
     /// Fits `model` on every cell; with its customers' side.
@@ -66,7 +65,11 @@ impl Purchases {
         on_sweep: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<(Trained, Customers)> {
         let m = self.matrix(self.all())?;
-        let bought = self.matrix(self.events.iter().map(|e| (*e, 1.0)))?;
+        let bought = if self.weighted.is_empty() {
+            m.clone()
+        } else {
+            self.matrix(self.events.iter().map(|e| (*e, 1.0)))?
+        };
         let started = Instant::now();
         let mut factors = Vec::new();
         let side = match model {
@@ -409,47 +412,94 @@ pub struct ExportReport {
     pub customers: Vec<CustomerRecs>,
 }
 
-/// Ids in sorted order, and each one's place.
-fn index(mut all: Vec<&str>) -> (Vec<String>, HashMap<&str, u32>) {
-    all.sort_unstable();
-    all.dedup();
-    let places = all
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (*s, i as u32))
-        .collect();
-    (all.into_iter().map(str::to_string).collect(), places)
+/// The place of product `id` among `products` (sorted).
+fn product_of(products: &[String], field: &'static str, id: &str) -> Result<usize> {
+    if id.is_empty() {
+        return Err(Error::invalid(field, "name a product (its product_id)"));
+    }
+    products
+        .binary_search_by(|p| p.as_str().cmp(id))
+        .map_err(|_| Error::invalid(field, format!("{id}: no paid order has this product")))
+}
+
+/// Each row of (customer, product, ts, event) columns as an event with
+/// first-seen numbers, and its weight (1 for an order line).
+fn cells<'a>(
+    batches: &'a [[ArrayRef; 4]],
+    customers: &mut Ids<'a>,
+    products: &mut Ids<'a>,
+    weights: &EventWeights,
+) -> Vec<(Event, f32)> {
+    let mut out: Vec<(Event, f32)> = Vec::new();
+    for [c, p, t, e] in batches {
+        let (c, p, e) = (
+            c.as_string::<i32>(),
+            p.as_string::<i32>(),
+            e.as_string::<i32>(),
+        );
+        let t = t.as_primitive::<Int64Type>();
+        for r in 0..c.len() {
+            let event = Event {
+                user: customers.id(c.value(r)),
+                item: products.id(p.value(r)),
+                ts: if t.is_null(r) { 0 } else { t.value(r) },
+            };
+            out.push((event, weights.get(e.value(r)).copied().unwrap_or(1.0)));
+        }
+    }
+    out
+}
+
+/// Ids numbered as they are first seen.
+#[derive(Default)]
+struct Ids<'a> {
+    at: HashMap<&'a str, u32>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> Ids<'a> {
+    fn id(&mut self, name: &'a str) -> u32 {
+        let next = self.names.len() as u32;
+        match self.at.entry(name) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                self.names.push(name);
+                *v.insert(next)
+            }
+        }
+    }
+
+    /// The ids in order, and each first-seen number's place among them.
+    fn sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| self.names[i as usize]);
+        let mut place = vec![0u32; order.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            place[i as usize] = rank as u32;
+        }
+        let names = order
+            .iter()
+            .map(|&i| self.names[i as usize].to_string())
+            .collect();
+        (names, place)
+    }
 }
 
 impl Engine {
     /// The paid order lines with a customer and a product, and the events
     /// of the names weighted.
     async fn purchases(&self, weights: &EventWeights) -> Result<Purchases> {
-        let read = |sql: String| async move {
-            let mut rows: Vec<(String, String, i64, String)> = Vec::new();
-            for b in self.sql(&sql).await?.1 {
-                let (c, p, t, e) = (
-                    strings(b.column(0))?,
-                    strings(b.column(1))?,
-                    i64s(b.column(2))?,
-                    strings(b.column(3))?,
-                );
-                for (((c, p), t), e) in c.into_iter().zip(p).zip(t).zip(e) {
-                    rows.push((c, p, t.unwrap_or(0), e));
-                }
-            }
-            Ok::<_, Error>(rows)
-        };
-        let orders = read(
-            "SELECT CAST(customer_id AS VARCHAR), CAST(product_id AS VARCHAR),
-                    CAST(ts AS BIGINT) AS t, '' AS e
-             FROM orders
-             WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL
-             ORDER BY t, 1, 2"
-                .into(),
-        )
-        .await?;
-        if orders.is_empty() {
+        // Unsorted: the lines are put in time order once their ids are
+        // numbers, which sort faster than strings.
+        let orders = self
+            .sql(
+                "SELECT customer_id, product_id, CAST(ts AS BIGINT), '' AS e
+                 FROM orders
+                 WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL",
+            )
+            .await?
+            .1;
+        if orders.iter().all(|b| b.num_rows() == 0) {
             return Err(Error::Request(
                 "recommendations need paid orders with a customer and a product: import orders first"
                     .into(),
@@ -460,31 +510,43 @@ impl Engine {
         } else {
             self.check_weights(weights).await?;
             let names: Vec<String> = weights.keys().map(|k| quoted(k)).collect();
-            read(format!(
-                "SELECT CAST(customer_id AS VARCHAR), CAST(product_id AS VARCHAR),
-                        CAST(ts AS BIGINT) AS t, CAST(event AS VARCHAR)
+            self.sql(&format!(
+                "SELECT customer_id, product_id, CAST(ts AS BIGINT), event
                  FROM events
-                 WHERE event IN ({}) AND customer_id IS NOT NULL AND product_id IS NOT NULL
-                 ORDER BY t, 1, 2, 4",
+                 WHERE event IN ({}) AND customer_id IS NOT NULL AND product_id IS NOT NULL",
                 names.join(", ")
             ))
             .await?
+            .1
         };
-        let both = || orders.iter().chain(&events);
-        let (customers, c_at) = index(both().map(|r| r.0.as_str()).collect());
-        let (products, p_at) = index(both().map(|r| r.1.as_str()).collect());
-        let event = |r: &(String, String, i64, String)| Event {
-            user: c_at[r.0.as_str()],
-            item: p_at[r.1.as_str()],
-            ts: r.2,
+        let columns = |b: &RecordBatch| -> Result<[ArrayRef; 4]> {
+            Ok([
+                cast(b.column(0), &DataType::Utf8)?,
+                cast(b.column(1), &DataType::Utf8)?,
+                cast(b.column(2), &DataType::Int64)?,
+                cast(b.column(3), &DataType::Utf8)?,
+            ])
         };
-        let lines = orders.iter().map(event).collect();
-        let weighted = events.iter().map(|r| (event(r), weights[&r.3])).collect();
+        let orders: Vec<[ArrayRef; 4]> = orders.iter().map(columns).collect::<Result<_>>()?;
+        let events: Vec<[ArrayRef; 4]> = events.iter().map(columns).collect::<Result<_>>()?;
+        let (mut customers, mut products) = (Ids::default(), Ids::default());
+        let lines = cells(&orders, &mut customers, &mut products, weights);
+        let weighted = cells(&events, &mut customers, &mut products, weights);
+        let (customers, c_at) = customers.sorted();
+        let (products, p_at) = products.sorted();
+        let renumber = |mut all: Vec<(Event, f32)>| {
+            for (e, _) in &mut all {
+                e.user = c_at[e.user as usize];
+                e.item = p_at[e.item as usize];
+            }
+            all.sort_unstable_by_key(|(e, w)| (e.ts, e.user, e.item, w.to_bits()));
+            all
+        };
         Ok(Purchases {
             customers,
             products,
-            events: lines,
-            weighted,
+            events: renumber(lines).into_iter().map(|(e, _)| e).collect(),
+            weighted: renumber(weighted),
         })
     }
 
@@ -582,15 +644,21 @@ impl Engine {
         if req.models.is_empty() {
             return Err(Error::invalid("models", "name at least one model"));
         }
+        let started = Instant::now();
         let p = self.purchases(&req.event_weights).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), "recommend train: purchases read");
         let mut models = Vec::new();
         for &model in &req.models {
             let mut info = ModelInfo::new(model, req.event_weights.clone());
             info.data_version = self.data_version(&req.event_weights);
+            let started = Instant::now();
             let (mut trained, customers) = p.fit(model, info, &|done, total| {
                 on_sweep(model.name(), done, total)
             })?;
+            tracing::debug!(elapsed = ?started.elapsed(), model = model.name(), "recommend train: fitted");
+            let started = Instant::now();
             recs_model::save(&self.ws, &mut trained, &customers)?;
+            tracing::debug!(elapsed = ?started.elapsed(), "recommend train: stored");
             let i = trained.info;
             models.push(TrainedModel {
                 model: model.name(),
@@ -687,46 +755,63 @@ impl Engine {
         })
     }
 
-    /// Per paid order, its products, as indices of `p.products`.
-    async fn baskets(&self, p: &Purchases) -> Result<Vec<Vec<u32>>> {
+    /// The products of paid orders (sorted), and per order its products
+    /// as indices of them: one scan, orders numbered as they come.
+    async fn baskets(&self) -> Result<(Vec<String>, Vec<Vec<u32>>)> {
         let (_, batches) = self
             .sql(
-                "SELECT CAST(order_id AS VARCHAR) AS o, CAST(product_id AS VARCHAR) AS p
+                "SELECT order_id, product_id
                  FROM orders
-                 WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL
-                 ORDER BY o, p",
+                 WHERE status = 'paid' AND customer_id IS NOT NULL AND product_id IS NOT NULL",
             )
             .await?;
+        let columns: Vec<[ArrayRef; 2]> = batches
+            .iter()
+            .map(|b| {
+                Ok([
+                    cast(b.column(0), &DataType::Utf8)?,
+                    cast(b.column(1), &DataType::Utf8)?,
+                ])
+            })
+            .collect::<Result<_>>()?;
+        let (mut orders, mut products) = (Ids::default(), Ids::default());
         let mut baskets: Vec<Vec<u32>> = Vec::new();
-        let mut last: Option<String> = None;
-        for b in &batches {
-            let (o, prod) = (strings(b.column(0))?, strings(b.column(1))?);
-            for (o, prod) in o.into_iter().zip(prod) {
-                let item = p.product("product", &prod)? as u32;
-                if last.as_ref() != Some(&o) {
+        for [o, p] in &columns {
+            let (o, p) = (o.as_string::<i32>(), p.as_string::<i32>());
+            for r in 0..o.len() {
+                let order = orders.id(o.value(r)) as usize;
+                if order == baskets.len() {
                     baskets.push(Vec::new());
-                    last = Some(o);
                 }
-                baskets.last_mut().expect("pushed above").push(item);
+                baskets[order].push(products.id(p.value(r)));
             }
         }
-        Ok(baskets)
+        if baskets.is_empty() {
+            return Err(Error::Request(
+                "recommendations need paid orders with a customer and a product: import orders first"
+                    .into(),
+            ));
+        }
+        let (products, place) = products.sorted();
+        for b in &mut baskets {
+            b.iter_mut().for_each(|i| *i = place[*i as usize]);
+        }
+        Ok((products, baskets))
     }
 
     pub async fn recommend_together(&self, req: &TogetherRequest) -> Result<TogetherReport> {
-        let p = self.purchases(&EventWeights::new()).await?;
+        let (products, baskets) = self.baskets().await?;
         let only = match &req.product {
-            Some(id) => Some(p.product("product", id)? as u32),
+            Some(id) => Some(product_of(&products, "product", id)? as u32),
             None => None,
         };
-        let baskets = self.baskets(&p).await?;
         let rules = together(&baskets, req.min_orders, req.min_confidence)
             .into_iter()
             .filter(|r| only.is_none_or(|a| r.antecedent == a))
             .take(req.top)
             .map(|r| RuleRow {
-                product: p.products[r.antecedent as usize].clone(),
-                with: p.products[r.consequent as usize].clone(),
+                product: products[r.antecedent as usize].clone(),
+                with: products[r.consequent as usize].clone(),
                 orders: r.baskets,
                 support: r.support,
                 confidence: r.confidence,

@@ -259,9 +259,12 @@ pub(crate) fn save(ws: &Workspace, t: &mut Trained, customers: &Customers) -> Re
         firsts.push(customers.ids[start].clone());
         let mut columns = vec![
             ("customer_id", ids(&customers.ids[start..end])),
-            ("items", u32_lists(&customers.items[start..end])),
             ("bought", u32_lists(&customers.bought[start..end])),
         ];
+        // Without weighted events a customer's cells are what they bought.
+        if !t.info.event_weights.is_empty() {
+            columns.push(("items", u32_lists(&customers.items[start..end])));
+        }
         if f > 0 {
             columns.push((
                 "factors",
@@ -439,14 +442,18 @@ impl Stored {
                 .cloned()
                 .ok_or_else(|| io(&what, format!("no column {name}")))
         };
+        let bought = u32_rows(&column("bought")?, &what)?;
         Ok(Customers {
             ids: column("customer_id")?
                 .as_string::<i32>()
                 .iter()
                 .map(|s| s.unwrap_or_default().to_string())
                 .collect(),
-            items: u32_rows(&column("items")?, &what)?,
-            bought: u32_rows(&column("bought")?, &what)?,
+            items: match b.column_by_name("items") {
+                Some(c) => u32_rows(c, &what)?,
+                None => bought.clone(),
+            },
+            bought,
             factors: match b.column_by_name("factors") {
                 Some(c) => factors(c, &what)?.1,
                 None => Vec::new(),

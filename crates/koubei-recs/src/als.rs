@@ -54,6 +54,7 @@ pub struct AlsModel {
     pub items: Vec<f32>,
 }
 
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight lanes, so that the compiler keeps them in vector registers.
     let mut acc = [0.0f32; 8];
@@ -68,17 +69,20 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
 fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
     }
 }
 
-/// M·v for a symmetric f × f matrix `m`, into `out`.
+/// M·v for a symmetric f × f matrix `m`, into `out`: the sum of v's
+/// entries times M's rows (Mᵀv, which is Mv), with no sum across lanes.
 fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
     let f = v.len();
-    for (r, o) in out.iter_mut().enumerate() {
-        *o = dot(&m[r * f..(r + 1) * f], v);
+    out.fill(0.0);
+    for (a, &va) in v.iter().enumerate() {
+        axpy(out, va, &m[a * f..(a + 1) * f]);
     }
 }
 
@@ -108,19 +112,47 @@ fn gram(y: &[f32], f: usize, lambda: f32) -> Vec<f32> {
     g
 }
 
+/// Rows with at most this many cells have their cells' factors copied
+/// together first: the conjugate-gradient steps then read them from one
+/// place, not from all over `y` (four reads each per sweep).
+const GATHER: usize = 8192;
+
 /// One sweep over the rows of `c` (confidences), updating `x` with `y`
 /// fixed.
 fn sweep(c: &Interactions, x: &mut [f32], y: &[f32], f: usize, lambda: f32, steps: usize) {
     let yty = gram(y, f, lambda);
     x.par_chunks_mut(f).enumerate().for_each_init(
-        || (vec![0.0f32; f], vec![0.0f32; f], vec![0.0f32; f]),
-        |(r, p, ap), (u, xu)| {
+        || {
+            (
+                vec![0.0f32; f],
+                vec![0.0f32; f],
+                vec![0.0f32; f],
+                Vec::<f32>::new(),
+            )
+        },
+        |(r, p, ap, gathered), (u, xu)| {
             let (items, conf) = c.row(u);
+            let near = items.len() <= GATHER;
+            if near {
+                gathered.clear();
+                for &i in items {
+                    gathered.extend_from_slice(&y[i as usize * f..(i as usize + 1) * f]);
+                }
+            }
+            let gathered: &[f32] = gathered;
+            let factors = |k: usize| -> &[f32] {
+                if near {
+                    &gathered[k * f..(k + 1) * f]
+                } else {
+                    let i = items[k] as usize;
+                    &y[i * f..(i + 1) * f]
+                }
+            };
             // r = Yᵀ C_u p_u − (YᵀY + Yᵀ(C_u − I)Y + λI) x_u.
             gemv(&yty, xu, r);
             r.iter_mut().for_each(|v| *v = -*v);
-            for (&i, &ci) in items.iter().zip(conf) {
-                let yi = &y[i as usize * f..(i as usize + 1) * f];
+            for (k, &ci) in conf.iter().enumerate() {
+                let yi = factors(k);
                 axpy(r, ci - (ci - 1.0) * dot(yi, xu), yi);
             }
             p.copy_from_slice(r);
@@ -130,8 +162,8 @@ fn sweep(c: &Interactions, x: &mut [f32], y: &[f32], f: usize, lambda: f32, step
             }
             for _ in 0..steps {
                 gemv(&yty, p, ap);
-                for (&i, &ci) in items.iter().zip(conf) {
-                    let yi = &y[i as usize * f..(i as usize + 1) * f];
+                for (k, &ci) in conf.iter().enumerate() {
+                    let yi = factors(k);
                     axpy(ap, (ci - 1.0) * dot(yi, p), yi);
                 }
                 let alpha = rs_old / dot(p, ap);

@@ -3,6 +3,8 @@
 /// The `n` items of highest score, best first (ties by lower item), leaving
 /// out `exclude` (sorted) and items scored NaN or −∞.
 pub fn top_n(scores: &[f32], exclude: &[u32], n: usize) -> Vec<(u32, f32)> {
+    // No more than there are items: a huge n asks for all of them.
+    let n = n.min(scores.len());
     if n == 0 {
         return Vec::new();
     }
@@ -34,5 +36,6 @@ mod tests {
         assert_eq!(top_n(&s, &[1, 5], 2), [(3, 0.9), (0, 0.5)]);
         assert_eq!(top_n(&s, &[], 10).len(), 5);
         assert!(top_n(&s, &[], 0).is_empty());
+        assert_eq!(top_n(&s, &[], usize::MAX).len(), 5);
     }
 }
