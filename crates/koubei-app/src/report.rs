@@ -145,7 +145,10 @@ pub async fn report_data(
     let mut more = serde_json::Map::new();
     let mut skipped = serde_json::Map::new();
     for (section, op, request) in pages {
-        match crate::dispatch::query(ws, op, request).await {
+        let started = std::time::Instant::now();
+        let answer = crate::dispatch::query(ws, op, request).await;
+        tracing::debug!(elapsed = ?started.elapsed(), section, "report section");
+        match answer {
             Ok(v) => {
                 more.insert(section.into(), v);
             }
