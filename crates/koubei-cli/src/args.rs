@@ -638,6 +638,7 @@ impl EventWeightArgs {
 pub struct ForArgs {
     #[arg(long)]
     pub customer: String,
+    /// Products to recommend.
     #[arg(short, long, default_value_t = 10)]
     pub n: usize,
     /// als, itemknn or pop.
@@ -672,6 +673,7 @@ pub struct RecExportArgs {
     /// in --format).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Products per customer.
     #[arg(short, long, default_value_t = 10)]
     pub n: usize,
     /// als, itemknn or pop.
@@ -681,6 +683,7 @@ pub struct RecExportArgs {
     /// --segment "At Risk" for a win-back campaign.
     #[arg(long)]
     pub segment: Vec<String>,
+    /// Recommend products the customer has bought already (consumables).
     #[arg(long)]
     pub allow_repeat: bool,
     #[command(flatten)]
