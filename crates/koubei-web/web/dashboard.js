@@ -775,6 +775,11 @@
       document.getElementById("controls").append(el("label", { for: "recs-model" }, "Model"), pick);
     }
 
+    // The pairs and the segment's list are asked for at once.
+    const shown = 20;
+    const asked = api("recommend/export", { segments: segment, n: 3, model, limit: REPORT ? shown : 0 }, "recs_winback");
+    // Its failure is shown where it is awaited, not reported before.
+    asked.catch(() => {});
     const t = await api("recommend/together", { top: 15 }, "recs_together");
     const th = ["product", "with", "orders", "support", "confidence", "lift"];
     const tr = t.rules.map((r) => [r.product, r.with, r.orders, r.support, r.confidence, r.lift]);
@@ -795,8 +800,7 @@
     });
 
     // A segment's customers with their top 3: the win-back list.
-    const shown = 20;
-    const w = await api("recommend/export", { segments: segment, n: 3, model, limit: REPORT ? shown : 0 }, "recs_winback");
+    const w = await asked;
     const wh = ["customer_id", "segment", "rank", "product_id", "score"];
     const wr = w.customers.flatMap((c) => c.products.map((p, i) => [c.customer_id, c.segment, i + 1, p.product, p.score]));
     const segPick = REPORT ? "" : el("select", { id: "recs-segment", "aria-label": "segment" }, ...SEGMENTS.map((g) => el("option", { value: g }, g)));
