@@ -634,13 +634,9 @@ impl EventWeightArgs {
     }
 }
 
+/// Which model answers `for` and `export`, and how.
 #[derive(Debug, clap::Args)]
-pub struct ForArgs {
-    #[arg(long)]
-    pub customer: String,
-    /// Products to recommend.
-    #[arg(short, long, default_value_t = 10)]
-    pub n: usize,
+pub struct RecPickArgs {
     /// als, itemknn or pop.
     #[arg(long, default_value = "als")]
     pub model: koubei_app::recs::RecModel,
@@ -652,6 +648,17 @@ pub struct ForArgs {
     /// Fit on the latest data now instead of using the stored model.
     #[arg(long)]
     pub refit: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ForArgs {
+    #[arg(long)]
+    pub customer: String,
+    /// Products to recommend.
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    #[command(flatten)]
+    pub pick: RecPickArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }
@@ -676,21 +683,12 @@ pub struct RecExportArgs {
     /// Products per customer.
     #[arg(short, long, default_value_t = 10)]
     pub n: usize,
-    /// als, itemknn or pop.
-    #[arg(long, default_value = "als")]
-    pub model: koubei_app::recs::RecModel,
     /// Only the customers of these RFM segments (repeatable), e.g.
     /// --segment "At Risk" for a win-back campaign.
     #[arg(long)]
     pub segment: Vec<String>,
-    /// Recommend products the customer has bought already (consumables).
-    #[arg(long)]
-    pub allow_repeat: bool,
     #[command(flatten)]
-    pub events: EventWeightArgs,
-    /// Fit on the latest data now instead of using the stored model.
-    #[arg(long)]
-    pub refit: bool,
+    pub pick: RecPickArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }

@@ -97,10 +97,10 @@ impl ForArgs {
         koubei_app::recs::ForRequest {
             customer: self.customer.clone(),
             n: self.n,
-            model: self.model,
-            allow_repeat: self.allow_repeat,
-            event_weights: self.events.weights(),
-            refit: self.refit,
+            model: self.pick.model,
+            allow_repeat: self.pick.allow_repeat,
+            event_weights: self.pick.events.weights(),
+            refit: self.pick.refit,
         }
     }
 }
@@ -122,11 +122,11 @@ impl RecExportArgs {
     pub fn request(&self) -> koubei_app::recs::ExportRequest {
         koubei_app::recs::ExportRequest {
             n: self.n,
-            model: self.model,
-            allow_repeat: self.allow_repeat,
+            model: self.pick.model,
+            allow_repeat: self.pick.allow_repeat,
             segments: self.segment.clone(),
-            event_weights: self.events.weights(),
-            refit: self.refit,
+            event_weights: self.pick.events.weights(),
+            refit: self.pick.refit,
             limit: 0,
         }
     }

@@ -11,8 +11,8 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use koubei_recs::{
-    Als, Event, Interactions, ItemKnn, Metrics, Popularity, Recommender, Similarity, evaluate,
-    temporal_split, together,
+    Als, Event, Interactions, ItemKnn, Metrics, Popularity, Similarity, evaluate, temporal_split,
+    together,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -71,20 +71,7 @@ impl Purchases {
             self.matrix(self.events.iter().map(|e| (*e, 1.0)))?
         };
         let started = Instant::now();
-        let mut factors = Vec::new();
-        let side = match model {
-            RecModel::Als => {
-                let als = Als::default();
-                let mut fitted = als
-                    .fit(&m, |done| on_sweep(done, als.iterations))
-                    .map_err(|e| Error::Request(e.to_string()))?;
-                factors = std::mem::take(&mut fitted.users);
-                ItemSide::Als(fitted)
-            }
-            RecModel::Itemknn => ItemSide::Knn(ItemKnn::default().fit(&m)),
-            RecModel::Pop => ItemSide::Pop(Popularity::fit(&m)),
-        };
-        let rows = |m: &Interactions| (0..m.rows()).map(|u| m.row(u).0.to_vec()).collect();
+        let (side, factors) = fit_side(model, &m, on_sweep)?;
         let info = ModelInfo {
             customers: m.rows(),
             products: m.cols(),
@@ -108,16 +95,30 @@ impl Purchases {
     }
 }
 
-fn fit(model: RecModel, m: &Interactions) -> Result<Box<dyn Recommender>> {
+/// Fits `model` on `m`: its side of the products, and ALS's factors of the
+/// customers (empty for the other models).
+fn fit_side(
+    model: RecModel,
+    m: &Interactions,
+    on_sweep: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(ItemSide, Vec<f32>)> {
     Ok(match model {
-        RecModel::Als => Box::new(
-            Als::default()
-                .fit(m, |_| {})
-                .map_err(|e| Error::Request(e.to_string()))?,
-        ),
-        RecModel::Itemknn => Box::new(ItemKnn::default().fit(m)),
-        RecModel::Pop => Box::new(Popularity::fit(m)),
+        RecModel::Als => {
+            let als = Als::default();
+            let mut fitted = als
+                .fit(m, |done| on_sweep(done, als.iterations))
+                .map_err(|e| Error::Request(e.to_string()))?;
+            let factors = std::mem::take(&mut fitted.users);
+            (ItemSide::Als(fitted), factors)
+        }
+        RecModel::Itemknn => (ItemSide::Knn(ItemKnn::default().fit(m)), Vec::new()),
+        RecModel::Pop => (ItemSide::Pop(Popularity::fit(m)), Vec::new()),
     })
+}
+
+/// Each row's items.
+fn rows(m: &Interactions) -> Vec<Vec<u32>> {
+    (0..m.rows()).map(|u| m.row(u).0.to_vec()).collect()
 }
 
 /// Events that the models learn from beside the paid orders: each event
@@ -709,14 +710,20 @@ impl Engine {
             p.matrix(part(true).chain(p.weighted.iter().filter(|(e, _)| e.ts <= cut).copied()))?;
         let train_bought = p.matrix(part(true))?;
         let test = p.matrix(part(false))?.binary();
-        let score = |model: RecModel| -> Result<(Metrics, f64)> {
+        let mut customers = Customers {
+            ids: Vec::new(),
+            items: rows(&train),
+            bought: rows(&train_bought),
+            factors: Vec::new(),
+        };
+        let mut score = |model: RecModel| -> Result<(Metrics, f64)> {
             let started = Instant::now();
-            let fitted = fit(model, &train)?;
+            let (side, factors) = fit_side(model, &train, &|_, _| {})?;
             let seconds = started.elapsed().as_secs_f64();
+            customers.factors = factors;
             let recs: Vec<Vec<u32>> = (0..train.rows())
                 .map(|u| {
-                    fitted
-                        .recommend(u, train_bought.row(u).0, req.k)
+                    side.recommend(&customers, u, false, req.k)
                         .into_iter()
                         .map(|(i, _)| i)
                         .collect()
@@ -871,11 +878,16 @@ impl Engine {
             ));
         }
         let (model, used) = self.model(req.model, &req.event_weights, req.refit).await?;
-        let found = match &model {
-            Either::Stored(s) => s.customer(&req.customer)?.map(|(b, c)| (Some(b), c)),
-            Either::Fitted((_, customers)) => customers.find(&req.customer).map(|c| (None, c)),
+        // The block read back from a stored model lives here.
+        let block;
+        let (trained, found) = match &model {
+            Either::Stored(s) => {
+                block = s.customer(&req.customer)?;
+                (&s.trained, block.as_ref().map(|(b, c)| (b, *c)))
+            }
+            Either::Fitted((t, all)) => (t, all.find(&req.customer).map(|c| (all, c))),
         };
-        let Some((block, c)) = found else {
+        let Some((customers, c)) = found else {
             return Err(Error::invalid(
                 "customer",
                 match &used.trained_at {
@@ -887,12 +899,8 @@ impl Engine {
                 },
             ));
         };
-        let (trained, customers) = match (&model, &block) {
-            (Either::Stored(s), Some(b)) => (&s.trained, b),
-            (Either::Fitted((t, all)), _) => (t, all),
-            (Either::Stored(_), None) => unreachable!("a stored model's customer has its block"),
-        };
         let products = trained
+            .side
             .recommend(customers, c, req.allow_repeat, req.n)
             .into_iter()
             .map(|(i, s)| Recommended {
@@ -937,6 +945,7 @@ impl Engine {
                     customer_id: customers.ids[c].clone(),
                     segment: None,
                     products: trained
+                        .side
                         .recommend(&customers, c, req.allow_repeat, req.n)
                         .into_iter()
                         .map(|(i, s)| Recommended {

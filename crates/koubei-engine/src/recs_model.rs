@@ -20,7 +20,7 @@ use arrow::array::{
     UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Float32Type, UInt32Type};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Float32Type, UInt32Type};
 use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::FileWriter;
 use koubei_recs::{AlsModel, ItemKnnModel, Popularity, top_n};
@@ -125,7 +125,7 @@ pub(crate) struct Trained {
     pub side: ItemSide,
 }
 
-impl Trained {
+impl ItemSide {
     /// The `n` best products for customer `c` of `customers`, best first.
     pub fn recommend(
         &self,
@@ -139,7 +139,7 @@ impl Trained {
         } else {
             &customers.bought[c]
         };
-        match &self.side {
+        match self {
             ItemSide::Als(m) => {
                 let f = m.factors;
                 top_n(
@@ -361,8 +361,8 @@ fn load_once(ws: &Workspace, model: RecModel) -> Result<Option<Stored>> {
             })
         }
         RecModel::Itemknn => {
-            let items = u32_rows(&column("neighbours")?, &what)?;
-            let sims = f32_rows(&column("similarity")?, &what)?;
+            let items = list_rows::<UInt32Type>(&column("neighbours")?, &what)?;
+            let sims = list_rows::<Float32Type>(&column("similarity")?, &what)?;
             ItemSide::Knn(ItemKnnModel::from_neighbour_lists(
                 items
                     .into_iter()
@@ -400,29 +400,15 @@ fn factors(c: &ArrayRef, what: &str) -> Result<(usize, Vec<f32>)> {
     Ok((l.value_length() as usize, v.values().to_vec()))
 }
 
-fn u32_rows(c: &ArrayRef, what: &str) -> Result<Vec<Vec<u32>>> {
+/// Each list of a list column of `T`s.
+fn list_rows<T: ArrowPrimitiveType>(c: &ArrayRef, what: &str) -> Result<Vec<Vec<T::Native>>> {
     let l = c
         .as_list_opt::<i32>()
         .ok_or_else(|| io(what, "not a list column"))?;
     let v = l
         .values()
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| io(what, "not a list of uint32"))?
-        .values();
-    Ok(l.offsets()
-        .windows(2)
-        .map(|w| v[w[0] as usize..w[1] as usize].to_vec())
-        .collect())
-}
-
-fn f32_rows(c: &ArrayRef, what: &str) -> Result<Vec<Vec<f32>>> {
-    let l = c
-        .as_list_opt::<i32>()
-        .ok_or_else(|| io(what, "not a list column"))?;
-    let v = l
-        .values()
-        .as_primitive_opt::<Float32Type>()
-        .ok_or_else(|| io(what, "not a list of float32"))?
+        .as_primitive_opt::<T>()
+        .ok_or_else(|| io(what, format!("not a list of {}", T::DATA_TYPE)))?
         .values();
     Ok(l.offsets()
         .windows(2)
@@ -442,7 +428,7 @@ impl Stored {
                 .cloned()
                 .ok_or_else(|| io(&what, format!("no column {name}")))
         };
-        let bought = u32_rows(&column("bought")?, &what)?;
+        let bought = list_rows::<UInt32Type>(&column("bought")?, &what)?;
         Ok(Customers {
             ids: column("customer_id")?
                 .as_string::<i32>()
@@ -450,7 +436,7 @@ impl Stored {
                 .map(|s| s.unwrap_or_default().to_string())
                 .collect(),
             items: match b.column_by_name("items") {
-                Some(c) => u32_rows(c, &what)?,
+                Some(c) => list_rows::<UInt32Type>(c, &what)?,
                 None => bought.clone(),
             },
             bought,
