@@ -121,6 +121,14 @@ pub async fn import(
                  reports score the reviews themselves until a refresh stores them"
             )
         }),
+        TableKind::Events | TableKind::Referrals => {
+            store_activity(ws, progress).await.err().map(|e| {
+                format!(
+                    "the import is committed, but the activity by day was not stored ({e}); \
+                     reports count from the tables until a refresh stores it"
+                )
+            })
+        }
         _ => None,
     };
     Ok(Imported {
@@ -146,8 +154,23 @@ pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<u
     if let Some(n) = stored {
         tracing::info!(customers = n, elapsed = ?started.elapsed(), "stored the customers' purchases");
     }
+    store_activity(ws, progress).await?;
     store_review_scores(ws, progress).await?;
     Ok(stored)
+}
+
+/// Stores each person's activity by day, unless it is stored for the
+/// current orders, events and referrals already. The caller holds the lock.
+async fn store_activity(ws: &Workspace, progress: &dyn Progress) -> Result<()> {
+    let task = progress.task("activity by day");
+    task.stage("grouping", None);
+    let started = std::time::Instant::now();
+    let stored = Engine::store_activity(ws).await;
+    task.finish();
+    if let Some(n) = stored? {
+        tracing::info!(people = n, elapsed = ?started.elapsed(), "stored the activity by day");
+    }
+    Ok(())
 }
 
 /// Scores the reviews and stores the scores, unless they are stored for

@@ -77,8 +77,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Import a CSV, JSON Lines or Parquet file (optionally .gz) into a table.
     Import(ImportArgs),
-    /// Store each customer's purchases and each review's sentiment, as an
-    /// import does (for a workspace imported before koubei kept them).
+    /// Store each customer's purchases, each person's activity by day and
+    /// each review's sentiment, as an import does (for a workspace imported
+    /// before koubei kept them, or events captured since).
     Refresh,
     /// List the tables with their rows, Delta versions and last import.
     Tables(TablesArgs),

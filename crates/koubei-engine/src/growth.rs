@@ -8,6 +8,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use koubei_functions::DAY_US;
 use serde::Serialize;
 
+use crate::activity::{DayRange, Series, Tally};
 use crate::cols::bit_counts;
 use crate::sales::Period;
 use crate::{Engine, Result};
@@ -210,6 +211,31 @@ impl Engine {
         let (has_events, has_referrals) =
             futures::try_join!(self.has_rows("events"), self.has_rows("referrals"))?;
         let has_events = visitors && has_events;
+        let days: Vec<DayRange> = ranges
+            .iter()
+            .map(|(s, u)| DayRange::of(Some(*s), Some(*u)))
+            .collect();
+        let periods = series.map(|((s, u), by)| Series::new(s, u, by.range(s, u)));
+        if let Some(t) = self.activity_tally(&days, periods.as_ref()).await? {
+            let counts = |t: &Tally| GrowthCounts {
+                buyers: t.buyers,
+                visitors: has_events.then_some(t.visitors),
+                converted_visitors: has_events.then_some(t.converted_visitors),
+                sharing_buyers: has_referrals.then_some(t.sharing_buyers),
+                shares: has_referrals.then_some(t.shares),
+                new_customers_from_shares: has_referrals.then_some(t.won),
+            };
+            let n = ranges.len();
+            return Ok(Growth {
+                ranges: t[..n].iter().map(counts).collect(),
+                series: buckets
+                    .periods
+                    .iter()
+                    .zip(&t[n..])
+                    .map(|(d, t)| (*d, counts(t)))
+                    .collect(),
+            });
+        }
         let ors = buckets.bit_ors("");
         let buyers = format!(
             "b AS (SELECT customer_id, {ors}

@@ -17,6 +17,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use koubei_schema::{REJECTS, TableKind, rejects_schema};
 use koubei_store::Workspace;
 
+pub mod activity;
 pub mod clv;
 pub mod clv_report;
 mod cols;
@@ -81,6 +82,11 @@ pub struct Engine {
     /// registered: made from that version of `orders`, of the shape this
     /// koubei makes, and not set aside by [`Engine::recompute`].
     stored_purchases: bool,
+    /// Whether the stored activity by day (see [`activity`]) is registered.
+    stored_activity: bool,
+    /// Its rows, read once per engine: the overview's three tallies (and a
+    /// dashboard's next ranges) count from one read.
+    activity_rows: tokio::sync::OnceCell<Arc<Vec<RecordBatch>>>,
     /// Every person with their referrer and place, read once per engine
     /// (that is, per version of the data) for word of mouth's reports.
     people: tokio::sync::OnceCell<std::sync::Arc<wom::People>>,
@@ -88,6 +94,8 @@ pub struct Engine {
     reviews: Option<koubei_store::Source>,
     /// The version of `events` the session reads, if it exists.
     events: Option<koubei_store::Source>,
+    /// The version of `referrals` the session reads, if it exists.
+    referrals: Option<koubei_store::Source>,
     /// Set once `review_scores` and `review_mentions` are registered (see
     /// [`review_scores`]): the model that scored.
     review_scores: tokio::sync::OnceCell<String>,
@@ -122,7 +130,7 @@ impl Engine {
             .iter()
             .map(|t| (t.name(), t.schema()))
             .chain(std::iter::once((REJECTS, rejects_schema())));
-        let (mut orders, mut reviews, mut events) = (None, None, None);
+        let (mut orders, mut reviews, mut events, mut referrals) = (None, None, None, None);
         for (name, schema) in tables {
             match ws.load_table(name).await? {
                 Some(t) => {
@@ -135,6 +143,9 @@ impl Engine {
                     if name == TableKind::Events.name() {
                         events = Some(koubei_store::Source::of(&t)?);
                     }
+                    if name == TableKind::Referrals.name() {
+                        referrals = Some(koubei_store::Source::of(&t)?);
+                    }
                     ctx.register_table(name, koubei_store::table_provider(&t).await?)?;
                 }
                 None => {
@@ -146,14 +157,18 @@ impl Engine {
             ctx,
             orders,
             stored_purchases: false,
+            stored_activity: false,
+            activity_rows: Default::default(),
             people: Default::default(),
             reviews,
             events,
+            referrals,
             review_scores: Default::default(),
             shop_model: review_scores::shop_model_info(ws)?.filter(|m| m.in_use),
             ws: ws.clone(),
         };
         engine.register_stored_purchases(ws).await?;
+        engine.register_stored_activity(ws).await?;
         engine.register_stored_review_scores(ws).await?;
         Ok(engine)
     }
@@ -488,9 +503,12 @@ mod tests {
             ctx,
             orders: None,
             stored_purchases: false,
+            stored_activity: false,
+            activity_rows: Default::default(),
             people: Default::default(),
             reviews: None,
             events: None,
+            referrals: None,
             review_scores: Default::default(),
             shop_model: None,
             ws: Workspace::create(dir.path().join("ws")).unwrap(),

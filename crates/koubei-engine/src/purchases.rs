@@ -62,6 +62,7 @@ impl Engine {
             self.stored_purchases = false;
             self.people = Default::default();
         }
+        self.forget_stored_activity()?;
         Ok(self)
     }
 

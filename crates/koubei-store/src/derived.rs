@@ -49,6 +49,12 @@ impl Source {
         }
     }
 
+    /// The table and version as one string, for a derived table made
+    /// from several (see [`Source::made_with`]).
+    pub fn tag(&self) -> String {
+        format!("{}@{}", self.app_id, self.version)
+    }
+
     /// The source table's version.
     pub fn version(&self) -> i64 {
         self.version
