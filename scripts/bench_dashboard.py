@@ -24,7 +24,7 @@ import time
 
 import peers
 
-PAGES = ["overview", "sales", "funnel", "retention", "customers", "wom"]
+PAGES = ["overview", "sales", "funnel", "retention", "customers", "wom", "reviews", "recs"]
 # The overview draws its sales cards first, then the growth cards.
 COLUMNS = ["overview sales cards"] + PAGES
 
@@ -69,6 +69,8 @@ def main():
                             driver.get(f"http://{addr}/#{p}")
                             WebDriverWait(driver, 120, poll_frequency=0.02).until(
                                 lambda d: d.find_element(By.ID, "page").get_attribute("data-state") in ("ready", "error"))
+                            if driver.find_element(By.ID, "page").get_attribute("data-state") == "error":
+                                print(f"  {p}: error: {driver.find_element(By.ID, 'page').text[:300]}", file=sys.stderr)
                             # The page's own clock: navigation start to data drawn.
                             ms = driver.find_element(By.ID, "page").get_attribute("data-ms")
                             times[p].append(float(ms) / 1e3 if ms else float("nan"))

@@ -873,10 +873,13 @@
   let firstOverview = null;
   // The page, and the chart libraries (deferred scripts), are there by
   // DOMContentLoaded; this script may run before it (the dashboard loads it
-  // async) or after.
-  const libs = document.readyState !== "loading"
-    ? Promise.resolve()
-    : new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }));
+  // async) or after. Not by readyState: it is already "interactive" while
+  // the deferred scripts still run, and a page drawn then found no echarts.
+  const libs = new Promise((resolve) => {
+    if (window.echarts && window.topojson) return resolve();
+    document.addEventListener("DOMContentLoaded", resolve, { once: true });
+    window.addEventListener("load", resolve, { once: true });
+  });
 
   async function draw() {
     while (charts.length) charts.pop().dispose();
