@@ -15,6 +15,10 @@ pub enum ClvError {
         "no customer bought more than once, so {model} cannot tell how often customers buy or when they leave"
     )]
     NoRepeatBuyers { model: &'static str },
+    #[error(
+        "every repeat buyer's mean spend is {spend:.4}: {model} has no spread between customers to fit (each one's expected spend is that amount)"
+    )]
+    NoSpread { model: &'static str, spend: f64 },
     #[error("customer row {index}: {reason}")]
     InvalidRow { index: usize, reason: String },
     #[error("{model} did not converge: {reason}")]

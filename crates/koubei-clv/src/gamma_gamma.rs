@@ -243,6 +243,19 @@ pub fn check(rows: &[SpendRow]) -> Result<(), ClvError> {
             got: rows.len(),
         });
     }
+    // The same mean spend for everyone (to rounding): the likelihood rises
+    // without bound as p and q grow, and a fit would only run out of steps.
+    let (lo, hi) = rows
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(r.m), hi.max(r.m))
+        });
+    if hi - lo <= 1e-9 * hi.abs() {
+        return Err(ClvError::NoSpread {
+            model: GammaGamma::NAME,
+            spend: hi,
+        });
+    }
     Ok(())
 }
 
@@ -382,5 +395,24 @@ mod tests {
         ]);
         assert_eq!((kept.len(), dropped), (1, 3));
         assert!(matches!(check(&kept), Err(ClvError::TooFew { .. })));
+    }
+
+    /// A constant spend (to rounding: three orders of 0.1 average to
+    /// 0.10000000000000002) is refused before any fitting; the least spread
+    /// is fitted.
+    #[test]
+    fn a_spend_without_spread_is_refused_at_once() {
+        let mean = (0.1 + 0.1 + 0.1) / 3.0;
+        assert_ne!(mean, 0.1);
+        let (kept, _) = usable(&[
+            Spend { x: 3.0, m: mean },
+            Spend { x: 1.0, m: 0.1 },
+            Spend { x: 2.0, m: 0.1 },
+        ]);
+        let err = check(&kept).unwrap_err();
+        assert!(matches!(err, ClvError::NoSpread { .. }), "{err}");
+        assert!(err.to_string().contains("0.1"), "{err}");
+        let (kept, _) = usable(&[Spend { x: 1.0, m: 19.99 }, Spend { x: 2.0, m: 19.98 }]);
+        assert!(check(&kept).is_ok());
     }
 }

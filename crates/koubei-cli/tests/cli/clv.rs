@@ -478,3 +478,27 @@ fn stored_purchases_give_the_same_reports() {
     assert!(stored.exists());
     assert_eq!(from_stored, reports(&[]));
 }
+
+/// Every order of the same amount: Gamma–Gamma has nothing to fit, and says
+/// so; the counting model still answers, without expected spend.
+#[test]
+fn a_constant_spend_is_named_not_fitted() {
+    let ws = Ws::new();
+    let mut csv = String::from("order_id,customer_id,ts,amount\n");
+    for c in 0..30 {
+        for k in 0..=(c % 4) {
+            csv.push_str(&format!(
+                "o{c}-{k},c{c},2024-0{}-{:02}T10:00:00Z,0.1\n",
+                1 + k,
+                1 + c % 28
+            ));
+        }
+    }
+    ws.load("orders", "constant.csv", &csv, &[]);
+    let err = ws.fails(&["clv", "--model", "gamma-gamma"]);
+    assert!(err.contains("no spread"), "{err}");
+    assert!(err.contains("0.1000"), "{err}");
+    let out: Value = serde_json::from_str(&ws.ok(&["clv", "--format", "json"])).unwrap();
+    let warnings = out["warnings"].to_string();
+    assert!(warnings.contains("no spread"), "{warnings}");
+}
