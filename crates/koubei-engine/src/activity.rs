@@ -11,6 +11,7 @@
 //! or after [`Engine::recompute`], the same numbers come from the tables.
 //! Counted on UTC days, as every range and period of the reports is.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, ListArray, RecordBatch};
@@ -438,6 +439,16 @@ impl Engine {
         Ok(Some(n))
     }
 
+    /// The stored rows, read once per engine.
+    async fn activity_batches(&self) -> Result<&Arc<Vec<RecordBatch>>> {
+        self.activity_rows
+            .get_or_try_init(|| async {
+                let sql = format!("SELECT {} FROM {ACTIVITY}", COLUMNS.join(", "));
+                Ok::<_, Error>(Arc::new(self.sql(&sql).await?.1))
+            })
+            .await
+    }
+
     /// Each range's and each period's tally from the stored activity; None
     /// when it is not stored (the caller counts from the tables).
     pub(crate) async fn activity_tally(
@@ -449,13 +460,7 @@ impl Engine {
             return Ok(None);
         }
         let started = std::time::Instant::now();
-        let batches = self
-            .activity_rows
-            .get_or_try_init(|| async {
-                let sql = format!("SELECT {} FROM {ACTIVITY}", COLUMNS.join(", "));
-                Ok::<_, Error>(Arc::new(self.sql(&sql).await?.1))
-            })
-            .await?;
+        let batches = self.activity_batches().await?;
         let buckets = Buckets { ranges, series };
         let n = buckets.len();
         let tallies = batches
@@ -474,6 +479,58 @@ impl Engine {
         }
         tracing::debug!(elapsed = ?started.elapsed(), buckets = n, "activity tallied");
         Ok(Some(total))
+    }
+}
+
+impl Engine {
+    /// Paid-order retention from the stored activity: how many customers
+    /// are in each cell of `rule` (a customer's periods are those of their
+    /// paid days, numbered by `index`), and the last paid day. None when it
+    /// is not stored.
+    pub(crate) async fn activity_cells(
+        &self,
+        rule: koubei_functions::CohortRule,
+        index: impl Fn(i32) -> i64 + Sync,
+    ) -> Result<Option<(HashMap<i64, i64>, Option<i32>)>> {
+        if !self.stored_activity {
+            return Ok(None);
+        }
+        let batches = self.activity_batches().await?;
+        let per_batch = batches
+            .par_iter()
+            .map(|b| {
+                let rows = Rows::of(b)?;
+                let offsets = rows.paid.value_offsets();
+                let (mut counts, mut last) = (HashMap::new(), None::<i32>);
+                let (mut periods, mut cells) = (Vec::new(), Vec::new());
+                for i in 0..rows.first.len() {
+                    if rows.paid.is_null(i) {
+                        continue;
+                    }
+                    let days = &rows.paid_day[offsets[i] as usize..offsets[i + 1] as usize];
+                    periods.clear();
+                    periods.extend(days.iter().map(|&d| index(d)));
+                    periods.sort_unstable();
+                    periods.dedup();
+                    cells.clear();
+                    rule.cells(&periods, &periods, &mut cells);
+                    for &c in &cells {
+                        *counts.entry(c).or_insert(0i64) += 1;
+                    }
+                    last = last.max(days.iter().copied().max());
+                }
+                Ok((counts, last))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut counts = HashMap::new();
+        let mut last = None;
+        for (c, l) in per_batch {
+            for (cell, n) in c {
+                *counts.entry(cell).or_insert(0) += n;
+            }
+            last = last.max(l);
+        }
+        Ok(Some((counts, last)))
     }
 }
 
@@ -639,6 +696,59 @@ o9,1,c2,2024-03-15T10:00:00Z,8,,paid
         assert_eq!(
             (g.sharing_buyers, g.shares, g.new_customers_from_shares),
             (Some(2), Some(3), Some(1))
+        );
+    }
+
+    /// Paid-order retention: the same cohorts from the stored days as from
+    /// the order lines, for every period and flag.
+    #[tokio::test]
+    async fn stored_activity_gives_the_same_retention() {
+        use crate::retention::RetentionRequest;
+        let (_dir, ws) = workspace().await;
+        Engine::store_activity(&ws).await.unwrap();
+        let stored = Engine::open(&ws).await.unwrap();
+        let tables = Engine::open(&ws).await.unwrap().recompute().unwrap();
+        for period in [Period::Day, Period::Week, Period::Month] {
+            for (cumulative, recurring) in [(false, false), (true, false), (false, true)] {
+                for (since, periods) in [(None, 8), (Some(day("2024-01-04")), 2)] {
+                    let req = RetentionRequest {
+                        period,
+                        periods,
+                        cumulative,
+                        recurring,
+                        since,
+                        ..RetentionRequest::default()
+                    };
+                    let (a, b) = (
+                        stored.retention(&req).await.unwrap(),
+                        tables.retention(&req).await.unwrap(),
+                    );
+                    let json = |r| serde_json::to_string(r).unwrap();
+                    assert_eq!(json(&a), json(&b), "{req:?}");
+                    assert!(!a.cohorts.is_empty());
+                }
+            }
+        }
+        // By month: c1 from December 2023 (back in January), c2 and c4
+        // from January (c2 back in March), c3 from February (back in March).
+        let req = RetentionRequest {
+            period: Period::Month,
+            periods: 2,
+            ..RetentionRequest::default()
+        };
+        let r = stored.retention(&req).await.unwrap();
+        let sizes: Vec<(String, i64, Vec<Option<i64>>)> = r
+            .cohorts
+            .iter()
+            .map(|c| (c.cohort.to_string(), c.size, c.retained.clone()))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("2023-12-01".into(), 1, vec![Some(1), Some(1), Some(0)]),
+                ("2024-01-01".into(), 2, vec![Some(2), Some(0), Some(1)]),
+                ("2024-02-01".into(), 1, vec![Some(1), Some(1), None]),
+            ]
         );
     }
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sales::Period;
 use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
-use koubei_functions::RETENTION_STRIDE as STRIDE;
+use koubei_functions::{CohortRule, RETENTION_STRIDE as STRIDE};
 
 /// What `koubei retention` computes; the same type serves every front end.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -233,81 +233,34 @@ impl Engine {
                 self.check_event(field, e).await?;
             }
         }
-        let idx = req.period.index_sql("ts");
         let (start, ret) = (req.start_event.as_deref(), req.return_event.as_deref());
-        let per = format!(
-            "SELECT person,
-                    retention_cells(CAST({periods} AS BIGINT), {cumulative}, {recurring},
-                                    {idx}, is_start, is_return) AS cells
-             FROM ({marks}) GROUP BY person",
-            periods = req.periods,
-            cumulative = req.cumulative,
-            recurring = req.recurring,
-            marks = marks(start, ret),
-        );
-        let sql = match &req.breakdown {
-            None => format!(
-                "SELECT '' AS bd, cell, count(*) AS n
-                 FROM (SELECT unnest(cells) AS cell FROM ({per})) GROUP BY cell"
-            ),
-            // The value on the person's first start event in the cohort's period.
-            Some(b) => format!(
-                "WITH per AS ({per}),
-                      cells AS (SELECT person, unnest(cells) AS cell FROM per),
-                      bd AS (SELECT person, {idx} AS cohort,
-                                    first_value(COALESCE(CAST(b AS VARCHAR), '') ORDER BY ts) AS bd
-                             FROM ({starts}) GROUP BY person, {idx})
-                 SELECT bd.bd, cells.cell, count(*) AS n
-                 FROM cells JOIN bd
-                   ON cells.person = bd.person AND cells.cell / {STRIDE} = bd.cohort
-                 GROUP BY bd.bd, cells.cell",
-                starts = source_with(start, b),
-            ),
+        // (breakdown value, cell, persons), and the last day with a return.
+        let (rows, last_day) = match (start, ret, &req.breakdown) {
+            (None, None, None) => match self.stored_cells(req).await? {
+                Some(found) => found,
+                None => self.cells_sql(req).await?,
+            },
+            _ => self.cells_sql(req).await?,
         };
-        let (_, batches) = self.sql(&sql).await?;
-        // The last day with a return event: later periods have not elapsed.
-        let (_, last) = self
-            .sql(&format!(
-                "SELECT CAST(max(ts) AS BIGINT) FROM ({})",
-                source(ret)
-            ))
-            .await?;
-        let last_day = last
-            .first()
-            .map(|b| crate::cols::i64s(b.column(0)))
-            .transpose()?
-            .and_then(|v| v.first().copied().flatten())
-            .map(day);
         let first_cohort = req.since.map(|s| req.period.start(s));
         let mut groups: BTreeMap<String, BTreeMap<NaiveDate, Cohort>> = BTreeMap::new();
-        for b in &batches {
-            let bd = cast(b.column(0), &DataType::Utf8)?;
-            let bd = bd.as_string::<i32>();
-            let cells = crate::cols::i64s(b.column(1))?;
-            let n = crate::cols::i64s(b.column(2))?;
-            for row in 0..b.num_rows() {
-                let (Some(cell), Some(n)) = (cells[row], n[row]) else {
-                    continue;
-                };
-                let cohort = req.period.from_index(cell / STRIDE);
-                if first_cohort.is_some_and(|f| cohort < f) || req.until.is_some_and(|u| cohort > u)
-                {
-                    continue;
-                }
-                let value = if bd.is_null(row) { "" } else { bd.value(row) };
-                let c = groups
-                    .entry(value.to_string())
-                    .or_default()
-                    .entry(cohort)
-                    .or_insert_with(|| Cohort {
-                        cohort,
-                        size: 0,
-                        retained: vec![Some(0); req.periods + 1],
-                    });
-                match (cell % STRIDE) as usize {
-                    0 => c.size = n,
-                    k => c.retained[k] = Some(n),
-                }
+        for (value, cell, n) in rows {
+            let cohort = req.period.from_index(cell / STRIDE);
+            if first_cohort.is_some_and(|f| cohort < f) || req.until.is_some_and(|u| cohort > u) {
+                continue;
+            }
+            let c = groups
+                .entry(value)
+                .or_default()
+                .entry(cohort)
+                .or_insert_with(|| Cohort {
+                    cohort,
+                    size: 0,
+                    retained: vec![Some(0); req.periods + 1],
+                });
+            match (cell % STRIDE) as usize {
+                0 => c.size = n,
+                k => c.retained[k] = Some(n),
             }
         }
         let finish = |mut c: Cohort| {
@@ -357,6 +310,99 @@ impl Engine {
             breakdown,
             repeat_purchase: self.repeat_purchase(&[30, 60, 90]).await?,
         })
+    }
+
+    /// Paid-order retention's cells from the stored activity: the same
+    /// rule over each customer's paid days as the aggregate applies to
+    /// their order lines.
+    async fn stored_cells(
+        &self,
+        req: &RetentionRequest,
+    ) -> Result<Option<(Vec<(String, i64, i64)>, Option<NaiveDate>)>> {
+        let rule = CohortRule {
+            periods: req.periods as i64,
+            cumulative: req.cumulative,
+            recurring: req.recurring,
+        };
+        let epoch = NaiveDate::default();
+        let period = req.period;
+        let index = |d: i32| period.index(epoch + chrono::TimeDelta::days(i64::from(d)));
+        let Some((counts, last)) = self.activity_cells(rule, index).await? else {
+            return Ok(None);
+        };
+        let rows = counts
+            .into_iter()
+            .map(|(cell, n)| (String::new(), cell, n))
+            .collect();
+        let last = last.map(|d| epoch + chrono::TimeDelta::days(i64::from(d)));
+        Ok(Some((rows, last)))
+    }
+
+    /// [`Engine::stored_cells`] from the tables, for any start and return
+    /// event and a breakdown.
+    async fn cells_sql(
+        &self,
+        req: &RetentionRequest,
+    ) -> Result<(Vec<(String, i64, i64)>, Option<NaiveDate>)> {
+        let idx = req.period.index_sql("ts");
+        let (start, ret) = (req.start_event.as_deref(), req.return_event.as_deref());
+        let per = format!(
+            "SELECT person,
+                    retention_cells(CAST({periods} AS BIGINT), {cumulative}, {recurring},
+                                    {idx}, is_start, is_return) AS cells
+             FROM ({marks}) GROUP BY person",
+            periods = req.periods,
+            cumulative = req.cumulative,
+            recurring = req.recurring,
+            marks = marks(start, ret),
+        );
+        let sql = match &req.breakdown {
+            None => format!(
+                "SELECT '' AS bd, cell, count(*) AS n
+                 FROM (SELECT unnest(cells) AS cell FROM ({per})) GROUP BY cell"
+            ),
+            // The value on the person's first start event in the cohort's period.
+            Some(b) => format!(
+                "WITH per AS ({per}),
+                      cells AS (SELECT person, unnest(cells) AS cell FROM per),
+                      bd AS (SELECT person, {idx} AS cohort,
+                                    first_value(COALESCE(CAST(b AS VARCHAR), '') ORDER BY ts) AS bd
+                             FROM ({starts}) GROUP BY person, {idx})
+                 SELECT bd.bd, cells.cell, count(*) AS n
+                 FROM cells JOIN bd
+                   ON cells.person = bd.person AND cells.cell / {STRIDE} = bd.cohort
+                 GROUP BY bd.bd, cells.cell",
+                starts = source_with(start, b),
+            ),
+        };
+        let (_, batches) = self.sql(&sql).await?;
+        // The last day with a return event: later periods have not elapsed.
+        let (_, last) = self
+            .sql(&format!(
+                "SELECT CAST(max(ts) AS BIGINT) FROM ({})",
+                source(ret)
+            ))
+            .await?;
+        let last_day = last
+            .first()
+            .map(|b| crate::cols::i64s(b.column(0)))
+            .transpose()?
+            .and_then(|v| v.first().copied().flatten())
+            .map(day);
+        let mut rows = Vec::new();
+        for b in &batches {
+            let bd = cast(b.column(0), &DataType::Utf8)?;
+            let bd = bd.as_string::<i32>();
+            let cells = crate::cols::i64s(b.column(1))?;
+            let n = crate::cols::i64s(b.column(2))?;
+            for row in 0..b.num_rows() {
+                if let (Some(cell), Some(n)) = (cells[row], n[row]) {
+                    let value = if bd.is_null(row) { "" } else { bd.value(row) };
+                    rows.push((value.to_string(), cell, n));
+                }
+            }
+        }
+        Ok((rows, last_day))
     }
 
     /// For each window, the buyers whose window lies within the data, and how

@@ -33,7 +33,7 @@ pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use distinct::{DistinctRows, RowKey};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
-pub use retention::{RetentionCells, STRIDE as RETENTION_STRIDE};
+pub use retention::{CohortRule, RetentionCells, STRIDE as RETENTION_STRIDE};
 pub use rfm::CustomerOrders;
 
 /// The amounts the money aggregates take: exact decimals with four places,

@@ -161,9 +161,32 @@ impl CellGroups {
             v.dedup();
             v
         };
-        let (starts, returns) = (distinct(START), distinct(RETURN));
+        let rule = CohortRule {
+            periods: self.periods,
+            cumulative: self.cumulative,
+            recurring: self.recurring,
+        };
+        rule.cells(&distinct(START), &distinct(RETURN), out);
+    }
+}
+
+/// How a person's periods make cells (see the module's doc): the same
+/// rule for the aggregate and for a caller that has each person's periods
+/// already.
+#[derive(Debug, Clone, Copy)]
+pub struct CohortRule {
+    /// 1 to `STRIDE - 1`.
+    pub periods: i64,
+    pub cumulative: bool,
+    pub recurring: bool,
+}
+
+impl CohortRule {
+    /// Appends the cells of a person with start events in the periods
+    /// `starts` and return events in `returns` (each ascending, distinct).
+    pub fn cells(&self, starts: &[i64], returns: &[i64], out: &mut Vec<i64>) {
         let cohorts = if self.recurring {
-            &starts[..]
+            starts
         } else {
             &starts[..starts.len().min(1)]
         };
