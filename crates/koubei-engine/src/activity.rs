@@ -28,10 +28,19 @@ use crate::{Engine, Error, Result};
 pub const ACTIVITY: &str = "activity";
 
 /// How the rows are made: a table made by another format is stale.
-const FORMAT: &str = "koubei.activity.1";
+const FORMAT: &str = "koubei.activity.2";
 
 /// The columns read back, in this order.
-const COLUMNS: [&str; 6] = ["first_day", "second_day", "paid", "visits", "shares", "won"];
+const COLUMNS: [&str; 8] = [
+    "first_day",
+    "second_day",
+    "paid",
+    "visits",
+    "shares",
+    "won",
+    "first_ts",
+    "next_ts",
+];
 
 /// Days as numbers since 1970-01-01 (UTC), both ends included; open ends
 /// are `i32::MIN` and `i32::MAX`.
@@ -311,7 +320,7 @@ fn tally_batch(rows: &Rows, buckets: &Buckets, out: &mut [Tally]) {
 fn stored_sql(engine: &Engine) -> String {
     let day = |ts: &str| format!("CAST({} AS INT)", crate::day_number_sql(ts));
     format!(
-        "WITH b AS ({buyers}), {with_shares},
+        "WITH b AS ({buyers}), fn AS ({first_and_next}), {with_shares},
          pd AS (SELECT customer_id, {day_ts} AS d, count(DISTINCT order_id) AS n,
                        sum(amount) AS r, sum(quantity) AS u
                 FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
@@ -336,12 +345,15 @@ fn stored_sql(engine: &Engine) -> String {
          SELECT CAST(known.customer_id AS VARCHAR) AS customer_id,
                 CAST(NULL AS VARCHAR) AS anonymous_id,
                 CAST(b.first_day AS INT) AS first_day, CAST(b.second_day AS INT) AS second_day,
-                known.paid, known.visits, known.shares, known.won
+                known.paid, known.visits, known.shares, known.won,
+                CAST(fn.first_ts AS BIGINT) AS first_ts, CAST(fn.next_ts AS BIGINT) AS next_ts
          FROM known LEFT JOIN b ON b.customer_id = known.customer_id
+           LEFT JOIN fn ON fn.customer_id = known.customer_id
          UNION ALL
-         SELECT NULL, CAST(a AS VARCHAR), NULL, NULL, NULL, visits, NULL, NULL
+         SELECT NULL, CAST(a AS VARCHAR), NULL, NULL, NULL, visits, NULL, NULL, NULL, NULL
          FROM v WHERE customer_id IS NULL",
         buyers = engine.buyer_days_sql(),
+        first_and_next = engine.first_and_next_sql(),
         with_shares = engine.shares(),
         day_ts = day("ts"),
     )
@@ -390,7 +402,7 @@ impl Engine {
             && ["visits", "shares", "won"]
                 .iter()
                 .all(|c| list_of(c, &days))
-            && ["first_day", "second_day"]
+            && ["first_day", "second_day", "first_ts", "next_ts"]
                 .iter()
                 .all(|c| schema.field_with_name(c).is_ok());
         if same {
@@ -531,6 +543,57 @@ impl Engine {
             last = last.max(l);
         }
         Ok(Some((counts, last)))
+    }
+}
+
+impl Engine {
+    /// For each window of days: the buyers whose window after their first
+    /// paid time ends by the last order, and how many of them paid again
+    /// within it; from the stored activity, or None.
+    pub(crate) async fn activity_repeat(&self, windows: &[i64]) -> Result<Option<Vec<(i64, i64)>>> {
+        if !self.stored_activity {
+            return Ok(None);
+        }
+        let batches = self.activity_batches().await?;
+        // The last order of any status, as the tables' query reads it.
+        let (_, last) = self
+            .sql("SELECT CAST(max(ts) AS BIGINT) FROM orders")
+            .await?;
+        let last = last
+            .first()
+            .map(|b| crate::cols::i64s(b.column(0)))
+            .transpose()?
+            .and_then(|v| v.first().copied().flatten());
+        let Some(last) = last else {
+            return Ok(Some(vec![(0, 0); windows.len()]));
+        };
+        let spans: Vec<i64> = windows.iter().map(|d| d * crate::DAY_US).collect();
+        let per_batch = batches
+            .par_iter()
+            .map(|b| {
+                let first = crate::cols::i64s(b.column(6))?;
+                let next = crate::cols::i64s(b.column(7))?;
+                let mut out = vec![(0i64, 0i64); spans.len()];
+                for (f, n) in first.iter().zip(&next) {
+                    let Some(f) = *f else { continue };
+                    for (o, span) in out.iter_mut().zip(&spans) {
+                        if f + span <= last {
+                            o.0 += 1;
+                            o.1 += i64::from(n.is_some_and(|n| n <= f + span));
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut total = vec![(0, 0); windows.len()];
+        for b in per_batch {
+            for (t, o) in total.iter_mut().zip(b) {
+                t.0 += o.0;
+                t.1 += o.1;
+            }
+        }
+        Ok(Some(total))
     }
 }
 

@@ -156,6 +156,25 @@ impl Engine {
         }
     }
 
+    /// A query of each buyer's first paid time (`first_ts`) and the first
+    /// paid time after it (`next_ts`, null for a buyer who never came
+    /// back): repeat purchase within N days, from the tables or stored.
+    pub(crate) fn first_and_next_sql(&self) -> String {
+        format!(
+            "WITH paid AS (SELECT customer_id, ts FROM orders
+                           WHERE status = 'paid' AND customer_id IS NOT NULL),
+                  firsts AS (SELECT customer_id, t AS first_ts FROM ({first_orders})),
+                  nexts AS (
+                    SELECT p.customer_id, min(p.ts) AS next_ts
+                    FROM paid p JOIN firsts f ON p.customer_id = f.customer_id AND p.ts > f.first_ts
+                    GROUP BY p.customer_id
+                  )
+             SELECT f.customer_id, f.first_ts, n.next_ts
+             FROM firsts f LEFT JOIN nexts n ON f.customer_id = n.customer_id",
+            first_orders = self.first_orders_sql(),
+        )
+    }
+
     /// A query of each buyer's first paid line's time `t`: stored, or
     /// grouped from `orders`.
     pub(crate) fn first_orders_sql(&self) -> String {

@@ -418,22 +418,25 @@ impl Engine {
                 )
             })
             .collect();
+        if let Some(stored) = self.activity_repeat(windows).await? {
+            return Ok(stored
+                .into_iter()
+                .zip(windows)
+                .map(|((buyers, repeated), &days)| RepeatRate {
+                    days,
+                    buyers,
+                    repeated,
+                    rate: (buyers > 0).then(|| repeated as f64 / buyers as f64),
+                })
+                .collect());
+        }
         let sql = format!(
-            "WITH paid AS (SELECT customer_id, ts FROM orders
-                           WHERE status = 'paid' AND customer_id IS NOT NULL),
-                  firsts AS (SELECT customer_id, t AS first_ts FROM ({first_orders})),
-                  nexts AS (
-                    SELECT p.customer_id, min(p.ts) AS next_ts
-                    FROM paid p JOIN firsts f ON p.customer_id = f.customer_id AND p.ts > f.first_ts
-                    GROUP BY p.customer_id
-                  ),
+            "WITH b AS ({first_and_next}),
                   buyers AS (
-                    SELECT f.first_ts, n.next_ts, (SELECT max(ts) FROM orders) AS last_ts
-                    FROM firsts f LEFT JOIN nexts n ON f.customer_id = n.customer_id
+                    SELECT first_ts, next_ts, (SELECT max(ts) FROM orders) AS last_ts FROM b
                   )
              SELECT {columns} FROM buyers",
-            // Each buyer's first paid time: stored with the purchases.
-            first_orders = self.first_orders_sql(),
+            first_and_next = self.first_and_next_sql(),
             columns = columns.join(", "),
         );
         let (_, batches) = self.sql(&sql).await?;
