@@ -591,6 +591,12 @@
     geo("china.json");
     geo("countries-110m.json");
     const m = await api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
+    // The next answer is asked for as soon as this one is in, and drawn
+    // meanwhile: the server still answers one at a time.
+    const reach = api("wom/reach", { home: "CN" }, "wom_reach");
+    const cascades = reach.catch(() => {}).then(() => api("wom/cascades", { top: 3 }, "wom_cascades"));
+    // Their failures are shown where they are awaited, not reported before.
+    cascades.catch(() => {});
     const periods = m.periods.filter((p) => p.period <= params.until && p.period >= params.since.slice(0, 7));
     const line = el("div", { class: "chart", id: "wom-trend" });
     const header = ["period", "buyers", "customer_share_rate", "order_share_rate", "shares", "k_factor", "new_customers_from_shares"];
@@ -609,8 +615,8 @@
         { name: "K-factor", type: "line", yAxisIndex: 1, data: periods.map((p) => p.k_factor), tooltip: { valueFormatter: (v) => fmt("number", v) } },
       ],
     });
-    await reachSection(main, api("wom/reach", { home: "CN" }, "wom_reach"));
-    const c = await api("wom/cascades", { top: 3 }, "wom_cascades");
+    await reachSection(main, reach);
+    const c = await cascades;
     for (const [i, cascade] of c.largest.entries()) {
       const box = el("div", { class: "chart", id: `cascade-${i}` });
       main.append(panel(`Cascade ${i + 1}`, "", box));
@@ -628,6 +634,11 @@
   async function reviewsPage(main, params) {
     const by = params.by || "month";
     const r = await api("reviews", { since: params.since, until: params.until, by }, "reviews");
+    // The terms and the products are asked for in turn while this is drawn.
+    const termsAsked = api("reviews/terms", { since: params.since, until: params.until, top: 10 }, "reviews_terms");
+    const productsAsked = termsAsked.catch(() => {}).then(() =>
+      api("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true, by_rating: false }, "reviews_product"));
+    productsAsked.catch(() => {});
     const t = r.total;
     const c = t.change || {};
     const diff = (v, unit) => (v == null ? { text: "–", cls: "" }
@@ -714,7 +725,7 @@
 
     let terms;
     try {
-      terms = await api("reviews/terms", { since: params.since, until: params.until, top: 10 }, "reviews_terms");
+      terms = await termsAsked;
     } catch (e) {
       // Terms need both bad and good reviews in the range.
       main.append(panel("Complaint terms", "", el("p", { class: "cmp", id: "reviews-terms-none" }, e.message)));
@@ -749,7 +760,7 @@
       ],
     });
 
-    const p = await api("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true, by_rating: false }, "reviews_product");
+    const p = await productsAsked;
     const ph = ["product", "reviews", "mean_rating", "bayesian_mean", "csat", "review_rate", "refund_rate"];
     const pr = p.rows.map((x) => [x.key, x.reviews, x.mean_rating, x.bayesian_mean, x.csat, x.review_rate, x.refund_rate]);
     main.append(panel("Most reviewed products", csvButton("reviews-products", ph, pr),
