@@ -1,10 +1,12 @@
 //! Each person's activity by day, stored beside the tables after an import:
 //! one row per person with the days they visited, the days they paid for
 //! orders (with that day's orders, revenue and units), and the days of their
-//! shares. The overview's cards and sparklines count people and sum money
-//! over ranges of days; from these rows that is one read of a row per person
-//! (2.3M at a million customers), where the tables are 38M events, 4.5M
-//! order lines and 1.2M shares to group again by person.
+//! shares; and each buyer's first paid time and the next. The overview's
+//! cards and sparklines, the sales report's total series, and paid-order
+//! retention count people and sum money over ranges of days; from these
+//! rows that is one read of a row per person (2.3M at a million customers),
+//! where the tables are 38M events, 4.5M order lines and 1.2M shares to
+//! group again by person.
 //!
 //! The rows are used only while `orders`, `events` and `referrals` are at
 //! the versions they were made from (see `koubei_store::Source`); otherwise,
@@ -227,8 +229,8 @@ impl<'a> Rows<'a> {
             second: int32s(b.column(1))?,
             paid,
             paid_day: day.as_primitive::<Int32Type>().values().to_vec(),
-            // A day whose lines have no quantity adds no units.
             paid_orders: orders.as_primitive::<Int64Type>().values().to_vec(),
+            // A day whose lines have no quantity adds no units.
             paid_units: units
                 .as_primitive::<Int64Type>()
                 .iter()
