@@ -145,45 +145,61 @@ pub async fn import(
 /// they were already, or there are no orders).
 pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<usize>> {
     let _lock = ws.lock()?;
-    let task = progress.task("customer purchases");
-    task.stage("summarising", None);
-    let started = std::time::Instant::now();
-    let stored = Engine::store_purchases(ws).await;
-    task.finish();
-    let stored = stored?;
-    if let Some(n) = stored {
-        tracing::info!(customers = n, elapsed = ?started.elapsed(), "stored the customers' purchases");
-    }
+    let stored = store(
+        progress,
+        "customer purchases",
+        "summarising",
+        Engine::store_purchases(ws),
+    )
+    .await?;
     store_activity(ws, progress).await?;
     store_review_scores(ws, progress).await?;
+    Ok(stored)
+}
+
+/// One derived table stored under a progress task of its own: how many
+/// rows it stored (None when it was stored already).
+async fn store(
+    progress: &dyn Progress,
+    name: &str,
+    stage: &str,
+    storing: impl std::future::Future<Output = koubei_engine::Result<Option<usize>>>,
+) -> Result<Option<usize>> {
+    let task = progress.task(name);
+    task.stage(stage, None);
+    let started = std::time::Instant::now();
+    let stored = storing.await;
+    task.finish();
+    let stored = stored?;
+    if let Some(rows) = stored {
+        tracing::info!(rows, elapsed = ?started.elapsed(), "stored the {name}");
+    }
     Ok(stored)
 }
 
 /// Stores each person's activity by day, unless it is stored for the
 /// current orders, events and referrals already. The caller holds the lock.
 async fn store_activity(ws: &Workspace, progress: &dyn Progress) -> Result<()> {
-    let task = progress.task("activity by day");
-    task.stage("grouping", None);
-    let started = std::time::Instant::now();
-    let stored = Engine::store_activity(ws).await;
-    task.finish();
-    if let Some(n) = stored? {
-        tracing::info!(people = n, elapsed = ?started.elapsed(), "stored the activity by day");
-    }
+    store(
+        progress,
+        "activity by day",
+        "grouping",
+        Engine::store_activity(ws),
+    )
+    .await?;
     Ok(())
 }
 
 /// Scores the reviews and stores the scores, unless they are stored for
 /// the current `reviews` already. The caller holds the lock.
 async fn store_review_scores(ws: &Workspace, progress: &dyn Progress) -> Result<()> {
-    let task = progress.task("review sentiment");
-    task.stage("scoring", None);
-    let started = std::time::Instant::now();
-    let scored = Engine::store_review_scores(ws).await;
-    task.finish();
-    if let Some(n) = scored? {
-        tracing::info!(reviews = n, elapsed = ?started.elapsed(), "stored the reviews' scores");
-    }
+    store(
+        progress,
+        "review sentiment",
+        "scoring",
+        Engine::store_review_scores(ws),
+    )
+    .await?;
     Ok(())
 }
 

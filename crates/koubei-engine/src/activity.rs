@@ -661,20 +661,12 @@ o9,1,c2,2024-03-15T10:00:00Z,8,,paid
 ";
 
     async fn workspace() -> (tempfile::TempDir, Workspace) {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::create(dir.path().join("ws")).unwrap();
-        for (table, csv) in [
+        crate::test_workspace_with(&[
             (TableKind::Orders, ORDERS),
             (TableKind::Events, EVENTS),
             (TableKind::Referrals, REFERRALS),
-        ] {
-            let file = dir.path().join(format!("{table}.csv"));
-            std::fs::write(&file, csv).unwrap();
-            ws.import_file(table, &file, &ImportOptions::default(), &Quiet)
-                .await
-                .unwrap();
-        }
-        (dir, ws)
+        ])
+        .await
     }
 
     fn day(s: &str) -> NaiveDate {

@@ -205,7 +205,7 @@ pub(crate) fn epoch_day(d: NaiveDate) -> i64 {
     (d - NaiveDate::default()).num_days()
 }
 
-fn from_epoch_day(d: i64) -> NaiveDate {
+pub(crate) fn from_epoch_day(d: i64) -> NaiveDate {
     DateTime::from_timestamp(d * 86_400, 0)
         .map(|t| t.date_naive())
         .unwrap_or_default()

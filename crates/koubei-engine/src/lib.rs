@@ -364,6 +364,16 @@ pub(crate) async fn test_engine(table: TableKind, csv: &str) -> (tempfile::TempD
 /// An engine over a temporary workspace holding imported CSV tables.
 #[cfg(test)]
 pub(crate) async fn test_engine_with(tables: &[(TableKind, &str)]) -> (tempfile::TempDir, Engine) {
+    let (dir, ws) = test_workspace_with(tables).await;
+    let engine = Engine::open(&ws).await.unwrap();
+    (dir, engine)
+}
+
+/// A workspace in a temporary folder with each table imported from its CSV.
+#[cfg(test)]
+pub(crate) async fn test_workspace_with(
+    tables: &[(TableKind, &str)],
+) -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::create(dir.path().join("ws")).unwrap();
     for (table, csv) in tables {
@@ -378,8 +388,7 @@ pub(crate) async fn test_engine_with(tables: &[(TableKind, &str)]) -> (tempfile:
         .await
         .unwrap();
     }
-    let engine = Engine::open(&ws).await.unwrap();
-    (dir, engine)
+    (dir, ws)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use arrow::datatypes::{DataType, Int64Type};
 use chrono::{DateTime, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::clv::from_epoch_day;
 use crate::sales::Period;
 use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
 use koubei_functions::{CohortRule, RETENTION_STRIDE as STRIDE};
@@ -324,9 +325,8 @@ impl Engine {
             cumulative: req.cumulative,
             recurring: req.recurring,
         };
-        let epoch = NaiveDate::default();
         let period = req.period;
-        let index = |d: i32| period.index(epoch + chrono::TimeDelta::days(i64::from(d)));
+        let index = |d: i32| period.index(from_epoch_day(i64::from(d)));
         let Some((counts, last)) = self.activity_cells(rule, index).await? else {
             return Ok(None);
         };
@@ -334,7 +334,7 @@ impl Engine {
             .into_iter()
             .map(|(cell, n)| (String::new(), cell, n))
             .collect();
-        let last = last.map(|d| epoch + chrono::TimeDelta::days(i64::from(d)));
+        let last = last.map(|d| from_epoch_day(i64::from(d)));
         Ok(Some((rows, last)))
     }
 
