@@ -193,7 +193,7 @@ pub async fn demo(
     Ok(DemoReport {
         workspace: ws.root().display().to_string(),
         seed: req.seed,
-        summary: summary(&Engine::open(ws).await?).await?,
+        summary: summary(&crate::engines::open(ws).await?).await?,
         report,
         try_next: TRY_NEXT,
         warnings,

@@ -6,12 +6,28 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use koubei_engine::Engine;
+use koubei_engine::{Engine, Runner};
 use koubei_store::Workspace;
 
 use crate::Result;
 
 type Versions = Vec<(String, Option<u64>)>;
+
+/// Where this process runs its plans (see [`run_on`]).
+static RUNNER: Mutex<Runner> = Mutex::new(Runner::InProcess);
+
+/// Runs the plans of every engine this process opens from now on with
+/// `runner`: set once by a front end that was told of a cluster.
+pub fn run_on(runner: Runner) {
+    *RUNNER.lock().unwrap_or_else(|e| e.into_inner()) = runner;
+    *OPEN.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// A new engine over the workspace, not shared.
+pub(crate) async fn open(ws: &Workspace) -> Result<Engine> {
+    let runner = RUNNER.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(Engine::open_on(ws, runner).await?)
+}
 
 /// The engine last opened: its workspace and the versions it was keyed on.
 static OPEN: Mutex<Option<(PathBuf, Versions, Arc<Engine>)>> = Mutex::new(None);
@@ -32,7 +48,7 @@ pub(crate) async fn engine(ws: &Workspace) -> Result<Arc<Engine>> {
             return Ok(Arc::clone(engine));
         }
     }
-    let engine = Arc::new(Engine::open(ws).await?);
+    let engine = Arc::new(open(ws).await?);
     *OPEN.lock().unwrap_or_else(|e| e.into_inner()) =
         Some((ws.root().to_path_buf(), versions, Arc::clone(&engine)));
     Ok(engine)

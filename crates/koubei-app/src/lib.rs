@@ -48,6 +48,7 @@ pub use progress::{Progress, Quiet, Task};
 pub use report::{ReportData, ReportRequest, ReportWritten, report, report_data};
 pub use tables::{SqlReport, SqlRequest, TablesReport, json_rows, sql, tables};
 
+pub use engines::run_on;
 pub use koubei_engine::FunnelOrder;
 pub use koubei_engine::clv::{Horizon, SummaryRequest, Unit};
 pub use koubei_engine::clv_report::{ClvReport, ClvRequest, ModelKind};
@@ -58,6 +59,7 @@ pub use koubei_engine::retention::{RetentionReport, RetentionRequest};
 pub use koubei_engine::rfm::SEGMENTS;
 pub use koubei_engine::rfm_report::RfmReport;
 pub use koubei_engine::sales::{Period, SalesReport, SalesRequest};
+pub use koubei_engine::{Runner, SessionMaker};
 pub use koubei_schema::TableKind;
 /// The store's errors, which an import can end with (too many rejects).
 pub use koubei_store::Error as StoreError;

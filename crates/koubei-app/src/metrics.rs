@@ -111,7 +111,7 @@ pub async fn clv(ws: &Workspace, req: &ClvRequest) -> Result<ClvReport> {
 /// per-customer purchases.
 async fn open(ws: &Workspace, recompute: bool) -> Result<std::sync::Arc<Engine>> {
     Ok(if recompute {
-        std::sync::Arc::new(Engine::open(ws).await?.recompute()?)
+        std::sync::Arc::new(crate::engines::open(ws).await?.recompute()?)
     } else {
         crate::engines::engine(ws).await?
     })

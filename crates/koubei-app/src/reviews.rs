@@ -383,10 +383,7 @@ pub async fn train(
             (t, p, None, f.display().to_string())
         }
         None => {
-            let (t, p, v) = koubei_engine::Engine::open(ws)
-                .await?
-                .rated_reviews()
-                .await?;
+            let (t, p, v) = crate::engines::open(ws).await?.rated_reviews().await?;
             (t, p, v, "reviews".to_string())
         }
     };

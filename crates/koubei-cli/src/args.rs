@@ -31,6 +31,12 @@ pub struct Cli {
     )]
     pub workspace: PathBuf,
 
+    /// Run the queries on a Ballista cluster: its scheduler, as
+    /// df://HOST:PORT. The workspace folder must be at the same path on
+    /// every executor. Needs a koubei built with the `cluster` feature.
+    #[arg(long, global = true, env = "KOUBEI_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -116,6 +122,63 @@ pub enum Command {
     /// Serve every query over HTTP (JSON), with its OpenAPI document at
     /// /openapi.json.
     Serve(ServeArgs),
+    /// Start a Ballista scheduler or executor with koubei's functions, for
+    /// `--cluster` (needs a koubei built with the `cluster` feature).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans each query's stages and hands their tasks to
+    /// the executors.
+    Scheduler(SchedulerArgs),
+    /// An executor: runs the tasks, reading the workspace's Parquet files
+    /// at the same paths as the client.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchedulerArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+    /// The host name that executors and clients reach it by.
+    #[arg(long, default_value = "localhost")]
+    pub external_host: String,
+    /// Seconds without a heartbeat after which an executor is lost and its
+    /// tasks run elsewhere.
+    #[arg(long, default_value_t = 30)]
+    pub executor_timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecutorArgs {
+    /// The scheduler, as df://HOST:PORT.
+    #[arg(long, default_value = "df://localhost:50050")]
+    pub scheduler: String,
+    /// The host to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// The host name others reach it by (default: the bind host).
+    #[arg(long)]
+    pub external_host: Option<String>,
+    /// Its Arrow Flight port, where other executors fetch its shuffled
+    /// partitions.
+    #[arg(long, default_value_t = 50051)]
+    pub port: u16,
+    /// Its gRPC port.
+    #[arg(long, default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Where to write shuffled partitions (default: a temporary folder).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Tasks run at once (default: the cores).
+    #[arg(long)]
+    pub concurrent_tasks: Option<usize>,
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, default_value_t = 5)]
+    pub heartbeat: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -14,6 +14,9 @@ use crate::output;
 use crate::progress::Bars;
 
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    if let Some(url) = &cli.cluster {
+        crate::cluster::use_cluster(url)?;
+    }
     let path = cli.workspace;
     let open = || Workspace::open(&path);
     match cli.command {
@@ -203,6 +206,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let report = koubei_app::sql(&open()?, &req).await.map_err(cli_error)?;
             output::batches(out, a.format, &report.schema, &report.batches)
         }
+        Command::Cluster(c) => crate::cluster::start(c).await,
         Command::Serve(a) => {
             open()?;
             let listener = tokio::net::TcpListener::bind(&a.addr)

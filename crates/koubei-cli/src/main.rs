@@ -1,6 +1,7 @@
 //! The `koubei` binary: parses the command line, calls the library, renders.
 
 mod args;
+mod cluster;
 mod commands;
 mod output;
 mod progress;

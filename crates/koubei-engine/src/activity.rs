@@ -383,7 +383,7 @@ impl Engine {
         let Some(t) = ws.load_derived(ACTIVITY, &source).await? else {
             return Ok(());
         };
-        let provider = koubei_store::table_provider(&t).await?;
+        let provider = self.runner.provider(&t).await?;
         let schema = provider.schema();
         let list_of = |name: &str, item: &dyn Fn(&DataType) -> bool| {
             schema

@@ -73,9 +73,60 @@ impl Error {
     }
 }
 
+/// Makes the session that an engine's plans run in, from the engine's
+/// settings. How koubei runs on a cluster (koubei-cluster's client session)
+/// without the engine depending on the cluster's crates.
+pub type SessionMaker = Arc<
+    dyn Fn(
+            SessionConfig,
+        )
+            -> futures::future::BoxFuture<'static, datafusion::error::Result<SessionContext>>
+        + Send
+        + Sync,
+>;
+
+/// Where an engine runs its plans.
+#[derive(Clone, Default)]
+pub enum Runner {
+    /// In this process.
+    #[default]
+    InProcess,
+    /// On a cluster: the tables are registered as their snapshots' Parquet
+    /// files, which the cluster's executors read at the same paths.
+    Cluster {
+        /// The scheduler, for messages.
+        url: String,
+        session: SessionMaker,
+    },
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runner::InProcess => f.write_str("InProcess"),
+            Runner::Cluster { url, .. } => write!(f, "Cluster({url})"),
+        }
+    }
+}
+
+impl Runner {
+    /// The session's view of one stored table.
+    async fn provider(
+        &self,
+        t: &koubei_store::deltalake::DeltaTable,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        Ok(match self {
+            Runner::InProcess => koubei_store::table_provider(t).await?,
+            Runner::Cluster { .. } => koubei_store::parquet_provider(t).await?,
+        })
+    }
+}
+
 /// A query session over one snapshot of every table in a workspace.
 pub struct Engine {
     ctx: SessionContext,
+    /// Where its plans run.
+    runner: Runner,
     /// The version of `orders` the session reads, if it exists.
     orders: Option<koubei_store::Source>,
     /// Whether the stored per-customer purchases (see [`purchases`]) are
@@ -109,6 +160,11 @@ impl Engine {
     /// imported are registered empty, with their canonical schema, so that
     /// queries over them plan and return no rows.
     pub async fn open(ws: &Workspace) -> Result<Self> {
+        Self::open_on(ws, Runner::InProcess).await
+    }
+
+    /// As [`Engine::open`], with its plans run by `runner`.
+    pub async fn open_on(ws: &Workspace, runner: Runner) -> Result<Self> {
         // DATAFUSION_* variables tune the engine, as in datafusion-cli.
         let mut config = SessionConfig::from_env()?
             .with_information_schema(true)
@@ -124,8 +180,16 @@ impl Engine {
             );
             config = config.with_target_partitions(most);
         }
-        let ctx = SessionContext::new_with_config(config);
-        koubei_functions::register_functions(&ctx);
+        let ctx = match &runner {
+            Runner::InProcess => {
+                let ctx = SessionContext::new_with_config(config);
+                koubei_functions::register_functions(&ctx);
+                ctx
+            }
+            Runner::Cluster { url, session } => session(config)
+                .await
+                .map_err(|e| Error::Request(format!("cannot reach the cluster at {url}: {e}")))?,
+        };
         let tables = TableKind::ALL
             .iter()
             .map(|t| (t.name(), t.schema()))
@@ -146,15 +210,21 @@ impl Engine {
                     if name == TableKind::Referrals.name() {
                         referrals = Some(koubei_store::Source::of(&t)?);
                     }
-                    ctx.register_table(name, koubei_store::table_provider(&t).await?)?;
+                    ctx.register_table(name, runner.provider(&t).await?)?;
                 }
-                None => {
-                    ctx.register_table(name, Arc::new(empty(schema)?))?;
-                }
+                None => match runner {
+                    Runner::InProcess => {
+                        ctx.register_table(name, Arc::new(empty(schema)?))?;
+                    }
+                    Runner::Cluster { .. } => {
+                        ctx.register_table(name, koubei_store::empty_parquet_provider(schema)?)?;
+                    }
+                },
             }
         }
         let mut engine = Engine {
             ctx,
+            runner,
             orders,
             stored_purchases: false,
             stored_activity: false,
@@ -510,6 +580,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine {
             ctx,
+            runner: Runner::InProcess,
             orders: None,
             stored_purchases: false,
             stored_activity: false,

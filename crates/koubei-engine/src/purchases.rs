@@ -32,7 +32,7 @@ impl Engine {
         let Some(t) = ws.load_derived(CUSTOMER_PURCHASES, orders).await? else {
             return Ok(());
         };
-        let provider = koubei_store::table_provider(&t).await?;
+        let provider = self.runner.provider(&t).await?;
         let query = self.ctx.sql(&stored_sql()).await?;
         let made = query.schema().fields();
         let want = [

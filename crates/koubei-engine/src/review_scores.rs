@@ -293,8 +293,8 @@ impl Engine {
             return Ok(());
         };
         let (s, m) = (
-            koubei_store::table_provider(&s).await?,
-            koubei_store::table_provider(&m).await?,
+            self.runner.provider(&s).await?,
+            self.runner.provider(&m).await?,
         );
         let fits = |have: SchemaRef, want: SchemaRef| {
             want.fields().iter().all(|f| {
@@ -348,6 +348,14 @@ impl Engine {
     pub(crate) async fn review_scores(&self) -> Result<&str> {
         self.review_scores
             .get_or_try_init(|| async {
+                if let crate::Runner::Cluster { .. } = self.runner {
+                    // An in-memory table cannot be sent to a cluster.
+                    return Err(crate::Error::Request(
+                        "the review scores of this version of the reviews are not stored: \
+                         refresh the workspace before reading reviews on a cluster"
+                            .into(),
+                    ));
+                }
                 let (s, m) = self.compute_review_scores().await?;
                 self.ctx.register_table(
                     REVIEW_SCORES,

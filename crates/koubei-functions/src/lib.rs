@@ -113,7 +113,9 @@ pub fn register_functions(ctx: &SessionContext) {
     for f in functions() {
         ctx.register_udaf(f);
     }
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(RowKey::new()));
+    for f in scalar_functions() {
+        ctx.register_udf(f);
+    }
     ctx.add_optimizer_rule(Arc::new(DistinctRows));
 }
 
@@ -129,6 +131,12 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(CustomerOrders::new()),
         AggregateUDF::from(BitCounts::new()),
     ]
+}
+
+/// Every scalar function koubei adds (those its optimizer rule writes into
+/// plans), for sessions and cluster nodes alike.
+pub fn scalar_functions() -> Vec<datafusion::logical_expr::ScalarUDF> {
+    vec![datafusion::logical_expr::ScalarUDF::from(RowKey::new())]
 }
 
 /// State fields that are lists, one per (name, element type): how every

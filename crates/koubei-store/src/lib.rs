@@ -24,6 +24,8 @@ pub use import::{Checked, ImportOptions, ImportReport, Progress, Quiet, Repeats,
 pub use reader::{Delimiter, Format};
 pub use reject::Reject;
 pub use timestamp::ImportTz;
-pub use workspace::{TableInfo, Workspace, atomic_write, table_provider};
+pub use workspace::{
+    TableInfo, Workspace, atomic_write, empty_parquet_provider, parquet_provider, table_provider,
+};
 
 pub use deltalake;

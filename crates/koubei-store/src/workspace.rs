@@ -383,6 +383,46 @@ pub async fn table_provider(
     table.table_provider().await.map_err(Error::from)
 }
 
+/// The same snapshot as plain Parquet: a listing of the files of its
+/// current version, with the schema the Delta provider gives. A cluster's
+/// executors read it without knowing Delta (the files must be at the same
+/// path for them: a shared mount). The versions' files are never changed in
+/// place, so the listing stays the snapshot while its files are kept.
+pub async fn parquet_provider(
+    table: &DeltaTable,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let schema = table_provider(table).await?.schema();
+    let paths = table
+        .get_file_uris()
+        .map_err(|e| Error::delta(table.table_url().as_str(), e))?
+        .map(|uri| datafusion::datasource::listing::ListingTableUrl::parse(&uri))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    parquet_listing(paths, schema)
+}
+
+/// A table of no files with this schema, that a cluster can serialize
+/// (an in-memory table cannot be sent).
+pub fn empty_parquet_provider(
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    parquet_listing(vec![], schema)
+}
+
+fn parquet_listing(
+    paths: Vec<datafusion::datasource::listing::ListingTableUrl>,
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+    let mut config = ListingTableConfig::new_with_multi_paths(paths);
+    // Set as a field: the builder method asserts some path is set, and a
+    // table may have none.
+    config.options = Some(
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet"),
+    );
+    Ok(Arc::new(ListingTable::try_new(config.with_schema(schema))?))
+}
+
 /// The stored table has its money columns in the type this koubei stores
 /// (the one type that changed since workspaces were first made).
 fn check_canonical(table: TableKind, stored: &arrow::datatypes::Schema) -> Result<()> {
