@@ -1,6 +1,8 @@
 //! Integration tests that drive the real `koubei` binary.
 
 mod capture;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod clv;
 mod demo;
 mod golden;
