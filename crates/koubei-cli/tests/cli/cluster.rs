@@ -183,6 +183,13 @@ const QUERIES: &[&[&str]] = &[
     // The CLV summary grouped from the order lines on the cluster, rather
     // than read from the stored purchases.
     &["clv", "--recompute"],
+    &["wom", "metrics"],
+    &["wom", "cascades", "--top", "5"],
+    &["wom", "reach", "--home", "CN"],
+    &["wom", "seeds", "-k", "3"],
+    &["reviews", "--by", "month"],
+    &["reviews", "terms", "--top", "10"],
+    &["recommend", "together", "--top", "10"],
     &[
         "clv",
         "--calibration-end",
