@@ -5,7 +5,7 @@
 mod on {
     use std::sync::Arc;
 
-    use anyhow::{Context, Result};
+    use anyhow::{Result, anyhow};
     use futures::FutureExt;
     use koubei_cluster::{ExecutorOptions, SchedulerOptions};
 
@@ -13,7 +13,7 @@ mod on {
 
     /// Every engine this process opens runs its plans on the cluster.
     pub fn use_cluster(url: &str) -> Result<()> {
-        koubei_cluster::scheduler_address(url).context("--cluster")?;
+        koubei_cluster::scheduler_address(url).map_err(|e| flag("--cluster", e))?;
         let owned = url.to_string();
         let session: koubei_app::SessionMaker = Arc::new(move |config| {
             let url = owned.clone();
@@ -24,6 +24,14 @@ mod on {
             session,
         });
         Ok(())
+    }
+
+    /// The error of a request's field, named by its flag.
+    fn flag(flag: &str, e: koubei_cluster::Error) -> anyhow::Error {
+        match e {
+            koubei_cluster::Error::Invalid { reason, .. } => anyhow!("{flag}: {reason}"),
+            e => e.into(),
+        }
     }
 
     pub async fn start(command: ClusterCommand) -> Result<()> {
@@ -39,7 +47,8 @@ mod on {
             }
             ClusterCommand::Executor(a) => {
                 let (scheduler_host, scheduler_port) =
-                    koubei_cluster::scheduler_address(&a.scheduler).context("--scheduler")?;
+                    koubei_cluster::scheduler_address(&a.scheduler)
+                        .map_err(|e| flag("--scheduler", e))?;
                 let defaults = ExecutorOptions::default();
                 eprintln!(
                     "koubei cluster executor on {}:{} (flight) and {} (grpc), scheduler {}",

@@ -19,6 +19,7 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -208,6 +209,28 @@ pub async fn client_session(
     url: &str,
     config: SessionConfig,
 ) -> datafusion::error::Result<SessionContext> {
+    // Ballista connects at the first query, and then shows only a
+    // transport error: try the scheduler now, to say which one is down.
+    let (host, port) =
+        scheduler_address(url).map_err(|e| DataFusionError::Configuration(e.to_string()))?;
+    let reached = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    match reached {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(DataFusionError::Configuration(format!(
+                "no scheduler answers at {host}:{port}: {e}"
+            )));
+        }
+        Err(_) => {
+            return Err(DataFusionError::Configuration(format!(
+                "no scheduler answered at {host}:{port} within 10 s"
+            )));
+        }
+    }
     let mut config = config.upgrade_for_ballista();
     let options = config.options_mut();
     // Ballista's adaptive planner lost a job whose executor died mid-stage:

@@ -186,9 +186,12 @@ impl Engine {
                 koubei_functions::register_functions(&ctx);
                 ctx
             }
-            Runner::Cluster { url, session } => session(config)
-                .await
-                .map_err(|e| Error::Request(format!("cannot reach the cluster at {url}: {e}")))?,
+            Runner::Cluster { url, session } => session(config).await.map_err(|e| {
+                Error::Request(format!(
+                    "cannot reach the cluster at {url}: {}",
+                    e.message()
+                ))
+            })?,
         };
         let tables = TableKind::ALL
             .iter()

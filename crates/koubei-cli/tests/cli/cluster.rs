@@ -244,6 +244,21 @@ fn a_cluster_of_two_executors_gives_the_same_numbers_and_survives_a_lost_one() {
     a_lost_executor_is_retried_or_named(&ws, cluster);
 }
 
+#[test]
+fn a_scheduler_address_that_is_not_one_is_named() {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "50", "--seed", "1"]);
+    let e = ws.fails(&["--cluster", "localhost:50050", "sales"]);
+    assert!(
+        e.contains("--cluster: a scheduler's address starts with df://: expected df://HOST:PORT, not \"localhost:50050\""),
+        "{e}"
+    );
+    // Nothing listens there: the error says which cluster was not reached.
+    let port = free_port();
+    let e = ws.fails(&["--cluster", &format!("df://127.0.0.1:{port}"), "sales"]);
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+}
+
 /// Kills the executor that runs the first task of a query, and waits (at
 /// most two minutes) for the query's answer.
 fn a_lost_executor_is_retried_or_named(ws: &Ws, mut cluster: Cluster) {

@@ -289,3 +289,18 @@ fn distinct_count_of_a_pair_counts_row_keys() {
     assert_eq!(got, want);
     assert_eq!(got[0]["n"], got[0]["d"], "(order_id, line) is the key");
 }
+
+/// A koubei built without Ballista says so, and how to build one with it.
+#[cfg(not(feature = "cluster"))]
+#[test]
+fn cluster_without_the_feature_says_how_to_build_it() {
+    let ws = Ws::new();
+    for args in [
+        &["--cluster", "df://localhost:50050", "sales"][..],
+        &["cluster", "scheduler"][..],
+    ] {
+        let e = ws.fails(args);
+        assert!(e.contains("built without cluster support"), "{e}");
+        assert!(e.contains("--features cluster"), "{e}");
+    }
+}
