@@ -501,6 +501,91 @@ mod tests {
         }
     }
 
+    /// The Parquet listing of a table (what a cluster reads) holds the rows
+    /// of its current version, as the Delta provider does: after appends,
+    /// and after compaction has replaced the files.
+    #[tokio::test]
+    async fn parquet_listing_is_the_current_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(dir.path().join("ws")).unwrap();
+        let csv = dir.path().join("o.csv");
+        let rows = |sql: &'static str| {
+            let ws = ws.clone();
+            async move {
+                let t = ws.load_table("orders").await.unwrap().unwrap();
+                let mut out = Vec::new();
+                for provider in [
+                    table_provider(&t).await.unwrap(),
+                    parquet_provider(&t).await.unwrap(),
+                ] {
+                    let ctx = SessionContext::new();
+                    ctx.register_table("orders", provider).unwrap();
+                    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+                    out.push(
+                        arrow::util::pretty::pretty_format_batches(&batches)
+                            .unwrap()
+                            .to_string(),
+                    );
+                }
+                assert_eq!(out[0], out[1], "{sql}");
+                (t.get_file_uris().unwrap().count(), out.remove(0))
+            }
+        };
+        let q = "SELECT order_id, customer_id, amount, ts FROM orders ORDER BY order_id";
+        for i in 0..3 {
+            std::fs::write(
+                &csv,
+                format!(
+                    "order_id,customer_id,ts,amount\no{i},c{i},2024-01-0{}T10:00:00Z,{i}.25\n",
+                    i + 1
+                ),
+            )
+            .unwrap();
+            ws.import_file(
+                TableKind::Orders,
+                &csv,
+                &crate::ImportOptions::default(),
+                &crate::Quiet,
+            )
+            .await
+            .unwrap();
+            let (files, text) = rows(q).await;
+            assert_eq!(files, i + 1);
+            assert!(text.contains(&format!("o{i}")), "{text}");
+        }
+        let (_, before) = rows(q).await;
+        ws.compact(TableKind::Orders, 2).await.unwrap().unwrap();
+        let (files, after) = rows(q).await;
+        assert_eq!(files, 1, "compaction leaves one file");
+        assert_eq!(before, after);
+        // The schema is the Delta provider's: money stays exact.
+        let t = ws.load_table("orders").await.unwrap().unwrap();
+        assert_eq!(
+            parquet_provider(&t).await.unwrap().schema(),
+            table_provider(&t).await.unwrap().schema()
+        );
+        // A table of no files plans and has no rows.
+        let ctx = SessionContext::new();
+        let schema = table_provider(&t).await.unwrap().schema();
+        ctx.register_table("none", empty_parquet_provider(schema).unwrap())
+            .unwrap();
+        let n = ctx
+            .sql("SELECT count(*) FROM none")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            arrow::util::pretty::pretty_format_batches(&n)
+                .unwrap()
+                .to_string()
+                .matches(" 0 ")
+                .count(),
+            1
+        );
+    }
+
     /// Orders stored with money as floats (as before money was exact) are
     /// named as such, on reading and before an import appends to them.
     #[tokio::test]
