@@ -61,6 +61,7 @@ def peak_kib(pid):
 def generate(duckdb, dir, events, persons, chunks):
     con = duckdb.connect()
     con.sql("SET threads TO 2")
+    con.sql("SET enable_progress_bar = false")
     per = events // chunks
     files = {"events": [], "orders": []}
     for c in range(chunks):
