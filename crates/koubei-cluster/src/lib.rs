@@ -66,6 +66,11 @@ pub fn scheduler_address(url: &str) -> Result<(String, u16)> {
     Ok((host.to_string(), port))
 }
 
+/// The partitions (tasks per stage) a cluster's plans are split into when
+/// `DATAFUSION_EXECUTION_TARGET_PARTITIONS` does not say: enough for the
+/// task slots of a few executors.
+pub const CLUSTER_PARTITIONS: usize = 16;
+
 /// How a scheduler is started.
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
@@ -232,6 +237,13 @@ pub async fn client_session(
         }
     }
     let mut config = config.upgrade_for_ballista();
+    // A partition is a task: as many as this client's cores left the
+    // second of two 2-core executors idle (each takes as many tasks as it
+    // has cores). Unless told otherwise, plan for a few executors.
+    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
+        let partitions = config.target_partitions().max(CLUSTER_PARTITIONS);
+        config = config.with_target_partitions(partitions);
+    }
     let options = config.options_mut();
     // Ballista's adaptive planner lost a job whose executor died mid-stage:
     // it re-ran the lost task, then could not find the stage to record it
