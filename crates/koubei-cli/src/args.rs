@@ -160,7 +160,8 @@ pub struct ExecutorArgs {
     /// The host to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind_host: String,
-    /// The host name others reach it by (default: the bind host).
+    /// The host name others reach it by (default: the address the
+    /// scheduler sees it connect from).
     #[arg(long)]
     pub external_host: Option<String>,
     /// Its Arrow Flight port, where other executors fetch its shuffled

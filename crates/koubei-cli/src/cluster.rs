@@ -57,7 +57,7 @@ mod on {
                 koubei_cluster::run_executor(ExecutorOptions {
                     scheduler_host,
                     scheduler_port,
-                    external_host: a.external_host.or_else(|| Some(a.bind_host.clone())),
+                    external_host: a.external_host,
                     bind_host: a.bind_host,
                     port: a.port,
                     grpc_port: a.grpc_port,
