@@ -471,6 +471,19 @@ mod tests {
     use super::*;
 
     /// Versions follow commits, read from the log's file names.
+    /// Imports one order line (order_id,customer_id,ts,amount) through `csv`.
+    async fn import_orders(ws: &Workspace, csv: &Path, line: &str) {
+        std::fs::write(csv, format!("order_id,customer_id,ts,amount\n{line}\n")).unwrap();
+        ws.import_file(
+            TableKind::Orders,
+            csv,
+            &crate::ImportOptions::default(),
+            &crate::Quiet,
+        )
+        .await
+        .unwrap();
+    }
+
     #[tokio::test]
     async fn versions_follow_commits() {
         let dir = tempfile::tempdir().unwrap();
@@ -488,15 +501,7 @@ mod tests {
             .iter()
             .enumerate()
         {
-            std::fs::write(&csv, format!("order_id,customer_id,ts,amount\n{text}\n")).unwrap();
-            ws.import_file(
-                TableKind::Orders,
-                &csv,
-                &crate::ImportOptions::default(),
-                &crate::Quiet,
-            )
-            .await
-            .unwrap();
+            import_orders(&ws, &csv, text).await;
             assert_eq!(orders(&ws), Some(i as u64));
         }
     }
@@ -533,22 +538,8 @@ mod tests {
         };
         let q = "SELECT order_id, customer_id, amount, ts FROM orders ORDER BY order_id";
         for i in 0..3 {
-            std::fs::write(
-                &csv,
-                format!(
-                    "order_id,customer_id,ts,amount\no{i},c{i},2024-01-0{}T10:00:00Z,{i}.25\n",
-                    i + 1
-                ),
-            )
-            .unwrap();
-            ws.import_file(
-                TableKind::Orders,
-                &csv,
-                &crate::ImportOptions::default(),
-                &crate::Quiet,
-            )
-            .await
-            .unwrap();
+            let line = format!("o{i},c{i},2024-01-0{}T10:00:00Z,{i}.25", i + 1);
+            import_orders(&ws, &csv, &line).await;
             let (files, text) = rows(q).await;
             assert_eq!(files, i + 1);
             assert!(text.contains(&format!("o{i}")), "{text}");

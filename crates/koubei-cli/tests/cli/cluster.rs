@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::Ws;
+use crate::util::{REPORTS, Ws, first_difference, report_shop};
 
 /// A free port on loopback (bound and let go: the process started next
 /// binds it).
@@ -134,94 +134,35 @@ impl Drop for Cluster {
     }
 }
 
-/// The reports that run their plans on the cluster, as `koubei` arguments,
-/// each run with `--format json`.
-const QUERIES: &[&[&str]] = &[
-    &[
-        "sql",
-        "SELECT country, count(*) AS n, sum(amount) AS revenue FROM orders GROUP BY country ORDER BY country",
-    ],
-    &["sales", "--by", "month"],
-    &[
-        "sales",
-        "--by",
-        "quarter",
-        "--breakdown",
-        "country",
-        "--top",
-        "5",
-    ],
-    &["overview", "--since", "2025-01-01", "--until", "2025-12-31"],
-    &[
-        "funnel",
-        "--steps",
-        "view,add_to_cart,checkout,purchase",
-        "--window",
-        "7d",
-    ],
-    &[
-        "funnel",
-        "--steps",
-        "view,purchase",
-        "--breakdown",
-        "channel",
-        "--trend",
-        "month",
-    ],
-    &["retention", "--period", "week", "--periods", "8"],
-    &[
-        "retention",
-        "--period",
-        "month",
-        "--recurring",
-        "--breakdown",
-        "channel",
-    ],
-    &["rfm"],
-    &["rfm", "--as-of", "2025-12-31", "--from", "2025-06-30"],
-    &["clv"],
-    // The CLV summary grouped from the order lines on the cluster, rather
-    // than read from the stored purchases.
-    &["clv", "--recompute"],
-    &["wom", "metrics"],
-    &["wom", "cascades", "--top", "5"],
-    &["wom", "reach", "--home", "CN"],
-    &["wom", "seeds", "-k", "3"],
-    &["reviews", "--by", "month"],
-    &["reviews", "terms", "--top", "10"],
-    &["recommend", "together", "--top", "10"],
-    &[
-        "clv",
-        "--calibration-end",
-        "2025-06-30",
-        "--holdout-end",
-        "2025-12-31",
-    ],
-];
-
 #[test]
 fn a_cluster_of_two_executors_gives_the_same_numbers_and_survives_a_lost_one() {
-    let ws = Ws::new();
-    ws.ok(&["demo", "--customers", "2000", "--seed", "5"]);
+    let ws = report_shop();
     let cluster = Cluster::start(ws.dir.path());
 
     let mut differ = Vec::new();
-    for args in QUERIES {
-        let with = |extra: &[&str]| -> Vec<String> {
-            args.iter().chain(extra).map(|s| s.to_string()).collect()
+    for args in REPORTS {
+        let run = |extra: &[&str]| {
+            let o = ws
+                .cmd()
+                .current_dir(ws.dir.path())
+                .args(*args)
+                .args(extra)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "koubei {args:?} {extra:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8(o.stdout).unwrap()
         };
-        let local = with(&["--format", "json"]);
-        let local = ws.ok(&local.iter().map(String::as_str).collect::<Vec<_>>());
-        let remote = with(&["--format", "json", "--cluster", &cluster.url]);
-        let remote = ws.ok(&remote.iter().map(String::as_str).collect::<Vec<_>>());
+        let local = run(&["--format", "json"]);
+        let remote = run(&["--format", "json", "--cluster", &cluster.url]);
         if local != remote {
-            let first = local
-                .lines()
-                .zip(remote.lines())
-                .find(|(a, b)| a != b)
-                .map(|(a, b)| format!("in process: {a}\non the cluster: {b}"))
-                .unwrap_or_default();
-            differ.push(format!("koubei {args:?}:\n{first}"));
+            let (a, b) = first_difference(&local, &remote);
+            differ.push(format!(
+                "koubei {args:?}:\nin process: {a}\non the cluster: {b}"
+            ));
         }
     }
     assert!(differ.is_empty(), "{}", differ.join("\n\n"));
@@ -236,9 +177,9 @@ fn a_cluster_of_two_executors_gives_the_same_numbers_and_survives_a_lost_one() {
         .matches("Job finished successfully")
         .count();
     assert!(
-        jobs >= QUERIES.len(),
+        jobs >= REPORTS.len(),
         "{jobs} jobs for {} queries",
-        QUERIES.len()
+        REPORTS.len()
     );
 
     a_lost_executor_is_retried_or_named(&ws, cluster);

@@ -100,3 +100,125 @@ impl Ws {
             .unwrap()
     }
 }
+
+/// Every report, as `koubei` arguments, each run with `--format json` in
+/// the folder of [`report_shop`] (which holds `seeds.json`).
+pub const REPORTS: &[&[&str]] = &[
+    &["tables"],
+    &[
+        "sql",
+        "SELECT country, count(*) AS n, sum(amount) AS revenue FROM orders GROUP BY country ORDER BY country",
+    ],
+    &["sales", "--by", "month"],
+    &["overview", "--since", "2025-01-01", "--until", "2025-12-31"],
+    &[
+        "sales",
+        "--by",
+        "month",
+        "--since",
+        "2025-04-01",
+        "--until",
+        "2025-12-31",
+    ],
+    &["reviews", "--by", "month"],
+    &["reviews", "terms", "--top", "10"],
+    &["recommend", "together", "--top", "10"],
+    &["recommend", "for", "--customer", "c0000001"],
+    &[
+        "reviews",
+        "--by",
+        "category",
+        "--since",
+        "2025-07-01",
+        "--until",
+        "2025-12-31",
+    ],
+    &["sales", "--by", "week", "--since", "2025-10-01"],
+    &[
+        "sales",
+        "--by",
+        "quarter",
+        "--breakdown",
+        "country",
+        "--top",
+        "5",
+    ],
+    &["sales", "--by", "month", "--breakdown", "category"],
+    &[
+        "funnel",
+        "--steps",
+        "view,add_to_cart,checkout,purchase",
+        "--window",
+        "7d",
+    ],
+    &[
+        "funnel",
+        "--steps",
+        "view,purchase",
+        "--breakdown",
+        "channel",
+        "--trend",
+        "month",
+    ],
+    &["retention", "--period", "week", "--periods", "8"],
+    &[
+        "retention",
+        "--period",
+        "month",
+        "--recurring",
+        "--breakdown",
+        "channel",
+    ],
+    &["rfm"],
+    &["rfm", "--as-of", "2025-12-31", "--from", "2025-06-30"],
+    &["clv"],
+    &["clv", "--recompute"],
+    &["clv", "--model", "pareto", "--compare"],
+    &[
+        "clv",
+        "--calibration-end",
+        "2025-06-30",
+        "--holdout-end",
+        "2025-12-31",
+    ],
+    &["clv", "--model", "bgbb", "--unit", "month"],
+    &["wom", "metrics"],
+    &["wom", "cascades", "--top", "5"],
+    &["wom", "reach", "--home", "CN"],
+    &["wom", "seeds", "-k", "5"],
+    &["wom", "seeds", "-k", "5", "--objective", "regions"],
+    &["wom", "seeds", "-k", "5", "--objective", "countries"],
+    &["wom", "simulate", "--seeds", "seeds.json", "--runs", "300"],
+];
+
+/// The demo shop the [`REPORTS`] run on, with a second file of orders and
+/// the seeds that `wom simulate` reads.
+pub fn report_shop() -> Ws {
+    let ws = Ws::new();
+    ws.ok(&["demo", "--customers", "1500", "--seed", "11"]);
+    // A second file of orders whose amounts a float sum gets wrong in
+    // its last digits (0.1 + 0.2), on days the demo also has.
+    let mut extra = String::from("order_id,customer_id,ts,amount,country,category\n");
+    for i in 0..300 {
+        let amount = ["0.10", "0.20", "1234567.89", "0.30", "19.99"][i % 5];
+        extra.push_str(&format!(
+            "x{i},c{},2025-0{}-1{}T10:00:00Z,{amount},{},toys\n",
+            i % 40,
+            1 + i % 9,
+            i % 10,
+            ["CN", "US", "JP"][i % 3]
+        ));
+    }
+    ws.load("orders", "extra.csv", &extra, &[]);
+    let seeds = ws.ok(&["wom", "seeds", "-k", "5", "--format", "json"]);
+    std::fs::write(ws.dir.path().join("seeds.json"), seeds).unwrap();
+    ws
+}
+
+/// The first lines where two outputs differ (empty when one ends first).
+pub fn first_difference<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    a.lines()
+        .zip(b.lines())
+        .find(|(x, y)| x != y)
+        .unwrap_or_default()
+}
