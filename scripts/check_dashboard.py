@@ -83,6 +83,9 @@ def shot(driver, path):
 
 
 def open_page(driver, addr, hash_, check):
+    """Opens a page; once ready, draws the charts that wait out of sight
+    (the whole page in the window) and returns whether it is ready. The ids
+    of the charts that waited are in `open_page.waited`."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -92,6 +95,12 @@ def open_page(driver, addr, hash_, check):
     state = driver.find_element(By.ID, "page").get_attribute("data-state")
     if state != "ready":
         check.true(f"{hash_}: the page says {driver.find_element(By.ID, 'page').text!r}", False)
+    open_page.waited = [e.get_attribute("id") for e in driver.find_elements(By.CSS_SELECTOR, "[data-pending]")]
+    if open_page.waited:
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(height + 120, 8000))
+        WebDriverWait(driver, 30).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-pending]"))
+        driver.set_window_size(1400, 1000)
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     check.true(f"{hash_}: console errors {errors}", not errors)
     return state == "ready"
@@ -201,6 +210,10 @@ def main():
                     check.equal("wom reach regions", [tr.find_elements(By.TAG_NAME, "td")[2].text for tr in rows],
                                 [count(p["customers"]) for p in reach["home_region_customers"]])
                     check.true("wom: both maps drawn", len(driver.find_elements(By.CSS_SELECTOR, ".chart.map canvas")) == 2)
+                    # Out of sight when the page is ready, the world map and the
+                    # cascades are drawn once shown.
+                    check.true(f"wom: the charts below wait to be seen ({open_page.waited})",
+                               {"reach-world", "cascade-0"} <= set(open_page.waited))
                 shot(driver, os.path.join(a.out, f"{name}.png"))
 
             # Reviews: the summary cards, the monthly table, the tags and the

@@ -29,6 +29,9 @@ pub(crate) async fn open(ws: &Workspace) -> Result<Engine> {
     Ok(Engine::open_on(ws, runner).await?)
 }
 
+/// Held while an engine opens.
+static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The engine last opened: its workspace and the versions it was keyed on.
 static OPEN: Mutex<Option<(PathBuf, Versions, Arc<Engine>)>> = Mutex::new(None);
 
@@ -39,14 +42,23 @@ static OPEN: Mutex<Option<(PathBuf, Versions, Arc<Engine>)>> = Mutex::new(None);
 /// newer versions, opens another. An engine is never kept past a change.
 pub(crate) async fn engine(ws: &Workspace) -> Result<Arc<Engine>> {
     let versions = ws.versions();
-    {
+    let opened = || {
         let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((root, v, engine)) = open.as_ref()
-            && root == ws.root()
-            && *v == versions
-        {
-            return Ok(Arc::clone(engine));
+        match open.as_ref() {
+            Some((root, v, engine)) if root == ws.root() && *v == versions => {
+                Some(Arc::clone(engine))
+            }
+            _ => None,
         }
+    };
+    if let Some(engine) = opened() {
+        return Ok(engine);
+    }
+    // One opens; requests that come meanwhile wait for it rather than open
+    // the same tables again.
+    let _opening = OPENING.lock().await;
+    if let Some(engine) = opened() {
+        return Ok(engine);
     }
     let engine = Arc::new(open(ws).await?);
     *OPEN.lock().unwrap_or_else(|e| e.into_inner()) =

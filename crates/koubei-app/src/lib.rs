@@ -43,7 +43,7 @@ pub use metrics::{
     FunnelPersons, FunnelPersonsRequest, RfmRequest, SegmentCustomer, SegmentCustomers, clv,
     funnel, funnel_persons, retention, rfm, rfm_customers, sales, segment_customers,
 };
-pub use overview::{Cards, Kpi, OverviewReport, OverviewRequest, overview};
+pub use overview::{Cards, Kpi, OverviewReport, OverviewRequest, default_range, overview};
 pub use progress::{Progress, Quiet, Task};
 pub use report::{ReportData, ReportRequest, ReportWritten, report, report_data};
 pub use tables::{SqlReport, SqlRequest, TablesReport, json_rows, sql, tables};

@@ -150,6 +150,20 @@ fn per(a: Option<i64>, b: Option<i64>) -> Option<f64> {
     }
 }
 
+/// The overview's default range, which every dashboard page starts from:
+/// the 30 days to the last paid order. None when there is no paid order.
+pub async fn default_range(ws: &Workspace) -> Result<Option<Range>> {
+    let engine = crate::engines::engine(ws).await?;
+    Ok(engine.last_paid_day().await?.map(|until| Range {
+        since: default_since(until),
+        until,
+    }))
+}
+
+fn default_since(until: NaiveDate) -> NaiveDate {
+    until - TimeDelta::days(29)
+}
+
 pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewReport> {
     let engine = crate::engines::engine(ws).await?;
     let until = match req.until {
@@ -158,7 +172,7 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
             Error::Request("there are no paid orders: import orders first".into())
         })?,
     };
-    let since = req.since.unwrap_or(until - TimeDelta::days(29));
+    let since = req.since.unwrap_or_else(|| default_since(until));
     if since > until {
         return Err(Error::invalid(
             "since",

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use chrono::{Months, NaiveDate};
+use futures::{StreamExt, TryStreamExt};
 use koubei_engine::sales::{Period, SalesReport, SalesRequest};
 use koubei_store::Workspace;
 use serde::{Deserialize, Serialize};
@@ -71,17 +72,7 @@ pub async fn report_data(
             .checked_sub_months(Months::new(12))
             .map_or(until, |d| d.succ_opt().unwrap_or(d))
     });
-    let overview = crate::overview(
-        ws,
-        &OverviewRequest {
-            since: Some(since),
-            until: Some(until),
-            by: None,
-            cards: crate::Cards::All,
-        },
-    )
-    .await?;
-    let sales = |breakdown: Option<&str>| SalesRequest {
+    let sales = move |breakdown: Option<&str>| SalesRequest {
         by: Period::Month,
         breakdown: breakdown.map(str::to_string),
         top: breakdown.map(|_| 8),
@@ -142,33 +133,108 @@ pub async fn report_data(
             serde_json::json!({"segments": ["At Risk"], "n": 3, "model": "itemknn", "limit": 20}),
         ),
     ];
+    // The longest sections, started first so that the two lanes end together.
+    const LONGEST: [&str; 3] = ["funnel", "wom_metrics", "reviews"];
+    // Two sections at a time: one alone leaves a core idle while it fits a
+    // model or reads its answer. Each job has its place in the report.
+    let mut jobs: Vec<Job> = Vec::new();
+    let rank = |section: &str| {
+        LONGEST
+            .iter()
+            .position(|&l| l == section)
+            .unwrap_or(LONGEST.len())
+    };
+    let owned = ws.clone();
+    jobs.push((
+        rank("overview"),
+        0,
+        Box::pin(async move {
+            let overview = crate::overview(
+                &owned,
+                &OverviewRequest {
+                    since: Some(since),
+                    until: Some(until),
+                    by: None,
+                    cards: crate::Cards::All,
+                },
+            )
+            .await?;
+            let engine = crate::engines::engine(&owned).await?;
+            let by_month = engine.sales(&sales(None)).await?;
+            let by_country = engine.sales(&sales(Some("country"))).await?;
+            Ok(Part::Typed(Box::new((overview, by_month, by_country))))
+        }),
+    ));
+    for (i, (section, op, request)) in pages.into_iter().enumerate() {
+        let ws = ws.clone();
+        jobs.push((
+            rank(section),
+            i + 1,
+            Box::pin(async move {
+                let started = std::time::Instant::now();
+                let answer = crate::dispatch::query(&ws, op, request).await;
+                tracing::debug!(elapsed = ?started.elapsed(), section, "report section");
+                Ok(Part::Section(section, answer))
+            }),
+        ));
+    }
+    jobs.sort_by_key(|(rank, _, _)| *rank);
+    let mut parts: Vec<(usize, Part)> = futures::stream::iter(jobs)
+        .map(|(_, i, job)| async move {
+            match tokio::spawn(job).await {
+                Ok(part) => part.map(|p| (i, p)),
+                // A section that panicked fails the report as it would alone.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => Err(Error::Request(format!("a report section stopped: {e}"))),
+            }
+        })
+        .buffer_unordered(2)
+        .try_collect()
+        .await?;
+    parts.sort_by_key(|(i, _)| *i);
+    let mut typed = None;
     let mut more = serde_json::Map::new();
     let mut skipped = serde_json::Map::new();
-    for (section, op, request) in pages {
-        let started = std::time::Instant::now();
-        let answer = crate::dispatch::query(ws, op, request).await;
-        tracing::debug!(elapsed = ?started.elapsed(), section, "report section");
-        match answer {
-            Ok(v) => {
+    for (_, part) in parts {
+        match part {
+            Part::Typed(t) => typed = Some(*t),
+            Part::Section(section, Ok(v)) => {
                 more.insert(section.into(), v);
             }
             // A shop without events or referrals has no such page.
-            Err(e @ (Error::Request(_) | Error::Invalid { .. })) => {
+            Part::Section(section, Err(e @ (Error::Request(_) | Error::Invalid { .. }))) => {
                 skipped.insert(section.into(), e.to_string().into());
             }
-            Err(e) => return Err(e),
+            Part::Section(_, Err(e)) => return Err(e),
         }
     }
+    let Some((overview, sales, sales_country)) = typed else {
+        unreachable!("every job's part is collected")
+    };
     Ok(ReportData {
         range: Range { since, until },
         sections: Sections {
             overview,
-            sales: engine.sales(&sales(None)).await?,
-            sales_country: engine.sales(&sales(Some("country"))).await?,
+            sales,
+            sales_country,
             more,
             skipped,
         },
     })
+}
+
+/// A part of the report to make: its rank in the order of starting, its
+/// place in the report, and the work.
+type Job = (
+    usize,
+    usize,
+    futures::future::BoxFuture<'static, Result<Part>>,
+);
+
+/// One job's part of the report.
+enum Part {
+    Typed(Box<(OverviewReport, SalesReport, SalesReport)>),
+    Section(&'static str, Result<serde_json::Value>),
 }
 
 /// Writes the report to `req.out`, whole or not at all.

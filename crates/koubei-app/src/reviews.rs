@@ -28,6 +28,13 @@ crate::engine_ops! {
     list = review_list(ReviewListRequest) -> ReviewListReport;
 }
 
+/// Loads the review text model (its lexicons and jieba's dictionary, a
+/// fifth of a second) so that the first terms or scores asked for do not
+/// wait for it: a server calls it while it waits for requests.
+pub fn load_text_model() {
+    koubei_reviews::DefaultModel::shared();
+}
+
 /// What `reviews score` reads.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(default)]

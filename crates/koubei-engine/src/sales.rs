@@ -470,6 +470,34 @@ impl Engine {
     }
 
     /// The day (UTC) of the last paid order, if any.
+    /// The days of the first and the last paid order (UTC), from the
+    /// stored purchases when they are read: with a customer id there.
+    pub async fn paid_day_span(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
+        let sql = if self.reads_stored_purchases() {
+            format!(
+                "SELECT CAST(min(o['first']) AS BIGINT) * 86400000000,
+                        CAST(max(o['last']) AS BIGINT) * 86400000000 FROM {}",
+                crate::purchases::CUSTOMER_PURCHASES
+            )
+        } else {
+            "SELECT CAST(min(ts) AS BIGINT), CAST(max(ts) AS BIGINT) FROM orders
+             WHERE status = 'paid'"
+                .to_string()
+        };
+        let (_, b) = self.sql(&sql).await?;
+        let Some(b) = b.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
+        let day = |i: usize| -> Result<Option<NaiveDate>> {
+            let c = cast(b.column(i), &DataType::Int64)?;
+            let c = c.as_primitive::<Int64Type>();
+            Ok((!c.is_null(0))
+                .then(|| DateTime::from_timestamp_micros(c.value(0)).map(|d| d.date_naive()))
+                .flatten())
+        };
+        Ok(day(0)?.zip(day(1)?))
+    }
+
     pub async fn last_paid_day(&self) -> Result<Option<NaiveDate>> {
         // The stored purchases hold each buyer's last day: a million rows
         // to read rather than every order line.

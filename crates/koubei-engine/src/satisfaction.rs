@@ -416,9 +416,24 @@ impl Engine {
              FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
              GROUP BY {sets}"
         );
+        let by_rating = async {
+            if req.by_rating {
+                self.rating_outcomes(req).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        // Independent: asked for at once, so that a small shop's answer
+        // does not wait for each query's start in turn.
+        let ((_, reviews), (_, orders), tags, by_rating) = tokio::try_join!(
+            self.sql(&reviews_sql),
+            self.sql(&orders_sql),
+            self.tags(&cur),
+            by_rating
+        )?;
         // (key or None for the total, current range?) -> counts.
         let mut groups: BTreeMap<(Option<String>, bool), Counts> = BTreeMap::new();
-        for b in self.sql(&reviews_sql).await?.1 {
+        for b in reviews {
             let k = opt_strings(b.column(0))?;
             let cur = i64s(&arrow::compute::cast(
                 b.column(1),
@@ -452,7 +467,7 @@ impl Engine {
                 }
             }
         }
-        for b in self.sql(&orders_sql).await?.1 {
+        for b in orders {
             let k = opt_strings(b.column(0))?;
             let cur = i64s(&arrow::compute::cast(
                 b.column(1),
@@ -553,12 +568,8 @@ impl Engine {
             prior_mean,
             total,
             rows,
-            tags: self.tags(&cur).await?,
-            by_rating: if req.by_rating {
-                self.rating_outcomes(req).await?
-            } else {
-                Vec::new()
-            },
+            tags,
+            by_rating,
         })
     }
 

@@ -113,6 +113,9 @@ struct Shared {
 struct Cache {
     versions: Vec<(String, Option<u64>)>,
     answers: HashMap<(String, String), Arc<Bytes>>,
+    /// Held while an answer is made: the same request meanwhile waits for
+    /// it rather than makes it again.
+    making: HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// At most this many answers are kept; past it the cache starts again.
@@ -122,9 +125,18 @@ const CACHED: usize = 512;
 pub struct App {
     pub router: Router,
     capture: Option<Arc<Capture>>,
+    warm: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
+    /// Waits until what the server makes at start is made (see
+    /// `warm_up`).
+    pub async fn warmed(&mut self) {
+        if let Some(w) = self.warm.take() {
+            let _ = w.await;
+        }
+    }
+
     /// Stores every record acknowledged so far in its table.
     pub async fn flush(&self) -> Result<(), ConfigError> {
         let Some(c) = self.capture.clone() else {
@@ -182,6 +194,7 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
         cache: Mutex::new(Cache::default()),
         capture: capture.clone(),
     });
+    let warm = Some(tokio::spawn(warm_up(Arc::clone(&shared))));
     // A page on any site may send records, with the token.
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -206,7 +219,11 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
             shared.config.deadline.unwrap_or(DEADLINE),
         ))
         .with_state(Arc::clone(&shared));
-    Ok(App { router, capture })
+    Ok(App {
+        router,
+        capture,
+        warm,
+    })
 }
 
 /// Serves the routes on `listener` until Ctrl-C or SIGTERM, finishing the
@@ -302,14 +319,52 @@ async fn capture(s: &Shared, headers: &HeaderMap, table: TableKind, body: Bytes)
     }
 }
 
-/// The dashboard.
-async fn index() -> Response {
-    let mut r = koubei_web::INDEX.into_response();
+/// The dashboard, with the default date range when reads are open, so that
+/// a page asks for its own data at once rather than for the range first.
+async fn index(State(s): State<Arc<Shared>>) -> Response {
+    let mut r = index_page(&s).await.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     r
+}
+
+/// Made at start, before anyone asks: the tables opened, the dashboard's
+/// page with its range and the overview of that range (a request that
+/// comes meanwhile waits for the same answer), then the review text model
+/// for the reviews page.
+async fn warm_up(s: Arc<Shared>) {
+    if let Ok(Some(range)) = koubei_app::default_range(&s.ws).await {
+        index_page(&s).await;
+        for cards in ["sales", "growth"] {
+            let request = json!({"since": range.since, "until": range.until, "cards": cards});
+            answer(&s, "overview", request).await;
+        }
+    }
+    let _ = tokio::task::spawn_blocking(koubei_app::reviews::load_text_model).await;
+}
+
+async fn index_page(s: &Shared) -> Bytes {
+    if s.config.auth_reads {
+        return Bytes::from(koubei_web::index_html(None));
+    }
+    let key = ("/".to_string(), String::new());
+    let page = cached(s, key, || async {
+        let range = koubei_app::default_range(&s.ws).await?;
+        let (since, until) = range.map_or((String::new(), String::new()), |r| {
+            (r.since.to_string(), r.until.to_string())
+        });
+        Ok(Bytes::from(koubei_web::index_html(
+            Some((since.as_str(), until.as_str())).filter(|_| !since.is_empty()),
+        )))
+    })
+    .await;
+    // Without its range the page asks for it.
+    page.map_or_else(
+        |_| Bytes::from(koubei_web::index_html(None)),
+        |(body, _)| body,
+    )
 }
 
 /// A file the dashboard loads, compiled in.
@@ -473,32 +528,79 @@ fn authorize(config: &Config, headers: &HeaderMap) -> Option<Response> {
 }
 
 async fn answer(s: &Shared, operation: &str, request: Value) -> Response {
-    let key = (operation.to_string(), request.to_string());
-    let versions = s.ws.versions();
+    let key = (operation.to_string(), canonical(&request).to_string());
+    match cached(s, key, || async {
+        let report = query(&s.ws, operation, request).await?;
+        Ok(Bytes::from(serde_json::to_vec(&report).unwrap_or_default()))
+    })
+    .await
     {
+        Ok((body, hit)) => body_response(StatusCode::OK, body, if hit { "hit" } else { "miss" }),
+        Err(e) => app_error(e),
+    }
+}
+
+/// The body cached under `key` for the tables' current versions, or the
+/// one `compute` makes (kept if the tables did not change meanwhile), and
+/// whether it was cached.
+async fn cached<F, Fut>(
+    s: &Shared,
+    key: (String, String),
+    compute: F,
+) -> koubei_app::Result<(Bytes, bool)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = koubei_app::Result<Bytes>>,
+{
+    let versions = s.ws.versions();
+    let look = || {
         let mut cache = s.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.versions != versions {
             cache.answers.clear();
+            cache.making.clear();
             cache.versions = versions.clone();
         }
-        if let Some(hit) = cache.answers.get(&key) {
-            return body_response(StatusCode::OK, Bytes::clone(hit), "hit");
+        match cache.answers.get(&key) {
+            Some(hit) => Err(Bytes::clone(hit)),
+            None => Ok(Arc::clone(cache.making.entry(key.clone()).or_default())),
         }
+    };
+    let making = match look() {
+        Err(hit) => return Ok((hit, true)),
+        Ok(making) => making,
+    };
+    let _making = making.lock().await;
+    if let Err(hit) = look() {
+        return Ok((hit, true));
     }
-    match query(&s.ws, operation, request).await {
-        Ok(report) => {
-            let body = Arc::new(Bytes::from(serde_json::to_vec(&report).unwrap_or_default()));
-            let mut cache = s.cache.lock().unwrap_or_else(|e| e.into_inner());
-            // Kept only if the tables did not change while it was computed.
-            if cache.versions == versions {
-                if cache.answers.len() >= CACHED {
-                    cache.answers.clear();
-                }
-                cache.answers.insert(key, Arc::clone(&body));
-            }
-            body_response(StatusCode::OK, Bytes::clone(&body), "miss")
+    let made = compute().await;
+    let mut cache = s.cache.lock().unwrap_or_else(|e| e.into_inner());
+    cache.making.remove(&key);
+    let body = Arc::new(made?);
+    if cache.versions == versions {
+        if cache.answers.len() >= CACHED {
+            cache.answers.clear();
         }
-        Err(e) => app_error(e),
+        cache.answers.insert(key, Arc::clone(&body));
+    }
+    Ok((Bytes::clone(&body), false))
+}
+
+/// The request with every object's keys in order: the same request asked
+/// with its fields in another order is the same cache entry.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        v => v.clone(),
     }
 }
 

@@ -249,6 +249,69 @@ async fn reads_can_need_the_token() {
     assert_eq!(status, StatusCode::OK, "health needs no token");
 }
 
+async fn page(app: &axum::Router) -> String {
+    let r = app.clone().oneshot(get("/")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// The dashboard's page carries the overview's default range, so that a
+/// page asks for its own data at once; not when reads need the token, and
+/// not before there are orders. The page and that range's overview are
+/// made at start.
+#[tokio::test]
+async fn the_page_carries_the_default_range() {
+    let shop = shop().await;
+    let mut started = start(config(&shop)).await.unwrap();
+    started.warmed().await;
+    let app = started.router;
+    let (_, _, o) = call(&app, get("/v1/overview?cards=sales")).await;
+    let (since, until) = (
+        o["range"]["since"].as_str().unwrap(),
+        o["range"]["until"].as_str().unwrap(),
+    );
+    assert_ne!(since, until);
+    // The default range's overview was made at start, whatever the order of
+    // the fields asked for.
+    for cards in ["sales", "growth"] {
+        let uri = format!("/v1/overview?cards={cards}&until={until}&since={since}");
+        let (status, cache, _) = call(&app, get(&uri)).await;
+        assert_eq!((status, cache.as_str()), (StatusCode::OK, "hit"), "{uri}");
+    }
+    let uri = format!("/v1/overview?since={since}&until={until}");
+    assert_eq!(
+        call(&app, get(&uri)).await.1,
+        "miss",
+        "all cards were not made"
+    );
+    let html = page(&app).await;
+    assert!(
+        html.contains(&format!(
+            "<main id=\"page\" data-since=\"{since}\" data-until=\"{until}\""
+        )),
+        "{html}"
+    );
+    assert_eq!(page(&app).await, html, "the same page from the cache");
+
+    let mut c = config(&shop);
+    c.auth_reads = true;
+    c.token = Some("s3cret".into());
+    let html = page(&start(c).await.unwrap().router).await;
+    assert!(html.contains("<main id=\"page\" aria-live") && !html.contains(since));
+
+    let dir = tempfile::tempdir().unwrap();
+    Workspace::create(dir.path()).unwrap();
+    let c = Config {
+        workspace: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let html = page(&start(c).await.unwrap().router).await;
+    assert!(html.contains("<main id=\"page\" aria-live"), "{html}");
+}
+
 /// The OpenAPI document has every query, its fields as parameters, and
 /// every schema it refers to.
 #[tokio::test]

@@ -17,6 +17,19 @@ pub struct Asset {
 /// The dashboard's page.
 pub const INDEX: &str = include_str!("../web/index.html");
 
+/// The dashboard's page, with the default date range (since, until) that
+/// every page starts from when the server knows it.
+pub fn index_html(range: Option<(&str, &str)>) -> String {
+    match range {
+        Some((since, until)) => INDEX.replacen(
+            "<main id=\"page\"",
+            &format!("<main id=\"page\" data-since=\"{since}\" data-until=\"{until}\""),
+            1,
+        ),
+        None => INDEX.to_string(),
+    }
+}
+
 /// Every file the page loads, by name.
 pub const ASSETS: &[Asset] = &[
     Asset {

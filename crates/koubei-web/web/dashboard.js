@@ -8,9 +8,6 @@
 
 (() => {
   const REPORT = window.KOUBEI_DATA || null;
-  // The default range's sales cards, asked for before anything else (api is
-  // hoisted): they also give every page its default range.
-  const firstRequest = REPORT ? null : api("overview", { cards: "sales" }, "overview");
   const PAGES = [
     ["overview", "Overview 概览"],
     ["sales", "Sales 销售"],
@@ -40,16 +37,20 @@
     return { page: PAGES.some(([p]) => p === page) ? page : "overview", params };
   }
 
-  function writeState(page, params) {
+  function hashOf(page, params) {
     const kept = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== "" && v != null));
-    const hash = `#${page}?${new URLSearchParams(kept)}`;
+    return `#${page}?${new URLSearchParams(kept)}`;
+  }
+
+  function writeState(page, params) {
+    const hash = hashOf(page, params);
     if (location.hash !== hash) location.hash = hash; else draw();
   }
 
   // ---- data ----------------------------------------------------------------
 
   // A report holds each section's answer under the section's name.
-  async function api(op, params, section) {
+  async function ask(op, params, section) {
     const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null));
     if (REPORT) {
       if (!(section in REPORT.sections)) throw new Error(`this report has no ${section} section`);
@@ -61,10 +62,18 @@
     const r = await fetch(`/v1/${op}?${query}`, { headers });
     if (r.status === 401) {
       const t = prompt("This server needs its token to read:");
-      if (t) { sessionStorage.setItem("koubei-token", t); return api(op, params); }
+      if (t) { sessionStorage.setItem("koubei-token", t); return ask(op, params, section); }
     }
     const body = await r.json();
     if (!r.ok) throw new Error(body.field ? `${body.field}: ${body.error}` : body.error);
+    return body;
+  }
+
+  // An answer to draw with the chart library: asked for before it has
+  // loaded, given once it has. (`ask` alone chains the next request.)
+  async function api(op, params, section) {
+    const body = await ask(op, params, section);
+    await libs;
     return body;
   }
 
@@ -115,15 +124,49 @@
     }, "CSV");
   }
 
-  function chart(container, option) {
-    const c = echarts.init(container, null, { renderer: "canvas" });
-    c.setOption({
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animation: false,
-      ...option,
-    });
-    charts.push(c);
-    return c;
+  // Lets the answers that came in while a chart was drawn be handled (and
+  // the requests chained on them be sent) before the next is drawn.
+  const breathe = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  // A chart out of sight is drawn when it comes near the window, as
+  // dashboards draw panels: a page is ready once what shows is drawn, and
+  // the maps and trees below wait (`data-pending` marks them). `option`
+  // may be a function, so that its work waits too, returning the option or
+  // a promise of it; `then` gets the chart. A report draws every chart.
+  const observers = [];
+  const drawing = [];
+  function chart(container, option, then) {
+    const make = (opt) => {
+      const c = echarts.init(container, null, { renderer: "canvas" });
+      c.setOption({
+        textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
+        animation: false,
+        ...opt,
+      });
+      charts.push(c);
+      delete container.dataset.pending;
+      if (then) then(c);
+    };
+    const now = () => {
+      const opt = typeof option === "function" ? option() : option;
+      if (opt instanceof Promise) return opt.then(make);
+      make(opt);
+    };
+    const box = container.getBoundingClientRect();
+    if (REPORT || (box.top < innerHeight + 200 && box.bottom > -200)) {
+      // Drawn with the page, which is ready once it is (`drawing`).
+      const drawn = now();
+      if (drawn) drawing.push(drawn);
+      return;
+    }
+    container.dataset.pending = "";
+    const seen = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      seen.disconnect();
+      now();
+    }, { rootMargin: "200px" });
+    seen.observe(container);
+    observers.push(seen);
   }
 
   // A KPI card's trend: a line drawn as SVG, with each period's value on
@@ -236,9 +279,14 @@
     // sales cards were fetched to learn the range: the same. A report holds
     // every card.
     const q = { since: params.since, until: params.until, by: params.by };
-    const o = !REPORT && firstOverview && params.since === defaults.since && params.until === defaults.until && !params.by
+    const salesCards = !REPORT && firstOverview && params.since === defaults.since && params.until === defaults.until && !params.by
       ? firstOverview
-      : await api("overview", REPORT ? q : { ...q, cards: "sales" }, "overview");
+      : ask("overview", REPORT ? q : { ...q, cards: "sales" }, "overview");
+    // Asked for as soon as the sales cards have come, answered while they
+    // are drawn.
+    const growthCards = REPORT ? null : salesCards.catch(() => {}).then(() => ask("overview", { ...q, cards: "growth" }, "overview"));
+    if (growthCards) growthCards.catch(() => {});
+    const o = await salesCards;
     const cards = el("div", { class: "cards" });
     main.append(el("h2", {}, `${o.range.since} to ${o.range.until}`),
       params.compare === "off" ? "" : el("p", { class: "cmp" }, `Compared with ${o.previous.since} to ${o.previous.until}, and with ${o.year_before.since} to ${o.year_before.until}.`),
@@ -257,9 +305,9 @@
         if (k.series.length) sparkline(spark, k);
       }
     };
-    // Asked for now, answered while the sales cards are drawn.
-    const growthCards = REPORT ? null : api("overview", { ...q, cards: "growth" }, "overview");
+    // The cards need no chart library; the trend does.
     drawCards(o.kpis);
+    await libs;
     const csvRow = (k) => [k.key, k.value, k.previous, k.change, k.year_before, k.yoy];
     const csvRows = o.kpis.map(csvRow);
     const revenue = o.kpis.find((k) => k.key === "revenue");
@@ -429,7 +477,12 @@
   }
 
   async function customersPage(main, params) {
-    const rfm = await api("rfm", { as_of: params.until }, "rfm");
+    const rfmAsked = ask("rfm", { as_of: params.until }, "rfm");
+    // CLV is asked for once RFM has come, and drawn after it.
+    const clvAsked = rfmAsked.catch(() => {}).then(() => ask("clv", {}, "clv"));
+    clvAsked.catch(() => {});
+    const rfm = await rfmAsked;
+    await libs;
     const seg = el("div", { class: "chart", id: "rfm-segments" });
     const header = ["segment", "customers", "share", "revenue", "revenue_share", "avg_clv"];
     const data = rfm.segments.map((g) => [g.segment, g.customers, g.share, g.revenue, g.revenue_share, g.avg_clv]);
@@ -440,7 +493,7 @@
     const segTable = table(REPORT ? header : [...header, ""], REPORT ? cells
       : cells.map((c) => [...c, el("button", { type: "button", "data-list": c[0], onclick: () => open(c[0]) }, "customers")]));
     main.append(panel("RFM segments", csvButton("rfm", header, data), seg, segTable));
-    const segChart = chart(seg, {
+    chart(seg, {
       title: titled(`RFM segments as of ${rfm.as_of}: share of customers and of revenue`),
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt("share", v) },
       legend: { bottom: 0 },
@@ -451,8 +504,7 @@
         { name: "customers", type: "bar", data: rfm.segments.map((g) => g.share) },
         { name: "revenue", type: "bar", data: rfm.segments.map((g) => g.revenue_share) },
       ],
-    });
-    segChart.on("click", (p) => { if (!REPORT) open(p.name); });
+    }, (c) => c.on("click", (p) => { if (!REPORT) open(p.name); }));
     if (params.list && !REPORT) {
       const l = await api("rfm/customers", { as_of: params.until, segments: params.list }, "");
       const lh = ["customer_id", "segment", "recency_days", "frequency", "monetary", "r", "f", "m", "clv"];
@@ -462,7 +514,7 @@
         el("h3", { id: "customer-list" }, `${params.list}: ${fmt("count", rows.length)} customers as of ${l.as_of}${rows.length > shown ? ` (the first ${shown} shown; the CSV has all)` : ""}`),
         table(lh, rows.slice(0, shown).map((r) => [r[0], r[1], fmt("count", r[2]), fmt("count", r[3]), fmt("money", r[4]), r[5], r[6], r[7], fmt("money", r[8])]))));
     }
-    const clv = await api("clv", {}, "clv");
+    const clv = await clvAsked;
     const hist = el("div", { class: "chart", id: "clv-histogram" });
     const totals = [["customers", fmt("count", clv.customers)], ["repeat buyers", fmt("count", clv.repeat_buyers)],
       ["expected purchases (horizon)", fmt("number", clv.expected_purchases)], ["total CLV", fmt("money", clv.total_clv)]];
@@ -512,15 +564,17 @@
       table(header, regions.map((x) => [x[0], x[1], fmt("count", x[2])]))));
     const most = Math.max(1, ...r.home_region_customers.map((p) => p.customers));
     if (r.home === "CN") {
-      echarts.registerMap("china", await geo("china.json"));
-      chart(homeMap, {
-        title: titled("Referred customers by province (sketch map 示意图)"),
-        tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmt("count", p.value || 0)}` },
-        visualMap: { min: 0, max: most, left: 10, bottom: 10, text: ["customers", ""], calculable: true },
-        series: [{
-          type: "map", map: "china", roam: false, top: 50, bottom: 10, label: { show: false },
-          data: r.home_region_customers.map((p) => ({ name: CN_NAMES[p.code] || p.name, value: p.customers })),
-        }],
+      chart(homeMap, async () => {
+        echarts.registerMap("china", await geo("china.json"));
+        return {
+          title: titled("Referred customers by province (sketch map 示意图)"),
+          tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmt("count", p.value || 0)}` },
+          visualMap: { min: 0, max: most, left: 10, bottom: 10, text: ["customers", ""], calculable: true },
+          series: [{
+            type: "map", map: "china", roam: false, top: 50, bottom: 10, label: { show: false },
+            data: r.home_region_customers.map((p) => ({ name: CN_NAMES[p.code] || p.name, value: p.customers })),
+          }],
+        };
       });
     } else {
       chart(homeMap, {
@@ -535,31 +589,33 @@
     const worldMap = el("div", { class: "chart map", id: "reach-world" });
     main.append(panel("Reach in the world", csvButton("reach-countries", header, countries), worldMap,
       el("p", { class: "cmp" }, `${r.countries} countries on ${r.continents} continents; ${r.overseas_countries} overseas.`)));
-    const topo = await geo("countries-110m.json");
-    const world = topojson.feature(topo, topo.objects.countries);
-    // Rings that cross the antimeridian (Russia, Fiji) would be drawn as
-    // bands across the map: their western points move east of 180°.
-    // Antarctica takes room and holds no customers.
-    const unwrap = (ring) => {
-      const lons = ring.map((p) => p[0]);
-      return Math.max(...lons) - Math.min(...lons) > 180 ? ring.map(([x, y]) => [x < 0 ? x + 360 : x, y]) : ring;
-    };
-    world.features = world.features.filter((f) => f.properties.name !== "Antarctica" && f.geometry);
-    for (const f of world.features) {
-      const g = f.geometry;
-      if (g.type === "Polygon") g.coordinates = g.coordinates.map(unwrap);
-      if (g.type === "MultiPolygon") g.coordinates = g.coordinates.map((poly) => poly.map(unwrap));
-    }
-    const byNumeric = Object.fromEntries(world.features.map((f) => [f.id, f.properties.name]));
-    echarts.registerMap("world", world);
-    chart(worldMap, {
-      title: titled("Referred customers by country (Natural Earth 1:110m)"),
-      tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmt("count", p.value || 0)}` },
-      visualMap: { min: 0, max: Math.max(1, ...r.country_customers.map((p) => p.customers)), left: 10, bottom: 10, text: ["customers", ""], calculable: true },
-      series: [{
-        type: "map", map: "world", roam: false, top: 50, bottom: 10,
-        data: r.country_customers.map((p) => ({ name: byNumeric[p.numeric] || p.name, value: p.customers })),
-      }],
+    chart(worldMap, async () => {
+      const topo = await geo("countries-110m.json");
+      const world = topojson.feature(topo, topo.objects.countries);
+      // Rings that cross the antimeridian (Russia, Fiji) would be drawn as
+      // bands across the map: their western points move east of 180°.
+      // Antarctica takes room and holds no customers.
+      const unwrap = (ring) => {
+        const lons = ring.map((p) => p[0]);
+        return Math.max(...lons) - Math.min(...lons) > 180 ? ring.map(([x, y]) => [x < 0 ? x + 360 : x, y]) : ring;
+      };
+      world.features = world.features.filter((f) => f.properties.name !== "Antarctica" && f.geometry);
+      for (const f of world.features) {
+        const g = f.geometry;
+        if (g.type === "Polygon") g.coordinates = g.coordinates.map(unwrap);
+        if (g.type === "MultiPolygon") g.coordinates = g.coordinates.map((poly) => poly.map(unwrap));
+      }
+      const byNumeric = Object.fromEntries(world.features.map((f) => [f.id, f.properties.name]));
+      echarts.registerMap("world", world);
+      return {
+        title: titled("Referred customers by country (Natural Earth 1:110m)"),
+        tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmt("count", p.value || 0)}` },
+        visualMap: { min: 0, max: Math.max(1, ...r.country_customers.map((p) => p.customers)), left: 10, bottom: 10, text: ["customers", ""], calculable: true },
+        series: [{
+          type: "map", map: "world", roam: false, top: 50, bottom: 10,
+          data: r.country_customers.map((p) => ({ name: byNumeric[p.numeric] || p.name, value: p.customers })),
+        }],
+      };
     });
     if (r.over_time.length) {
       const curve = el("div", { class: "chart", id: "reach-coverage" });
@@ -590,13 +646,16 @@
     // (they compete for the same cores). The maps load meanwhile.
     geo("china.json");
     geo("countries-110m.json");
-    const m = await api("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
-    // The next answer is asked for as soon as this one is in, and drawn
-    // meanwhile: the server still answers one at a time.
-    const reach = api("wom/reach", { home: "CN" }, "wom_reach");
-    const cascades = reach.catch(() => {}).then(() => api("wom/cascades", { top: 3 }, "wom_cascades"));
+    const asked = ask("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
+    // Each next answer is asked for as soon as the one before is in, and
+    // drawn meanwhile.
+    const reach = asked.catch(() => {}).then(() => ask("wom/reach", { home: "CN" }, "wom_reach"));
+    const cascades = reach.catch(() => {}).then(() => ask("wom/cascades", { top: 3 }, "wom_cascades"));
+    reach.catch(() => {});
     // Their failures are shown where they are awaited, not reported before.
     cascades.catch(() => {});
+    const m = await asked;
+    await libs;
     const periods = m.periods.filter((p) => p.period <= params.until && p.period >= params.since.slice(0, 7));
     const line = el("div", { class: "chart", id: "wom-trend" });
     const header = ["period", "buyers", "customer_share_rate", "order_share_rate", "shares", "k_factor", "new_customers_from_shares"];
@@ -615,6 +674,7 @@
         { name: "K-factor", type: "line", yAxisIndex: 1, data: periods.map((p) => p.k_factor), tooltip: { valueFormatter: (v) => fmt("number", v) } },
       ],
     });
+    await breathe();
     await reachSection(main, reach);
     const c = await cascades;
     for (const [i, cascade] of c.largest.entries()) {
@@ -633,12 +693,15 @@
 
   async function reviewsPage(main, params) {
     const by = params.by || "month";
-    const r = await api("reviews", { since: params.since, until: params.until, by }, "reviews");
+    const asked = ask("reviews", { since: params.since, until: params.until, by }, "reviews");
     // The terms and the products are asked for in turn while this is drawn.
-    const termsAsked = api("reviews/terms", { since: params.since, until: params.until, top: 10 }, "reviews_terms");
+    const termsAsked = asked.catch(() => {}).then(() => ask("reviews/terms", { since: params.since, until: params.until, top: 10 }, "reviews_terms"));
     const productsAsked = termsAsked.catch(() => {}).then(() =>
-      api("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true, by_rating: false }, "reviews_product"));
+      ask("reviews", { since: params.since, until: params.until, by: "product", top: 10, rank_by_bayesian_mean: true, by_rating: false }, "reviews_product"));
+    termsAsked.catch(() => {});
     productsAsked.catch(() => {});
+    const r = await asked;
+    await libs;
     const t = r.total;
     const c = t.change || {};
     const diff = (v, unit) => (v == null ? { text: "–", cls: "" }
@@ -682,6 +745,7 @@
       yAxis: { type: "category", inverse: true, data: ASPECTS.map(([, n]) => n) },
       series: [{ type: "bar", data: ASPECTS.map(([k]) => t[k].score), label: { show: true, position: "right", formatter: (p) => fmt("number", p.value) } }],
     });
+    await breathe();
 
     const trend = el("div", { class: "chart", id: "reviews-trend" });
     const header = ["period", "reviews", "mean_rating", "csat", "nps", "review_rate", "refund_rate", ...ASPECTS.map(([k]) => `dsr_${k}`)];
@@ -700,6 +764,7 @@
         { name: "CSAT", type: "line", yAxisIndex: 1, data: r.rows.map((x) => x.csat), tooltip: { valueFormatter: (v) => fmt("share", v) } },
       ],
     });
+    await breathe();
 
     // A tag or a term opens the reviews behind it, which the URL keeps.
     const openReviews = (filter) => writeState("reviews", { since: params.since, until: params.until, by: params.by, ...filter });
@@ -880,40 +945,50 @@
 
   // ---- the page --------------------------------------------------------------
 
-  let defaults = null;
-  let firstOverview = null;
-  // The page, and the chart libraries (deferred scripts), are there by
-  // DOMContentLoaded; this script may run before it (the dashboard loads it
-  // async) or after. Not by readyState: it is already "interactive" while
-  // the deferred scripts still run, and a page drawn then found no echarts.
+  // The chart libraries (deferred scripts) have run by DOMContentLoaded;
+  // this script runs before (it ends the page's body) and asks for the
+  // page's data meanwhile. Not by readyState: it is already "interactive"
+  // while the deferred scripts still run.
   const libs = new Promise((resolve) => {
     if (window.echarts && window.topojson) return resolve();
     document.addEventListener("DOMContentLoaded", resolve, { once: true });
     window.addEventListener("load", resolve, { once: true });
   });
+  // The default range (30 days to the last order) comes with the page
+  // when the server can tell it; otherwise from the default range's sales
+  // cards, which the overview then shows.
+  const served = document.getElementById("page").dataset;
+  let defaults = !REPORT && served.since && served.until ? { since: served.since, until: served.until } : null;
+  let firstOverview = null;
 
   async function draw() {
     while (charts.length) charts.pop().dispose();
+    observers.splice(0).forEach((o) => o.disconnect());
     const { page, params } = readState();
-    document.getElementById("pages").replaceChildren(...PAGES.map(([p, t]) =>
+    const nav = () => document.getElementById("pages").replaceChildren(...PAGES.map(([p, t]) =>
       el("a", { href: `#${p}?${new URLSearchParams(Object.entries(params).filter(([k]) => k !== "breakdown" && k !== "list"))}`, class: p === page ? "active" : "" }, t)));
+    nav();
     const main = document.getElementById("page");
     main.replaceChildren();
     main.dataset.state = "loading";
     try {
       // One date range for every page: by default, 30 days to the last order.
       if (!defaults) {
-        firstOverview = await (firstRequest || api("overview", REPORT ? {} : { cards: "sales" }, "overview"));
-        defaults = firstOverview.range;
+        firstOverview = ask("overview", REPORT ? {} : { cards: "sales" }, "overview");
+        defaults = (await firstOverview).range;
       }
 
       const range = { since: params.since || defaults.since, until: params.until || defaults.until, last: defaults.until };
       if (!params.since || !params.until) {
-        writeState(page, { ...params, since: range.since, until: range.until });
-        return;
+        // The range goes into the URL without a second draw: a hashchange
+        // would wait for the chart library to run.
+        Object.assign(params, { since: range.since, until: range.until });
+        history.replaceState(null, "", hashOf(page, params));
+        nav();
       }
       controls(page, params, range);
       await DRAW[page](main, params);
+      await Promise.all(drawing.splice(0));
       // Milliseconds from navigation to the data drawn, for benchmarks.
       main.dataset.ms = Math.round(performance.now());
       main.dataset.state = "ready";
@@ -947,6 +1022,7 @@
         if (needs in skipped) section.append(el("p", {}, `Not in this report: ${skipped[needs]}`));
         else await page(section, params);
       }
+      await Promise.all(drawing.splice(0));
       main.dataset.state = "ready";
     } catch (e) {
       main.append(el("div", { class: "error" }, String(e.message || e)));
@@ -959,7 +1035,6 @@
     libs.then(drawReport);
   } else {
     window.addEventListener("hashchange", draw);
-    // The page's elements are parsed by then.
-    libs.then(draw);
+    draw();
   }
 })();

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 use super::Period;
@@ -166,9 +166,8 @@ impl Engine {
         let p = req.by;
         let w = req.share_window_days;
         // The funnel over all shares, and the same counts by channel.
-        let (_, batches) = self
-            .sql(&format!(
-                "WITH {with_shares}
+        let funnel_sql = format!(
+            "WITH {with_shares}
                  SELECT grouping(ch), ch, COUNT(*), COUNT(recipient_id),
                         SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
                         SUM(CASE WHEN converted THEN 1 ELSE 0 END),
@@ -181,8 +180,84 @@ impl Engine {
                  FROM (SELECT *, COALESCE(channel, '') AS ch FROM sh)
                  GROUP BY GROUPING SETS ((), (ch))
                  ORDER BY 1 DESC, 3 DESC, 2"
-            ))
-            .await?;
+        );
+        // Each paid order, flagged when its buyer shared within the window
+        // after it; counted by the order's period and by its channel.
+        let flagged_sql = format!(
+            "WITH {with_shares},
+                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                               MIN(COALESCE(channel, '')) AS channel
+                        FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                        GROUP BY order_id),
+                 flagged AS (SELECT po.order_id, po.customer_id, po.channel,
+                                    CAST(CAST({trunc} AS DATE) AS VARCHAR) AS period,
+                                    MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
+                             FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
+                              AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
+                             GROUP BY po.order_id, po.customer_id, po.channel, 4)
+                 SELECT grouping(period), period, channel, COUNT(*), SUM(shared),
+                        COUNT(DISTINCT customer_id),
+                        COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
+                 FROM flagged GROUP BY GROUPING SETS ((period), (channel))
+                 ORDER BY 1, 2, 4 DESC, 3",
+            trunc = p.trunc_sql("po.ts"),
+        );
+        // Referred customers beside the others, by first-touch attribution:
+        // each buyer's orders, revenue, first, second and last order.
+        let cohort_sql = format!(
+            "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                                SUM(amount) AS amount
+                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                         GROUP BY order_id),
+                  fo AS ({first_orders}),
+                  c AS (SELECT po.customer_id, COUNT(*) AS orders, SUM(po.amount) AS revenue,
+                               MIN(fo.t) AS first_ts,
+                               MIN(CASE WHEN {day} > {first_day} THEN po.ts END) AS second_ts,
+                               MAX(po.ts) AS last_ts
+                        FROM po JOIN fo ON fo.customer_id = po.customer_id
+                        GROUP BY po.customer_id)
+             SELECT customer_id, orders, revenue, CAST(first_ts AS BIGINT),
+                    CAST(second_ts AS BIGINT), CAST(last_ts AS BIGINT),
+                    CAST(CAST({cohort} AS DATE) AS VARCHAR) AS cohort
+             FROM c",
+            // Each buyer's first paid time, stored with the purchases:
+            // no window over every order to find it.
+            first_orders = self.first_orders_sql(),
+            day = crate::day_number_sql("po.ts"),
+            first_day = crate::day_number_sql("fo.t"),
+            cohort = p.trunc_sql("first_ts"),
+        );
+        let clv = async {
+            if req.clv {
+                Ok(Some(self.standard_clv_by_customer().await))
+            } else {
+                Ok(None)
+            }
+        };
+        // Buyers, sharing buyers, shares and their new customers in each
+        // period from the first paid order's to the last's: the overview's
+        // counts (one definition of the share rate and K-factor).
+        let span = self.paid_day_span().await?;
+        let growth = async {
+            match span {
+                Some((first, last)) => {
+                    let (since, until) =
+                        (p.start(first), p.next(p.start(last)) - TimeDelta::days(1));
+                    Ok(Some(self.sharing(&[], Some(((since, until), p))).await?))
+                }
+                None => Ok(None),
+            }
+        };
+        // Independent: asked for at once, so that a small shop's answer
+        // does not wait for each query's start in turn.
+        let ((_, batches), (_, flagged), (_, cohorts), people, clv, growth) = tokio::try_join!(
+            self.sql(&funnel_sql),
+            self.sql(&flagged_sql),
+            self.sql(&cohort_sql),
+            self.people(),
+            clv,
+            growth
+        )?;
         let funnel_of =
             |shares, with_recipient, clicked, ordered, new_customers, mean, median| Funnel {
                 shares,
@@ -240,33 +315,10 @@ impl Engine {
             c.share_of_shares = ratio(c.shares, funnel.shares);
         }
 
-        // Each paid order, flagged when its buyer shared within the window
-        // after it; counted by the order's period and by its channel.
-        let (_, batches) = self
-            .sql(&format!(
-                "WITH {with_shares},
-                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                               MIN(COALESCE(channel, '')) AS channel
-                        FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                        GROUP BY order_id),
-                 flagged AS (SELECT po.order_id, po.customer_id, po.channel,
-                                    CAST(CAST({trunc} AS DATE) AS VARCHAR) AS period,
-                                    MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
-                             FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
-                              AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
-                             GROUP BY po.order_id, po.customer_id, po.channel, 4)
-                 SELECT grouping(period), period, channel, COUNT(*), SUM(shared),
-                        COUNT(DISTINCT customer_id),
-                        COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
-                 FROM flagged GROUP BY GROUPING SETS ((period), (channel))
-                 ORDER BY 1, 2, 4 DESC, 3",
-                trunc = p.trunc_sql("po.ts"),
-            ))
-            .await?;
         // (period, orders, shared orders), in order.
         let mut order_periods: Vec<(NaiveDate, u64, u64)> = Vec::new();
         let mut order_channels = Vec::new();
-        for b in &batches {
+        for b in &flagged {
             // grouping(period) is 1 on the rows by channel.
             let by_channel = i64s(b.column(0))?;
             let (period, channel) = (opt_strings(b.column(1))?, opt_strings(b.column(2))?);
@@ -291,13 +343,8 @@ impl Engine {
             }
         }
 
-        // Buyers, sharing buyers, shares and their new customers in each
-        // period with orders: the overview's counts (one definition of the
-        // share rate and K-factor).
         let mut periods = Vec::new();
-        if let (Some(first), Some(last)) = (order_periods.first(), order_periods.last()) {
-            let until = p.next(last.0) - chrono::TimeDelta::days(1);
-            let growth = self.sharing(&[], Some(((first.0, until), p))).await?;
+        if let Some(growth) = growth {
             let counts: HashMap<NaiveDate, &crate::growth::GrowthCounts> =
                 growth.series.iter().map(|(d, g)| (*d, g)).collect();
             for (day, orders, shared) in order_periods {
@@ -326,51 +373,20 @@ impl Engine {
         }
 
         // Referred customers beside the others, by first-touch attribution.
-        let people = self.people().await?;
         let referred: HashMap<&str, bool> = people
             .ids
             .iter()
             .zip(&people.parent)
             .map(|(id, p)| (id.as_str(), p.is_some()))
             .collect();
-        let (_, batches) = self
-            .sql(
-                &format!(
-                    "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                                        SUM(amount) AS amount
-                                 FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                                 GROUP BY order_id),
-                          fo AS ({first_orders}),
-                          c AS (SELECT po.customer_id, COUNT(*) AS orders, SUM(po.amount) AS revenue,
-                                       MIN(fo.t) AS first_ts,
-                                       MIN(CASE WHEN {day} > {first_day} THEN po.ts END) AS second_ts,
-                                       MAX(po.ts) AS last_ts
-                                FROM po JOIN fo ON fo.customer_id = po.customer_id
-                                GROUP BY po.customer_id)
-                     SELECT customer_id, orders, revenue, CAST(first_ts AS BIGINT),
-                            CAST(second_ts AS BIGINT), CAST(last_ts AS BIGINT),
-                            CAST(CAST({cohort} AS DATE) AS VARCHAR) AS cohort
-                     FROM c",
-                    // Each buyer's first paid time, stored with the purchases:
-                    // no window over every order to find it.
-                    first_orders = self.first_orders_sql(),
-                    day = crate::day_number_sql("po.ts"),
-                    first_day = crate::day_number_sql("fo.t"),
-                    cohort = p.trunc_sql("first_ts"),
-                ),
-            )
-            .await?;
         let mut warnings = Vec::new();
-        let clv: HashMap<String, f64> = if req.clv {
-            match self.standard_clv_by_customer().await {
-                Ok(clv) => clv,
-                Err(e) => {
-                    warnings.push(format!("no CLV comparison: {e}"));
-                    HashMap::new()
-                }
+        let clv: HashMap<String, f64> = match clv {
+            Some(Ok(clv)) => clv,
+            Some(Err(e)) => {
+                warnings.push(format!("no CLV comparison: {e}"));
+                HashMap::new()
             }
-        } else {
-            HashMap::new()
+            None => HashMap::new(),
         };
         #[derive(Default)]
         struct Acc {
@@ -386,11 +402,11 @@ impl Engine {
         let mut new_by_period: HashMap<String, (u64, u64)> = HashMap::new();
         // The last paid order's time, which the 90 days must fit before.
         let mut last = None;
-        for b in &batches {
+        for b in &cohorts {
             last = last.max(i64s(b.column(5))?.into_iter().flatten().max());
         }
         const DAYS_90: i64 = 90 * crate::DAY_US;
-        for b in &batches {
+        for b in &cohorts {
             let id = strings(b.column(0))?;
             let orders = col_u64(b, 1)?;
             let revenue = money_units(b.column(2))?;
