@@ -9,7 +9,9 @@
 //!
 //! Answers are cached until a table's Delta version changes, which is read
 //! from the log's file names on each request: an import, or events captured
-//! later, show at the next request, with no restart.
+//! later, show at the next request, with no restart. A request asked again
+//! while it is answered waits for that answer; at start the server makes
+//! the dashboard's page and its default overview before anyone asks.
 //!
 //! With a token, `POST /v1/events` and `POST /v1/referrals` capture records
 //! (see `koubei_capture`): the answer comes once they are on disk, and they
