@@ -178,12 +178,22 @@ impl GraphBuilder {
         // Nodes whose in-arcs all share one probability (every node under
         // weighted cascade or a constant): sampling can jump between the arcs
         // that fire instead of flipping a coin for each.
-        let in_uniform: Vec<f32> = (0..n)
+        let in_uniform: Vec<InNode> = (0..n)
             .map(|v| {
                 let ps = &in_p[in_off[v]..in_off[v + 1]];
-                match ps.first() {
+                let q = match ps.first() {
                     Some(&p0) if ps.iter().all(|&p| p == p0) => p0,
                     _ => f32::NAN,
+                };
+                InNode {
+                    start: in_off[v] as u64,
+                    len: ps.len() as u32,
+                    q,
+                    log_miss: if q >= 1.0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        (-(q as f64)).ln_1p()
+                    },
                 }
             })
             .collect();
@@ -219,6 +229,20 @@ impl GraphBuilder {
     }
 }
 
+/// What sampling reads of a node's in-arcs, in one place: one cache miss
+/// per node reached rather than one per array.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InNode {
+    /// Where its in-arcs start in `in_src`, and how many there are.
+    pub start: u64,
+    pub len: u32,
+    /// The probability all its in-arcs share, or NaN when they differ (or
+    /// there are none).
+    pub q: f32,
+    /// ln(1 − q), for the geometric gaps between the arcs that fire.
+    pub log_miss: f64,
+}
+
 /// A directed graph with a probability on every arc.
 #[derive(Debug, Clone)]
 pub struct Graph {
@@ -226,7 +250,7 @@ pub struct Graph {
     in_off: Vec<usize>,
     in_src: Vec<u32>,
     in_p: Vec<f32>,
-    in_uniform: Vec<f32>,
+    in_uniform: Vec<InNode>,
     out_off: Vec<usize>,
     out_dst: Vec<u32>,
     out_p: Vec<f32>,
@@ -277,10 +301,15 @@ impl Graph {
             .zip(self.out_p[r].iter().copied())
     }
 
-    /// The probability shared by all arcs into `v`, or NaN when they differ
-    /// (or there are none).
-    pub(crate) fn in_uniform(&self, v: u32) -> f32 {
+    /// What sampling reads of the arcs into `v`.
+    pub(crate) fn in_node(&self, v: u32) -> InNode {
         self.in_uniform[v as usize]
+    }
+
+    /// Sources of the arcs into a node, from its [`InNode`].
+    pub(crate) fn in_sources(&self, node: &InNode) -> &[u32] {
+        let start = node.start as usize;
+        &self.in_src[start..start + node.len as usize]
     }
 
     pub(crate) fn in_slices(&self, v: u32) -> (&[u32], &[f32]) {
@@ -306,7 +335,8 @@ impl Graph {
         self.labels.iter().map(|l| l.len() + 24).sum::<usize>()
             + (self.in_off.len() + self.out_off.len()) * 8
             + (self.in_src.len() + self.out_dst.len()) * 4
-            + (self.in_p.len() + self.out_p.len() + self.in_uniform.len()) * 4
+            + (self.in_p.len() + self.out_p.len()) * 4
+            + self.in_uniform.len() * std::mem::size_of::<InNode>()
     }
 
     /// Builds a graph from index pairs, each node labelled by its index.

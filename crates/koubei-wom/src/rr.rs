@@ -184,40 +184,46 @@ impl RrSets {
     }
 }
 
-/// Per-thread work space: visit stamps instead of a cleared array per set.
+/// How far ahead in the queue a node's record is read early.
+const AHEAD: usize = 4;
+
+/// Per-thread work space: one bit per node reached, so that the bits of
+/// a million nodes (128 KiB) stay in cache; a set's bits are cleared when
+/// it is done.
 struct Scratch {
-    stamp: Vec<u32>,
-    epoch: u32,
+    seen: Vec<u64>,
 }
 
 impl Scratch {
     fn new(n: usize) -> Self {
         Scratch {
-            stamp: vec![0; n],
-            epoch: 0,
+            seen: vec![0; n.div_ceil(64)],
         }
+    }
+
+    /// Marks `v` and says whether it was new.
+    fn mark(&mut self, v: u32) -> bool {
+        let (word, bit) = ((v >> 6) as usize, 1u64 << (v & 63));
+        let new = self.seen[word] & bit == 0;
+        self.seen[word] |= bit;
+        new
     }
 
     /// Appends one RR set to `out` by a reverse breadth-first search that
     /// flips each arc's coin when it is first looked at.
     fn sample(&mut self, graph: &Graph, targets: &Targets, rng: &mut SmallRng, out: &mut Vec<u32>) {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.fill(0);
-            self.epoch = 1;
-        }
-        let epoch = self.epoch;
         let start = out.len();
         match targets {
             Targets::Nodes => {
                 let v = rng.random_range(0..graph.node_count() as u32);
-                self.stamp[v as usize] = epoch;
+                self.mark(v);
                 out.push(v);
             }
             Targets::Groups(g) => {
                 for &v in g.draw(rng) {
-                    self.stamp[v as usize] = epoch;
-                    out.push(v);
+                    if self.mark(v) {
+                        out.push(v);
+                    }
                 }
             }
         }
@@ -225,12 +231,18 @@ impl Scratch {
         while head < out.len() {
             let v = out[head];
             head += 1;
-            let (src, p) = graph.in_slices(v);
-            let q = graph.in_uniform(v);
+            // Nodes reached lie anywhere in memory: reading a later node's
+            // record now lets its cache miss overlap this node's work.
+            if let Some(&ahead) = out.get(head + AHEAD) {
+                std::hint::black_box(graph.in_node(ahead).start);
+            }
+            let node = graph.in_node(v);
+            let q = node.q;
             if q.is_nan() {
+                let (src, p) = graph.in_slices(v);
                 for (&u, &p) in src.iter().zip(p) {
-                    if self.stamp[u as usize] != epoch && rng.random::<f32>() < p {
-                        self.stamp[u as usize] = epoch;
+                    if !self.seen_already(u) && rng.random::<f32>() < p {
+                        self.mark(u);
                         out.push(u);
                     }
                 }
@@ -239,14 +251,11 @@ impl Scratch {
             if q <= 0.0 {
                 continue;
             }
+            let src = graph.in_sources(&node);
             // The gap to the next arc that fires is geometric: one draw per
             // firing arc instead of one per arc (a popular node can have
             // thousands of in-arcs, each at 1 / in-degree).
-            let log_miss = if q >= 1.0 {
-                f64::NEG_INFINITY
-            } else {
-                (-(q as f64)).ln_1p()
-            };
+            let log_miss = node.log_miss;
             let mut i = 0usize;
             loop {
                 if q < 1.0 {
@@ -261,13 +270,19 @@ impl Scratch {
                     break;
                 }
                 let u = src[i];
-                if self.stamp[u as usize] != epoch {
-                    self.stamp[u as usize] = epoch;
+                if self.mark(u) {
                     out.push(u);
                 }
                 i += 1;
             }
         }
+        for &v in &out[start..] {
+            self.seen[(v >> 6) as usize] = 0;
+        }
+    }
+
+    fn seen_already(&self, v: u32) -> bool {
+        self.seen[(v >> 6) as usize] & (1u64 << (v & 63)) != 0
     }
 }
 
