@@ -162,8 +162,10 @@ impl RrSets {
         }
     }
 
-    /// For each node, the sets that contain it: the inverted index that greedy
-    /// maximum coverage walks.
+    /// For each node, the sets that contain it, in set order: the inverted
+    /// index that greedy maximum coverage walks. Each thread fills the lists
+    /// of one range of nodes (all reading every set), so that the scattered
+    /// writes are shared out and the lists are the same for any thread count.
     pub(crate) fn by_node(&self, n: usize) -> (Vec<usize>, Vec<u32>) {
         let mut off = vec![0usize; n + 1];
         for &v in &self.nodes {
@@ -172,14 +174,39 @@ impl RrSets {
         for i in 0..n {
             off[i + 1] += off[i];
         }
-        let mut fill = off.clone();
         let mut sets = vec![0u32; self.nodes.len()];
-        for i in 0..self.len() {
-            for &v in self.get(i) {
-                sets[fill[v as usize]] = i as u32;
-                fill[v as usize] += 1;
-            }
+        // Node ranges of about equal entries, one per thread.
+        let parts = rayon::current_num_threads().max(1);
+        let mut bounds = vec![0usize];
+        for p in 1..parts {
+            let want = self.nodes.len() * p / parts;
+            bounds.push(
+                off.partition_point(|&o| o < want)
+                    .min(n)
+                    .max(*bounds.last().unwrap_or(&0)),
+            );
         }
+        bounds.push(n);
+        let mut slices = Vec::with_capacity(parts);
+        let mut rest: &mut [u32] = &mut sets;
+        for w in bounds.windows(2) {
+            let (here, after) = rest.split_at_mut(off[w[1]] - off[w[0]]);
+            slices.push((w[0], w[1], here));
+            rest = after;
+        }
+        slices.into_par_iter().for_each(|(lo, hi, out)| {
+            let base = off[lo];
+            let mut fill: Vec<usize> = off[lo..hi].iter().map(|o| o - base).collect();
+            for i in 0..self.len() {
+                for &v in self.get(i) {
+                    let v = v as usize;
+                    if (lo..hi).contains(&v) {
+                        out[fill[v - lo]] = i as u32;
+                        fill[v - lo] += 1;
+                    }
+                }
+            }
+        });
         (off, sets)
     }
 }
@@ -291,5 +318,41 @@ impl RrSets {
     pub(crate) fn push(&mut self, set: &[u32]) {
         self.nodes.extend_from_slice(set);
         self.ends.push(self.nodes.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inverted index lists each node's sets in set order, whatever the
+    /// number of threads that fill it.
+    #[test]
+    fn by_node_is_the_same_on_any_thread_count() {
+        let n = 50;
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut sets = RrSets::default();
+        for _ in 0..400 {
+            let len = rng.random_range(1..8);
+            let mut set: Vec<u32> = (0..len).map(|_| rng.random_range(0..n as u32)).collect();
+            set.sort_unstable();
+            set.dedup();
+            sets.push(&set);
+        }
+        let mut want: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for i in 0..sets.len() {
+            for &v in sets.get(i) {
+                want[v as usize].push(i as u32);
+            }
+        }
+        for threads in [1, 2, 3, 7] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (off, by) = pool.install(|| sets.by_node(n));
+            let got: Vec<Vec<u32>> = (0..n).map(|v| by[off[v]..off[v + 1]].to_vec()).collect();
+            assert_eq!(got, want, "{threads} threads");
+        }
     }
 }
