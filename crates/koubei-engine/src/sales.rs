@@ -470,8 +470,9 @@ impl Engine {
     }
 
     /// The day (UTC) of the last paid order, if any.
-    /// The days of the first and the last paid order (UTC), from the
-    /// stored purchases when they are read: with a customer id there.
+    /// The days of the first and the last paid order (UTC). The stored
+    /// purchases (buyers with a customer id) hold each buyer's first and
+    /// last day: a million rows to read rather than every order line.
     pub async fn paid_day_span(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
         let sql = if self.reads_stored_purchases() {
             format!(
@@ -498,26 +499,9 @@ impl Engine {
         Ok(day(0)?.zip(day(1)?))
     }
 
+    /// The day of the last paid order (UTC).
     pub async fn last_paid_day(&self) -> Result<Option<NaiveDate>> {
-        // The stored purchases hold each buyer's last day: a million rows
-        // to read rather than every order line.
-        let sql = if self.reads_stored_purchases() {
-            format!(
-                "SELECT CAST(max(o['last']) AS BIGINT) * 86400000000 FROM {}",
-                crate::purchases::CUSTOMER_PURCHASES
-            )
-        } else {
-            "SELECT CAST(max(ts) AS BIGINT) FROM orders WHERE status = 'paid'".to_string()
-        };
-        let (_, b) = self.sql(&sql).await?;
-        let Some(b) = b.iter().find(|b| b.num_rows() > 0) else {
-            return Ok(None);
-        };
-        let c = cast(b.column(0), &DataType::Int64)?;
-        let c = c.as_primitive::<Int64Type>();
-        Ok((!c.is_null(0))
-            .then(|| DateTime::from_timestamp_micros(c.value(0)).map(|d| d.date_naive()))
-            .flatten())
+        Ok(self.paid_day_span().await?.map(|(_, last)| last))
     }
 
     /// Checks that `name` is a column of `orders` and returns it quoted for SQL.

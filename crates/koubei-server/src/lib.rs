@@ -555,6 +555,7 @@ where
     Fut: std::future::Future<Output = koubei_app::Result<Bytes>>,
 {
     let versions = s.ws.versions();
+    // The cached answer, or the lock of the one being made.
     let look = || {
         let mut cache = s.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.versions != versions {
@@ -563,16 +564,16 @@ where
             cache.versions = versions.clone();
         }
         match cache.answers.get(&key) {
-            Some(hit) => Err(Bytes::clone(hit)),
-            None => Ok(Arc::clone(cache.making.entry(key.clone()).or_default())),
+            Some(hit) => Look::Hit(Bytes::clone(hit)),
+            None => Look::Make(Arc::clone(cache.making.entry(key.clone()).or_default())),
         }
     };
     let making = match look() {
-        Err(hit) => return Ok((hit, true)),
-        Ok(making) => making,
+        Look::Hit(hit) => return Ok((hit, true)),
+        Look::Make(making) => making,
     };
     let _making = making.lock().await;
-    if let Err(hit) = look() {
+    if let Look::Hit(hit) = look() {
         return Ok((hit, true));
     }
     let made = compute().await;
@@ -586,6 +587,12 @@ where
         cache.answers.insert(key, Arc::clone(&body));
     }
     Ok((Bytes::clone(&body), false))
+}
+
+/// What the cache holds for a request.
+enum Look {
+    Hit(Bytes),
+    Make(Arc<tokio::sync::Mutex<()>>),
 }
 
 /// The request with every object's keys in order: the same request asked

@@ -178,7 +178,7 @@ impl GraphBuilder {
         // Nodes whose in-arcs all share one probability (every node under
         // weighted cascade or a constant): sampling can jump between the arcs
         // that fire instead of flipping a coin for each.
-        let in_uniform: Vec<InNode> = (0..n)
+        let in_nodes: Vec<InNode> = (0..n)
             .map(|v| {
                 let ps = &in_p[in_off[v]..in_off[v + 1]];
                 let q = match ps.first() {
@@ -221,7 +221,7 @@ impl GraphBuilder {
             in_off,
             in_src,
             in_p,
-            in_uniform,
+            in_nodes,
             out_off,
             out_dst,
             out_p,
@@ -250,7 +250,7 @@ pub struct Graph {
     in_off: Vec<usize>,
     in_src: Vec<u32>,
     in_p: Vec<f32>,
-    in_uniform: Vec<InNode>,
+    in_nodes: Vec<InNode>,
     out_off: Vec<usize>,
     out_dst: Vec<u32>,
     out_p: Vec<f32>,
@@ -303,7 +303,7 @@ impl Graph {
 
     /// What sampling reads of the arcs into `v`.
     pub(crate) fn in_node(&self, v: u32) -> InNode {
-        self.in_uniform[v as usize]
+        self.in_nodes[v as usize]
     }
 
     /// Sources of the arcs into a node, from its [`InNode`].
@@ -336,7 +336,7 @@ impl Graph {
             + (self.in_off.len() + self.out_off.len()) * 8
             + (self.in_src.len() + self.out_dst.len()) * 4
             + (self.in_p.len() + self.out_p.len()) * 4
-            + self.in_uniform.len() * std::mem::size_of::<InNode>()
+            + self.in_nodes.len() * std::mem::size_of::<InNode>()
     }
 
     /// Builds a graph from index pairs, each node labelled by its index.
