@@ -121,11 +121,8 @@ def main():
     ok = True
     for window in a.windows.split(","):
         window_secs = int(window[:-1]) * units[window[-1]]
-        for mode, ch_mode in [("ordered", ""), ("strict", ", 'strict_order'")]:
-            conds = ", ".join(f"event = '{s}'" for s in steps)
-            sql = (f"SELECT level, count() FROM (SELECT person, "
-                   f"windowFunnel({window_secs * 1_000_000}{ch_mode})(toUInt64(toUnixTimestamp64Micro(ts)), {conds}) AS level "
-                   f"FROM file('{parquet}', Parquet) GROUP BY person) WHERE level > 0 GROUP BY level ORDER BY level")
+        for mode in ["ordered", "strict"]:
+            sql = window_funnel_sql(f"file('{parquet}', Parquet)", steps, window_secs, mode == "strict")
             ch_times, levels = [], {}
             for _ in range(a.runs):
                 t0 = time.perf_counter()
@@ -160,14 +157,24 @@ def main():
     sys.exit(0 if ok else 1)
 
 
+def window_funnel_sql(source, steps, window_secs, strict):
+    """ClickHouse's persons by the level they reached (`level, count`), over
+    `source` with columns person, ts and event."""
+    conds = ", ".join(f"event = '{s}'" for s in steps)
+    mode = ", 'strict_order'" if strict else ""
+    return (f"SELECT level, count() FROM (SELECT person, "
+            f"windowFunnel({window_secs * 1_000_000}{mode})(toUInt64(toUnixTimestamp64Micro(ts)), {conds}) AS level "
+            f"FROM {source} GROUP BY person) WHERE level > 0 GROUP BY level ORDER BY level")
+
+
 DUCKDB_RETENTION = """
-WITH e AS (SELECT person, ts FROM read_parquet('{parquet}') WHERE event = 'view'),
-s AS (SELECT person, min(date_trunc('week', ts)) AS cohort FROM e GROUP BY person),
-r AS (SELECT DISTINCT person, date_trunc('week', ts) AS period FROM e)
+WITH e AS (SELECT person, ts FROM {source} WHERE event = 'view'),
+s AS (SELECT person, min(date_trunc('{period}', ts)) AS cohort FROM e GROUP BY person),
+r AS (SELECT DISTINCT person, date_trunc('{period}', ts) AS period FROM e)
 SELECT strftime(s.cohort, '%Y-%m-%d') AS cohort,
-       CAST(date_diff('week', s.cohort, r.period) AS INTEGER) AS k, count(*) AS n
+       CAST(date_diff('{period}', s.cohort, r.period) AS INTEGER) AS k, count(*) AS n
 FROM s JOIN r ON s.person = r.person AND r.period > s.cohort
-WHERE date_diff('week', s.cohort, r.period) <= {periods}
+WHERE date_diff('{period}', s.cohort, r.period) <= {periods}
 GROUP BY 1, 2
 UNION ALL SELECT strftime(cohort, '%Y-%m-%d'), 0, count(*) FROM s GROUP BY 1
 """
@@ -182,7 +189,7 @@ def retention(a, parquet, k_timed):
     times = []
     for _ in range(a.runs):
         t0 = time.perf_counter()
-        rows = con.sql(DUCKDB_RETENTION.format(parquet=parquet, periods=periods)).fetchall()
+        rows = con.sql(DUCKDB_RETENTION.format(source=f"read_parquet('{parquet}')", period="week", periods=periods)).fetchall()
         times.append(time.perf_counter() - t0)
     theirs = {}
     for cohort, kk, n in rows:
