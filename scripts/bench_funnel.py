@@ -39,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_funnel import DUCKDB_RETENTION, ensure_chdb, window_funnel_sql  # noqa: E402
+from check_funnel import DUCKDB_RETENTION, ensure_chdb, export_events, window_funnel_sql  # noqa: E402
 
 NAMES = ["view", "add_to_cart", "checkout", "purchase", "share", "review", "search", "support"]
 STEPS = {3: ["view", "add_to_cart", "purchase"], 6: NAMES[:6]}
@@ -60,10 +60,10 @@ def make_events(duckdb, path, persons, ids, spread):
     names = "[" + ", ".join(f"'{x}'" for x in NAMES) + "]"
     duckdb.sql(f"""
         COPY (
-          WITH r AS (SELECT hash(i, 1) AS h1, hash(i, 2) AS h2, hash(i, 3) AS h3, hash(i, 4) AS h4
+          WITH r AS (SELECT hash(4 * i) AS h1, hash(4 * i + 1) AS h2, hash(4 * i + 2) AS h3, hash(4 * i + 3) AS h4
                      FROM range({n}) t(i)),
           p AS (SELECT 1704067200 + h1 % {90 * 86_400} AS ts, {who} AS pid, h3 FROM r)
-          SELECT ts, {ident} AS customer_id, {names}[1 + h3 % {len(NAMES)}] AS event FROM p
+          SELECT ts, {ident} AS customer_id, {names}[CAST(1 + h3 % {len(NAMES)} AS BIGINT)] AS event FROM p
         ) TO '{path}' (HEADER, DELIMITER ',')""")
 
 
@@ -117,11 +117,8 @@ def main():
         k("import", "events", csv)
         os.remove(csv)
         # The peers read what koubei stored, with integer ids as integers.
-        person = "CAST(person AS BIGINT)" if ids == "int" else "person"
-        raw = parquet + ".raw"
-        k("sql", f"COPY (SELECT customer_id AS person, ts, event FROM events) TO '{raw}' STORED AS PARQUET")
-        con.sql(f"COPY (SELECT {person} AS person, ts, event FROM read_parquet('{raw}')) TO '{parquet}' (FORMAT PARQUET)")
-        os.remove(raw)
+        person = "CAST(customer_id AS BIGINT)" if ids == "int" else "customer_id"
+        export_events(ws, parquet, lambda q: k("sql", q, "--format", "csv"), person)
         source = f"file('{parquet}', Parquet)"
 
         for n_steps, window, mode in itertools.product(

@@ -112,9 +112,7 @@ def main():
         print(f"generating a demo shop of {a.customers} customers ...", file=sys.stderr)
         k("demo", "--customers", str(a.customers))
     parquet = os.path.join(tmp, "events.parquet")
-    k("sql", f"COPY (SELECT COALESCE(customer_id, anonymous_id) AS person, ts, event FROM events "
-             f"WHERE COALESCE(customer_id, anonymous_id) IS NOT NULL) TO '{parquet}' STORED AS PARQUET")
-    n_events = int(chdb.query(f"SELECT count() FROM file('{parquet}', Parquet)", "CSV").bytes().decode().strip())
+    n_events = export_events(ws, parquet, lambda q: k("sql", q, "--format", "csv"))
     print(f"{n_events} events")
 
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -155,6 +153,28 @@ def main():
     print(f"this Python process (chdb, DuckDB) peaked at "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     sys.exit(0 if ok else 1)
+
+
+def export_events(ws, path, koubei_sql, person="COALESCE(customer_id, anonymous_id)"):
+    """Writes the workspace's events with a person (`person`, ts, event) to
+    the Parquet file `path`, for the peers, and returns their number.
+
+    `koubei sql` only reads, so DuckDB reads the events table's Parquet
+    files; the count is checked against koubei's, which holds while every
+    file is live (the table was only ever appended to)."""
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    files = os.path.join(ws, "tables", "events", "*.parquet")
+    con.sql(f"COPY (SELECT {person} AS person, ts, event FROM read_parquet('{files}') "
+            f"WHERE customer_id IS NOT NULL OR anonymous_id IS NOT NULL) TO '{path}' (FORMAT PARQUET)")
+    n = con.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
+    theirs = int(koubei_sql("SELECT count(*) AS n FROM events "
+                            "WHERE customer_id IS NOT NULL OR anonymous_id IS NOT NULL").split()[-1])
+    if n != theirs:
+        sys.exit(f"the events table's files hold {n} events with a person, koubei counts {theirs}: "
+                 "not every file is live")
+    return n
 
 
 def window_funnel_sql(source, steps, window_secs, strict):
