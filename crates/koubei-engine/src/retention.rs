@@ -28,8 +28,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::clv::from_epoch_day;
 use crate::sales::Period;
-use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
+use crate::{Engine, Error, HAS_PERSON, PERSON, Result, cols};
 use koubei_functions::{CohortRule, RETENTION_STRIDE as STRIDE};
+
+/// A cell that no cohort has (cells are `cohort * STRIDE + k`, with `k`
+/// below `STRIDE`): see [`Engine::cells_sql`].
+const NO_CELL: i64 = i64::MIN + 1;
 
 /// What `koubei retention` computes; the same type serves every front end.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -226,23 +230,31 @@ impl Engine {
                 ));
             }
         }
-        for (field, event) in [
-            ("start_event", &req.start_event),
-            ("return_event", &req.return_event),
-        ] {
-            if let Some(e) = event {
-                self.check_event(field, e).await?;
-            }
-        }
         let (start, ret) = (req.start_event.as_deref(), req.return_event.as_deref());
         // (breakdown value, cell, persons), and the last day with a return.
-        let (rows, last_day) = match (start, ret, &req.breakdown) {
-            (None, None, None) => match self.stored_cells(req).await? {
-                Some(found) => found,
-                None => self.cells_sql(req).await?,
-            },
-            _ => self.cells_sql(req).await?,
+        let cells = async {
+            match (start, ret, &req.breakdown) {
+                (None, None, None) => match self.stored_cells(req).await? {
+                    Some(found) => Ok(found),
+                    None => self.cells_sql(req).await,
+                },
+                _ => self.cells_sql(req).await,
+            }
         };
+        let ((rows, last_day), repeat_purchase) =
+            futures::try_join!(cells, self.repeat_purchase(&[30, 60, 90]))?;
+        // Only an event that no person did leaves no cohort, or no last
+        // return: look for the name then, not on every request.
+        if let Some(e) = start
+            && rows.is_empty()
+        {
+            self.check_event("start_event", e).await?;
+        }
+        if let Some(e) = ret
+            && last_day.is_none()
+        {
+            self.check_event("return_event", e).await?;
+        }
         let first_cohort = req.since.map(|s| req.period.start(s));
         let mut groups: BTreeMap<String, BTreeMap<NaiveDate, Cohort>> = BTreeMap::new();
         for (value, cell, n) in rows {
@@ -309,7 +321,7 @@ impl Engine {
             recurring: req.recurring,
             cohorts: total.into_values().map(finish).collect(),
             breakdown,
-            repeat_purchase: self.repeat_purchase(&[30, 60, 90]).await?,
+            repeat_purchase,
         })
     }
 
@@ -349,54 +361,71 @@ impl Engine {
         let per = format!(
             "SELECT person,
                     retention_cells(CAST({periods} AS BIGINT), {cumulative}, {recurring},
-                                    {idx}, is_start, is_return) AS cells
+                                    {idx}, is_start, is_return) AS cells,
+                    max(CASE WHEN is_return THEN ts END) AS last_return
              FROM ({marks}) GROUP BY person",
             periods = req.periods,
             cumulative = req.cumulative,
             recurring = req.recurring,
             marks = marks(start, ret),
         );
-        let sql = match &req.breakdown {
-            None => format!(
-                "SELECT '' AS bd, cell, count(*) AS n
-                 FROM (SELECT unnest(cells) AS cell FROM ({per})) GROUP BY cell"
-            ),
+        let (batches, last_day) = match &req.breakdown {
+            // Each person adds one `NO_CELL`, so that its group carries the
+            // last return of every person, in a cohort or not: one scan.
+            None => {
+                let sql = format!(
+                    "SELECT '' AS bd, cell, count(*) AS n, CAST(max(last_return) AS BIGINT) AS last
+                     FROM (SELECT unnest(array_append(cells, CAST({NO_CELL} AS BIGINT))) AS cell,
+                                  last_return
+                           FROM ({per}))
+                     GROUP BY cell"
+                );
+                let (_, batches) = self.sql(&sql).await?;
+                let mut last = None;
+                for b in &batches {
+                    let (cells, lasts) = (cols::i64s(b.column(1))?, cols::i64s(b.column(3))?);
+                    if let Some(i) = cells.iter().position(|&c| c == Some(NO_CELL)) {
+                        last = lasts[i];
+                    }
+                }
+                (batches, last)
+            }
             // The value on the person's first start event in the cohort's period.
-            Some(b) => format!(
-                "WITH per AS ({per}),
-                      cells AS (SELECT person, unnest(cells) AS cell FROM per),
-                      bd AS (SELECT person, {idx} AS cohort,
-                                    first_value(COALESCE(CAST(b AS VARCHAR), '') ORDER BY ts) AS bd
-                             FROM ({starts}) GROUP BY person, {idx})
-                 SELECT bd.bd, cells.cell, count(*) AS n
-                 FROM cells JOIN bd
-                   ON cells.person = bd.person AND cells.cell / {STRIDE} = bd.cohort
-                 GROUP BY bd.bd, cells.cell",
-                starts = source_with(start, b),
-            ),
+            Some(b) => {
+                let sql = format!(
+                    "WITH per AS ({per}),
+                          cells AS (SELECT person, unnest(cells) AS cell FROM per),
+                          bd AS (SELECT person, {idx} AS cohort,
+                                        first_value(COALESCE(CAST(b AS VARCHAR), '') ORDER BY ts) AS bd
+                                 FROM ({starts}) GROUP BY person, {idx})
+                     SELECT bd.bd, cells.cell, count(*) AS n
+                     FROM cells JOIN bd
+                       ON cells.person = bd.person AND cells.cell / {STRIDE} = bd.cohort
+                     GROUP BY bd.bd, cells.cell",
+                    starts = source_with(start, b),
+                );
+                let last_sql = format!("SELECT CAST(max(ts) AS BIGINT) FROM ({})", source(ret));
+                let ((_, batches), (_, last)) =
+                    futures::try_join!(self.sql(&sql), self.sql(&last_sql))?;
+                let last = match last.first() {
+                    Some(b) => cols::i64s(b.column(0))?.first().copied().flatten(),
+                    None => None,
+                };
+                (batches, last)
+            }
         };
-        let (_, batches) = self.sql(&sql).await?;
         // The last day with a return event: later periods have not elapsed.
-        let (_, last) = self
-            .sql(&format!(
-                "SELECT CAST(max(ts) AS BIGINT) FROM ({})",
-                source(ret)
-            ))
-            .await?;
-        let last_day = last
-            .first()
-            .map(|b| crate::cols::i64s(b.column(0)))
-            .transpose()?
-            .and_then(|v| v.first().copied().flatten())
-            .map(day);
+        let last_day = last_day.map(day);
         let mut rows = Vec::new();
         for b in &batches {
             let bd = cast(b.column(0), &DataType::Utf8)?;
             let bd = bd.as_string::<i32>();
-            let cells = crate::cols::i64s(b.column(1))?;
-            let n = crate::cols::i64s(b.column(2))?;
+            let cells = cols::i64s(b.column(1))?;
+            let n = cols::i64s(b.column(2))?;
             for row in 0..b.num_rows() {
-                if let (Some(cell), Some(n)) = (cells[row], n[row]) {
+                if let (Some(cell), Some(n)) = (cells[row], n[row])
+                    && cell != NO_CELL
+                {
                     let value = if bd.is_null(row) { "" } else { bd.value(row) };
                     rows.push((value.to_string(), cell, n));
                 }
@@ -606,6 +635,26 @@ mod tests {
         );
     }
 
+    /// The data ends at the last return event of anyone, also of a person
+    /// who never started: periods up to it are 0, later ones not yet known.
+    #[tokio::test]
+    async fn the_last_return_of_a_person_without_a_cohort_ends_the_data() {
+        let (_dir, e) = crate::test_engine(
+            TableKind::Events,
+            "ts,customer_id,event\n2024-01-01T10:00:00Z,a,view\n2024-01-16T10:00:00Z,b,purchase\n",
+        )
+        .await;
+        let mut q = req(false);
+        q.start_event = Some("view".into());
+        q.return_event = Some("purchase".into());
+        let r = e.retention(&q).await.unwrap();
+        assert_eq!(r.cohorts.len(), 1);
+        assert_eq!(r.cohorts[0].retained, vec![Some(1), Some(0), Some(0), None]);
+        q.breakdown = Some("channel".into());
+        let r = e.retention(&q).await.unwrap();
+        assert_eq!(r.cohorts[0].retained, vec![Some(1), Some(0), Some(0), None]);
+    }
+
     /// An event that no event is named: an error that names the field and
     /// the events there are, not an empty table.
     #[tokio::test]
@@ -629,6 +678,18 @@ mod tests {
             e => panic!("{e}"),
         }
         q.start_event = Some("view".into());
+        q.return_event = Some("purchse".into());
+        match e.retention(&q).await.unwrap_err() {
+            Error::Invalid { field, reason } => {
+                assert_eq!(field, "return_event");
+                assert_eq!(
+                    reason,
+                    "no event is named \"purchse\" (events has purchase, view)"
+                );
+            }
+            e => panic!("{e}"),
+        }
+        q.return_event = Some("purchase".into());
         let r = e.retention(&q).await.unwrap();
         assert_eq!(r.cohorts[0].retained[0], Some(1));
     }
