@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--persons", default="100000,1000000")
     ap.add_argument("--ids", default="string,int")
     ap.add_argument("--spread", default="even,skewed")
-    ap.add_argument("--steps", default="3,6")
+    ap.add_argument("--steps", default="3,6", help="funnel lengths; empty for retention only")
     ap.add_argument("--windows", default="1d,30d")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dir", help="keep the shapes' files here (default: a temporary folder)")
@@ -122,7 +122,7 @@ def main():
         source = f"file('{parquet}', Parquet)"
 
         for n_steps, window, mode in itertools.product(
-                [int(s) for s in a.steps.split(",")], a.windows.split(","), ["ordered", "strict"]):
+                [int(s) for s in a.steps.split(",") if s], a.windows.split(","), ["ordered", "strict"]):
             steps = STEPS[n_steps]
             sql = window_funnel_sql(source, steps, WINDOWS[window], mode == "strict")
             peer_s, out = median_time(lambda: chdb.query(sql, "CSV").bytes().decode(), a.runs)
