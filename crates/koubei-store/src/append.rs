@@ -258,14 +258,16 @@ fn remove_files(dir: &std::path::Path, adds: &[Add]) {
     }
 }
 
-/// Snappy, as deltalake writes; dictionary encoding only for the columns
+/// Snappy, as deltalake writes, in row groups of [`crate::ROW_GROUP_ROWS`];
+/// dictionary encoding only for the columns
 /// whose values repeat in the first batch. Parquet falls back from a
 /// dictionary that grows too large anyway, but only after interning values
 /// into it: on ids and timestamps that was an eighth of an import's time.
 fn writer_properties(first: &RecordBatch) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_created_by(format!("koubei {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(Compression::SNAPPY);
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS));
     for (field, col) in first.schema().fields().iter().zip(first.columns()) {
         if !repeats(col) {
             props =
@@ -510,6 +512,33 @@ mod tests {
 
     fn canonical() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
+    }
+
+    /// A file holds row groups of at most [`crate::ROW_GROUP_ROWS`], so that
+    /// a scan of one file runs on every core.
+    #[test]
+    fn files_are_written_in_row_groups_every_thread_can_read() {
+        let (_tmp, dir, url, rt) = scratch();
+        rt.block_on(async {
+            let n = 2 * crate::ROW_GROUP_ROWS as i64 + 5;
+            let mut a = Appender::new("t", url.clone(), dir.clone(), canonical(), None);
+            a.push(ids(0..n, None)).unwrap();
+            commit("t", None, a.close().unwrap(), CommitProperties::default())
+                .await
+                .unwrap();
+        });
+        let mut groups = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "parquet") {
+                use parquet::file::reader::{FileReader, SerializedFileReader};
+                let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+                groups.extend(reader.metadata().row_groups().iter().map(|g| g.num_rows()));
+            }
+        }
+        groups.sort_unstable();
+        let r = crate::ROW_GROUP_ROWS as i64;
+        assert_eq!(groups, [5, r, r]);
     }
 
     /// Runs of rows go to every writer; their files, an extra column that

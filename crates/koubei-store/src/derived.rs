@@ -17,6 +17,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
+use crate::ROW_GROUP_ROWS;
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 
@@ -122,12 +123,6 @@ impl Workspace {
         Ok(version)
     }
 }
-
-/// At most this many rows per row group: the scan reads a file's row groups
-/// on as many threads as there are groups, and a derived table is read
-/// whole. With one group of a million customers' purchases, the whole
-/// `clv` command took 0.34 s (median of 10); with 2^17, 0.29 s.
-const ROW_GROUP_ROWS: usize = 1 << 17;
 
 /// Snappy, as deltalake writes, in row groups of [`ROW_GROUP_ROWS`]; no
 /// dictionary for the columns of one value per customer, where it only

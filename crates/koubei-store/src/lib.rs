@@ -5,6 +5,13 @@
 //! and Parquet, column mapping, timestamp parsing, rejects, de-duplication and
 //! a single atomic commit.
 
+/// At most this many rows per row group, in every table koubei writes: the
+/// scan reads a file's row groups on as many threads as there are groups.
+/// With one group of a million customers' purchases, the whole `clv` command
+/// took 0.34 s (median of 10); with 2^17, 0.29 s. A funnel over a million
+/// events in one group ran on one core.
+pub(crate) const ROW_GROUP_ROWS: usize = 1 << 17;
+
 mod append;
 mod compact;
 mod convert;
