@@ -655,6 +655,14 @@ mod tests {
         assert_eq!(r.cohorts[0].retained, vec![Some(1), Some(0), Some(0), None]);
     }
 
+    /// The field and reason of an invalid request.
+    fn invalid(e: Error) -> (&'static str, String) {
+        match e {
+            Error::Invalid { field, reason } => (field, reason),
+            e => panic!("{e}"),
+        }
+    }
+
     /// An event that no event is named: an error that names the field and
     /// the events there are, not an empty table.
     #[tokio::test]
@@ -667,28 +675,22 @@ mod tests {
         let mut q = req(false);
         q.start_event = Some("veiw".into());
         q.return_event = Some("purchase".into());
-        match e.retention(&q).await.unwrap_err() {
-            Error::Invalid { field, reason } => {
-                assert_eq!(field, "start_event");
-                assert_eq!(
-                    reason,
-                    "no event is named \"veiw\" (events has purchase, view)"
-                );
-            }
-            e => panic!("{e}"),
-        }
+        assert_eq!(
+            invalid(e.retention(&q).await.unwrap_err()),
+            (
+                "start_event",
+                "no event is named \"veiw\" (events has purchase, view)".into()
+            )
+        );
         q.start_event = Some("view".into());
         q.return_event = Some("purchse".into());
-        match e.retention(&q).await.unwrap_err() {
-            Error::Invalid { field, reason } => {
-                assert_eq!(field, "return_event");
-                assert_eq!(
-                    reason,
-                    "no event is named \"purchse\" (events has purchase, view)"
-                );
-            }
-            e => panic!("{e}"),
-        }
+        assert_eq!(
+            invalid(e.retention(&q).await.unwrap_err()),
+            (
+                "return_event",
+                "no event is named \"purchse\" (events has purchase, view)".into()
+            )
+        );
         q.return_event = Some("purchase".into());
         let r = e.retention(&q).await.unwrap();
         assert_eq!(r.cohorts[0].retained[0], Some(1));

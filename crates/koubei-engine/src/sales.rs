@@ -469,7 +469,6 @@ impl Engine {
             .collect()
     }
 
-    /// The day (UTC) of the last paid order, if any.
     /// The days of the first and the last paid order (UTC). The stored
     /// purchases (buyers with a customer id) hold each buyer's first and
     /// last day: a million rows to read rather than every order line.

@@ -27,7 +27,6 @@ use deltalake::kernel::{Action, Add, MetadataExt, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
-use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use url::Url;
@@ -258,16 +257,12 @@ fn remove_files(dir: &std::path::Path, adds: &[Add]) {
     }
 }
 
-/// Snappy, as deltalake writes, in row groups of [`crate::ROW_GROUP_ROWS`];
-/// dictionary encoding only for the columns
-/// whose values repeat in the first batch. Parquet falls back from a
+/// [`crate::parquet_properties`], with dictionary encoding only for the
+/// columns whose values repeat in the first batch. Parquet falls back from a
 /// dictionary that grows too large anyway, but only after interning values
 /// into it: on ids and timestamps that was an eighth of an import's time.
 fn writer_properties(first: &RecordBatch) -> WriterProperties {
-    let mut props = WriterProperties::builder()
-        .set_created_by(format!("koubei {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS));
+    let mut props = crate::parquet_properties();
     for (field, col) in first.schema().fields().iter().zip(first.columns()) {
         if !repeats(col) {
             props =
@@ -527,18 +522,8 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let mut groups = Vec::new();
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.extension().is_some_and(|x| x == "parquet") {
-                use parquet::file::reader::{FileReader, SerializedFileReader};
-                let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
-                groups.extend(reader.metadata().row_groups().iter().map(|g| g.num_rows()));
-            }
-        }
-        groups.sort_unstable();
-        let r = crate::ROW_GROUP_ROWS as i64;
-        assert_eq!(groups, [5, r, r]);
+        let r = crate::ROW_GROUP_ROWS;
+        assert_eq!(crate::row_groups(&dir), [5, r, r]);
     }
 
     /// Runs of rows go to every writer; their files, an extra column that

@@ -56,12 +56,7 @@ impl Workspace {
             .with_target_size(NonZeroU64::new(TARGET).expect("not zero"))
             // As every table is written: Snappy, in row groups every core
             // can scan (deltalake's own default is one group per file).
-            .with_writer_properties(
-                parquet::file::properties::WriterProperties::builder()
-                    .set_compression(parquet::basic::Compression::SNAPPY)
-                    .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS))
-                    .build(),
-            )
+            .with_writer_properties(crate::parquet_properties().build())
             .await
             .map_err(delta)?;
         let (_, vacuumed) = t
@@ -110,18 +105,12 @@ mod tests {
             let t = ws.load_table("events").await.unwrap().unwrap();
             assert_eq!(t.get_file_uris().unwrap().count(), 1);
             // Written as every table is (deltalake's default is Zstandard).
-            let uri = t.get_file_uris().unwrap().next().unwrap();
-            let path = url::Url::parse(&uri)
-                .ok()
-                .and_then(|u| u.to_file_path().ok())
-                .unwrap_or_else(|| uri.into());
-            let file = std::fs::File::open(path).unwrap();
-            use parquet::file::reader::{FileReader, SerializedFileReader};
-            let meta = SerializedFileReader::new(file).unwrap().metadata().clone();
-            assert_eq!(
-                meta.row_group(0).column(0).compression(),
-                parquet::basic::Compression::SNAPPY
-            );
+            for footer in crate::parquet_footers(&ws.table_dir("events")) {
+                assert_eq!(
+                    footer.row_group(0).column(0).compression(),
+                    parquet::basic::Compression::SNAPPY
+                );
+            }
             let ctx = datafusion::prelude::SessionContext::new();
             ctx.register_table("e", crate::table_provider(&t).await.unwrap())
                 .unwrap();

@@ -17,7 +17,6 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
-use crate::ROW_GROUP_ROWS;
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 
@@ -124,15 +123,12 @@ impl Workspace {
     }
 }
 
-/// Snappy, as deltalake writes, in row groups of [`ROW_GROUP_ROWS`]; no
+/// [`crate::parquet_properties`], with no
 /// dictionary for the columns of one value per customer, where it only
 /// grows until Parquet falls back from it (28.7 MB against 32.2 MB at a
 /// million customers).
 fn writer_properties() -> parquet::file::properties::WriterProperties {
-    parquet::file::properties::WriterProperties::builder()
-        .set_created_by(format!("koubei {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+    crate::parquet_properties()
         .set_column_dictionary_enabled("customer_id".into(), false)
         .set_column_dictionary_enabled("id_place".into(), false)
         .build()
@@ -146,6 +142,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
+    use crate::ROW_GROUP_ROWS;
 
     fn rows(values: &[i64]) -> Vec<RecordBatch> {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
@@ -227,19 +224,9 @@ mod tests {
         let n = 2 * ROW_GROUP_ROWS + 5;
         let values: Vec<i64> = (0..n as i64).collect();
         ws.replace_derived("d", &v0, rows(&values)).await.unwrap();
-        let mut groups = Vec::new();
-        for e in std::fs::read_dir(ws.derived_dir("d")).unwrap() {
-            let path = e.unwrap().path();
-            if path.extension().is_some_and(|x| x == "parquet") {
-                let file = std::fs::File::open(path).unwrap();
-                let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
-                use parquet::file::reader::FileReader;
-                for g in reader.metadata().row_groups() {
-                    groups.push(g.num_rows() as usize);
-                }
-            }
-        }
-        groups.sort_unstable();
-        assert_eq!(groups, [5, ROW_GROUP_ROWS, ROW_GROUP_ROWS]);
+        assert_eq!(
+            crate::row_groups(&ws.derived_dir("d")),
+            [5, ROW_GROUP_ROWS, ROW_GROUP_ROWS]
+        );
     }
 }
