@@ -353,6 +353,13 @@ pub struct SeedsReport {
     pub stop: StopReason,
 }
 
+/// Builds the index of countries and their names (ISO 3166 data, made by
+/// code at first use: about 30 ms) so that the first reach asked for does
+/// not wait for it: a server calls it while it waits for requests.
+pub fn load_places() {
+    koubei_wom::geo::country_count();
+}
+
 /// Chooses the seeds whose word of mouth reaches furthest (OPIM-C).
 pub async fn seeds(ws: &Path, req: &SeedsRequest, progress: &dyn Progress) -> Result<SeedsReport> {
     let started = Instant::now();

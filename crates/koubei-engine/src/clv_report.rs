@@ -436,20 +436,28 @@ impl Engine {
 impl Engine {
     /// Each customer's lifetime value by the standard model (see
     /// [`ClvRequest::standard`]), for reports that show it beside their
-    /// own numbers; empty when spend cannot be modelled.
-    pub(crate) async fn standard_clv_by_customer(
-        &self,
-    ) -> Result<std::collections::HashMap<String, f64>> {
-        let r = self.clv(&ClvRequest::standard(None)).await?;
-        Ok(if r.spend.is_some() {
-            r.customers()
-                .map(|(id, c)| (id.to_string(), c.clv))
-                .collect()
-        } else {
-            Default::default()
-        })
+    /// own numbers; empty when spend cannot be modelled. Fitted once per
+    /// engine: a report's or a server's sections share it.
+    pub(crate) async fn standard_clv_by_customer(&self) -> Result<std::sync::Arc<ClvByCustomer>> {
+        self.standard_clv
+            .get_or_try_init(|| async {
+                let r = self.clv(&ClvRequest::standard(None)).await?;
+                Ok::<_, Error>(std::sync::Arc::new(if r.spend.is_some() {
+                    r.customers()
+                        .map(|(id, c)| (id.to_string(), c.clv))
+                        .collect()
+                } else {
+                    Default::default()
+                }))
+            })
+            .await
+            .cloned()
     }
 }
+
+/// Each customer's CLV by id, hashed with foldhash: the reports that read
+/// it look up every customer of a large shop.
+pub(crate) type ClvByCustomer = std::collections::HashMap<String, f64, foldhash::fast::RandomState>;
 
 /// The CLV report of a summary already made for `req`.
 pub(crate) fn clv_of_summary(

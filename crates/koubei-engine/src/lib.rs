@@ -141,6 +141,9 @@ pub struct Engine {
     /// Every person with their referrer and place, read once per engine
     /// (that is, per version of the data) for word of mouth's reports.
     people: tokio::sync::OnceCell<std::sync::Arc<wom::People>>,
+    /// Each customer's lifetime value by the standard model, fitted once
+    /// per engine for the reports that show it beside their own numbers.
+    standard_clv: tokio::sync::OnceCell<Arc<clv_report::ClvByCustomer>>,
     /// The version of `reviews` the session reads, if it exists.
     reviews: Option<koubei_store::Source>,
     /// The version of `events` the session reads, if it exists.
@@ -233,6 +236,7 @@ impl Engine {
             stored_activity: false,
             activity_rows: Default::default(),
             people: Default::default(),
+            standard_clv: Default::default(),
             reviews,
             events,
             referrals,
@@ -589,6 +593,7 @@ mod tests {
             stored_activity: false,
             activity_rows: Default::default(),
             people: Default::default(),
+            standard_clv: Default::default(),
             reviews: None,
             events: None,
             referrals: None,

@@ -20,6 +20,7 @@ use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
 
 mod arena;
+mod between;
 mod bits;
 mod clv;
 mod distinct;
@@ -28,6 +29,7 @@ pub mod matcher;
 mod retention;
 mod rfm;
 
+pub use between::AnyBetween;
 pub use bits::{BITS as MASK_BITS, BitCounts};
 pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
@@ -133,10 +135,14 @@ pub fn functions() -> Vec<AggregateUDF> {
     ]
 }
 
-/// Every scalar function koubei adds (those its optimizer rule writes into
-/// plans), for sessions and cluster nodes alike.
+/// Every scalar function koubei adds (and those its optimizer rule writes
+/// into plans), for sessions and cluster nodes alike.
 pub fn scalar_functions() -> Vec<datafusion::logical_expr::ScalarUDF> {
-    vec![datafusion::logical_expr::ScalarUDF::from(RowKey::new())]
+    use datafusion::logical_expr::ScalarUDF;
+    vec![
+        ScalarUDF::from(RowKey::new()),
+        ScalarUDF::from(AnyBetween::new()),
+    ]
 }
 
 /// State fields that are lists, one per (name, element type): how every

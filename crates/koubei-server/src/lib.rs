@@ -335,7 +335,7 @@ async fn index(State(s): State<Arc<Shared>>) -> Response {
 /// Made at start, before anyone asks: the tables opened, the dashboard's
 /// page with its range and the overview of that range (a request that
 /// comes meanwhile waits for the same answer), then the review text model
-/// for the reviews page.
+/// for the reviews page and the index of places for word of mouth's.
 async fn warm_up(s: Arc<Shared>) {
     if let Ok(Some(range)) = koubei_app::default_range(&s.ws).await {
         index_page(&s).await;
@@ -344,7 +344,11 @@ async fn warm_up(s: Arc<Shared>) {
             answer(&s, "overview", request).await;
         }
     }
-    let _ = tokio::task::spawn_blocking(koubei_app::reviews::load_text_model).await;
+    let _ = tokio::task::spawn_blocking(|| {
+        koubei_app::reviews::load_text_model();
+        koubei_app::wom::load_places();
+    })
+    .await;
 }
 
 async fn index_page(s: &Shared) -> Bytes {

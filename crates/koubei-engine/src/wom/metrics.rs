@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 use super::Period;
-use crate::cols::{f64s, i64s, money, money_units, opt_strings, strings, sum_sorted};
+use crate::cols::{f64s, i64s, money, money_units, opt_strings, sum_sorted};
 use crate::{Engine, Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -157,6 +157,7 @@ fn col_u64(b: &RecordBatch, i: usize) -> Result<Vec<u64>> {
 
 impl Engine {
     pub async fn wom_metrics(&self, req: &MetricsRequest) -> Result<MetricsReport> {
+        let started = std::time::Instant::now();
         let with_shares = self.shares();
         if self.referral_count().await? == 0 {
             return Err(Error::Request(
@@ -182,25 +183,33 @@ impl Engine {
                  ORDER BY 1 DESC, 3 DESC, 2"
         );
         // Each paid order, flagged when its buyer shared within the window
-        // after it; counted by the order's period and by its channel.
+        // after it; counted by the order's period and by its channel. Each
+        // order meets its buyer's list of share times once (not once per
+        // share), and a channel's buyers are its (channel, buyer) groups
+        // rather than a distinct count.
         let flagged_sql = format!(
-            "WITH {with_shares},
+            "WITH sl AS (SELECT sharer_id, array_agg(CAST(ts AS BIGINT)) AS times
+                         FROM referrals WHERE sharer_id IS NOT NULL AND sharer_id <> ''
+                         GROUP BY sharer_id),
                  po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
                                MIN(COALESCE(channel, '')) AS channel
                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
                         GROUP BY order_id),
-                 flagged AS (SELECT po.order_id, po.customer_id, po.channel,
+                 flagged AS (SELECT po.customer_id, po.channel,
                                     CAST(CAST({trunc} AS DATE) AS VARCHAR) AS period,
-                                    MAX(CASE WHEN sh.sharer_id IS NULL THEN 0 ELSE 1 END) AS shared
-                             FROM po LEFT JOIN sh ON sh.sharer_id = po.customer_id
-                              AND sh.ts >= po.ts AND sh.ts < po.ts + INTERVAL '{w} days'
-                             GROUP BY po.order_id, po.customer_id, po.channel, 4)
-                 SELECT grouping(period), period, channel, COUNT(*), SUM(shared),
-                        COUNT(DISTINCT customer_id),
-                        COUNT(DISTINCT CASE WHEN shared = 1 THEN customer_id END)
-                 FROM flagged GROUP BY GROUPING SETS ((period), (channel))
-                 ORDER BY 1, 2, 4 DESC, 3",
+                                    CASE WHEN koubei_any_between(sl.times, CAST(po.ts AS BIGINT),
+                                                                 CAST(po.ts AS BIGINT) + {window_us})
+                                         THEN 1 ELSE 0 END AS shared
+                             FROM po LEFT JOIN sl ON sl.sharer_id = po.customer_id),
+                 per AS (SELECT grouping(period) AS by_channel, period, channel,
+                                COUNT(*) AS orders, SUM(shared) AS shared
+                         FROM flagged GROUP BY GROUPING SETS ((period), (channel, customer_id)))
+             SELECT by_channel, period, channel, SUM(orders), SUM(shared), COUNT(*),
+                    SUM(CASE WHEN shared > 0 THEN 1 ELSE 0 END)
+             FROM per GROUP BY by_channel, period, channel
+             ORDER BY 1, 2, 4 DESC, 3",
             trunc = p.trunc_sql("po.ts"),
+            window_us = i64::from(w) * crate::DAY_US,
         );
         // Referred customers beside the others, by first-touch attribution:
         // each buyer's orders, revenue, first, second and last order.
@@ -218,7 +227,7 @@ impl Engine {
                         GROUP BY po.customer_id)
              SELECT customer_id, orders, revenue, CAST(first_ts AS BIGINT),
                     CAST(second_ts AS BIGINT), CAST(last_ts AS BIGINT),
-                    CAST(CAST({cohort} AS DATE) AS VARCHAR) AS cohort
+                    CAST({cohort} AS DATE) AS cohort
              FROM c",
             // Each buyer's first paid time, stored with the purchases:
             // no window over every order to find it.
@@ -258,6 +267,7 @@ impl Engine {
             clv,
             growth
         )?;
+        tracing::debug!(elapsed = ?started.elapsed(), "wom metrics queried");
         let funnel_of =
             |shares, with_recipient, clicked, ordered, new_customers, mean, median| Funnel {
                 shares,
@@ -319,7 +329,8 @@ impl Engine {
         let mut order_periods: Vec<(NaiveDate, u64, u64)> = Vec::new();
         let mut order_channels = Vec::new();
         for b in &flagged {
-            // grouping(period) is 1 on the rows by channel.
+            // grouping(period) is 1 on the rows by channel; on a row by
+            // period, the last two counts are not read.
             let by_channel = i64s(b.column(0))?;
             let (period, channel) = (opt_strings(b.column(1))?, opt_strings(b.column(2))?);
             let c: Vec<Vec<u64>> = (3..7).map(|i| col_u64(b, i)).collect::<Result<_>>()?;
@@ -373,20 +384,20 @@ impl Engine {
         }
 
         // Referred customers beside the others, by first-touch attribution.
-        let referred: HashMap<&str, bool> = people
+        let referred: HashMap<&str, bool, foldhash::fast::RandomState> = people
             .ids
             .iter()
             .zip(&people.parent)
             .map(|(id, p)| (id.as_str(), p.is_some()))
             .collect();
         let mut warnings = Vec::new();
-        let clv: HashMap<String, f64> = match clv {
+        let clv = match clv {
             Some(Ok(clv)) => clv,
             Some(Err(e)) => {
                 warnings.push(format!("no CLV comparison: {e}"));
-                HashMap::new()
+                Default::default()
             }
-            None => HashMap::new(),
+            None => Default::default(),
         };
         #[derive(Default)]
         struct Acc {
@@ -399,21 +410,25 @@ impl Engine {
             clvs: Vec<f64>,
         }
         let mut acc = [Acc::default(), Acc::default()];
-        let mut new_by_period: HashMap<String, (u64, u64)> = HashMap::new();
+        // Each first-order period's new and referred new customers, by the
+        // period's first day (days since 1970).
+        let mut new_by_period: HashMap<i64, (u64, u64)> = HashMap::new();
         // The last paid order's time, which the 90 days must fit before.
         let mut last = None;
         for b in &cohorts {
             last = last.max(i64s(b.column(5))?.into_iter().flatten().max());
         }
         const DAYS_90: i64 = 90 * crate::DAY_US;
+        // A row per buyer: the ids are read in place, not copied.
         for b in &cohorts {
-            let id = strings(b.column(0))?;
+            let ids = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
+            let id = ids.as_string::<i32>();
             let orders = col_u64(b, 1)?;
             let revenue = money_units(b.column(2))?;
             let (first, second) = (i64s(b.column(3))?, i64s(b.column(4))?);
-            let cohort = strings(b.column(6))?;
+            let cohort = i64s(b.column(6))?;
             for i in 0..b.num_rows() {
-                let r = referred.get(id[i].as_str()).copied().unwrap_or(false);
+                let r = referred.get(id.value(i)).copied().unwrap_or(false);
                 let a = &mut acc[usize::from(!r)];
                 a.n += 1;
                 a.revenue += revenue[i].unwrap_or(0);
@@ -427,16 +442,23 @@ impl Engine {
                     a.eligible += 1;
                     a.retained += u64::from(second[i].is_some_and(|s| s < f + DAYS_90));
                 }
-                if let Some(v) = clv.get(&id[i]).filter(|v| v.is_finite()) {
+                if let Some(v) = clv.get(id.value(i)).filter(|v| v.is_finite()) {
                     a.clvs.push(*v);
                 }
-                let e = new_by_period.entry(cohort[i].clone()).or_default();
-                e.0 += 1;
-                e.1 += u64::from(r);
+                if let Some(c) = cohort[i] {
+                    let e = new_by_period.entry(c).or_default();
+                    e.0 += 1;
+                    e.1 += u64::from(r);
+                }
             }
         }
+        let epoch = NaiveDate::default();
         for pm in &mut periods {
-            let (n, r) = new_by_period.get(&pm.period).copied().unwrap_or_default();
+            let day = pm.period.parse::<NaiveDate>().ok();
+            let key = day.map(|d| (d - epoch).num_days());
+            let (n, r) = key
+                .and_then(|k| new_by_period.get(&k).copied())
+                .unwrap_or_default();
             pm.new_customers = n;
             pm.referred_new_customers = r;
             pm.referred_share_of_new = ratio(r, n);
@@ -458,6 +480,7 @@ impl Engine {
                 }),
             })
             .collect();
+        tracing::debug!(elapsed = ?started.elapsed(), "wom metrics counted");
         Ok(MetricsReport {
             by: req.by,
             share_window_days: w,
