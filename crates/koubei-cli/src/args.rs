@@ -570,6 +570,12 @@ pub struct ServeArgs {
     /// /v1/referrals) is on whenever a token is set.
     #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
     pub flush_seconds: f64,
+    /// With capture: how often, in seconds, what reports read instead of
+    /// the tables (each customer's purchases, activity by day, review
+    /// scores) is brought up to date with the captured records. Until it
+    /// is, reports count from the tables: the same numbers, more slowly.
+    #[arg(long, default_value_t = 60.0, value_parser = positive_seconds)]
+    pub refresh_seconds: f64,
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {

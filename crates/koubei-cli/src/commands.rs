@@ -222,6 +222,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     ..koubei_capture::Config::default()
                 }),
                 deadline: None,
+                refresh_every: Some(std::time::Duration::from_secs_f64(a.refresh_seconds)),
             };
             let error = |e| match e {
                 koubei_server::ConfigError::ReadsNeedToken => {

@@ -3,6 +3,7 @@
 //! Every metric is a DataFusion plan run through [`Engine`]; front ends never
 //! compute numbers themselves.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -122,6 +123,32 @@ impl Runner {
     }
 }
 
+/// Answers made once per engine and key (each range, say), shared by the
+/// requests that ask for the same: a report's sections and a dashboard's
+/// pages ask some of them more than once. One that is being made is waited
+/// for, not made again; a failure is not kept.
+pub(crate) struct Memo<T>(std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<T>>>>);
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Memo(Default::default())
+    }
+}
+
+impl<T: Clone> Memo<T> {
+    pub(crate) async fn get_or_try_init<F, Fut>(&self, key: &str, make: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let cell = {
+            let mut cells = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(cells.entry(key.to_string()).or_default())
+        };
+        cell.get_or_try_init(make).await.cloned()
+    }
+}
+
 /// A query session over one snapshot of every table in a workspace.
 pub struct Engine {
     ctx: SessionContext,
@@ -144,6 +171,8 @@ pub struct Engine {
     /// Each customer's lifetime value by the standard model, fitted once
     /// per engine for the reports that show it beside their own numbers.
     standard_clv: tokio::sync::OnceCell<Arc<clv_report::ClvByCustomer>>,
+    /// The most frequent tags of the reviews, by range.
+    review_tags: Memo<Vec<satisfaction::Tag>>,
     /// The version of `reviews` the session reads, if it exists.
     reviews: Option<koubei_store::Source>,
     /// The version of `events` the session reads, if it exists.
@@ -237,6 +266,7 @@ impl Engine {
             activity_rows: Default::default(),
             people: Default::default(),
             standard_clv: Default::default(),
+            review_tags: Default::default(),
             reviews,
             events,
             referrals,
@@ -594,6 +624,7 @@ mod tests {
             activity_rows: Default::default(),
             people: Default::default(),
             standard_clv: Default::default(),
+            review_tags: Default::default(),
             reviews: None,
             events: None,
             referrals: None,

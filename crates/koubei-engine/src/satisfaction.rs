@@ -610,8 +610,15 @@ impl Engine {
         })
     }
 
-    /// The most frequent tags of the reviews in the range, per label.
+    /// The most frequent tags of the reviews in the range, per label: the
+    /// same for every grouping of the range, so read once per range.
     async fn tags(&self, cur: &str) -> Result<Vec<Tag>> {
+        self.review_tags
+            .get_or_try_init(cur, || self.read_tags(cur))
+            .await
+    }
+
+    async fn read_tags(&self, cur: &str) -> Result<Vec<Tag>> {
         let sql = format!(
             "WITH t AS (
                SELECT CAST(m.aspect AS VARCHAR) AS aspect, CAST(m.tag AS VARCHAR) AS tag,

@@ -16,7 +16,10 @@
 //! With a token, `POST /v1/events` and `POST /v1/referrals` capture records
 //! (see `koubei_capture`): the answer comes once they are on disk, and they
 //! reach the tables within seconds. These two routes alone allow CORS, so
-//! that a shop's pages can send them.
+//! that a shop's pages can send them. What reports read instead of the
+//! tables (each customer's purchases, activity by day) is then brought up
+//! to date in the background, at most once per `refresh_every`: until it
+//! is, reports count from the tables, with the same numbers, more slowly.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -61,6 +64,10 @@ pub struct Config {
     /// How long a request may take to arrive and be answered ([`DEADLINE`]
     /// when None); past it, 408.
     pub deadline: Option<Duration>,
+    /// With `capture`: how often the derived tables are brought up to date
+    /// with the records captured since (see [`koubei_app::refresh`]); None:
+    /// not until `koubei refresh` or an import.
+    pub refresh_every: Option<Duration>,
 }
 
 /// Why the server cannot start or stopped.
@@ -128,6 +135,7 @@ pub struct App {
     pub router: Router,
     capture: Option<Arc<Capture>>,
     warm: Option<tokio::task::JoinHandle<()>>,
+    refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
@@ -149,6 +157,11 @@ impl App {
 
     /// Stores what is waiting and stops capturing.
     pub async fn close(self) -> Result<(), ConfigError> {
+        if let Some(r) = &self.refresher {
+            // A refresh cut short commits nothing: each derived table is
+            // one Delta commit.
+            r.abort();
+        }
         let Some(c) = self.capture else {
             return Ok(());
         };
@@ -197,6 +210,10 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
         capture: capture.clone(),
     });
     let warm = Some(tokio::spawn(warm_up(Arc::clone(&shared))));
+    let refresher = match (&capture, shared.config.refresh_every) {
+        (Some(_), Some(every)) => Some(tokio::spawn(refresh_derived(Arc::clone(&shared), every))),
+        _ => None,
+    };
     // A page on any site may send records, with the token.
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -225,7 +242,37 @@ pub async fn app(config: Config) -> Result<App, ConfigError> {
         router,
         capture,
         warm,
+        refresher,
     })
+}
+
+/// Brings the derived tables up to date whenever the tables have moved
+/// since the last look (captured records stored), at most once per
+/// `every`. Each refresh takes the workspace's write lock, as an import
+/// does; a failure is logged and tried again at the next change.
+async fn refresh_derived(s: Arc<Shared>, every: Duration) {
+    // Nothing seen yet: the first look refreshes what is stale from before.
+    let mut seen = Vec::new();
+    loop {
+        tokio::time::sleep(every).await;
+        if s.ws.versions() == seen {
+            continue;
+        }
+        let ws = s.ws.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let started = std::time::Instant::now();
+        // The lock is waited for off the request threads.
+        let done = tokio::task::spawn_blocking(move || {
+            runtime.block_on(koubei_app::refresh(&ws, &koubei_app::Quiet))
+        })
+        .await;
+        match done {
+            Ok(Ok(_)) => tracing::info!(elapsed = ?started.elapsed(), "derived tables up to date"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "the derived tables could not be refreshed"),
+            Err(e) => tracing::warn!(error = %e, "the refresh stopped"),
+        }
+        seen = s.ws.versions();
+    }
 }
 
 /// Serves the routes on `listener` until Ctrl-C or SIGTERM, finishing the

@@ -481,6 +481,54 @@ async fn events_are_captured_behind_the_token() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{e}");
 }
 
+/// Captured events move `events`: the stored activity by day, which the
+/// overview reads instead of the tables, is made again in the background;
+/// each customer's purchases, made from `orders` alone, are left as they
+/// are. The overview then answers what the operation gives.
+#[tokio::test]
+async fn captured_records_reach_the_derived_tables() {
+    let shop = shop().await;
+    let mut c = config(&shop);
+    c.token = Some("w".into());
+    c.capture = Some(koubei_capture::Config {
+        flush_every: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    });
+    c.refresh_every = Some(std::time::Duration::from_millis(50));
+    let ws = Workspace::open(&shop.path).unwrap();
+    let version = |name: &str| {
+        ws.versions()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v)
+            .unwrap_or_else(|| panic!("{name} is stored by the demo"))
+    };
+    let (activity, purchases) = (
+        version("derived/activity"),
+        version("derived/customer_purchases"),
+    );
+    let server = start(c).await.unwrap();
+    let app = server.router.clone();
+    let events = r#"[{"event_id":"r1","anonymous_id":"new-visitor","event":"view","ts":"2026-03-01T08:00:00Z"}]"#;
+    let (status, _, ack) = call(&app, with_token(post("/v1/events", events), "w")).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    server.flush().await.unwrap();
+    let waited = std::time::Instant::now();
+    while version("derived/activity") == activity {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(60),
+            "the activity was not made again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(version("derived/customer_purchases"), purchases);
+    let (status, _, body) = call(&app, get("/v1/overview")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let want = query(&ws, "overview", json!({})).await.unwrap();
+    assert_eq!(body, want);
+    server.close().await.unwrap();
+}
+
 /// A body that never finishes is cut off at the deadline with a 408, and
 /// the server goes on answering.
 #[tokio::test]
