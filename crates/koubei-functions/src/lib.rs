@@ -26,6 +26,7 @@ mod clv;
 mod distinct;
 mod funnel;
 pub mod matcher;
+mod next;
 mod retention;
 mod rfm;
 
@@ -35,6 +36,7 @@ pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use distinct::{DistinctRows, RowKey};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
+pub use next::NextAfterMin;
 pub use retention::{CohortRule, RetentionCells, STRIDE as RETENTION_STRIDE};
 pub use rfm::CustomerOrders;
 
@@ -132,6 +134,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(PurchaseOpportunities::new()),
         AggregateUDF::from(CustomerOrders::new()),
         AggregateUDF::from(BitCounts::new()),
+        AggregateUDF::from(NextAfterMin::new()),
     ]
 }
 
