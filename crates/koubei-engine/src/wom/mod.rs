@@ -234,18 +234,17 @@ impl Engine {
                                  ROW_NUMBER() OVER (PARTITION BY recipient_id
                                                     ORDER BY ts, sharer_id) AS k
                           FROM sh WHERE converted AND recipient_id IS NOT NULL
-                                    AND recipient_id <> sharer_id),
-                 ids AS (SELECT customer_id FROM customers
-                         UNION SELECT customer_id FROM fo)
-                 SELECT ids.customer_id,
+                                    AND recipient_id <> sharer_id)
+                 -- Every customer and every buyer, once each (customer_id is
+                 -- customers' key): one full join, not a union joined twice.
+                 SELECT COALESCE(c.customer_id, fo.customer_id) AS customer_id,
                         COALESCE(NULLIF(c.referred_by, ''), conv.sharer_id) AS parent,
                         CAST(COALESCE(c.first_seen, fo.t) AS BIGINT) AS joined,
                         c.country, c.region, c.city
-                 FROM ids
-                 LEFT JOIN customers c ON c.customer_id = ids.customer_id
-                 LEFT JOIN fo ON fo.customer_id = ids.customer_id
-                 LEFT JOIN conv ON conv.recipient_id = ids.customer_id AND conv.k = 1
-                 ORDER BY ids.customer_id"
+                 FROM customers c FULL JOIN fo ON fo.customer_id = c.customer_id
+                 LEFT JOIN conv ON conv.recipient_id = COALESCE(c.customer_id, fo.customer_id)
+                                AND conv.k = 1
+                 ORDER BY 1"
             ))
             .await?;
         let mut p = People {
