@@ -298,8 +298,13 @@ impl Engine {
     pub async fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let started = std::time::Instant::now();
         let out = collect(self.ctx.sql(query).await?).await;
-        // KOUBEI_LOG=koubei_engine=debug: where a command's time goes.
-        tracing::debug!(elapsed = ?started.elapsed(), query = %query.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect::<String>(), "sql");
+        // KOUBEI_LOG=koubei_engine=debug: where a command's time goes;
+        // =trace gives each statement whole, to run again with `koubei sql`.
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(elapsed = ?started.elapsed(), "sql {query}");
+        } else {
+            tracing::debug!(elapsed = ?started.elapsed(), query = %query.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect::<String>(), "sql");
+        }
         out
     }
 
