@@ -158,8 +158,9 @@ impl App {
     /// Stores what is waiting and stops capturing.
     pub async fn close(self) -> Result<(), ConfigError> {
         if let Some(r) = &self.refresher {
-            // A refresh cut short commits nothing: each derived table is
-            // one Delta commit.
+            // No refresh starts after this. One under way runs on to its
+            // end on its own thread, or stops with the process: each
+            // derived table is one Delta commit, never half written.
             r.abort();
         }
         let Some(c) = self.capture else {
