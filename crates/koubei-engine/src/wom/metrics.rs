@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
@@ -173,14 +173,17 @@ impl Engine {
                         SUM(CASE WHEN clicked THEN 1 ELSE 0 END),
                         SUM(CASE WHEN converted THEN 1 ELSE 0 END),
                         SUM(CASE WHEN new_customer THEN 1 ELSE 0 END),
-                        AVG(CASE WHEN new_customer AND first_order IS NOT NULL
-                            THEN CAST(first_order - ts AS BIGINT) END) / 86400e6,
-                        MEDIAN(CASE WHEN new_customer AND first_order IS NOT NULL
-                            THEN CAST(first_order - ts AS BIGINT) END) / 86400e6,
-                        COUNT(DISTINCT sharer_id)
+                        SUM(CAST({lag} AS DECIMAL(38, 0))),
+                        MEDIAN({lag}) / 86400e6,
+                        COUNT(DISTINCT sharer_id), COUNT({lag})
                  FROM (SELECT *, COALESCE(channel, '') AS ch FROM sh)
                  GROUP BY GROUPING SETS ((), (ch))
-                 ORDER BY 1 DESC, 3 DESC, 2"
+                 ORDER BY 1 DESC, 3 DESC, 2",
+            // Microseconds from a share to its new customer's first order,
+            // summed exactly: a float sum's last digits followed the order
+            // in which the threads added it up.
+            lag = "CASE WHEN new_customer AND first_order IS NOT NULL
+                   THEN CAST(first_order - ts AS BIGINT) END",
         );
         // Each paid order, flagged when its buyer shared within the window
         // after it; counted by the order's period and by its channel. Each
@@ -292,7 +295,21 @@ impl Engine {
                 .into_iter()
                 .map(|i| col_u64(b, i))
                 .collect::<Result<_>>()?;
-            let (mean, median) = (f64s(b.column(7))?, f64s(b.column(8))?);
+            let lag_sum = arrow::compute::cast(
+                b.column(7),
+                &arrow::datatypes::DataType::Decimal128(38, 0),
+            )?;
+            let lag_sum = lag_sum.as_primitive::<arrow::datatypes::Decimal128Type>();
+            let lags = i64s(b.column(10))?;
+            let mean: Vec<Option<f64>> = (0..b.num_rows())
+                .map(|i| match lags[i] {
+                    Some(n) if n > 0 && lag_sum.is_valid(i) => {
+                        Some(lag_sum.value(i) as f64 / n as f64 / 86400e6)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let median = f64s(b.column(8))?;
             for i in 0..b.num_rows() {
                 let (shares, with_recipient, clicked, ordered, new_customers, sharers) =
                     (c[0][i], c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]);
