@@ -431,7 +431,7 @@ fn for_each_line(
     for (row, &v) in days.iter().enumerate() {
         if day.is_null(row)
             || spend.is_some_and(|s| s.is_null(row))
-            || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
+            || crate::filtered_out(opt_filter, row)
         {
             continue;
         }

@@ -293,7 +293,7 @@ impl FunnelGroups {
             .map(|c| c.as_boolean())
             .collect();
         for row in 0..ts.len() {
-            if ts.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+            if ts.is_null(row) || crate::filtered_out(opt_filter, row) {
                 f(row, None);
                 continue;
             }

@@ -148,6 +148,13 @@ pub fn scalar_functions() -> Vec<datafusion::logical_expr::ScalarUDF> {
     ]
 }
 
+/// Whether an aggregate's `FILTER (WHERE ...)` leaves `row` out (a NULL
+/// condition does, as in SQL).
+fn filtered_out(filter: Option<&arrow::array::BooleanArray>, row: usize) -> bool {
+    use arrow::array::Array;
+    filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
+}
+
 /// State fields that are lists, one per (name, element type): how every
 /// koubei aggregate carries a group's values across a shuffle.
 fn list_state_fields(args: &StateFieldsArgs, lists: &[(&str, DataType)]) -> Vec<FieldRef> {

@@ -139,7 +139,7 @@ fn see(min: &mut i64, next: &mut i64, v: i64) {
     }
 }
 
-fn values(a: &ArrayRef) -> Result<&PrimitiveArray<Int64Type>> {
+fn state_column(a: &ArrayRef) -> Result<&PrimitiveArray<Int64Type>> {
     match a.data_type() {
         DataType::Int64 => Ok(a.as_primitive::<Int64Type>()),
         t => exec_err!("koubei_next_after_min: expected BIGINT values, got {t}"),
@@ -217,7 +217,11 @@ impl Accumulator for One {
         let [min, next] = states else {
             return exec_err!("koubei_next_after_min: expected two state columns");
         };
-        for v in values(min)?.iter().chain(values(next)?.iter()).flatten() {
+        for v in state_column(min)?
+            .iter()
+            .chain(state_column(next)?.iter())
+            .flatten()
+        {
             see(&mut self.two.min, &mut self.two.next, v);
         }
         Ok(())
@@ -253,7 +257,7 @@ impl GroupsAccumulator for Groups {
         self.grow(total_num_groups);
         let v = input(v)?;
         for (i, &g) in group_indices.iter().enumerate() {
-            if v.is_null(i) || opt_filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
+            if v.is_null(i) || crate::filtered_out(opt_filter, i) {
                 continue;
             }
             see(&mut self.min[g], &mut self.next[g], v.value(i));
@@ -282,7 +286,7 @@ impl GroupsAccumulator for Groups {
             return exec_err!("koubei_next_after_min: expected two state columns");
         };
         self.grow(total_num_groups);
-        let (min, next) = (self::values(min)?, self::values(next)?);
+        let (min, next) = (state_column(min)?, state_column(next)?);
         for (i, &g) in group_indices.iter().enumerate() {
             for part in [min, next] {
                 if part.is_valid(i) {
@@ -305,7 +309,7 @@ impl GroupsAccumulator for Groups {
         // Each row its own group: its value is its minimum, with no next.
         let min: Int64Array = (0..v.len())
             .map(|i| {
-                let kept = opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+                let kept = !crate::filtered_out(opt_filter, i);
                 (kept && v.is_valid(i)).then(|| v.value(i))
             })
             .collect();

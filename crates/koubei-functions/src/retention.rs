@@ -136,7 +136,7 @@ impl CellGroups {
         let (start, ret) = (start.as_boolean(), ret.as_boolean());
         let on = |b: &BooleanArray, row| b.is_valid(row) && b.value(row);
         for row in 0..period.len() {
-            if period.is_null(row) || opt_filter.is_some_and(|f| !on(f, row)) {
+            if period.is_null(row) || crate::filtered_out(opt_filter, row) {
                 continue;
             }
             let flags = (u8::from(on(start, row)) * START) | (u8::from(on(ret, row)) * RETURN);

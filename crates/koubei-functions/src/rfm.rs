@@ -187,7 +187,7 @@ fn for_each_line(
         }
     };
     for (row, &v) in days.iter().enumerate() {
-        if day.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+        if day.is_null(row) || crate::filtered_out(opt_filter, row) {
             continue;
         }
         let d = day_number(v, per_day)?;

@@ -295,10 +295,8 @@ impl Engine {
                 .into_iter()
                 .map(|i| col_u64(b, i))
                 .collect::<Result<_>>()?;
-            let lag_sum = arrow::compute::cast(
-                b.column(7),
-                &arrow::datatypes::DataType::Decimal128(38, 0),
-            )?;
+            let lag_sum =
+                arrow::compute::cast(b.column(7), &arrow::datatypes::DataType::Decimal128(38, 0))?;
             let lag_sum = lag_sum.as_primitive::<arrow::datatypes::Decimal128Type>();
             let lags = i64s(b.column(10))?;
             let mean: Vec<Option<f64>> = (0..b.num_rows())
@@ -469,10 +467,8 @@ impl Engine {
                 }
             }
         }
-        let epoch = NaiveDate::default();
         for pm in &mut periods {
-            let day = pm.period.parse::<NaiveDate>().ok();
-            let key = day.map(|d| (d - epoch).num_days());
+            let key = pm.period.parse().ok().map(crate::clv::epoch_day);
             let (n, r) = key
                 .and_then(|k| new_by_period.get(&k).copied())
                 .unwrap_or_default();
