@@ -246,10 +246,15 @@ def main():
                             [x["term"] for x in terms["complaints"] + terms["praise"]])
                 shot(driver, os.path.join(a.out, "reviews.png"))
                 # A complaint tag, then a term, opens the reviews behind it.
+                from selenium.common.exceptions import StaleElementReferenceException
                 from selenium.webdriver.support.ui import WebDriverWait
+                # The list is drawn again when its answer comes: an element
+                # read while it is replaced is read again, not a failure.
+                def wait(seconds):
+                    return WebDriverWait(driver, seconds, ignored_exceptions=[StaleElementReferenceException])
                 tag = next(g for g in j["tags"] if g["label"] == "negative")
                 driver.find_element(By.CSS_SELECTOR, f'#page .tags.negative li[data-tag="{tag["tag"]}"] button').click()
-                WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "review-list"))
+                wait(20).until(lambda d: d.find_elements(By.ID, "review-list"))
                 listed = api(addr, f"/v1/reviews/list?{r}&tag={urllib.parse.quote(tag['tag'])}&aspect={tag['aspect']}&limit=200")
                 check.equal("reviews behind a tag: as many as the tag says", listed["matched"], tag["reviews"])
                 check.true("reviews behind a tag: the count shown",
@@ -260,7 +265,7 @@ def main():
                 shot(driver, os.path.join(a.out, "reviews-tag.png"))
                 term = terms["complaints"][0]["term"]
                 driver.find_element(By.CSS_SELECTOR, f'#page button[data-term="{term}"]').click()
-                WebDriverWait(driver, 20).until(lambda d: f"term {term}" in d.find_element(By.ID, "review-list").text)
+                wait(20).until(lambda d: f"term {term}" in d.find_element(By.ID, "review-list").text)
                 listed = api(addr, f"/v1/reviews/list?{r}&term={urllib.parse.quote(term)}&limit=200")
                 check.true("reviews behind a term: the count shown",
                            driver.find_element(By.ID, "review-list").text.startswith(f'{count(listed["matched"])} reviews with the term {term}'))
