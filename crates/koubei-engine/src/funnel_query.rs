@@ -402,7 +402,7 @@ impl Engine {
                 first = conds[0],
             ),
         };
-        let (_, batches) = self.sql(&sql).await?;
+        let (_, batches) = self.sql_gathering(&sql).await?;
         let mut paths: Vec<(Vec<i64>, String)> = Vec::new();
         for b in &batches {
             let value = cast(b.column(1), &DataType::Utf8)?;
@@ -520,7 +520,7 @@ impl Engine {
             format!("path[1] >= {step}")
         };
         let (_, batches) = self
-            .sql(&format!(
+            .sql_gathering(&format!(
                 "WITH per AS ({per}) SELECT person FROM per WHERE {at} ORDER BY person"
             ))
             .await?;
