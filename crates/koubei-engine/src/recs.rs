@@ -433,11 +433,7 @@ fn cells<'a>(
 ) -> Vec<(Event, f32)> {
     let mut out: Vec<(Event, f32)> = Vec::new();
     for [c, p, t, e] in batches {
-        let (c, p, e) = (
-            c.as_string::<i32>(),
-            p.as_string::<i32>(),
-            e.as_string::<i32>(),
-        );
+        let (c, p, e) = (c.as_string_view(), p.as_string_view(), e.as_string_view());
         let t = t.as_primitive::<Int64Type>();
         for r in 0..c.len() {
             let event = Event {
@@ -451,10 +447,11 @@ fn cells<'a>(
     out
 }
 
-/// Ids numbered as they are first seen.
+/// Ids numbered as they are first seen. Hashed with foldhash: each of
+/// millions of order lines looks up its order, customer and product.
 #[derive(Default)]
 struct Ids<'a> {
-    at: HashMap<&'a str, u32>,
+    at: HashMap<&'a str, u32, foldhash::fast::RandomState>,
     names: Vec<&'a str>,
 }
 
@@ -520,12 +517,14 @@ impl Engine {
             .await?
             .1
         };
+        // Ids are read in place as string views (the tables' type; a cast
+        // to Utf8 would copy every string).
         let columns = |b: &RecordBatch| -> Result<[ArrayRef; 4]> {
             Ok([
-                cast(b.column(0), &DataType::Utf8)?,
-                cast(b.column(1), &DataType::Utf8)?,
+                cast(b.column(0), &DataType::Utf8View)?,
+                cast(b.column(1), &DataType::Utf8View)?,
                 cast(b.column(2), &DataType::Int64)?,
-                cast(b.column(3), &DataType::Utf8)?,
+                cast(b.column(3), &DataType::Utf8View)?,
             ])
         };
         let orders: Vec<[ArrayRef; 4]> = orders.iter().map(columns).collect::<Result<_>>()?;
@@ -776,15 +775,15 @@ impl Engine {
             .iter()
             .map(|b| {
                 Ok([
-                    cast(b.column(0), &DataType::Utf8)?,
-                    cast(b.column(1), &DataType::Utf8)?,
+                    cast(b.column(0), &DataType::Utf8View)?,
+                    cast(b.column(1), &DataType::Utf8View)?,
                 ])
             })
             .collect::<Result<_>>()?;
         let (mut orders, mut products) = (Ids::default(), Ids::default());
         let mut baskets: Vec<Vec<u32>> = Vec::new();
         for [o, p] in &columns {
-            let (o, p) = (o.as_string::<i32>(), p.as_string::<i32>());
+            let (o, p) = (o.as_string_view(), p.as_string_view());
             for r in 0..o.len() {
                 let order = orders.id(o.value(r)) as usize;
                 if order == baskets.len() {

@@ -22,8 +22,10 @@ pub struct Rule {
 /// `min_baskets` baskets and `min_confidence`, strongest lift first (ties
 /// by more baskets, then by item). A basket's repeated items count once.
 pub fn together(baskets: &[Vec<u32>], min_baskets: u64, min_confidence: f64) -> Vec<Rule> {
-    let mut single: HashMap<u32, u64> = HashMap::new();
-    let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
+    // Products are numbered from 0: a vector counts them. Pairs are one
+    // u64 each, hashed with foldhash (the rules are sorted after).
+    let mut single: Vec<u64> = Vec::new();
+    let mut pairs: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
     let mut items = Vec::new();
     for b in baskets {
         items.clear();
@@ -31,20 +33,24 @@ pub fn together(baskets: &[Vec<u32>], min_baskets: u64, min_confidence: f64) -> 
         items.sort_unstable();
         items.dedup();
         for (k, &a) in items.iter().enumerate() {
-            *single.entry(a).or_default() += 1;
+            if single.len() <= a as usize {
+                single.resize(a as usize + 1, 0);
+            }
+            single[a as usize] += 1;
             for &c in &items[k + 1..] {
-                *pairs.entry((a, c)).or_default() += 1;
+                *pairs.entry(u64::from(a) << 32 | u64::from(c)).or_default() += 1;
             }
         }
     }
     let n = baskets.len() as f64;
     let mut rules = Vec::new();
-    for (&(a, c), &both) in &pairs {
+    for (&key, &both) in &pairs {
+        let (a, c) = ((key >> 32) as u32, key as u32);
         if both < min_baskets.max(1) {
             continue;
         }
         for (x, y) in [(a, c), (c, a)] {
-            let confidence = both as f64 / single[&x] as f64;
+            let confidence = both as f64 / single[x as usize] as f64;
             if confidence >= min_confidence {
                 rules.push(Rule {
                     antecedent: x,
@@ -52,7 +58,7 @@ pub fn together(baskets: &[Vec<u32>], min_baskets: u64, min_confidence: f64) -> 
                     baskets: both,
                     support: both as f64 / n,
                     confidence,
-                    lift: confidence / (single[&y] as f64 / n),
+                    lift: confidence / (single[y as usize] as f64 / n),
                 });
             }
         }
