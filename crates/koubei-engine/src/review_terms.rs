@@ -143,7 +143,8 @@ impl Engine {
         // Each review's tags (noun–adjective phrases: 包装破损, 物流很快)
         // count as terms beside its words.
         self.review_scores().await?;
-        let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+        let mut tags: HashMap<String, Vec<String>, foldhash::fast::RandomState> =
+            HashMap::default();
         let tag_sql = format!(
             "SELECT DISTINCT CAST(m.review_id AS VARCHAR) AS id, CAST(m.tag AS VARCHAR) AS tag
              FROM review_mentions m JOIN reviews r ON r.review_id = m.review_id
@@ -175,8 +176,10 @@ impl Engine {
             .collect();
         let bad_docs = (0..texts.len()).filter(|&i| ratings[i] <= 2);
         let good_docs = (0..texts.len()).filter(|&i| ratings[i] >= 4);
-        let bad = document_counts(bad_docs.clone().map(|i| words[i].as_slice()));
-        let good = document_counts(good_docs.clone().map(|i| words[i].as_slice()));
+        let (bad, good) = rayon::join(
+            || document_counts(bad_docs.clone().map(|i| words[i].as_slice())),
+            || document_counts(good_docs.clone().map(|i| words[i].as_slice())),
+        );
         let (n_bad, n_good) = (bad_docs.count(), good_docs.count());
         if n_bad == 0 || n_good == 0 {
             return Err(Error::Request(format!(
