@@ -380,7 +380,9 @@ impl Engine {
                            FROM ({per}))
                      GROUP BY cell"
                 );
-                let (_, batches) = self.sql(&sql).await?;
+                // Each person's marks are shuffled as rows (see
+                // `sql_gathering`): a partial step would copy them all again.
+                let (_, batches) = self.sql_gathering(&sql).await?;
                 let mut last = None;
                 for b in &batches {
                     let (cells, lasts) = (cols::i64s(b.column(1))?, cols::i64s(b.column(3))?);
@@ -406,7 +408,7 @@ impl Engine {
                 );
                 let last_sql = format!("SELECT CAST(max(ts) AS BIGINT) FROM ({})", source(ret));
                 let ((_, batches), (_, last)) =
-                    futures::try_join!(self.sql(&sql), self.sql(&last_sql))?;
+                    futures::try_join!(self.sql_gathering(&sql), self.sql(&last_sql))?;
                 let last = match last.first() {
                     Some(b) => cols::i64s(b.column(0))?.first().copied().flatten(),
                     None => None,
