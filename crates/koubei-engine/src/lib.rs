@@ -337,7 +337,7 @@ impl Engine {
         collect(df).await
     }
 
-    /// Runs a query whose grouped aggregates keep every row of a group (such
+    /// Runs a query with an aggregate that keeps every row of a group (such
     /// as `purchase_days`, or a funnel's paths). A partial aggregation before the shuffle would
     /// shrink nothing, since its state is the rows themselves, and would
     /// wrap each row in one-element lists for the shuffle. So the rows are
@@ -361,8 +361,11 @@ impl Engine {
 }
 
 /// Rewrites each two-step grouped aggregation (partial, hash shuffle,
-/// final) into a hash shuffle of the input rows followed by one aggregation
-/// per partition, which sees each group's rows whole.
+/// final) of a gathering aggregate ([`koubei_functions::GATHERING`]) into a
+/// hash shuffle of the input rows followed by one aggregation per
+/// partition, which sees each group's rows whole. Other aggregations in the
+/// plan (a funnel breakdown's first value, retention's count of cells) keep
+/// their partial step, which shrinks their rows before the shuffle.
 fn shuffle_rows_first(
     plan: Arc<dyn ExecutionPlan>,
 ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
@@ -400,10 +403,15 @@ fn partial_under_final(node: &Arc<dyn ExecutionPlan>) -> Option<(&AggregateExec,
     let &Partitioning::Hash(_, partitions) = shuffle.partitioning() else {
         return None;
     };
+    let gathers = first
+        .aggr_expr()
+        .iter()
+        .any(|a| koubei_functions::GATHERING.contains(&a.fun().name()));
     (*last.mode() == AggregateMode::FinalPartitioned
         && *first.mode() == AggregateMode::Partial
-        && first.group_expr().is_single())
-    .then_some((first, partitions))
+        && first.group_expr().is_single()
+        && gathers)
+        .then_some((first, partitions))
 }
 
 async fn collect(df: datafusion::dataframe::DataFrame) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -592,7 +600,8 @@ mod tests {
     }
 
     /// The gathering plan groups each key's rows in one place, with no
-    /// partial step, and gives the same groups as DataFusion's own plan.
+    /// partial step, and gives the same groups as DataFusion's own plan;
+    /// an aggregation with no gathering aggregate keeps its partial step.
     #[tokio::test]
     async fn gathering_shuffles_rows_first() {
         use arrow::array::{AsArray, Int64Array};
@@ -620,6 +629,7 @@ mod tests {
         .unwrap();
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(3));
         ctx.register_table("t", Arc::new(table)).unwrap();
+        koubei_functions::register_functions(&ctx);
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine {
             ctx,
@@ -638,20 +648,27 @@ mod tests {
             shop_model: None,
             ws: Workspace::create(dir.path().join("ws")).unwrap(),
         };
-        let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k";
-        let plan = engine
-            .ctx
-            .sql(query)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
+        let plan_of = |query: &'static str| {
+            let ctx = engine.ctx.clone();
+            async move {
+                ctx.sql(query)
+                    .await
+                    .unwrap()
+                    .create_physical_plan()
+                    .await
+                    .unwrap()
+            }
+        };
         let shown = |p: &Arc<dyn ExecutionPlan>| {
             datafusion::physical_plan::displayable(p.as_ref())
                 .indent(false)
                 .to_string()
         };
+        // `window_funnel` keeps each group's rows (its level is 1 here).
+        let query = "SELECT k, SUM(v) AS s, COUNT(*) AS n,
+                            window_funnel(CAST(0 AS BIGINT), 'ordered', v, v > 0) AS level
+                     FROM t GROUP BY k";
+        let plan = plan_of(query).await;
         assert!(shown(&plan).contains("mode=Partial"), "{}", shown(&plan));
         let rewritten = shuffle_rows_first(plan).unwrap();
         let text = shown(&rewritten);
@@ -661,9 +678,21 @@ mod tests {
         for b in engine.sql_gathering(query).await.unwrap().1 {
             let col = |i: usize| b.column(i).as_primitive::<Int64Type>().values().to_vec();
             let (k, s, n) = (col(0), col(1), col(2));
+            let level = arrow::compute::cast(b.column(3), &DataType::Int64).unwrap();
+            assert!(
+                level
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .iter()
+                    .all(|&l| l == 1)
+            );
             got.extend((0..b.num_rows()).map(|i| (k[i], s[i], n[i])));
         }
         got.sort();
         assert_eq!(got, [(1, 56, 3), (2, 20, 1), (3, 35, 2), (4, 7, 1)]);
+        // Sums and counts shrink before the shuffle: left as DataFusion planned.
+        let plain = plan_of("SELECT k, SUM(v) AS s, COUNT(*) AS n FROM t GROUP BY k").await;
+        let kept = shown(&shuffle_rows_first(plain).unwrap());
+        assert!(kept.contains("mode=Partial"), "{kept}");
     }
 }

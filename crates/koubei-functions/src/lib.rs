@@ -123,6 +123,19 @@ pub fn register_functions(ctx: &SessionContext) {
     ctx.add_optimizer_rule(Arc::new(DistinctRows));
 }
 
+/// The aggregates whose state is every row of their group (each keeps its
+/// rows in a [`arena::GroupArena`]): a partial aggregation before a shuffle
+/// shrinks nothing for them, so the engine shuffles their rows as they are.
+pub const GATHERING: [&str; 7] = [
+    "window_funnel",
+    "window_funnel_path",
+    "retention_cells",
+    "purchase_days",
+    "purchase_days_by_unit",
+    "purchase_opportunities",
+    "customer_orders",
+];
+
 /// Every aggregate function koubei adds, for sessions and cluster nodes alike.
 pub fn functions() -> Vec<AggregateUDF> {
     vec![
