@@ -263,21 +263,29 @@ fn days(l: &ListArray, i: usize) -> &[i32] {
 
 /// Counts one batch's rows into `out` (one tally per bucket).
 fn tally_batch(rows: &Rows, buckets: &Buckets, out: &mut [Tally]) {
+    const PAID: u8 = 1;
+    const VISITED: u8 = 2;
+    const SHARED: u8 = 4;
     let n = buckets.len();
-    // Per row: which buckets each of paid, visited and shared touch.
-    let (mut paid, mut visited, mut shared) = (vec![false; n], vec![false; n], vec![false; n]);
-    // The row's revenue in each bucket, for the new buyers' share.
+    // Per row: what it did in each bucket, and its revenue there (for the
+    // new buyers' share). Only the buckets a row touched are visited and
+    // cleared: a row has a few days, and a series may have hundreds of
+    // buckets.
+    let mut did = vec![0u8; n];
     let mut revenue = vec![0i128; n];
+    let mut touched: Vec<usize> = Vec::with_capacity(n);
+    fn mark(did: &mut [u8], touched: &mut Vec<usize>, k: usize, what: u8) {
+        if did[k] == 0 {
+            touched.push(k);
+        }
+        did[k] |= what;
+    }
     let offsets = rows.paid.value_offsets();
     for i in 0..rows.first.len() {
-        paid.fill(false);
-        visited.fill(false);
-        shared.fill(false);
-        revenue.fill(0);
         if !rows.paid.is_null(i) {
             for p in offsets[i] as usize..offsets[i + 1] as usize {
                 buckets.each(rows.paid_day[p], |k| {
-                    paid[k] = true;
+                    mark(&mut did, &mut touched, k, PAID);
                     revenue[k] += rows.paid_revenue[p];
                     out[k].orders += rows.paid_orders[p];
                     out[k].units += rows.paid_units[p];
@@ -285,34 +293,39 @@ fn tally_batch(rows: &Rows, buckets: &Buckets, out: &mut [Tally]) {
             }
         }
         for &d in days(rows.visits, i) {
-            buckets.each(d, |k| visited[k] = true);
+            buckets.each(d, |k| mark(&mut did, &mut touched, k, VISITED));
         }
         for &d in days(rows.shares, i) {
             buckets.each(d, |k| {
-                shared[k] = true;
+                mark(&mut did, &mut touched, k, SHARED);
                 out[k].shares += 1;
             });
         }
         for &d in days(rows.won, i) {
             buckets.each(d, |k| out[k].won += 1);
         }
-        for k in 0..n {
+        for &k in &touched {
+            let (what, r) = (did[k], revenue[k]);
+            did[k] = 0;
+            revenue[k] = 0;
             let t = &mut out[k];
-            t.visitors += i64::from(visited[k]);
-            if !paid[k] {
+            let visited = what & VISITED != 0;
+            t.visitors += i64::from(visited);
+            if what & PAID == 0 {
                 continue;
             }
             let bounds = buckets.bounds(k);
             t.buyers += 1;
-            t.revenue += revenue[k];
-            t.converted_visitors += i64::from(visited[k]);
-            t.sharing_buyers += i64::from(shared[k]);
+            t.revenue += r;
+            t.converted_visitors += i64::from(visited);
+            t.sharing_buyers += i64::from(what & SHARED != 0);
             if rows.first[i].is_some_and(|f| f >= bounds.lo) {
                 t.new_buyers += 1;
-                t.new_buyer_revenue += revenue[k];
+                t.new_buyer_revenue += r;
             }
             t.repeat_buyers += i64::from(rows.second[i].is_some_and(|s| s <= bounds.hi));
         }
+        touched.clear();
     }
 }
 

@@ -341,7 +341,17 @@ impl Engine {
         extra: Option<&str>,
         ids: bool,
     ) -> Result<Vec<RecordBatch>> {
-        if end.is_none()
+        // An end on or after the last paid day keeps every line, so the
+        // stored rows are the query's (RFM as of the last day, as the
+        // dashboard and the report ask for it, read them).
+        let every_line = match end {
+            None => true,
+            Some(e) => {
+                self.reads_stored_purchases()
+                    && self.last_paid_day().await?.is_some_and(|last| e >= last)
+            }
+        };
+        if every_line
             && holdout_end.is_none()
             && unit.is_none()
             && let Some(stored) = self.stored_purchase_days(extra, ids).await?

@@ -360,6 +360,58 @@ impl Engine {
     }
 }
 
+/// A query's rows kept for the statements of one operation that each read
+/// them, under a name of its own; deregistered when dropped. On a cluster,
+/// which cannot be sent rows held here, the name is the query itself, run
+/// again by each statement.
+pub(crate) struct Scratch<'a> {
+    ctx: Option<&'a SessionContext>,
+    name: String,
+}
+
+impl Scratch<'_> {
+    /// What a statement names in its FROM clause.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        if let Some(ctx) = self.ctx {
+            let _ = ctx.deregister_table(self.name.as_str());
+        }
+    }
+}
+
+impl Engine {
+    /// Runs `query` once and keeps its rows, split over the session's
+    /// partitions, for the statements that read them (see [`Scratch`]).
+    pub(crate) async fn scratch(&self, query: &str) -> Result<Scratch<'_>> {
+        if let Runner::Cluster { .. } = self.runner {
+            return Ok(Scratch {
+                ctx: None,
+                name: format!("({query})"),
+            });
+        }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (schema, batches) = self.sql(query).await?;
+        let parts = self.ctx.copied_config().target_partitions().max(1);
+        let mut split = vec![Vec::new(); parts];
+        for (i, b) in batches.into_iter().enumerate() {
+            split[i % parts].push(b);
+        }
+        let name = format!("koubei_scratch_{n}");
+        self.ctx
+            .register_table(name.as_str(), Arc::new(MemTable::try_new(schema, split)?))?;
+        Ok(Scratch {
+            ctx: Some(&self.ctx),
+            name,
+        })
+    }
+}
+
 /// Rewrites each two-step grouped aggregation (partial, hash shuffle,
 /// final) of a gathering aggregate ([`koubei_functions::GATHERING`]) into a
 /// hash shuffle of the input rows followed by one aggregation per

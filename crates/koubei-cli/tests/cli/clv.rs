@@ -468,6 +468,22 @@ fn stored_purchases_give_the_same_reports() {
     assert_eq!(bg["customers"], 2357);
     assert_eq!(bg["calibration_end"], "1998-06-30");
     assert_eq!(from_stored, reports(&["--recompute"]));
+    // An end on or after the last paid day (1998-06-30) reads the stored
+    // rows, one before it groups the lines: the same reports as grouping.
+    for day in ["1998-06-30", "1998-07-15", "1998-06-29"] {
+        let rfm = |extra: &[&str]| {
+            let mut args = vec!["rfm", "--as-of", day, "--format", "json"];
+            args.extend_from_slice(extra);
+            ws.ok(&args)
+        };
+        assert_eq!(rfm(&[]), rfm(&["--recompute"]), "{day}");
+        let clv = |extra: &[&str]| {
+            let mut args = vec!["clv", "--calibration-end", day, "--format", "json"];
+            args.extend_from_slice(extra);
+            ws.ok(&args)
+        };
+        assert_eq!(clv(&[]), clv(&["--recompute"]), "{day}");
+    }
 
     // Without them (as in a workspace imported before koubei stored them),
     // the same; `refresh` stores them.

@@ -185,25 +185,29 @@ impl Engine {
             lag = "CASE WHEN new_customer AND first_order IS NOT NULL
                    THEN CAST(first_order - ts AS BIGINT) END",
         );
+        // Each paid order once, with its buyer, time, amount and channel, kept
+        // for the two statements below that read it: grouping the order
+        // lines by order took half of each one's time.
+        let po_sql = "SELECT MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+                             SUM(amount) AS amount, MIN(COALESCE(channel, '')) AS channel
+                      FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
+                      GROUP BY order_id";
         // Each paid order, flagged when its buyer shared within the window
         // after it; counted by the order's period and by its channel. Each
         // order meets its buyer's list of share times once (not once per
         // share), and a channel's buyers are its (channel, buyer) groups
         // rather than a distinct count.
-        let flagged_sql = format!(
+        let flagged_sql = |po: &str| {
+            format!(
             "WITH sl AS (SELECT sharer_id, array_agg(CAST(ts AS BIGINT)) AS times
                          FROM referrals WHERE sharer_id IS NOT NULL AND sharer_id <> ''
                          GROUP BY sharer_id),
-                 po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                               MIN(COALESCE(channel, '')) AS channel
-                        FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                        GROUP BY order_id),
                  flagged AS (SELECT po.customer_id, po.channel,
                                     CAST(CAST({trunc} AS DATE) AS VARCHAR) AS period,
                                     CASE WHEN koubei_any_between(sl.times, CAST(po.ts AS BIGINT),
                                                                  CAST(po.ts AS BIGINT) + {window_us})
                                          THEN 1 ELSE 0 END AS shared
-                             FROM po LEFT JOIN sl ON sl.sharer_id = po.customer_id),
+                             FROM {po} po LEFT JOIN sl ON sl.sharer_id = po.customer_id),
                  per AS (SELECT grouping(period) AS by_channel, period, channel,
                                 COUNT(*) AS orders, SUM(shared) AS shared
                          FROM flagged GROUP BY GROUPING SETS ((period), (channel, customer_id)))
@@ -213,32 +217,37 @@ impl Engine {
              ORDER BY 1, 2, 4 DESC, 3",
             trunc = p.trunc_sql("po.ts"),
             window_us = i64::from(w) * crate::DAY_US,
-        );
+            )
+        };
         // Referred customers beside the others, by first-touch attribution:
         // each buyer's orders, revenue, first, second and last order.
-        let cohort_sql = format!(
-            "WITH po AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(ts) AS ts,
-                                SUM(amount) AS amount
-                         FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                         GROUP BY order_id),
-                  fo AS ({first_orders}),
+        let first_orders = self.first_orders_sql();
+        let cohort_sql = |po: &str| {
+            format!(
+                "WITH fo AS ({first_orders}),
                   c AS (SELECT po.customer_id, COUNT(*) AS orders, SUM(po.amount) AS revenue,
                                MIN(fo.t) AS first_ts,
                                MIN(CASE WHEN {day} > {first_day} THEN po.ts END) AS second_ts,
                                MAX(po.ts) AS last_ts
-                        FROM po JOIN fo ON fo.customer_id = po.customer_id
+                        FROM {po} po JOIN fo ON fo.customer_id = po.customer_id
                         GROUP BY po.customer_id)
              SELECT customer_id, orders, revenue, CAST(first_ts AS BIGINT),
                     CAST(second_ts AS BIGINT), CAST(last_ts AS BIGINT),
                     CAST({cohort} AS DATE) AS cohort
              FROM c",
-            // Each buyer's first paid time, stored with the purchases:
-            // no window over every order to find it.
-            first_orders = self.first_orders_sql(),
-            day = crate::day_number_sql("po.ts"),
-            first_day = crate::day_number_sql("fo.t"),
-            cohort = p.trunc_sql("first_ts"),
-        );
+                // Each buyer's first paid time, stored with the purchases:
+                // no window over every order to find it.
+                day = crate::day_number_sql("po.ts"),
+                first_day = crate::day_number_sql("fo.t"),
+                cohort = p.trunc_sql("first_ts"),
+            )
+        };
+        let per_order = async {
+            let po = self.scratch(po_sql).await?;
+            let (flagged, cohorts) = (flagged_sql(po.name()), cohort_sql(po.name()));
+            let (flagged, cohorts) = tokio::try_join!(self.sql(&flagged), self.sql(&cohorts))?;
+            Ok::<_, crate::Error>((flagged.1, cohorts.1))
+        };
         let clv = async {
             if req.clv {
                 Ok(Some(self.standard_clv_by_customer().await))
@@ -262,14 +271,8 @@ impl Engine {
         };
         // Independent: asked for at once, so that a small shop's answer
         // does not wait for each query's start in turn.
-        let ((_, batches), (_, flagged), (_, cohorts), people, clv, growth) = tokio::try_join!(
-            self.sql(&funnel_sql),
-            self.sql(&flagged_sql),
-            self.sql(&cohort_sql),
-            self.people(),
-            clv,
-            growth
-        )?;
+        let ((_, batches), (flagged, cohorts), people, clv, growth) =
+            tokio::try_join!(self.sql(&funnel_sql), per_order, self.people(), clv, growth)?;
         tracing::debug!(elapsed = ?started.elapsed(), "wom metrics queried");
         let funnel_of =
             |shares, with_recipient, clicked, ordered, new_customers, mean, median| Funnel {
