@@ -580,7 +580,9 @@ impl Engine {
         Ok(match by {
             None => ("'all'".into(), "'all'".into(), String::new()),
             Some(Grouping::Period(p)) => {
-                let k = |c: &str| format!("CAST(CAST({} AS DATE) AS VARCHAR)", p.trunc_sql(c));
+                // Grouped as dates, read as text: hashing a date per row,
+                // not a string made for each.
+                let k = |c: &str| format!("CAST({} AS DATE)", p.trunc_sql(c));
                 (k("r.ts"), k("r.ts"), String::new())
             }
             Some(Grouping::Product) => (text("r.product_id"), text("r.product_id"), String::new()),

@@ -203,7 +203,7 @@ impl Engine {
                          FROM referrals WHERE sharer_id IS NOT NULL AND sharer_id <> ''
                          GROUP BY sharer_id),
                  flagged AS (SELECT po.customer_id, po.channel,
-                                    CAST(CAST({trunc} AS DATE) AS VARCHAR) AS period,
+                                    CAST({trunc} AS DATE) AS period,
                                     CASE WHEN koubei_any_between(sl.times, CAST(po.ts AS BIGINT),
                                                                  CAST(po.ts AS BIGINT) + {window_us})
                                          THEN 1 ELSE 0 END AS shared
