@@ -173,6 +173,8 @@ pub struct Engine {
     standard_clv: tokio::sync::OnceCell<Arc<clv_report::ClvByCustomer>>,
     /// The most frequent tags of the reviews, by range.
     review_tags: Memo<Vec<satisfaction::Tag>>,
+    /// The distinct paid and refunded orders of a range, for reviews.
+    review_order_totals: Memo<Vec<(bool, i64, i64)>>,
     /// The version of `reviews` the session reads, if it exists.
     reviews: Option<koubei_store::Source>,
     /// The version of `events` the session reads, if it exists.
@@ -283,6 +285,7 @@ impl Engine {
             people: Default::default(),
             standard_clv: Default::default(),
             review_tags: Default::default(),
+            review_order_totals: Default::default(),
             reviews,
             events,
             referrals,
@@ -709,6 +712,7 @@ mod tests {
             people: Default::default(),
             standard_clv: Default::default(),
             review_tags: Default::default(),
+            review_order_totals: Default::default(),
             reviews: None,
             events: None,
             referrals: None,

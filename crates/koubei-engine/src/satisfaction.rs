@@ -401,21 +401,24 @@ impl Engine {
              WHERE {any}
              GROUP BY GROUPING SETS ((k, cur), (cur))"
         );
-        // Without groups the total is the one group: counted once, not
-        // twice by grouping sets (distinct orders are the report's slowest
-        // count).
-        let sets = if req.by.is_some() {
-            "GROUPING SETS ((k, cur), (cur))"
-        } else {
-            "k, cur"
+        // The distinct orders of each group; the total's are the same for
+        // every grouping of a range, so counted once per range (a report
+        // asks by month and by product), and not by grouping sets, which
+        // counted every line twice (distinct orders are the report's
+        // slowest count).
+        let per_group = async {
+            if req.by.is_none() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT {order_key} AS k, {cur} AS cur,
+                        count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
+                        count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
+                 FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
+                 GROUP BY k, cur"
+            );
+            Ok::<_, Error>(self.sql(&sql).await?.1)
         };
-        let orders_sql = format!(
-            "SELECT {order_key} AS k, {cur} AS cur,
-                    count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
-                    count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
-             FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
-             GROUP BY {sets}"
-        );
         let by_rating = async {
             if req.by_rating {
                 self.rating_outcomes(req).await
@@ -425,9 +428,10 @@ impl Engine {
         };
         // Independent: asked for at once, so that a small shop's answer
         // does not wait for each query's start in turn.
-        let ((_, reviews), (_, orders), tags, by_rating) = tokio::try_join!(
+        let ((_, reviews), orders, totals, tags, by_rating) = tokio::try_join!(
             self.sql(&reviews_sql),
-            self.sql(&orders_sql),
+            per_group,
+            self.order_totals(&any, &cur),
             self.tags(&cur),
             by_rating
         )?;
@@ -475,21 +479,26 @@ impl Engine {
             )?)?;
             let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
             for row in 0..b.num_rows() {
-                let cur = cur[row] == Some(1);
-                let mut keys = vec![(k[row].clone(), cur)];
-                if req.by.is_none() {
-                    // The one group's counts are the total's too.
-                    keys.push((None, cur));
-                }
-                for key in keys {
-                    // Orders of a group with no review in the range are not a row.
-                    if key.0.is_some() && !groups.contains_key(&key) {
-                        continue;
-                    }
-                    let c = groups.entry(key).or_default();
+                // Orders of a group with no review in the range are not a row.
+                if let Some(c) = groups.get_mut(&(k[row].clone(), cur[row] == Some(1))) {
                     c.paid = paid[row].unwrap_or(0);
                     c.refunded = refunded[row].unwrap_or(0);
                 }
+            }
+        }
+        for (cur, paid, refunded) in totals {
+            let mut keys = vec![(None, cur)];
+            if req.by.is_none() {
+                // The one group's counts are the total's too.
+                keys.push((Some("all".to_string()), cur));
+            }
+            for key in keys {
+                if key.0.is_some() && !groups.contains_key(&key) {
+                    continue;
+                }
+                let c = groups.entry(key).or_default();
+                c.paid = paid;
+                c.refunded = refunded;
             }
         }
         let total_now = groups.remove(&(None, true)).unwrap_or_default();
@@ -610,6 +619,39 @@ impl Engine {
                 )
             }
         })
+    }
+
+    /// The distinct paid and refunded orders with a line in `any`'s days,
+    /// by whether the line is in `cur`'s: the same for every grouping of a
+    /// range, so counted once per range.
+    async fn order_totals(&self, any: &str, cur: &str) -> Result<Vec<(bool, i64, i64)>> {
+        self.review_order_totals
+            .get_or_try_init(&format!("{any}\n{cur}"), || async {
+                let sql = format!(
+                    "SELECT {cur} AS cur,
+                            count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
+                            count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
+                     FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
+                     GROUP BY 1"
+                );
+                let mut totals = Vec::new();
+                for b in self.sql(&sql).await?.1 {
+                    let cur = i64s(&arrow::compute::cast(
+                        b.column(0),
+                        &arrow::datatypes::DataType::Int64,
+                    )?)?;
+                    let (paid, refunded) = (i64s(b.column(1))?, i64s(b.column(2))?);
+                    for row in 0..b.num_rows() {
+                        totals.push((
+                            cur[row] == Some(1),
+                            paid[row].unwrap_or(0),
+                            refunded[row].unwrap_or(0),
+                        ));
+                    }
+                }
+                Ok(totals)
+            })
+            .await
     }
 
     /// The most frequent tags of the reviews in the range, per label: the
