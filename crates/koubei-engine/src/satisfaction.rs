@@ -406,18 +406,48 @@ impl Engine {
         // asks by month and by product), and not by grouping sets, which
         // counted every line twice (distinct orders are the report's
         // slowest count).
-        let per_group = async {
-            if req.by.is_none() {
-                return Ok(Vec::new());
-            }
+        let (order_key, cur_ref, any_ref) = (&order_key, &cur, &any);
+        // Only the kept groups' orders are counted when `top` keeps the
+        // most reviewed (the products of a shop, say): they are known from
+        // the reviews first.
+        let per_group = move |only: Option<Vec<String>>| async move {
+            let only = match only {
+                Some(keys) if keys.is_empty() => return Ok(Vec::new()),
+                Some(keys) => format!(
+                    "AND {order_key} IN ({})",
+                    keys.iter()
+                        .map(|k| crate::review_terms::quoted(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => String::new(),
+            };
             let sql = format!(
-                "SELECT {order_key} AS k, {cur} AS cur,
+                "SELECT {order_key} AS k, {cur_ref} AS cur,
                         count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
                         count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
-                 FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
+                 FROM orders r WHERE {any_ref} AND r.status IN ('paid', 'refunded') {only}
                  GROUP BY k, cur"
             );
             Ok::<_, Error>(self.sql(&sql).await?.1)
+        };
+        let kept = req
+            .top
+            .filter(|_| matches!(req.by, Some(ref b) if !matches!(b, Grouping::Period(_))));
+        let reviews_and_orders = async {
+            match (&req.by, kept) {
+                (None, _) => Ok((self.sql(&reviews_sql).await?.1, Vec::new())),
+                (Some(_), None) => {
+                    let ((_, reviews), orders) =
+                        tokio::try_join!(self.sql(&reviews_sql), per_group(None))?;
+                    Ok((reviews, orders))
+                }
+                (Some(_), Some(top)) => {
+                    let (_, reviews) = self.sql(&reviews_sql).await?;
+                    let orders = per_group(Some(most_reviewed(&reviews, top)?)).await?;
+                    Ok::<_, Error>((reviews, orders))
+                }
+            }
         };
         let by_rating = async {
             if req.by_rating {
@@ -428,9 +458,8 @@ impl Engine {
         };
         // Independent: asked for at once, so that a small shop's answer
         // does not wait for each query's start in turn.
-        let ((_, reviews), orders, totals, tags, by_rating) = tokio::try_join!(
-            self.sql(&reviews_sql),
-            per_group,
+        let ((reviews, orders), totals, tags, by_rating) = tokio::try_join!(
+            reviews_and_orders,
             self.order_totals(&any, &cur),
             self.tags(&cur),
             by_rating
@@ -873,6 +902,28 @@ fn change(now: &Satisfaction, before: &Satisfaction) -> Change {
     }
 }
 
+/// The `top` groups of the current range with the most reviews (ties by
+/// key), from the reviews query's rows: those that the report keeps.
+fn most_reviewed(reviews: &[arrow::array::RecordBatch], top: usize) -> Result<Vec<String>> {
+    let mut groups: Vec<(i64, String)> = Vec::new();
+    for b in reviews {
+        let k = opt_strings(b.column(0))?;
+        let cur = i64s(&arrow::compute::cast(
+            b.column(1),
+            &arrow::datatypes::DataType::Int64,
+        )?)?;
+        let n = i64s(b.column(2))?;
+        for row in 0..b.num_rows() {
+            if let (Some(k), Some(1)) = (&k[row], cur[row]) {
+                groups.push((n[row].unwrap_or(0), k.clone()));
+            }
+        }
+    }
+    groups.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    groups.truncate(top);
+    Ok(groups.into_iter().map(|(_, k)| k).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1008,8 +1059,31 @@ r6,2024-02-06,c4,p1,o5,3,一般
             .await
             .unwrap();
         assert_eq!(top.rows.len(), 1);
-
+        // The kept product's orders (counted for it alone) and the total's
+        // are those of the whole grouping.
+        assert_eq!(top.rows[0].key, "p2");
+        assert_eq!(top.rows[0].now.paid_orders, p2.now.paid_orders);
+        assert_eq!(
+            (top.total.now.paid_orders, top.total.now.refunded_orders),
+            (r.total.now.paid_orders, r.total.now.refunded_orders)
+        );
         assert!(close(top.rows[0].now.bayesian_mean, (32.5 + 7.0) / 12.0));
+        // Kept from the most reviewed, p1 alone is the second.
+        let second = e
+            .satisfaction(&SatisfactionRequest {
+                top: Some(2),
+                ..march(Some("product"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(second.rows[1].key, "p1");
+        assert_eq!(
+            (
+                second.rows[1].now.paid_orders,
+                second.rows[1].now.refunded_orders
+            ),
+            (1, 1)
+        );
     }
 
     /// Ranked by the Bayesian mean, the product with one 5★ review comes
