@@ -344,18 +344,17 @@ impl Engine {
         // An end on or after the last paid day keeps every line, so the
         // stored rows are the query's (RFM as of the last day, as the
         // dashboard and the report ask for it, read them).
-        let every_line = match end {
-            None => true,
-            Some(e) => {
-                self.reads_stored_purchases()
-                    && self.last_paid_day().await?.is_some_and(|last| e >= last)
-            }
-        };
-        if every_line
-            && holdout_end.is_none()
+        // Asked only where the stored rows could serve.
+        let every_line = holdout_end.is_none()
             && unit.is_none()
-            && let Some(stored) = self.stored_purchase_days(extra, ids).await?
-        {
+            && match end {
+                None => true,
+                Some(e) => {
+                    self.reads_stored_purchases()
+                        && self.last_paid_day().await?.is_some_and(|last| e >= last)
+                }
+            };
+        if every_line && let Some(stored) = self.stored_purchase_days(extra, ids).await? {
             return Ok(stored);
         }
         let split = end.filter(|_| holdout_end.is_some());

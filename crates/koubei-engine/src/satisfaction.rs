@@ -422,13 +422,7 @@ impl Engine {
                 ),
                 None => String::new(),
             };
-            let sql = format!(
-                "SELECT {order_key} AS k, {cur_ref} AS cur,
-                        count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
-                        count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
-                 FROM orders r WHERE {any_ref} AND r.status IN ('paid', 'refunded') {only}
-                 GROUP BY k, cur"
-            );
+            let sql = distinct_orders_sql(Some(order_key), cur_ref, any_ref, &only);
             Ok::<_, Error>(self.sql(&sql).await?.1)
         };
         let kept = req
@@ -468,10 +462,7 @@ impl Engine {
         let mut groups: BTreeMap<(Option<String>, bool), Counts> = BTreeMap::new();
         for b in reviews {
             let k = opt_strings(b.column(0))?;
-            let cur = i64s(&arrow::compute::cast(
-                b.column(1),
-                &arrow::datatypes::DataType::Int64,
-            )?)?;
+            let cur = in_range(b.column(1))?;
             let n: Vec<Vec<i64>> = (2..=12)
                 .map(|i| {
                     i64s(b.column(i))
@@ -485,9 +476,7 @@ impl Engine {
                 aspects.push((sum, count));
             }
             for row in 0..b.num_rows() {
-                let c = groups
-                    .entry((k[row].clone(), cur[row] == Some(1)))
-                    .or_default();
+                let c = groups.entry((k[row].clone(), cur[row])).or_default();
                 c.reviews = n[0][row];
                 c.rated = n[1][row];
                 for s in 0..5 {
@@ -502,14 +491,11 @@ impl Engine {
         }
         for b in orders {
             let k = opt_strings(b.column(0))?;
-            let cur = i64s(&arrow::compute::cast(
-                b.column(1),
-                &arrow::datatypes::DataType::Int64,
-            )?)?;
+            let cur = in_range(b.column(1))?;
             let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
             for row in 0..b.num_rows() {
                 // Orders of a group with no review in the range are not a row.
-                if let Some(c) = groups.get_mut(&(k[row].clone(), cur[row] == Some(1))) {
+                if let Some(c) = groups.get_mut(&(k[row].clone(), cur[row])) {
                     c.paid = paid[row].unwrap_or(0);
                     c.refunded = refunded[row].unwrap_or(0);
                 }
@@ -656,26 +642,13 @@ impl Engine {
     async fn order_totals(&self, any: &str, cur: &str) -> Result<Vec<(bool, i64, i64)>> {
         self.review_order_totals
             .get_or_try_init(&format!("{any}\n{cur}"), || async {
-                let sql = format!(
-                    "SELECT {cur} AS cur,
-                            count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
-                            count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
-                     FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded')
-                     GROUP BY 1"
-                );
+                let sql = distinct_orders_sql(None, cur, any, "");
                 let mut totals = Vec::new();
                 for b in self.sql(&sql).await?.1 {
-                    let cur = i64s(&arrow::compute::cast(
-                        b.column(0),
-                        &arrow::datatypes::DataType::Int64,
-                    )?)?;
+                    let cur = in_range(b.column(0))?;
                     let (paid, refunded) = (i64s(b.column(1))?, i64s(b.column(2))?);
                     for row in 0..b.num_rows() {
-                        totals.push((
-                            cur[row] == Some(1),
-                            paid[row].unwrap_or(0),
-                            refunded[row].unwrap_or(0),
-                        ));
+                        totals.push((cur[row], paid[row].unwrap_or(0), refunded[row].unwrap_or(0)));
                     }
                 }
                 Ok(totals)
@@ -902,19 +875,43 @@ fn change(now: &Satisfaction, before: &Satisfaction) -> Change {
     }
 }
 
+/// The distinct paid and refunded orders with a line in `any`'s days and
+/// `filter`, by whether the line is in `cur`'s, and by `key` if given.
+fn distinct_orders_sql(key: Option<&str>, cur: &str, any: &str, filter: &str) -> String {
+    let (key, group) = match key {
+        Some(k) => (format!("{k} AS k, "), "k, cur"),
+        None => (String::new(), "cur"),
+    };
+    format!(
+        "SELECT {key}{cur} AS cur,
+                count(DISTINCT CASE WHEN r.status = 'paid' THEN r.order_id END),
+                count(DISTINCT CASE WHEN r.status = 'refunded' THEN r.order_id END)
+         FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded') {filter}
+         GROUP BY {group}"
+    )
+}
+
+/// A query's `cur` column (whether a row is in the current range) as flags.
+fn in_range(a: &dyn arrow::array::Array) -> Result<Vec<bool>> {
+    Ok(i64s(&arrow::compute::cast(
+        a,
+        &arrow::datatypes::DataType::Int64,
+    )?)?
+    .into_iter()
+    .map(|v| v == Some(1))
+    .collect())
+}
+
 /// The `top` groups of the current range with the most reviews (ties by
 /// key), from the reviews query's rows: those that the report keeps.
 fn most_reviewed(reviews: &[arrow::array::RecordBatch], top: usize) -> Result<Vec<String>> {
     let mut groups: Vec<(i64, String)> = Vec::new();
     for b in reviews {
         let k = opt_strings(b.column(0))?;
-        let cur = i64s(&arrow::compute::cast(
-            b.column(1),
-            &arrow::datatypes::DataType::Int64,
-        )?)?;
+        let cur = in_range(b.column(1))?;
         let n = i64s(b.column(2))?;
         for row in 0..b.num_rows() {
-            if let (Some(k), Some(1)) = (&k[row], cur[row]) {
+            if let (Some(k), true) = (&k[row], cur[row]) {
                 groups.push((n[row].unwrap_or(0), k.clone()));
             }
         }
