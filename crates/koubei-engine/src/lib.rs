@@ -10,6 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SQLOptions;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -36,6 +37,7 @@ pub mod rfm;
 pub mod rfm_report;
 pub mod sales;
 pub mod satisfaction;
+mod scan_filters;
 pub mod wom;
 
 pub use koubei_functions::matcher::FunnelOrder;
@@ -232,7 +234,12 @@ impl Engine {
         }
         let ctx = match &runner {
             Runner::InProcess => {
-                let ctx = SessionContext::new_with_config(config);
+                let state = SessionStateBuilder::new()
+                    .with_config(config)
+                    .with_default_features()
+                    .with_physical_optimizer_rule(Arc::new(scan_filters::DedupScanFilters))
+                    .build();
+                let ctx = SessionContext::new_with_state(state);
                 koubei_functions::register_functions(&ctx);
                 ctx
             }
