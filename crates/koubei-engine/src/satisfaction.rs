@@ -423,23 +423,46 @@ impl Engine {
                 None => String::new(),
             };
             let sql = distinct_orders_sql(Some(order_key), cur_ref, any_ref, &only);
-            Ok::<_, Error>(self.sql(&sql).await?.1)
+            order_counts(&self.sql(&sql).await?.1)
         };
         let kept = req
             .top
             .filter(|_| matches!(req.by, Some(ref b) if !matches!(b, Grouping::Period(_))));
         let reviews_and_orders = async {
             match (&req.by, kept) {
-                (None, _) => Ok((self.sql(&reviews_sql).await?.1, Vec::new())),
+                (None, _) => {
+                    let ((_, reviews), totals) = tokio::try_join!(
+                        self.sql(&reviews_sql),
+                        self.order_totals(any_ref, cur_ref)
+                    )?;
+                    Ok((reviews, Vec::new(), totals))
+                }
+                (Some(Grouping::Period(_)), _) => {
+                    let ((_, reviews), (orders, totals)) = tokio::try_join!(
+                        self.sql(&reviews_sql),
+                        self.period_orders(order_key, any_ref, cur_ref)
+                    )?;
+                    let orders = match orders {
+                        Some(orders) => orders,
+                        None => per_group(None).await?,
+                    };
+                    Ok((reviews, orders, totals))
+                }
                 (Some(_), None) => {
-                    let ((_, reviews), orders) =
-                        tokio::try_join!(self.sql(&reviews_sql), per_group(None))?;
-                    Ok((reviews, orders))
+                    let ((_, reviews), orders, totals) = tokio::try_join!(
+                        self.sql(&reviews_sql),
+                        per_group(None),
+                        self.order_totals(any_ref, cur_ref)
+                    )?;
+                    Ok((reviews, orders, totals))
                 }
                 (Some(_), Some(top)) => {
-                    let (_, reviews) = self.sql(&reviews_sql).await?;
+                    let ((_, reviews), totals) = tokio::try_join!(
+                        self.sql(&reviews_sql),
+                        self.order_totals(any_ref, cur_ref)
+                    )?;
                     let orders = per_group(Some(most_reviewed(&reviews, top)?)).await?;
-                    Ok::<_, Error>((reviews, orders))
+                    Ok::<_, Error>((reviews, orders, totals))
                 }
             }
         };
@@ -452,12 +475,8 @@ impl Engine {
         };
         // Independent: asked for at once, so that a small shop's answer
         // does not wait for each query's start in turn.
-        let ((reviews, orders), totals, tags, by_rating) = tokio::try_join!(
-            reviews_and_orders,
-            self.order_totals(&any, &cur),
-            self.tags(&cur),
-            by_rating
-        )?;
+        let ((reviews, orders, totals), tags, by_rating) =
+            tokio::try_join!(reviews_and_orders, self.tags(&cur), by_rating)?;
         // (key or None for the total, current range?) -> counts.
         let mut groups: BTreeMap<(Option<String>, bool), Counts> = BTreeMap::new();
         for b in reviews {
@@ -489,16 +508,11 @@ impl Engine {
                 }
             }
         }
-        for b in orders {
-            let k = opt_strings(b.column(0))?;
-            let cur = in_range(b.column(1))?;
-            let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
-            for row in 0..b.num_rows() {
-                // Orders of a group with no review in the range are not a row.
-                if let Some(c) = groups.get_mut(&(k[row].clone(), cur[row])) {
-                    c.paid = paid[row].unwrap_or(0);
-                    c.refunded = refunded[row].unwrap_or(0);
-                }
+        for (key, (paid, refunded)) in orders {
+            // Orders of a group with no review in the range are not a row.
+            if let Some(c) = groups.get_mut(&key) {
+                c.paid = paid;
+                c.refunded = refunded;
             }
         }
         for (cur, paid, refunded) in totals {
@@ -654,6 +668,57 @@ impl Engine {
                 Ok(totals)
             })
             .await
+    }
+
+    /// Each period's distinct paid and refunded orders (`key` the period of
+    /// a line), and the range's totals, from one grouping of the lines by
+    /// order rather than a distinct count per period and another for the
+    /// totals. An order's lines nearly always share a period, so each order
+    /// is counted at its period; when some order's lines span two, the
+    /// periods are `None`, to be counted by the exact grouping. The totals
+    /// are kept for the range's other groupings (see [`Self::order_totals`]).
+    async fn period_orders(
+        &self,
+        key: &str,
+        any: &str,
+        cur: &str,
+    ) -> Result<(Option<OrderCounts>, Vec<(bool, i64, i64)>)> {
+        let sql = format!(
+            "WITH o AS (SELECT {cur} AS cur, r.status = 'paid' AS paid,
+                               min({key}) AS k1, max({key}) AS k2
+                        FROM orders r
+                        WHERE {any} AND r.status IN ('paid', 'refunded') AND r.order_id IS NOT NULL
+                        GROUP BY 1, 2, r.order_id)
+             SELECT cur, paid, k1, k2, count(*) FROM o GROUP BY 1, 2, 3, 4"
+        );
+        let mut totals: BTreeMap<bool, (i64, i64)> = BTreeMap::new();
+        let mut periods: BTreeMap<(Option<String>, bool), (i64, i64)> = BTreeMap::new();
+        let mut spans = false;
+        for b in self.sql(&sql).await?.1 {
+            let (cur, paid) = (in_range(b.column(0))?, in_range(b.column(1))?);
+            let (first, last) = (opt_strings(b.column(2))?, opt_strings(b.column(3))?);
+            let n = i64s(b.column(4))?;
+            for row in 0..b.num_rows() {
+                let n = n[row].unwrap_or(0);
+                let add = |c: &mut (i64, i64)| {
+                    if paid[row] {
+                        c.0 += n;
+                    } else {
+                        c.1 += n;
+                    }
+                };
+                add(totals.entry(cur[row]).or_default());
+                add(periods.entry((first[row].clone(), cur[row])).or_default());
+                spans |= first[row] != last[row];
+            }
+        }
+        let totals: Vec<(bool, i64, i64)> =
+            totals.into_iter().map(|(c, (p, r))| (c, p, r)).collect();
+        let kept = totals.clone();
+        self.review_order_totals
+            .get_or_try_init(&format!("{any}\n{cur}"), || async { Ok(kept) })
+            .await?;
+        Ok(((!spans).then(|| periods.into_iter().collect()), totals))
     }
 
     /// The most frequent tags of the reviews in the range, per label: the
@@ -889,6 +954,26 @@ fn distinct_orders_sql(key: Option<&str>, cur: &str, any: &str, filter: &str) ->
          FROM orders r WHERE {any} AND r.status IN ('paid', 'refunded') {filter}
          GROUP BY {group}"
     )
+}
+
+/// Distinct paid and refunded orders by (group, in the current range?).
+type OrderCounts = Vec<((Option<String>, bool), (i64, i64))>;
+
+/// The rows of [`distinct_orders_sql`] with a key, as counts.
+fn order_counts(batches: &[arrow::array::RecordBatch]) -> Result<OrderCounts> {
+    let mut counts = Vec::new();
+    for b in batches {
+        let k = opt_strings(b.column(0))?;
+        let cur = in_range(b.column(1))?;
+        let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
+        for row in 0..b.num_rows() {
+            counts.push((
+                (k[row].clone(), cur[row]),
+                (paid[row].unwrap_or(0), refunded[row].unwrap_or(0)),
+            ));
+        }
+    }
+    Ok(counts)
 }
 
 /// A query's `cur` column (whether a row is in the current range) as flags.
@@ -1131,6 +1216,58 @@ r6,2024-02-06,c4,p1,o5,3,一般
         assert!(close(r.rows[1].change.as_ref().unwrap().mean_rating, 0.25));
         assert!(r.total.change.is_none() && r.previous.is_none());
         assert_eq!(r.total.now.reviews, 6);
+    }
+
+    /// Each month's distinct orders, counted by hand: with every order's
+    /// lines in one month, and with an order whose lines are in two (it
+    /// counts in both months and once in the total).
+    #[tokio::test]
+    async fn orders_by_month_when_lines_span_months() {
+        let by_month = SatisfactionRequest {
+            by: Some("month".parse().unwrap()),
+            ..Default::default()
+        };
+        let counts = |r: &SatisfactionReport| {
+            let mut c: Vec<(String, i64, i64)> = r
+                .rows
+                .iter()
+                .map(|r| (r.key.clone(), r.now.paid_orders, r.now.refunded_orders))
+                .collect();
+            c.push((
+                "total".into(),
+                r.total.now.paid_orders,
+                r.total.now.refunded_orders,
+            ));
+            c
+        };
+        let (_dir, e) = engine().await;
+        let r = e.satisfaction(&by_month).await.unwrap();
+        let want = [("2024-02-01", 1, 0), ("2024-03-01", 4, 1), ("total", 5, 1)];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(k, p, r)| (k.to_string(), *p, *r))
+            .collect();
+        assert_eq!(counts(&r), want);
+
+        let orders = "order_id,line,customer_id,ts,amount,status,product_id
+o1,1,c1,2024-02-28,10,paid,p1
+o1,2,c1,2024-03-01,10,paid,p2
+o2,1,c2,2024-03-02,20,paid,p2
+o2,2,c2,2024-03-02,5,paid,p1
+o3,1,c3,2024-02-10,30,refunded,p1
+o3,2,c3,2024-03-10,30,refunded,p1
+o4,1,c1,2024-02-11,40,paid,p2
+";
+        let (_dir, e) =
+            crate::test_engine_with(&[(TableKind::Orders, orders), (TableKind::Reviews, REVIEWS)])
+                .await;
+        let r = e.satisfaction(&by_month).await.unwrap();
+        let want = [("2024-02-01", 2, 1), ("2024-03-01", 2, 1), ("total", 3, 1)];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(k, p, r)| (k.to_string(), *p, *r))
+            .collect();
+        assert_eq!(counts(&r), want);
     }
 
     /// CSAT of ranges and of each month, against the full report's.
