@@ -237,7 +237,7 @@ impl Engine {
                 let state = SessionStateBuilder::new()
                     .with_config(config)
                     .with_default_features()
-                    .with_physical_optimizer_rule(Arc::new(scan_filters::DedupScanFilters))
+                    .with_physical_optimizer_rule(Arc::new(scan_filters::ScanFilters))
                     .build();
                 let ctx = SessionContext::new_with_state(state);
                 koubei_functions::register_functions(&ctx);

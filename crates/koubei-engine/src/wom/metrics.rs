@@ -187,11 +187,13 @@ impl Engine {
         );
         // Each paid order once, with its buyer, time, amount and channel, kept
         // for the two statements below that read it: grouping the order
-        // lines by order took half of each one's time.
-        let po_sql = "SELECT MIN(customer_id) AS customer_id, MIN(ts) AS ts,
+        // lines by order took half of each one's time. An order is a
+        // (buyer, order id) pair, as in sales and reviews; the buyer a key
+        // rather than a minimum of strings per order (a fifth faster).
+        let po_sql = "SELECT customer_id, MIN(ts) AS ts,
                              SUM(amount) AS amount, MIN(COALESCE(channel, '')) AS channel
                       FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                      GROUP BY order_id";
+                      GROUP BY customer_id, order_id";
         // Each paid order, flagged when its buyer shared within the window
         // after it; counted by the order's period and by its channel. Each
         // order meets its buyer's list of share times once (not once per
