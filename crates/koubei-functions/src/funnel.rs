@@ -20,7 +20,7 @@ use datafusion::logical_expr::{
 
 use super::arena::{GroupArena, Grouped, list_of};
 use super::{PerGroup, list_state_fields, literal};
-use crate::matcher::{Exclusion, FunnelOrder, PathEvent, StepEvent, best_path, max_step};
+use crate::matcher::{Exclusion, FunnelOrder, PathEvent, PathScratch, StepEvent, max_step};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct WindowFunnel {
@@ -381,14 +381,16 @@ impl GroupsAccumulator for FunnelGroups {
         }
         let mut lengths = Vec::with_capacity(groups.len());
         let mut values: Vec<i64> = Vec::new();
+        let mut scratch = PathScratch::default();
         for evs in groups.iter() {
-            let p = best_path(evs, self.steps, self.window, self.order, &self.exclusions);
+            let (level, excluded, times) =
+                scratch.best_path(evs, self.steps, self.window, self.order, &self.exclusions);
             let before = values.len();
-            if p.excluded {
+            if excluded {
                 values.push(-1);
             } else {
-                values.push(p.level as i64);
-                values.extend(p.times);
+                values.push(level as i64);
+                values.extend_from_slice(times);
             }
             lengths.push(values.len() - before);
         }

@@ -213,124 +213,170 @@ pub fn best_path(
     order: FunnelOrder,
     exclusions: &[Exclusion],
 ) -> Path {
-    assert!((1..=32).contains(&n), "a funnel has 1 to 32 steps");
-    if order == FunnelOrder::Unordered {
-        let plain: Vec<StepEvent> = events
-            .iter()
-            .map(|e| StepEvent {
-                ts: e.ts,
-                steps: e.steps,
-            })
-            .collect();
-        return Path {
-            level: max_step(&plain, n, window, order),
-            excluded: false,
-            times: Vec::new(),
-        };
+    let mut scratch = PathScratch::default();
+    let (level, excluded, times) = scratch.best_path(events, n, window, order, exclusions);
+    Path {
+        level,
+        excluded,
+        times: times.to_vec(),
     }
-    let strict = order == FunnelOrder::Strict;
-    // (ts, key, what): steps sort by step; exclusions after every step at
-    // the same instant; other events (strict only) first.
-    let mut entries: Vec<(i64, u16, u16)> = Vec::with_capacity(events.len());
-    for e in events {
-        if e.steps == 0 && e.exclusions == 0 {
-            if strict {
-                entries.push((e.ts, 0, 0));
-            }
-            continue;
+}
+
+/// Buffers that [`best_path`] reuses from one person to the next: a funnel
+/// over a million persons allocated its sorted events, chains and path
+/// anew for each.
+#[derive(Default)]
+pub struct PathScratch {
+    entries: Vec<(i64, u16, u16)>,
+    chain: Vec<Option<Chain>>,
+    best: Option<Chain>,
+}
+
+impl PathScratch {
+    /// As [`best_path`]: the level, whether excluded, and the step times
+    /// (borrowed until the next call).
+    pub fn best_path(
+        &mut self,
+        events: &[PathEvent],
+        n: usize,
+        window: i64,
+        order: FunnelOrder,
+        exclusions: &[Exclusion],
+    ) -> (usize, bool, &[i64]) {
+        assert!((1..=32).contains(&n), "a funnel has 1 to 32 steps");
+        if order == FunnelOrder::Unordered {
+            let plain: Vec<StepEvent> = events
+                .iter()
+                .map(|e| StepEvent {
+                    ts: e.ts,
+                    steps: e.steps,
+                })
+                .collect();
+            return (max_step(&plain, n, window, order), false, &[]);
         }
-        for k in 0..n {
-            if e.steps & (1 << k) != 0 {
-                entries.push((e.ts, k as u16 + 1, k as u16 + 1));
-            }
-        }
-        for (j, _) in exclusions.iter().enumerate() {
-            if e.exclusions & (1 << j) != 0 {
-                entries.push((e.ts, 100 + j as u16, 100 + j as u16));
-            }
+        let level = self.match_path(events, n, window, order, exclusions);
+        match &self.best {
+            Some(b) => (level, b.excluded, b.times()),
+            None => (0, false, &[]),
         }
     }
-    entries.sort_unstable();
-    let mut chain: Vec<Option<Chain>> = vec![None; n];
-    let mut best = Path::default();
-    let mut seen_first = false;
-    let better = |best: &Path, level: usize, excluded: bool| {
-        level > best.level || (level == best.level && best.excluded && !excluded)
-    };
-    for &(ts, _, what) in &entries {
-        if what == 0 {
-            if seen_first {
-                break;
+
+    /// Leaves the best path in `self.best` and returns its level.
+    fn match_path(
+        &mut self,
+        events: &[PathEvent],
+        n: usize,
+        window: i64,
+        order: FunnelOrder,
+        exclusions: &[Exclusion],
+    ) -> usize {
+        let strict = order == FunnelOrder::Strict;
+        // (ts, key, what): steps sort by step; exclusions after every step at
+        // the same instant; other events (strict only) first.
+        let entries = &mut self.entries;
+        entries.clear();
+        for e in events {
+            if e.steps == 0 && e.exclusions == 0 {
+                if strict {
+                    entries.push((e.ts, 0, 0));
+                }
+                continue;
             }
-            continue;
-        }
-        if what >= 100 {
-            let x = exclusions[(what - 100) as usize];
-            for level in x.from.max(1)..x.to.min(n + 1) {
-                if let Some(c) = chain[level - 1].as_mut()
-                    && ts <= c.times[0].saturating_add(window)
-                    && !c.excluded
-                {
-                    c.excluded = true;
-                    if best.level == level && best.times == c.times() {
-                        best.excluded = true;
-                    }
+            for k in 0..n {
+                if e.steps & (1 << k) != 0 {
+                    entries.push((e.ts, k as u16 + 1, k as u16 + 1));
                 }
             }
-            continue;
-        }
-        let k = what as usize - 1;
-        if k == 0 {
-            let mut times = [0; 32];
-            times[0] = ts;
-            chain[0] = Some(Chain {
-                excluded: false,
-                len: 1,
-                times,
-            });
-            seen_first = true;
-            if better(&best, 1, false) {
-                best = Path {
-                    level: 1,
-                    excluded: false,
-                    times: vec![ts],
-                };
+            for (j, _) in exclusions.iter().enumerate() {
+                if e.exclusions & (1 << j) != 0 {
+                    entries.push((e.ts, 100 + j as u16, 100 + j as u16));
+                }
             }
-            if n == 1 && !strict {
-                return best;
-            }
-            continue;
         }
-        if strict && seen_first && chain[k - 1].is_none() {
-            break;
-        }
-        let Some(prev) = chain[k - 1].as_ref() else {
-            continue;
+        entries.sort_unstable();
+        let chain = &mut self.chain;
+        chain.clear();
+        chain.resize(n, None);
+        // The best path so far: its chain (len is its level).
+        let best = &mut self.best;
+        *best = None;
+        let mut seen_first = false;
+        let level_of = |b: &Option<Chain>| b.as_ref().map_or(0, |c| c.len);
+        let better = |best: &Option<Chain>, level: usize, excluded: bool| {
+            let (bl, bx) = best.as_ref().map_or((0, false), |c| (c.len, c.excluded));
+            level > bl || (level == bl && bx && !excluded)
         };
-        if ts > prev.times[0].saturating_add(window) {
-            continue;
-        }
-        let mut next = *prev;
-        next.times[next.len] = ts;
-        next.len += 1;
-        if chain[k]
-            .as_ref()
-            .is_none_or(|c| c.excluded || !next.excluded)
-        {
-            chain[k] = Some(next);
-        }
-        if better(&best, k + 1, next.excluded) {
-            best = Path {
-                level: k + 1,
-                excluded: next.excluded,
-                times: next.times().to_vec(),
+        for &(ts, _, what) in entries.iter() {
+            if what == 0 {
+                if seen_first {
+                    break;
+                }
+                continue;
+            }
+            if what >= 100 {
+                let x = exclusions[(what - 100) as usize];
+                for level in x.from.max(1)..x.to.min(n + 1) {
+                    if let Some(c) = chain[level - 1].as_mut()
+                        && ts <= c.times[0].saturating_add(window)
+                        && !c.excluded
+                    {
+                        c.excluded = true;
+                        if let Some(b) = best.as_mut()
+                            && b.len == level
+                            && b.times() == c.times()
+                        {
+                            b.excluded = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            let k = what as usize - 1;
+            if k == 0 {
+                let mut times = [0; 32];
+                times[0] = ts;
+                let start = Chain {
+                    excluded: false,
+                    len: 1,
+                    times,
+                };
+                chain[0] = Some(start);
+                seen_first = true;
+                if better(best, 1, false) {
+                    *best = Some(start);
+                }
+                if n == 1 && !strict {
+                    return 1;
+                }
+                continue;
+            }
+            if strict && seen_first && chain[k - 1].is_none() {
+                break;
+            }
+            let Some(prev) = chain[k - 1].as_ref() else {
+                continue;
             };
-            if k + 1 == n && !best.excluded {
-                return best;
+            if ts > prev.times[0].saturating_add(window) {
+                continue;
+            }
+            let mut next = *prev;
+            next.times[next.len] = ts;
+            next.len += 1;
+            if chain[k]
+                .as_ref()
+                .is_none_or(|c| c.excluded || !next.excluded)
+            {
+                chain[k] = Some(next);
+            }
+            if better(best, k + 1, next.excluded) {
+                *best = Some(next);
+                if k + 1 == n && !next.excluded {
+                    return n;
+                }
             }
         }
+        level_of(best)
     }
-    best
 }
 
 #[cfg(test)]
@@ -527,6 +573,38 @@ mod tests {
                     assert_eq!(p.times.len(), p.level);
                     assert!(p.times.windows(2).all(|w| w[0] <= w[1]));
                     assert!(p.times.last().is_none_or(|&t| t <= p.times[0] + window));
+                }
+            }
+        }
+    }
+
+    /// One scratch reused from person to person (as a funnel evaluates its
+    /// groups) gives each the path that a fresh one does, exclusions too.
+    #[test]
+    fn reused_scratch_gives_fresh_paths() {
+        let mut rnd = crate::test_rng(4242);
+        let mut scratch = PathScratch::default();
+        let x = [Exclusion { from: 1, to: 3 }];
+        for _ in 0..3000 {
+            let len = rnd(12) as usize;
+            let evs: Vec<PathEvent> = (0..len)
+                .map(|_| PathEvent {
+                    ts: rnd(30) as i64,
+                    steps: [0, A, B, C, A | B][rnd(5) as usize],
+                    exclusions: u32::from(rnd(6) == 0),
+                })
+                .collect();
+            let window = rnd(15) as i64;
+            for order in [Ordered, Strict] {
+                for exclusions in [&x[..], &[]] {
+                    let fresh = best_path(&evs, 3, window, order, exclusions);
+                    let (level, excluded, times) =
+                        scratch.best_path(&evs, 3, window, order, exclusions);
+                    assert_eq!(
+                        (level, excluded, times),
+                        (fresh.level, fresh.excluded, fresh.times.as_slice()),
+                        "{order} {evs:?} {window}"
+                    );
                 }
             }
         }
