@@ -1,5 +1,7 @@
-//! `koubei_next_after_min(ts)`: a group's smallest value greater than its
-//! minimum, such as a buyer's first paid time after the first.
+//! `koubei_next_after_min(ts [, unit])`: a group's smallest value greater
+//! than its minimum, such as a buyer's first paid time after the first; with
+//! a unit (86400000000 for UTC days of microseconds), its smallest value in
+//! a later unit than the minimum's, such as the first time on a later day.
 //!
 //! Repeat purchase within N days needs each buyer's first paid time and the
 //! next one after it. In SQL that was a join of every paid line with its
@@ -18,8 +20,10 @@ use datafusion::logical_expr::{
 };
 
 /// See the module's doc: NULL for a group with one distinct value (or
-/// none); NULL inputs are skipped. Takes and returns BIGINT or a timestamp
-/// in microseconds (with its time zone).
+/// one unit), or none; NULL inputs are skipped. Takes and returns BIGINT or
+/// a timestamp in microseconds (with its time zone); the unit is a constant
+/// BIGINT above 0 (1 when left out), values falling in units counted from 0
+/// (so that days are UTC days).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct NextAfterMin {
     signature: Signature,
@@ -58,22 +62,24 @@ impl AggregateUDFImpl for NextAfterMin {
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
         match args {
             [t] if takes(t) => Ok(args.to_vec()),
+            [t, u] if takes(t) && u.is_integer() => Ok(vec![t.clone(), DataType::Int64]),
             _ => plan_err!(
-                "koubei_next_after_min takes one BIGINT or microsecond timestamp, not {args:?}"
+                "koubei_next_after_min takes a BIGINT or microsecond timestamp, and optionally a BIGINT unit, not {args:?}"
             ),
         }
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         match args {
-            [t] if takes(t) => Ok(t.clone()),
-            _ => plan_err!("koubei_next_after_min takes one BIGINT or microsecond timestamp"),
+            [t] | [t, _] if takes(t) => Ok(t.clone()),
+            _ => plan_err!("koubei_next_after_min takes a BIGINT or microsecond timestamp"),
         }
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(One {
             two: Two::default(),
+            unit: unit(&args)?,
             out: args.return_field.data_type().clone(),
         }))
     }
@@ -102,8 +108,20 @@ impl AggregateUDFImpl for NextAfterMin {
         Ok(Box::new(Groups {
             min: Vec::new(),
             next: Vec::new(),
+            unit: unit(&args)?,
             out: args.return_field.data_type().clone(),
         }))
+    }
+}
+
+/// The constant unit, 1 when left out.
+fn unit(args: &AccumulatorArgs) -> Result<i64> {
+    if args.exprs.len() < 2 {
+        return Ok(1);
+    }
+    match crate::literal("koubei_next_after_min", args, 1, "the unit")? {
+        ScalarValue::Int64(Some(u)) if *u > 0 => Ok(*u),
+        v => plan_err!("koubei_next_after_min: the unit must be a BIGINT above 0, not {v}"),
     }
 }
 
@@ -126,15 +144,20 @@ impl Default for Two {
     }
 }
 
-/// Folds `v` into a group's two smallest distinct values. A partial
-/// state's two values fold in the same way, since the two smallest of a
-/// union are among the two smallest of each part.
+/// Folds `v` into a group's minimum and its smallest value in a later unit.
+/// A partial state's two values fold in the same way: the minimum of a
+/// union is one of the parts' minimums, and its next value is a part's
+/// minimum or next.
 #[inline]
-fn see(min: &mut i64, next: &mut i64, v: i64) {
+fn see(min: &mut i64, next: &mut i64, v: i64, unit: i64) {
     if v < *min {
-        *next = *min;
+        // The old minimum is in a later unit than `v`, unless in the same:
+        // then the values in later units are those they were.
+        if *min == NONE || v.div_euclid(unit) < min.div_euclid(unit) {
+            *next = *min;
+        }
         *min = v;
-    } else if v > *min && v < *next {
+    } else if v < *next && v.div_euclid(unit) > min.div_euclid(unit) {
         *next = v;
     }
 }
@@ -184,6 +207,7 @@ fn state_arrays(two: impl Iterator<Item = (i64, i64)>) -> Vec<ArrayRef> {
 #[derive(Debug)]
 struct One {
     two: Two,
+    unit: i64,
     out: DataType,
 }
 
@@ -193,7 +217,7 @@ impl Accumulator for One {
             return exec_err!("koubei_next_after_min takes one argument");
         };
         for v in input(v)?.iter().flatten() {
-            see(&mut self.two.min, &mut self.two.next, v);
+            see(&mut self.two.min, &mut self.two.next, v, self.unit);
         }
         Ok(())
     }
@@ -222,7 +246,7 @@ impl Accumulator for One {
             .chain(state_column(next)?.iter())
             .flatten()
         {
-            see(&mut self.two.min, &mut self.two.next, v);
+            see(&mut self.two.min, &mut self.two.next, v, self.unit);
         }
         Ok(())
     }
@@ -233,6 +257,7 @@ impl Accumulator for One {
 struct Groups {
     min: Vec<i64>,
     next: Vec<i64>,
+    unit: i64,
     out: DataType,
 }
 
@@ -260,7 +285,7 @@ impl GroupsAccumulator for Groups {
             if v.is_null(i) || crate::filtered_out(opt_filter, i) {
                 continue;
             }
-            see(&mut self.min[g], &mut self.next[g], v.value(i));
+            see(&mut self.min[g], &mut self.next[g], v.value(i), self.unit);
         }
         Ok(())
     }
@@ -290,7 +315,12 @@ impl GroupsAccumulator for Groups {
         for (i, &g) in group_indices.iter().enumerate() {
             for part in [min, next] {
                 if part.is_valid(i) {
-                    see(&mut self.min[g], &mut self.next[g], part.value(i));
+                    see(
+                        &mut self.min[g],
+                        &mut self.next[g],
+                        part.value(i),
+                        self.unit,
+                    );
                 }
             }
         }
@@ -328,6 +358,22 @@ mod tests {
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     use super::*;
+
+    /// Units counted from 0, below it too: -1 is in unit -1, 0 in unit 0.
+    #[test]
+    fn units_before_zero() {
+        let fold = |vs: &[i64], unit| {
+            let (mut min, mut next) = (NONE, NONE);
+            for &v in vs {
+                see(&mut min, &mut next, v, unit);
+            }
+            (min, next)
+        };
+        assert_eq!(fold(&[0, -1], 10), (-1, 0));
+        assert_eq!(fold(&[-3, -5, -12], 10), (-12, -5));
+        assert_eq!(fold(&[-3, -5], 10), (-5, NONE));
+        assert_eq!(fold(&[7, 3, 3, 5], 1), (3, 5));
+    }
 
     /// Against the join it replaces (the smallest value above each group's
     /// minimum), over groups spread across partitions with ties, NULLs
@@ -414,6 +460,21 @@ mod tests {
             "{nulls} of {}",
             got.len()
         );
+        // With a unit of 3 s: the first value in a later unit than the
+        // minimum's (values in the minimum's unit are passed over).
+        let got = rows("SELECT k, koubei_next_after_min(ts, 3000000) FROM t GROUP BY k").await;
+        let want = rows(
+            "WITH f AS (SELECT k, min(ts) AS m FROM t GROUP BY k),
+                  n AS (SELECT t.k, min(t.ts) AS n FROM t JOIN f ON f.k = t.k
+                          AND CAST(t.ts AS BIGINT) / 3000000 > CAST(f.m AS BIGINT) / 3000000
+                        GROUP BY t.k)
+             SELECT f.k, n.n FROM f LEFT JOIN n ON n.k = f.k",
+        )
+        .await;
+        assert_eq!(got, want);
+        let plain = rows("SELECT k, koubei_next_after_min(ts) FROM t GROUP BY k").await;
+        let differ = got.iter().zip(&plain).filter(|(a, b)| a != b).count();
+        assert!(differ > 0, "the unit changed no group");
         // The type comes back as it went in.
         let typed = ctx
             .sql("SELECT koubei_next_after_min(ts) AS n FROM t")

@@ -222,25 +222,21 @@ impl Engine {
             )
         };
         // Referred customers beside the others, by first-touch attribution:
-        // each buyer's orders, revenue, first, second and last order.
-        let first_orders = self.first_orders_sql();
+        // each buyer's orders, revenue, first, second and last order: the
+        // second is the first on a later day, found in the same grouping
+        // (no join with each buyer's first order).
         let cohort_sql = |po: &str| {
             format!(
-                "WITH fo AS ({first_orders}),
-                  c AS (SELECT po.customer_id, COUNT(*) AS orders, SUM(po.amount) AS revenue,
-                               MIN(fo.t) AS first_ts,
-                               MIN(CASE WHEN {day} > {first_day} THEN po.ts END) AS second_ts,
+                "WITH c AS (SELECT po.customer_id, COUNT(*) AS orders, SUM(po.amount) AS revenue,
+                               MIN(po.ts) AS first_ts,
+                               koubei_next_after_min(po.ts, {day_us}) AS second_ts,
                                MAX(po.ts) AS last_ts
-                        FROM {po} po JOIN fo ON fo.customer_id = po.customer_id
-                        GROUP BY po.customer_id)
+                        FROM {po} po GROUP BY po.customer_id)
              SELECT customer_id, orders, revenue, CAST(first_ts AS BIGINT),
                     CAST(second_ts AS BIGINT), CAST(last_ts AS BIGINT),
                     CAST({cohort} AS DATE) AS cohort
              FROM c",
-                // Each buyer's first paid time, stored with the purchases:
-                // no window over every order to find it.
-                day = crate::day_number_sql("po.ts"),
-                first_day = crate::day_number_sql("fo.t"),
+                day_us = crate::DAY_US,
                 cohort = p.trunc_sql("first_ts"),
             )
         };
