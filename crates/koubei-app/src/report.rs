@@ -98,7 +98,7 @@ pub async fn report_data(
         (
             "wom_metrics",
             "wom/metrics",
-            serde_json::json!({"by": "month"}),
+            serde_json::json!({"by": "month", "funnel": false}),
         ),
         (
             "wom_cascades",

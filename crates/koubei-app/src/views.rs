@@ -554,28 +554,29 @@ impl ToView for ClvReport {
 
 impl ToView for MetricsReport {
     fn view(&self) -> View {
-        let f = &self.funnel;
-        let mut ft = Section::new(
-            Some("Referral funnel"),
-            vec![text("step"), count("count"), col("rate", Kind::Share)],
-        );
-        ft.row(vec!["shares".into(), f.shares.into(), Cell::Null]);
-        ft.row(vec![
-            "clicked".into(),
-            f.clicked.into(),
-            f.click_rate.into(),
-        ]);
-        ft.row(vec![
-            "ordered".into(),
-            f.ordered.into(),
-            f.order_rate_after_click.into(),
-        ]);
-        ft.row(vec![
-            "new customers".into(),
-            f.new_customers.into(),
-            Cell::Null,
-        ]);
-        ft.after.push(format!(
+        // The referral funnel, when the request asked for it.
+        let ft = self.funnel.as_ref().map(|f| {
+            let mut ft = Section::new(
+                Some("Referral funnel"),
+                vec![text("step"), count("count"), col("rate", Kind::Share)],
+            );
+            ft.row(vec!["shares".into(), f.shares.into(), Cell::Null]);
+            ft.row(vec![
+                "clicked".into(),
+                f.clicked.into(),
+                f.click_rate.into(),
+            ]);
+            ft.row(vec![
+                "ordered".into(),
+                f.ordered.into(),
+                f.order_rate_after_click.into(),
+            ]);
+            ft.row(vec![
+                "new customers".into(),
+                f.new_customers.into(),
+                Cell::Null,
+            ]);
+            ft.after.push(format!(
             "referral conversion {} of shares; share to first order: mean {} days, median {} days",
             number(f.conversion_rate, Kind::Share),
             f.days_to_order_mean
@@ -583,6 +584,8 @@ impl ToView for MetricsReport {
             f.days_to_order_median
                 .map_or(String::new(), |d| number(d, Kind::Number(1))),
         ));
+            ft
+        });
         let mut t = Section::new(
             Some(&format!(
                 "By {} (an order counts as shared when its buyer shares within {} days)",
@@ -682,7 +685,7 @@ impl ToView for MetricsReport {
                 c.mean_clv.into(),
             ]);
         }
-        View::new(vec![ft, t, ct, oc, rt])
+        View::new(ft.into_iter().chain([t, ct, oc, rt]).collect())
             .csv_from(1)
             .warn(self.warnings.clone())
     }

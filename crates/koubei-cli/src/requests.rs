@@ -271,6 +271,7 @@ impl MetricsArgs {
             by: self.by,
             share_window_days: self.share_window,
             clv: !self.no_clv,
+            funnel: true,
         }
     }
 }

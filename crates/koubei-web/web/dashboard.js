@@ -646,7 +646,8 @@
     // (they compete for the same cores). The maps load meanwhile.
     geo("china.json");
     geo("countries-110m.json");
-    const asked = ask("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month" }, "wom_metrics");
+    // Only the periods are drawn: the referral funnel is left out.
+    const asked = ask("wom/metrics", { by: params.by && params.by !== "day" ? params.by : "month", funnel: false }, "wom_metrics");
     // Each next answer is asked for as soon as the one before is in, and
     // drawn meanwhile.
     const reach = asked.catch(() => {}).then(() => ask("wom/reach", { home: "CN" }, "wom_reach"));

@@ -19,6 +19,9 @@ pub struct MetricsRequest {
     pub share_window_days: u32,
     /// Also fit the standard CLV model and compare mean CLV.
     pub clv: bool,
+    /// Also count the referral funnel over all shares, and by the share's
+    /// channel (the dashboard draws the periods only and leaves it out).
+    pub funnel: bool,
 }
 
 impl Default for MetricsRequest {
@@ -27,6 +30,7 @@ impl Default for MetricsRequest {
             by: Period::Month,
             share_window_days: 7,
             clv: true,
+            funnel: true,
         }
     }
 }
@@ -130,9 +134,11 @@ pub struct Cohort {
 pub struct MetricsReport {
     pub by: Period,
     pub share_window_days: u32,
-    pub funnel: Funnel,
+    /// Absent when the request left it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<Funnel>,
     pub periods: Vec<PeriodMetrics>,
-    /// By the share's channel.
+    /// By the share's channel (none when the funnel was left out).
     pub channels: Vec<ChannelMetrics>,
     /// By the order's channel.
     pub order_channels: Vec<OrderChannel>,
@@ -269,8 +275,14 @@ impl Engine {
         };
         // Independent: asked for at once, so that a small shop's answer
         // does not wait for each query's start in turn.
-        let ((_, batches), (flagged, cohorts), people, clv, growth) =
-            tokio::try_join!(self.sql(&funnel_sql), per_order, self.people(), clv, growth)?;
+        let funnel_rows = async {
+            match req.funnel {
+                true => Ok(Some(self.sql(&funnel_sql).await?.1)),
+                false => Ok::<_, Error>(None),
+            }
+        };
+        let (funnel_rows, (flagged, cohorts), people, clv, growth) =
+            tokio::try_join!(funnel_rows, per_order, self.people(), clv, growth)?;
         tracing::debug!(elapsed = ?started.elapsed(), "wom metrics queried");
         let funnel_of =
             |shares, with_recipient, clicked, ordered, new_customers, mean, median| Funnel {
@@ -288,7 +300,7 @@ impl Engine {
         // No share with a sharer: no row at all, and no rate.
         let mut funnel = funnel_of(0, 0, 0, 0, 0, None, None);
         let mut channels = Vec::new();
-        for b in &batches {
+        for b in funnel_rows.iter().flatten() {
             // grouping(ch) is 1 on the row of all shares.
             let whole = i64s(b.column(0))?;
             let name = opt_strings(b.column(1))?;
@@ -498,8 +510,8 @@ impl Engine {
         Ok(MetricsReport {
             by: req.by,
             share_window_days: w,
-            funnel,
             periods,
+            funnel: funnel_rows.is_some().then_some(funnel),
             channels,
             order_channels,
             referred,

@@ -493,7 +493,22 @@ mod shop_tests {
             })
             .await
             .unwrap();
-        let f = &r.funnel;
+        // Without the funnel: the same periods, order channels and cohorts.
+        let without = e
+            .wom_metrics(&MetricsRequest {
+                clv: false,
+                funnel: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(without.funnel.is_none() && without.channels.is_empty());
+        assert!(!r.channels.is_empty() && !r.periods.is_empty());
+        let rest = |r: &MetricsReport| {
+            serde_json::to_string(&(&r.periods, &r.order_channels, &r.referred)).unwrap()
+        };
+        assert_eq!(rest(&without), rest(&r));
+        let f = r.funnel.as_ref().unwrap();
         assert_eq!(
             (
                 f.shares,
