@@ -54,7 +54,10 @@ impl PhysicalOptimizerRule for ScanFilters {
             let Some(source) = config.file_source().downcast_ref::<ParquetSource>() else {
                 return Ok(Transformed::no(node));
             };
-            let Some(predicate) = source.filter() else {
+            // Only a scan whose reader filters rows: one that does not has
+            // its filter above it already (and one this rule made is such).
+            let reader_filters = source.table_parquet_options().global.pushdown_filters;
+            let (true, Some(predicate)) = (reader_filters, source.filter()) else {
                 return Ok(Transformed::no(node));
             };
             let predicate = distinct_conjuncts(&predicate).unwrap_or(predicate);
@@ -161,6 +164,14 @@ o4,c3,2024-04-01,40,paid,app
         let text = datafusion::physical_plan::displayable(plan.as_ref())
             .indent(true)
             .to_string();
+        // Optimized again, the plan stays as it is.
+        let again = ScanFilters
+            .optimize(Arc::clone(&plan), &ConfigOptions::default())
+            .unwrap();
+        let again = datafusion::physical_plan::displayable(again.as_ref())
+            .indent(true)
+            .to_string();
+        assert_eq!(again, text);
         let lines: Vec<&str> = text.lines().map(str::trim_start).collect();
         let scan = lines
             .iter()
