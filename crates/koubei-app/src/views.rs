@@ -552,40 +552,43 @@ impl ToView for ClvReport {
     }
 }
 
+/// Word of mouth's referral funnel, step by step.
+fn referral_funnel(f: &koubei_engine::wom::ReferralFunnel) -> Section {
+    let mut ft = Section::new(
+        Some("Referral funnel"),
+        vec![text("step"), count("count"), col("rate", Kind::Share)],
+    );
+    ft.row(vec!["shares".into(), f.shares.into(), Cell::Null]);
+    ft.row(vec![
+        "clicked".into(),
+        f.clicked.into(),
+        f.click_rate.into(),
+    ]);
+    ft.row(vec![
+        "ordered".into(),
+        f.ordered.into(),
+        f.order_rate_after_click.into(),
+    ]);
+    ft.row(vec![
+        "new customers".into(),
+        f.new_customers.into(),
+        Cell::Null,
+    ]);
+    ft.after.push(format!(
+        "referral conversion {} of shares; share to first order: mean {} days, median {} days",
+        number(f.conversion_rate, Kind::Share),
+        f.days_to_order_mean
+            .map_or(String::new(), |d| number(d, Kind::Number(1))),
+        f.days_to_order_median
+            .map_or(String::new(), |d| number(d, Kind::Number(1))),
+    ));
+    ft
+}
+
 impl ToView for MetricsReport {
     fn view(&self) -> View {
         // The referral funnel, when the request asked for it.
-        let ft = self.funnel.as_ref().map(|f| {
-            let mut ft = Section::new(
-                Some("Referral funnel"),
-                vec![text("step"), count("count"), col("rate", Kind::Share)],
-            );
-            ft.row(vec!["shares".into(), f.shares.into(), Cell::Null]);
-            ft.row(vec![
-                "clicked".into(),
-                f.clicked.into(),
-                f.click_rate.into(),
-            ]);
-            ft.row(vec![
-                "ordered".into(),
-                f.ordered.into(),
-                f.order_rate_after_click.into(),
-            ]);
-            ft.row(vec![
-                "new customers".into(),
-                f.new_customers.into(),
-                Cell::Null,
-            ]);
-            ft.after.push(format!(
-            "referral conversion {} of shares; share to first order: mean {} days, median {} days",
-            number(f.conversion_rate, Kind::Share),
-            f.days_to_order_mean
-                .map_or(String::new(), |d| number(d, Kind::Number(1))),
-            f.days_to_order_median
-                .map_or(String::new(), |d| number(d, Kind::Number(1))),
-        ));
-            ft
-        });
+        let ft = self.funnel.as_ref().map(referral_funnel);
         let mut t = Section::new(
             Some(&format!(
                 "By {} (an order counts as shared when its buyer shares within {} days)",

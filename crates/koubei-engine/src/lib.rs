@@ -176,7 +176,7 @@ pub struct Engine {
     /// The most frequent tags of the reviews, by range.
     review_tags: Memo<Vec<satisfaction::Tag>>,
     /// The distinct paid and refunded orders of a range, for reviews.
-    review_order_totals: Memo<Vec<(bool, i64, i64)>>,
+    review_order_totals: Memo<satisfaction::OrderTotals>,
     /// The version of `reviews` the session reads, if it exists.
     reviews: Option<koubei_store::Source>,
     /// The version of `events` the session reads, if it exists.

@@ -481,7 +481,7 @@ impl Engine {
         let mut groups: BTreeMap<(Option<String>, bool), Counts> = BTreeMap::new();
         for b in reviews {
             let k = opt_strings(b.column(0))?;
-            let cur = in_range(b.column(1))?;
+            let cur = flags(b.column(1))?;
             let n: Vec<Vec<i64>> = (2..=12)
                 .map(|i| {
                     i64s(b.column(i))
@@ -653,13 +653,13 @@ impl Engine {
     /// The distinct paid and refunded orders with a line in `any`'s days,
     /// by whether the line is in `cur`'s: the same for every grouping of a
     /// range, so counted once per range.
-    async fn order_totals(&self, any: &str, cur: &str) -> Result<Vec<(bool, i64, i64)>> {
+    async fn order_totals(&self, any: &str, cur: &str) -> Result<OrderTotals> {
         self.review_order_totals
-            .get_or_try_init(&format!("{any}\n{cur}"), || async {
+            .get_or_try_init(&totals_key(any, cur), || async {
                 let sql = distinct_orders_sql(None, cur, any, "");
                 let mut totals = Vec::new();
                 for b in self.sql(&sql).await?.1 {
-                    let cur = in_range(b.column(0))?;
+                    let cur = flags(b.column(0))?;
                     let (paid, refunded) = (i64s(b.column(1))?, i64s(b.column(2))?);
                     for row in 0..b.num_rows() {
                         totals.push((cur[row], paid[row].unwrap_or(0), refunded[row].unwrap_or(0)));
@@ -682,7 +682,7 @@ impl Engine {
         key: &str,
         any: &str,
         cur: &str,
-    ) -> Result<(Option<OrderCounts>, Vec<(bool, i64, i64)>)> {
+    ) -> Result<(Option<OrderCounts>, OrderTotals)> {
         let sql = format!(
             "WITH o AS (SELECT {cur} AS cur, r.status = 'paid' AS paid,
                                min({key}) AS k1, max({key}) AS k2
@@ -695,7 +695,7 @@ impl Engine {
         let mut periods: BTreeMap<(Option<String>, bool), (i64, i64)> = BTreeMap::new();
         let mut spans = false;
         for b in self.sql(&sql).await?.1 {
-            let (cur, paid) = (in_range(b.column(0))?, in_range(b.column(1))?);
+            let (cur, paid) = (flags(b.column(0))?, flags(b.column(1))?);
             let (first, last) = (opt_strings(b.column(2))?, opt_strings(b.column(3))?);
             let n = i64s(b.column(4))?;
             for row in 0..b.num_rows() {
@@ -712,11 +712,10 @@ impl Engine {
                 spans |= first[row] != last[row];
             }
         }
-        let totals: Vec<(bool, i64, i64)> =
-            totals.into_iter().map(|(c, (p, r))| (c, p, r)).collect();
+        let totals: OrderTotals = totals.into_iter().map(|(c, (p, r))| (c, p, r)).collect();
         let kept = totals.clone();
         self.review_order_totals
-            .get_or_try_init(&format!("{any}\n{cur}"), || async { Ok(kept) })
+            .get_or_try_init(&totals_key(any, cur), || async { Ok(kept) })
             .await?;
         Ok(((!spans).then(|| periods.into_iter().collect()), totals))
     }
@@ -956,6 +955,15 @@ fn distinct_orders_sql(key: Option<&str>, cur: &str, any: &str, filter: &str) ->
     )
 }
 
+/// A range's distinct paid and refunded orders, by whether the line is in
+/// the current range (kept per engine, see [`Engine::order_totals`]).
+pub(crate) type OrderTotals = Vec<(bool, i64, i64)>;
+
+/// Where a range's [`OrderTotals`] are kept in the engine's memo.
+fn totals_key(any: &str, cur: &str) -> String {
+    format!("{any}\n{cur}")
+}
+
 /// Distinct paid and refunded orders by (group, in the current range?).
 type OrderCounts = Vec<((Option<String>, bool), (i64, i64))>;
 
@@ -964,7 +972,7 @@ fn order_counts(batches: &[arrow::array::RecordBatch]) -> Result<OrderCounts> {
     let mut counts = Vec::new();
     for b in batches {
         let k = opt_strings(b.column(0))?;
-        let cur = in_range(b.column(1))?;
+        let cur = flags(b.column(1))?;
         let (paid, refunded) = (i64s(b.column(2))?, i64s(b.column(3))?);
         for row in 0..b.num_rows() {
             counts.push((
@@ -976,8 +984,9 @@ fn order_counts(batches: &[arrow::array::RecordBatch]) -> Result<OrderCounts> {
     Ok(counts)
 }
 
-/// A query's `cur` column (whether a row is in the current range) as flags.
-fn in_range(a: &dyn arrow::array::Array) -> Result<Vec<bool>> {
+/// A query's boolean column (such as `cur`, whether a row is in the
+/// current range) as flags.
+fn flags(a: &dyn arrow::array::Array) -> Result<Vec<bool>> {
     Ok(i64s(&arrow::compute::cast(
         a,
         &arrow::datatypes::DataType::Int64,
@@ -993,7 +1002,7 @@ fn most_reviewed(reviews: &[arrow::array::RecordBatch], top: usize) -> Result<Ve
     let mut groups: Vec<(i64, String)> = Vec::new();
     for b in reviews {
         let k = opt_strings(b.column(0))?;
-        let cur = in_range(b.column(1))?;
+        let cur = flags(b.column(1))?;
         let n = i64s(b.column(2))?;
         for row in 0..b.num_rows() {
             if let (Some(k), true) = (&k[row], cur[row]) {
@@ -1227,27 +1236,26 @@ r6,2024-02-06,c4,p1,o5,3,一般
             by: Some("month".parse().unwrap()),
             ..Default::default()
         };
-        let counts = |r: &SatisfactionReport| {
-            let mut c: Vec<(String, i64, i64)> = r
+        // Each month's and the total's (paid, refunded) distinct orders.
+        let check = |r: &SatisfactionReport, want: &[(&str, i64, i64)]| {
+            let mut got: Vec<(&str, i64, i64)> = r
                 .rows
                 .iter()
-                .map(|r| (r.key.clone(), r.now.paid_orders, r.now.refunded_orders))
+                .map(|r| (r.key.as_str(), r.now.paid_orders, r.now.refunded_orders))
                 .collect();
-            c.push((
-                "total".into(),
+            got.push((
+                "total",
                 r.total.now.paid_orders,
                 r.total.now.refunded_orders,
             ));
-            c
+            assert_eq!(got, want);
         };
         let (_dir, e) = engine().await;
         let r = e.satisfaction(&by_month).await.unwrap();
-        let want = [("2024-02-01", 1, 0), ("2024-03-01", 4, 1), ("total", 5, 1)];
-        let want: Vec<_> = want
-            .iter()
-            .map(|(k, p, r)| (k.to_string(), *p, *r))
-            .collect();
-        assert_eq!(counts(&r), want);
+        check(
+            &r,
+            &[("2024-02-01", 1, 0), ("2024-03-01", 4, 1), ("total", 5, 1)],
+        );
 
         let orders = "order_id,line,customer_id,ts,amount,status,product_id
 o1,1,c1,2024-02-28,10,paid,p1
@@ -1262,12 +1270,10 @@ o4,1,c1,2024-02-11,40,paid,p2
             crate::test_engine_with(&[(TableKind::Orders, orders), (TableKind::Reviews, REVIEWS)])
                 .await;
         let r = e.satisfaction(&by_month).await.unwrap();
-        let want = [("2024-02-01", 2, 1), ("2024-03-01", 2, 1), ("total", 3, 1)];
-        let want: Vec<_> = want
-            .iter()
-            .map(|(k, p, r)| (k.to_string(), *p, *r))
-            .collect();
-        assert_eq!(counts(&r), want);
+        check(
+            &r,
+            &[("2024-02-01", 2, 1), ("2024-03-01", 2, 1), ("total", 3, 1)],
+        );
     }
 
     /// CSAT of ranges and of each month, against the full report's.

@@ -20,7 +20,7 @@ use datafusion::logical_expr::{
 
 use super::arena::{GroupArena, Grouped, list_of};
 use super::{PerGroup, list_state_fields, literal};
-use crate::matcher::{Exclusion, FunnelOrder, PathEvent, PathScratch, StepEvent, max_step};
+use crate::matcher::{Exclusion, FunnelOrder, PathEvent, PathScratch, max_step, step_events};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct WindowFunnel {
@@ -367,14 +367,7 @@ impl GroupsAccumulator for FunnelGroups {
             let levels: UInt8Array = groups
                 .iter()
                 .map(|evs| {
-                    let plain: Vec<StepEvent> = evs
-                        .iter()
-                        .map(|e| StepEvent {
-                            ts: e.ts,
-                            steps: e.steps,
-                        })
-                        .collect();
-                    Some(max_step(&plain, self.steps, self.window, self.order) as u8)
+                    Some(max_step(&step_events(evs), self.steps, self.window, self.order) as u8)
                 })
                 .collect();
             return Ok(Arc::new(levels));
@@ -471,6 +464,7 @@ pub fn path_values(list: &dyn Array, row: usize) -> Option<Vec<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matcher::StepEvent;
     use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::Schema;
     use datafusion::datasource::MemTable;

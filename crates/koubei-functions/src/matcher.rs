@@ -245,23 +245,17 @@ impl PathScratch {
     ) -> (usize, bool, &[i64]) {
         assert!((1..=32).contains(&n), "a funnel has 1 to 32 steps");
         if order == FunnelOrder::Unordered {
-            let plain: Vec<StepEvent> = events
-                .iter()
-                .map(|e| StepEvent {
-                    ts: e.ts,
-                    steps: e.steps,
-                })
-                .collect();
-            return (max_step(&plain, n, window, order), false, &[]);
+            return (max_step(&step_events(events), n, window, order), false, &[]);
         }
-        let level = self.match_path(events, n, window, order, exclusions);
+        self.match_path(events, n, window, order, exclusions);
         match &self.best {
-            Some(b) => (level, b.excluded, b.times()),
+            Some(b) => (b.len, b.excluded, b.times()),
             None => (0, false, &[]),
         }
     }
 
-    /// Leaves the best path in `self.best` and returns its level.
+    /// Leaves the best path in `self.best` (its chain's length is its
+    /// level).
     fn match_path(
         &mut self,
         events: &[PathEvent],
@@ -269,7 +263,7 @@ impl PathScratch {
         window: i64,
         order: FunnelOrder,
         exclusions: &[Exclusion],
-    ) -> usize {
+    ) {
         let strict = order == FunnelOrder::Strict;
         // (ts, key, what): steps sort by step; exclusions after every step at
         // the same instant; other events (strict only) first.
@@ -301,7 +295,6 @@ impl PathScratch {
         let best = &mut self.best;
         *best = None;
         let mut seen_first = false;
-        let level_of = |b: &Option<Chain>| b.as_ref().map_or(0, |c| c.len);
         let better = |best: &Option<Chain>, level: usize, excluded: bool| {
             let (bl, bx) = best.as_ref().map_or((0, false), |c| (c.len, c.excluded));
             level > bl || (level == bl && bx && !excluded)
@@ -346,7 +339,7 @@ impl PathScratch {
                     *best = Some(start);
                 }
                 if n == 1 && !strict {
-                    return 1;
+                    return;
                 }
                 continue;
             }
@@ -371,12 +364,22 @@ impl PathScratch {
             if better(best, k + 1, next.excluded) {
                 *best = Some(next);
                 if k + 1 == n && !next.excluded {
-                    return n;
+                    return;
                 }
             }
         }
-        level_of(best)
     }
+}
+
+/// The events without their exclusions, as [`max_step`] reads them.
+pub fn step_events(events: &[PathEvent]) -> Vec<StepEvent> {
+    events
+        .iter()
+        .map(|e| StepEvent {
+            ts: e.ts,
+            steps: e.steps,
+        })
+        .collect()
 }
 
 #[cfg(test)]

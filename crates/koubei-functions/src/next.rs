@@ -128,7 +128,8 @@ fn unit(args: &AccumulatorArgs) -> Result<i64> {
 /// No value yet.
 const NONE: i64 = i64::MAX;
 
-/// The two smallest distinct values seen (NONE where fewer were).
+/// The smallest value seen and the smallest in a later unit (NONE where
+/// there is none).
 #[derive(Debug, Clone, Copy)]
 struct Two {
     min: i64,
@@ -153,7 +154,7 @@ fn see(min: &mut i64, next: &mut i64, v: i64, unit: i64) {
     if v < *min {
         // The old minimum is in a later unit than `v`, unless in the same:
         // then the values in later units are those they were.
-        if *min == NONE || v.div_euclid(unit) < min.div_euclid(unit) {
+        if v.div_euclid(unit) < min.div_euclid(unit) {
             *next = *min;
         }
         *min = v;
@@ -252,7 +253,7 @@ impl Accumulator for One {
     }
 }
 
-/// Every group's two smallest distinct values, in two vectors.
+/// Every group's [`Two`], in two vectors.
 #[derive(Debug)]
 struct Groups {
     min: Vec<i64>,

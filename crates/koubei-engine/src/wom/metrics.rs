@@ -510,8 +510,8 @@ impl Engine {
         Ok(MetricsReport {
             by: req.by,
             share_window_days: w,
-            periods,
             funnel: funnel_rows.is_some().then_some(funnel),
+            periods,
             channels,
             order_channels,
             referred,

@@ -18,7 +18,7 @@ mod reach;
 /// Calendar periods for "over time" series: the same periods as sales.
 pub use crate::sales::Period;
 pub use cascades::{CascadeReport, CascadeRequest, CascadeSummary, SizeBucket, TreeNode};
-pub use metrics::{MetricsReport, MetricsRequest};
+pub use metrics::{Funnel as ReferralFunnel, MetricsReport, MetricsRequest};
 pub use reach::{ReachReport, ReachRequest};
 
 use crate::cols::{f64s, i64s, opt_strings, strings};
