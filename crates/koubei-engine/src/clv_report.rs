@@ -221,8 +221,9 @@ pub struct ClvReport {
     pub expected_purchases: f64,
     pub expected_revenue: f64,
     pub total_clv: f64,
+    /// Shared, not copied, by the reports that keep or pass it on.
     #[serde(skip)]
-    pub per_customer: CustomerValues,
+    pub per_customer: std::sync::Arc<CustomerValues>,
     /// What the user should know (for example, customers left out).
     pub warnings: Vec<String>,
 }
@@ -422,6 +423,26 @@ impl Engine {
                 format!("must be 0 or more, not {}", req.penalizer),
             ));
         }
+        if self.is_standard(req).await? {
+            let standard = self.standard_clv().await?;
+            // A calibration end given is the day the standard one found.
+            if req
+                .summary
+                .calibration_end
+                .is_none_or(|d| standard.calibration_end == Some(d))
+            {
+                let mut report = (*standard).clone();
+                if !req.per_customer {
+                    report.per_customer = Default::default();
+                }
+                return Ok(report);
+            }
+        }
+        self.clv_fitted(req).await
+    }
+
+    /// The report of `req`, fitted now.
+    pub(crate) async fn clv_fitted(&self, req: &ClvRequest) -> Result<ClvReport> {
         let started = std::time::Instant::now();
         // BG/BB's discrete summary is made from the same pass's day lists.
         let by_unit = req.model == ModelKind::BgBb;
@@ -431,17 +452,44 @@ impl Engine {
         tracing::debug!(elapsed = ?started.elapsed(), customers = summary.rows.len(), "clv summary");
         clv_of_summary(req, summary, started)
     }
-}
 
-impl Engine {
-    /// Each customer's lifetime value by the standard model (see
-    /// [`ClvRequest::standard`]), for reports that show it beside their
-    /// own numbers; empty when spend cannot be modelled. Fitted once per
-    /// engine: a report's or a server's sections share it.
-    pub(crate) async fn standard_clv_by_customer(&self) -> Result<std::sync::Arc<ClvByCustomer>> {
-        self.standard_clv
+    /// Whether `req` asks what the standard model (see
+    /// [`ClvRequest::standard`]) answers as of the last paid day, with or
+    /// without every customer's values.
+    async fn is_standard(&self, req: &ClvRequest) -> Result<bool> {
+        let standard = ClvRequest::standard(req.summary.calibration_end);
+        let same = req.summary.unit == standard.summary.unit
+            && req.summary.holdout_end.is_none()
+            && req.model == standard.model
+            && req.penalizer == standard.penalizer
+            && req.horizon == standard.horizon
+            && req.discount_rate == standard.discount_rate
+            && !req.compare;
+        Ok(same && self.is_latest(req.summary.calibration_end).await?)
+    }
+
+    /// The standard model's report as of the last paid day, with every
+    /// customer's values: fitted once per engine, for the CLV page and the
+    /// reports that show each customer's CLV beside their own numbers (RFM,
+    /// satisfaction, word of mouth).
+    pub(crate) async fn standard_clv(&self) -> Result<std::sync::Arc<ClvReport>> {
+        self.latest
+            .clv
             .get_or_try_init(|| async {
-                let r = self.clv(&ClvRequest::standard(None)).await?;
+                let report = self.clv_fitted(&ClvRequest::standard(None)).await?;
+                Ok::<_, Error>(std::sync::Arc::new(report))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Each customer's lifetime value by the standard model, by id; empty
+    /// when spend cannot be modelled.
+    pub(crate) async fn standard_clv_by_customer(&self) -> Result<std::sync::Arc<ClvByCustomer>> {
+        self.latest
+            .clv_by_customer
+            .get_or_try_init(|| async {
+                let r = self.standard_clv().await?;
                 Ok::<_, Error>(std::sync::Arc::new(if r.spend.is_some() {
                     r.customers()
                         .map(|(id, c)| (id.to_string(), c.clv))
@@ -467,7 +515,7 @@ pub(crate) fn clv_of_summary(
 ) -> Result<ClvReport> {
     let mut report = report_of_summary(req, summary, started)?;
     if !req.per_customer {
-        report.per_customer = CustomerValues::default();
+        report.per_customer = Default::default();
     }
     Ok(report)
 }
@@ -534,7 +582,7 @@ fn report_of_summary(
         expected_purchases: 0.0,
         expected_revenue: 0.0,
         total_clv: 0.0,
-        per_customer: CustomerValues::default(),
+        per_customer: Default::default(),
         warnings: warnings.clone(),
     };
 
@@ -542,14 +590,14 @@ fn report_of_summary(
         ModelKind::GammaGamma => {
             let f = spend_fit.as_ref().expect("returned above when missing");
             let mut report = base(FittedModel::from(f), Vec::new());
-            report.per_customer = CustomerValues {
+            report.per_customer = std::sync::Arc::new(CustomerValues {
                 ids: summary.customer_id,
                 pred_of: vec![0; summary.rows.len()],
                 preds: vec![[f64::NAN; 3]],
                 spend_in: spend_rows,
                 rows: summary.rows,
                 spend: spend_params,
-            };
+            });
             Ok(report)
         }
         ModelKind::BgBb => {
@@ -582,7 +630,7 @@ fn report_of_summary(
                 CustomerIds::default()
             };
             let spend_in = kept.iter().map(|&i| spend_rows[i]).collect();
-            report.per_customer = CustomerValues {
+            report.per_customer = std::sync::Arc::new(CustomerValues {
                 rows: rows
                     .iter()
                     .map(|r| Rft {
@@ -596,7 +644,7 @@ fn report_of_summary(
                 pred_of: row_of,
                 preds,
                 spend: spend_params,
-            };
+            });
             totals(&mut report);
             tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
             Ok(report)
@@ -639,14 +687,14 @@ fn report_of_summary(
                 req.discount_rate,
             );
             tracing::debug!(elapsed = ?started.elapsed(), "clv predicted");
-            report.per_customer = CustomerValues {
+            report.per_customer = std::sync::Arc::new(CustomerValues {
                 ids: std::mem::take(&mut summary.customer_id),
                 pred_of: row_of,
                 preds,
                 spend_in: spend_rows,
                 rows: summary.rows,
                 spend: spend_params,
-            };
+            });
             totals(&mut report);
             tracing::debug!(elapsed = ?started.elapsed(), "clv valued");
             Ok(report)

@@ -63,6 +63,8 @@ impl Engine {
             self.people = Default::default();
         }
         self.forget_stored_activity()?;
+        // Made from the stored tables.
+        self.latest = Default::default();
         Ok(self)
     }
 

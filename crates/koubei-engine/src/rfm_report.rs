@@ -2,6 +2,8 @@
 //! CLV, and the migration between two dates. It sits above both RFM and the
 //! CLV report, which it joins.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -33,8 +35,9 @@ pub struct RfmReport {
     /// `from`) to each segment (as of `as_of`); customers new since are "(new)".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
+    /// Shared, not copied, by the requests that read it.
     #[serde(skip)]
-    pub per_customer: Vec<(CustomerRfm, Option<f64>)>,
+    pub per_customer: std::sync::Arc<Vec<(CustomerRfm, Option<f64>)>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -83,8 +86,41 @@ impl Engine {
         as_of: Option<NaiveDate>,
         from: Option<NaiveDate>,
     ) -> Result<RfmReport> {
+        // As of the last paid day, scored once per engine.
+        let latest = if self.is_latest(as_of).await? {
+            let latest = self
+                .latest
+                .rfm
+                .get_or_try_init(|| async {
+                    Ok::<_, Error>(Arc::new(self.rfm_scored(None).await?))
+                })
+                .await?;
+            // A day given is the day found.
+            as_of
+                .is_none_or(|d| latest.as_of == d)
+                .then(|| Arc::clone(latest))
+        } else {
+            None
+        };
+        let mut report = match latest {
+            Some(r) => (*r).clone(),
+            None => self.rfm_scored(as_of).await?,
+        };
+        if let Some(f) = from {
+            if f >= report.as_of {
+                return Err(Error::Request(format!(
+                    "the migration's start {f} must be before {}",
+                    report.as_of
+                )));
+            }
+            report.migration = Some(self.rfm_migration(&report.per_customer, f).await?);
+        }
+        Ok(report)
+    }
+
+    /// The segments as of a date, without a migration.
+    async fn rfm_scored(&self, asked: Option<NaiveDate>) -> Result<RfmReport> {
         let started = std::time::Instant::now();
-        let asked = as_of;
         // The RFM values and the summary of the CLV beside them come from one
         // pass over the orders: both aggregates in one GROUP BY customer.
         // Unless a date was asked for, the calibration ends on the day of the
@@ -97,9 +133,25 @@ impl Engine {
                 let (as_of, rows) = rfm_rows(&batches, &order, 2, asked)?;
                 drop(batches);
                 tracing::debug!(elapsed = ?started.elapsed(), customers = rows.len(), "rfm scored");
-                let clv = crate::clv_report::clv_of_summary(&req, summary, started)
-                    .ok()
-                    .filter(|r| r.spend.is_some());
+                // As of the last paid day, the standard model's report is
+                // kept for the other reports that show it (see
+                // `Engine::standard_clv`); made here from this pass's summary
+                // when none has been made yet.
+                let clv = match self.latest.clv.get() {
+                    Some(kept) if asked.is_none() => Some(Arc::clone(kept)),
+                    _ => crate::clv_report::clv_of_summary(&req, summary, started)
+                        .ok()
+                        .map(|r| {
+                            let r = Arc::new(r);
+                            if asked.is_none() {
+                                // Another request may have kept one meanwhile:
+                                // the same report.
+                                let _ = self.latest.clv.set(Arc::clone(&r));
+                            }
+                            r
+                        }),
+                }
+                .filter(|r| r.spend.is_some());
                 (as_of, rows, clv)
             }
             Err(_) => {
@@ -107,13 +159,6 @@ impl Engine {
                 (as_of, rows, None)
             }
         };
-        if let Some(f) = from
-            && f >= as_of
-        {
-            return Err(Error::Request(format!(
-                "the migration's start {f} must be before {as_of}"
-            )));
-        }
         let clv_of = clv.as_ref().map_or_else(
             || vec![None; rows.len()],
             |r| paired(&rows, r.customers().map(|(id, c)| (id, c.clv))),
@@ -154,50 +199,53 @@ impl Engine {
             })
             .collect();
         tracing::debug!(elapsed = ?started.elapsed(), "rfm segments");
-        let migration = match from {
-            None => None,
-            Some(f) => {
-                let (_, before) = self.rfm(Some(f)).await?;
-                let was: std::collections::HashMap<&str, &str> = before
-                    .iter()
-                    .map(|c| (c.customer_id.as_str(), c.segment))
-                    .collect();
-                let mut counts: std::collections::BTreeMap<(usize, usize), usize> =
-                    Default::default();
-                let pos = |s: &str| {
-                    SEGMENTS
-                        .iter()
-                        .position(|x| *x == s)
-                        .unwrap_or(SEGMENTS.len())
-                };
-                for c in &rows {
-                    let from = was
-                        .get(c.customer_id.as_str())
-                        .map_or(SEGMENTS.len(), |s| pos(s));
-                    *counts.entry((from, pos(c.segment))).or_default() += 1;
-                }
-                let name = |i: usize| {
-                    SEGMENTS
-                        .get(i)
-                        .map_or("(new)".to_string(), |s| s.to_string())
-                };
-                Some(Migration {
-                    from: f,
-                    moves: counts
-                        .into_iter()
-                        .map(|((a, b), n)| (name(a), name(b), n))
-                        .collect(),
-                })
-            }
-        };
-        let per_customer = rows.into_iter().zip(clv_of).collect();
+        let per_customer = Arc::new(rows.into_iter().zip(clv_of).collect());
         tracing::debug!(elapsed = ?started.elapsed(), "rfm report");
         Ok(RfmReport {
             as_of,
             customers: n,
             segments,
-            migration,
+            migration: None,
             per_customer,
+        })
+    }
+
+    /// How many customers moved from each segment as of `from` to their
+    /// segment in `rows`.
+    async fn rfm_migration(
+        &self,
+        rows: &[(CustomerRfm, Option<f64>)],
+        from: NaiveDate,
+    ) -> Result<Migration> {
+        let (_, before) = self.rfm(Some(from)).await?;
+        let was: std::collections::HashMap<&str, &str> = before
+            .iter()
+            .map(|c| (c.customer_id.as_str(), c.segment))
+            .collect();
+        let mut counts: std::collections::BTreeMap<(usize, usize), usize> = Default::default();
+        let pos = |s: &str| {
+            SEGMENTS
+                .iter()
+                .position(|x| *x == s)
+                .unwrap_or(SEGMENTS.len())
+        };
+        for (c, _) in rows {
+            let from = was
+                .get(c.customer_id.as_str())
+                .map_or(SEGMENTS.len(), |s| pos(s));
+            *counts.entry((from, pos(c.segment))).or_default() += 1;
+        }
+        let name = |i: usize| {
+            SEGMENTS
+                .get(i)
+                .map_or("(new)".to_string(), |s| s.to_string())
+        };
+        Ok(Migration {
+            from,
+            moves: counts
+                .into_iter()
+                .map(|((a, b), n)| (name(a), name(b), n))
+                .collect(),
         })
     }
 }
@@ -206,6 +254,122 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::rfm::segment;
+
+    /// A shop of 300 customers over 2024, simulated as BG/NBD supposes:
+    /// each buys at their own rate until, after some purchase, they leave;
+    /// spends vary around each customer's own mean. Enough for the CLV
+    /// models to fit.
+    fn shop() -> String {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut uniform = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut csv = String::from("order_id,customer_id,ts,amount,status\n");
+        let mut n = 0;
+        for c in 0..300 {
+            let rate = 0.01 + 0.08 * uniform();
+            let mean = 20.0 + 80.0 * uniform();
+            let mut day = (200.0 * uniform()) as i64;
+            while day < 365 {
+                n += 1;
+                let date = NaiveDate::from_yo_opt(2024, 1 + day as u32).unwrap();
+                let amount = mean * (0.5 + uniform());
+                csv += &format!("o{n},c{c:03},{date}T10:00:00Z,{amount:.2},paid\n");
+                if uniform() < 0.2 {
+                    break;
+                }
+                day += 1 + (-uniform().max(1e-9).ln() / rate) as i64;
+            }
+        }
+        csv
+    }
+
+    /// The RFM report and the standard CLV report as of the last paid day
+    /// are made once per engine, whichever comes first and however the day
+    /// is asked (none, or that day), and are those made afresh; a report as
+    /// of another day is made for it.
+    #[tokio::test]
+    async fn latest_reports_kept_once_and_unchanged() {
+        use crate::clv_report::ClvRequest;
+        let (_dir, rfm_first) = crate::test_engine(koubei_schema::TableKind::Orders, &shop()).await;
+        let ws = rfm_first.ws.clone();
+        let fresh = || async { Engine::open(&ws).await.unwrap() };
+        let last = rfm_first.last_paid_day().await.unwrap().unwrap();
+        let earlier = last.pred_opt().unwrap().pred_opt().unwrap();
+        let standard = ClvRequest::standard(None);
+        let dbg = |x: &dyn std::fmt::Debug| format!("{x:?}");
+
+        // Made afresh, not kept.
+        let made = fresh().await;
+        let clv_made = made.clv_fitted(&standard).await.unwrap();
+        assert!(clv_made.spend.is_some() && clv_made.per_customer.len() == 300);
+        let clv_made = dbg(&clv_made);
+        let rfm_made = dbg(&made.rfm_scored(Some(last)).await.unwrap());
+        assert!(made.latest.rfm.get().is_none() && made.latest.clv.get().is_none());
+        // As of the last paid day, its pass's summary makes the CLV report
+        // kept.
+        assert_eq!(dbg(&made.rfm_scored(None).await.unwrap()), rfm_made);
+        assert!(made.latest.rfm.get().is_none());
+        assert_eq!(dbg(made.latest.clv.get().unwrap()), clv_made);
+
+        // RFM first: its pass's summary makes the CLV report that is kept.
+        assert_eq!(
+            dbg(&rfm_first.rfm_report(None, None).await.unwrap()),
+            rfm_made
+        );
+        assert!(rfm_first.latest.rfm.get().is_some() && rfm_first.latest.clv.get().is_some());
+        assert_eq!(dbg(&rfm_first.clv(&standard).await.unwrap()), clv_made);
+        let on_day = ClvRequest::standard(Some(last));
+        assert_eq!(dbg(&rfm_first.clv(&on_day).await.unwrap()), clv_made);
+        // The same day asked: the kept report.
+        assert_eq!(
+            dbg(&rfm_first.rfm_report(Some(last), None).await.unwrap()),
+            rfm_made
+        );
+
+        // CLV first, then RFM as of that day.
+        let clv_first = fresh().await;
+        assert_eq!(dbg(&clv_first.clv(&on_day).await.unwrap()), clv_made);
+        assert_eq!(
+            dbg(&clv_first.rfm_report(Some(last), None).await.unwrap()),
+            rfm_made
+        );
+        // Without every customer's values, the same report less them.
+        let mut bare = standard.clone();
+        bare.per_customer = false;
+        let r = clv_first.clv(&bare).await.unwrap();
+        assert!(r.per_customer.is_empty() && r.total_clv > 0.0);
+        assert_eq!(dbg(&r), dbg(&made.clv_fitted(&bare).await.unwrap()));
+
+        // Another day, or another model, is made for it, not read from what
+        // is kept.
+        for engine in [&rfm_first, &clv_first] {
+            let other = fresh().await;
+            assert_eq!(
+                dbg(&engine.rfm_report(Some(earlier), None).await.unwrap()),
+                dbg(&other.rfm_scored(Some(earlier)).await.unwrap())
+            );
+            let before = ClvRequest::standard(Some(earlier));
+            let r = engine.clv(&before).await.unwrap();
+            assert_eq!(r.calibration_end, Some(earlier));
+            assert_eq!(dbg(&r), dbg(&other.clv_fitted(&before).await.unwrap()));
+            let mut pareto = standard.clone();
+            pareto.model = crate::clv_report::ModelKind::Pareto;
+            assert_eq!(
+                dbg(&engine.clv(&pareto).await.unwrap()),
+                dbg(&other.clv_fitted(&pareto).await.unwrap())
+            );
+        }
+        // A migration on top of the kept report.
+        let moved = rfm_first.rfm_report(None, Some(earlier)).await.unwrap();
+        let m = moved.migration.expect("a migration");
+        assert_eq!(m.from, earlier);
+        assert_eq!(m.moves.iter().map(|(_, _, n)| n).sum::<usize>(), 300);
+        assert!(rfm_first.rfm_report(None, Some(last)).await.is_err());
+    }
 
     /// Values pair with the customers of the same id, in order or not, and
     /// customers without one get none.

@@ -471,8 +471,17 @@ impl Engine {
 
     /// The days of the first and the last paid order (UTC). The stored
     /// purchases (buyers with a customer id) hold each buyer's first and
-    /// last day: a million rows to read rather than every order line.
+    /// last day: a million rows to read rather than every order line. Read
+    /// once per engine.
     pub async fn paid_day_span(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
+        self.latest
+            .paid_days
+            .get_or_try_init(|| self.paid_day_span_read())
+            .await
+            .copied()
+    }
+
+    async fn paid_day_span_read(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
         let sql = if self.reads_stored_purchases() {
             format!(
                 "SELECT CAST(min(o['first']) AS BIGINT) * 86400000000,
@@ -501,6 +510,15 @@ impl Engine {
     /// The day of the last paid order (UTC).
     pub async fn last_paid_day(&self) -> Result<Option<NaiveDate>> {
         Ok(self.paid_day_span().await?.map(|(_, last)| last))
+    }
+
+    /// Whether a report as of `day` is one as of the last paid day (no day
+    /// given, or that day): those are made once per engine.
+    pub(crate) async fn is_latest(&self, day: Option<NaiveDate>) -> Result<bool> {
+        Ok(match day {
+            None => true,
+            Some(d) => self.last_paid_day().await? == Some(d),
+        })
     }
 
     /// Checks that `name` is a column of `orders` and returns it quoted for SQL.
