@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringViewArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use koubei_recs::{
@@ -437,8 +437,8 @@ fn cells<'a>(
         let t = t.as_primitive::<Int64Type>();
         for r in 0..c.len() {
             let event = Event {
-                user: customers.id(c.value(r)),
-                item: products.id(p.value(r)),
+                user: customers.of(c, r),
+                item: products.of(p, r),
                 ts: if t.is_null(r) { 0 } else { t.value(r) },
             };
             out.push((event, weights.get(e.value(r)).copied().unwrap_or(1.0)));
@@ -452,8 +452,18 @@ fn cells<'a>(
 #[derive(Default)]
 struct Ids<'a> {
     at: HashMap<&'a str, u32, foldhash::fast::RandomState>,
+    /// Ids of at most 12 bytes, by their view: its length and the bytes,
+    /// zero-padded, so equal views are equal ids. One 16-byte key to hash
+    /// and compare, not a string (most ids are short: `c0991096`, `1042`).
+    short: HashMap<u128, u32, foldhash::fast::RandomState>,
+    /// The short id looked up last, and its number: an order's lines, and
+    /// often a customer's, come together.
+    last: Option<(u128, u32)>,
     names: Vec<&'a str>,
 }
+
+/// The longest id a string view holds in itself.
+const INLINE: u32 = 12;
 
 impl<'a> Ids<'a> {
     fn id(&mut self, name: &'a str) -> u32 {
@@ -465,6 +475,26 @@ impl<'a> Ids<'a> {
                 *v.insert(next)
             }
         }
+    }
+
+    /// The number of row `r`'s id.
+    fn of(&mut self, ids: &'a StringViewArray, r: usize) -> u32 {
+        let view = ids.views()[r];
+        if view as u32 > INLINE {
+            return self.id(ids.value(r));
+        }
+        if let Some((last, id)) = self.last
+            && last == view
+        {
+            return id;
+        }
+        let next = self.names.len() as u32;
+        let id = *self.short.entry(view).or_insert_with(|| {
+            self.names.push(ids.value(r));
+            next
+        });
+        self.last = Some((view, id));
+        id
     }
 
     /// The ids in order, and each first-seen number's place among them.
@@ -785,11 +815,11 @@ impl Engine {
         for [o, p] in &columns {
             let (o, p) = (o.as_string_view(), p.as_string_view());
             for r in 0..o.len() {
-                let order = orders.id(o.value(r)) as usize;
+                let order = orders.of(o, r) as usize;
                 if order == baskets.len() {
                     baskets.push(Vec::new());
                 }
-                baskets[order].push(products.id(p.value(r)));
+                baskets[order].push(products.of(p, r));
             }
         }
         if baskets.is_empty() {
@@ -933,9 +963,7 @@ impl Engine {
             req.limit
         };
         let mut each = |trained: &Trained, customers: Customers| -> Result<()> {
-            let mut chosen: Vec<usize> = (0..customers.ids.len())
-                .filter(|&c| only.is_none_or(|o| o.binary_search(&customers.ids[c]).is_ok()))
-                .collect();
+            let mut chosen = chosen(&customers.ids, only);
             matched += chosen.len();
             chosen.truncate(room.saturating_sub(out.len()));
             let recs: Vec<CustomerRecs> = chosen
@@ -972,6 +1000,23 @@ impl Engine {
     }
 }
 
+/// The places of `ids` (in id order) that are in `only` (sorted), or all:
+/// one walk along both.
+fn chosen(ids: &[String], only: Option<&[String]>) -> Vec<usize> {
+    let Some(only) = only else {
+        return (0..ids.len()).collect();
+    };
+    let mut at = 0;
+    (0..ids.len())
+        .filter(|&c| {
+            while at < only.len() && only[at] < ids[c] {
+                at += 1;
+            }
+            at < only.len() && only[at] == ids[c]
+        })
+        .collect()
+}
+
 /// A stored model, or one fitted now with every customer.
 enum Either {
     Stored(recs_model::Stored),
@@ -983,6 +1028,63 @@ mod tests {
     use super::*;
     use koubei_schema::TableKind;
     use koubei_store::Workspace;
+
+    /// The customers kept are those in both lists, as a search of each
+    /// finds them.
+    #[test]
+    fn chosen_by_one_walk() {
+        let ids: Vec<String> = ["a", "b", "ba", "c", "e", "f"].map(String::from).into();
+        for only in [
+            vec![],
+            vec!["0", "b", "bb", "c", "f", "g"],
+            vec!["a", "ba", "e"],
+        ] {
+            let only: Vec<String> = only.into_iter().map(String::from).collect();
+            let want: Vec<usize> = (0..ids.len())
+                .filter(|&c| only.binary_search(&ids[c]).is_ok())
+                .collect();
+            assert_eq!(chosen(&ids, Some(&only)), want);
+        }
+        assert_eq!(chosen(&ids, None), [0, 1, 2, 3, 4, 5]);
+    }
+
+    /// Ids read from views get the numbers the strings get, short ones
+    /// (by view) and long ones (by string) alike, across batches and in
+    /// runs.
+    #[test]
+    fn ids_by_view_as_by_string() {
+        let names = [
+            "c1",
+            "c1",
+            "c1",
+            "",
+            "a-customer-id-of-36-bytes-0000000001",
+            "c2",
+            "c1",
+            "a-customer-id-of-36-bytes-0000000001",
+            "123456789012",
+            "1234567890123",
+            "c2",
+        ];
+        let (a, b) = names.split_at(5);
+        let batches = [
+            StringViewArray::from(a.to_vec()),
+            StringViewArray::from(b.to_vec()),
+        ];
+        let mut by_view = Ids::default();
+        let mut by_string = Ids::default();
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        for batch in &batches {
+            for r in 0..batch.len() {
+                got.push(by_view.of(batch, r));
+                want.push(by_string.id(batch.value(r)));
+            }
+        }
+        assert_eq!(got, want);
+        assert_eq!(got, [0, 0, 0, 1, 2, 3, 0, 2, 4, 5, 3]);
+        assert_eq!(by_view.sorted(), by_string.sorted());
+    }
 
     /// Two kinds of customers: tea drinkers (green, black, cups) and
     /// coffee drinkers (beans, grinder, filters), each order a basket of

@@ -32,7 +32,7 @@ pub use metrics::{Metrics, evaluate};
 pub use popularity::Popularity;
 pub use rules::{Rule, together};
 pub use split::{Event, temporal_split};
-pub use topn::top_n;
+pub use topn::{top_n, top_n_of};
 
 /// A model that scores every item for a user from the user's row.
 pub trait Recommender: Sync {

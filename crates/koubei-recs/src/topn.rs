@@ -3,15 +3,30 @@
 /// The `n` items of highest score, best first (ties by lower item), leaving
 /// out `exclude` (sorted) and items scored NaN or −∞.
 pub fn top_n(scores: &[f32], exclude: &[u32], n: usize) -> Vec<(u32, f32)> {
+    top_n_of(
+        scores.iter().enumerate().map(|(i, &s)| (i as u32, s)),
+        scores.len(),
+        exclude,
+        n,
+    )
+}
+
+/// The same over the items scored, each once, in any order, among
+/// `items` in all: a user's few candidates rather than every item.
+pub fn top_n_of(
+    scored: impl Iterator<Item = (u32, f32)>,
+    items: usize,
+    exclude: &[u32],
+    n: usize,
+) -> Vec<(u32, f32)> {
     // No more than there are items: a huge n asks for all of them.
-    let n = n.min(scores.len());
+    let n = n.min(items);
     if n == 0 {
         return Vec::new();
     }
     let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
-    for (i, &s) in scores.iter().enumerate() {
-        let i = i as u32;
+    for (i, s) in scored {
         if s.is_nan() || s == f32::NEG_INFINITY || exclude.binary_search(&i).is_ok() {
             continue;
         }
