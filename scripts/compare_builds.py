@@ -6,6 +6,12 @@ DuckDB, chdb and lifetimes; at a fixed peer time, a koubei ratio that holds
 between two builds is the same check without installing the peers.
 
     python3 scripts/compare_builds.py OLD_BINARY NEW_BINARY [--customers 200000] [--runs 5] [--only import]
+    python3 scripts/compare_builds.py OLD NEW --workspace WS --command "report --out /tmp/r.html"
+
+With --workspace and --command, only that command on that workspace, each
+binary in turn, with the medians of wall and CPU (user + system) time:
+for a change measured on a shop of one's own (a 1M demo, a shop with
+integer ids) rather than a generated one.
 
 Workloads, on a demo shop that each binary generates for itself (the same
 seed gives the same shop; a build may store it differently, as money
@@ -22,6 +28,8 @@ scripts/snapshots.sh --check.
 
 import argparse
 import os
+import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -48,8 +56,14 @@ def main():
     ap.add_argument(
         "--nethept", default=os.path.join(ROOT, "..", "shared", "data", "nethept", "hep.txt")
     )
+    ap.add_argument("--workspace", help="with --command: the workspace it reads")
+    ap.add_argument("--command", help="with --workspace: the arguments after `koubei -w WS`")
     a = ap.parse_args()
     old, new = os.path.abspath(a.old), os.path.abspath(a.new)
+    if a.command or a.workspace:
+        if not (a.command and a.workspace):
+            sys.exit("--command and --workspace go together")
+        return command_in_turns(old, new, a.workspace, shlex.split(a.command), a.runs)
     work = tempfile.mkdtemp(prefix="koubei-compare-")
     try:
         shops = {b: os.path.join(work, name) for b, name in ((old, "shop-old"), (new, "shop-new"))}
@@ -115,6 +129,23 @@ def main():
             report(name, times, old, new)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def command_in_turns(old, new, workspace, args, runs):
+    wall, cpu = {old: [], new: []}, {old: [], new: []}
+    for i in range(runs):
+        for b in (old, new) if i % 2 == 0 else (new, old):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall[b].append(run(b, ["-w", workspace, *args], os.getcwd()))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[b].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    print("| binary | wall median (fastest) | CPU median |")
+    print("|---|---|---|")
+    for b in (old, new):
+        print(f"| {b} | {statistics.median(wall[b]):.2f} s ({min(wall[b]):.2f}) "
+              f"| {statistics.median(cpu[b]):.2f} s |")
+    print(f"new / old: wall {statistics.median(wall[new]) / statistics.median(wall[old]):.2f}, "
+          f"CPU {statistics.median(cpu[new]) / statistics.median(cpu[old]):.2f}")
 
 
 def report(name, times, old, new):
