@@ -565,6 +565,22 @@ impl Engine {
         if !self.stored_activity {
             return Ok(None);
         }
+        let key = format!("{ranges:?} {series:?}");
+        let tallies = self
+            .activity_tallies
+            .get_or_try_init_within(64, &key, || async {
+                Ok(Arc::new(self.activity_tallied(ranges, series).await?))
+            })
+            .await?;
+        Ok(Some(tallies.to_vec()))
+    }
+
+    /// Each bucket's tally, counted now.
+    async fn activity_tallied(
+        &self,
+        ranges: &[DayRange],
+        series: Option<&Series>,
+    ) -> Result<Vec<Tally>> {
         let started = std::time::Instant::now();
         let batches = self.activity_batches().await?;
         let buckets = Buckets::new(ranges, series);
@@ -584,7 +600,7 @@ impl Engine {
             }
         }
         tracing::debug!(elapsed = ?started.elapsed(), buckets = n, "activity tallied");
-        Ok(Some(total))
+        Ok(total)
     }
 }
 

@@ -143,8 +143,27 @@ impl<T: Clone> Memo<T> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
+        self.get_or_try_init_within(usize::MAX, key, make).await
+    }
+
+    /// [`Memo::get_or_try_init`] keeping at most `most` answers: all are
+    /// forgotten when a new one would be one too many (a server's engine
+    /// lives until the data changes, and each request may ask its own).
+    pub(crate) async fn get_or_try_init_within<F, Fut>(
+        &self,
+        most: usize,
+        key: &str,
+        make: F,
+    ) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let cell = {
             let mut cells = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if cells.len() >= most && !cells.contains_key(key) {
+                cells.clear();
+            }
             Arc::clone(cells.entry(key.to_string()).or_default())
         };
         cell.get_or_try_init(make).await.cloned()
@@ -192,6 +211,9 @@ pub struct Engine {
     latest: Latest,
     /// The most frequent tags of the reviews, by range.
     review_tags: Memo<Vec<satisfaction::Tag>>,
+    /// The activity's tallies, by their buckets: a report's sales by month,
+    /// its sales by a breakdown and word of mouth's periods ask the same.
+    activity_tallies: Memo<Arc<Vec<activity::Tally>>>,
     /// The distinct paid and refunded orders of a range, for reviews.
     review_order_totals: Memo<satisfaction::OrderTotals>,
     /// The version of `reviews` the session reads, if it exists.
@@ -309,6 +331,7 @@ impl Engine {
             people: Default::default(),
             latest: Default::default(),
             review_tags: Default::default(),
+            activity_tallies: Default::default(),
             review_order_totals: Default::default(),
             reviews,
             events,
@@ -611,6 +634,41 @@ pub(crate) async fn test_workspace_with(
 mod tests {
     use super::*;
 
+    /// An answer is made once per key; a failure is not kept; past the
+    /// most kept, all are forgotten and made again when asked.
+    #[tokio::test]
+    async fn memo_makes_each_answer_once_within_its_bound() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let memo: Memo<String> = Memo::default();
+        let made = AtomicUsize::new(0);
+        let ask = |key: &'static str| {
+            let (memo, made) = (&memo, &made);
+            async move {
+                memo.get_or_try_init_within(2, key, || async {
+                    made.fetch_add(1, SeqCst);
+                    if key == "bad" {
+                        return Err(Error::Request("no".into()));
+                    }
+                    Ok(key.to_uppercase())
+                })
+                .await
+            }
+        };
+        assert_eq!(ask("a").await.unwrap(), "A");
+        assert_eq!(ask("a").await.unwrap(), "A");
+        assert_eq!(made.load(SeqCst), 1);
+        assert!(ask("bad").await.is_err());
+        assert!(ask("bad").await.is_err());
+        assert_eq!(made.load(SeqCst), 3);
+        // "a" and "bad" kept (the failure's cell is empty): a third key
+        // forgets both, so "a" is made again.
+        assert_eq!(ask("b").await.unwrap(), "B");
+        assert_eq!(ask("a").await.unwrap(), "A");
+        assert_eq!(made.load(SeqCst), 5);
+        assert_eq!(ask("b").await.unwrap(), "B");
+        assert_eq!(made.load(SeqCst), 5);
+    }
+
     /// The first value of a query's first column, as a whole number.
     fn first_i64(b: &[RecordBatch]) -> i64 {
         crate::cols::i64s(b[0].column(0)).unwrap()[0].unwrap()
@@ -736,6 +794,7 @@ mod tests {
             people: Default::default(),
             latest: Default::default(),
             review_tags: Default::default(),
+            activity_tallies: Default::default(),
             review_order_totals: Default::default(),
             reviews: None,
             events: None,
