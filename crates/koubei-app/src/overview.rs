@@ -205,6 +205,17 @@ pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewR
     let engine = &engine;
     let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
     let ranges = [Range { since, until }, previous, year_before];
+    if sales && growth {
+        // The sales totals, the trend and the growth counts below, from
+        // one pass over the stored activity.
+        engine
+            .overview_ahead(
+                &ranges.map(|r| (r.since, r.until)),
+                &series,
+                Some(((since, until), by)),
+            )
+            .await?;
+    }
     // The three ranges' and the series' growth counts in one pass per table.
     let (sales_totals, trend, growth_counts, (csat, csat_series)) = futures::try_join!(
         async {

@@ -141,10 +141,10 @@ impl Tally {
     }
 }
 
-/// The buckets counted: each range, then each period of the series.
+/// The buckets counted: each range, then each period of each series.
 struct Buckets<'a> {
     ranges: &'a [DayRange],
-    series: Option<&'a Series>,
+    series: Vec<&'a Series>,
     /// The buckets of each day from the earliest bound of any bucket to the
     /// latest, looked up rather than found: ten million visit days met
     /// every range and a binary search of the periods in each tally.
@@ -164,7 +164,7 @@ impl<'a> Buckets<'a> {
     /// one at a time (a range without a start or an end has no bound).
     const MOST_DAYS: i64 = 100_000;
 
-    fn new(ranges: &'a [DayRange], series: Option<&'a Series>) -> Buckets<'a> {
+    fn new(ranges: &'a [DayRange], series: Vec<&'a Series>) -> Buckets<'a> {
         let mut b = Buckets {
             ranges,
             series,
@@ -172,7 +172,7 @@ impl<'a> Buckets<'a> {
         };
         let bounds = ranges
             .iter()
-            .chain(series.map(|s| &s.within))
+            .chain(b.series.iter().map(|s| &s.within))
             .flat_map(|r| [r.lo, r.hi])
             .filter(|&d| d != i32::MIN && d != i32::MAX);
         let (Some(first), Some(last)) = (bounds.clone().min(), bounds.max()) else {
@@ -197,7 +197,7 @@ impl<'a> Buckets<'a> {
 
 impl Buckets<'_> {
     fn len(&self) -> usize {
-        self.ranges.len() + self.series.map_or(0, |s| s.starts.len())
+        self.ranges.len() + self.series.iter().map(|s| s.starts.len()).sum::<usize>()
     }
 
     /// Calls `f` with each bucket that holds day `d`.
@@ -221,25 +221,40 @@ impl Buckets<'_> {
                 f(k);
             }
         }
-        if let Some(j) = self.series.and_then(|s| s.period(d)) {
-            f(self.ranges.len() + j);
+        let mut first = self.ranges.len();
+        for s in &self.series {
+            if let Some(j) = s.period(d) {
+                f(first + j);
+            }
+            first += s.starts.len();
         }
     }
 
     /// The first and last day of bucket `k`, for "new" and "repeat".
     fn bounds(&self, k: usize) -> DayRange {
-        match k.checked_sub(self.ranges.len()) {
-            None => self.ranges[k],
-            Some(j) => {
-                let s = self.series.expect("a period bucket has a series");
+        let Some(mut j) = k.checked_sub(self.ranges.len()) else {
+            return self.ranges[k];
+        };
+        for s in &self.series {
+            if j < s.starts.len() {
                 let next = s.starts.get(j + 1).map_or(i32::MAX, |n| n - 1);
-                DayRange {
+                return DayRange {
                     lo: s.starts[j],
                     hi: next,
-                }
+                };
             }
+            j -= s.starts.len();
         }
+        unreachable!("bucket {k} is one of the ranges or periods")
     }
+}
+
+/// The activity's tallies kept per engine, at most.
+const TALLIES_KEPT: usize = 64;
+
+/// What an activity tally is kept by: its buckets.
+fn tally_key(ranges: &[DayRange], series: Option<&Series>) -> String {
+    format!("{ranges:?} {series:?}")
 }
 
 /// The stored columns of one batch, typed.
@@ -565,21 +580,56 @@ impl Engine {
         if !self.stored_activity {
             return Ok(None);
         }
-        let key = format!("{ranges:?} {series:?}");
         let tallies = self
             .activity_tallies
-            .get_or_try_init_within(64, &key, || async {
-                Ok(Arc::new(self.activity_tallied(ranges, series).await?))
+            .get_or_try_init_within(TALLIES_KEPT, &tally_key(ranges, series), || async {
+                Ok(Arc::new(
+                    self.activity_tallied(ranges, series.into_iter().collect())
+                        .await?,
+                ))
             })
             .await?;
         Ok(Some(tallies.to_vec()))
+    }
+
+    /// The tallies of several calls of [`Engine::activity_tally`] counted in
+    /// one pass and kept for those calls: the overview asks for three
+    /// (sales totals, the sales trend, growth), each a pass over every
+    /// customer's days.
+    pub(crate) async fn activity_tally_ahead(
+        &self,
+        sets: &[(Vec<DayRange>, Option<Series>)],
+    ) -> Result<()> {
+        if !self.stored_activity {
+            return Ok(());
+        }
+        let ranges: Vec<DayRange> = sets.iter().flat_map(|(r, _)| r.iter().copied()).collect();
+        let series: Vec<&Series> = sets.iter().filter_map(|(_, s)| s.as_ref()).collect();
+        let all = self.activity_tallied(&ranges, series).await?;
+        // Each set's ranges, then its series' periods.
+        let (mut at_range, mut at_period) = (0, ranges.len());
+        for (r, s) in sets {
+            let mut mine = all[at_range..at_range + r.len()].to_vec();
+            at_range += r.len();
+            if let Some(s) = s {
+                mine.extend_from_slice(&all[at_period..at_period + s.starts.len()]);
+                at_period += s.starts.len();
+            }
+            let mine = Arc::new(mine);
+            self.activity_tallies
+                .get_or_try_init_within(TALLIES_KEPT, &tally_key(r, s.as_ref()), || async {
+                    Ok(mine)
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Each bucket's tally, counted now.
     async fn activity_tallied(
         &self,
         ranges: &[DayRange],
-        series: Option<&Series>,
+        series: Vec<&Series>,
     ) -> Result<Vec<Tally>> {
         let started = std::time::Instant::now();
         let batches = self.activity_batches().await?;
@@ -800,7 +850,7 @@ o9,1,c2,2024-03-15T10:00:00Z,8,,paid
             (&ranges[..1], None),
             (&ranges[1..2], None),
         ] {
-            let b = Buckets::new(ranges, series);
+            let b = Buckets::new(ranges, series.into_iter().collect());
             assert!(b.by_day.is_some());
             let from = day_number(day("2023-12-01"));
             let mut differ = 0;
@@ -817,7 +867,7 @@ o9,1,c2,2024-03-15T10:00:00Z,8,,paid
         }
         // Without a bound, no table: every day is compared.
         let open = [DayRange::of(None, None)];
-        assert!(Buckets::new(&open, None).by_day.is_none());
+        assert!(Buckets::new(&open, Vec::new()).by_day.is_none());
     }
 
     async fn answers(e: &Engine) -> (Vec<SalesTotals>, Vec<Vec<SalesRow>>, Vec<Growth>) {
@@ -856,6 +906,58 @@ o9,1,c2,2024-03-15T10:00:00Z,8,,paid
             );
         }
         (totals, trends, growth)
+    }
+
+    async fn overview_counts(
+        e: &Engine,
+        ranges: &[crate::growth::Days],
+        trend: &SalesRequest,
+        series: Option<(crate::growth::Days, Period)>,
+    ) -> (Vec<SalesTotals>, Vec<SalesRow>, Growth) {
+        let totals: Vec<_> = ranges.iter().map(|&(s, u)| (Some(s), Some(u))).collect();
+        (
+            e.sales_totals_of(&totals).await.unwrap(),
+            e.sales_trend(trend).await.unwrap(),
+            e.growth(ranges, series).await.unwrap(),
+        )
+    }
+
+    /// What an overview reads, counted ahead in one pass (three sets of
+    /// buckets, two series among them), is what each call counts alone, and
+    /// each call then reads what was kept.
+    #[tokio::test]
+    async fn counted_ahead_as_alone() {
+        let (_dir, ws) = workspace().await;
+        Engine::store_activity(&ws).await.unwrap();
+        for (since, until, by) in [
+            ("2024-01-03", "2024-03-20", Period::Week),
+            ("2024-01-15", "2024-03-31", Period::Month),
+            ("2024-01-01", "2024-01-10", Period::Day),
+        ] {
+            let ranges = [
+                (day(since), day(until)),
+                (day("2024-01-01"), day("2024-01-31")),
+                (day("2023-12-01"), day("2024-02-11")),
+            ];
+            let trend = SalesRequest {
+                by,
+                since: Some(day(since)),
+                until: Some(day(until)),
+                ..SalesRequest::default()
+            };
+            let series = Some(((day(since), day(until)), by));
+            let ahead = Engine::open(&ws).await.unwrap();
+            ahead.overview_ahead(&ranges, &trend, series).await.unwrap();
+            assert_eq!(ahead.activity_tallies.len(), 3);
+            let got = overview_counts(&ahead, &ranges, &trend, series).await;
+            assert_eq!(ahead.activity_tallies.len(), 3, "read what was kept");
+            let alone = Engine::open(&ws).await.unwrap();
+            let want = overview_counts(&alone, &ranges, &trend, series).await;
+            assert_eq!(got.0, want.0);
+            assert_eq!(got.1, want.1);
+            assert_eq!(got.2, want.2);
+            assert!(got.0[0].measures.buyers > 0 && !got.2.series.is_empty());
+        }
     }
 
     /// The stored rows give what the tables give, for open and closed

@@ -188,7 +188,44 @@ impl Buckets {
     }
 }
 
+/// The days of each range and the periods of the series that
+/// [`Engine::growth`] tallies from the stored activity.
+fn growth_buckets(
+    ranges: &[Days],
+    series: Option<(Days, Period)>,
+) -> (Vec<DayRange>, Option<Series>) {
+    let days = ranges
+        .iter()
+        .map(|(s, u)| DayRange::of(Some(*s), Some(*u)))
+        .collect();
+    (
+        days,
+        series.map(|((s, u), by)| Series::new(s, u, by.range(s, u))),
+    )
+}
+
 impl Engine {
+    /// What an overview reads from the stored activity, counted in one pass
+    /// rather than three: the sales totals of `ranges`
+    /// ([`Engine::sales_totals_of`]), the sales trend `trend`
+    /// ([`Engine::sales_trend`]) and the growth counts of `ranges` and
+    /// `series` ([`Engine::growth`]). Those calls then read what is kept.
+    /// Nothing is counted when the activity is not stored.
+    pub async fn overview_ahead(
+        &self,
+        ranges: &[Days],
+        trend: &crate::sales::SalesRequest,
+        series: Option<(Days, Period)>,
+    ) -> Result<()> {
+        let totals: Vec<_> = ranges.iter().map(|(s, u)| (Some(*s), Some(*u))).collect();
+        let mut sets = vec![(crate::sales::totals_days(&totals), None)];
+        if let Some(periods) = crate::sales::stored_series_periods(trend, false) {
+            sets.push((Vec::new(), Some(periods)));
+        }
+        sets.push(growth_buckets(ranges, series));
+        self.activity_tally_ahead(&sets).await
+    }
+
     /// The growth counts of each range, and of each period of `series`:
     /// every count in one pass over each of orders, events and referrals.
     pub async fn growth(&self, ranges: &[Days], series: Option<(Days, Period)>) -> Result<Growth> {
@@ -211,11 +248,7 @@ impl Engine {
         let (has_events, has_referrals) =
             futures::try_join!(self.has_rows("events"), self.has_rows("referrals"))?;
         let has_events = visitors && has_events;
-        let days: Vec<DayRange> = ranges
-            .iter()
-            .map(|(s, u)| DayRange::of(Some(*s), Some(*u)))
-            .collect();
-        let periods = series.map(|((s, u), by)| Series::new(s, u, by.range(s, u)));
+        let (days, periods) = growth_buckets(ranges, series);
         if let Some(t) = self.activity_tally(&days, periods.as_ref()).await? {
             let counts = |t: &Tally| GrowthCounts {
                 buyers: t.buyers,

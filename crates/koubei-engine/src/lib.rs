@@ -146,6 +146,12 @@ impl<T: Clone> Memo<T> {
         self.get_or_try_init_within(usize::MAX, key, make).await
     }
 
+    /// How many answers are kept (or being made).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// [`Memo::get_or_try_init`] keeping at most `most` answers: all are
     /// forgotten when a new one would be one too many (a server's engine
     /// lives until the data changes, and each request may ask its own).

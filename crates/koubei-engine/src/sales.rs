@@ -301,16 +301,10 @@ impl Engine {
         req: &SalesRequest,
         growth: bool,
     ) -> Result<Option<Vec<SalesRow>>> {
-        let (Some(since), Some(until)) = (req.since, req.until) else {
+        let (Some(series), Some(until)) = (stored_series_periods(req, growth), req.until) else {
             return Ok(None);
         };
-        let by = req.by;
-        // The same periods as the order lines read (see `range_filter`).
-        let from = match growth {
-            true => by.year_before(by.start(since)),
-            false => by.start(since),
-        };
-        let series = Series::new(from, until, by.range(from, until));
+        let (by, from) = (req.by, series_start(req, growth));
         let Some(tallies) = self.activity_tally(&[], Some(&series)).await? else {
             return Ok(None);
         };
@@ -355,8 +349,7 @@ impl Engine {
                 ranges.len()
             )));
         }
-        let days: Vec<DayRange> = ranges.iter().map(|(s, u)| DayRange::of(*s, *u)).collect();
-        if let Some(tallies) = self.activity_tally(&days, None).await? {
+        if let Some(tallies) = self.activity_tally(&totals_days(ranges), None).await? {
             return Ok(tallies
                 .iter()
                 .map(|t| SalesTotals {
@@ -776,6 +769,32 @@ fn dense_rows(
 }
 
 koubei_schema::text_schema!(Period, "day, week (from Monday), month, quarter or year");
+
+/// The days of each range of [`Engine::sales_totals_of`].
+pub(crate) fn totals_days(ranges: &[(Option<NaiveDate>, Option<NaiveDate>)]) -> Vec<DayRange> {
+    ranges.iter().map(|(s, u)| DayRange::of(*s, *u)).collect()
+}
+
+/// The first day of the periods a sales series reads: the same periods as
+/// the order lines read (see `range_filter`), from a year before with
+/// `growth`.
+fn series_start(req: &SalesRequest, growth: bool) -> NaiveDate {
+    let since = req.since.expect("a closed range");
+    match growth {
+        true => req.by.year_before(req.by.start(since)),
+        false => req.by.start(since),
+    }
+}
+
+/// The periods of a sales series counted from the stored activity; None
+/// for an open range.
+pub(crate) fn stored_series_periods(req: &SalesRequest, growth: bool) -> Option<Series> {
+    let (Some(_), Some(until)) = (req.since, req.until) else {
+        return None;
+    };
+    let from = series_start(req, growth);
+    Some(Series::new(from, until, req.by.range(from, until)))
+}
 
 #[cfg(test)]
 mod tests {
