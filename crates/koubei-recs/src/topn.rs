@@ -27,10 +27,15 @@ pub fn top_n_of(
     let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
     for (i, s) in scored {
-        if s.is_nan() || s == f32::NEG_INFINITY || exclude.binary_search(&i).is_ok() {
+        if s.is_nan() || s == f32::NEG_INFINITY {
             continue;
         }
+        // Most items are no better than the n-th best so far: that is one
+        // comparison, the exclusions a search.
         if best.len() == n && better(&best[n - 1], &(i, s)).is_le() {
+            continue;
+        }
+        if exclude.binary_search(&i).is_ok() {
             continue;
         }
         let at = best.partition_point(|x| better(x, &(i, s)).is_lt());
