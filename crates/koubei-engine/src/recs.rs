@@ -500,7 +500,24 @@ impl<'a> Ids<'a> {
     /// The ids in order, and each first-seen number's place among them.
     fn sorted(self) -> (Vec<String>, Vec<u32>) {
         let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| self.names[i as usize]);
+        if self.names.iter().all(|s| s.len() <= INLINE as usize) {
+            // Short ids sort as numbers: the bytes zero-padded, then the
+            // length, order as the strings do (a million customer ids took
+            // a fifth of a second as strings).
+            let key = |s: &str| {
+                let mut b = [0u8; 16];
+                b[..s.len()].copy_from_slice(s.as_bytes());
+                u128::from_be_bytes(b) | s.len() as u128
+            };
+            let mut keyed: Vec<(u128, u32)> = order
+                .iter()
+                .map(|&i| (key(self.names[i as usize]), i))
+                .collect();
+            keyed.sort_unstable();
+            order = keyed.into_iter().map(|(_, i)| i).collect();
+        } else {
+            order.sort_unstable_by_key(|&i| self.names[i as usize]);
+        }
         let mut place = vec![0u32; order.len()];
         for (rank, &i) in order.iter().enumerate() {
             place[i as usize] = rank as u32;
@@ -1028,6 +1045,45 @@ mod tests {
     use super::*;
     use koubei_schema::TableKind;
     use koubei_store::Workspace;
+
+    /// Short ids sorted by their keys come in the strings' order: prefixes,
+    /// zero bytes, high bytes and the empty id; and so do long ones.
+    #[test]
+    fn short_ids_sort_as_strings() {
+        let short = [
+            "b",
+            "a",
+            "",
+            "ab",
+            "a\0",
+            "a\0\0",
+            "\u{7f}",
+            "é",
+            "123456789012",
+            "12345678901",
+            "c0000010",
+            "c0000009",
+            "\0",
+            "a\u{1}",
+        ];
+        let long = [
+            "a-customer-id-of-36-bytes-000000000002",
+            "a-customer-id-of-36-bytes-0000000001",
+        ];
+        for names in [short.to_vec(), [short.as_slice(), long.as_slice()].concat()] {
+            let mut ids = Ids::default();
+            for &n in &names {
+                ids.id(n);
+            }
+            let (sorted, place) = ids.sorted();
+            let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+            want.sort();
+            assert_eq!(sorted, want);
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(sorted[place[i] as usize], *n);
+            }
+        }
+    }
 
     /// The customers kept are those in both lists, as a search of each
     /// finds them.

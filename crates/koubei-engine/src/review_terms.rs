@@ -195,17 +195,18 @@ impl Engine {
             .filter(|t| t.z < 0.0)
             .take(req.top)
             .collect();
-        // Which reviews use each listed term, for its drag and examples.
-        let mut uses: HashMap<&str, Vec<usize>> = complaints
+        // Which reviews use each listed term, for its drag and examples:
+        // every word of every review looked up, so hashed with foldhash, and
+        // a review counted once per term (its number is the last pushed).
+        let mut uses: HashMap<&str, Vec<usize>, foldhash::fast::RandomState> = complaints
             .iter()
             .chain(&praise)
             .map(|t| (t.term.as_str(), Vec::new()))
             .collect();
         for (i, ws) in words.iter().enumerate() {
-            let mut seen = std::collections::HashSet::new();
             for w in ws {
                 if let Some(u) = uses.get_mut(w.as_str())
-                    && seen.insert(w)
+                    && u.last() != Some(&i)
                 {
                     u.push(i);
                 }

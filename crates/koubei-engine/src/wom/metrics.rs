@@ -440,7 +440,8 @@ impl Engine {
         let mut acc = [Acc::default(), Acc::default()];
         // Each first-order period's new and referred new customers, by the
         // period's first day (days since 1970).
-        let mut new_by_period: HashMap<i64, (u64, u64)> = HashMap::new();
+        let mut new_by_period: HashMap<i64, (u64, u64), foldhash::fast::RandomState> =
+            HashMap::default();
         // The last paid order's time, which the 90 days must fit before.
         let mut last = None;
         for b in &cohorts {
