@@ -219,7 +219,7 @@ impl Engine {
     ) -> Result<()> {
         let totals: Vec<_> = ranges.iter().map(|(s, u)| (Some(*s), Some(*u))).collect();
         let mut sets = vec![(crate::sales::totals_days(&totals), None)];
-        if let Some(periods) = crate::sales::stored_series_periods(trend, false) {
+        if let Some((periods, _)) = crate::sales::stored_series_periods(trend, false) {
             sets.push((Vec::new(), Some(periods)));
         }
         sets.push(growth_buckets(ranges, series));

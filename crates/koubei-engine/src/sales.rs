@@ -301,15 +301,13 @@ impl Engine {
         req: &SalesRequest,
         growth: bool,
     ) -> Result<Option<Vec<SalesRow>>> {
-        let (Some(series), Some(until)) = (stored_series_periods(req, growth), req.until) else {
+        let Some((series, periods)) = stored_series_periods(req, growth) else {
             return Ok(None);
         };
-        let (by, from) = (req.by, series_start(req, growth));
         let Some(tallies) = self.activity_tally(&[], Some(&series)).await? else {
             return Ok(None);
         };
-        let cells = by
-            .range(from, until)
+        let cells = periods
             .into_iter()
             .zip(&tallies)
             .filter(|(_, t)| t.buyers > 0)
@@ -775,25 +773,22 @@ pub(crate) fn totals_days(ranges: &[(Option<NaiveDate>, Option<NaiveDate>)]) -> 
     ranges.iter().map(|(s, u)| DayRange::of(*s, *u)).collect()
 }
 
-/// The first day of the periods a sales series reads: the same periods as
-/// the order lines read (see `range_filter`), from a year before with
-/// `growth`.
-fn series_start(req: &SalesRequest, growth: bool) -> NaiveDate {
-    let since = req.since.expect("a closed range");
-    match growth {
-        true => req.by.year_before(req.by.start(since)),
-        false => req.by.start(since),
-    }
-}
-
-/// The periods of a sales series counted from the stored activity; None
-/// for an open range.
-pub(crate) fn stored_series_periods(req: &SalesRequest, growth: bool) -> Option<Series> {
-    let (Some(_), Some(until)) = (req.since, req.until) else {
+/// The periods of a sales series counted from the stored activity, and
+/// their first days; None for an open range. They are the periods the
+/// order lines read (see `range_filter`): from a year before with `growth`.
+pub(crate) fn stored_series_periods(
+    req: &SalesRequest,
+    growth: bool,
+) -> Option<(Series, Vec<NaiveDate>)> {
+    let (Some(since), Some(until)) = (req.since, req.until) else {
         return None;
     };
-    let from = series_start(req, growth);
-    Some(Series::new(from, until, req.by.range(from, until)))
+    let from = match growth {
+        true => req.by.year_before(req.by.start(since)),
+        false => req.by.start(since),
+    };
+    let periods = req.by.range(from, until);
+    Some((Series::new(from, until, periods.iter().copied()), periods))
 }
 
 #[cfg(test)]

@@ -264,18 +264,23 @@ impl Recommender for ItemKnnModel {
 mod tests {
     use super::*;
 
+    /// Numbers below a bound, the same for a seed (a linear congruential
+    /// generator's high bits).
+    fn below(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |bound| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % bound
+        }
+    }
+
     /// Counting buyers of both for all pairs at once gives each item the
     /// neighbours (and similarities, to the bit) that counting item by item
     /// gives, with both similarities, on random purchases with ties.
     #[test]
     fn pair_counts_as_item_by_item() {
-        let mut seed = 7u64;
-        let mut next = move |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
+        let mut next = below(7);
         let (users, items) = (2_000, 60);
         let cells: Vec<(u32, u32, f32)> = (0..9_000)
             .map(|_| {
@@ -305,13 +310,7 @@ mod tests {
     /// exclusions, and for n beyond the items scored.
     #[test]
     fn scores_of_neighbours_as_of_every_item() {
-        let mut seed = 11u64;
-        let mut next = move |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
+        let mut next = below(11);
         let (users, items) = (500, 300);
         let cells: Vec<(u32, u32, f32)> = (0..3_000)
             .map(|_| (next(users) as u32, next(items) as u32, 1.0))
