@@ -774,6 +774,7 @@ impl Engine {
     /// rating were refunded.
     async fn rating_outcomes(&self, req: &SatisfactionRequest) -> Result<Vec<RatingOutcome>> {
         let cur = crate::ts_in_days("ts", req.since, req.until);
+        let po = self.paid_orders().await?;
         // Per reviewer: the rating of their first rated review in the range,
         // and their paid orders (after it, and in all), each order once.
         let customers = format!(
@@ -781,9 +782,7 @@ impl Engine {
                SELECT customer_id, min(ts) AS t, first_value(rating ORDER BY ts, review_id) AS rating
                FROM reviews WHERE rating IS NOT NULL AND customer_id IS NOT NULL AND {cur}
                GROUP BY customer_id),
-             o AS (SELECT customer_id, order_id, min(ts) AS ts, sum(amount) AS amount FROM orders
-                   WHERE status = 'paid' AND customer_id IS NOT NULL
-                   GROUP BY customer_id, order_id)
+             o AS (SELECT customer_id, ts, amount FROM {po})
              SELECT f.customer_id, f.rating,
                     count(CASE WHEN o.ts > f.t THEN 1 END) AS n,
                     sum(CASE WHEN o.ts > f.t THEN o.amount END) AS after,

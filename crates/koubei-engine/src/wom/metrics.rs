@@ -191,15 +191,6 @@ impl Engine {
             lag = "CASE WHEN new_customer AND first_order IS NOT NULL
                    THEN CAST(first_order - ts AS BIGINT) END",
         );
-        // Each paid order once, with its buyer, time, amount and channel, kept
-        // for the two statements below that read it: grouping the order
-        // lines by order took half of each one's time. An order is a
-        // (buyer, order id) pair, as in sales and reviews; the buyer a key
-        // rather than a minimum of strings per order (a fifth faster).
-        let po_sql = "SELECT customer_id, MIN(ts) AS ts,
-                             SUM(amount) AS amount, MIN(COALESCE(channel, '')) AS channel
-                      FROM orders WHERE status = 'paid' AND customer_id IS NOT NULL
-                      GROUP BY customer_id, order_id";
         // Each paid order, flagged when its buyer shared within the window
         // after it; counted by the order's period and by its channel. Each
         // order meets its buyer's list of share times once (not once per
@@ -247,8 +238,9 @@ impl Engine {
             )
         };
         let per_order = async {
-            let po = self.scratch(po_sql).await?;
-            let (flagged, cohorts) = (flagged_sql(po.name()), cohort_sql(po.name()));
+            // Each paid order once, kept per engine (see `paid_orders`).
+            let po = self.paid_orders().await?;
+            let (flagged, cohorts) = (flagged_sql(po), cohort_sql(po));
             let (flagged, cohorts) = tokio::try_join!(self.sql(&flagged), self.sql(&cohorts))?;
             Ok::<_, crate::Error>((flagged.1, cohorts.1))
         };
