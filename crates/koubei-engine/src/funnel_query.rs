@@ -9,13 +9,14 @@ use arrow::array::AsArray;
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_with::{DeserializeFromStr, SerializeDisplay};
 
-use crate::{Engine, Error, HAS_PERSON, PERSON, Result};
+use crate::{DAY_US, Engine, Error, HAS_PERSON, PERSON, Result};
 use koubei_functions::matcher::FunnelOrder;
 
 /// What `koubei funnel` computes; the same type serves every front end.
@@ -403,19 +404,24 @@ impl Engine {
             ),
         };
         let (_, batches) = self.sql_gathering(&sql).await?;
-        let mut paths: Vec<(Vec<i64>, String)> = Vec::new();
-        for b in &batches {
-            let value = cast(b.column(1), &DataType::Utf8)?;
+        // Each person's path and breakdown value, borrowed from the rows:
+        // a vector and a string per person cost more than the counting.
+        let values = batches
+            .iter()
+            .map(|b| cast(b.column(1), &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut paths: Vec<(&[i64], &str)> = Vec::new();
+        for (b, value) in batches.iter().zip(&values) {
             let value = value.as_string::<i32>();
             for r in 0..b.num_rows() {
-                if let Some(p) = koubei_functions::path_values(b.column(0).as_ref(), r) {
-                    paths.push((p, value.value(r).to_string()));
+                if let Some(p) = koubei_functions::path_slice(b.column(0).as_ref(), r) {
+                    paths.push((p, value.value(r)));
                 }
             }
         }
         let excluded = paths.iter().filter(|(p, _)| p[0] < 0).count() as i64;
         paths.retain(|(p, _)| p[0] > 0);
-        let all: Vec<&Vec<i64>> = paths.iter().map(|(p, _)| p).collect();
+        let all: Vec<&[i64]> = paths.iter().map(|(p, _)| *p).collect();
         let steps_out = step_rows(&req.steps, &all);
         // Time from step 1 to the last step, for persons who completed.
         let mut buckets: Vec<TimeBucket> = TIME_BUCKETS
@@ -437,9 +443,9 @@ impl Engine {
             }
         }
         let breakdown = req.breakdown.as_ref().map(|_| {
-            let mut groups: std::collections::BTreeMap<&str, Vec<&Vec<i64>>> = Default::default();
-            for (p, v) in &paths {
-                groups.entry(v.as_str()).or_default().push(p);
+            let mut groups: std::collections::BTreeMap<&str, Vec<&[i64]>> = Default::default();
+            for &(p, v) in &paths {
+                groups.entry(v).or_default().push(p);
             }
             let mut out: Vec<BreakdownGroup> = groups
                 .into_iter()
@@ -457,13 +463,22 @@ impl Engine {
             out
         });
         let trend = req.trend.map(|period| {
-            let mut per: std::collections::BTreeMap<NaiveDate, (i64, i64)> = Default::default();
+            // Counted by the day of entry, then the days by period: one
+            // date made per day rather than per person.
+            let mut by_day: HashMap<i64, (i64, i64), foldhash::fast::RandomState> =
+                HashMap::default();
             for p in &all {
                 if let Some(&entry) = p.get(1) {
-                    let e = per.entry(period.of_micros(entry)).or_default();
+                    let e = by_day.entry(entry.div_euclid(DAY_US)).or_default();
                     e.0 += 1;
                     e.1 += i64::from(p[0] as usize == n);
                 }
+            }
+            let mut per: std::collections::BTreeMap<NaiveDate, (i64, i64)> = Default::default();
+            for (day, (entered, converted)) in by_day {
+                let e = per.entry(period.of_micros(day * DAY_US)).or_default();
+                e.0 += entered;
+                e.1 += converted;
             }
             let (Some(&first), Some(&last)) = (per.keys().next(), per.keys().next_back()) else {
                 return Vec::new();
@@ -534,7 +549,7 @@ impl Engine {
 
 /// Persons per step (those who reached it or further), conversions and
 /// times between steps, from `[level, t_1, ..., t_level]` paths.
-fn step_rows(names: &[Step], paths: &[&Vec<i64>]) -> Vec<FunnelStep> {
+fn step_rows(names: &[Step], paths: &[&[i64]]) -> Vec<FunnelStep> {
     let n = names.len();
     let mut reached = vec![0i64; n];
     let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); n];

@@ -35,7 +35,7 @@ pub use bits::{BITS as MASK_BITS, BitCounts};
 pub use clv::{Opportunities, Units};
 pub use clv::{PurchaseDays, PurchaseOpportunities};
 pub use distinct::{DistinctRows, RowKey};
-pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_values};
+pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_slice, path_values};
 pub use next::NextAfterMin;
 pub use retention::{CohortRule, RetentionCells, STRIDE as RETENTION_STRIDE};
 pub use rfm::CustomerOrders;
