@@ -359,13 +359,15 @@ impl GroupsAccumulator for FunnelGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.events.resize(total_num_groups);
-        let mut events = std::mem::replace(&mut self.events, GroupArena::new());
+        let mut groups = Vec::with_capacity(group_indices.len());
+        let mut events = Vec::with_capacity(group_indices.len());
         self.for_each_event(values, opt_filter, |row, e| {
             if let Some(e) = e {
-                events.push(group_indices[row], e);
+                groups.push(group_indices[row] as u32);
+                events.push(e);
             }
         })?;
-        self.events = events;
+        self.events.push_all(&groups, &events);
         Ok(())
     }
 
