@@ -527,6 +527,8 @@ impl Engine {
             self.ctx.deregister_table(ACTIVITY)?;
             self.stored_activity = false;
             self.activity_rows = Default::default();
+            // Counted from the stored rows, and never read again.
+            self.activity_tallies = Default::default();
         }
         Ok(())
     }
