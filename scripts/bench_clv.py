@@ -10,7 +10,9 @@ koubei: the whole `koubei clv --model bgnbd` command (open the workspace, read
 the summary, fit, predict every customer), as a process, two ways in turns:
 - as it runs by default, reading each customer's purchases that the import
   stored (`koubei refresh` stores them for a workspace made before they were);
-- with `--recompute`, grouping the 4.28M order lines again with DataFusion.
+- with `--recompute`, grouping the 4.28M order lines again with DataFusion;
+- with `--calibration-end` 30 days before the last paid day, which groups the
+  lines up to it, against lifetimes' summary with that observation end.
 
 Each is run `--runs` times; the script prints both parameter sets, their
 largest relative difference, the median times and three ratios: lifetimes'
@@ -28,6 +30,7 @@ times koubei alone.
 """
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -139,10 +142,13 @@ def main():
           f"instant when already stored): {refresh[0]:.2f} s, peak {refresh[1]:.0f} MiB")
 
     models = ["bgnbd", "mbgnbd", "pareto", "bgbb", "gamma-gamma"] if args.models == "all" else args.models.split(",")
+    last = subprocess.run([koubei, "-w", ws, "sql", "SELECT CAST(max(ts) AS DATE) AS d FROM orders WHERE status = 'paid'",
+                           "--format", "csv"], check=True, capture_output=True, text=True).stdout.split()[-1]
+    calibration_end = (datetime.date.fromisoformat(last) - datetime.timedelta(days=30)).isoformat()
     results = {}
     for model in models:
         cmd = [koubei, "-w", ws, "clv", "--model", model, "--format", "json"]
-        ways = {"": [], " --recompute": []}
+        ways = {"": [], " --recompute": [], f" --calibration-end {calibration_end}": []}
         for _ in range(args.runs):
             for way, runs in ways.items():
                 runs.append(timed(cmd + way.split()))
@@ -173,24 +179,33 @@ def main():
     tx = pd.read_csv(csv, parse_dates=["ts"])
     tx["ts"] = tx["ts"].dt.tz_localize(None) if tx["ts"].dt.tz is not None else tx["ts"]
     end = tx["ts"].max().normalize()
-    times, fits = [], []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        s = summary_data_from_transaction_data(tx, "customer_id", "ts", observation_period_end=end,
-                                               freq="D", freq_multiplier=7)
-        t1 = time.perf_counter()
-        bgf = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
-        times.append(time.perf_counter() - t0)
-        fits.append(time.perf_counter() - t1)
-    lt = bgf.params_.to_dict()
-    kb = results["bgnbd"][2]["params"]
-    worst = max(abs(kb[k] - lt[k]) / abs(lt[k]) for k in lt)
-    lt_median, fit_median = statistics.median(times), statistics.median(fits)
+
+    def lifetimes_runs(end):
+        times, fits = [], []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            s = summary_data_from_transaction_data(tx, "customer_id", "ts", observation_period_end=end,
+                                                   freq="D", freq_multiplier=7)
+            t1 = time.perf_counter()
+            bgf = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+            times.append(time.perf_counter() - t0)
+            fits.append(time.perf_counter() - t1)
+        return statistics.median(times), statistics.median(fits), len(s), bgf.params_.to_dict()
+
+    def worst(kb, lt):
+        return max(abs(kb[k] - lt[k]) / abs(lt[k]) for k in lt)
+
+    lt_median, fit_median, n, lt = lifetimes_runs(end)
     print(f"lifetimes summary + BetaGeoFitter.fit: median {lt_median:.2f} s (the fit alone {fit_median:.2f} s), "
-          f"{len(s):,} customers, params {lt}")
-    print(f"largest relative parameter difference: {worst:.2e}")
+          f"{n:,} customers, params {lt}")
+    print(f"largest relative parameter difference: {worst(results['bgnbd'][2]['params'], lt):.2e}")
+    cal = f"bgnbd --calibration-end {calibration_end}"
+    cal_median, _, cal_n, cal_lt = lifetimes_runs(pd.Timestamp(calibration_end))
+    print(f"lifetimes with observation_period_end={calibration_end}: median {cal_median:.2f} s, {cal_n:,} customers; "
+          f"largest relative parameter difference: {worst(results[cal][2]['params'], cal_lt):.2e}")
     print(f"ratio (lifetimes summary + fit / koubei): {lt_median / results['bgnbd'][0]:.1f}x; "
-          f"with --recompute: {lt_median / results['bgnbd --recompute'][0]:.1f}x")
+          f"with --recompute: {lt_median / results['bgnbd --recompute'][0]:.1f}x; "
+          f"with --calibration-end {calibration_end}: {cal_median / results[cal][0]:.1f}x")
     print(f"ratio (lifetimes fit alone / koubei): {fit_median / results['bgnbd'][0]:.1f}x")
 
 
