@@ -427,7 +427,7 @@ fn product_of(products: &[String], field: &'static str, id: &str) -> Result<usiz
 /// first-seen numbers, and its weight (1 for an order line).
 fn cells<'a>(
     batches: &'a [[ArrayRef; 4]],
-    customers: &mut Ids<'a>,
+    customers: &mut RunIds<'a>,
     products: &mut Ids<'a>,
     weights: &EventWeights,
 ) -> Vec<(Event, f32)> {
@@ -464,6 +464,93 @@ struct Ids<'a> {
 
 /// The longest id a string view holds in itself.
 const INLINE: u32 = 12;
+
+/// Ids numbered by runs: the rows of one id that come one after another (a
+/// customer's order lines) take one number, and each later run of an id
+/// seen before takes another, joined to the first when the ids are sorted.
+/// For ids of which there are many, each seen in few runs: numbering a
+/// million customers through a hash map made each new one a cache miss.
+#[derive(Default)]
+struct RunIds<'a> {
+    /// Each run of an id of at most 12 bytes: its [`text_key`] and number.
+    runs: Vec<(u128, u32)>,
+    /// Longer ids, few in practice, by a map: one number each.
+    long: HashMap<&'a str, u32, foldhash::fast::RandomState>,
+    /// The view of the short id read last.
+    last: Option<u128>,
+    /// Numbers given so far.
+    next: u32,
+}
+
+/// A short id's key from its string view (length, then the bytes): the
+/// bytes big-endian, zero-padded, then the length, which orders as the
+/// strings do (see [`Ids::sorted`]).
+fn text_key(view: u128) -> u128 {
+    (view >> 32).swap_bytes() | u128::from(view as u32)
+}
+
+/// The id a [`text_key`] is of.
+fn key_text(key: u128) -> String {
+    let len = (key as u32 & 0xff) as usize;
+    String::from_utf8_lossy(&key.to_be_bytes()[..len]).into_owned()
+}
+
+impl<'a> RunIds<'a> {
+    /// The number of row `r`'s id.
+    fn of(&mut self, ids: &'a StringViewArray, r: usize) -> u32 {
+        let view = ids.views()[r];
+        if view as u32 > INLINE {
+            self.last = None;
+            let next = &mut self.next;
+            return *self.long.entry(ids.value(r)).or_insert_with(|| {
+                *next += 1;
+                *next - 1
+            });
+        }
+        if self.last != Some(view) {
+            self.last = Some(view);
+            self.runs.push((text_key(view), self.next));
+            self.next += 1;
+        }
+        self.next - 1
+    }
+
+    /// The distinct ids in text order, and each number's place among them.
+    fn sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut runs = self.runs;
+        runs.par_sort_unstable();
+        let mut names: Vec<String> = Vec::new();
+        let mut place = vec![0u32; self.next as usize];
+        for same in runs.chunk_by(|a, b| a.0 == b.0) {
+            for &(_, n) in same {
+                place[n as usize] = names.len() as u32;
+            }
+            names.push(key_text(same[0].0));
+        }
+        drop(runs);
+        if self.long.is_empty() {
+            return (names, place);
+        }
+        // Long ids among the short ones: every distinct id sorted as text.
+        for (name, n) in self.long {
+            place[n as usize] = names.len() as u32;
+            names.push(name.to_string());
+        }
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+        let mut rank = vec![0u32; names.len()];
+        for (r, &d) in order.iter().enumerate() {
+            rank[d as usize] = r as u32;
+        }
+        place.iter_mut().for_each(|p| *p = rank[*p as usize]);
+        let mut names: Vec<Option<String>> = names.into_iter().map(Some).collect();
+        let names = order
+            .iter()
+            .map(|&d| names[d as usize].take().unwrap_or_default())
+            .collect();
+        (names, place)
+    }
+}
 
 /// Each order's products (as their places among the sorted product ids,
 /// which come first), orders numbered as they first come, from columns of
@@ -638,7 +725,7 @@ impl Engine {
         };
         let orders: Vec<[ArrayRef; 4]> = orders.iter().map(columns).collect::<Result<_>>()?;
         let events: Vec<[ArrayRef; 4]> = events.iter().map(columns).collect::<Result<_>>()?;
-        let (mut customers, mut products) = (Ids::default(), Ids::default());
+        let (mut customers, mut products) = (RunIds::default(), Ids::default());
         let lines = cells(&orders, &mut customers, &mut products, weights);
         let weighted = cells(&events, &mut customers, &mut products, weights);
         let (customers, c_at) = customers.sorted();
@@ -1152,6 +1239,63 @@ mod tests {
         let want: Vec<Vec<&str>> = want_orders.iter().map(|o| want[o].clone()).collect();
         assert_eq!(got.len(), 401);
         assert_eq!(got, want);
+    }
+
+    /// Ids numbered by runs, as they come (in runs, revisited, short and
+    /// long, across batches), sort as the strings do, and each row's number
+    /// finds its id.
+    #[test]
+    fn run_ids_sort_as_strings() {
+        let short = [
+            "b",
+            "a",
+            "",
+            "ab",
+            "a\0",
+            "a\0\0",
+            "\u{7f}",
+            "é",
+            "123456789012",
+            "12345678901",
+            "c0000010",
+            "c0000009",
+            "\0",
+            "a\u{1}",
+        ];
+        let long = [
+            "a-customer-id-of-36-bytes-000000000002",
+            "a-customer-id-of-36-bytes-0000000001",
+            "123456789012a",
+        ];
+        for names in [short.to_vec(), [short.as_slice(), long.as_slice()].concat()] {
+            let mut state = 11u64;
+            // A short id right after a new long one starts a new run.
+            let mut rows: Vec<&str> = vec!["b", names[names.len() - 1], "b"];
+            for _ in 0..500 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let name = names[(state >> 33) as usize % names.len()];
+                rows.extend(std::iter::repeat_n(name, 1 + (state >> 60) as usize % 3));
+            }
+            let batches: Vec<StringViewArray> = rows
+                .chunks(37)
+                .map(|c| StringViewArray::from_iter_values(c.iter().copied()))
+                .collect();
+            let mut ids = RunIds::default();
+            let numbers: Vec<u32> = batches
+                .iter()
+                .flat_map(|b| (0..b.len()).map(|r| ids.of(b, r)).collect::<Vec<_>>())
+                .collect();
+            let (sorted, place) = ids.sorted();
+            let mut want: Vec<String> = rows.iter().map(|s| s.to_string()).collect();
+            want.sort();
+            want.dedup();
+            assert_eq!(sorted, want);
+            for (row, n) in rows.iter().zip(numbers) {
+                assert_eq!(sorted[place[n as usize] as usize], *row);
+            }
+        }
     }
 
     /// Short ids sorted by their keys come in the strings' order: prefixes,
