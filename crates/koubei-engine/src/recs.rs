@@ -474,7 +474,8 @@ const INLINE: u32 = 12;
 struct RunIds<'a> {
     /// Each run of an id of at most 12 bytes: its [`text_key`] and number.
     runs: Vec<(u128, u32)>,
-    /// Longer ids, few in practice, by a map: one number each.
+    /// Longer ids (UUIDs, say) by a map, as [`Ids`] numbers them: one
+    /// number each.
     long: HashMap<&'a str, u32, foldhash::fast::RandomState>,
     /// The view of the short id read last.
     last: Option<u128>,
@@ -565,7 +566,7 @@ fn baskets_of(columns: &[[ArrayRef; 2]]) -> (Vec<String>, Vec<Vec<u32>>) {
     let mut baskets: Vec<Vec<u32>> = Vec::new();
     // Each run of a short id: its view (length and bytes) and its basket.
     let mut runs: Vec<(u128, u32)> = Vec::new();
-    // Ids too long for a view are few: numbered by a map, as they come.
+    // Ids too long for a view (UUIDs, say) by a map, as they come.
     let mut long: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut last: Option<u128> = None;
     for [o, p] in columns {

@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use koubei_reviews::{PRIOR_TERMS, document_counts, log_odds};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
 
 use crate::cols::{i64s, strings};
 use crate::{Engine, Error, Result};
@@ -148,7 +147,7 @@ impl Engine {
         // count as terms beside its words. Every tag is read and kept when
         // its review is in scope (review ids are the table's key): joining
         // the mentions with the reviews in SQL read and filtered the texts
-        // a second time, and took about three times as long at 1M.
+        // a second time (terms at 1M took 1.37 s with the join, 0.95 s now).
         self.review_scores().await?;
         let at: HashMap<&str, usize, foldhash::fast::RandomState> = ids
             .iter()
