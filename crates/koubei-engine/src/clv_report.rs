@@ -534,23 +534,46 @@ fn report_of_summary(
     let mut warnings = Vec::new();
 
     // The spend model, for expected spend and CLV.
-    let spend_rows: Vec<Spend> = summary
-        .rows
-        .par_iter()
-        .zip(&summary.spend)
-        .map(|(r, &m)| Spend { x: r.x, m })
-        .collect();
-    tracing::debug!(elapsed = ?started.elapsed(), "clv spend rows");
-    let (usable, spend_left_out) = usable_spend(&spend_rows);
-    tracing::debug!(elapsed = ?started.elapsed(), "clv spend usable");
-    let repeat_buyers = summary.rows.par_iter().filter(|r| r.x > 0.0).count();
-    let left_out = spend_left_out.saturating_sub(summary.rows.len() - repeat_buyers);
+    let spend_model = || {
+        let spend_rows: Vec<Spend> = summary
+            .rows
+            .par_iter()
+            .zip(&summary.spend)
+            .map(|(r, &m)| Spend { x: r.x, m })
+            .collect();
+        tracing::debug!(elapsed = ?started.elapsed(), "clv spend rows");
+        let (usable, spend_left_out) = usable_spend(&spend_rows);
+        tracing::debug!(elapsed = ?started.elapsed(), "clv spend usable");
+        let repeat_buyers = summary.rows.par_iter().filter(|r| r.x > 0.0).count();
+        let left_out = spend_left_out.saturating_sub(summary.rows.len() - repeat_buyers);
+        let fitted = check_spend(&usable)
+            .and_then(|()| fit::<GammaGamma>(&Weighted::unmerged(usable), &opts));
+        tracing::debug!(elapsed = ?started.elapsed(), "clv spend fitted");
+        (spend_rows, repeat_buyers, left_out, fitted)
+    };
+    // A counting model's summary merged and fitted beside the spend model:
+    // the two are independent, and each leaves a core idle between the
+    // evaluations of its likelihood.
+    let counting = || -> Option<Result<_>> {
+        let kind = req.model;
+        if matches!(kind, ModelKind::BgBb | ModelKind::GammaGamma) {
+            return None;
+        }
+        Some((|| {
+            check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
+            let (data, row_of) = Weighted::merge(&summary.rows);
+            tracing::debug!(elapsed = ?started.elapsed(), distinct = data.rows.len(), "clv rows merged");
+            let (f, model) = fit_counting(kind, &data, &opts)?;
+            tracing::debug!(elapsed = ?started.elapsed(), iterations = f.iterations, evaluations = f.evaluations, "clv fitted");
+            Ok((data, row_of, f, model))
+        })())
+    };
+    let ((spend_rows, repeat_buyers, left_out, fitted), counted) =
+        rayon::join(spend_model, counting);
     if left_out > 0 {
         warnings.push(format!("{left_out} repeat buyers with a mean spend of zero or less were left out of the Gamma-Gamma spend model"));
     }
-    let spend_fit = match check_spend(&usable)
-        .and_then(|()| fit::<GammaGamma>(&Weighted::unmerged(usable), &opts))
-    {
+    let spend_fit = match fitted {
         Ok(f) => Some(f),
         Err(e) if req.model == ModelKind::GammaGamma => return Err(clv_error(e)),
         Err(e) => {
@@ -558,7 +581,6 @@ fn report_of_summary(
             None
         }
     };
-    tracing::debug!(elapsed = ?started.elapsed(), evaluations = ?spend_fit.as_ref().map(|f| f.evaluations), "clv spend fitted");
     let spend_params = spend_fit.as_ref().map(GammaGammaParams::from_fit);
 
     let base = |fit: FittedModel, histogram: Vec<HistogramRow>| ClvReport {
@@ -650,11 +672,8 @@ fn report_of_summary(
             Ok(report)
         }
         kind => {
-            check_counting(kind_name(kind), &summary.rows).map_err(clv_error)?;
-            let (data, row_of) = Weighted::merge(&summary.rows);
-            tracing::debug!(elapsed = ?started.elapsed(), distinct = data.rows.len(), "clv rows merged");
-            let (f, model) = fit_counting(kind, &data, &opts)?;
-            tracing::debug!(elapsed = ?started.elapsed(), iterations = f.iterations, evaluations = f.evaluations, "clv fitted");
+            let (data, row_of, f, model) =
+                counted.expect("fitted beside the spend model for every counting model")?;
             let histogram = histogram(&summary.rows, model.as_ref());
             let mut report = base(FittedModel::from(&f), histogram);
             if let (Some(h), Some(duration)) = (&summary.holdout, summary.holdout_duration()) {
