@@ -353,11 +353,11 @@ pub struct SeedsReport {
     pub stop: StopReason,
 }
 
-/// Builds the index of countries and their names (ISO 3166 data, made by
-/// code at first use: about 30 ms) so that the first reach asked for does
-/// not wait for it: a server calls it while it waits for requests.
+/// Builds the index of countries and their names (read from ISO 3166 data
+/// embedded in the binary at first use) so that the first reach asked for
+/// does not wait for it: a server calls it while it waits for requests.
 pub fn load_places() {
-    koubei_wom::geo::country_count();
+    koubei_geo::country_count();
 }
 
 /// Chooses the seeds whose word of mouth reaches furthest (OPIM-C).

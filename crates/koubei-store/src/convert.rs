@@ -439,8 +439,9 @@ fn country(v: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     static ASSIGNED: std::sync::OnceLock<std::collections::HashSet<[u8; 2]>> =
         std::sync::OnceLock::new();
     let assigned = ASSIGNED.get_or_init(|| {
-        keshvar::CountryIterator::new()
-            .filter_map(|c| <[u8; 2]>::try_from(c.alpha2().to_string().as_bytes()).ok())
+        koubei_geo::countries()
+            .iter()
+            .filter_map(|c| <[u8; 2]>::try_from(c.alpha2.as_bytes()).ok())
             .chain([*b"XK"])
             .collect()
     });

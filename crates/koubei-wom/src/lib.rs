@@ -18,7 +18,6 @@
 mod cascade;
 mod edgelist;
 mod error;
-pub mod geo;
 mod graph;
 mod maxcover;
 mod rr;

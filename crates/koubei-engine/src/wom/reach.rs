@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use koubei_wom::geo::{self, Subdivisions};
+use koubei_geo::{self as geo, Subdivisions};
 use serde::{Deserialize, Serialize};
 
 use super::{People, Period, forest};
