@@ -1,5 +1,6 @@
 //! Generate the demo shop into a workspace, import it, and summarise it.
 
+use crate::Op;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use koubei_demo::DemoConfig;
@@ -102,102 +103,105 @@ const TRY_NEXT: [&str; 3] = [
 /// Generates the demo shop and imports it. A workspace that holds other
 /// data is left alone unless `replace` is set; one that holds this same
 /// shop is imported again, which adds nothing.
-pub async fn demo(
-    ws: &Workspace,
-    req: &DemoRequest,
-    progress: &dyn Progress,
-) -> Result<DemoReport> {
-    let cfg = DemoConfig {
-        events: req.events,
-        ..DemoConfig::new(req.customers, req.seed)
-    };
-    // The whole demo holds the write lock: deciding to delete, deleting,
-    // recording the new shop and importing it. Another demo or an import
-    // runs before or after it, never in between.
-    let _lock = ws.lock()?;
-    {
-        let recorded: Option<DemoConfig> = ws
-            .read_file(DEMO_FILE)?
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let has_data = ws.tables().await?.iter().any(|t| t.rows.is_some());
-        if has_data && recorded.as_ref() != Some(&cfg) {
-            if !req.replace {
-                return Err(Error::invalid(
-                    "replace",
-                    format!(
-                        "{} already holds other data; replace it, or choose another workspace",
-                        ws.root().display()
-                    ),
-                ));
-            }
-            for dir in ["tables", "derived"].map(|d| ws.root().join(d)) {
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+#[inline(never)]
+pub fn demo<'a>(
+    ws: &'a Workspace,
+    req: &'a DemoRequest,
+    progress: &'a dyn Progress,
+) -> Op<'a, DemoReport> {
+    Box::pin(async move {
+        let cfg = DemoConfig {
+            events: req.events,
+            ..DemoConfig::new(req.customers, req.seed)
+        };
+        // The whole demo holds the write lock: deciding to delete, deleting,
+        // recording the new shop and importing it. Another demo or an import
+        // runs before or after it, never in between.
+        let _lock = ws.lock()?;
+        {
+            let recorded: Option<DemoConfig> = ws
+                .read_file(DEMO_FILE)?
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let has_data = ws.tables().await?.iter().any(|t| t.rows.is_some());
+            if has_data && recorded.as_ref() != Some(&cfg) {
+                if !req.replace {
+                    return Err(Error::invalid(
+                        "replace",
+                        format!(
+                            "{} already holds other data; replace it, or choose another workspace",
+                            ws.root().display()
+                        ),
+                    ));
+                }
+                for dir in ["tables", "derived"].map(|d| ws.root().join(d)) {
+                    if dir.exists() {
+                        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                    }
                 }
             }
+            ws.write_file(DEMO_FILE, &serde_json::to_vec_pretty(&cfg)?)?;
         }
-        ws.write_file(DEMO_FILE, &serde_json::to_vec_pretty(&cfg)?)?;
-    }
 
-    let task = progress.task("demo");
-    task.counting(req.customers as u64, "customers");
-    task.message("generating");
-    let generated = koubei_demo::generate(&cfg, &mut |n| task.position(n));
-    task.finish();
-    let mut data = generated.map_err(Error::Request)?;
-    ws.write_file(REVIEW_TRUTH_FILE, &review_truth_csv(&data.review_truth))?;
-    data.review_truth = Vec::new();
-    let opts = ImportOptions::default();
-    for t in TableKind::ALL {
-        let task = progress.task(t.name());
-        // Hand each table over, so that its memory is freed once imported.
-        let batches = std::mem::take(data.table_mut(t));
-        let r = ws
-            .import_batches(
-                t,
-                &format!("demo:{}", t.name()),
-                batches,
-                &opts,
-                &Stages(&*task),
-            )
-            .await;
+        let task = progress.task("demo");
+        task.counting(req.customers as u64, "customers");
+        task.message("generating");
+        let generated = koubei_demo::generate(&cfg, &mut |n| task.position(n));
         task.finish();
-        let r = r?;
-        if r.rejected > 0 {
-            return Err(Error::Request(format!(
-                "the demo generator made {} invalid {} rows: {:?}",
-                r.rejected,
-                t,
-                r.first_rejects.first()
-            )));
+        let mut data = generated.map_err(Error::Request)?;
+        ws.write_file(REVIEW_TRUTH_FILE, &review_truth_csv(&data.review_truth))?;
+        data.review_truth = Vec::new();
+        let opts = ImportOptions::default();
+        for t in TableKind::ALL {
+            let task = progress.task(t.name());
+            // Hand each table over, so that its memory is freed once imported.
+            let batches = std::mem::take(data.table_mut(t));
+            let r = ws
+                .import_batches(
+                    t,
+                    &format!("demo:{}", t.name()),
+                    batches,
+                    &opts,
+                    &Stages(&*task),
+                )
+                .await;
+            task.finish();
+            let r = r?;
+            if r.rejected > 0 {
+                return Err(Error::Request(format!(
+                    "the demo generator made {} invalid {} rows: {:?}",
+                    r.rejected,
+                    t,
+                    r.first_rejects.first()
+                )));
+            }
         }
-    }
-    drop(data);
-    let unfinished = crate::import::refresh_after_import(ws, progress).await;
-    let mut warnings = Vec::new();
-    let report = match crate::report(
-        ws,
-        &crate::ReportRequest {
-            out: ws.root().join("report.html"),
-            ..Default::default()
-        },
-    )
-    .await
-    {
-        Ok(r) => Some(r.path),
-        Err(e) => {
-            warnings.push(format!("the report could not be written: {e}"));
-            None
-        }
-    };
-    Ok(DemoReport {
-        workspace: ws.root().display().to_string(),
-        seed: req.seed,
-        summary: summary(&crate::engines::open(ws).await?).await?,
-        report,
-        try_next: TRY_NEXT,
-        warnings,
-        unfinished,
+        drop(data);
+        let unfinished = crate::import::refresh_after_import(ws, progress).await;
+        let mut warnings = Vec::new();
+        let report = match crate::report(
+            ws,
+            &crate::ReportRequest {
+                out: ws.root().join("report.html"),
+                ..Default::default()
+            },
+        )
+        .await
+        {
+            Ok(r) => Some(r.path),
+            Err(e) => {
+                warnings.push(format!("the report could not be written: {e}"));
+                None
+            }
+        };
+        Ok(DemoReport {
+            workspace: ws.root().display().to_string(),
+            seed: req.seed,
+            summary: summary(&crate::engines::open(ws).await?).await?,
+            report,
+            try_next: TRY_NEXT,
+            warnings,
+            unfinished,
+        })
     })
 }
 

@@ -2,6 +2,7 @@
 //! and the report as JSON: what an HTTP route or a golden case calls. Each
 //! name runs the same function as the typed call.
 
+use crate::Op;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -34,33 +35,36 @@ pub const QUERIES: [&str; 20] = [
 
 /// Runs the operation `name` on `request` (an object of the request's
 /// fields; absent ones take their defaults) and returns its report as JSON.
-pub async fn query(ws: &Workspace, name: &str, request: Value) -> Result<Value> {
-    match name {
-        "tables" => json(crate::tables(ws).await?),
-        "overview" => json(crate::overview(ws, &parse(request)?).await?),
-        "sales" => json(crate::sales(ws, &parse(request)?).await?),
-        "funnel" => json(crate::funnel(ws, &parse(request)?).await?),
-        "funnel/persons" => json(crate::funnel_persons(ws, &parse(request)?).await?),
-        "retention" => json(crate::retention(ws, &parse(request)?).await?),
-        "rfm" => json(crate::rfm(ws, &parse(request)?).await?),
-        "rfm/customers" => json(crate::rfm_customers(ws, &parse(request)?).await?),
-        "clv" => json(crate::clv(ws, &parse(request)?).await?),
-        "wom/metrics" => json(crate::wom::metrics(ws, &parse(request)?).await?),
-        "wom/cascades" => json(crate::wom::cascades(ws, &parse(request)?).await?),
-        "wom/reach" => json(crate::wom::reach(ws, &parse(request)?).await?),
-        "reviews" => json(crate::reviews::satisfaction(ws, &parse(request)?).await?),
-        "reviews/terms" => json(crate::reviews::terms(ws, &parse(request)?).await?),
-        "reviews/list" => json(crate::reviews::list(ws, &parse(request)?).await?),
-        "recommend/together" => json(crate::recs::together(ws, &parse(request)?).await?),
-        "recommend/similar" => json(crate::recs::similar(ws, &parse(request)?).await?),
-        "recommend/for" => json(crate::recs::for_customer(ws, &parse(request)?).await?),
-        "recommend/evaluate" => json(crate::recs::evaluate(ws, &parse(request)?).await?),
-        "recommend/export" => json(crate::recs::export(ws, &parse(request)?).await?),
-        _ => Err(Error::Request(format!(
-            "no operation \"{name}\": expected one of {}",
-            QUERIES.join(", ")
-        ))),
-    }
+#[inline(never)]
+pub fn query<'a>(ws: &'a Workspace, name: &'a str, request: Value) -> Op<'a, Value> {
+    Box::pin(async move {
+        match name {
+            "tables" => json(crate::tables(ws).await?),
+            "overview" => json(crate::overview(ws, &parse(request)?).await?),
+            "sales" => json(crate::sales(ws, &parse(request)?).await?),
+            "funnel" => json(crate::funnel(ws, &parse(request)?).await?),
+            "funnel/persons" => json(crate::funnel_persons(ws, &parse(request)?).await?),
+            "retention" => json(crate::retention(ws, &parse(request)?).await?),
+            "rfm" => json(crate::rfm(ws, &parse(request)?).await?),
+            "rfm/customers" => json(crate::rfm_customers(ws, &parse(request)?).await?),
+            "clv" => json(crate::clv(ws, &parse(request)?).await?),
+            "wom/metrics" => json(crate::wom::metrics(ws, &parse(request)?).await?),
+            "wom/cascades" => json(crate::wom::cascades(ws, &parse(request)?).await?),
+            "wom/reach" => json(crate::wom::reach(ws, &parse(request)?).await?),
+            "reviews" => json(crate::reviews::satisfaction(ws, &parse(request)?).await?),
+            "reviews/terms" => json(crate::reviews::terms(ws, &parse(request)?).await?),
+            "reviews/list" => json(crate::reviews::list(ws, &parse(request)?).await?),
+            "recommend/together" => json(crate::recs::together(ws, &parse(request)?).await?),
+            "recommend/similar" => json(crate::recs::similar(ws, &parse(request)?).await?),
+            "recommend/for" => json(crate::recs::for_customer(ws, &parse(request)?).await?),
+            "recommend/evaluate" => json(crate::recs::evaluate(ws, &parse(request)?).await?),
+            "recommend/export" => json(crate::recs::export(ws, &parse(request)?).await?),
+            _ => Err(Error::Request(format!(
+                "no operation \"{name}\": expected one of {}",
+                QUERIES.join(", ")
+            ))),
+        }
+    })
 }
 
 /// The JSON Schema of the request of the query `name`: its fields, their

@@ -1,6 +1,7 @@
 //! Import a file into a table, and keep each customer's purchases stored
 //! beside `orders` up to date.
 
+use crate::Op;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -81,60 +82,63 @@ pub struct Imported {
 /// Imports one file as one commit. After an import of orders, the
 /// customers' purchases are stored again; the import stands whether or not
 /// they could be ([`Imported::unfinished`] says why not).
-pub async fn import(
-    ws: &Workspace,
-    req: &ImportRequest,
-    progress: &dyn Progress,
-) -> Result<Imported> {
-    if !(0.0..=1.0).contains(&req.max_reject_ratio) {
-        return Err(Error::invalid(
-            "max_reject_ratio",
-            format!("must be between 0 and 1, not {}", req.max_reject_ratio),
-        ));
-    }
-    let opts = ImportOptions {
-        format: req.format,
-        delimiter: req.delimiter,
-        columns: (!req.columns.is_empty()).then(|| req.columns.clone()),
-        mapping: req
-            .map
-            .iter()
-            .map(|m| (m.target.clone(), m.source.clone()))
-            .collect(),
-        timezone: req.timezone,
-        max_reject_ratio: req.max_reject_ratio,
-        ..ImportOptions::default()
-    };
-    // The import and the purchases stored after it are one writer's work.
-    let _lock = ws.lock()?;
-    let task = progress.task(req.table.name());
-    let result = ws
-        .import_file(req.table, &req.file, &opts, &Stages(&*task))
-        .await;
-    task.finish();
-    let report = result?;
-    let unfinished = match req.table {
-        TableKind::Orders => refresh_after_import(ws, progress).await,
-        TableKind::Reviews => store_review_scores(ws, progress).await.err().map(|e| {
-            format!(
-                "the import is committed, but the reviews' scores were not stored ({e}); \
-                 reports score the reviews themselves until a refresh stores them"
-            )
-        }),
-        TableKind::Events | TableKind::Referrals => {
-            store_activity(ws, progress).await.err().map(|e| {
-                format!(
-                    "the import is committed, but the activity by day was not stored ({e}); \
-                     reports count from the tables until a refresh stores it"
-                )
-            })
+#[inline(never)]
+pub fn import<'a>(
+    ws: &'a Workspace,
+    req: &'a ImportRequest,
+    progress: &'a dyn Progress,
+) -> Op<'a, Imported> {
+    Box::pin(async move {
+        if !(0.0..=1.0).contains(&req.max_reject_ratio) {
+            return Err(Error::invalid(
+                "max_reject_ratio",
+                format!("must be between 0 and 1, not {}", req.max_reject_ratio),
+            ));
         }
-        _ => None,
-    };
-    Ok(Imported {
-        report,
-        warnings: Vec::new(),
-        unfinished,
+        let opts = ImportOptions {
+            format: req.format,
+            delimiter: req.delimiter,
+            columns: (!req.columns.is_empty()).then(|| req.columns.clone()),
+            mapping: req
+                .map
+                .iter()
+                .map(|m| (m.target.clone(), m.source.clone()))
+                .collect(),
+            timezone: req.timezone,
+            max_reject_ratio: req.max_reject_ratio,
+            ..ImportOptions::default()
+        };
+        // The import and the purchases stored after it are one writer's work.
+        let _lock = ws.lock()?;
+        let task = progress.task(req.table.name());
+        let result = ws
+            .import_file(req.table, &req.file, &opts, &Stages(&*task))
+            .await;
+        task.finish();
+        let report = result?;
+        let unfinished = match req.table {
+            TableKind::Orders => refresh_after_import(ws, progress).await,
+            TableKind::Reviews => store_review_scores(ws, progress).await.err().map(|e| {
+                format!(
+                    "the import is committed, but the reviews' scores were not stored ({e}); \
+                 reports score the reviews themselves until a refresh stores them"
+                )
+            }),
+            TableKind::Events | TableKind::Referrals => {
+                store_activity(ws, progress).await.err().map(|e| {
+                    format!(
+                        "the import is committed, but the activity by day was not stored ({e}); \
+                     reports count from the tables until a refresh stores it"
+                    )
+                })
+            }
+            _ => None,
+        };
+        Ok(Imported {
+            report,
+            warnings: Vec::new(),
+            unfinished,
+        })
     })
 }
 
@@ -143,18 +147,21 @@ pub async fn import(
 /// review's sentiment and aspects (from `reviews`). An import does this
 /// itself. Returns how many customers' purchases were stored (None when
 /// they were already, or there are no orders).
-pub async fn refresh(ws: &Workspace, progress: &dyn Progress) -> Result<Option<usize>> {
-    let _lock = ws.lock()?;
-    let stored = store(
-        progress,
-        "customer purchases",
-        "summarising",
-        Engine::store_purchases(ws),
-    )
-    .await?;
-    store_activity(ws, progress).await?;
-    store_review_scores(ws, progress).await?;
-    Ok(stored)
+#[inline(never)]
+pub fn refresh<'a>(ws: &'a Workspace, progress: &'a dyn Progress) -> Op<'a, Option<usize>> {
+    Box::pin(async move {
+        let _lock = ws.lock()?;
+        let stored = store(
+            progress,
+            "customer purchases",
+            "summarising",
+            Engine::store_purchases(ws),
+        )
+        .await?;
+        store_activity(ws, progress).await?;
+        store_review_scores(ws, progress).await?;
+        Ok(stored)
+    })
 }
 
 /// One derived table stored under a progress task of its own: how many

@@ -15,13 +15,24 @@ macro_rules! engine_ops {
     ($($(#[$doc:meta])* $name:ident = $method:ident($req:ty) -> $report:ty;)*) => {
         $(
             $(#[$doc])*
-            pub async fn $name(ws: &koubei_store::Workspace, req: &$req) -> $crate::Result<$report> {
-                Ok($crate::engines::engine(ws).await?.$method(req).await?)
+            #[inline(never)]
+            pub fn $name<'a>(ws: &'a koubei_store::Workspace, req: &'a $req) -> $crate::Op<'a, $report> {
+                Box::pin(async move { Ok($crate::engines::engine(ws).await?.$method(req).await?) })
             }
         )*
     };
 }
 use engine_ops;
+
+/// An operation's future, boxed by the function that makes it.
+///
+/// rustc compiles an `async fn`'s state machine again in every crate that
+/// awaits it, and with it everything that it awaits in turn: the command
+/// line and the server each compiled the whole engine, and DataFusion's
+/// planner, once more. Made and boxed here, it is compiled once, here, and
+/// the front ends poll it through the box. `#[inline(never)]` keeps the
+/// function that makes it out of the caller too.
+pub type Op<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'a>>;
 
 mod demo;
 pub mod dispatch;

@@ -1,6 +1,7 @@
 //! The metrics over a workspace's tables: sales, funnels, retention, RFM
 //! and CLV. Each opens the engine over the tables' latest versions.
 
+use crate::Op;
 use chrono::NaiveDate;
 use koubei_engine::Engine;
 use koubei_engine::clv_report::{ClvReport, ClvRequest};
@@ -38,24 +39,27 @@ pub struct RfmRequest {
     pub recompute: bool,
 }
 
-pub async fn rfm(ws: &Workspace, req: &RfmRequest) -> Result<RfmReport> {
-    if let Some(s) = req
-        .segments
-        .iter()
-        .find(|s| !SEGMENTS.contains(&s.as_str()))
-    {
-        return Err(Error::invalid(
-            "segments",
-            format!(
-                "unknown segment \"{s}\": expected one of {}",
-                SEGMENTS.join(", ")
-            ),
-        ));
-    }
-    Ok(open(ws, req.recompute)
-        .await?
-        .rfm_report(req.as_of, req.from)
-        .await?)
+#[inline(never)]
+pub fn rfm<'a>(ws: &'a Workspace, req: &'a RfmRequest) -> Op<'a, RfmReport> {
+    Box::pin(async move {
+        if let Some(s) = req
+            .segments
+            .iter()
+            .find(|s| !SEGMENTS.contains(&s.as_str()))
+        {
+            return Err(Error::invalid(
+                "segments",
+                format!(
+                    "unknown segment \"{s}\": expected one of {}",
+                    SEGMENTS.join(", ")
+                ),
+            ));
+        }
+        Ok(open(ws, req.recompute)
+            .await?
+            .rfm_report(req.as_of, req.from)
+            .await?)
+    })
 }
 
 /// The customers of the request's segments (every customer without any),
@@ -88,23 +92,27 @@ pub struct SegmentCustomer {
 }
 
 /// Without segments, every customer (as `koubei rfm --export` writes them).
-pub async fn rfm_customers(ws: &Workspace, req: &RfmRequest) -> Result<SegmentCustomers> {
-    let report = rfm(ws, req).await?;
-    Ok(SegmentCustomers {
-        as_of: report.as_of,
-        segments: req.segments.clone(),
-        customers: segment_customers(&report, req)
-            .into_iter()
-            .map(|(c, clv)| SegmentCustomer {
-                rfm: c.clone(),
-                clv: *clv,
-            })
-            .collect(),
+#[inline(never)]
+pub fn rfm_customers<'a>(ws: &'a Workspace, req: &'a RfmRequest) -> Op<'a, SegmentCustomers> {
+    Box::pin(async move {
+        let report = rfm(ws, req).await?;
+        Ok(SegmentCustomers {
+            as_of: report.as_of,
+            segments: req.segments.clone(),
+            customers: segment_customers(&report, req)
+                .into_iter()
+                .map(|(c, clv)| SegmentCustomer {
+                    rfm: c.clone(),
+                    clv: *clv,
+                })
+                .collect(),
+        })
     })
 }
 
-pub async fn clv(ws: &Workspace, req: &ClvRequest) -> Result<ClvReport> {
-    Ok(open(ws, req.recompute).await?.clv(req).await?)
+#[inline(never)]
+pub fn clv<'a>(ws: &'a Workspace, req: &'a ClvRequest) -> Op<'a, ClvReport> {
+    Box::pin(async move { Ok(open(ws, req.recompute).await?.clv(req).await?) })
 }
 
 /// The engine over the workspace; with `recompute`, without the stored
@@ -142,15 +150,21 @@ pub struct FunnelPersons {
     pub persons: Vec<String>,
 }
 
-pub async fn funnel_persons(ws: &Workspace, req: &FunnelPersonsRequest) -> Result<FunnelPersons> {
-    let engine = crate::engines::engine(ws).await?;
-    let persons = engine
-        .funnel_persons(&req.funnel, req.step, req.dropped_off)
-        .await?;
-    Ok(FunnelPersons {
-        step: req.step,
-        name: req.funnel.steps[req.step - 1].to_string(),
-        dropped_off: req.dropped_off,
-        persons,
+#[inline(never)]
+pub fn funnel_persons<'a>(
+    ws: &'a Workspace,
+    req: &'a FunnelPersonsRequest,
+) -> Op<'a, FunnelPersons> {
+    Box::pin(async move {
+        let engine = crate::engines::engine(ws).await?;
+        let persons = engine
+            .funnel_persons(&req.funnel, req.step, req.dropped_off)
+            .await?;
+        Ok(FunnelPersons {
+            step: req.step,
+            name: req.funnel.steps[req.step - 1].to_string(),
+            dropped_off: req.dropped_off,
+            persons,
+        })
     })
 }

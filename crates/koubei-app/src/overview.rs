@@ -2,6 +2,7 @@
 //! just before it and the same range a year before, with its series for a
 //! sparkline. The dashboard's first page and the report's first section.
 
+use crate::Op;
 use chrono::{Months, NaiveDate, TimeDelta};
 use koubei_engine::growth::{Growth, GrowthCounts};
 use koubei_engine::sales::{Period, SalesRequest, SalesTotals};
@@ -9,7 +10,7 @@ use koubei_engine::satisfaction::Csat;
 use koubei_store::Workspace;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::Error;
 
 /// What `overview` shows.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -152,195 +153,201 @@ fn per(a: Option<i64>, b: Option<i64>) -> Option<f64> {
 
 /// The overview's default range, which every dashboard page starts from:
 /// the 30 days to the last paid order. None when there is no paid order.
-pub async fn default_range(ws: &Workspace) -> Result<Option<Range>> {
-    let engine = crate::engines::engine(ws).await?;
-    Ok(engine.last_paid_day().await?.map(|until| Range {
-        since: default_since(until),
-        until,
-    }))
+#[inline(never)]
+pub fn default_range<'a>(ws: &'a Workspace) -> Op<'a, Option<Range>> {
+    Box::pin(async move {
+        let engine = crate::engines::engine(ws).await?;
+        Ok(engine.last_paid_day().await?.map(|until| Range {
+            since: default_since(until),
+            until,
+        }))
+    })
 }
 
 fn default_since(until: NaiveDate) -> NaiveDate {
     until - TimeDelta::days(29)
 }
 
-pub async fn overview(ws: &Workspace, req: &OverviewRequest) -> Result<OverviewReport> {
-    let engine = crate::engines::engine(ws).await?;
-    let until = match req.until {
-        Some(u) => u,
-        None => engine.last_paid_day().await?.ok_or_else(|| {
-            Error::Request("there are no paid orders: import orders first".into())
-        })?,
-    };
-    let since = req.since.unwrap_or_else(|| default_since(until));
-    if since > until {
-        return Err(Error::invalid(
-            "since",
-            format!("{since} is after until ({until})"),
-        ));
-    }
-    let days = (until - since).num_days() + 1;
-    let previous = Range {
-        since: since - TimeDelta::days(days),
-        until: since - TimeDelta::days(1),
-    };
-    let year = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
-    let year_before = Range {
-        since: year(since),
-        until: year(until),
-    };
-    let by = req.by.unwrap_or(match days {
-        ..=62 => Period::Day,
-        63..=366 => Period::Week,
-        _ => Period::Month,
-    });
-    // Independent queries, run together: each leaves cores idle in its
-    // single-threaded phases.
-    let series = SalesRequest {
-        by,
-        since: Some(since),
-        until: Some(until),
-        ..SalesRequest::default()
-    };
-    let engine = &engine;
-    let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
-    let ranges = [Range { since, until }, previous, year_before];
-    if sales && growth {
-        // The sales totals, the trend and the growth counts below, from
-        // one pass over the stored activity.
-        engine
-            .overview_ahead(
-                &ranges.map(|r| (r.since, r.until)),
-                &series,
-                Some(((since, until), by)),
-            )
-            .await?;
-    }
-    // The three ranges' and the series' growth counts in one pass per table.
-    let (sales_totals, trend, growth_counts, (csat, csat_series)) = futures::try_join!(
-        async {
-            match sales {
-                true => {
-                    engine
-                        .sales_totals_of(&ranges.map(|r| (Some(r.since), Some(r.until))))
-                        .await
+#[inline(never)]
+pub fn overview<'a>(ws: &'a Workspace, req: &'a OverviewRequest) -> Op<'a, OverviewReport> {
+    Box::pin(async move {
+        let engine = crate::engines::engine(ws).await?;
+        let until = match req.until {
+            Some(u) => u,
+            None => engine.last_paid_day().await?.ok_or_else(|| {
+                Error::Request("there are no paid orders: import orders first".into())
+            })?,
+        };
+        let since = req.since.unwrap_or_else(|| default_since(until));
+        if since > until {
+            return Err(Error::invalid(
+                "since",
+                format!("{since} is after until ({until})"),
+            ));
+        }
+        let days = (until - since).num_days() + 1;
+        let previous = Range {
+            since: since - TimeDelta::days(days),
+            until: since - TimeDelta::days(1),
+        };
+        let year = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
+        let year_before = Range {
+            since: year(since),
+            until: year(until),
+        };
+        let by = req.by.unwrap_or(match days {
+            ..=62 => Period::Day,
+            63..=366 => Period::Week,
+            _ => Period::Month,
+        });
+        // Independent queries, run together: each leaves cores idle in its
+        // single-threaded phases.
+        let series = SalesRequest {
+            by,
+            since: Some(since),
+            until: Some(until),
+            ..SalesRequest::default()
+        };
+        let engine = &engine;
+        let (sales, growth) = (req.cards != Cards::Growth, req.cards != Cards::Sales);
+        let ranges = [Range { since, until }, previous, year_before];
+        if sales && growth {
+            // The sales totals, the trend and the growth counts below, from
+            // one pass over the stored activity.
+            engine
+                .overview_ahead(
+                    &ranges.map(|r| (r.since, r.until)),
+                    &series,
+                    Some(((since, until), by)),
+                )
+                .await?;
+        }
+        // The three ranges' and the series' growth counts in one pass per table.
+        let (sales_totals, trend, growth_counts, (csat, csat_series)) = futures::try_join!(
+            async {
+                match sales {
+                    true => {
+                        engine
+                            .sales_totals_of(&ranges.map(|r| (Some(r.since), Some(r.until))))
+                            .await
+                    }
+                    false => Ok(vec![SalesTotals::default(); 3]),
                 }
-                false => Ok(vec![SalesTotals::default(); 3]),
-            }
-        },
-        async {
-            match sales {
-                true => engine.sales_trend(&series).await,
-                false => Ok(Vec::new()),
-            }
-        },
-        async {
-            match growth {
-                true => {
-                    engine
-                        .growth(
-                            &ranges.map(|r| (r.since, r.until)),
-                            Some(((since, until), by)),
-                        )
-                        .await
+            },
+            async {
+                match sales {
+                    true => engine.sales_trend(&series).await,
+                    false => Ok(Vec::new()),
                 }
-                false => Ok(Growth {
-                    ranges: vec![GrowthCounts::default(); 3],
-                    series: Vec::new(),
-                }),
-            }
-        },
-        async {
-            match growth {
-                true => {
-                    engine
-                        .csat_of(
-                            &ranges.map(|r| (r.since, r.until)),
-                            Some(((since, until), by)),
-                        )
-                        .await
+            },
+            async {
+                match growth {
+                    true => {
+                        engine
+                            .growth(
+                                &ranges.map(|r| (r.since, r.until)),
+                                Some(((since, until), by)),
+                            )
+                            .await
+                    }
+                    false => Ok(Growth {
+                        ranges: vec![GrowthCounts::default(); 3],
+                        series: Vec::new(),
+                    }),
                 }
-                false => Ok((vec![Csat::default(); 3], Vec::new())),
-            }
-        },
-    )?;
-    let growth_series = growth_counts.series;
-    let [now, before, last_year] = growth_counts
-        .ranges
-        .into_iter()
-        .zip(sales_totals)
-        .zip(csat)
-        .map(|((growth, sales), csat)| Totals {
-            sales,
-            growth,
-            csat,
+            },
+            async {
+                match growth {
+                    true => {
+                        engine
+                            .csat_of(
+                                &ranges.map(|r| (r.since, r.until)),
+                                Some(((since, until), by)),
+                            )
+                            .await
+                    }
+                    false => Ok((vec![Csat::default(); 3], Vec::new())),
+                }
+            },
+        )?;
+        let growth_series = growth_counts.series;
+        let [now, before, last_year] = growth_counts
+            .ranges
+            .into_iter()
+            .zip(sales_totals)
+            .zip(csat)
+            .map(|((growth, sales), csat)| Totals {
+                sales,
+                growth,
+                csat,
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .map_err(|_| Error::Request("three ranges' totals".into()))?;
+        // The series: each period's own measures (the sales report already
+        // starts at `since`'s period), with its growth counts.
+        let mut periods: std::collections::BTreeMap<NaiveDate, Totals> = trend
+            .into_iter()
+            .map(|r| {
+                let t = Totals {
+                    sales: SalesTotals {
+                        measures: r.measures,
+                        repeat_buyers: 0,
+                    },
+                    growth: GrowthCounts::default(),
+                    csat: Csat::default(),
+                };
+                (r.period, t)
+            })
+            .collect();
+        for (p, g) in growth_series {
+            periods.entry(p).or_default().growth = g;
+        }
+        for (p, c) in csat_series {
+            periods.entry(p).or_default().csat = c;
+        }
+        // CSAT once there are reviews: a shop without ratings has no such card.
+        let rated = [&now, &before, &last_year].iter().any(|t| t.csat.rated > 0);
+        let kpis = KPIS
+            .iter()
+            .filter(|k| req.cards == Cards::All || req.cards == k.3)
+            .filter(|k| k.0 != "csat" || rated)
+            .map(|(key, label, unit, _, read)| {
+                let value = read(&now);
+                let previous = read(&before);
+                let year_before = read(&last_year);
+                // A period's repeat rate would need its own totals: no sparkline.
+                let series = if *key == "repeat_rate" {
+                    Vec::new()
+                } else {
+                    periods
+                        .iter()
+                        .map(|(period, t)| Point {
+                            period: *period,
+                            value: read(t),
+                        })
+                        .collect()
+                };
+                Kpi {
+                    key,
+                    label,
+                    unit,
+                    value,
+                    previous,
+                    change: ratio(value, previous),
+                    year_before,
+                    yoy: ratio(value, year_before),
+                    series,
+                }
+            })
+            .collect();
+        Ok(OverviewReport {
+            range: Range { since, until },
+            previous,
+            year_before,
+            by,
+            kpis,
         })
-        .collect::<Vec<_>>()
-        .try_into()
-        .map_err(|_| Error::Request("three ranges' totals".into()))?;
-    // The series: each period's own measures (the sales report already
-    // starts at `since`'s period), with its growth counts.
-    let mut periods: std::collections::BTreeMap<NaiveDate, Totals> = trend
-        .into_iter()
-        .map(|r| {
-            let t = Totals {
-                sales: SalesTotals {
-                    measures: r.measures,
-                    repeat_buyers: 0,
-                },
-                growth: GrowthCounts::default(),
-                csat: Csat::default(),
-            };
-            (r.period, t)
-        })
-        .collect();
-    for (p, g) in growth_series {
-        periods.entry(p).or_default().growth = g;
-    }
-    for (p, c) in csat_series {
-        periods.entry(p).or_default().csat = c;
-    }
-    // CSAT once there are reviews: a shop without ratings has no such card.
-    let rated = [&now, &before, &last_year].iter().any(|t| t.csat.rated > 0);
-    let kpis = KPIS
-        .iter()
-        .filter(|k| req.cards == Cards::All || req.cards == k.3)
-        .filter(|k| k.0 != "csat" || rated)
-        .map(|(key, label, unit, _, read)| {
-            let value = read(&now);
-            let previous = read(&before);
-            let year_before = read(&last_year);
-            // A period's repeat rate would need its own totals: no sparkline.
-            let series = if *key == "repeat_rate" {
-                Vec::new()
-            } else {
-                periods
-                    .iter()
-                    .map(|(period, t)| Point {
-                        period: *period,
-                        value: read(t),
-                    })
-                    .collect()
-            };
-            Kpi {
-                key,
-                label,
-                unit,
-                value,
-                previous,
-                change: ratio(value, previous),
-                year_before,
-                yoy: ratio(value, year_before),
-                series,
-            }
-        })
-        .collect();
-    Ok(OverviewReport {
-        range: Range { since, until },
-        previous,
-        year_before,
-        by,
-        kpis,
     })
 }
 

@@ -2,6 +2,7 @@
 //! the terms of its complaints and the reviews behind them, and the sentiment of each text in a file without importing it
 //! (`reviews score`).
 
+use crate::Op;
 use std::path::{Path, PathBuf};
 
 use koubei_reviews::{DefaultModel, NaiveBayes};
@@ -372,68 +373,71 @@ fn labelled(file: &Path, req: &TrainRequest) -> Result<(Vec<String>, Vec<bool>)>
 /// Trains the shop's model, measures it against the default, and stores it
 /// in the workspace; when it beats the default, the stored reviews are
 /// scored again by it.
-pub async fn train(
-    ws: &Workspace,
-    req: &TrainRequest,
-    progress: &dyn crate::Progress,
-) -> Result<TrainReport> {
-    if req.folds < 2 {
-        return Err(Error::invalid(
-            "folds",
-            format!("{}: at least 2", req.folds),
-        ));
-    }
-    let _lock = ws.lock()?;
-    let (texts, positive, data_version, trained_on) = match &req.file {
-        Some(f) => {
-            let (t, p) = labelled(f, req)?;
-            (t, p, None, f.display().to_string())
+#[inline(never)]
+pub fn train<'a>(
+    ws: &'a Workspace,
+    req: &'a TrainRequest,
+    progress: &'a dyn crate::Progress,
+) -> Op<'a, TrainReport> {
+    Box::pin(async move {
+        if req.folds < 2 {
+            return Err(Error::invalid(
+                "folds",
+                format!("{}: at least 2", req.folds),
+            ));
         }
-        None => {
-            let (t, p, v) = crate::engines::open(ws).await?.rated_reviews().await?;
-            (t, p, v, "reviews".to_string())
-        }
-    };
-    let task = progress.task("training");
-    task.stage("cross-validating", None);
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let trained = koubei_reviews::train(DefaultModel::shared(), &refs, &positive, req.folds);
-    task.finish();
-    let trained = trained.map_err(|e| Error::Request(format!("training: {e}")))?;
-    let info = koubei_engine::review_scores::ShopModelInfo {
-        trained_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        trained_on,
-        data_version,
-        reviews: texts.len(),
-        positive: positive.iter().filter(|p| **p).count(),
-        negative: positive.iter().filter(|p| !**p).count(),
-        folds: trained.cv.folds,
-        cv_accuracy: trained.cv.accuracy,
-        cv_balanced_accuracy: trained.cv.balanced_accuracy,
-        default_accuracy: trained.default_accuracy,
-        default_balanced_accuracy: trained.default_balanced_accuracy,
-        in_use: trained.beats_default(),
-    };
-    koubei_engine::review_scores::save_shop_model(ws, &info, &trained.model)?;
-    let task = progress.task("review sentiment");
-    task.stage("scoring", None);
-    let stored = koubei_engine::Engine::store_review_scores(ws).await;
-    task.finish();
-    stored?;
-    Ok(TrainReport {
-        model: "shop",
-        method: "naive bayes over word 1- and 2-grams",
-        folds: info.folds,
-        cv_accuracy: info.cv_accuracy,
-        cv_balanced_accuracy: info.cv_balanced_accuracy,
-        default_accuracy: info.default_accuracy,
-        default_balanced_accuracy: info.default_balanced_accuracy,
-        reviews: info.reviews,
-        positive: info.positive,
-        negative: info.negative,
-        in_use: info.in_use,
-        trained_on: info.trained_on,
-        data_version: info.data_version,
-        trained_at: info.trained_at,
+        let _lock = ws.lock()?;
+        let (texts, positive, data_version, trained_on) = match &req.file {
+            Some(f) => {
+                let (t, p) = labelled(f, req)?;
+                (t, p, None, f.display().to_string())
+            }
+            None => {
+                let (t, p, v) = crate::engines::open(ws).await?.rated_reviews().await?;
+                (t, p, v, "reviews".to_string())
+            }
+        };
+        let task = progress.task("training");
+        task.stage("cross-validating", None);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let trained = koubei_reviews::train(DefaultModel::shared(), &refs, &positive, req.folds);
+        task.finish();
+        let trained = trained.map_err(|e| Error::Request(format!("training: {e}")))?;
+        let info = koubei_engine::review_scores::ShopModelInfo {
+            trained_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            trained_on,
+            data_version,
+            reviews: texts.len(),
+            positive: positive.iter().filter(|p| **p).count(),
+            negative: positive.iter().filter(|p| !**p).count(),
+            folds: trained.cv.folds,
+            cv_accuracy: trained.cv.accuracy,
+            cv_balanced_accuracy: trained.cv.balanced_accuracy,
+            default_accuracy: trained.default_accuracy,
+            default_balanced_accuracy: trained.default_balanced_accuracy,
+            in_use: trained.beats_default(),
+        };
+        koubei_engine::review_scores::save_shop_model(ws, &info, &trained.model)?;
+        let task = progress.task("review sentiment");
+        task.stage("scoring", None);
+        let stored = koubei_engine::Engine::store_review_scores(ws).await;
+        task.finish();
+        stored?;
+        Ok(TrainReport {
+            model: "shop",
+            method: "naive bayes over word 1- and 2-grams",
+            folds: info.folds,
+            cv_accuracy: info.cv_accuracy,
+            cv_balanced_accuracy: info.cv_balanced_accuracy,
+            default_accuracy: info.default_accuracy,
+            default_balanced_accuracy: info.default_balanced_accuracy,
+            reviews: info.reviews,
+            positive: info.positive,
+            negative: info.negative,
+            in_use: info.in_use,
+            trained_on: info.trained_on,
+            data_version: info.data_version,
+            trained_at: info.trained_at,
+        })
     })
 }

@@ -1,5 +1,6 @@
 //! The workspace's tables, and SQL over them.
 
+use crate::Op;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use koubei_store::{TableInfo, Workspace};
@@ -13,9 +14,12 @@ pub struct TablesReport {
     pub tables: Vec<TableInfo>,
 }
 
-pub async fn tables(ws: &Workspace) -> Result<TablesReport> {
-    Ok(TablesReport {
-        tables: ws.tables().await?,
+#[inline(never)]
+pub fn tables<'a>(ws: &'a Workspace) -> Op<'a, TablesReport> {
+    Box::pin(async move {
+        Ok(TablesReport {
+            tables: ws.tables().await?,
+        })
     })
 }
 
@@ -56,8 +60,11 @@ pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<u8>> {
     })
 }
 
-pub async fn sql(ws: &Workspace, req: &SqlRequest) -> Result<SqlReport> {
-    let engine = crate::engines::engine(ws).await?;
-    let (schema, batches) = engine.sql_read_only(&req.query).await?;
-    Ok(SqlReport { schema, batches })
+#[inline(never)]
+pub fn sql<'a>(ws: &'a Workspace, req: &'a SqlRequest) -> Op<'a, SqlReport> {
+    Box::pin(async move {
+        let engine = crate::engines::engine(ws).await?;
+        let (schema, batches) = engine.sql_read_only(&req.query).await?;
+        Ok(SqlReport { schema, batches })
+    })
 }

@@ -1,6 +1,7 @@
 //! Word of mouth: metrics, cascades and reach over the shop's tables; seeds
 //! and simulation over its referral graph or any edge list.
 
+use crate::Op;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
@@ -361,61 +362,68 @@ pub fn load_places() {
 }
 
 /// Chooses the seeds whose word of mouth reaches furthest (OPIM-C).
-pub async fn seeds(ws: &Path, req: &SeedsRequest, progress: &dyn Progress) -> Result<SeedsReport> {
-    let started = Instant::now();
-    let loaded = load_graph(ws, &req.graph).await?;
-    let targets = loaded.targets(req.objective)?;
-    let run = SeedRequest {
-        k: req.k,
-        epsilon: req.epsilon,
-        delta: req.delta,
-        seed: req.seed,
-        min_rr_sets: req.min_rr_sets,
-        precision: (req.precision > 0.0).then_some(req.precision),
-        memory_budget: req.memory_budget_mib.saturating_mul(1 << 20),
-    };
-    let task = progress.task("sampling RR sets");
-    task.stage("sampling RR sets", None);
-    let s = koubei_wom::select_seeds_with(&loaded.graph, &targets, &run, &mut |r| {
-        task.message(&format!(
-            "round: {} sets, certified {:.3}",
-            r.rr_sets, r.approximation
-        ))
-    });
-    task.finish();
-    let s = s.map_err(|e| Error::Request(e.to_string()))?;
-    Ok(SeedsReport {
-        seeds: s.seeds.iter().map(|&v| loaded.id_value(v)).collect(),
-        labels: s
-            .seeds
-            .iter()
-            .map(|&v| loaded.graph.label(v).to_string())
-            .collect(),
-        objective: req.objective,
-        spread: s.spread,
-        approximation: s.approximation,
-        spread_lower: s.spread_lower,
-        optimum_upper: s.optimum_upper,
-        target: s.target,
-        epsilon: req.epsilon,
-        delta: s.delta,
-        model: loaded.model,
-        nodes: loaded.graph.node_count(),
-        arcs: loaded.graph.arc_count(),
-        rr_sets: s.rr_sets,
-        stopped_by: s.stopped_by.as_str(),
-        stop: s.stopped_by,
-        cumulative_spread: s.cumulative_spread,
-        rounds: s
-            .rounds
-            .iter()
-            .map(|r| SeedRound {
-                rr_sets: r.rr_sets,
-                approximation: r.approximation,
-            })
-            .collect(),
-        random_seed: req.seed,
-        seconds: started.elapsed().as_secs_f64(),
+#[inline(never)]
+pub fn seeds<'a>(
+    ws: &'a Path,
+    req: &'a SeedsRequest,
+    progress: &'a dyn Progress,
+) -> Op<'a, SeedsReport> {
+    Box::pin(async move {
+        let started = Instant::now();
+        let loaded = load_graph(ws, &req.graph).await?;
+        let targets = loaded.targets(req.objective)?;
+        let run = SeedRequest {
+            k: req.k,
+            epsilon: req.epsilon,
+            delta: req.delta,
+            seed: req.seed,
+            min_rr_sets: req.min_rr_sets,
+            precision: (req.precision > 0.0).then_some(req.precision),
+            memory_budget: req.memory_budget_mib.saturating_mul(1 << 20),
+        };
+        let task = progress.task("sampling RR sets");
+        task.stage("sampling RR sets", None);
+        let s = koubei_wom::select_seeds_with(&loaded.graph, &targets, &run, &mut |r| {
+            task.message(&format!(
+                "round: {} sets, certified {:.3}",
+                r.rr_sets, r.approximation
+            ))
+        });
+        task.finish();
+        let s = s.map_err(|e| Error::Request(e.to_string()))?;
+        Ok(SeedsReport {
+            seeds: s.seeds.iter().map(|&v| loaded.id_value(v)).collect(),
+            labels: s
+                .seeds
+                .iter()
+                .map(|&v| loaded.graph.label(v).to_string())
+                .collect(),
+            objective: req.objective,
+            spread: s.spread,
+            approximation: s.approximation,
+            spread_lower: s.spread_lower,
+            optimum_upper: s.optimum_upper,
+            target: s.target,
+            epsilon: req.epsilon,
+            delta: s.delta,
+            model: loaded.model,
+            nodes: loaded.graph.node_count(),
+            arcs: loaded.graph.arc_count(),
+            rr_sets: s.rr_sets,
+            stopped_by: s.stopped_by.as_str(),
+            stop: s.stopped_by,
+            cumulative_spread: s.cumulative_spread,
+            rounds: s
+                .rounds
+                .iter()
+                .map(|r| SeedRound {
+                    rr_sets: r.rr_sets,
+                    approximation: r.approximation,
+                })
+                .collect(),
+            random_seed: req.seed,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     })
 }
 
@@ -471,33 +479,36 @@ pub struct SimulateReport {
     pub groups: Option<GroupSpread>,
 }
 
-pub async fn simulate(ws: &Path, req: &SimulateRequest) -> Result<SimulateReport> {
-    // Each run's state is a few words, held for all runs at once: a count
-    // in the billions asked for terabytes.
-    const MAX_RUNS: usize = 10_000_000;
-    if req.runs == 0 || req.runs > MAX_RUNS {
-        return Err(Error::invalid(
-            "runs",
-            format!("must be from 1 to {MAX_RUNS}, not {}", req.runs),
-        ));
-    }
-    let loaded = load_graph(ws, &req.graph).await?;
-    let objective = req.objective.unwrap_or_default();
-    let groups = loaded.group_of(objective)?;
-    let ids = seed_ids(&req.seeds, &loaded.graph)?;
-    let spread = koubei_wom::simulate(&loaded.graph, &ids, req.runs, req.seed, groups);
-    Ok(SimulateReport {
-        seeds: ids.len(),
-        runs: spread.runs,
-        spread: spread.people.mean,
-        std_error: spread.people.std_error,
-        model: loaded.model,
-        random_seed: req.seed,
-        groups: spread.groups.map(|g| GroupSpread {
-            objective,
-            mean: g.mean,
-            std_error: g.std_error,
-        }),
+#[inline(never)]
+pub fn simulate<'a>(ws: &'a Path, req: &'a SimulateRequest) -> Op<'a, SimulateReport> {
+    Box::pin(async move {
+        // Each run's state is a few words, held for all runs at once: a count
+        // in the billions asked for terabytes.
+        const MAX_RUNS: usize = 10_000_000;
+        if req.runs == 0 || req.runs > MAX_RUNS {
+            return Err(Error::invalid(
+                "runs",
+                format!("must be from 1 to {MAX_RUNS}, not {}", req.runs),
+            ));
+        }
+        let loaded = load_graph(ws, &req.graph).await?;
+        let objective = req.objective.unwrap_or_default();
+        let groups = loaded.group_of(objective)?;
+        let ids = seed_ids(&req.seeds, &loaded.graph)?;
+        let spread = koubei_wom::simulate(&loaded.graph, &ids, req.runs, req.seed, groups);
+        Ok(SimulateReport {
+            seeds: ids.len(),
+            runs: spread.runs,
+            spread: spread.people.mean,
+            std_error: spread.people.std_error,
+            model: loaded.model,
+            random_seed: req.seed,
+            groups: spread.groups.map(|g| GroupSpread {
+                objective,
+                mean: g.mean,
+                std_error: g.std_error,
+            }),
+        })
     })
 }
 

@@ -179,71 +179,82 @@ async fn blocking(
         .map_err(|e| ConfigError::Capture(e.to_string()))
 }
 
+/// A server's future, boxed by the function that makes it, so that it is
+/// compiled here and not again in the binary that awaits it (see
+/// `koubei_app::Op`).
+pub type Made<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ConfigError>> + Send>>;
+
 /// The routes over the workspace in `config`. With `capture`, the logs are
 /// opened and what they hold from before is stored first.
-pub async fn app(config: Config) -> Result<App, ConfigError> {
-    if config.auth_reads && config.token.is_none() {
-        return Err(ConfigError::ReadsNeedToken);
-    }
-    if config.allow_sql && config.token.is_none() {
-        return Err(ConfigError::SqlNeedsToken);
-    }
-    if config.capture.is_some() && config.token.is_none() {
-        return Err(ConfigError::CaptureNeedsToken);
-    }
-    let ws =
-        Workspace::open(&config.workspace).map_err(|e| ConfigError::Workspace(e.to_string()))?;
-    let capture = match config.capture.clone() {
-        Some(c) => {
-            let store = ws.clone();
-            let started = tokio::task::spawn_blocking(move || Capture::start(&store, c))
-                .await
-                .map_err(|e| ConfigError::Capture(e.to_string()))?
-                .map_err(|e| ConfigError::Capture(e.to_string()))?;
-            Some(Arc::new(started))
+#[inline(never)]
+pub fn app(config: Config) -> Made<App> {
+    Box::pin(async move {
+        if config.auth_reads && config.token.is_none() {
+            return Err(ConfigError::ReadsNeedToken);
         }
-        None => None,
-    };
-    let shared = Arc::new(Shared {
-        ws,
-        config,
-        cache: Mutex::new(Cache::default()),
-        capture: capture.clone(),
-    });
-    let warm = Some(tokio::spawn(warm_up(Arc::clone(&shared))));
-    let refresher = match (&capture, shared.config.refresh_every) {
-        (Some(_), Some(every)) => Some(tokio::spawn(refresh_derived(Arc::clone(&shared), every))),
-        _ => None,
-    };
-    // A page on any site may send records, with the token.
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([axum::http::Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .max_age(Duration::from_secs(3600));
-    let capture_routes = Router::new()
-        .route("/v1/events", post(capture_events))
-        .route("/v1/referrals", post(capture_referrals))
-        .layer(cors);
-    let router = Router::new()
-        .route("/", get(index))
-        .route("/assets/{name}", get(asset))
-        .route("/v1/health", get(health))
-        .route("/openapi.json", get(openapi))
-        .route("/v1/sql", post(sql))
-        .merge(capture_routes)
-        .route("/v1/{*operation}", get(query_get).post(query_post))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            shared.config.deadline.unwrap_or(DEADLINE),
-        ))
-        .with_state(Arc::clone(&shared));
-    Ok(App {
-        router,
-        capture,
-        warm,
-        refresher,
+        if config.allow_sql && config.token.is_none() {
+            return Err(ConfigError::SqlNeedsToken);
+        }
+        if config.capture.is_some() && config.token.is_none() {
+            return Err(ConfigError::CaptureNeedsToken);
+        }
+        let ws = Workspace::open(&config.workspace)
+            .map_err(|e| ConfigError::Workspace(e.to_string()))?;
+        let capture = match config.capture.clone() {
+            Some(c) => {
+                let store = ws.clone();
+                let started = tokio::task::spawn_blocking(move || Capture::start(&store, c))
+                    .await
+                    .map_err(|e| ConfigError::Capture(e.to_string()))?
+                    .map_err(|e| ConfigError::Capture(e.to_string()))?;
+                Some(Arc::new(started))
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            ws,
+            config,
+            cache: Mutex::new(Cache::default()),
+            capture: capture.clone(),
+        });
+        let warm = Some(tokio::spawn(warm_up(Arc::clone(&shared))));
+        let refresher = match (&capture, shared.config.refresh_every) {
+            (Some(_), Some(every)) => {
+                Some(tokio::spawn(refresh_derived(Arc::clone(&shared), every)))
+            }
+            _ => None,
+        };
+        // A page on any site may send records, with the token.
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([axum::http::Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(3600));
+        let capture_routes = Router::new()
+            .route("/v1/events", post(capture_events))
+            .route("/v1/referrals", post(capture_referrals))
+            .layer(cors);
+        let router = Router::new()
+            .route("/", get(index))
+            .route("/assets/{name}", get(asset))
+            .route("/v1/health", get(health))
+            .route("/openapi.json", get(openapi))
+            .route("/v1/sql", post(sql))
+            .merge(capture_routes)
+            .route("/v1/{*operation}", get(query_get).post(query_post))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                shared.config.deadline.unwrap_or(DEADLINE),
+            ))
+            .with_state(Arc::clone(&shared));
+        Ok(App {
+            router,
+            capture,
+            warm,
+            refresher,
+        })
     })
 }
 
@@ -278,12 +289,15 @@ async fn refresh_derived(s: Arc<Shared>, every: Duration) {
 
 /// Serves the routes on `listener` until Ctrl-C or SIGTERM, finishing the
 /// requests under way, then stores the records waiting.
-pub async fn serve(listener: tokio::net::TcpListener, app: App) -> Result<(), ConfigError> {
-    axum::serve(listener, app.router.clone())
-        .with_graceful_shutdown(stopped())
-        .await
-        .map_err(|e| ConfigError::Serve(e.to_string()))?;
-    app.close().await
+#[inline(never)]
+pub fn serve(listener: tokio::net::TcpListener, app: App) -> Made<()> {
+    Box::pin(async move {
+        axum::serve(listener, app.router.clone())
+            .with_graceful_shutdown(stopped())
+            .await
+            .map_err(|e| ConfigError::Serve(e.to_string()))?;
+        app.close().await
+    })
 }
 
 /// Ctrl-C, or SIGTERM (what service managers send).
