@@ -81,13 +81,16 @@ fn main() -> ExitCode {
     // The Delta kernel logs an error when it probes a table not yet created,
     // which koubei expects and handles, and deltalake's writer warns of
     // clean-up it could not do after the error it returns, and a cluster's
-    // client logs the error of a failed job that koubei then shows: keep
-    // them quiet unless asked for.
+    // client logs the error of a failed job that koubei then shows, and
+    // deltalake's statistics warn at each commit of the stored purchases
+    // that their packed days (a binary column) have none: keep them quiet
+    // unless asked for.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KOUBEI_LOG").unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new(
                     "warn,buoyant_kernel=off,deltalake_core::datafile::writer=error,\
+                     deltalake_core::writer::stats=error,\
                      ballista_core::execution_plans::distributed_query=off",
                 )
             }),

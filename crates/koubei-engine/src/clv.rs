@@ -364,6 +364,13 @@ impl Engine {
         if every_line && let Some(stored) = self.stored_purchase_days(extra, ids).await? {
             return Ok(stored);
         }
+        if extra.is_none()
+            && let Some(stored) = self
+                .stored_purchase_days_to(end, holdout_end, unit, ids)
+                .await?
+        {
+            return Ok(stored);
+        }
         let split = end.filter(|_| holdout_end.is_some());
         let sql = purchase_days_sql(end, holdout_end, unit, extra);
         let batches = self.sql_gathering(&sql).await?.1;

@@ -475,8 +475,7 @@ impl Engine {
     async fn paid_day_span_read(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
         let sql = if self.reads_stored_purchases() {
             format!(
-                "SELECT CAST(min(o['first']) AS BIGINT) * 86400000000,
-                        CAST(max(o['last']) AS BIGINT) * 86400000000 FROM {}",
+                "SELECT CAST(min(first_ts) AS BIGINT), CAST(max(last_ts) AS BIGINT) FROM {}",
                 crate::purchases::CUSTOMER_PURCHASES
             )
         } else {

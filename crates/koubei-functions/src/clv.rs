@@ -24,6 +24,11 @@
 //! `holdout_spend`, their total spend. A calibration summary and its holdout
 //! then come from one pass over the orders.
 //!
+//! `purchase_days_daily(day, spend)` adds `paid`, each day with a purchase
+//! and its spend packed in bytes ([`pack_days`]): stored once per customer,
+//! it gives the summary to any end, with any holdout and unit, without the
+//! order lines ([`purchase_days_of_daily`]).
+//!
 //! One GROUP BY customer replaces a GROUP BY (customer, day) followed by a
 //! GROUP BY customer: the first built a hash table with one entry per
 //! customer-day, several times the customers.
@@ -31,7 +36,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, Int64Builder, StructArray,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, BooleanBufferBuilder, Float64Array,
+    Int64Array, Int64Builder, StructArray,
 };
 use arrow::datatypes::{
     DataType, Decimal128Type, Field, FieldRef, Fields, Int32Type, Int64Type, TimeUnit,
@@ -51,6 +57,8 @@ pub struct PurchaseDays {
     signature: Signature,
     /// `purchase_days_by_unit`: with each customer's units.
     by_unit: bool,
+    /// `purchase_days_daily`: with each customer's days and their spend.
+    daily: bool,
 }
 
 impl PurchaseDays {
@@ -58,6 +66,7 @@ impl PurchaseDays {
         PurchaseDays {
             signature: days_signature(&[crate::MONEY]),
             by_unit: false,
+            daily: false,
         }
     }
 
@@ -66,6 +75,19 @@ impl PurchaseDays {
         PurchaseDays {
             signature: days_signature(&[crate::MONEY, DataType::Float64]),
             by_unit: true,
+            daily: false,
+        }
+    }
+
+    /// `purchase_days_daily`: `purchase_days` and `paid`, each day with a
+    /// purchase and its spend packed in bytes (see [`pack_days`]), from
+    /// which [`purchase_days_of_daily`] gives the summary at any end without
+    /// the order lines.
+    pub fn daily() -> Self {
+        PurchaseDays {
+            signature: days_signature(&[crate::MONEY]),
+            by_unit: false,
+            daily: true,
         }
     }
 }
@@ -116,6 +138,7 @@ impl PurchaseDays {
         Ok(DayGroups {
             unit,
             split,
+            daily: self.daily,
             ..DayGroups::default()
         })
     }
@@ -127,7 +150,7 @@ impl Default for PurchaseDays {
     }
 }
 
-fn result_fields(by_unit: bool, split: bool) -> Fields {
+fn result_fields(by_unit: bool, split: bool, daily: bool) -> Fields {
     let mut fields = vec![
         Field::new("days", DataType::Int64, false),
         Field::new("first", DataType::Int64, true),
@@ -144,6 +167,9 @@ fn result_fields(by_unit: bool, split: bool) -> Fields {
         fields.push(Field::new("holdout_days", DataType::Int64, false));
         fields.push(Field::new("holdout_spend", DataType::Float64, false));
     }
+    if daily {
+        fields.push(Field::new("paid", DataType::Binary, true));
+    }
     Fields::from(fields)
 }
 
@@ -151,6 +177,8 @@ impl AggregateUDFImpl for PurchaseDays {
     fn name(&self) -> &str {
         if self.by_unit {
             "purchase_days_by_unit"
+        } else if self.daily {
+            "purchase_days_daily"
         } else {
             "purchase_days"
         }
@@ -165,6 +193,7 @@ impl AggregateUDFImpl for PurchaseDays {
         Ok(DataType::Struct(result_fields(
             self.by_unit,
             args.len() > plain,
+            self.daily,
         )))
     }
 
@@ -296,6 +325,8 @@ struct DayGroups {
     unit: Option<f64>,
     /// The calibration end, when lines after it are the holdout.
     split: Option<i64>,
+    /// `purchase_days_daily`'s packed days and their spend.
+    daily: bool,
 }
 
 impl Default for DayGroups {
@@ -305,6 +336,7 @@ impl Default for DayGroups {
             opportunities: None,
             unit: None,
             split: None,
+            daily: false,
         }
     }
 }
@@ -345,13 +377,19 @@ impl Units {
         };
         let mut u = Units::default();
         for l in lines {
-            let i = ((l.day() - first) as f64 / unit).ceil() as i64;
-            if i >= 1 && i != u.last {
-                (u.before, u.last) = (u.last, i);
-                u.units += 1;
-            }
+            u.add(first, l.day(), unit);
         }
         u
+    }
+
+    /// Counts a purchase on `day`, for a customer whose first day is
+    /// `first`, the days coming in order.
+    fn add(&mut self, first: i64, day: i64, unit: f64) {
+        let i = ((day - first) as f64 / unit).ceil() as i64;
+        if i >= 1 && i != self.last {
+            (self.before, self.last) = (self.last, i);
+            self.units += 1;
+        }
     }
 
     /// The BG/BB summary at `end`, for a customer whose first day is
@@ -399,6 +437,276 @@ fn summarise(lines: &mut [Line]) -> Days {
     d.first = lines.first().map(|l| l.day());
     d.last = lines.last().map(|l| l.day());
     d
+}
+
+/// The columns of a `purchase_days` result, built group by group as the
+/// groups are summarised: a vector of summaries first had cost ten million
+/// customers half a gigabyte.
+struct DaysBuilder {
+    unit: Option<f64>,
+    split: Option<i64>,
+    daily: bool,
+    days: Vec<i64>,
+    first: Int64Builder,
+    last: Int64Builder,
+    spend: Vec<f64>,
+    first_spend: Vec<f64>,
+    units: Vec<Units>,
+    holdout_days: Vec<i64>,
+    holdout_spend: Vec<f64>,
+    /// `purchase_days_daily`'s packed days, null for a customer with a day
+    /// whose spend is past 64 bits.
+    paid: BinaryBuilder,
+    packed: Vec<u8>,
+}
+
+impl DaysBuilder {
+    fn new(unit: Option<f64>, split: Option<i64>, daily: bool, n: usize) -> Self {
+        DaysBuilder {
+            unit,
+            split,
+            daily,
+            days: Vec::with_capacity(n),
+            first: Int64Builder::with_capacity(n),
+            last: Int64Builder::with_capacity(n),
+            spend: Vec::with_capacity(n),
+            first_spend: Vec::with_capacity(n),
+            units: Vec::new(),
+            holdout_days: Vec::new(),
+            holdout_spend: Vec::new(),
+            paid: BinaryBuilder::new(),
+            packed: Vec::new(),
+        }
+    }
+
+    /// Adds one customer's lines, in any order.
+    fn push(&mut self, mut lines: &mut [Line]) {
+        // Sorted as `summarise` sorts them, then cut at the end: each side's
+        // sums run in the order they would alone.
+        sort_lines(lines);
+        if self.daily {
+            self.push_daily(lines);
+        }
+        if let Some(end) = self.split {
+            let cut = lines.partition_point(|l| l.day() <= end);
+            let after = summarise(&mut lines[cut..]);
+            self.holdout_days.push(after.days);
+            self.holdout_spend.push(after.spend);
+            lines = &mut lines[..cut];
+        }
+        let d = summarise(lines);
+        self.days.push(d.days);
+        self.first.append_option(d.first);
+        self.last.append_option(d.last);
+        self.spend.push(d.spend);
+        self.first_spend.push(d.first_spend);
+        if let Some(unit) = self.unit {
+            // `summarise` sorted the group's lines by day.
+            self.units.push(Units::of(lines, unit));
+        }
+    }
+
+    /// Adds a customer from their days in order, each with its spend, up to
+    /// `until`, in one pass: the days are distinct and sorted, so each is
+    /// one occasion, and there is nothing to sort (a vector of lines per
+    /// customer, summarised as [`DaysBuilder::push`] does, took twice as
+    /// long). Adds nothing for a customer with no day by the end, and says
+    /// whether it added them; None at a day cut short.
+    fn push_days(
+        &mut self,
+        days: impl Iterator<Item = Option<(i32, i64)>>,
+        until: Option<i64>,
+    ) -> Option<bool> {
+        let (mut n, mut first, mut last) = (0, 0, 0);
+        let (mut spend, mut first_spend) = (0i128, 0i128);
+        let (mut held, mut held_spend) = (0, 0i128);
+        let mut units = Units::default();
+        for day in days {
+            let (day, s) = day?;
+            let day = i64::from(day);
+            if until.is_some_and(|u| day > u) {
+                break;
+            }
+            if self.split.is_some_and(|e| day > e) {
+                held += 1;
+                held_spend += i128::from(s);
+                continue;
+            }
+            if n == 0 {
+                (first, first_spend) = (day, i128::from(s));
+            }
+            n += 1;
+            last = day;
+            spend += i128::from(s);
+            if let Some(unit) = self.unit {
+                units.add(first, day, unit);
+            }
+        }
+        if n == 0 {
+            return Some(false);
+        }
+        self.days.push(n);
+        self.first.append_value(first);
+        self.last.append_value(last);
+        self.spend.push(crate::money(spend));
+        self.first_spend.push(crate::money(first_spend));
+        if self.unit.is_some() {
+            self.units.push(units);
+        }
+        if self.split.is_some() {
+            self.holdout_days.push(held);
+            self.holdout_spend.push(crate::money(held_spend));
+        }
+        Some(true)
+    }
+
+    /// Each day of lines sorted by day, with its total spend.
+    fn push_daily(&mut self, lines: &[Line]) {
+        let days = lines.chunk_by(|a, b| a.day == b.day).map(|day| {
+            let total: i128 = day.iter().map(|l| i128::from(l.spend())).sum();
+            i64::try_from(total).ok().map(|t| (day[0].day, t))
+        });
+        self.packed.clear();
+        if pack_days(days, &mut self.packed) {
+            self.paid.append_value(&self.packed);
+        } else {
+            self.paid.append_null();
+        }
+    }
+
+    fn finish(mut self) -> Result<StructArray> {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(self.days)),
+            Arc::new(self.first.finish()),
+            Arc::new(self.last.finish()),
+            Arc::new(Float64Array::from(self.spend)),
+            Arc::new(Float64Array::from(self.first_spend)),
+        ];
+        if self.unit.is_some() {
+            for field in [
+                |u: &Units| u.units,
+                |u: &Units| u.last,
+                |u: &Units| u.before,
+            ] {
+                columns.push(Arc::new(Int64Array::from_iter_values(
+                    self.units.iter().map(field),
+                )));
+            }
+        }
+        if self.split.is_some() {
+            columns.push(Arc::new(Int64Array::from(self.holdout_days)));
+            columns.push(Arc::new(Float64Array::from(self.holdout_spend)));
+        }
+        if self.daily {
+            columns.push(Arc::new(self.paid.finish()));
+        }
+        Ok(StructArray::try_new(
+            result_fields(self.unit.is_some(), self.split.is_some(), self.daily),
+            columns,
+            None,
+        )?)
+    }
+}
+
+/// Packs a customer's days with a purchase, in order, and each day's spend:
+/// per day, the day's difference from the one before (from 0 for the
+/// first) and the spend, each as a zigzag LEB128 varint. A few bytes a day
+/// where two lists took twelve and more, and one value per customer to
+/// read. False (and `out` unfinished) when a day's spend is None, past 64
+/// bits.
+pub fn pack_days(days: impl IntoIterator<Item = Option<(i32, i64)>>, out: &mut Vec<u8>) -> bool {
+    let mut before = 0i64;
+    for day in days {
+        let Some((day, spend)) = day else {
+            return false;
+        };
+        put_varint(out, i64::from(day) - before);
+        put_varint(out, spend);
+        before = i64::from(day);
+    }
+    true
+}
+
+fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push(z as u8 | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// The days of [`pack_days`], in order; a None, and nothing after it, at
+/// bytes that end early or hold a varint past 64 bits or a day past 32.
+pub fn unpack_days(mut bytes: &[u8]) -> impl Iterator<Item = Option<(i32, i64)>> {
+    let mut before = 0i64;
+    std::iter::from_fn(move || {
+        if bytes.is_empty() {
+            return None;
+        }
+        let day = take_varint(&mut bytes)
+            .and_then(|d| before.checked_add(d))
+            .and_then(|d| i32::try_from(d).ok());
+        let spend = take_varint(&mut bytes);
+        let (Some(day), Some(spend)) = (day, spend) else {
+            bytes = &[];
+            return Some(None);
+        };
+        before = i64::from(day);
+        Some(Some((day, spend)))
+    })
+}
+
+fn take_varint(bytes: &mut &[u8]) -> Option<i64> {
+    let mut z = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        z |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *bytes = &bytes[i + 1..];
+            return Some((z >> 1) as i64 ^ -((z & 1) as i64));
+        }
+    }
+    None
+}
+
+/// The result of `purchase_days` (`purchase_days_by_unit` with `unit`) over
+/// lines up to the day `end` (all of them without), with the holdout up
+/// to `holdout_end` after it when both are given, from the `paid` of
+/// `purchase_days_daily` over all of them: the same numbers, as a day's
+/// spend sums its lines exactly. Its rows are the customers of `paid`
+/// who bought by `end`, those the query over the lines keeps; the second
+/// array says which they are. None when a customer's `paid` is null (a
+/// day's spend past 64 bits).
+pub fn purchase_days_of_daily(
+    paid: &ArrayRef,
+    unit: Option<f64>,
+    end: Option<i64>,
+    holdout_end: Option<i64>,
+) -> Result<Option<(StructArray, BooleanArray)>> {
+    if paid.null_count() > 0 {
+        return Ok(None);
+    }
+    // Binary as stored; a scan may give it as a view.
+    let values: Box<dyn Iterator<Item = Option<&[u8]>>> = match paid.data_type() {
+        DataType::Binary => Box::new(paid.as_binary::<i32>().iter()),
+        DataType::LargeBinary => Box::new(paid.as_binary::<i64>().iter()),
+        DataType::BinaryView => Box::new(paid.as_binary_view().iter()),
+        t => return exec_err!("purchase_days_of_daily: paid must be binary, not {t}"),
+    };
+    let split = end.filter(|_| holdout_end.is_some());
+    let until = holdout_end.or(end);
+    let mut out = DaysBuilder::new(unit, split, false, paid.len());
+    let mut bought = BooleanBufferBuilder::new(paid.len());
+    for bytes in values.flatten() {
+        let Some(by_end) = out.push_days(unpack_days(bytes), until) else {
+            return exec_err!("purchase_days_of_daily: a value of paid is cut short");
+        };
+        bought.append(by_end);
+    }
+    Ok(Some((
+        out.finish()?,
+        BooleanArray::new(bought.finish(), None),
+    )))
 }
 
 /// By day: the order a customer's lines are read in.
@@ -511,67 +819,11 @@ impl GroupsAccumulator for DayGroups {
                 None,
             )?));
         }
-        // Built column by column as the groups are summarised: a vector of
-        // summaries first had cost ten million customers half a gigabyte.
-        let n = groups.len();
-        let mut days = Vec::with_capacity(n);
-        let (mut first, mut last) = (
-            Int64Builder::with_capacity(n),
-            Int64Builder::with_capacity(n),
-        );
-        let (mut spend, mut first_spend) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut units = Vec::new();
-        let (mut holdout_days, mut holdout_spend) = (Vec::new(), Vec::new());
-        for g in 0..n {
-            let mut lines = groups.get_mut(g);
-            if let Some(end) = self.split {
-                // Sorted as `summarise` sorts them, then cut at the end: each
-                // side's sums run in the order they would alone.
-                sort_lines(lines);
-                let cut = lines.partition_point(|l| l.day() <= end);
-                let after = summarise(&mut lines[cut..]);
-                holdout_days.push(after.days);
-                holdout_spend.push(after.spend);
-                lines = &mut lines[..cut];
-            }
-            let d = summarise(lines);
-            days.push(d.days);
-            first.append_option(d.first);
-            last.append_option(d.last);
-            spend.push(d.spend);
-            first_spend.push(d.first_spend);
-            if let Some(unit) = self.unit {
-                // `summarise` sorted the group's lines by day.
-                units.push(Units::of(lines, unit));
-            }
+        let mut out = DaysBuilder::new(self.unit, self.split, self.daily, groups.len());
+        for g in 0..groups.len() {
+            out.push(groups.get_mut(g));
         }
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(days)),
-            Arc::new(first.finish()),
-            Arc::new(last.finish()),
-            Arc::new(Float64Array::from(spend)),
-            Arc::new(Float64Array::from(first_spend)),
-        ];
-        if self.unit.is_some() {
-            for field in [
-                |u: &Units| u.units,
-                |u: &Units| u.last,
-                |u: &Units| u.before,
-            ] {
-                columns.push(Arc::new(Int64Array::from_iter_values(
-                    units.iter().map(field),
-                )));
-            }
-        }
-        if self.split.is_some() {
-            columns.push(Arc::new(Int64Array::from(holdout_days)));
-            columns.push(Arc::new(Float64Array::from(holdout_spend)));
-        }
-        Ok(Arc::new(StructArray::try_new(
-            result_fields(self.unit.is_some(), self.split.is_some()),
-            columns,
-            None,
-        )?))
+        Ok(Arc::new(out.finish()?))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -769,6 +1021,143 @@ mod tests {
         assert_eq!((i64s("days"), i64s("first"), i64s("last")), (2, 1, 3));
         assert_eq!((f64s("spend"), f64s("first_spend")), (3.5, 1.0));
         assert_eq!((i64s("holdout_days"), f64s("holdout_spend")), (2, 13.0));
+    }
+
+    /// The summary made from each day's spend equals the one the aggregate
+    /// makes from the lines, at many ends, holdouts and units: the stored
+    /// days stand in for the order lines.
+    #[test]
+    fn the_days_spend_gives_the_lines_summary_at_any_end() {
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
+        let n = 400;
+        let mut lines = Vec::new();
+        for g in 0..n {
+            for _ in 0..next(9) {
+                // Several lines on some days; spend up to 10^12 units.
+                let day = 100 + next(90) as i32;
+                lines.push((g, Line::new(day, next(1_000_000_000_000) as i64)));
+            }
+        }
+        let of = |daily: bool, unit: Option<f64>, split: Option<i64>, until: Option<i64>| {
+            let mut a = DayGroups {
+                unit,
+                split,
+                daily,
+                ..DayGroups::default()
+            };
+            a.lines.resize(n);
+            for &(g, l) in &lines {
+                if until.is_none_or(|u| l.day() <= u) {
+                    a.lines.push(g, l);
+                }
+            }
+            a.evaluate(EmitTo::All).unwrap()
+        };
+        let all = of(true, None, None, None);
+        let s = all.as_struct();
+        let paid = s.column_by_name("paid").unwrap();
+        // Every field but the lists is purchase_days' own.
+        assert_eq!(
+            s.columns()[..5],
+            of(false, None, None, None).as_struct().columns()[..]
+        );
+        let mut checked = 0;
+        for unit in [None, Some(7.0), Some(365.25 / 12.0)] {
+            for end in [
+                None,
+                Some(99),
+                Some(100),
+                Some(130),
+                Some(150),
+                Some(189),
+                Some(400),
+            ] {
+                for holdout in [None, Some(1), Some(20)] {
+                    let holdout_end = end.zip(holdout).map(|(e, h)| e + h);
+                    let split = end.filter(|_| holdout_end.is_some());
+                    let want = of(false, unit, split, holdout_end.or(end));
+                    let (got, bought) = purchase_days_of_daily(paid, unit, end, holdout_end)
+                        .unwrap()
+                        .unwrap();
+                    // Bought by the end: a day by the end.
+                    let d = want.as_struct().column(0).as_primitive::<Int64Type>();
+                    let want_bought: Vec<bool> = d.values().iter().map(|&d| d > 0).collect();
+                    assert_eq!(bought.values().iter().collect::<Vec<_>>(), want_bought);
+                    let want = arrow::compute::filter(&want, &bought).unwrap();
+                    assert_eq!(&got, want.as_struct(), "{unit:?} {end:?} {holdout_end:?}");
+                    // As a scan may give it.
+                    let view = arrow::compute::cast(paid, &DataType::BinaryView).unwrap();
+                    let (again, _) = purchase_days_of_daily(&view, unit, end, holdout_end)
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(again, got);
+                    checked += want_bought.iter().filter(|b| **b).count();
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+
+        // A day whose spend passes 64 bits has no lists, and the summary
+        // is then not made from them.
+        let big = [Line::new(5, i64::MAX), Line::new(5, 1), Line::new(6, 2)];
+        let mut a = DayGroups {
+            daily: true,
+            ..DayGroups::default()
+        };
+        a.lines.resize(2);
+        for l in big {
+            a.lines.push(0, l);
+        }
+        a.lines.push(1, Line::new(7, 3));
+        let out = a.evaluate(EmitTo::All).unwrap();
+        let s = out.as_struct();
+        let paid = s.column_by_name("paid").unwrap();
+        assert_eq!((paid.null_count(), paid.is_null(0)), (1, true));
+        assert!(
+            purchase_days_of_daily(paid, None, None, None)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    /// Days and spend packed and unpacked, at the ends of their ranges;
+    /// bytes cut short are refused.
+    #[test]
+    fn packed_days_come_back() {
+        let days = [
+            (i32::MIN, i64::MIN),
+            (-1, -5),
+            (0, 0),
+            (19_000, 375_000),
+            (19_001, i64::MAX),
+            (i32::MAX, 1),
+        ];
+        let mut bytes = Vec::new();
+        assert!(pack_days(days.iter().map(|&d| Some(d)), &mut bytes));
+        let back: Vec<_> = unpack_days(&bytes).collect();
+        assert_eq!(back, days.map(Some));
+        // Two days a week apart and spends of the demo's size: ten bytes.
+        let mut small = Vec::new();
+        assert!(pack_days(
+            [Some((20_000, 375_000)), Some((20_007, 120_000))],
+            &mut small
+        ));
+        assert_eq!(small.len(), 3 + 3 + 1 + 3);
+        assert!(!pack_days([Some((1, 2)), None], &mut Vec::new()));
+        // Cut anywhere: the whole days before the cut, then a None unless
+        // the cut falls between two days.
+        let mut cut_short = 0;
+        for cut in 1..bytes.len() {
+            let back: Vec<_> = unpack_days(&bytes[..cut]).collect();
+            let whole = back.iter().take_while(|d| d.is_some()).count();
+            assert_eq!(
+                back[..whole],
+                days[..whole].iter().map(|&d| Some(d)).collect::<Vec<_>>()
+            );
+            assert!(back.len() <= whole + 1 && whole < days.len(), "{cut}");
+            cut_short += back.len() - whole;
+        }
+        assert_eq!(cut_short, bytes.len() - days.len());
     }
 
     /// Partial states merged equal the same rows added directly.

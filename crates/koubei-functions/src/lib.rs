@@ -33,7 +33,9 @@ mod rfm;
 pub use between::AnyBetween;
 pub use bits::{BITS as MASK_BITS, BitCounts};
 pub use clv::{Opportunities, Units};
-pub use clv::{PurchaseDays, PurchaseOpportunities};
+pub use clv::{
+    PurchaseDays, PurchaseOpportunities, pack_days, purchase_days_of_daily, unpack_days,
+};
 pub use distinct::{DistinctRows, RowKey};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_slice, path_values};
 pub use next::NextAfterMin;
@@ -126,12 +128,13 @@ pub fn register_functions(ctx: &SessionContext) {
 /// The aggregates whose state is every row of their group (each keeps its
 /// rows in a [`arena::GroupArena`]): a partial aggregation before a shuffle
 /// shrinks nothing for them, so the engine shuffles their rows as they are.
-pub const GATHERING: [&str; 7] = [
+pub const GATHERING: [&str; 8] = [
     "window_funnel",
     "window_funnel_path",
     "retention_cells",
     "purchase_days",
     "purchase_days_by_unit",
+    "purchase_days_daily",
     "purchase_opportunities",
     "customer_orders",
 ];
@@ -144,6 +147,7 @@ pub fn functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(RetentionCells::new()),
         AggregateUDF::from(PurchaseDays::new()),
         AggregateUDF::from(PurchaseDays::by_unit()),
+        AggregateUDF::from(PurchaseDays::daily()),
         AggregateUDF::from(PurchaseOpportunities::new()),
         AggregateUDF::from(CustomerOrders::new()),
         AggregateUDF::from(BitCounts::new()),
