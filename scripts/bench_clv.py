@@ -23,6 +23,14 @@ koubei's default (both starting from a stored summary).
     python3 scripts/bench_clv.py --customers 100000    # quicker
     python3 scripts/bench_clv.py --koubei-only --models all --customers 10000000
     python3 scripts/bench_clv.py --koubei-only --duckdb          # and DuckDB on the summary's query alone
+    python3 scripts/bench_clv.py --shape gamma                   # another shop: see below
+
+`--shape gamma` times the same on another shop instead of the demo's:
+integer customer ids, purchases drawn here from BG/NBD (r 0.8, alpha 60
+days, a 0.8, b 2.5) over two years with first purchases spread over the
+first, one line per order (4.3 per customer), and gamma-distributed
+spend (each customer's mean from a gamma, each order's amount from a gamma
+around it), written to CSV with numpy and imported with `koubei import`.
 
 lifetimes comes from PyPI (`pip install lifetimes`, with pandas < 2.2 and
 numpy < 2, which it needs); if it cannot be installed the script says so and
@@ -99,6 +107,44 @@ def duckdb_summary(ws, runs):
         print(f"duckdb {duckdb.__version__} {name}: median {statistics.median(times):.2f} s, {n:,} customers")
 
 
+def gamma_shop(ws, customers, work, koubei):
+    """Writes the `--shape gamma` orders to CSV and imports them into `ws`."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(20261208)
+    n = customers
+    lam = rng.gamma(0.8, 1 / 60, n)  # purchases per day while active
+    p = rng.beta(0.8, 2.5, n)  # chance of leaving after each purchase
+    horizon = 730.0
+    t = rng.uniform(0, 365, n)
+    cust, times = [np.arange(n)], [t.copy()]
+    # As in BG/NBD, a customer may leave only after a repeat purchase.
+    alive = np.ones(n, dtype=bool)
+    while alive.any():
+        i = np.flatnonzero(alive)
+        t[i] += rng.exponential(1 / lam[i])
+        i = i[t[i] < horizon]
+        cust.append(i)
+        times.append(t[i].copy())
+        alive[:] = False
+        alive[i] = rng.random(len(i)) >= p[i]
+    cust, times = np.concatenate(cust), np.concatenate(times)
+    mean = rng.gamma(3.0, 15.0, n)
+    amount = np.maximum(np.round(rng.gamma(4.0, mean[cust] / 4.0), 2), 0.01)
+    ts = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.round(times * 86400), unit="s")
+    orders = pd.DataFrame({
+        "order_id": np.arange(len(cust)) + 1,
+        "customer_id": cust + 1_000_000,
+        "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "amount": amount,
+    })
+    csv = os.path.join(work, f"gamma-orders-{customers}.csv")
+    orders.to_csv(csv, index=False)
+    print(f"{len(orders):,} order lines for {n:,} customers in {csv}", file=sys.stderr)
+    subprocess.run([koubei, "-w", ws, "import", "orders", csv], check=True, stdout=subprocess.DEVNULL)
+
+
 def koubei_binary(args):
     if args.koubei:
         return args.koubei
@@ -127,13 +173,17 @@ def main():
     ap.add_argument("--koubei-only", action="store_true", help="skip lifetimes")
     ap.add_argument("--models", default="bgnbd", help="koubei models to time, comma-separated, or 'all'")
     ap.add_argument("--duckdb", action="store_true", help="also time DuckDB on the summary's query alone")
+    ap.add_argument("--shape", choices=["demo", "gamma"], default="demo", help="the shop (see above)")
     args = ap.parse_args()
 
     koubei = koubei_binary(args)
     have_lifetimes = not args.koubei_only and ensure_lifetimes()
     work = args.workdir or tempfile.mkdtemp(prefix="koubei-bench-clv-")
-    ws = os.path.join(work, f"demo-{args.customers}")
-    if not os.path.exists(os.path.join(ws, "demo.json")):
+    ws = os.path.join(work, f"{args.shape}-{args.customers}")
+    if args.shape == "gamma":
+        if not os.path.exists(os.path.join(ws, "tables", "orders")):
+            gamma_shop(ws, args.customers, work, koubei)
+    elif not os.path.exists(os.path.join(ws, "demo.json")):
         print(f"generating the demo shop with {args.customers:,} customers in {ws} ...", file=sys.stderr)
         subprocess.run([koubei, "-w", ws, "demo", "--customers", str(args.customers), "--replace"], check=True,
                        stdout=subprocess.DEVNULL)
@@ -170,7 +220,7 @@ def main():
     from lifetimes import BetaGeoFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
-    csv = os.path.join(work, f"orders-{args.customers}.csv")
+    csv = os.path.join(work, f"orders-{args.shape}-{args.customers}.csv")
     if not os.path.exists(csv):
         with open(csv, "w") as f:
             subprocess.run([koubei, "-w", ws, "sql",
