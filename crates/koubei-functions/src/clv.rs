@@ -638,7 +638,7 @@ fn put_varint(out: &mut Vec<u8>, v: i64) {
 
 /// The days of [`pack_days`], in order; a None, and nothing after it, at
 /// bytes that end early or hold a varint past 64 bits or a day past 32.
-pub fn unpack_days(mut bytes: &[u8]) -> impl Iterator<Item = Option<(i32, i64)>> {
+fn unpack_days(mut bytes: &[u8]) -> impl Iterator<Item = Option<(i32, i64)>> {
     let mut before = 0i64;
     std::iter::from_fn(move || {
         if bytes.is_empty() {

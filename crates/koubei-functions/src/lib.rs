@@ -33,9 +33,7 @@ mod rfm;
 pub use between::AnyBetween;
 pub use bits::{BITS as MASK_BITS, BitCounts};
 pub use clv::{Opportunities, Units};
-pub use clv::{
-    PurchaseDays, PurchaseOpportunities, pack_days, purchase_days_of_daily, unpack_days,
-};
+pub use clv::{PurchaseDays, PurchaseOpportunities, pack_days, purchase_days_of_daily};
 pub use distinct::{DistinctRows, RowKey};
 pub use funnel::{WindowFunnel, WindowFunnelPath, parse_exclusions, path_slice, path_values};
 pub use next::NextAfterMin;
